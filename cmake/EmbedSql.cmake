@@ -1,0 +1,16 @@
+# Turns the .sql files of a backend into a header of named constants at build time, so that
+# SQL stays in .sql files and no query text is written inline in C++.
+#   migrations/NNN_name.sql -> kMigrations[] = {{NNN, "name", "<sql>"}, ...} in order
+#   queries/job_fetch.sql   -> kJobFetch = "<sql>"
+function(spindle_embed_sql target)
+  cmake_parse_arguments(ARG "" "OUTPUT;NAMESPACE;MIGRATIONS;QUERIES" "" ${ARGN})
+  file(GLOB migrations CONFIGURE_DEPENDS ${ARG_MIGRATIONS}/*.sql)
+  file(GLOB queries CONFIGURE_DEPENDS ${ARG_QUERIES}/*.sql)
+  add_custom_command(
+    OUTPUT ${ARG_OUTPUT}
+    COMMAND ${CMAKE_COMMAND} -DOUTPUT=${ARG_OUTPUT} -DNAMESPACE=${ARG_NAMESPACE}
+            -DMIGRATIONS_DIR=${ARG_MIGRATIONS} -DQUERIES_DIR=${ARG_QUERIES}
+            -P ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/EmbedSqlScript.cmake
+    DEPENDS ${migrations} ${queries} ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/EmbedSqlScript.cmake
+    COMMENT "Embedding SQL into ${ARG_OUTPUT}")
+endfunction()

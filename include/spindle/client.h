@@ -1,0 +1,58 @@
+// The client: enqueue, inspect and steer jobs. Thread-safe; one per process is enough.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "spindle/clock.h"
+#include "spindle/job.h"
+
+namespace spindle {
+
+class Store;
+
+struct ClientOptions {
+  // "postgresql://..." (or "postgres://..."). Required.
+  std::string database_url;
+  // Connections kept open. Default: 4.
+  int pool_size = 4;
+  // Default: the system clock (the database decides the time).
+  std::shared_ptr<Clock> clock;
+};
+
+class Client {
+ public:
+  // Connects. Throws Error(kInvalidArgument) for a bad URL, Error(kUnavailable) when the
+  // database cannot be reached, Error(kSchemaTooNew) for a database of a newer Spindle.
+  // Applies pending migrations unless `migrate` is false.
+  static std::unique_ptr<Client> Open(const ClientOptions& options, bool migrate = true);
+  ~Client();
+
+  // Applies pending migrations; returns the schema version now in place.
+  int Migrate();
+  int SchemaVersion();
+
+  // Enqueues one job; returns its id. One notification wakes idle workers.
+  std::string Enqueue(const JobSpec& spec);
+  // Enqueues many jobs with one COPY in one transaction and one notification per queue.
+  std::vector<std::string> EnqueueMany(const std::vector<JobSpec>& specs);
+
+  // Throws Error(kNotFound) for an unknown id.
+  Job Get(const std::string& id);
+  std::vector<Job> List(const JobFilter& filter);
+
+  // Cancels a job that has not finished. Throws kIllegalTransition for a finished job.
+  Job Cancel(const std::string& id);
+  // Makes a completed, failed or cancelled job available again.
+  Job Retry(const std::string& id);
+
+  Store& store() { return *store_; }
+
+ private:
+  explicit Client(std::unique_ptr<Store> store);
+  std::unique_ptr<Store> store_;
+};
+
+}  // namespace spindle

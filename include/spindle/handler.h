@@ -1,0 +1,66 @@
+// What a C++ job handler sees and returns.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "spindle/job.h"
+
+namespace spindle {
+
+// Set once when a running job must stop (its timeout passed, or the worker is shutting down
+// past its grace period). Handlers that run long check it or wait on it. Thread-safe.
+class CancelToken {
+ public:
+  bool cancelled() const {
+    std::lock_guard lock(mu_);
+    return cancelled_;
+  }
+  // Waits up to `d`; returns true when cancelled.
+  bool WaitFor(std::chrono::steady_clock::duration d) const {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, d, [&] { return cancelled_; });
+  }
+  void Cancel() {
+    {
+      std::lock_guard lock(mu_);
+      cancelled_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  bool cancelled_ = false;
+};
+
+struct JobContext {
+  const Job& job;
+  const CancelToken& cancel;
+};
+
+// The outcome a handler reports. A handler may also throw: that counts as Error(what()).
+struct JobResult {
+  enum class Kind {
+    kDone,     // completed
+    kError,    // retried with back-off until max_attempts, then failed
+    kDiscard,  // failed now, no more attempts
+    kSnooze,   // run again after `delay`; the attempt does not count
+  };
+  Kind kind = Kind::kDone;
+  std::string message;
+  Millis delay{0};
+
+  static JobResult Done() { return {}; }
+  static JobResult Error(std::string msg) { return {Kind::kError, std::move(msg), Millis{0}}; }
+  static JobResult Discard(std::string msg) { return {Kind::kDiscard, std::move(msg), Millis{0}}; }
+  static JobResult Snooze(Millis d) { return {Kind::kSnooze, {}, d}; }
+};
+
+using Handler = std::function<JobResult(JobContext&)>;
+
+}  // namespace spindle

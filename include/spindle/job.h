@@ -1,0 +1,96 @@
+// Jobs as the engine stores them, and the parameters for creating them.
+//
+// Plain value types: copyable, no I/O, safe to share between threads once built.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace spindle {
+
+using Json = nlohmann::json;
+using SysTime = std::chrono::system_clock::time_point;
+using Millis = std::chrono::milliseconds;
+
+// The lifecycle of a job. See docs/architecture.md for the diagram.
+enum class JobState {
+  kScheduled,  // run_at in the future at enqueue time
+  kAvailable,  // ready to be fetched
+  kRunning,    // leased to one worker
+  kRetryable,  // failed an attempt; waits for run_at (back-off) to run again
+  kCompleted,
+  kFailed,     // attempts exhausted or discarded
+  kCancelled,
+  kStopped,    // stopped by a person; stays so until resumed
+  kExpired,    // firm deadline missed, never run
+};
+
+std::string_view ToString(JobState s);
+// Parses a state name ("available", ...). Returns nullopt for an unknown name.
+std::optional<JobState> ParseJobState(std::string_view name);
+// True when the state is final: the job will not run again unless a person retries it.
+bool IsFinal(JobState s);
+
+// One recorded failure of an attempt.
+struct JobError {
+  int attempt = 0;
+  SysTime at;
+  std::string message;
+  Json ToJson() const;
+};
+
+// A job as stored.
+struct Job {
+  std::string id;  // UUIDv7, text form
+  std::string kind;
+  std::string queue;
+  Json args = Json::object();
+  int priority = 0;  // lower runs first
+  SysTime run_at;
+  JobState state = JobState::kAvailable;
+  int attempt = 0;  // number of times it has been fetched
+  int max_attempts = 0;
+  std::optional<Millis> timeout;  // nullopt: the worker's default for the kind
+  std::vector<JobError> errors;
+  SysTime created_at;
+  std::optional<SysTime> started_at;
+  std::optional<SysTime> finished_at;
+  std::string lease_owner;  // empty when not leased
+  std::optional<SysTime> lease_expires_at;
+
+  Json ToJson() const;
+};
+
+// The largest args accepted, as serialized JSON.
+inline constexpr size_t kMaxArgsBytes = 1 << 20;
+
+// What to enqueue. Defaults are the engine's defaults.
+struct JobSpec {
+  std::string kind;               // required
+  Json args = Json::object();     // must be a JSON object
+  std::string queue = "default";  // Default: "default"
+  int priority = 0;               // Default: 0; lower runs first
+  // Default: now. A time in the future makes the job `scheduled`.
+  std::optional<SysTime> run_at;
+  int max_attempts = 25;          // Default: 25 (as Oban/River)
+  std::optional<Millis> timeout;  // Default: the worker's default for the kind
+
+  // Checks the spec; throws spindle::Error(kInvalidArgument) with a clear message.
+  void Validate() const;
+};
+
+// Filters for listing jobs. Empty fields do not filter.
+struct JobFilter {
+  std::optional<JobState> state;
+  std::string queue;
+  std::string kind;
+  int limit = 100;  // Default: 100; newest first
+};
+
+}  // namespace spindle

@@ -1,0 +1,25 @@
+// Enqueue inside the application's own PostgreSQL transaction.
+//
+//   PQexec(conn, "BEGIN");
+//   ... the application's own writes ...
+//   spindle::pg::Enqueue(conn, {spec});
+//   PQexec(conn, "COMMIT");   // or ROLLBACK: then there is no job either
+//
+// The jobs become visible, and idle workers are woken (one NOTIFY per queue), only when the
+// application commits. The connection stays the application's; Spindle neither begins nor ends
+// its transaction. Throws spindle::Error on failure (the transaction is then aborted, as with
+// any failed statement).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <libpq-fe.h>
+
+#include "spindle/job.h"
+
+namespace spindle::pg {
+
+std::vector<std::string> Enqueue(PGconn* conn, const std::vector<JobSpec>& specs);
+
+}  // namespace spindle::pg

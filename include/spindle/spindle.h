@@ -1,0 +1,9 @@
+// Umbrella header for libspindle.
+#pragma once
+
+#include "spindle/client.h"
+#include "spindle/clock.h"
+#include "spindle/error.h"
+#include "spindle/handler.h"
+#include "spindle/job.h"
+#include "spindle/worker.h"

@@ -1,0 +1,99 @@
+// The worker runtime: fetches jobs from the database and runs their handlers.
+//
+// A Worker owns its threads and database connections. Register handlers, then Start(); Stop()
+// (or the destructor) shuts down gracefully. Register*/Start/Stop are called from one thread;
+// everything else is internal.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "spindle/clock.h"
+#include "spindle/handler.h"
+#include "spindle/job.h"
+
+namespace spindle {
+
+struct QueueOptions {
+  std::string name = "default";
+  // Jobs of this queue run at once in this worker. Default: 10.
+  int concurrency = 10;
+};
+
+struct BackoffOptions {
+  Millis base{1000};     // delay before attempt 2. Default: 1 s
+  Millis max{3600000};   // cap. Default: 1 h
+  double jitter = 0.2;   // +/- fraction. Default: 0.2
+};
+
+// An external command run as a job handler (any language).
+struct CommandOptions {
+  std::vector<std::string> argv;  // exactly as executed, no shell
+  // How long the command may run. Default: the worker's default_timeout.
+  std::optional<Millis> timeout;
+  // After SIGTERM on timeout, wait this long before SIGKILL. Default: 5 s.
+  Millis kill_grace{5000};
+};
+
+struct WorkerOptions {
+  std::string database_url;  // required
+  // A unique name for this worker. Default: host-pid-random.
+  std::string id;
+  // Default: one queue "default" with concurrency 10.
+  std::vector<QueueOptions> queues{QueueOptions{}};
+  // A running job's lease; renewed every lease/3 while it runs. Default: 30 s.
+  Millis lease{30000};
+  // How often to look for jobs when no notification came. Default: 1 s.
+  Millis poll_interval{1000};
+  // How often to rescue jobs whose lease expired. Default: 5 s.
+  Millis rescue_interval{5000};
+  // Timeout of a job that declares none. Default: 30 min.
+  Millis default_timeout{30 * 60 * 1000};
+  // On Stop(): how long running jobs may take to finish before they are cancelled and handed
+  // back. Default: 30 s.
+  Millis shutdown_grace{30000};
+  // Most jobs fetched in one round trip. Default: 1000.
+  int fetch_batch_max = 1000;
+  BackoffOptions backoff;
+  // Default: the system clock.
+  std::shared_ptr<Clock> clock;
+};
+
+class Worker {
+ public:
+  // Throws Error(kInvalidArgument) for invalid options.
+  explicit Worker(WorkerOptions options);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void Register(const std::string& kind, Handler handler);
+  void RegisterCommand(const std::string& kind, CommandOptions command);
+
+  // Connects, migrates, and starts fetching. Throws Error(kUnavailable) when the database
+  // cannot be reached at all.
+  void Start();
+  // Stops fetching, lets running jobs finish within shutdown_grace, cancels and hands back the
+  // rest, writes pending completions. Idempotent.
+  void Stop();
+
+  const std::string& id() const;
+
+  // Counters, for tests and the bench.
+  struct Stats {
+    int64_t fetched = 0;
+    int64_t completed = 0;  // completion writes accepted by the database
+    int64_t errored = 0;
+    int64_t lost = 0;       // outcomes refused because the lease was lost (fenced)
+  };
+  Stats stats() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace spindle

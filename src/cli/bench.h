@@ -1,0 +1,26 @@
+// `spindle bench`: enqueue throughput (one by one, batched), work throughput of no-op jobs, and
+// enqueue-to-start latency at a fixed arrival rate. Prints one JSON line in the format of the
+// peer benchmark harness, so Spindle can run beside its peers in one run.
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace spindle::cli {
+
+struct BenchOptions {
+  int n = 100000;         // jobs for the batch and work phases
+  int n_seq = 10000;      // jobs enqueued one at a time
+  int batch = 100;        // jobs per batched enqueue call
+  int lat_n = 2000;       // jobs in the latency phase
+  int lat_rate = 200;     // their arrival rate, jobs/s
+  int concurrency = 100;  // worker slots
+  std::string phases = "seq,batch,work,latency";
+  std::string label = "spindle";
+};
+
+void AddBenchOptions(CLI::App& app, BenchOptions& o);
+int RunBench(const std::string& database_url, const BenchOptions& o);
+
+}  // namespace spindle::cli

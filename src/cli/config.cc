@@ -1,0 +1,140 @@
+#include "cli/config.h"
+
+#include <set>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "core/duration.h"
+#include "spindle/error.h"
+
+namespace spindle::cli {
+namespace {
+
+[[noreturn]] void Fail(const std::string& path, const std::string& msg) {
+  throw Error(ErrorCode::kInvalidArgument, fmt::format("invalid configuration {}: {}", path, msg));
+}
+
+void OnlyKeys(const std::string& path, const toml::table& t, const std::string& where,
+              const std::set<std::string>& allowed) {
+  for (const auto& [k, v] : t) {
+    if (!allowed.count(std::string(k.str()))) {
+      Fail(path, fmt::format("unknown key '{}{}'", where, k.str()));
+    }
+  }
+}
+
+// Typed readers: a present key of the wrong type is an error, not a silent default.
+std::optional<std::string> Str(const std::string& path, const toml::table& t,
+                               const std::string& key, const std::string& where) {
+  const auto* n = t.get(key);
+  if (!n) return std::nullopt;
+  if (auto v = n->value<std::string>()) return *v;
+  Fail(path, fmt::format("'{}{}' must be a string", where, key));
+}
+
+std::optional<int64_t> Int(const std::string& path, const toml::table& t, const std::string& key,
+                           const std::string& where, int64_t min) {
+  const auto* n = t.get(key);
+  if (!n) return std::nullopt;
+  auto v = n->value<int64_t>();
+  if (!v || !n->is_integer()) Fail(path, fmt::format("'{}{}' must be an integer", where, key));
+  if (*v < min) Fail(path, fmt::format("'{}{}' must be at least {}", where, key, min));
+  return *v;
+}
+
+std::optional<Millis> Dur(const std::string& path, const toml::table& t, const std::string& key,
+                          const std::string& where) {
+  auto s = Str(path, t, key, where);
+  if (!s) return std::nullopt;
+  try {
+    return core::ParseDuration(*s);
+  } catch (const Error& e) {
+    Fail(path, fmt::format("'{}{}': {}", where, key, e.what()));
+  }
+}
+
+const toml::table* Table(const std::string& path, const toml::table& t, const std::string& key) {
+  const auto* n = t.get(key);
+  if (!n) return nullptr;
+  if (!n->is_table()) Fail(path, fmt::format("'{}' must be a table", key));
+  return n->as_table();
+}
+
+}  // namespace
+
+Config LoadConfig(const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& src = e.source();
+    Fail(path, fmt::format("line {}, column {}: {}", src.begin.line, src.begin.column,
+                           e.description()));
+  }
+  Config c;
+  c.worker.queues.clear();
+  OnlyKeys(path, root, "", {"database", "log_level", "worker", "queues", "kinds"});
+  c.database = Str(path, root, "database", "");
+  c.log_level = Str(path, root, "log_level", "");
+
+  if (const auto* w = Table(path, root, "worker")) {
+    const std::string at = "worker.";
+    OnlyKeys(path, *w, at,
+             {"id", "lease", "poll_interval", "rescue_interval", "default_timeout",
+              "shutdown_grace", "fetch_batch_max"});
+    auto& o = c.worker;
+    if (auto v = Str(path, *w, "id", at)) o.id = *v;
+    if (auto v = Dur(path, *w, "lease", at)) o.lease = *v;
+    if (auto v = Dur(path, *w, "poll_interval", at)) o.poll_interval = *v;
+    if (auto v = Dur(path, *w, "rescue_interval", at)) o.rescue_interval = *v;
+    if (auto v = Dur(path, *w, "default_timeout", at)) o.default_timeout = *v;
+    if (auto v = Dur(path, *w, "shutdown_grace", at)) o.shutdown_grace = *v;
+    if (auto v = Int(path, *w, "fetch_batch_max", at, 1)) o.fetch_batch_max = static_cast<int>(*v);
+  }
+  if (const auto* qs = Table(path, root, "queues")) {
+    for (const auto& [name, node] : *qs) {
+      const std::string at = fmt::format("queues.{}.", name.str());
+      if (!node.is_table()) Fail(path, fmt::format("'queues.{}' must be a table", name.str()));
+      OnlyKeys(path, *node.as_table(), at, {"concurrency"});
+      QueueOptions q;
+      q.name = name.str();
+      if (auto v = Int(path, *node.as_table(), "concurrency", at, 1)) q.concurrency = static_cast<int>(*v);
+      c.worker.queues.push_back(q);
+    }
+  }
+  if (const auto* ks = Table(path, root, "kinds")) {
+    for (const auto& [name, node] : *ks) {
+      const std::string at = fmt::format("kinds.{}.", name.str());
+      if (!node.is_table()) Fail(path, fmt::format("'kinds.{}' must be a table", name.str()));
+      const auto& t = *node.as_table();
+      OnlyKeys(path, t, at, {"command", "timeout", "kill_grace", "max_attempts", "queue"});
+      KindConfig k;
+      if (const auto* cmd = t.get("command")) {
+        const auto* arr = cmd->as_array();
+        if (!arr || arr->empty()) Fail(path, fmt::format("'{}command' must be a non-empty array of strings", at));
+        for (const auto& e : *arr) {
+          auto s = e.value<std::string>();
+          if (!s) Fail(path, fmt::format("'{}command' must be a non-empty array of strings", at));
+          k.command.argv.push_back(*s);
+        }
+      }
+      k.command.timeout = Dur(path, t, "timeout", at);
+      if (auto v = Dur(path, t, "kill_grace", at)) k.command.kill_grace = *v;
+      if (auto v = Int(path, t, "max_attempts", at, 1)) k.max_attempts = static_cast<int>(*v);
+      k.queue = Str(path, t, "queue", at);
+      c.kinds[std::string(name.str())] = std::move(k);
+    }
+  }
+  // Every queue a kind names is served; a configuration without queues serves "default".
+  for (const auto& [name, k] : c.kinds) {
+    std::string q = k.queue.value_or("default");
+    bool known = false;
+    for (const auto& existing : c.worker.queues) known |= existing.name == q;
+    if (!known) c.worker.queues.push_back(QueueOptions{q, 10});
+  }
+  if (c.worker.queues.empty()) c.worker.queues.push_back(QueueOptions{});
+  return c;
+}
+
+}  // namespace spindle::cli

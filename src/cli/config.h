@@ -1,0 +1,30 @@
+// The TOML configuration of `spindle serve` (and of `spindle enqueue`, for kind defaults).
+// See examples/spindle.toml for every key with its default.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "spindle/worker.h"
+
+namespace spindle::cli {
+
+struct KindConfig {
+  CommandOptions command;  // argv empty: the kind has no command (C++ handlers only)
+  std::optional<int> max_attempts;
+  std::optional<std::string> queue;
+};
+
+struct Config {
+  std::optional<std::string> database;
+  std::optional<std::string> log_level;
+  WorkerOptions worker;  // database_url not set here
+  std::map<std::string, KindConfig> kinds;
+};
+
+// Reads and validates a file. Throws Error(kInvalidArgument) naming the file, the key and the
+// problem, for syntax errors, unknown keys and bad values.
+Config LoadConfig(const std::string& path);
+
+}  // namespace spindle::cli

@@ -1,0 +1,289 @@
+// The `spindle` command: a client of the public API, nothing more.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include "cli/bench.h"
+#include "cli/config.h"
+#include "core/duration.h"
+#include "core/log.h"
+#include "spindle/spindle.h"
+
+namespace spindle::cli {
+namespace {
+
+struct Globals {
+  std::string database;
+  std::string config_path;
+  std::string log_level = "info";
+  bool json = false;
+};
+
+// The configuration file: --config, else SPINDLE_CONFIG, else none.
+std::optional<Config> MaybeConfig(const Globals& g) {
+  std::string path = g.config_path;
+  if (path.empty()) {
+    if (const char* env = std::getenv("SPINDLE_CONFIG")) path = env;
+  }
+  if (path.empty()) return std::nullopt;
+  if (!std::filesystem::exists(path)) {
+    throw Error(ErrorCode::kInvalidArgument, "configuration file '" + path + "' does not exist");
+  }
+  return LoadConfig(path);
+}
+
+// --database, else SPINDLE_DATABASE, else the configuration's `database`.
+std::string DatabaseUrl(const Globals& g, const std::optional<Config>& config) {
+  if (!g.database.empty()) return g.database;
+  if (const char* env = std::getenv("SPINDLE_DATABASE"); env && *env) return env;
+  if (config && config->database) return *config->database;
+  throw Error(ErrorCode::kInvalidArgument,
+              "no database configured: pass --database URL or set SPINDLE_DATABASE");
+}
+
+std::string Time(const std::optional<SysTime>& t) {
+  if (!t) return "-";
+  return fmt::format("{:%Y-%m-%d %H:%M:%S}", std::chrono::time_point_cast<std::chrono::seconds>(*t));
+}
+
+void PrintJob(const Job& j, bool json) {
+  if (json) {
+    std::cout << j.ToJson().dump() << "\n";
+    return;
+  }
+  std::cout << fmt::format(
+      "id:           {}\nkind:         {}\nqueue:        {}\nstate:        {}\n"
+      "priority:     {}\nattempt:      {} of {}\nargs:         {}\nrun_at:       {}\n"
+      "timeout:      {}\ncreated_at:   {}\nstarted_at:   {}\nfinished_at:  {}\n"
+      "lease_owner:  {}\nlease_until:  {}\n",
+      j.id, j.kind, j.queue, ToString(j.state), j.priority, j.attempt, j.max_attempts,
+      j.args.dump(), Time(j.run_at), j.timeout ? core::FormatDuration(*j.timeout) : "default",
+      Time(j.created_at), Time(j.started_at), Time(j.finished_at),
+      j.lease_owner.empty() ? "-" : j.lease_owner, Time(j.lease_expires_at));
+  if (!j.errors.empty()) {
+    std::cout << "errors:\n";
+    for (const auto& e : j.errors) {
+      std::cout << fmt::format("  attempt {} at {}: {}\n", e.attempt, Time(e.at), e.message);
+    }
+  }
+}
+
+void PrintJobs(const std::vector<Job>& jobs, bool json) {
+  if (json) {
+    Json arr = Json::array();
+    for (const auto& j : jobs) arr.push_back(j.ToJson());
+    std::cout << arr.dump() << "\n";
+    return;
+  }
+  std::cout << fmt::format("{:<36}  {:<20}  {:<12}  {:<10}  {:>7}  {:>8}  {}\n", "ID", "KIND",
+                           "QUEUE", "STATE", "ATTEMPT", "PRIORITY", "RUN_AT");
+  for (const auto& j : jobs) {
+    std::cout << fmt::format("{:<36}  {:<20}  {:<12}  {:<10}  {:>3}/{:<3}  {:>8}  {}\n", j.id,
+                             j.kind, j.queue, ToString(j.state), j.attempt, j.max_attempts,
+                             j.priority, Time(j.run_at));
+  }
+}
+
+std::unique_ptr<Client> OpenClient(const Globals& g, bool migrate) {
+  return Client::Open({DatabaseUrl(g, MaybeConfig(g))}, migrate);
+}
+
+int Serve(const Globals& g) {
+  auto config = MaybeConfig(g);
+  WorkerOptions opts = config ? config->worker : WorkerOptions{};
+  opts.database_url = DatabaseUrl(g, config);
+
+  // Block the shutdown signals in every thread; this one waits for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Worker worker(opts);
+  if (config) {
+    for (const auto& [kind, k] : config->kinds) {
+      if (!k.command.argv.empty()) worker.RegisterCommand(kind, k.command);
+    }
+  }
+  worker.Start();
+  std::string queues;
+  for (const auto& q : opts.queues) queues += fmt::format("{}{}={}", queues.empty() ? "" : ",", q.name, q.concurrency);
+  spdlog::info("event=serving worker={} queues={}", worker.id(), queues);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("event=signal signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  worker.Stop();
+  return 0;
+}
+
+int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::string& run_at,
+            const std::string& delay, const std::string& timeout, bool queue_set,
+            bool attempts_set) {
+  try {
+    spec.args = Json::parse(args);
+  } catch (const Json::parse_error& e) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("--args is not valid JSON: {}", e.what()));
+  }
+  auto config = MaybeConfig(g);
+  if (config) {
+    auto it = config->kinds.find(spec.kind);
+    if (it == config->kinds.end()) {
+      throw Error(ErrorCode::kNotFound, fmt::format("unknown kind '{}': the configuration "
+                                                    "declares no [kinds.{}]",
+                                                    spec.kind, spec.kind));
+    }
+    if (!queue_set && it->second.queue) spec.queue = *it->second.queue;
+    if (!attempts_set && it->second.max_attempts) spec.max_attempts = *it->second.max_attempts;
+  }
+  if (!run_at.empty() && !delay.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "give --run-at or --delay, not both");
+  }
+  if (!run_at.empty()) {
+    std::tm tm{};
+    const char* end = strptime(run_at.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!end || !(*end == '\0' || (*end == 'Z' && end[1] == '\0'))) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "--run-at '" + run_at + "' is not a UTC time like 2026-01-31T12:00:00Z");
+    }
+    spec.run_at = std::chrono::system_clock::from_time_t(timegm(&tm));
+  }
+  if (!delay.empty()) spec.run_at = std::chrono::system_clock::now() + core::ParseDuration(delay);
+  if (!timeout.empty()) spec.timeout = core::ParseDuration(timeout);
+  spec.Validate();
+  auto client = Client::Open({DatabaseUrl(g, config)});
+  std::string id = client->Enqueue(spec);
+  if (g.json) {
+    std::cout << Json{{"id", id}}.dump() << "\n";
+  } else {
+    std::cout << id << "\n";
+  }
+  return 0;
+}
+
+int ExitCode(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument: return 2;
+    case ErrorCode::kNotFound: return 3;
+    case ErrorCode::kIllegalTransition: return 4;
+    case ErrorCode::kUnavailable: return 5;
+    case ErrorCode::kSchemaTooNew: return 6;
+    case ErrorCode::kInternal: return 1;
+  }
+  return 1;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"Spindle: a durable, distributed job engine"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the subcommand
+  Globals g;
+  app.add_option("--database", g.database,
+                 "postgresql://... (default: $SPINDLE_DATABASE, then the configuration)");
+  app.add_option("--config", g.config_path, "TOML configuration (default: $SPINDLE_CONFIG)");
+  app.add_option("--log-level", g.log_level, "trace, debug, info, warn, error, off");
+  app.add_flag("--json", g.json, "Machine-readable output");
+
+  auto* migrate = app.add_subcommand("migrate", "Apply pending schema migrations");
+  auto* serve = app.add_subcommand("serve", "Run a worker until SIGTERM/SIGINT");
+
+  auto* enqueue = app.add_subcommand("enqueue", "Enqueue a job; prints its id");
+  JobSpec spec;
+  std::string args = "{}", run_at, delay, timeout;
+  enqueue->add_option("kind", spec.kind, "Job kind")->required();
+  enqueue->add_option("--args", args, "Job arguments, a JSON object");
+  auto* queue_opt = enqueue->add_option("--queue", spec.queue, "Queue (default: default)");
+  enqueue->add_option("--priority", spec.priority, "Lower runs first (default: 0)");
+  enqueue->add_option("--run-at", run_at, "UTC time to run at, e.g. 2026-01-31T12:00:00Z");
+  enqueue->add_option("--delay", delay, "Run after this long, e.g. 30s, 5m");
+  auto* attempts_opt =
+      enqueue->add_option("--max-attempts", spec.max_attempts, "Default: 25")->check(CLI::PositiveNumber);
+  enqueue->add_option("--timeout", timeout, "e.g. 30s (default: the worker's)");
+
+  auto* jobs = app.add_subcommand("jobs", "Inspect and steer jobs");
+  jobs->require_subcommand(1);
+  jobs->fallthrough();
+  auto* list = jobs->add_subcommand("list", "List jobs, newest first");
+  std::string state, lqueue, kind;
+  int limit = 100;
+  list->add_option("--state", state, "scheduled, available, running, retryable, completed, ...");
+  list->add_option("--queue", lqueue);
+  list->add_option("--kind", kind);
+  list->add_option("--limit", limit)->check(CLI::Range(1, 100000));
+  std::string id;
+  auto* show = jobs->add_subcommand("show", "Show one job");
+  show->add_option("id", id)->required();
+  auto* cancel = jobs->add_subcommand("cancel", "Cancel a job that has not finished");
+  cancel->add_option("id", id)->required();
+  auto* retry = jobs->add_subcommand("retry", "Run a completed, failed or cancelled job again");
+  retry->add_option("id", id)->required();
+
+  auto* bench = app.add_subcommand("bench", "Measure enqueue and work throughput and latency");
+  BenchOptions bo;
+  AddBenchOptions(*bench, bo);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    core::ConfigureLogging(g.log_level);
+    if (auto config = (serve->parsed() ? MaybeConfig(g) : std::nullopt);
+        config && config->log_level && g.log_level == "info") {
+      core::ConfigureLogging(*config->log_level);
+    }
+    if (migrate->parsed()) {
+      auto client = OpenClient(g, /*migrate=*/true);
+      int v = client->SchemaVersion();
+      std::cout << (g.json ? Json{{"version", v}}.dump() : fmt::format("schema version {}", v))
+                << "\n";
+      return 0;
+    }
+    if (serve->parsed()) return Serve(g);
+    if (enqueue->parsed()) {
+      return Enqueue(g, spec, args, run_at, delay, timeout, queue_opt->count() > 0,
+                     attempts_opt->count() > 0);
+    }
+    if (list->parsed()) {
+      JobFilter f;
+      if (!state.empty()) {
+        f.state = ParseJobState(state);
+        if (!f.state) throw Error(ErrorCode::kInvalidArgument, "unknown state '" + state + "'");
+      }
+      f.queue = lqueue;
+      f.kind = kind;
+      f.limit = limit;
+      PrintJobs(OpenClient(g, false)->List(f), g.json);
+      return 0;
+    }
+    if (show->parsed()) PrintJob(OpenClient(g, false)->Get(id), g.json);
+    if (cancel->parsed()) PrintJob(OpenClient(g, false)->Cancel(id), g.json);
+    if (retry->parsed()) PrintJob(OpenClient(g, false)->Retry(id), g.json);
+    if (bench->parsed()) return RunBench(DatabaseUrl(g, MaybeConfig(g)), bo);
+    return 0;
+  } catch (const Error& e) {
+    if (g.json) {
+      std::cerr << Json{{"error", ToString(e.code())}, {"reason", e.what()}}.dump() << "\n";
+    } else {
+      std::cerr << "error: " << e.what() << "\n";
+    }
+    return ExitCode(e.code());
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace
+}  // namespace spindle::cli
+
+int main(int argc, char** argv) { return spindle::cli::Main(argc, argv); }

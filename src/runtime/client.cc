@@ -1,0 +1,45 @@
+#include "spindle/client.h"
+
+#include "spindle/error.h"
+#include "store/store.h"
+
+namespace spindle {
+
+std::unique_ptr<Client> Client::Open(const ClientOptions& options, bool migrate) {
+  auto store = OpenStore({options.database_url, options.pool_size, options.clock});
+  if (migrate) {
+    store->Migrate();
+  } else if (int v = store->SchemaVersion(); v > store->LatestVersion()) {
+    throw Error(ErrorCode::kSchemaTooNew,
+                "the database has Spindle schema version " + std::to_string(v) +
+                    ", newer than this binary's " + std::to_string(store->LatestVersion()));
+  } else if (v == 0) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "the database has no Spindle schema yet: run 'spindle migrate' first");
+  }
+  return std::unique_ptr<Client>(new Client(std::move(store)));
+}
+
+Client::Client(std::unique_ptr<Store> store) : store_(std::move(store)) {}
+Client::~Client() = default;
+
+int Client::Migrate() { return store_->Migrate(); }
+int Client::SchemaVersion() { return store_->SchemaVersion(); }
+
+std::string Client::Enqueue(const JobSpec& spec) { return store_->JobInsertMany({spec}).front(); }
+
+std::vector<std::string> Client::EnqueueMany(const std::vector<JobSpec>& specs) {
+  return store_->JobInsertMany(specs);
+}
+
+Job Client::Get(const std::string& id) {
+  auto job = store_->JobGet(id);
+  if (!job) throw Error(ErrorCode::kNotFound, "no job with id '" + id + "'");
+  return *job;
+}
+
+std::vector<Job> Client::List(const JobFilter& filter) { return store_->JobList(filter); }
+Job Client::Cancel(const std::string& id) { return store_->JobCancel(id); }
+Job Client::Retry(const std::string& id) { return store_->JobRetry(id); }
+
+}  // namespace spindle

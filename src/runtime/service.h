@@ -1,0 +1,92 @@
+// The one shape of every background loop (producer, completer, listener, lease renewer, rescuer,
+// watchdog): Start/Stop are idempotent, the work is one RunOnce() call that tests can also call
+// directly, and the loop sleeps between calls until its interval passes or someone Wake()s it.
+// A failing RunOnce (database gone) is logged and retried with exponential back-off, so every
+// loop survives the database going away and coming back.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "spindle/error.h"
+#include "spindle/job.h"
+
+namespace spindle::runtime {
+
+class LoopService {
+ public:
+  // run_once returns true when it should run again at once (more work is likely waiting).
+  LoopService(std::string name, Millis interval, std::function<bool()> run_once)
+      : name_(std::move(name)), interval_(interval), run_once_(std::move(run_once)) {}
+  ~LoopService() { Stop(); }
+
+  void Start() {
+    std::lock_guard lock(mu_);
+    if (thread_.joinable()) return;
+    stopping_ = false;
+    thread_ = std::thread([this] { Loop(); });
+  }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (!thread_.joinable()) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  void Wake() {
+    {
+      std::lock_guard lock(mu_);
+      woken_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  // Runs one iteration on the caller's thread. For tests and for final flushes.
+  bool RunOnce() { return run_once_(); }
+
+ private:
+  void Loop() {
+    Millis backoff{0};
+    bool again = false;
+    while (true) {
+      {
+        std::unique_lock lock(mu_);
+        Millis wait = backoff.count() ? backoff : (again ? Millis(0) : interval_);
+        cv_.wait_for(lock, wait, [&] { return stopping_ || (woken_ && !backoff.count()); });
+        if (stopping_) return;
+        woken_ = false;
+      }
+      try {
+        again = run_once_();
+        if (backoff.count()) spdlog::info("event=recovered service={}", name_);
+        backoff = Millis(0);
+      } catch (const std::exception& e) {
+        backoff = std::min(Millis(5000), backoff.count() ? backoff * 2 : Millis(100));
+        spdlog::warn("event=service_error service={} retry_in_ms={} error=\"{}\"", name_,
+                     backoff.count(), e.what());
+      }
+    }
+  }
+
+  const std::string name_;
+  const Millis interval_;
+  const std::function<bool()> run_once_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool woken_ = false;
+  std::thread thread_;
+};
+
+}  // namespace spindle::runtime

@@ -1,0 +1,498 @@
+// The worker runtime. How a job flows through it (see docs/architecture.md):
+//
+//   listener ──wake──▶ producer(queue) ──JobFetch──▶ ready deque ──▶ executor threads
+//                                                                        │ handler / command
+//   watchdog (timeouts) ─cancel token─▶ running jobs                     ▼
+//   lease renewer, rescuer                         completer ◀── outcomes (batched JobFinishMany)
+#include <unistd.h>
+
+#include <atomic>
+#include <deque>
+#include <random>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/backoff.h"
+#include "core/duration.h"
+#include "runtime/command.h"
+#include "runtime/service.h"
+#include "spindle/error.h"
+#include "spindle/worker.h"
+#include "store/store.h"
+
+namespace spindle {
+
+using runtime::LoopService;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+namespace {
+
+std::string DefaultWorkerId() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  std::mt19937 rng{std::random_device{}()};
+  return fmt::format("{}-{}-{:04x}", host, getpid(), rng() & 0xffff);
+}
+
+// A job between the start of its handler and its outcome.
+struct RunningJob {
+  std::string id;
+  int attempt = 0;
+  SteadyTime deadline;
+  Millis timeout{0};
+  CancelToken token;
+  std::atomic<bool> timed_out{false};
+  std::atomic<bool> shutdown{false};
+};
+
+}  // namespace
+
+class Worker::Impl {
+ public:
+  explicit Impl(WorkerOptions o) : opts(std::move(o)) {
+    if (opts.database_url.empty()) {
+      throw Error(ErrorCode::kInvalidArgument, "worker needs a database URL");
+    }
+    if (opts.id.empty()) opts.id = DefaultWorkerId();
+    if (!opts.clock) opts.clock = std::make_shared<SystemClock>();
+    if (opts.queues.empty()) throw Error(ErrorCode::kInvalidArgument, "worker needs a queue");
+    for (const auto& q : opts.queues) {
+      if (q.name.empty() || q.concurrency < 1) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    fmt::format("queue '{}' needs a name and a concurrency of at least 1", q.name));
+      }
+    }
+    if (opts.lease < Millis(100) || opts.poll_interval < Millis(1) || opts.fetch_batch_max < 1) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "lease must be at least 100ms, poll_interval and fetch_batch_max positive");
+    }
+  }
+
+  struct Queue {
+    QueueOptions opts;
+    std::mutex mu;
+    std::condition_variable cv;         // executors wait for ready jobs; Stop waits for idle
+    std::deque<Job> ready;              // fetched, not started
+    int in_flight = 0;                  // fetched and not yet finished
+    uint64_t wakeups = 0;               // notifications seen; bumped by the listener
+    bool more = false;                  // more jobs are likely waiting
+    bool stopping = false;              // no more fetching
+    bool executors_exit = false;
+    std::vector<std::thread> executors;
+    std::unique_ptr<LoopService> producer;
+
+    // Free slots that justify a fetch round trip when jobs are known to be waiting.
+    int Threshold() const { return std::max(1, std::min(opts.concurrency / 4, 100)); }
+  };
+
+  // --- producer --------------------------------------------------------------------------
+
+  bool Produce(Queue& q) {
+    int limit;
+    uint64_t seen;
+    {
+      std::lock_guard lock(q.mu);
+      if (q.stopping) return false;
+      limit = std::min(q.opts.concurrency - q.in_flight, opts.fetch_batch_max);
+      seen = q.wakeups;
+      if (limit <= 0) {
+        q.more = true;
+        return false;
+      }
+    }
+    auto jobs = store->JobFetch({q.opts.name, limit, opts.id, opts.lease});
+    int n = static_cast<int>(jobs.size());
+    fetched += n;
+    {
+      std::lock_guard lock(q.mu);
+      q.more = n == limit || q.wakeups != seen;
+      if (q.stopping) {
+        for (auto& j : jobs) Finish(Release(j));
+        return false;
+      }
+      q.in_flight += n;
+      for (auto& j : jobs) q.ready.push_back(std::move(j));
+    }
+    if (n) q.cv.notify_all();
+    return false;
+  }
+
+  // --- executor --------------------------------------------------------------------------
+
+  void Execute(Queue& q) {
+    while (true) {
+      Job job;
+      {
+        std::unique_lock lock(q.mu);
+        q.cv.wait(lock, [&] { return !q.ready.empty() || q.executors_exit; });
+        if (q.ready.empty()) return;
+        job = std::move(q.ready.front());
+        q.ready.pop_front();
+      }
+      Finish(Run(job));
+      bool wake;
+      {
+        std::lock_guard lock(q.mu);
+        --q.in_flight;
+        wake = q.more && q.opts.concurrency - q.in_flight >= q.Threshold();
+      }
+      q.cv.notify_all();
+      if (wake) q.producer->Wake();
+    }
+  }
+
+  JobOutcome Run(const Job& job) {
+    auto rj = std::make_shared<RunningJob>();
+    rj->id = job.id;
+    rj->attempt = job.attempt;
+    const CommandOptions* cmd = nullptr;
+    if (auto it = commands.find(job.kind); it != commands.end()) cmd = &it->second;
+    rj->timeout = job.timeout ? *job.timeout
+                              : (cmd && cmd->timeout ? *cmd->timeout : opts.default_timeout);
+    rj->deadline = std::chrono::steady_clock::now() + rj->timeout;
+    {
+      std::lock_guard lock(running_mu);
+      running[job.id] = rj;
+    }
+    ++running_count;
+
+    JobResult result;
+    try {
+      if (cmd) {
+        result = RunCommand(job, *cmd, *rj);
+      } else if (auto h = handlers.find(job.kind); h != handlers.end()) {
+        JobContext ctx{job, rj->token};
+        result = h->second(ctx);
+      } else {
+        result = JobResult::Error(
+            fmt::format("no handler for kind '{}' on worker {}", job.kind, opts.id));
+      }
+    } catch (const std::exception& e) {
+      result = JobResult::Error(fmt::format("handler threw: {}", e.what()));
+    } catch (...) {
+      result = JobResult::Error("handler threw a non-standard exception");
+    }
+
+    {
+      std::lock_guard lock(running_mu);
+      running.erase(job.id);
+    }
+    --running_count;
+
+    bool done = result.kind == JobResult::Kind::kDone;
+    if (rj->shutdown && !done) return Release(job);
+    if (rj->timed_out && !done) {
+      result.kind = JobResult::Kind::kError;
+      result.message = fmt::format("timed out after {}{}", core::FormatDuration(rj->timeout),
+                                   result.message.empty() ? "" : "; " + result.message);
+    }
+    JobOutcome o{job.id, job.attempt, JobOutcome::Kind::kCompleted, result.message, Millis(0)};
+    switch (result.kind) {
+      case JobResult::Kind::kDone:
+        break;
+      case JobResult::Kind::kError:
+        o.kind = JobOutcome::Kind::kError;
+        o.delay = core::BackoffDelay(opts.backoff, job.attempt);
+        spdlog::info("event=job_error job={} kind={} attempt={} error=\"{}\"", job.id, job.kind,
+                     job.attempt, result.message);
+        break;
+      case JobResult::Kind::kDiscard:
+        o.kind = JobOutcome::Kind::kDiscard;
+        break;
+      case JobResult::Kind::kSnooze:
+        o.kind = JobOutcome::Kind::kRelease;
+        o.delay = result.delay;
+        break;
+    }
+    return o;
+  }
+
+  // Runs an external command: the job as JSON on stdin; exit 0 = done, 75 = retry, else error.
+  JobResult RunCommand(const Job& job, const CommandOptions& cmd, RunningJob& rj) {
+    runtime::CommandRun run;
+    run.argv = cmd.argv;
+    run.stdin_data = Json{{"id", job.id},
+                          {"kind", job.kind},
+                          {"queue", job.queue},
+                          {"args", job.args},
+                          {"attempt", job.attempt},
+                          {"max_attempts", job.max_attempts}}
+                         .dump() +
+                     "\n";
+    run.deadline = rj.deadline;
+    run.kill_grace = cmd.kill_grace;
+    run.cancel = &rj.token;
+    auto r = runtime::RunCommand(run);
+    if (r.timed_out) rj.timed_out = true;
+    if (r.started && !r.timed_out && !r.cancelled && r.exit_code == 0) return JobResult::Done();
+    if (r.started && r.exit_code == 75) {
+      return JobResult::Error("command asked to be retried (exit 75)" +
+                              (r.stderr_tail.empty() ? "" : "; stderr: " + r.stderr_tail));
+    }
+    return JobResult::Error(r.Describe());
+  }
+
+  static JobOutcome Release(const Job& job) {
+    return {job.id, job.attempt, JobOutcome::Kind::kRelease, "", Millis(0)};
+  }
+
+  // --- completer -------------------------------------------------------------------------
+
+  void Finish(JobOutcome o) {
+    {
+      std::lock_guard lock(done_mu);
+      done.push_back(std::move(o));
+    }
+    completer->Wake();
+  }
+
+  bool Complete() {
+    std::vector<JobOutcome> batch;
+    {
+      std::lock_guard lock(done_mu);
+      batch.swap(done);
+    }
+    if (batch.empty()) return false;
+    constexpr size_t kChunk = 5000;
+    for (size_t start = 0; start < batch.size(); start += kChunk) {
+      std::vector<JobOutcome> chunk(batch.begin() + start,
+                                    batch.begin() + std::min(batch.size(), start + kChunk));
+      std::vector<std::string> applied;
+      try {
+        applied = store->JobFinishMany(opts.id, chunk);
+      } catch (...) {
+        // Keep what was not written; completion is idempotent (fenced), so a retry is safe.
+        std::lock_guard lock(done_mu);
+        done.insert(done.begin(), batch.begin() + start, batch.end());
+        throw;
+      }
+      std::unordered_map<std::string_view, bool> ok;
+      for (const auto& id : applied) ok[id] = true;
+      for (const auto& o : chunk) {
+        if (!ok.count(o.id)) {
+          ++lost;
+          spdlog::warn("event=lease_lost job={} attempt={} outcome_dropped=true", o.id, o.attempt);
+        } else if (o.kind == JobOutcome::Kind::kCompleted) {
+          ++completed;
+        } else if (o.kind != JobOutcome::Kind::kRelease) {
+          ++errored;
+        }
+      }
+    }
+    return false;
+  }
+
+  // --- maintenance -----------------------------------------------------------------------
+
+  // Cancels handlers whose deadline passed.
+  bool Watch() {
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(running_mu);
+    for (auto& [id, rj] : running) {
+      if (now >= rj->deadline && !rj->timed_out.exchange(true)) rj->token.Cancel();
+    }
+    return false;
+  }
+
+  bool RenewLeases() {
+    if (running_count.load() == 0 && InFlight() == 0) return false;
+    store->JobLeaseRenew(opts.id, opts.lease);
+    return false;
+  }
+
+  bool Rescue() {
+    constexpr int kLimit = 1000;
+    int n = store->JobRescue(kLimit);
+    if (n) spdlog::info("event=rescued jobs={}", n);
+    return n == kLimit;
+  }
+
+  bool Listen() {
+    std::vector<std::string> names;
+    try {
+      names = store_listener->Wait(Millis(200));
+    } catch (const Error&) {
+      listener_broken = true;
+      throw;
+    }
+    bool all = listener_broken.exchange(false);  // notifications may have been missed
+    for (auto& q : queues) {
+      bool hit = all || std::find(names.begin(), names.end(), q->opts.name) != names.end();
+      if (!hit) continue;
+      {
+        std::lock_guard lock(q->mu);
+        ++q->wakeups;
+        q->more = true;
+      }
+      q->producer->Wake();
+    }
+    return false;
+  }
+
+  int InFlight() {
+    int n = 0;
+    for (auto& q : queues) {
+      std::lock_guard lock(q->mu);
+      n += q->in_flight;
+    }
+    return n;
+  }
+
+  // --- lifecycle -------------------------------------------------------------------------
+
+  void Start() {
+    if (started) return;
+    StoreOptions so{opts.database_url, static_cast<int>(opts.queues.size()) + 4, opts.clock};
+    store = OpenStore(so);
+    store->Migrate();
+    completer = std::make_unique<LoopService>("completer", Millis(1000), [this] { return Complete(); });
+    watchdog = std::make_unique<LoopService>("watchdog", Millis(50), [this] { return Watch(); });
+    renewer = std::make_unique<LoopService>("lease_renewer", opts.lease / 3,
+                                            [this] { return RenewLeases(); });
+    rescuer = std::make_unique<LoopService>("rescuer", opts.rescue_interval,
+                                            [this] { return Rescue(); });
+    for (const auto& qo : opts.queues) {
+      auto q = std::make_unique<Queue>();
+      q->opts = qo;
+      Queue* raw = q.get();
+      q->producer = std::make_unique<LoopService>("producer:" + qo.name, opts.poll_interval,
+                                                  [this, raw] { return Produce(*raw); });
+      queues.push_back(std::move(q));
+    }
+    if (store->capabilities().listener) {
+      store_listener = store->Listen();
+      listener = std::make_unique<LoopService>("listener", Millis(0), [this] { return Listen(); });
+    }
+    completer->Start();
+    watchdog->Start();
+    renewer->Start();
+    rescuer->Start();
+    for (auto& q : queues) {
+      for (int i = 0; i < q->opts.concurrency; ++i) {
+        q->executors.emplace_back([this, raw = q.get()] { Execute(*raw); });
+      }
+      q->producer->Start();
+      q->producer->Wake();
+    }
+    if (listener) listener->Start();
+    started = true;
+    spdlog::info("event=worker_started worker={} queues={}", opts.id, opts.queues.size());
+  }
+
+  void Stop() {
+    if (!started || stopped) return;
+    stopped = true;
+    spdlog::info("event=worker_stopping worker={} grace_ms={}", opts.id,
+                 opts.shutdown_grace.count());
+    // 1. Stop fetching; hand back what was fetched but not started.
+    if (listener) listener->Stop();
+    for (auto& q : queues) {
+      {
+        std::lock_guard lock(q->mu);
+        q->stopping = true;
+      }
+      q->producer->Stop();
+      std::lock_guard lock(q->mu);
+      for (auto& j : q->ready) Finish(Release(j));
+      q->in_flight -= static_cast<int>(q->ready.size());
+      q->ready.clear();
+    }
+    // 2. Let running jobs finish within the grace period.
+    auto deadline = std::chrono::steady_clock::now() + opts.shutdown_grace;
+    WaitIdle(deadline);
+    // 3. Cancel the rest; they hand themselves back when their handlers return.
+    {
+      std::lock_guard lock(running_mu);
+      for (auto& [id, rj] : running) {
+        rj->shutdown = true;
+        rj->token.Cancel();
+      }
+    }
+    if (!WaitIdle(std::chrono::steady_clock::now() + Millis(10000))) {
+      // Handlers that ignore their token: hand their jobs back now; their late outcome is fenced.
+      std::lock_guard lock(running_mu);
+      for (auto& [id, rj] : running) {
+        spdlog::warn("event=handler_ignores_cancel job={}", id);
+        Finish({rj->id, rj->attempt, JobOutcome::Kind::kRelease, "", Millis(0)});
+      }
+    }
+    for (auto& q : queues) {
+      {
+        std::lock_guard lock(q->mu);
+        q->executors_exit = true;
+      }
+      q->cv.notify_all();
+      for (auto& t : q->executors) t.join();
+    }
+    // 4. Write every outcome, then stop maintenance.
+    completer->Stop();
+    for (int i = 0; i < 20; ++i) {
+      try {
+        completer->RunOnce();
+        break;
+      } catch (const std::exception& e) {
+        spdlog::warn("event=final_flush_failed error=\"{}\"", e.what());
+        std::this_thread::sleep_for(Millis(250));
+      }
+    }
+    watchdog->Stop();
+    renewer->Stop();
+    rescuer->Stop();
+    spdlog::info("event=worker_stopped worker={}", opts.id);
+  }
+
+  bool WaitIdle(SteadyTime deadline) {
+    for (auto& q : queues) {
+      std::unique_lock lock(q->mu);
+      if (!q->cv.wait_until(lock, deadline, [&] { return q->in_flight == 0; })) return false;
+    }
+    return true;
+  }
+
+  WorkerOptions opts;
+  std::unordered_map<std::string, Handler> handlers;
+  std::unordered_map<std::string, CommandOptions> commands;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<StoreListener> store_listener;
+  std::vector<std::unique_ptr<Queue>> queues;
+
+  std::mutex running_mu;
+  std::unordered_map<std::string, std::shared_ptr<RunningJob>> running;
+  std::atomic<int> running_count{0};
+
+  std::mutex done_mu;
+  std::vector<JobOutcome> done;
+
+  std::unique_ptr<LoopService> completer, watchdog, renewer, rescuer, listener;
+  std::atomic<bool> listener_broken{false};
+  std::atomic<int64_t> fetched{0}, completed{0}, errored{0}, lost{0};
+  bool started = false;
+  bool stopped = false;
+};
+
+Worker::Worker(WorkerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Worker::~Worker() { Stop(); }
+
+void Worker::Register(const std::string& kind, Handler handler) {
+  impl_->handlers[kind] = std::move(handler);
+}
+
+void Worker::RegisterCommand(const std::string& kind, CommandOptions command) {
+  if (command.argv.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "command for kind '" + kind + "' is empty");
+  }
+  impl_->commands[kind] = std::move(command);
+}
+
+void Worker::Start() { impl_->Start(); }
+void Worker::Stop() { impl_->Stop(); }
+const std::string& Worker::id() const { return impl_->opts.id; }
+
+Worker::Stats Worker::stats() const {
+  return {impl_->fetched.load(), impl_->completed.load(), impl_->errored.load(),
+          impl_->lost.load()};
+}
+
+}  // namespace spindle

@@ -1,0 +1,196 @@
+#include "store/postgres/pg_conn.h"
+
+#include <ctime>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "spindle/error.h"
+
+namespace spindle::pg {
+namespace {
+
+// SQLSTATE classes and codes that mean "the database is (temporarily) not there".
+bool IsUnavailable(std::string_view state) {
+  return state.starts_with("08") || state == "57P01" || state == "57P02" || state == "57P03" ||
+         state == "53300";
+}
+
+// Data exceptions and integrity violations caused by what a user passed in.
+bool IsInvalidInput(std::string_view state) {
+  return state.starts_with("22") || state == "23502" || state == "23514";
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+int Result::affected() const {
+  const char* n = PQcmdTuples(r_.get());
+  return n && *n ? std::atoi(n) : 0;
+}
+
+void ThrowError(PGconn* conn, PGresult* r, std::string_view what) {
+  const char* state_c = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  std::string state = state_c ? state_c : "";
+  std::string msg = Trim(r ? PQresultErrorMessage(r) : "");
+  if (msg.empty()) msg = Trim(PQerrorMessage(conn));
+  ErrorCode code = ErrorCode::kInternal;
+  if (PQstatus(conn) != CONNECTION_OK || IsUnavailable(state)) {
+    code = ErrorCode::kUnavailable;
+  } else if (IsInvalidInput(state)) {
+    code = ErrorCode::kInvalidArgument;
+  }
+  throw Error(code, fmt::format("{}: {}", what, msg.empty() ? "unknown database error" : msg));
+}
+
+std::unique_ptr<Conn> Conn::Connect(const std::string& url) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
+  if (!opts) {
+    std::string msg = err ? Trim(err) : "malformed";
+    PQfreemem(err);
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("invalid database URL: {}", msg));
+  }
+  PQconninfoFree(opts);
+  PGconn* c = PQconnectdb(url.c_str());
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string msg = Trim(PQerrorMessage(c));
+    PQfinish(c);
+    throw Error(ErrorCode::kUnavailable, fmt::format("cannot connect to the database: {}", msg));
+  }
+  auto conn = std::unique_ptr<Conn>(new Conn(c, true));
+  // Timestamps are exchanged as UTC text; notices (CREATE ... IF NOT EXISTS) are not errors.
+  conn->ExecScript("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET client_min_messages = warning");
+  return conn;
+}
+
+Conn::~Conn() {
+  if (owned_) PQfinish(conn_);
+}
+
+Result Conn::Check(PGresult* r, std::string_view what) {
+  ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return Result(r);
+  Result guard(r);  // frees r while the error propagates
+  ThrowError(conn_, r, what);
+}
+
+namespace {
+struct CParams {
+  std::vector<const char*> values;
+  explicit CParams(const Params& p) {
+    values.reserve(p.size());
+    for (const auto& v : p) values.push_back(v ? v->c_str() : nullptr);
+  }
+};
+}  // namespace
+
+Result Conn::Exec(std::string_view sql, const Params& params) {
+  CParams c(params);
+  std::string text(sql);
+  return Check(PQexecParams(conn_, text.c_str(), static_cast<int>(c.values.size()), nullptr,
+                            c.values.data(), nullptr, nullptr, 0),
+               "query failed");
+}
+
+Result Conn::ExecPrepared(const char* name, std::string_view sql, const Params& params) {
+  if (!prepared_.contains(name)) {
+    std::string text(sql);
+    Check(PQprepare(conn_, name, text.c_str(), 0, nullptr), fmt::format("preparing {}", name));
+    prepared_.insert(name);
+  }
+  CParams c(params);
+  return Check(PQexecPrepared(conn_, name, static_cast<int>(c.values.size()), c.values.data(),
+                              nullptr, nullptr, 0),
+               name);
+}
+
+void Conn::ExecScript(std::string_view sql) {
+  std::string text(sql);
+  Check(PQexec(conn_, text.c_str()), "statement failed");
+}
+
+Pool::Lease Pool::Acquire() {
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(c));
+    }
+  }
+  return Lease(this, Conn::Connect(url_));
+}
+
+void Pool::Return(std::unique_ptr<Conn> conn) {
+  // A connection inside a failed or open transaction, or broken, is not reused.
+  if (!conn->ok() || PQtransactionStatus(conn->raw()) != PQTRANS_IDLE) return;
+  std::lock_guard lock(mu_);
+  if (static_cast<int>(idle_.size()) < size_) idle_.push_back(std::move(conn));
+}
+
+std::string FormatTimestamp(SysTime t) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  int64_t secs = us / 1000000;
+  int64_t frac = us % 1000000;
+  if (frac < 0) {
+    frac += 1000000;
+    secs -= 1;
+  }
+  time_t tt = static_cast<time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}+00", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+}
+
+SysTime ParseTimestamp(std::string_view text) {
+  // "YYYY-MM-DD HH:MM:SS[.ffffff]+00" (the session's TimeZone is UTC), or the same with a 'T'
+  // as jsonb renders timestamps.
+  std::string s(text);
+  if (s.size() > 10 && s[10] == 'T') s[10] = ' ';
+  std::tm tm{};
+  int consumed = 0;
+  if (sscanf(s.c_str(), "%d-%d-%d %d:%d:%d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+             &tm.tm_min, &tm.tm_sec, &consumed) != 6) {
+    throw Error(ErrorCode::kInternal, "unexpected timestamp from the database: " + s);
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  int64_t micros = 0;
+  size_t i = static_cast<size_t>(consumed);
+  if (i < s.size() && s[i] == '.') {
+    int digits = 0;
+    for (++i; i < s.size() && isdigit(static_cast<unsigned char>(s[i])); ++i, ++digits) {
+      if (digits < 6) micros = micros * 10 + (s[i] - '0');
+    }
+    for (; digits < 6; ++digits) micros *= 10;
+  }
+  int64_t secs = timegm(&tm);
+  return SysTime(std::chrono::microseconds(secs * 1000000 + micros));
+}
+
+std::string FormatArray(const std::vector<std::optional<std::string>>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    if (!items[i]) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (char ch : *items[i]) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+}  // namespace spindle::pg

@@ -1,0 +1,108 @@
+// Thin RAII layer over libpq: connections, results, prepared statements, a pool, and the one
+// place where SQLSTATEs become spindle::Error codes.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "spindle/job.h"
+
+namespace spindle::pg {
+
+using Params = std::vector<std::optional<std::string>>;
+
+class Result {
+ public:
+  explicit Result(PGresult* r) : r_(r, &PQclear) {}
+  int rows() const { return PQntuples(r_.get()); }
+  bool IsNull(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+  std::string_view Get(int row, int col) const {
+    return {PQgetvalue(r_.get(), row, col),
+            static_cast<size_t>(PQgetlength(r_.get(), row, col))};
+  }
+  // Rows changed by an INSERT/UPDATE/DELETE without RETURNING.
+  int affected() const;
+
+ private:
+  std::unique_ptr<PGresult, decltype(&PQclear)> r_;
+};
+
+class Conn {
+ public:
+  // Connects; throws Error(kInvalidArgument) for a malformed URL, kUnavailable when the
+  // server cannot be reached.
+  static std::unique_ptr<Conn> Connect(const std::string& url);
+  // Wraps a connection owned by someone else (the application's); never closes it.
+  static Conn Borrow(PGconn* conn) { return Conn(conn, false); }
+  ~Conn();
+  Conn(Conn&&) = delete;
+
+  // Runs a statement with text parameters (unnamed, not prepared).
+  Result Exec(std::string_view sql, const Params& params = {});
+  // Runs a named statement, preparing it on this connection the first time.
+  Result ExecPrepared(const char* name, std::string_view sql, const Params& params = {});
+  // Runs one or more statements without parameters (migrations, BEGIN/COMMIT).
+  void ExecScript(std::string_view sql);
+
+  bool ok() const { return PQstatus(conn_) == CONNECTION_OK; }
+  PGconn* raw() { return conn_; }
+
+ private:
+  Conn(PGconn* conn, bool owned) : conn_(conn), owned_(owned) {}
+  Result Check(PGresult* r, std::string_view what);
+
+  PGconn* conn_;
+  bool owned_;
+  std::unordered_set<std::string> prepared_;
+};
+
+// Throws the spindle::Error that fits a failed result or connection.
+[[noreturn]] void ThrowError(PGconn* conn, PGresult* r, std::string_view what);
+
+// A pool of connections. Thread-safe. A connection found broken is dropped, not returned.
+class Pool {
+ public:
+  Pool(std::string url, int size) : url_(std::move(url)), size_(size) {}
+
+  class Lease {
+   public:
+    Lease(Pool* pool, std::unique_ptr<Conn> conn) : pool_(pool), conn_(std::move(conn)) {}
+    Lease(Lease&&) = default;
+    ~Lease() {
+      if (conn_) pool_->Return(std::move(conn_));
+    }
+    Conn* operator->() { return conn_.get(); }
+    Conn& operator*() { return *conn_; }
+
+   private:
+    Pool* pool_;
+    std::unique_ptr<Conn> conn_;
+  };
+
+  Lease Acquire();
+  const std::string& url() const { return url_; }
+
+ private:
+  void Return(std::unique_ptr<Conn> conn);
+
+  const std::string url_;
+  const int size_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Conn>> idle_;
+};
+
+// Text forms for parameters and results.
+std::string FormatTimestamp(SysTime t);
+SysTime ParseTimestamp(std::string_view text);
+// A PostgreSQL array literal: {"a","b",NULL}; elements quoted and escaped.
+std::string FormatArray(const std::vector<std::optional<std::string>>& items);
+
+}  // namespace spindle::pg

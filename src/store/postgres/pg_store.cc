@@ -1,0 +1,303 @@
+#include "store/postgres/pg_store.h"
+
+#include <poll.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/uuid.h"
+#include "spindle/error.h"
+#include "spindle/postgres.h"
+#include "store/postgres/sql.h"
+
+namespace spindle::pg {
+namespace {
+
+using namespace spindle::pgsql;
+
+std::optional<std::string> Opt(const std::string& s) {
+  return s.empty() ? std::nullopt : std::optional<std::string>(s);
+}
+
+// Reads the job columns in the order of job_get.sql, starting at column 0.
+Job ReadJob(const Result& r, int row) {
+  auto opt_time = [&](int col) -> std::optional<SysTime> {
+    if (r.IsNull(row, col)) return std::nullopt;
+    return ParseTimestamp(r.Get(row, col));
+  };
+  Job j;
+  j.id = r.Get(row, 0);
+  j.kind = r.Get(row, 1);
+  j.queue = r.Get(row, 2);
+  j.args = Json::parse(r.Get(row, 3));
+  j.priority = std::stoi(std::string(r.Get(row, 4)));
+  j.run_at = ParseTimestamp(r.Get(row, 5));
+  j.state = ParseJobState(r.Get(row, 6)).value_or(JobState::kAvailable);
+  j.attempt = std::stoi(std::string(r.Get(row, 7)));
+  j.max_attempts = std::stoi(std::string(r.Get(row, 8)));
+  if (!r.IsNull(row, 9)) j.timeout = Millis(std::stoll(std::string(r.Get(row, 9))));
+  for (const auto& e : Json::parse(r.Get(row, 10))) {
+    j.errors.push_back({e.value("attempt", 0), ParseTimestamp(e.value("at", "1970-01-01 00:00:00")),
+                        e.value("error", "")});
+  }
+  j.created_at = ParseTimestamp(r.Get(row, 11));
+  j.started_at = opt_time(12);
+  j.finished_at = opt_time(13);
+  if (!r.IsNull(row, 14)) j.lease_owner = r.Get(row, 14);
+  j.lease_expires_at = opt_time(15);
+  return j;
+}
+
+std::vector<Job> ReadJobs(const Result& r) {
+  std::vector<Job> jobs;
+  jobs.reserve(r.rows());
+  for (int i = 0; i < r.rows(); ++i) jobs.push_back(ReadJob(r, i));
+  return jobs;
+}
+
+std::string_view OutcomeKindName(JobOutcome::Kind k) {
+  switch (k) {
+    case JobOutcome::Kind::kCompleted: return "completed";
+    case JobOutcome::Kind::kError: return "error";
+    case JobOutcome::Kind::kDiscard: return "discard";
+    case JobOutcome::Kind::kRelease: return "release";
+  }
+  return "error";
+}
+
+void RequireUuid(const std::string& id) {
+  if (!core::IsUuid(id)) {
+    throw Error(ErrorCode::kNotFound, "no job with id '" + id + "' (not a UUID)");
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& specs,
+                                    const std::optional<std::string>& now, bool prepared) {
+  if (specs.empty()) return {};
+  std::vector<std::string> ids;
+  std::vector<std::optional<std::string>> id, kind, queue, args, priority, run_at, max_attempts,
+      timeout;
+  for (auto* v : {&id, &kind, &queue, &args, &priority, &run_at, &max_attempts, &timeout}) {
+    v->reserve(specs.size());
+  }
+  ids.reserve(specs.size());
+  for (const auto& s : specs) {
+    s.Validate();
+    std::string a = s.args.dump();
+    if (a.size() > kMaxArgsBytes) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("job args are {} bytes; at most {} are accepted", a.size(),
+                              kMaxArgsBytes));
+    }
+    ids.push_back(core::NewUuidV7());
+    id.push_back(ids.back());
+    kind.push_back(s.kind);
+    queue.push_back(s.queue);
+    args.push_back(std::move(a));
+    priority.push_back(std::to_string(s.priority));
+    run_at.push_back(s.run_at ? std::optional(FormatTimestamp(*s.run_at)) : std::nullopt);
+    max_attempts.push_back(std::to_string(s.max_attempts));
+    timeout.push_back(s.timeout ? std::optional(std::to_string(s.timeout->count())) : std::nullopt);
+  }
+  Params p{now,
+           FormatArray(id),
+           FormatArray(kind),
+           FormatArray(queue),
+           FormatArray(args),
+           FormatArray(priority),
+           FormatArray(run_at),
+           FormatArray(max_attempts),
+           FormatArray(timeout)};
+  if (prepared) {
+    conn.ExecPrepared("job_insert_many", kJobInsertMany, p);
+  } else {
+    conn.Exec(kJobInsertMany, p);
+  }
+  return ids;
+}
+
+std::vector<std::string> Enqueue(PGconn* conn, const std::vector<JobSpec>& specs) {
+  Conn borrowed = Conn::Borrow(conn);
+  return InsertJobs(borrowed, specs, std::nullopt, /*prepared=*/false);
+}
+
+PgStore::PgStore(const StoreOptions& options)
+    : clock_(options.clock ? options.clock : std::make_shared<SystemClock>()),
+      pool_(options.url, options.pool_size) {
+  pool_.Acquire();  // fail fast on a bad URL or an unreachable server
+}
+
+std::optional<std::string> PgStore::Now() const {
+  auto pinned = clock_->Pinned();
+  if (!pinned) return std::nullopt;
+  return FormatTimestamp(*pinned);
+}
+
+int PgStore::LatestVersion() const { return std::end(kMigrations)[-1].version; }
+
+int PgStore::SchemaVersion() {
+  auto c = pool_.Acquire();
+  if (c->Exec(kSchemaExists).Get(0, 0) != "t") return 0;
+  return std::stoi(std::string(c->Exec(kSchemaVersion).Get(0, 0)));
+}
+
+int PgStore::Migrate() {
+  auto c = pool_.Acquire();
+  c->ExecScript("BEGIN");
+  try {
+    c->ExecScript(kSchemaBootstrap);
+    int current = std::stoi(std::string(c->Exec(kSchemaVersion).Get(0, 0)));
+    if (current > LatestVersion()) {
+      throw Error(ErrorCode::kSchemaTooNew,
+                  fmt::format("the database has Spindle schema version {}, newer than this "
+                              "binary's {}: upgrade Spindle",
+                              current, LatestVersion()));
+    }
+    for (const auto& m : kMigrations) {
+      if (m.version <= current) continue;
+      spdlog::info("event=migrate version={} name={}", m.version, m.name);
+      c->ExecScript(m.sql);
+      c->Exec(kSchemaVersionRecord, {std::to_string(m.version), std::string(m.name)});
+      current = m.version;
+    }
+    c->ExecScript("COMMIT");
+    return current;
+  } catch (...) {
+    if (c->ok()) PQclear(PQexec(c->raw(), "ROLLBACK"));
+    throw;
+  }
+}
+
+std::vector<std::string> PgStore::JobInsertMany(const std::vector<JobSpec>& specs) {
+  auto c = pool_.Acquire();
+  return InsertJobs(*c, specs, Now(), /*prepared=*/true);
+}
+
+std::optional<Job> PgStore::JobGet(const std::string& id) {
+  if (!core::IsUuid(id)) return std::nullopt;
+  auto c = pool_.Acquire();
+  auto r = c->ExecPrepared("job_get", kJobGet, {id});
+  if (r.rows() == 0) return std::nullopt;
+  return ReadJob(r, 0);
+}
+
+std::vector<Job> PgStore::JobList(const JobFilter& f) {
+  auto c = pool_.Acquire();
+  std::optional<std::string> state;
+  if (f.state) state = std::string(ToString(*f.state));
+  return ReadJobs(c->ExecPrepared("job_list", kJobList,
+                                  {state, Opt(f.queue), Opt(f.kind), std::to_string(f.limit)}));
+}
+
+std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
+  auto c = pool_.Acquire();
+  return ReadJobs(c->ExecPrepared("job_fetch", kJobFetch,
+                                  {Now(), p.queue, std::to_string(p.limit), p.worker_id,
+                                   std::to_string(p.lease.count())}));
+}
+
+std::vector<std::string> PgStore::JobFinishMany(const std::string& worker_id,
+                                                const std::vector<JobOutcome>& outcomes) {
+  if (outcomes.empty()) return {};
+  std::vector<std::optional<std::string>> id, attempt, kind, message, delay;
+  for (const auto& o : outcomes) {
+    id.push_back(o.id);
+    attempt.push_back(std::to_string(o.attempt));
+    kind.push_back(std::string(OutcomeKindName(o.kind)));
+    message.push_back(o.message);
+    delay.push_back(std::to_string(o.delay.count()));
+  }
+  auto c = pool_.Acquire();
+  auto r = c->ExecPrepared("job_finish_many", kJobFinishMany,
+                           {Now(), worker_id, FormatArray(id), FormatArray(attempt),
+                            FormatArray(kind), FormatArray(message), FormatArray(delay)});
+  std::vector<std::string> applied;
+  applied.reserve(r.rows());
+  for (int i = 0; i < r.rows(); ++i) applied.emplace_back(r.Get(i, 0));
+  return applied;
+}
+
+int PgStore::JobLeaseRenew(const std::string& worker_id, Millis lease) {
+  auto c = pool_.Acquire();
+  return c->ExecPrepared("job_lease_renew", kJobLeaseRenew,
+                         {Now(), worker_id, std::to_string(lease.count())})
+      .affected();
+}
+
+int PgStore::JobRescue(int limit) {
+  auto c = pool_.Acquire();
+  auto r = c->ExecPrepared("job_rescue", kJobRescue, {Now(), std::to_string(limit)});
+  return std::stoi(std::string(r.Get(0, 0)));
+}
+
+Job PgStore::ChangeOne(const char* name, std::string_view sql, const std::string& id,
+                       std::string_view action) {
+  RequireUuid(id);
+  {
+    auto c = pool_.Acquire();
+    auto r = c->ExecPrepared(name, sql, {Now(), id});
+    if (r.rows() == 1) return ReadJob(r, 0);
+  }
+  auto job = JobGet(id);
+  if (!job) throw Error(ErrorCode::kNotFound, "no job with id '" + id + "'");
+  throw Error(ErrorCode::kIllegalTransition,
+              fmt::format("cannot {} job {}: it is {}", action, id, ToString(job->state)));
+}
+
+Job PgStore::JobCancel(const std::string& id) {
+  return ChangeOne("job_cancel", kJobCancel, id, "cancel");
+}
+
+Job PgStore::JobRetry(const std::string& id) {
+  return ChangeOne("job_retry", kJobRetry, id, "retry");
+}
+
+namespace {
+
+class PgListener final : public StoreListener {
+ public:
+  explicit PgListener(std::string url) : url_(std::move(url)) {}
+
+  std::vector<std::string> Wait(Millis timeout) override {
+    if (!conn_ || !conn_->ok()) {
+      conn_.reset();
+      conn_ = Conn::Connect(url_);
+      conn_->ExecScript("LISTEN spindle_jobs");
+    }
+    std::vector<std::string> queues;
+    Drain(queues);
+    if (!queues.empty()) return queues;
+    pollfd pfd{PQsocket(conn_->raw()), POLLIN, 0};
+    int rc = poll(&pfd, 1, static_cast<int>(timeout.count()));
+    if (rc > 0) {
+      if (!PQconsumeInput(conn_->raw())) {
+        std::string msg = PQerrorMessage(conn_->raw());
+        conn_.reset();
+        throw Error(ErrorCode::kUnavailable, "listener connection lost: " + msg);
+      }
+      Drain(queues);
+    }
+    return queues;
+  }
+
+ private:
+  void Drain(std::vector<std::string>& queues) {
+    while (PGnotify* n = PQnotifies(conn_->raw())) {
+      queues.emplace_back(n->extra);
+      PQfreemem(n);
+    }
+  }
+
+  std::string url_;
+  std::unique_ptr<Conn> conn_;
+};
+
+}  // namespace
+
+std::unique_ptr<StoreListener> PgStore::Listen() {
+  return std::make_unique<PgListener>(pool_.url());
+}
+
+}  // namespace spindle::pg

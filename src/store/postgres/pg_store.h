@@ -1,0 +1,48 @@
+// The PostgreSQL backend of the storage seam.
+#pragma once
+
+#include <memory>
+
+#include "store/postgres/pg_conn.h"
+#include "store/store.h"
+
+namespace spindle::pg {
+
+class PgStore final : public Store {
+ public:
+  explicit PgStore(const StoreOptions& options);
+
+  StoreCapabilities capabilities() const override { return {.listener = true}; }
+  int Migrate() override;
+  int SchemaVersion() override;
+  int LatestVersion() const override;
+
+  std::vector<std::string> JobInsertMany(const std::vector<JobSpec>& specs) override;
+  std::optional<Job> JobGet(const std::string& id) override;
+  std::vector<Job> JobList(const JobFilter& filter) override;
+  std::vector<Job> JobFetch(const JobFetchParams& params) override;
+  std::vector<std::string> JobFinishMany(const std::string& worker_id,
+                                         const std::vector<JobOutcome>& outcomes) override;
+  int JobLeaseRenew(const std::string& worker_id, Millis lease) override;
+  int JobRescue(int limit) override;
+  Job JobCancel(const std::string& id) override;
+  Job JobRetry(const std::string& id) override;
+  std::unique_ptr<StoreListener> Listen() override;
+
+ private:
+  // The pinned time as a parameter, or NULL to let the database's now() decide.
+  std::optional<std::string> Now() const;
+  // Runs a state-changing statement on one job; maps "no row" to kNotFound or
+  // kIllegalTransition.
+  Job ChangeOne(const char* name, std::string_view sql, const std::string& id,
+                std::string_view action);
+
+  std::shared_ptr<Clock> clock_;
+  Pool pool_;
+};
+
+// Shared by PgStore and the public spindle::pg::Enqueue (the application's connection).
+std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& specs,
+                                    const std::optional<std::string>& now, bool prepared);
+
+}  // namespace spindle::pg

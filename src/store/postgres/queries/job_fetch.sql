@@ -1,0 +1,23 @@
+-- Leases up to $3 due jobs of queue $2 to worker $4 for $5 ms. $1 = now (NULL: database clock).
+-- SKIP LOCKED lets concurrent fetchers pass over each other's rows instead of waiting.
+WITH picked AS (
+  SELECT id
+  FROM spindle.jobs
+  WHERE state IN ('scheduled', 'available', 'retryable')
+    AND queue = $2
+    AND run_at <= coalesce($1, now())
+  ORDER BY priority, run_at, id
+  LIMIT $3
+  FOR UPDATE SKIP LOCKED
+)
+UPDATE spindle.jobs j
+SET state = 'running',
+    attempt = j.attempt + 1,
+    started_at = coalesce($1, now()),
+    lease_owner = $4,
+    lease_expires_at = coalesce($1, now()) + $5 * interval '1 millisecond'
+FROM picked
+WHERE j.id = picked.id
+RETURNING j.id, j.kind, j.queue, j.args, j.priority, j.run_at, j.state, j.attempt,
+          j.max_attempts, j.timeout_ms, '[]'::jsonb, j.created_at, j.started_at, j.finished_at,
+          j.lease_owner, j.lease_expires_at

@@ -1,0 +1,41 @@
+-- Applies finished attempts reported by worker $2 (arrays: one element per job). Fenced: a row
+-- changes only while it is still running under this worker and attempt, so a worker that lost
+-- its lease can no longer change the job. Returns the ids that were applied.
+--   kind 'completed' -> completed
+--   kind 'error'     -> retryable after delay_ms, or failed when attempts are exhausted
+--   kind 'discard'   -> failed
+--   kind 'release'   -> available/scheduled again after delay_ms; the attempt does not count
+WITH o AS (
+  SELECT * FROM unnest($3::uuid[], $4::integer[], $5::text[], $6::text[], $7::bigint[])
+    AS t(id, attempt, kind, message, delay_ms)
+), updated AS (
+  UPDATE spindle.jobs j
+  SET state = (CASE
+        WHEN o.kind = 'completed' THEN 'completed'
+        WHEN o.kind = 'discard' THEN 'failed'
+        WHEN o.kind = 'error' AND j.attempt >= j.max_attempts THEN 'failed'
+        WHEN o.kind = 'error' THEN 'retryable'
+        WHEN o.delay_ms > 0 THEN 'scheduled'
+        ELSE 'available' END)::spindle.job_state,
+      attempt = CASE WHEN o.kind = 'release' THEN j.attempt - 1 ELSE j.attempt END,
+      run_at = CASE WHEN o.kind IN ('error', 'release')
+                    THEN coalesce($1, now()) + o.delay_ms * interval '1 millisecond'
+                    ELSE j.run_at END,
+      finished_at = CASE WHEN o.kind IN ('completed', 'discard')
+                           OR (o.kind = 'error' AND j.attempt >= j.max_attempts)
+                         THEN coalesce($1, now()) END,
+      errors = CASE WHEN o.kind IN ('error', 'discard')
+                    THEN j.errors || jsonb_build_array(jsonb_build_object(
+                           'attempt', j.attempt, 'at', coalesce($1, now()), 'error', o.message))
+                    ELSE j.errors END,
+      lease_owner = NULL,
+      lease_expires_at = NULL
+  FROM o
+  WHERE j.id = o.id AND j.attempt = o.attempt AND j.state = 'running' AND j.lease_owner = $2
+  RETURNING j.id, j.queue, j.state
+), woken AS (
+  -- Released jobs that are due at once wake idle workers.
+  SELECT pg_notify('spindle_jobs', queue)
+  FROM (SELECT DISTINCT queue FROM updated WHERE state = 'available') AS due
+)
+SELECT id FROM updated WHERE (SELECT count(*) FROM woken) >= 0

@@ -1,0 +1,1 @@
+SELECT to_regclass('spindle.schema_migrations') IS NOT NULL

@@ -1,0 +1,21 @@
+#include "store/store.h"
+
+#include "spindle/error.h"
+#include "store/postgres/pg_store.h"
+
+namespace spindle {
+
+std::unique_ptr<Store> OpenStore(const StoreOptions& options) {
+  const std::string& url = options.url;
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
+    return std::make_unique<pg::PgStore>(options);
+  }
+  if (url.empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "no database configured: pass --database URL or set SPINDLE_DATABASE");
+  }
+  throw Error(ErrorCode::kInvalidArgument,
+              "unsupported database URL '" + url + "': expected postgresql://...");
+}
+
+}  // namespace spindle

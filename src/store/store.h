@@ -1,0 +1,108 @@
+// The storage seam. Every backend (PostgreSQL now, SQLite next) implements this interface and
+// passes the same conformance suite (tests/store_test.cc). The runtime talks only to it.
+//
+// Methods are named entity-first (JobFetch, JobRescue) and take one params struct where they
+// need more than an id. Time: every method that reads "now" uses the store's clock: the
+// database's own clock unless a test pinned one (see spindle/clock.h).
+//
+// Thread-safe: implementations keep a pool of connections.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "spindle/clock.h"
+#include "spindle/job.h"
+
+namespace spindle {
+
+struct StoreCapabilities {
+  // The backend can push "new jobs in queue Q" notifications to other processes
+  // (PostgreSQL LISTEN/NOTIFY). Without it, other processes learn of new jobs by polling.
+  bool listener = false;
+};
+
+struct JobFetchParams {
+  std::string queue;
+  int limit = 1;
+  std::string worker_id;
+  Millis lease{30000};
+};
+
+// A finished attempt, as reported by a worker. Fenced: it applies only while the job is still
+// running under (worker_id, attempt).
+struct JobOutcome {
+  enum class Kind { kCompleted, kError, kDiscard, kRelease };
+  std::string id;
+  int attempt = 0;
+  Kind kind = Kind::kCompleted;
+  std::string message;  // kError, kDiscard: recorded in the job's error list
+  // kError: back-off before the next attempt. kRelease: when to run again; the attempt does
+  // not count (snooze, hand-back at shutdown).
+  Millis delay{0};
+};
+
+// Receives notifications pushed by other processes. One per listening thread.
+class StoreListener {
+ public:
+  virtual ~StoreListener() = default;
+  // Waits up to `timeout` for notifications; returns the queues named in those that arrived
+  // (possibly empty). Throws Error(kUnavailable) when the connection is lost; the next call
+  // reconnects.
+  virtual std::vector<std::string> Wait(Millis timeout) = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual StoreCapabilities capabilities() const = 0;
+
+  // Applies pending migrations; safe when several processes do it at once. Returns the version
+  // now in place. Throws Error(kSchemaTooNew) when the database is newer than this binary.
+  virtual int Migrate() = 0;
+  // The database's schema version (0 when not migrated).
+  virtual int SchemaVersion() = 0;
+  // The newest schema version this binary knows.
+  virtual int LatestVersion() const = 0;
+
+  // Inserts jobs in one statement and transaction, notifying once per queue with due jobs.
+  virtual std::vector<std::string> JobInsertMany(const std::vector<JobSpec>& specs) = 0;
+  virtual std::optional<Job> JobGet(const std::string& id) = 0;
+  virtual std::vector<Job> JobList(const JobFilter& filter) = 0;
+
+  // Leases up to `limit` due jobs of a queue to a worker, in priority, run_at, id order.
+  // SKIP LOCKED: concurrent fetchers never get the same job. Returned jobs carry no errors.
+  virtual std::vector<Job> JobFetch(const JobFetchParams& params) = 0;
+  // Applies finished attempts (batched). Returns the ids that were applied; the others had lost
+  // their lease (rescued, cancelled) and were left alone.
+  virtual std::vector<std::string> JobFinishMany(const std::string& worker_id,
+                                                 const std::vector<JobOutcome>& outcomes) = 0;
+  // Extends the leases of every job running under the worker. Returns how many.
+  virtual int JobLeaseRenew(const std::string& worker_id, Millis lease) = 0;
+  // Returns running jobs whose lease expired to be retried (or fails them when out of
+  // attempts). Returns how many.
+  virtual int JobRescue(int limit) = 0;
+
+  // Cancels a job that has not finished. Throws kNotFound / kIllegalTransition.
+  virtual Job JobCancel(const std::string& id) = 0;
+  // Makes a completed, failed or cancelled job available again.
+  virtual Job JobRetry(const std::string& id) = 0;
+
+  // Only when capabilities().listener.
+  virtual std::unique_ptr<StoreListener> Listen() = 0;
+};
+
+struct StoreOptions {
+  std::string url;
+  int pool_size = 4;
+  std::shared_ptr<Clock> clock;  // default: SystemClock
+};
+
+// Opens the backend named by the URL scheme. Throws kInvalidArgument for an unknown scheme.
+std::unique_ptr<Store> OpenStore(const StoreOptions& options);
+
+}  // namespace spindle

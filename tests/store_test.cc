@@ -1,0 +1,428 @@
+// The storage conformance suite: every storage behaviour, run against every backend.
+// A new backend adds itself to INSTANTIATE_TEST_SUITE_P at the bottom.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "core/uuid.h"
+#include "spindle/postgres.h"
+#include "store/store.h"
+#include "testing.h"
+
+namespace spindle {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TestDatabase;
+
+struct Backend {
+  std::string name;
+};
+
+class StoreTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    clock_ = std::make_shared<FakeClock>();
+    store_ = Open();
+    store_->Migrate();
+  }
+
+  std::unique_ptr<Store> Open() { return OpenStore({db_.url(), 4, clock_}); }
+
+  std::string Insert(JobSpec spec) { return store_->JobInsertMany({spec}).front(); }
+  Job Get(const std::string& id) { return store_->JobGet(id).value(); }
+  std::vector<Job> Fetch(const std::string& worker, int limit = 10,
+                         const std::string& queue = "default", Millis lease = 30s) {
+    return store_->JobFetch({queue, limit, worker, lease});
+  }
+  std::vector<std::string> Finish(const std::string& worker, JobOutcome o) {
+    return store_->JobFinishMany(worker, {o});
+  }
+  int64_t Count(const std::string& where = "true") {
+    return db_.QueryInt("SELECT count(*) FROM spindle.jobs WHERE " + where);
+  }
+  // Collects notifications until none arrives for 300 ms.
+  std::multiset<std::string> Drain(StoreListener& l) {
+    std::multiset<std::string> got;
+    while (true) {
+      auto names = l.Wait(300ms);
+      if (names.empty()) return got;
+      got.insert(names.begin(), names.end());
+    }
+  }
+
+  TestDatabase db_;
+  std::shared_ptr<FakeClock> clock_;
+  std::unique_ptr<Store> store_;
+};
+
+// --- migrations ---------------------------------------------------------------------------
+
+TEST_P(StoreTest, MigrateIsIdempotent) {
+  EXPECT_EQ(store_->Migrate(), store_->LatestVersion());
+  EXPECT_EQ(store_->Migrate(), store_->LatestVersion());
+  EXPECT_EQ(store_->SchemaVersion(), store_->LatestVersion());
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM spindle.schema_migrations"),
+            store_->LatestVersion());
+}
+
+TEST_P(StoreTest, ConcurrentMigratorsAgree) {
+  TestDatabase fresh;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&] {
+      auto s = OpenStore({fresh.url(), 1, nullptr});
+      if (s->Migrate() == s->LatestVersion()) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 6);
+  EXPECT_EQ(fresh.QueryInt("SELECT count(*) FROM spindle.schema_migrations"),
+            store_->LatestVersion());
+}
+
+TEST_P(StoreTest, RefusesADatabaseFromANewerSpindle) {
+  db_.Query("INSERT INTO spindle.schema_migrations (version, name) VALUES (999, 'future')");
+  try {
+    store_->Migrate();
+    FAIL() << "migrated a newer schema";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kSchemaTooNew);
+    EXPECT_NE(std::string(e.what()).find("999"), std::string::npos);
+  }
+  EXPECT_THROW(Client::Open({db_.url()}, /*migrate=*/false), Error);
+}
+
+TEST_P(StoreTest, UnmigratedDatabaseIsVersionZero) {
+  TestDatabase fresh;
+  EXPECT_EQ(OpenStore({fresh.url(), 1, nullptr})->SchemaVersion(), 0);
+}
+
+// --- enqueue ------------------------------------------------------------------------------
+
+TEST_P(StoreTest, EnqueueStoresEveryField) {
+  auto run_at = clock_->Now() - 1s;
+  std::string id = Insert({.kind = "email",
+                           .args = {{"to", "a@b.c"}, {"n", 3}},
+                           .queue = "mail",
+                           .priority = 2,
+                           .run_at = run_at,
+                           .max_attempts = 7,
+                           .timeout = 1500ms});
+  EXPECT_TRUE(core::IsUuid(id));
+  EXPECT_EQ(id[14], '7');
+  Job j = Get(id);
+  EXPECT_EQ(j.kind, "email");
+  EXPECT_EQ(j.queue, "mail");
+  EXPECT_EQ(j.args, (Json{{"to", "a@b.c"}, {"n", 3}}));
+  EXPECT_EQ(j.priority, 2);
+  EXPECT_EQ(j.state, JobState::kAvailable);
+  EXPECT_EQ(j.attempt, 0);
+  EXPECT_EQ(j.max_attempts, 7);
+  EXPECT_EQ(j.timeout, Millis(1500));
+  EXPECT_EQ(std::chrono::duration_cast<std::chrono::microseconds>(j.run_at - run_at).count(), 0);
+  EXPECT_EQ(j.created_at, std::chrono::time_point_cast<std::chrono::microseconds>(clock_->Now()));
+  EXPECT_TRUE(j.errors.empty());
+  EXPECT_FALSE(j.started_at || j.finished_at || j.lease_expires_at);
+}
+
+TEST_P(StoreTest, EnqueueInTheFutureIsScheduled) {
+  std::string id = Insert({.kind = "k", .run_at = clock_->Now() + 1h});
+  EXPECT_EQ(Get(id).state, JobState::kScheduled);
+}
+
+TEST_P(StoreTest, BatchEnqueueInsertsAllAndNotifiesOncePerQueue) {
+  auto listener = store_->Listen();
+  Drain(*listener);  // connects
+  std::vector<JobSpec> specs;
+  for (int i = 0; i < 1000; ++i) specs.push_back({.kind = "k", .queue = i % 2 ? "a" : "b"});
+  specs.push_back({.kind = "later", .queue = "c", .run_at = clock_->Now() + 1h});
+  auto ids = store_->JobInsertMany(specs);
+  EXPECT_EQ(ids.size(), 1001u);
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 1001u);
+  EXPECT_EQ(Count(), 1001);
+  // One notification per queue with due jobs; none for the scheduled-only queue.
+  EXPECT_EQ(Drain(*listener), (std::multiset<std::string>{"a", "b"}));
+}
+
+TEST_P(StoreTest, BadInputChangesNothing) {
+  auto expect_invalid = [&](std::vector<JobSpec> specs) {
+    try {
+      store_->JobInsertMany(specs);
+      ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << e.what();
+    }
+  };
+  expect_invalid({{.kind = "ok"}, {.kind = "bad", .args = Json::array()}});
+  expect_invalid({{.kind = ""}});
+  expect_invalid({{.kind = "big", .args = {{"blob", std::string(kMaxArgsBytes, 'x')}}}});
+  expect_invalid({{.kind = "k", .max_attempts = 0}});
+  EXPECT_EQ(Count(), 0);
+}
+
+TEST_P(StoreTest, EnqueueInTheApplicationsTransaction) {
+  auto listener = store_->Listen();
+  Drain(*listener);
+  PGconn* app = PQconnectdb(db_.url().c_str());
+  ASSERT_EQ(PQstatus(app), CONNECTION_OK);
+  PQclear(PQexec(app, "BEGIN"));
+  pg::Enqueue(app, {{.kind = "rolled_back"}, {.kind = "rolled_back"}});
+  PQclear(PQexec(app, "ROLLBACK"));
+  EXPECT_EQ(Count(), 0);
+  EXPECT_TRUE(Drain(*listener).empty());
+
+  PQclear(PQexec(app, "BEGIN"));
+  auto ids = pg::Enqueue(app, {{.kind = "kept"}, {.kind = "kept"}});
+  EXPECT_EQ(Count(), 0) << "visible before commit";
+  PQclear(PQexec(app, "COMMIT"));
+  EXPECT_EQ(Count("kind = 'kept'"), 2);
+  EXPECT_EQ(Get(ids[0]).state, JobState::kAvailable);
+  EXPECT_EQ(Drain(*listener), (std::multiset<std::string>{"default"}));
+  PQfinish(app);
+}
+
+TEST_P(StoreTest, EnqueueFromASqlTrigger) {
+  auto listener = store_->Listen();
+  Drain(*listener);
+  db_.Query(R"(
+    CREATE TABLE orders (id serial PRIMARY KEY, email text NOT NULL);
+    CREATE FUNCTION orders_enqueue() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      PERFORM spindle.enqueue('send_receipt', jsonb_build_object('order', NEW.id, 'to', NEW.email),
+                              queue => 'mail', max_attempts => 5);
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER orders_enqueue AFTER INSERT ON orders
+      FOR EACH ROW EXECUTE FUNCTION orders_enqueue();
+    INSERT INTO orders (email) VALUES ('a@x'), ('b@x'), ('c@x');
+  )");
+  EXPECT_EQ(Count("kind = 'send_receipt' AND queue = 'mail' AND state = 'available' "
+                  "AND max_attempts = 5 AND args->>'to' LIKE '%@x'"),
+            3);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM spindle.jobs WHERE substr(id::text, 15, 1) = '7'"),
+            3);
+  // Three jobs in one transaction: one notification.
+  EXPECT_EQ(Drain(*listener), (std::multiset<std::string>{"mail"}));
+  // A failing insert rolls back its job too.
+  EXPECT_ANY_THROW(db_.Query("INSERT INTO orders (email) VALUES (NULL)"));
+  EXPECT_EQ(Count(), 3);
+}
+
+// --- fetch --------------------------------------------------------------------------------
+
+TEST_P(StoreTest, FetchesByPriorityThenRunAtThenId) {
+  auto now = clock_->Now();
+  std::string p1_late = Insert({.kind = "p1_late", .priority = 1, .run_at = now - 1s});
+  std::string p1_early = Insert({.kind = "p1_early", .priority = 1, .run_at = now - 5s});
+  std::string p0 = Insert({.kind = "p0", .priority = 0, .run_at = now - 1s});
+  std::string neg = Insert({.kind = "neg", .priority = -3, .run_at = now});
+  std::string other_queue = Insert({.kind = "other", .queue = "q2", .priority = -9});
+  std::string future = Insert({.kind = "future", .priority = -9, .run_at = now + 10s});
+  std::vector<std::string> order;
+  for (int i = 0; i < 5; ++i) {
+    for (auto& j : Fetch("w", 1)) order.push_back(j.kind);
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"neg", "p0", "p1_early", "p1_late"}));
+  clock_->Advance(11s);
+  auto due = Fetch("w", 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].id, future);
+  EXPECT_EQ(Fetch("w", 10, "q2").size(), 1u);
+}
+
+TEST_P(StoreTest, FetchLeasesTheJob) {
+  std::string id = Insert({.kind = "k"});
+  auto jobs = Fetch("w1", 5, "default", 10s);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].attempt, 1);
+  EXPECT_EQ(jobs[0].state, JobState::kRunning);
+  Job j = Get(id);
+  EXPECT_EQ(j.state, JobState::kRunning);
+  EXPECT_EQ(j.lease_owner, "w1");
+  EXPECT_EQ(*j.lease_expires_at,
+            std::chrono::time_point_cast<std::chrono::microseconds>(clock_->Now() + 10s));
+  EXPECT_TRUE(Fetch("w2").empty()) << "a leased job was fetched twice";
+}
+
+TEST_P(StoreTest, FetchReturnsAtMostTheLimit) {
+  std::vector<JobSpec> specs(25, JobSpec{.kind = "k"});
+  store_->JobInsertMany(specs);
+  EXPECT_EQ(Fetch("w", 10).size(), 10u);
+  EXPECT_EQ(Fetch("w", 10).size(), 10u);
+  EXPECT_EQ(Fetch("w", 10).size(), 5u);
+  EXPECT_EQ(Fetch("w", 10).size(), 0u);
+}
+
+// --- finishing, fencing, retries ----------------------------------------------------------
+
+TEST_P(StoreTest, FinishingIsFencedByWorkerAndAttempt) {
+  std::string id = Insert({.kind = "k"});
+  ASSERT_EQ(Fetch("w1").size(), 1u);
+  EXPECT_TRUE(Finish("w2", {id, 1}).empty()) << "another worker finished it";
+  EXPECT_TRUE(Finish("w1", {id, 2}).empty()) << "a wrong attempt finished it";
+  EXPECT_EQ(Finish("w1", {id, 1}), std::vector<std::string>{id});
+  Job j = Get(id);
+  EXPECT_EQ(j.state, JobState::kCompleted);
+  EXPECT_TRUE(j.finished_at.has_value());
+  EXPECT_TRUE(j.lease_owner.empty());
+  EXPECT_TRUE(Finish("w1", {id, 1}).empty()) << "finished twice";
+}
+
+TEST_P(StoreTest, ErrorsRetryAfterTheirDelayUntilAttemptsRunOut) {
+  std::string id = Insert({.kind = "k", .max_attempts = 2});
+  ASSERT_EQ(Fetch("w").size(), 1u);
+  Finish("w", {id, 1, JobOutcome::Kind::kError, "first", 10s});
+  Job j = Get(id);
+  EXPECT_EQ(j.state, JobState::kRetryable);
+  EXPECT_EQ(j.run_at, std::chrono::time_point_cast<std::chrono::microseconds>(clock_->Now() + 10s));
+  ASSERT_EQ(j.errors.size(), 1u);
+  EXPECT_EQ(j.errors[0].attempt, 1);
+  EXPECT_EQ(j.errors[0].message, "first");
+  EXPECT_TRUE(Fetch("w").empty()) << "fetched before its back-off passed";
+
+  clock_->Advance(10s);
+  auto again = Fetch("w");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempt, 2);
+  Finish("w", {id, 2, JobOutcome::Kind::kError, "second", 10s});
+  j = Get(id);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  EXPECT_TRUE(j.finished_at.has_value());
+  EXPECT_EQ(j.errors.size(), 2u);
+  clock_->Advance(1h);
+  EXPECT_TRUE(Fetch("w").empty()) << "a failed job ran again";
+}
+
+TEST_P(StoreTest, DiscardFailsAtOnce) {
+  std::string id = Insert({.kind = "k", .max_attempts = 10});
+  Fetch("w");
+  Finish("w", {id, 1, JobOutcome::Kind::kDiscard, "bad args"});
+  EXPECT_EQ(Get(id).state, JobState::kFailed);
+  EXPECT_EQ(Get(id).errors.at(0).message, "bad args");
+}
+
+TEST_P(StoreTest, ReleaseDoesNotCountTheAttempt) {
+  std::string id = Insert({.kind = "k", .max_attempts = 1});
+  Fetch("w");
+  Finish("w", {id, 1, JobOutcome::Kind::kRelease, "", 5s});
+  Job j = Get(id);
+  EXPECT_EQ(j.state, JobState::kScheduled);
+  EXPECT_EQ(j.attempt, 0);
+  EXPECT_TRUE(Fetch("w").empty());
+  clock_->Advance(5s);
+  ASSERT_EQ(Fetch("w").size(), 1u);
+  EXPECT_EQ(Get(id).attempt, 1);
+}
+
+// --- leases and rescue --------------------------------------------------------------------
+
+TEST_P(StoreTest, RescueRetriesJobsWhoseLeaseExpired) {
+  std::string id = Insert({.kind = "k"});
+  std::string last = Insert({.kind = "last", .max_attempts = 1});
+  ASSERT_EQ(Fetch("dead", 10, "default", 1s).size(), 2u);
+  EXPECT_EQ(store_->JobRescue(100), 0) << "rescued a live lease";
+  clock_->Advance(2s);
+  EXPECT_EQ(store_->JobRescue(100), 2);
+  Job j = Get(id);
+  EXPECT_EQ(j.state, JobState::kRetryable);
+  EXPECT_TRUE(j.lease_owner.empty());
+  ASSERT_EQ(j.errors.size(), 1u);
+  EXPECT_NE(j.errors[0].message.find("lease expired"), std::string::npos);
+  EXPECT_EQ(Get(last).state, JobState::kFailed) << "out of attempts";
+  // The dead worker's late outcome no longer applies.
+  EXPECT_TRUE(Finish("dead", {id, 1}).empty());
+  auto again = Fetch("alive");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempt, 2);
+}
+
+TEST_P(StoreTest, RenewingKeepsTheLease) {
+  Insert({.kind = "k"});
+  Insert({.kind = "k"});
+  ASSERT_EQ(Fetch("w", 10, "default", 1s).size(), 2u);
+  clock_->Advance(800ms);
+  EXPECT_EQ(store_->JobLeaseRenew("w", 1s), 2);
+  EXPECT_EQ(store_->JobLeaseRenew("other", 1s), 0);
+  clock_->Advance(800ms);
+  EXPECT_EQ(store_->JobRescue(100), 0);
+  clock_->Advance(300ms);
+  EXPECT_EQ(store_->JobRescue(100), 2);
+}
+
+// --- control ------------------------------------------------------------------------------
+
+TEST_P(StoreTest, CancelAndRetryFollowTheStateRules) {
+  auto expect_code = [](auto fn, ErrorCode code) {
+    try {
+      fn();
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), code) << e.what();
+    }
+  };
+  std::string id = Insert({.kind = "k"});
+  expect_code([&] { store_->JobRetry(id); }, ErrorCode::kIllegalTransition);
+  EXPECT_EQ(Get(id).state, JobState::kAvailable);
+  EXPECT_EQ(store_->JobCancel(id).state, JobState::kCancelled);
+  expect_code([&] { store_->JobCancel(id); }, ErrorCode::kIllegalTransition);
+  EXPECT_EQ(store_->JobRetry(id).state, JobState::kAvailable);
+
+  // Completed: cannot be cancelled; can be retried, with one more attempt.
+  std::string done = Insert({.kind = "k", .queue = "q", .max_attempts = 1});
+  Fetch("w", 1, "q");
+  Finish("w", {done, 1});
+  expect_code([&] { store_->JobCancel(done); }, ErrorCode::kIllegalTransition);
+  EXPECT_EQ(Get(done).state, JobState::kCompleted);
+  Job retried = store_->JobRetry(done);
+  EXPECT_EQ(retried.state, JobState::kAvailable);
+  EXPECT_EQ(retried.max_attempts, 2);
+
+  // A running job that is cancelled cannot be finished by its worker afterwards.
+  auto running = Fetch("w", 1, "q");
+  ASSERT_EQ(running.size(), 1u);
+  store_->JobCancel(done);
+  EXPECT_TRUE(Finish("w", {done, 2}).empty());
+  EXPECT_EQ(Get(done).state, JobState::kCancelled);
+
+  expect_code([&] { store_->JobCancel(core::NewUuidV7()); }, ErrorCode::kNotFound);
+  expect_code([&] { store_->JobRetry("not-a-uuid"); }, ErrorCode::kNotFound);
+  EXPECT_FALSE(store_->JobGet("not-a-uuid").has_value());
+}
+
+TEST_P(StoreTest, ListFiltersNewestFirst) {
+  Insert({.kind = "a", .queue = "q1"});
+  Insert({.kind = "b", .queue = "q1"});
+  std::string c = Insert({.kind = "a", .queue = "q2"});
+  store_->JobCancel(c);
+  EXPECT_EQ(store_->JobList({}).size(), 3u);
+  EXPECT_EQ(store_->JobList({}).front().id, c);
+  EXPECT_EQ(store_->JobList({.queue = "q1"}).size(), 2u);
+  EXPECT_EQ(store_->JobList({.kind = "a"}).size(), 2u);
+  EXPECT_EQ(store_->JobList({.state = JobState::kCancelled}).size(), 1u);
+  EXPECT_EQ(store_->JobList({.state = JobState::kAvailable, .queue = "q1", .kind = "b"}).size(), 1u);
+  EXPECT_EQ(store_->JobList({.limit = 1}).size(), 1u);
+}
+
+TEST_P(StoreTest, UnreachableDatabaseIsUnavailable) {
+  try {
+    OpenStore({"postgresql://127.0.0.1:1/nothing?connect_timeout=5", 1, nullptr});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+  }
+  try {
+    OpenStore({"mysql://x", 1, nullptr});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(Backend{"postgres"}),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace spindle
