@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/log.h"
 #include "spindle/spindle.h"
 
 namespace spindle::cli {
@@ -83,7 +84,7 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
       o.concurrency < 1) {
     throw Error(ErrorCode::kInvalidArgument, "bench sizes and rates must be positive");
   }
-  spdlog::set_level(spdlog::level::warn);
+  core::Log().set_level(spdlog::level::warn);
 
   auto client = Client::Open({url});
   // Every run uses queues of its own, so leftovers of other runs do not count.

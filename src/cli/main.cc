@@ -116,10 +116,10 @@ int Serve(const Globals& g) {
   worker.Start();
   std::string queues;
   for (const auto& q : opts.queues) queues += fmt::format("{}{}={}", queues.empty() ? "" : ",", q.name, q.concurrency);
-  spdlog::info("event=serving worker={} queues={}", worker.id(), queues);
+  core::Log().info("event=serving worker={} queues={}", worker.id(), queues);
   int sig = 0;
   sigwait(&signals, &sig);
-  spdlog::info("event=signal signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  core::Log().info("event=signal signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   worker.Stop();
   return 0;
 }

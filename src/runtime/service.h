@@ -13,7 +13,7 @@
 #include <string>
 #include <thread>
 
-#include <spdlog/spdlog.h>
+#include "core/log.h"
 
 #include "spindle/error.h"
 #include "spindle/job.h"
@@ -69,11 +69,11 @@ class LoopService {
       }
       try {
         again = run_once_();
-        if (backoff.count()) spdlog::info("event=recovered service={}", name_);
+        if (backoff.count()) core::Log().info("event=recovered service={}", name_);
         backoff = Millis(0);
       } catch (const std::exception& e) {
         backoff = std::min(Millis(5000), backoff.count() ? backoff * 2 : Millis(100));
-        spdlog::warn("event=service_error service={} retry_in_ms={} error=\"{}\"", name_,
+        core::Log().warn("event=service_error service={} retry_in_ms={} error=\"{}\"", name_,
                      backoff.count(), e.what());
       }
     }

@@ -12,7 +12,7 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
+#include "core/log.h"
 
 #include "core/backoff.h"
 #include "core/duration.h"
@@ -195,7 +195,7 @@ class Worker::Impl {
       case JobResult::Kind::kError:
         o.kind = JobOutcome::Kind::kError;
         o.delay = core::BackoffDelay(opts.backoff, job.attempt);
-        spdlog::info("event=job_error job={} kind={} attempt={} error=\"{}\"", job.id, job.kind,
+        core::Log().info("event=job_error job={} kind={} attempt={} error=\"{}\"", job.id, job.kind,
                      job.attempt, result.message);
         break;
       case JobResult::Kind::kDiscard:
@@ -273,7 +273,7 @@ class Worker::Impl {
       for (const auto& o : chunk) {
         if (!ok.count(o.id)) {
           ++lost;
-          spdlog::warn("event=lease_lost job={} attempt={} outcome_dropped=true", o.id, o.attempt);
+          core::Log().warn("event=lease_lost job={} attempt={} outcome_dropped=true", o.id, o.attempt);
         } else if (o.kind == JobOutcome::Kind::kCompleted) {
           ++completed;
         } else if (o.kind != JobOutcome::Kind::kRelease) {
@@ -305,7 +305,7 @@ class Worker::Impl {
   bool Rescue() {
     constexpr int kLimit = 1000;
     int n = store->JobRescue(kLimit);
-    if (n) spdlog::info("event=rescued jobs={}", n);
+    if (n) core::Log().info("event=rescued jobs={}", n);
     return n == kLimit;
   }
 
@@ -363,6 +363,7 @@ class Worker::Impl {
     }
     if (store->capabilities().listener) {
       store_listener = store->Listen();
+      store_listener->Wait(Millis(0));  // LISTEN before the first fetch: no wake-up is missed
       listener = std::make_unique<LoopService>("listener", Millis(0), [this] { return Listen(); });
     }
     completer->Start();
@@ -378,13 +379,13 @@ class Worker::Impl {
     }
     if (listener) listener->Start();
     started = true;
-    spdlog::info("event=worker_started worker={} queues={}", opts.id, opts.queues.size());
+    core::Log().info("event=worker_started worker={} queues={}", opts.id, opts.queues.size());
   }
 
   void Stop() {
     if (!started || stopped) return;
     stopped = true;
-    spdlog::info("event=worker_stopping worker={} grace_ms={}", opts.id,
+    core::Log().info("event=worker_stopping worker={} grace_ms={}", opts.id,
                  opts.shutdown_grace.count());
     // 1. Stop fetching; hand back what was fetched but not started.
     if (listener) listener->Stop();
@@ -414,7 +415,7 @@ class Worker::Impl {
       // Handlers that ignore their token: hand their jobs back now; their late outcome is fenced.
       std::lock_guard lock(running_mu);
       for (auto& [id, rj] : running) {
-        spdlog::warn("event=handler_ignores_cancel job={}", id);
+        core::Log().warn("event=handler_ignores_cancel job={}", id);
         Finish({rj->id, rj->attempt, JobOutcome::Kind::kRelease, "", Millis(0)});
       }
     }
@@ -433,14 +434,14 @@ class Worker::Impl {
         completer->RunOnce();
         break;
       } catch (const std::exception& e) {
-        spdlog::warn("event=final_flush_failed error=\"{}\"", e.what());
+        core::Log().warn("event=final_flush_failed error=\"{}\"", e.what());
         std::this_thread::sleep_for(Millis(250));
       }
     }
     watchdog->Stop();
     renewer->Stop();
     rescuer->Stop();
-    spdlog::info("event=worker_stopped worker={}", opts.id);
+    core::Log().info("event=worker_stopped worker={}", opts.id);
   }
 
   bool WaitIdle(SteadyTime deadline) {

@@ -3,7 +3,7 @@
 #include <poll.h>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
+#include "core/log.h"
 
 #include "core/uuid.h"
 #include "spindle/error.h"
@@ -157,7 +157,7 @@ int PgStore::Migrate() {
     }
     for (const auto& m : kMigrations) {
       if (m.version <= current) continue;
-      spdlog::info("event=migrate version={} name={}", m.version, m.name);
+      core::Log().info("event=migrate version={} name={}", m.version, m.name);
       c->ExecScript(m.sql);
       c->Exec(kSchemaVersionRecord, {std::to_string(m.version), std::string(m.name)});
       current = m.version;

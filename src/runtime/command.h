@@ -1,0 +1,57 @@
+// Runs an external program as a child process, the way a job handler that shells out needs it:
+// no shell, bounded captured output, a deadline and a cancel token that kill the whole process
+// group (first SIGTERM, then SIGKILL), and no leaked fds or zombies.
+//
+// The engine is multithreaded, so the child is started with posix_spawn (never fork()) and all
+// pipes are close-on-exec: a command started on one thread never inherits another's pipes.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "spindle/handler.h"
+
+namespace spindle::runtime {
+
+struct CommandRun {
+  // Executed exactly, no shell; argv[0] is looked up in PATH if it has no '/'.
+  std::vector<std::string> argv;
+  // Written to the child's stdin, then stdin is closed. A child that exits or closes stdin
+  // before reading it all is not an error.
+  std::string stdin_data;
+  // Timeout. The default (the steady clock's epoch) means "no deadline", so that a
+  // default-constructed run does not time out at once.
+  std::chrono::steady_clock::time_point deadline;
+  // SIGTERM to the process group, then SIGKILL after this. Also how long processes left behind
+  // by an exited leader may keep stdout/stderr open before the group is SIGKILLed.
+  std::chrono::milliseconds kill_grace{5000};
+  // If set and cancelled: same as a timeout (SIGTERM group, then SIGKILL).
+  const CancelToken* cancel = nullptr;
+  // Keep at most this many bytes of stdout (first bytes) and of stderr (LAST bytes: a tail).
+  // Output beyond the limit is still read (and dropped) so the child never blocks on a full pipe.
+  size_t output_limit = 64 * 1024;
+};
+
+struct CommandResult {
+  bool started = false;     // false if spawning failed (e.g. no such file); then `error` says why
+  std::string error;        // spawn error, e.g. "cannot execute 'foo': No such file or directory"
+  int exit_code = -1;       // exit status when exited normally, else -1
+  int signal = 0;           // terminating signal, else 0
+  bool timed_out = false;   // deadline passed and we signalled it
+  bool cancelled = false;   // cancel token fired and we signalled it
+  std::string stdout_data;  // first output_limit bytes
+  std::string stderr_tail;  // last output_limit bytes
+
+  // One line for an error list, e.g. "exited with status 3", "killed by signal 9 (SIGKILL)",
+  // "timed out after deadline; killed by SIGKILL", "cannot execute ...". When stderr_tail is
+  // non-empty, "; stderr: <tail trimmed of trailing whitespace>" is appended.
+  std::string Describe() const;
+};
+
+// Runs the command to completion, blocking the calling thread. Thread-safe: many threads may
+// call it at once. Requires that nothing else in the process reaps this child (no waitpid(-1)
+// elsewhere, SIGCHLD not ignored); if something does, the exit status is reported as unknown.
+CommandResult RunCommand(const CommandRun& run);
+
+}  // namespace spindle::runtime

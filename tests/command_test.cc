@@ -1,0 +1,402 @@
+#include "runtime/command.h"
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace spindle::runtime {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// Generous bounds: the test machine is a busy 2-core box, so only assert "well within".
+constexpr seconds kSafetyDeadline{60};  // turns a would-be hang into a failed assertion
+constexpr seconds kPromptly{5};
+
+CommandRun MakeRun(std::vector<std::string> argv) {
+  CommandRun run;
+  run.argv = std::move(argv);
+  run.deadline = Clock::now() + kSafetyDeadline;
+  return run;
+}
+
+// A pid counts as gone when it no longer exists or is a zombie: orphaned grandchildren are
+// reparented to pid 1, which in a container is not always a real init that reaps them.
+bool ProcessGone(pid_t pid) {
+  if (kill(pid, 0) != 0 && errno == ESRCH) return true;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  size_t paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() &&
+         (line[paren + 2] == 'Z' || line[paren + 2] == 'X');
+}
+
+bool WaitUntilGone(pid_t pid, Clock::duration limit) {
+  const auto until = Clock::now() + limit;
+  while (!ProcessGone(pid)) {
+    if (Clock::now() > until) return false;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return true;
+}
+
+int CountOpenFds() {
+  int count = 0;
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return -1;
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] != '.') ++count;
+  }
+  closedir(dir);
+  return count;
+}
+
+std::string Pattern(size_t size, unsigned seed) {
+  std::string s(size, '\0');
+  unsigned x = seed * 2654435761u + 1;
+  for (char& c : s) {
+    x = x * 1103515245u + 12345u;
+    c = static_cast<char>(x >> 16);
+  }
+  return s;
+}
+
+std::vector<pid_t> ParsePids(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<pid_t> pids;
+  pid_t pid;
+  while (in >> pid) pids.push_back(pid);
+  return pids;
+}
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+TEST(RunCommandTest, CapturesStdoutAndExitCodeZero) {
+  CommandResult r = RunCommand(MakeRun({"/bin/sh", "-c", "printf 'hello\\nworld'"}));
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.signal, 0);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_FALSE(r.cancelled);
+  EXPECT_EQ(r.stdout_data, "hello\nworld");
+  EXPECT_EQ(r.stderr_tail, "");
+  EXPECT_EQ(r.Describe(), "exited with status 0");
+}
+
+TEST(RunCommandTest, LooksUpArgv0InPath) {
+  CommandResult r = RunCommand(MakeRun({"echo", "via path"}));
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.stdout_data, "via path\n");
+}
+
+TEST(RunCommandTest, DeliversLargeStdinWithoutDeadlock) {
+  // cat writes back while we are still writing: without poll-driven non-blocking I/O on both
+  // sides, both pipes fill up and parent and child wait on each other forever.
+  const std::string input = Pattern(1 << 20, 1);
+  CommandRun run = MakeRun({"/bin/cat"});
+  run.stdin_data = input;
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 0);
+  ASSERT_EQ(r.stdout_data.size(), run.output_limit);
+  EXPECT_TRUE(r.stdout_data == input.substr(0, run.output_limit));
+}
+
+TEST(RunCommandTest, EchoesAllStdinWhenLimitAllows) {
+  const std::string input = Pattern(3 << 20, 2);
+  CommandRun run = MakeRun({"/bin/cat"});
+  run.stdin_data = input;
+  run.output_limit = 4 << 20;
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.exit_code, 0);
+  ASSERT_EQ(r.stdout_data.size(), input.size());
+  EXPECT_TRUE(r.stdout_data == input);
+}
+
+TEST(RunCommandTest, ChildIgnoringStdinDoesNotRaiseSigpipe) {
+  // /bin/true exits without reading: our writes fail with EPIPE. The default SIGPIPE action
+  // would kill this test binary; the signal must be consumed and not left pending either.
+  CommandRun run = MakeRun({"/bin/true"});
+  run.stdin_data = Pattern(4 << 20, 3);
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.exit_code, 0);
+  sigset_t pending;
+  sigemptyset(&pending);
+  ASSERT_EQ(sigpending(&pending), 0);
+  EXPECT_FALSE(sigismember(&pending, SIGPIPE));
+}
+
+TEST(RunCommandTest, ExitStatusAndStderr) {
+  CommandResult r = RunCommand(MakeRun({"/bin/sh", "-c", "echo boom >&2; exit 3"}));
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.signal, 0);
+  EXPECT_EQ(r.stderr_tail, "boom\n");
+  EXPECT_NE(r.Describe().find("status 3"), std::string::npos) << r.Describe();
+  EXPECT_NE(r.Describe().find("boom"), std::string::npos) << r.Describe();
+  EXPECT_EQ(r.Describe(), "exited with status 3; stderr: boom");
+}
+
+TEST(RunCommandTest, StderrKeepsLastBytes) {
+  CommandRun run =
+      MakeRun({"/bin/sh", "-c",
+               "i=0; while [ $i -lt 20000 ]; do echo \"line $i\" >&2; i=$((i+1)); done; "
+               "printf END >&2"});
+  run.output_limit = 100;
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.exit_code, 0);
+  ASSERT_EQ(r.stderr_tail.size(), 100u);
+  EXPECT_EQ(r.stderr_tail.substr(r.stderr_tail.size() - 14), "line 19999\nEND");
+  EXPECT_EQ(r.stderr_tail.find("line 0\n"), std::string::npos);
+}
+
+TEST(RunCommandTest, StdoutKeepsFirstBytes) {
+  CommandRun run = MakeRun(
+      {"/bin/sh", "-c", "i=0; while [ $i -lt 20000 ]; do echo \"line $i\"; i=$((i+1)); done"});
+  run.output_limit = 20;
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.exit_code, 0);  // the rest was drained, so the child did not block or get EPIPE
+  EXPECT_EQ(r.stdout_data, "line 0\nline 1\nline 2");
+}
+
+TEST(RunCommandTest, TimeoutKillsCommand) {
+  const auto start = Clock::now();
+  CommandRun run = MakeRun({"/bin/sleep", "30"});
+  run.deadline = start + milliseconds(200);
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_LT(SecondsSince(start), 5.0);
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_FALSE(r.cancelled);
+  EXPECT_EQ(r.signal, SIGTERM);
+  EXPECT_EQ(r.exit_code, -1);
+  EXPECT_EQ(r.Describe(), "timed out after deadline; killed by SIGTERM");
+}
+
+TEST(RunCommandTest, TimeoutKillsWholeProcessGroup) {
+  // The background sleep is a grandchild: only signalling the group reaches it. The script
+  // prints the leader's pid and the grandchild's pid first, well before the deadline.
+  const auto start = Clock::now();
+  CommandRun run = MakeRun({"/bin/sh", "-c", "sleep 30 & echo $$ $!; sleep 30; wait"});
+  run.deadline = start + seconds(1);
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_LT(SecondsSince(start), 10.0);
+  EXPECT_TRUE(r.timed_out);
+  std::vector<pid_t> pids = ParsePids(r.stdout_data);
+  ASSERT_EQ(pids.size(), 2u) << "stdout: " << r.stdout_data;
+  // The leader was reaped by RunCommand itself: no zombie left behind.
+  EXPECT_TRUE(kill(pids[0], 0) != 0 && errno == ESRCH) << "leader " << pids[0] << " still there";
+  EXPECT_TRUE(WaitUntilGone(pids[1], kPromptly)) << "grandchild " << pids[1] << " survived";
+}
+
+TEST(RunCommandTest, EscalatesToSigkillWhenTermIsIgnored) {
+  const auto start = Clock::now();
+  // The ignored disposition is inherited by sleep too, so only SIGKILL ends either of them.
+  CommandRun run = MakeRun({"/bin/sh", "-c", "trap '' TERM; sleep 30"});
+  run.deadline = start + seconds(1);
+  run.kill_grace = milliseconds(300);
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_LT(SecondsSince(start), 10.0);
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_EQ(r.signal, SIGKILL);
+  EXPECT_EQ(r.Describe(), "timed out after deadline; killed by SIGKILL");
+}
+
+TEST(RunCommandTest, CancelFromAnotherThread) {
+  CancelToken token;
+  CommandRun run = MakeRun({"/bin/sleep", "30"});
+  run.cancel = &token;
+  const auto start = Clock::now();
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(milliseconds(100));
+    token.Cancel();
+  });
+  CommandResult r = RunCommand(run);
+  canceller.join();
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_LT(SecondsSince(start), 5.0);
+  EXPECT_TRUE(r.cancelled);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.signal, SIGTERM);
+  EXPECT_EQ(r.Describe(), "cancelled; killed by SIGTERM");
+}
+
+TEST(RunCommandTest, AlreadyCancelledTokenStopsAtOnce) {
+  CancelToken token;
+  token.Cancel();
+  CommandRun run = MakeRun({"/bin/sleep", "30"});
+  run.cancel = &token;
+  const auto start = Clock::now();
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_LT(SecondsSince(start), 5.0);
+  EXPECT_TRUE(r.cancelled);
+}
+
+TEST(RunCommandTest, GrandchildHoldingStdoutIsKilledAfterGrace) {
+  // The leader exits at once with status 0, but the background sleep keeps stdout open:
+  // without the post-exit grace we would wait 30 s for EOF.
+  const auto start = Clock::now();
+  CommandRun run = MakeRun({"/bin/sh", "-c", "sleep 30 & echo $!"});
+  run.kill_grace = milliseconds(300);
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_LT(SecondsSince(start), 10.0);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_FALSE(r.timed_out);
+  std::vector<pid_t> pids = ParsePids(r.stdout_data);
+  ASSERT_EQ(pids.size(), 1u) << "stdout: " << r.stdout_data;
+  EXPECT_TRUE(WaitUntilGone(pids[0], kPromptly)) << "grandchild " << pids[0] << " survived";
+}
+
+TEST(RunCommandTest, DeadlineAppliesAfterChildClosesItsPipes) {
+  // No pipe to wait on any more, yet the child runs on: the deadline must still be enforced
+  // (a blocking waitpid here would hang for 30 s).
+  const auto start = Clock::now();
+  CommandRun run = MakeRun({"/bin/sh", "-c", "exec </dev/null >/dev/null 2>&1; sleep 30"});
+  run.deadline = start + milliseconds(300);
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_LT(SecondsSince(start), 5.0);
+  EXPECT_TRUE(r.timed_out);
+}
+
+TEST(RunCommandTest, DefaultDeadlineMeansNoDeadline) {
+  CommandRun run;
+  run.argv = {"/bin/sleep", "0.2"};
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 0);
+}
+
+TEST(RunCommandTest, NonexistentProgramIsNotStarted) {
+  for (std::string name : {"spindle-no-such-program-7f3a", "/nonexistent/spindle-no-such"}) {
+    CommandResult r = RunCommand(MakeRun({name, "arg"}));
+    EXPECT_FALSE(r.started);
+    EXPECT_NE(r.error.find(name), std::string::npos) << r.error;
+    EXPECT_NE(r.error.find("No such file or directory"), std::string::npos) << r.error;
+    EXPECT_EQ(r.Describe(), r.error);
+  }
+}
+
+TEST(RunCommandTest, NonExecutableFileIsNotStarted) {
+  const char* tmpdir = std::getenv("TMPDIR");
+  std::string path =
+      std::string(tmpdir != nullptr && *tmpdir ? tmpdir : "/tmp") + "/spindle_command_test_XXXXXX";
+  int fd = mkstemp(path.data());
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "#!/bin/sh\n", 10), 10);
+  close(fd);
+  ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+  CommandResult r = RunCommand(MakeRun({path}));
+  unlink(path.c_str());
+  EXPECT_FALSE(r.started);
+  EXPECT_NE(r.error.find(path), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("Permission denied"), std::string::npos) << r.error;
+}
+
+TEST(RunCommandTest, EmptyArgvIsNotStarted) {
+  CommandResult r = RunCommand(MakeRun({}));
+  EXPECT_FALSE(r.started);
+  EXPECT_FALSE(r.error.empty());
+}
+
+TEST(RunCommandTest, ArgvIsPassedVerbatim) {
+  CommandResult r =
+      RunCommand(MakeRun({"/bin/echo", "a b", "$HOME", "'q'", "\"dq\"", "*", "x;y", "`id`"}));
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.stdout_data, "a b $HOME 'q' \"dq\" * x;y `id`\n");
+}
+
+TEST(RunCommandTest, NoFileDescriptorLeaks) {
+  const int before = CountOpenFds();
+  ASSERT_GT(before, 0);
+  RunCommand(MakeRun({"/bin/true"}));
+  RunCommand(MakeRun({"/bin/sh", "-c", "echo out; echo err >&2; exit 1"}));
+  RunCommand(MakeRun({"spindle-no-such-program-7f3a"}));
+  CommandRun stdin_run = MakeRun({"/bin/cat"});
+  stdin_run.stdin_data = Pattern(200000, 4);
+  RunCommand(stdin_run);
+  CommandRun timeout_run = MakeRun({"/bin/sleep", "30"});
+  timeout_run.deadline = Clock::now() + milliseconds(100);
+  RunCommand(timeout_run);
+  EXPECT_EQ(CountOpenFds(), before);
+}
+
+TEST(RunCommandTest, ChildInheritsOnlyStdio) {
+  // Our pipes are close-on-exec and stray fds are closed: the child sees exactly 0, 1, 2 (plus
+  // the fd ls uses to read the directory).
+  CommandResult r = RunCommand(MakeRun({"/bin/sh", "-c", "ls /proc/self/fd"}));
+  ASSERT_TRUE(r.started) << r.error;
+  std::vector<pid_t> fds = ParsePids(r.stdout_data);
+  ASSERT_GE(fds.size(), 3u) << r.stdout_data;
+  EXPECT_LE(fds.size(), 4u) << r.stdout_data;
+  EXPECT_EQ(fds[0], 0);
+  EXPECT_EQ(fds[1], 1);
+  EXPECT_EQ(fds[2], 2);
+}
+
+TEST(RunCommandTest, ManyThreadsAtOnce) {
+  constexpr int kThreads = 8;
+  constexpr int kRunsPerThread = 5;
+  std::vector<std::thread> threads;
+  std::vector<int> failures(kThreads, 0);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([t, &failures] {
+      for (int i = 0; i < kRunsPerThread; ++i) {
+        const std::string input = Pattern(100000 + t * 1000 + i, t * 100 + i);
+        CommandRun run = MakeRun({"/bin/cat"});
+        run.stdin_data = input;
+        run.output_limit = 1 << 20;
+        CommandResult r = RunCommand(run);
+        if (!r.started || r.exit_code != 0 || r.stdout_data != input) ++failures[t];
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << "thread " << t;
+}
+
+TEST(CommandResultTest, Describe) {
+  CommandResult r;
+  r.started = true;
+  r.signal = SIGKILL;
+  EXPECT_EQ(r.Describe(), "killed by signal 9 (SIGKILL)");
+  r.signal = 0;
+  r.exit_code = 1;
+  r.stderr_tail = "line one\nlast words \n\t\n";
+  EXPECT_EQ(r.Describe(), "exited with status 1; stderr: line one\nlast words");
+  r.stderr_tail = " \n";
+  EXPECT_EQ(r.Describe(), "exited with status 1");
+  CommandResult failed;
+  failed.error = "cannot execute 'foo': No such file or directory";
+  EXPECT_EQ(failed.Describe(), failed.error);
+}
+
+}  // namespace
+}  // namespace spindle::runtime

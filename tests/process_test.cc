@@ -1,0 +1,219 @@
+// Real processes: worker processes SIGKILLed mid-job, and the spindle command line.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "testing.h"
+
+extern char** environ;
+
+namespace spindle {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TestDatabase;
+using testing::WaitUntil;
+
+// A child process whose stdout we read line by line.
+class Process {
+ public:
+  explicit Process(const std::vector<std::string>& argv) {
+    int fds[2];
+    if (pipe(fds) != 0) throw std::runtime_error("pipe");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    if (posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ) != 0) {
+      throw std::runtime_error("cannot start " + argv[0]);
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    out_ = fdopen(fds[0], "r");
+  }
+  ~Process() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      Wait();
+    }
+    if (out_) fclose(out_);
+  }
+  std::string ReadLine() {
+    char buf[512];
+    if (!fgets(buf, sizeof buf, out_)) return "";
+    std::string s(buf);
+    if (!s.empty() && s.back() == '\n') s.pop_back();
+    return s;
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+  // Returns the exit status, or 128+signal.
+  int Wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  FILE* out_ = nullptr;
+};
+
+class ProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    client_ = Client::Open({db_.url()});
+    db_.InstallFinishLog();
+  }
+  int64_t Count(const std::string& where) {
+    return db_.QueryInt("SELECT count(*) FROM spindle.jobs WHERE " + where);
+  }
+
+  TestDatabase db_;
+  std::unique_ptr<Client> client_;
+};
+
+// A worker is SIGKILLed while it runs jobs. Another worker finishes them after their lease
+// expires, and every job ends exactly once.
+TEST_F(ProcessTest, JobsOfAKilledWorkerAreFinishedByAnotherExactlyOnce) {
+  constexpr int kJobs = 400;
+  std::vector<JobSpec> specs(kJobs, JobSpec{.kind = "work"});
+  client_->EnqueueMany(specs);
+
+  Process a({TEST_WORKER_BIN, db_.url(), "1500", "40", "8"});
+  std::string a_id = a.ReadLine();
+  ASSERT_FALSE(a_id.empty());
+  ASSERT_TRUE(WaitUntil([&] {
+    return Count("state = 'completed'") >= 40 &&
+           Count("state = 'running' AND lease_owner = '" + a_id + "'") >= 4;
+  }));
+  a.Signal(SIGKILL);
+  EXPECT_EQ(a.Wait(), 128 + SIGKILL);
+  int64_t stranded = Count("state = 'running' AND lease_owner = '" + a_id + "'");
+  EXPECT_GE(stranded, 1);
+  db_.Query("CREATE TABLE stranded AS SELECT id FROM spindle.jobs WHERE state = 'running'");
+
+  Process b({TEST_WORKER_BIN, db_.url(), "1500", "5", "8"});
+  ASSERT_FALSE(b.ReadLine().empty());
+  ASSERT_TRUE(WaitUntil([&] { return Count("state = 'completed'") == kJobs; }, 180s));
+  b.Signal(SIGTERM);
+  EXPECT_EQ(b.Wait(), 0);
+
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM test_finish"), kJobs);
+  EXPECT_EQ(db_.QueryInt("SELECT count(DISTINCT id) FROM test_finish WHERE state = 'completed'"),
+            kJobs);
+  // The stranded jobs were rescued: their first attempt ended with an expired lease.
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM spindle.jobs j JOIN stranded s USING (id) "
+                         "WHERE j.attempt = 2 AND j.errors->0->>'error' LIKE 'lease expired%'"),
+            stranded);
+}
+
+// --- the command line -----------------------------------------------------------------------
+
+struct CliResult {
+  int status;
+  std::string output;  // stdout and stderr
+};
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+CliResult Cli(const std::string& args) {
+  std::string cmd = std::string(SPINDLE_BIN) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST_F(ProcessTest, CliEnqueuesListsAndShowsJobs) {
+  std::string db = "--database " + Quote(db_.url());
+  auto r = Cli(db + " enqueue mail --args '{\"to\":\"x@y\"}' --queue q1 --priority 2 --max-attempts 3 --timeout 30s");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::string id = r.output.substr(0, 36);
+  Job j = client_->Get(id);
+  EXPECT_EQ(j.kind, "mail");
+  EXPECT_EQ(j.queue, "q1");
+  EXPECT_EQ(j.priority, 2);
+  EXPECT_EQ(j.max_attempts, 3);
+  EXPECT_EQ(j.timeout, Millis(30000));
+  EXPECT_EQ(j.args["to"], "x@y");
+
+  r = Cli(db + " enqueue later --delay 1h");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(client_->Get(r.output.substr(0, 36)).state, JobState::kScheduled);
+
+  r = Cli(db + " jobs show " + id + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(Json::parse(r.output)["kind"], "mail");
+  r = Cli(db + " jobs list --state available --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto list = Json::parse(r.output);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["id"], id);
+  r = Cli(db + " jobs list --queue q1");
+  EXPECT_NE(r.output.find(id), std::string::npos);
+}
+
+TEST_F(ProcessTest, CliBadInputFailsClearlyAndChangesNothing) {
+  std::string db = "--database " + Quote(db_.url());
+  auto expect = [&](const std::string& args, int status, const std::string& text) {
+    auto r = Cli(args);
+    EXPECT_EQ(r.status, status) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(text), std::string::npos) << args << "\n" << r.output;
+  };
+  expect(db + " enqueue k --args '{bad'", 2, "not valid JSON");
+  expect(db + " enqueue k --args '[1,2]'", 2, "must be a JSON object");
+  expect(db + " enqueue k --delay soon", 2, "invalid duration");
+  expect(db + " jobs show 01900000-0000-7000-8000-000000000000", 3, "no job");
+  expect(db + " jobs show nonsense", 3, "no job");
+  expect(db + " jobs list --state sleeping", 2, "unknown state");
+  expect("--database postgresql://127.0.0.1:1/x?connect_timeout=5 jobs list", 5,
+         "cannot connect");
+  expect("--database mysql://x jobs list", 2, "unsupported database URL");
+  expect(db + " enqueue k --bogus", 109, "--bogus");
+  std::string cfg = ::testing::TempDir() + "bad_spindle.toml";
+  std::ofstream(cfg) << "[kinds.k]\ncommand = [\"/bin/true\"]\nretries = 3\n";
+  expect(db + " --config " + Quote(cfg) + " serve", 2, "unknown key 'kinds.k.retries'");
+  expect(db + " --config " + Quote(cfg) + "x serve", 2, "does not exist");
+  std::ofstream(cfg) << "[kinds.k\n";
+  expect(db + " --config " + Quote(cfg) + " enqueue k", 2, "line 1");
+  EXPECT_EQ(Count("true"), 0);
+}
+
+// `spindle serve` runs external commands from its configuration and stops cleanly on SIGTERM.
+TEST_F(ProcessTest, ServeRunsConfiguredCommandsAndStopsOnSigterm) {
+  std::string cfg = ::testing::TempDir() + "serve_spindle.toml";
+  std::ofstream(cfg) << "[worker]\nshutdown_grace = \"5s\"\n"
+                     << "[queues.default]\nconcurrency = 2\n"
+                     << "[kinds.echo]\ncommand = [\"/bin/sh\", \"-c\", \"cat >/dev/null\"]\n"
+                     << "timeout = \"10s\"\nmax_attempts = 2\n";
+  Process serve({SPINDLE_BIN, "--database", db_.url(), "--config", cfg, "serve"});
+  auto r = Cli("--database " + Quote(db_.url()) + " --config " + Quote(cfg) +
+               " enqueue echo --args '{\"n\":1}'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::string id = r.output.substr(0, 36);
+  EXPECT_EQ(client_->Get(id).max_attempts, 2) << "the kind's max_attempts applies";
+  ASSERT_TRUE(WaitUntil([&] { return client_->Get(id).state == JobState::kCompleted; }));
+  r = Cli("--database " + Quote(db_.url()) + " --config " + Quote(cfg) + " enqueue nope");
+  EXPECT_EQ(r.status, 3) << r.output;
+  EXPECT_NE(r.output.find("unknown kind 'nope'"), std::string::npos) << r.output;
+  serve.Signal(SIGTERM);
+  EXPECT_EQ(serve.Wait(), 0);
+}
+
+}  // namespace
+}  // namespace spindle

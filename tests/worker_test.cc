@@ -1,0 +1,324 @@
+// The worker runtime against a real PostgreSQL: handlers, outcomes, timeouts, commands,
+// competition between workers, shutdown and reconnection.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "testing.h"
+
+namespace spindle {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TestDatabase;
+using testing::WaitUntil;
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    client_ = Client::Open({db_.url()});
+    db_.InstallFinishLog();
+  }
+
+  WorkerOptions Options(int concurrency = 4) {
+    WorkerOptions o;
+    o.database_url = db_.url();
+    o.queues = {QueueOptions{"default", concurrency}};
+    o.backoff = {.base = 10ms, .max = 50ms, .jitter = 0.1};
+    o.rescue_interval = 200ms;
+    o.shutdown_grace = 5s;
+    return o;
+  }
+
+  JobState StateOf(const std::string& id) { return client_->Get(id).state; }
+  bool Finished(const std::string& id) { return IsFinal(StateOf(id)); }
+  int64_t FinishCount() { return db_.QueryInt("SELECT count(*) FROM test_finish"); }
+
+  TestDatabase db_;
+  std::unique_ptr<Client> client_;
+};
+
+TEST_F(WorkerTest, RunsAHandlerAndCompletesTheJob) {
+  Worker w(Options());
+  std::atomic<int> calls{0};
+  Json seen;
+  w.Register("greet", [&](JobContext& ctx) {
+    seen = ctx.job.args;
+    ++calls;
+    return JobResult::Done();
+  });
+  w.Start();
+  std::string id = client_->Enqueue({.kind = "greet", .args = {{"name", "ada"}}});
+  ASSERT_TRUE(WaitUntil([&] { return Finished(id); }));
+  Job j = client_->Get(id);
+  EXPECT_EQ(j.state, JobState::kCompleted);
+  EXPECT_EQ(j.attempt, 1);
+  EXPECT_TRUE(j.errors.empty());
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(seen, (Json{{"name", "ada"}}));
+}
+
+TEST_F(WorkerTest, ThrownExceptionsAreRecordedAndRetried) {
+  Worker w(Options());
+  std::atomic<int> calls{0};
+  w.Register("flaky", [&](JobContext&) -> JobResult {
+    if (++calls < 3) throw std::runtime_error("boom " + std::to_string(calls.load()));
+    return JobResult::Done();
+  });
+  w.Start();
+  std::string id = client_->Enqueue({.kind = "flaky"});
+  ASSERT_TRUE(WaitUntil([&] { return Finished(id); }));
+  Job j = client_->Get(id);
+  EXPECT_EQ(j.state, JobState::kCompleted);
+  EXPECT_EQ(j.attempt, 3);
+  ASSERT_EQ(j.errors.size(), 2u);
+  EXPECT_EQ(j.errors[0].message, "handler threw: boom 1");
+  EXPECT_EQ(j.errors[1].attempt, 2);
+}
+
+TEST_F(WorkerTest, ErrorsExhaustMaxAttemptsThenFail) {
+  Worker w(Options());
+  std::atomic<int> calls{0};
+  w.Register("bad", [&](JobContext&) {
+    ++calls;
+    return JobResult::Error("nope");
+  });
+  w.Register("discard", [&](JobContext&) { return JobResult::Discard("hopeless"); });
+  w.Start();
+  std::string id = client_->Enqueue({.kind = "bad", .max_attempts = 3});
+  std::string d = client_->Enqueue({.kind = "discard", .max_attempts = 3});
+  std::string unknown = client_->Enqueue({.kind = "nobody_handles_this", .max_attempts = 1});
+  ASSERT_TRUE(WaitUntil([&] { return Finished(id) && Finished(d) && Finished(unknown); }));
+  Job j = client_->Get(id);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  EXPECT_EQ(j.attempt, 3);
+  EXPECT_EQ(j.errors.size(), 3u);
+  EXPECT_EQ(calls.load(), 3);
+  EXPECT_EQ(client_->Get(d).state, JobState::kFailed);
+  EXPECT_EQ(client_->Get(d).attempt, 1);
+  Job u = client_->Get(unknown);
+  EXPECT_EQ(u.state, JobState::kFailed);
+  EXPECT_NE(u.errors.at(0).message.find("no handler for kind"), std::string::npos);
+}
+
+TEST_F(WorkerTest, TimeoutCancelsTheHandlersToken) {
+  Worker w(Options());
+  std::atomic<bool> saw_cancel{false};
+  w.Register("slow", [&](JobContext& ctx) {
+    if (ctx.cancel.WaitFor(60s)) saw_cancel = true;
+    return JobResult::Error("gave up");
+  });
+  w.Start();
+  auto t0 = std::chrono::steady_clock::now();
+  std::string id = client_->Enqueue({.kind = "slow", .max_attempts = 1, .timeout = 300ms});
+  ASSERT_TRUE(WaitUntil([&] { return Finished(id); }));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 30s);
+  EXPECT_TRUE(saw_cancel);
+  Job j = client_->Get(id);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  ASSERT_EQ(j.errors.size(), 1u);
+  EXPECT_EQ(j.errors[0].message, "timed out after 300ms; gave up");
+}
+
+TEST_F(WorkerTest, SnoozeRunsAgainWithoutCountingTheAttempt) {
+  Worker w(Options());
+  std::atomic<int> calls{0};
+  w.Register("snoozy", [&](JobContext&) {
+    return ++calls == 1 ? JobResult::Snooze(50ms) : JobResult::Done();
+  });
+  w.Start();
+  std::string id = client_->Enqueue({.kind = "snoozy", .max_attempts = 1});
+  ASSERT_TRUE(WaitUntil([&] { return Finished(id); }));
+  EXPECT_EQ(StateOf(id), JobState::kCompleted);
+  EXPECT_EQ(calls.load(), 2);
+}
+
+class CommandTest : public WorkerTest {
+ protected:
+  std::string TempFile(const std::string& name) {
+    return ::testing::TempDir() + "spindle_" + std::to_string(getpid()) + "_" + name;
+  }
+};
+
+TEST_F(CommandTest, CommandGetsTheJobOnStdinAndExitZeroCompletes) {
+  std::string out = TempFile("stdin.json");
+  Worker w(Options());
+  // argv exactly as given: "$1" is expanded by sh from the argument, not by Spindle.
+  w.RegisterCommand("dump", {.argv = {"/bin/sh", "-c", "cat > \"$1\"", "sh", out}});
+  w.Start();
+  std::string id = client_->Enqueue({.kind = "dump", .args = {{"x", "a b"}}});
+  ASSERT_TRUE(WaitUntil([&] { return Finished(id); }));
+  EXPECT_EQ(StateOf(id), JobState::kCompleted);
+  std::ifstream f(out);
+  Json got = Json::parse(f);
+  EXPECT_EQ(got["id"], id);
+  EXPECT_EQ(got["kind"], "dump");
+  EXPECT_EQ(got["attempt"], 1);
+  EXPECT_EQ(got["args"], (Json{{"x", "a b"}}));
+  std::remove(out.c_str());
+}
+
+TEST_F(CommandTest, FailuresKeepTheStderrTail) {
+  Worker w(Options());
+  w.RegisterCommand("fails", {.argv = {"/bin/sh", "-c", "echo 'disk on fire' >&2; exit 3"}});
+  w.RegisterCommand("tempfail", {.argv = {"/bin/sh", "-c", "echo later >&2; exit 75"}});
+  w.Start();
+  std::string id = client_->Enqueue({.kind = "fails", .max_attempts = 2});
+  std::string t = client_->Enqueue({.kind = "tempfail", .max_attempts = 1});
+  ASSERT_TRUE(WaitUntil([&] { return Finished(id) && Finished(t); }));
+  Job j = client_->Get(id);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  ASSERT_EQ(j.errors.size(), 2u);
+  EXPECT_NE(j.errors[0].message.find("status 3"), std::string::npos) << j.errors[0].message;
+  EXPECT_NE(j.errors[0].message.find("disk on fire"), std::string::npos) << j.errors[0].message;
+  Job tj = client_->Get(t);
+  EXPECT_NE(tj.errors.at(0).message.find("exit 75"), std::string::npos);
+  EXPECT_NE(tj.errors.at(0).message.find("later"), std::string::npos);
+}
+
+TEST_F(CommandTest, TimeoutKillsTheCommand) {
+  std::string pidfile = TempFile("pid");
+  Worker w(Options());
+  w.RegisterCommand("hang", {.argv = {"/bin/sh", "-c", "echo $$ > \"$1\"; exec sleep 60", "sh",
+                                      pidfile},
+                             .timeout = 300ms,
+                             .kill_grace = 500ms});
+  w.Start();
+  auto t0 = std::chrono::steady_clock::now();
+  std::string id = client_->Enqueue({.kind = "hang", .max_attempts = 1});
+  ASSERT_TRUE(WaitUntil([&] { return Finished(id); }));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 30s);
+  Job j = client_->Get(id);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  EXPECT_NE(j.errors.at(0).message.find("timed out"), std::string::npos) << j.errors[0].message;
+  int pid = 0;
+  std::ifstream(pidfile) >> pid;
+  ASSERT_GT(pid, 0);
+  EXPECT_TRUE(WaitUntil([&] { return kill(pid, 0) != 0; }, 10s)) << "command still alive";
+  std::remove(pidfile.c_str());
+}
+
+// Several workers compete for 10,000 jobs: each is run once and finished once.
+TEST_F(WorkerTest, CompetingWorkersFinishEveryJobExactlyOnce) {
+  constexpr int kJobs = 10000;
+  std::mutex mu;
+  std::map<std::string, int> runs;
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < 4; ++i) {
+    auto o = Options(8);
+    o.fetch_batch_max = 50;  // small batches: more contention between fetchers
+    workers.push_back(std::make_unique<Worker>(o));
+    workers.back()->Register("count", [&](JobContext& ctx) {
+      std::lock_guard lock(mu);
+      ++runs[ctx.job.id];
+      return JobResult::Done();
+    });
+  }
+  for (auto& w : workers) w->Start();
+  std::vector<JobSpec> specs(kJobs, JobSpec{.kind = "count"});
+  for (int i = 0; i < kJobs; i += 500) {
+    client_->EnqueueMany(std::vector<JobSpec>(specs.begin() + i, specs.begin() + i + 500));
+  }
+  ASSERT_TRUE(WaitUntil(
+      [&] { return db_.QueryInt("SELECT count(*) FROM spindle.jobs WHERE state = 'completed'") == kJobs; },
+      180s));
+  for (auto& w : workers) w->Stop();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(runs.size(), static_cast<size_t>(kJobs));
+  for (const auto& [id, n] : runs) ASSERT_EQ(n, 1) << id << " ran " << n << " times";
+  EXPECT_EQ(FinishCount(), kJobs);
+  EXPECT_EQ(db_.QueryInt("SELECT count(DISTINCT id) FROM test_finish"), kJobs);
+  int64_t fetched = 0;
+  for (auto& w : workers) {
+    fetched += w->stats().fetched;
+    EXPECT_GT(w->stats().fetched, 0) << "a worker got nothing";
+    EXPECT_EQ(w->stats().lost, 0);
+  }
+  EXPECT_EQ(fetched, kJobs);
+}
+
+TEST_F(WorkerTest, NotificationWakesAnIdleWorkerWithoutPolling) {
+  auto o = Options();
+  o.poll_interval = 3600s;  // only a notification can wake it
+  Worker w(o);
+  w.Register("ping", [](JobContext&) { return JobResult::Done(); });
+  w.Start();
+  std::this_thread::sleep_for(300ms);  // the first (startup) fetch has found nothing
+  std::string id = client_->Enqueue({.kind = "ping"});
+  EXPECT_TRUE(WaitUntil([&] { return Finished(id); }, 30s));
+}
+
+TEST_F(WorkerTest, ShutdownHandsBackJobsThatOutliveTheGrace) {
+  auto o = Options(2);
+  o.shutdown_grace = 200ms;
+  auto w = std::make_unique<Worker>(o);
+  std::atomic<int> started{0};
+  w->Register("long", [&](JobContext& ctx) {
+    ++started;
+    ctx.cancel.WaitFor(60s);
+    return JobResult::Error("interrupted");
+  });
+  w->Start();
+  std::string id = client_->Enqueue({.kind = "long", .max_attempts = 1});
+  ASSERT_TRUE(WaitUntil([&] { return started.load() == 1; }));
+  w->Stop();
+  Job j = client_->Get(id);
+  EXPECT_EQ(j.state, JobState::kAvailable);
+  EXPECT_EQ(j.attempt, 0) << "handing back must not use up an attempt";
+  EXPECT_TRUE(j.lease_owner.empty());
+  // Another worker finishes it.
+  Worker w2(Options());
+  w2.Register("long", [](JobContext&) { return JobResult::Done(); });
+  w2.Start();
+  ASSERT_TRUE(WaitUntil([&] { return Finished(id); }));
+  EXPECT_EQ(StateOf(id), JobState::kCompleted);
+}
+
+TEST_F(WorkerTest, ShutdownLetsRunningJobsFinishWithinTheGrace) {
+  auto w = std::make_unique<Worker>(Options(2));
+  std::atomic<int> started{0};
+  w->Register("short", [&](JobContext&) {
+    ++started;
+    std::this_thread::sleep_for(300ms);
+    return JobResult::Done();
+  });
+  w->Start();
+  std::string id = client_->Enqueue({.kind = "short"});
+  ASSERT_TRUE(WaitUntil([&] { return started.load() == 1; }));
+  w->Stop();
+  EXPECT_EQ(StateOf(id), JobState::kCompleted);
+}
+
+// The database drops every connection of the worker while jobs flow; the worker reconnects
+// and every job still finishes exactly once.
+TEST_F(WorkerTest, SurvivesLosingItsConnections) {
+  constexpr int kJobs = 600;
+  auto o = Options(4);
+  o.poll_interval = 200ms;
+  Worker w(o);
+  std::atomic<int> calls{0};
+  w.Register("tick", [&](JobContext&) {
+    ++calls;
+    std::this_thread::sleep_for(2ms);
+    return JobResult::Done();
+  });
+  w.Start();
+  std::vector<JobSpec> specs(kJobs, JobSpec{.kind = "tick"});
+  client_->EnqueueMany(specs);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(WaitUntil([&] { return calls.load() > (i + 1) * 100; }));
+    db_.Query("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+              "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+  }
+  ASSERT_TRUE(WaitUntil(
+      [&] { return db_.QueryInt("SELECT count(*) FROM spindle.jobs WHERE state = 'completed'") == kJobs; },
+      120s));
+  EXPECT_EQ(FinishCount(), kJobs);
+  EXPECT_EQ(db_.QueryInt("SELECT count(DISTINCT id) FROM test_finish"), kJobs);
+}
+
+}  // namespace
+}  // namespace spindle
