@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPINDLE_WERROR=ON
-cmake --build build -j2 --target spindle
+cmake --build build -j2 --target spindle_cli
 
 # .spindle must be traversable by the postgres user when we are root.
 mkdir -p .spindle/pg
