@@ -7,6 +7,7 @@
 
 #include "core/backoff.h"
 #include "core/duration.h"
+#include "core/text.h"
 #include "core/uuid.h"
 #include "spindle/error.h"
 #include "spindle/job.h"
@@ -47,7 +48,7 @@ TEST(DurationTest, ParsesUnitsAndCombinations) {
 }
 
 TEST(DurationTest, RejectsMalformedText) {
-  for (const char* bad : {"", "10", "s", "10x", "-5s", "1.5s", "10 s"}) {
+  for (const char* bad : {"", "10", "s", "10x", "-5s", "1.5s", "10 s", "1000000000000d", "40000d"}) {
     EXPECT_THROW(core::ParseDuration(bad), Error) << bad;
   }
 }
@@ -75,6 +76,18 @@ TEST(UuidTest, StartsWithTheTimestamp) {
   std::string hex = fmt::format("{:012x}", ms);
   EXPECT_EQ(core::NewUuidV7(SysTime(std::chrono::milliseconds(ms))).substr(0, 13),
             hex.substr(0, 8) + "-" + hex.substr(8, 4));
+}
+
+TEST(CleanTextTest, MakesBytesStorable) {
+  EXPECT_EQ(core::CleanText("plain"), "plain");
+  EXPECT_EQ(core::CleanText("caf\xc3\xa9"), "caf\xc3\xa9");
+  EXPECT_EQ(core::CleanText(std::string("a\0b", 3)), "ab");
+  EXPECT_EQ(core::CleanText("bad \xff\xfe end"), "bad \xef\xbf\xbd\xef\xbf\xbd end");
+  EXPECT_EQ(core::CleanText("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // surrogate
+  // Cut on a character boundary, never inside the two bytes of "é".
+  std::string cut = core::CleanText("aaaaa\xc3\xa9\xc3\xa9\xc3\xa9", 10);
+  EXPECT_LE(cut.size(), 10u);
+  EXPECT_EQ(cut, "aaaaa\xc3\xa9\xe2\x80\xa6");
 }
 
 TEST(JobStateTest, NamesRoundTrip) {

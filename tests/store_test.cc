@@ -32,9 +32,12 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
 
   std::string Insert(JobSpec spec) { return store_->JobInsertMany({spec}).front(); }
   Job Get(const std::string& id) { return store_->JobGet(id).value(); }
+  // Fetches for a worker with handlers for every kind enqueued so far.
   std::vector<Job> Fetch(const std::string& worker, int limit = 10,
                          const std::string& queue = "default", Millis lease = 30s) {
-    return store_->JobFetch({queue, limit, worker, lease});
+    std::vector<std::string> kinds;
+    for (const auto& j : store_->JobList({.limit = 100000})) kinds.push_back(j.kind);
+    return store_->JobFetch({queue, limit, worker, lease, kinds});
   }
   std::vector<std::string> Finish(const std::string& worker, JobOutcome o) {
     return store_->JobFinishMany(worker, {o});
@@ -247,6 +250,16 @@ TEST_P(StoreTest, FetchLeasesTheJob) {
   EXPECT_TRUE(Fetch("w2").empty()) << "a leased job was fetched twice";
 }
 
+TEST_P(StoreTest, FetchTakesOnlyKindsTheWorkerHandles) {
+  std::string mine = Insert({.kind = "mine", .priority = 1});
+  Insert({.kind = "theirs", .priority = 0});
+  auto jobs = store_->JobFetch({"default", 10, "w", 30s, {"mine", "other"}});
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].id, mine);
+  EXPECT_TRUE(store_->JobFetch({"default", 10, "w", 30s, {}}).empty());
+  EXPECT_EQ(Count("kind = 'theirs' AND state = 'available'"), 1);
+}
+
 TEST_P(StoreTest, FetchReturnsAtMostTheLimit) {
   std::vector<JobSpec> specs(25, JobSpec{.kind = "k"});
   store_->JobInsertMany(specs);
@@ -310,11 +323,16 @@ TEST_P(StoreTest, ReleaseDoesNotCountTheAttempt) {
   Finish("w", {id, 1, JobOutcome::Kind::kRelease, "", 5s});
   Job j = Get(id);
   EXPECT_EQ(j.state, JobState::kScheduled);
-  EXPECT_EQ(j.attempt, 0);
+  EXPECT_EQ(j.attempt, 1) << "attempt only grows: it is the fencing token";
+  EXPECT_EQ(j.max_attempts, 2) << "so the released attempt is given back here";
   EXPECT_TRUE(Fetch("w").empty());
   clock_->Advance(5s);
   ASSERT_EQ(Fetch("w").size(), 1u);
-  EXPECT_EQ(Get(id).attempt, 1);
+  EXPECT_EQ(Get(id).attempt, 2);
+  // The released attempt's late outcome no longer applies.
+  EXPECT_TRUE(Finish("w", {id, 1}).empty());
+  Finish("w", {id, 2, JobOutcome::Kind::kError, "still failing", 1s});
+  EXPECT_EQ(Get(id).state, JobState::kFailed);
 }
 
 // --- leases and rescue --------------------------------------------------------------------
@@ -339,15 +357,24 @@ TEST_P(StoreTest, RescueRetriesJobsWhoseLeaseExpired) {
   EXPECT_EQ(again[0].attempt, 2);
 }
 
-TEST_P(StoreTest, RenewingKeepsTheLease) {
+TEST_P(StoreTest, RenewingKeepsOnlyTheHeldLeases) {
   Insert({.kind = "k"});
   Insert({.kind = "k"});
-  ASSERT_EQ(Fetch("w", 10, "default", 1s).size(), 2u);
+  std::string forgotten = Insert({.kind = "k"});
+  auto jobs = Fetch("w", 10, "default", 1s);
+  ASSERT_EQ(jobs.size(), 3u);
+  std::vector<JobRef> held;
+  for (const auto& j : jobs) {
+    if (j.id != forgotten) held.push_back({j.id, j.attempt});
+  }
   clock_->Advance(800ms);
-  EXPECT_EQ(store_->JobLeaseRenew("w", 1s), 2);
-  EXPECT_EQ(store_->JobLeaseRenew("other", 1s), 0);
+  EXPECT_EQ(store_->JobLeaseRenew("w", held, 1s), 2);
+  EXPECT_EQ(store_->JobLeaseRenew("other", held, 1s), 0);
+  EXPECT_EQ(store_->JobLeaseRenew("w", {{held[0].id, held[0].attempt + 1}}, 1s), 0);
   clock_->Advance(800ms);
-  EXPECT_EQ(store_->JobRescue(100), 0);
+  // The attempt the worker no longer holds expired; the held ones did not.
+  EXPECT_EQ(store_->JobRescue(100), 1);
+  EXPECT_EQ(Get(forgotten).state, JobState::kRetryable);
   clock_->Advance(300ms);
   EXPECT_EQ(store_->JobRescue(100), 2);
 }

@@ -94,7 +94,7 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
               {"ok", true},
               {"n", o.n},
               {"config",
-               {{"concurrency", o.concurrency}, {"batch", o.batch}, {"fetch_batch_max", 1000}}}};
+               {{"concurrency", o.concurrency}, {"batch", o.batch}, {"fetch_batch_max", WorkerOptions{}.fetch_batch_max}}}};
 
   if (Has(o.phases, "seq")) {
     JobSpec spec{.kind = "noop", .queue = run + "-seq"};

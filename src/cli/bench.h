@@ -15,7 +15,7 @@ struct BenchOptions {
   int batch = 100;        // jobs per batched enqueue call
   int lat_n = 2000;       // jobs in the latency phase
   int lat_rate = 200;     // their arrival rate, jobs/s
-  int concurrency = 100;  // worker slots
+  int concurrency = 200;  // worker slots
   std::string phases = "seq,batch,work,latency";
   std::string label = "spindle";
 };

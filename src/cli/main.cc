@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <fmt/chrono.h>
@@ -119,7 +120,14 @@ int Serve(const Globals& g) {
   core::Log().info("event=serving worker={} queues={}", worker.id(), queues);
   int sig = 0;
   sigwait(&signals, &sig);
-  core::Log().info("event=signal signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  core::Log().info("event=signal signal={} action=graceful_stop", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  // A second signal ends the process at once, for handlers that will not stop.
+  std::thread([signals] {
+    int again = 0;
+    sigwait(&signals, &again);
+    core::Log().warn("event=signal signal={} action=exit_now", again == SIGTERM ? "SIGTERM" : "SIGINT");
+    std::_Exit(130);
+  }).detach();
   worker.Stop();
   return 0;
 }

@@ -32,6 +32,9 @@ Millis ParseDuration(std::string_view text) {
     else if (unit == "h") scale = 3'600'000;
     else if (unit == "d") scale = 86'400'000;
     else throw bad();
+    // At most 100 years: longer is a typo, and it keeps the arithmetic far from overflow.
+    constexpr int64_t kMax = 100LL * 365 * 86'400'000;
+    if (n > kMax / scale || total > kMax - n * scale) throw bad();
     total += n * scale;
   }
   return Millis(total);

@@ -16,6 +16,7 @@
 
 #include "core/backoff.h"
 #include "core/duration.h"
+#include "core/text.h"
 #include "runtime/command.h"
 #include "runtime/service.h"
 #include "spindle/error.h"
@@ -64,16 +65,31 @@ class Worker::Impl {
                     fmt::format("queue '{}' needs a name and a concurrency of at least 1", q.name));
       }
     }
-    if (opts.lease < Millis(100) || opts.poll_interval < Millis(1) || opts.fetch_batch_max < 1) {
+    for (const auto& q : opts.queues) {
+      if (q.concurrency > kMaxConcurrency) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    fmt::format("queue '{}': concurrency {} is more than {}", q.name,
+                                q.concurrency, kMaxConcurrency));
+      }
+    }
+    if (opts.lease < Millis(100) || opts.poll_interval < Millis(1) ||
+        opts.rescue_interval < Millis(100) || opts.default_timeout < Millis(1) ||
+        opts.shutdown_grace < Millis(0) || opts.fetch_batch_max < 1) {
       throw Error(ErrorCode::kInvalidArgument,
-                  "lease must be at least 100ms, poll_interval and fetch_batch_max positive");
+                  "worker options: lease and rescue_interval must be at least 100ms; "
+                  "poll_interval, default_timeout and fetch_batch_max must be positive");
     }
   }
+
+  static constexpr int kMaxConcurrency = 10000;
+  // Timeouts longer than this are treated as this (a steady_clock deadline must not overflow).
+  static constexpr Millis kMaxTimeout{10LL * 365 * 24 * 3600 * 1000};
 
   struct Queue {
     QueueOptions opts;
     std::mutex mu;
-    std::condition_variable cv;         // executors wait for ready jobs; Stop waits for idle
+    std::condition_variable ready_cv;   // executors wait for ready jobs
+    std::condition_variable idle_cv;    // Stop waits for in_flight == 0
     std::deque<Job> ready;              // fetched, not started
     int in_flight = 0;                  // fetched and not yet finished
     uint64_t wakeups = 0;               // notifications seen; bumped by the listener
@@ -102,7 +118,7 @@ class Worker::Impl {
         return false;
       }
     }
-    auto jobs = store->JobFetch({q.opts.name, limit, opts.id, opts.lease});
+    auto jobs = store->JobFetch({q.opts.name, limit, opts.id, opts.lease, kinds});
     int n = static_cast<int>(jobs.size());
     fetched += n;
     {
@@ -115,8 +131,10 @@ class Worker::Impl {
       q.in_flight += n;
       for (auto& j : jobs) q.ready.push_back(std::move(j));
     }
-    if (n) q.cv.notify_all();
-    return false;
+    // Wake one executor per job; waking all of them for every batch would stampede.
+    for (int i = 0; i < std::min(n, q.opts.concurrency); ++i) q.ready_cv.notify_one();
+    // A full batch smaller than the free slots: fetch the rest at once.
+    return n == limit && limit == opts.fetch_batch_max;
   }
 
   // --- executor --------------------------------------------------------------------------
@@ -126,19 +144,20 @@ class Worker::Impl {
       Job job;
       {
         std::unique_lock lock(q.mu);
-        q.cv.wait(lock, [&] { return !q.ready.empty() || q.executors_exit; });
+        q.ready_cv.wait(lock, [&] { return !q.ready.empty() || q.executors_exit; });
         if (q.ready.empty()) return;
         job = std::move(q.ready.front());
         q.ready.pop_front();
       }
       Finish(Run(job));
-      bool wake;
+      bool wake, idle;
       {
         std::lock_guard lock(q.mu);
         --q.in_flight;
         wake = q.more && q.opts.concurrency - q.in_flight >= q.Threshold();
+        idle = q.in_flight == 0;
       }
-      q.cv.notify_all();
+      if (idle) q.idle_cv.notify_all();
       if (wake) q.producer->Wake();
     }
   }
@@ -151,7 +170,7 @@ class Worker::Impl {
     if (auto it = commands.find(job.kind); it != commands.end()) cmd = &it->second;
     rj->timeout = job.timeout ? *job.timeout
                               : (cmd && cmd->timeout ? *cmd->timeout : opts.default_timeout);
-    rj->deadline = std::chrono::steady_clock::now() + rj->timeout;
+    rj->deadline = std::chrono::steady_clock::now() + std::min(rj->timeout, kMaxTimeout);
     {
       std::lock_guard lock(running_mu);
       running[job.id] = rj;
@@ -188,7 +207,8 @@ class Worker::Impl {
       result.message = fmt::format("timed out after {}{}", core::FormatDuration(rj->timeout),
                                    result.message.empty() ? "" : "; " + result.message);
     }
-    JobOutcome o{job.id, job.attempt, JobOutcome::Kind::kCompleted, result.message, Millis(0)};
+    JobOutcome o{job.id, job.attempt, JobOutcome::Kind::kCompleted,
+                 core::CleanText(result.message), Millis(0)};
     switch (result.kind) {
       case JobResult::Kind::kDone:
         break;
@@ -245,7 +265,7 @@ class Worker::Impl {
       std::lock_guard lock(done_mu);
       done.push_back(std::move(o));
     }
-    completer->Wake();
+    if (completer) completer->Wake();
   }
 
   bool Complete() {
@@ -255,6 +275,11 @@ class Worker::Impl {
       batch.swap(done);
     }
     if (batch.empty()) return false;
+    // One outcome per attempt: a hand-back at shutdown may race the handler's late result.
+    std::unordered_map<std::string, bool> seen;
+    std::erase_if(batch, [&](const JobOutcome& o) {
+      return !seen.emplace(fmt::format("{}/{}", o.id, o.attempt), true).second;
+    });
     constexpr size_t kChunk = 5000;
     for (size_t start = 0; start < batch.size(); start += kChunk) {
       std::vector<JobOutcome> chunk(batch.begin() + start,
@@ -262,11 +287,16 @@ class Worker::Impl {
       std::vector<std::string> applied;
       try {
         applied = store->JobFinishMany(opts.id, chunk);
-      } catch (...) {
-        // Keep what was not written; completion is idempotent (fenced), so a retry is safe.
-        std::lock_guard lock(done_mu);
-        done.insert(done.begin(), batch.begin() + start, batch.end());
-        throw;
+      } catch (const Error& e) {
+        if (e.code() == ErrorCode::kUnavailable) {
+          // Keep what was not written; completion is fenced, so writing it again is safe.
+          std::lock_guard lock(done_mu);
+          done.insert(done.begin(), batch.begin() + start, batch.end());
+          throw;
+        }
+        // The database refused the batch itself: write the outcomes one by one so that one bad
+        // outcome cannot hold back the others.
+        applied = FinishOneByOne(chunk, e);
       }
       std::unordered_map<std::string_view, bool> ok;
       for (const auto& id : applied) ok[id] = true;
@@ -284,6 +314,25 @@ class Worker::Impl {
     return false;
   }
 
+  std::vector<std::string> FinishOneByOne(const std::vector<JobOutcome>& chunk, const Error& e) {
+    core::Log().error("event=finish_batch_refused outcomes={} error=\"{}\"", chunk.size(), e.what());
+    std::vector<std::string> applied;
+    for (auto o : chunk) {
+      for (int tries = 0; tries < 2; ++tries) {
+        try {
+          auto one = store->JobFinishMany(opts.id, {o});
+          applied.insert(applied.end(), one.begin(), one.end());
+          break;
+        } catch (const Error& one_error) {
+          if (one_error.code() == ErrorCode::kUnavailable) throw;
+          core::Log().error("event=finish_refused job={} error=\"{}\"", o.id, one_error.what());
+          o.message = "(the outcome's message could not be stored)";
+        }
+      }
+    }
+    return applied;
+  }
+
   // --- maintenance -----------------------------------------------------------------------
 
   // Cancels handlers whose deadline passed.
@@ -296,9 +345,27 @@ class Worker::Impl {
     return false;
   }
 
+  // Renews the leases of the attempts this worker holds: fetched and waiting, running (until
+  // one lease past its deadline: a handler that ignores its timeout loses the job to the
+  // rescuer), and finished with the outcome not yet written.
   bool RenewLeases() {
-    if (running_count.load() == 0 && InFlight() == 0) return false;
-    store->JobLeaseRenew(opts.id, opts.lease);
+    std::vector<JobRef> held;
+    for (auto& q : queues) {
+      std::lock_guard lock(q->mu);
+      for (const auto& j : q->ready) held.push_back({j.id, j.attempt});
+    }
+    auto cutoff = std::chrono::steady_clock::now() - opts.lease;
+    {
+      std::lock_guard lock(running_mu);
+      for (const auto& [id, rj] : running) {
+        if (rj->deadline > cutoff) held.push_back({rj->id, rj->attempt});
+      }
+    }
+    {
+      std::lock_guard lock(done_mu);
+      for (const auto& o : done) held.push_back({o.id, o.attempt});
+    }
+    store->JobLeaseRenew(opts.id, held, opts.lease);
     return false;
   }
 
@@ -344,6 +411,26 @@ class Worker::Impl {
 
   void Start() {
     if (started) return;
+    if (handlers.empty() && commands.empty()) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "the worker has no handlers: register a C++ handler or configure a command "
+                  "([kinds.NAME] command = [...]) for at least one kind");
+    }
+    for (const auto& [kind, h] : handlers) kinds.push_back(kind);
+    for (const auto& [kind, c] : commands) kinds.push_back(kind);
+    try {
+      StartServices();
+    } catch (...) {
+      started = true;
+      Stop();  // whatever did start is stopped again
+      throw;
+    }
+    started = true;
+    core::Log().info("event=worker_started worker={} queues={} kinds={}", opts.id,
+                     opts.queues.size(), kinds.size());
+  }
+
+  void StartServices() {
     StoreOptions so{opts.database_url, static_cast<int>(opts.queues.size()) + 4, opts.clock};
     store = OpenStore(so);
     store->Migrate();
@@ -378,8 +465,6 @@ class Worker::Impl {
       q->producer->Wake();
     }
     if (listener) listener->Start();
-    started = true;
-    core::Log().info("event=worker_started worker={} queues={}", opts.id, opts.queues.size());
   }
 
   void Stop() {
@@ -394,7 +479,7 @@ class Worker::Impl {
         std::lock_guard lock(q->mu);
         q->stopping = true;
       }
-      q->producer->Stop();
+      if (q->producer) q->producer->Stop();
       std::lock_guard lock(q->mu);
       for (auto& j : q->ready) Finish(Release(j));
       q->in_flight -= static_cast<int>(q->ready.size());
@@ -411,7 +496,10 @@ class Worker::Impl {
         rj->token.Cancel();
       }
     }
-    if (!WaitIdle(std::chrono::steady_clock::now() + Millis(10000))) {
+    // Commands get kill_grace between SIGTERM and SIGKILL; give them that and a margin.
+    Millis wait{10000};
+    for (const auto& [kind, c] : commands) wait = std::max(wait, c.kill_grace + Millis(5000));
+    if (!WaitIdle(std::chrono::steady_clock::now() + wait)) {
       // Handlers that ignore their token: hand their jobs back now; their late outcome is fenced.
       std::lock_guard lock(running_mu);
       for (auto& [id, rj] : running) {
@@ -424,10 +512,11 @@ class Worker::Impl {
         std::lock_guard lock(q->mu);
         q->executors_exit = true;
       }
-      q->cv.notify_all();
+      q->ready_cv.notify_all();
       for (auto& t : q->executors) t.join();
     }
     // 4. Write every outcome, then stop maintenance.
+    if (!completer) return;  // Start failed before anything ran
     completer->Stop();
     for (int i = 0; i < 20; ++i) {
       try {
@@ -438,16 +527,16 @@ class Worker::Impl {
         std::this_thread::sleep_for(Millis(250));
       }
     }
-    watchdog->Stop();
-    renewer->Stop();
-    rescuer->Stop();
+    for (auto* s : {watchdog.get(), renewer.get(), rescuer.get()}) {
+      if (s) s->Stop();
+    }
     core::Log().info("event=worker_stopped worker={}", opts.id);
   }
 
   bool WaitIdle(SteadyTime deadline) {
     for (auto& q : queues) {
       std::unique_lock lock(q->mu);
-      if (!q->cv.wait_until(lock, deadline, [&] { return q->in_flight == 0; })) return false;
+      if (!q->idle_cv.wait_until(lock, deadline, [&] { return q->in_flight == 0; })) return false;
     }
     return true;
   }
@@ -455,6 +544,7 @@ class Worker::Impl {
   WorkerOptions opts;
   std::unordered_map<std::string, Handler> handlers;
   std::unordered_map<std::string, CommandOptions> commands;
+  std::vector<std::string> kinds;  // every kind with a handler: the only ones fetched
   std::unique_ptr<Store> store;
   std::unique_ptr<StoreListener> store_listener;
   std::vector<std::unique_ptr<Queue>> queues;

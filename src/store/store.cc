@@ -1,5 +1,7 @@
 #include "store/store.h"
 
+#include <algorithm>
+
 #include "spindle/error.h"
 #include "store/postgres/pg_store.h"
 
@@ -14,8 +16,10 @@ std::unique_ptr<Store> OpenStore(const StoreOptions& options) {
     throw Error(ErrorCode::kInvalidArgument,
                 "no database configured: pass --database URL or set SPINDLE_DATABASE");
   }
+  // Name only the scheme: the rest of a URL may hold a password.
+  std::string scheme = url.substr(0, std::min(url.find(':'), size_t{32}));
   throw Error(ErrorCode::kInvalidArgument,
-              "unsupported database URL '" + url + "': expected postgresql://...");
+              "unsupported database URL scheme '" + scheme + "': expected postgresql://...");
 }
 
 }  // namespace spindle

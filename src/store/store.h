@@ -30,6 +30,14 @@ struct JobFetchParams {
   int limit = 1;
   std::string worker_id;
   Millis lease{30000};
+  // Only jobs of these kinds (the ones the worker has handlers for).
+  std::vector<std::string> kinds;
+};
+
+// One attempt of a job, as a worker holds it.
+struct JobRef {
+  std::string id;
+  int attempt = 0;
 };
 
 // A finished attempt, as reported by a worker. Fenced: it applies only while the job is still
@@ -41,7 +49,7 @@ struct JobOutcome {
   Kind kind = Kind::kCompleted;
   std::string message;  // kError, kDiscard: recorded in the job's error list
   // kError: back-off before the next attempt. kRelease: when to run again; the attempt does
-  // not count (snooze, hand-back at shutdown).
+  // not count: max_attempts grows by one (snooze, hand-back at shutdown).
   Millis delay{0};
 };
 
@@ -81,8 +89,10 @@ class Store {
   // their lease (rescued, cancelled) and were left alone.
   virtual std::vector<std::string> JobFinishMany(const std::string& worker_id,
                                                  const std::vector<JobOutcome>& outcomes) = 0;
-  // Extends the leases of every job running under the worker. Returns how many.
-  virtual int JobLeaseRenew(const std::string& worker_id, Millis lease) = 0;
+  // Extends the leases of the given attempts, if they still run under the worker. Returns how
+  // many were extended.
+  virtual int JobLeaseRenew(const std::string& worker_id, const std::vector<JobRef>& held,
+                            Millis lease) = 0;
   // Returns running jobs whose lease expired to be retried (or fails them when out of
   // attempts). Returns how many.
   virtual int JobRescue(int limit) = 0;

@@ -56,7 +56,12 @@ std::unique_ptr<Conn> Conn::Connect(const std::string& url) {
     throw Error(ErrorCode::kInvalidArgument, fmt::format("invalid database URL: {}", msg));
   }
   PQconninfoFree(opts);
-  PGconn* c = PQconnectdb(url.c_str());
+  // Defaults that keep a dead network from blocking a worker for minutes (and its leases from
+  // lapsing meanwhile). They come before the URL, so settings in the URL win.
+  const char* keys[] = {"connect_timeout", "keepalives_idle", "keepalives_interval",
+                        "keepalives_count", "tcp_user_timeout", "dbname", nullptr};
+  const char* values[] = {"10", "10", "5", "3", "30000", url.c_str(), nullptr};
+  PGconn* c = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (PQstatus(c) != CONNECTION_OK) {
     std::string msg = Trim(PQerrorMessage(c));
     PQfinish(c);
@@ -151,6 +156,8 @@ std::string FormatTimestamp(SysTime t) {
 SysTime ParseTimestamp(std::string_view text) {
   // "YYYY-MM-DD HH:MM:SS[.ffffff]+00" (the session's TimeZone is UTC), or the same with a 'T'
   // as jsonb renders timestamps.
+  if (text == "infinity") return SysTime::max();
+  if (text == "-infinity") return SysTime::min();
   std::string s(text);
   if (s.size() > 10 && s[10] == 'T') s[10] = ' ';
   std::tm tm{};

@@ -144,11 +144,14 @@ int PgStore::SchemaVersion() {
 }
 
 int PgStore::Migrate() {
+  // Up to date (the common case): no lock, no DDL, so a role without CREATE rights can start.
+  int current = SchemaVersion();
+  if (current == LatestVersion()) return current;
   auto c = pool_.Acquire();
   c->ExecScript("BEGIN");
   try {
     c->ExecScript(kSchemaBootstrap);
-    int current = std::stoi(std::string(c->Exec(kSchemaVersion).Get(0, 0)));
+    current = std::stoi(std::string(c->Exec(kSchemaVersion).Get(0, 0)));
     if (current > LatestVersion()) {
       throw Error(ErrorCode::kSchemaTooNew,
                   fmt::format("the database has Spindle schema version {}, newer than this "
@@ -192,10 +195,11 @@ std::vector<Job> PgStore::JobList(const JobFilter& f) {
 }
 
 std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
+  std::vector<std::optional<std::string>> kinds(p.kinds.begin(), p.kinds.end());
   auto c = pool_.Acquire();
   return ReadJobs(c->ExecPrepared("job_fetch", kJobFetch,
                                   {Now(), p.queue, std::to_string(p.limit), p.worker_id,
-                                   std::to_string(p.lease.count())}));
+                                   std::to_string(p.lease.count()), FormatArray(kinds)}));
 }
 
 std::vector<std::string> PgStore::JobFinishMany(const std::string& worker_id,
@@ -219,10 +223,18 @@ std::vector<std::string> PgStore::JobFinishMany(const std::string& worker_id,
   return applied;
 }
 
-int PgStore::JobLeaseRenew(const std::string& worker_id, Millis lease) {
+int PgStore::JobLeaseRenew(const std::string& worker_id, const std::vector<JobRef>& held,
+                           Millis lease) {
+  if (held.empty()) return 0;
+  std::vector<std::optional<std::string>> ids, attempts;
+  for (const auto& h : held) {
+    ids.push_back(h.id);
+    attempts.push_back(std::to_string(h.attempt));
+  }
   auto c = pool_.Acquire();
   return c->ExecPrepared("job_lease_renew", kJobLeaseRenew,
-                         {Now(), worker_id, std::to_string(lease.count())})
+                         {Now(), worker_id, std::to_string(lease.count()), FormatArray(ids),
+                          FormatArray(attempts)})
       .affected();
 }
 

@@ -23,7 +23,8 @@ class PgStore final : public Store {
   std::vector<Job> JobFetch(const JobFetchParams& params) override;
   std::vector<std::string> JobFinishMany(const std::string& worker_id,
                                          const std::vector<JobOutcome>& outcomes) override;
-  int JobLeaseRenew(const std::string& worker_id, Millis lease) override;
+  int JobLeaseRenew(const std::string& worker_id, const std::vector<JobRef>& held,
+                    Millis lease) override;
   int JobRescue(int limit) override;
   Job JobCancel(const std::string& id) override;
   Job JobRetry(const std::string& id) override;

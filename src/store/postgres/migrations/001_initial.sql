@@ -11,7 +11,7 @@ CREATE TABLE spindle.jobs (
   queue            text NOT NULL DEFAULT 'default' CHECK (length(queue) BETWEEN 1 AND 255),
   args             jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(args) = 'object'),
   priority         integer NOT NULL DEFAULT 0,
-  run_at           timestamptz NOT NULL DEFAULT now(),
+  run_at           timestamptz NOT NULL DEFAULT now() CHECK (isfinite(run_at)),
   state            spindle.job_state NOT NULL DEFAULT 'available',
   attempt          integer NOT NULL DEFAULT 0,
   max_attempts     integer NOT NULL DEFAULT 25 CHECK (max_attempts >= 1),
@@ -22,7 +22,7 @@ CREATE TABLE spindle.jobs (
   finished_at      timestamptz,
   lease_owner      text,
   lease_expires_at timestamptz
-) WITH (fillfactor = 90);  -- room for HOT updates: a job row is updated in place twice
+);
 
 -- The fetch path: only jobs that can still run are indexed, in fetch order.
 CREATE INDEX jobs_fetch_idx ON spindle.jobs (queue, priority, run_at, id)

@@ -1,4 +1,5 @@
--- Leases up to $3 due jobs of queue $2 to worker $4 for $5 ms. $1 = now (NULL: database clock).
+-- Leases up to $3 due jobs of queue $2 whose kind is one of $6 (the kinds worker $4 has
+-- handlers for) to that worker for $5 ms. $1 = now (NULL: database clock).
 -- SKIP LOCKED lets concurrent fetchers pass over each other's rows instead of waiting.
 WITH picked AS (
   SELECT id
@@ -6,6 +7,7 @@ WITH picked AS (
   WHERE state IN ('scheduled', 'available', 'retryable')
     AND queue = $2
     AND run_at <= coalesce($1, now())
+    AND kind = ANY ($6::text[])
   ORDER BY priority, run_at, id
   LIMIT $3
   FOR UPDATE SKIP LOCKED

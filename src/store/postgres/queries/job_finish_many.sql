@@ -4,7 +4,9 @@
 --   kind 'completed' -> completed
 --   kind 'error'     -> retryable after delay_ms, or failed when attempts are exhausted
 --   kind 'discard'   -> failed
---   kind 'release'   -> available/scheduled again after delay_ms; the attempt does not count
+--   kind 'release'   -> available/scheduled again after delay_ms; the attempt does not count:
+--                       max_attempts grows by one (attempt itself only ever grows, which is
+--                       what makes it a fencing token)
 WITH o AS (
   SELECT * FROM unnest($3::uuid[], $4::integer[], $5::text[], $6::text[], $7::bigint[])
     AS t(id, attempt, kind, message, delay_ms)
@@ -17,7 +19,8 @@ WITH o AS (
         WHEN o.kind = 'error' THEN 'retryable'
         WHEN o.delay_ms > 0 THEN 'scheduled'
         ELSE 'available' END)::spindle.job_state,
-      attempt = CASE WHEN o.kind = 'release' THEN j.attempt - 1 ELSE j.attempt END,
+      max_attempts = CASE WHEN o.kind = 'release' THEN j.max_attempts + 1
+                          ELSE j.max_attempts END,
       run_at = CASE WHEN o.kind IN ('error', 'release')
                     THEN coalesce($1, now()) + o.delay_ms * interval '1 millisecond'
                     ELSE j.run_at END,

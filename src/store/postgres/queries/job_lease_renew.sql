@@ -1,4 +1,7 @@
--- Extends the lease of every job running under worker $2 by $3 ms from now ($1).
-UPDATE spindle.jobs
+-- Extends by $3 ms from now ($1) the leases of the jobs that worker $2 still holds: the
+-- (id, attempt) pairs $4, $5. Only those: a row this worker fetched but lost track of (a reply
+-- lost with its connection) is not renewed, so it expires and is rescued.
+UPDATE spindle.jobs j
 SET lease_expires_at = coalesce($1, now()) + $3 * interval '1 millisecond'
-WHERE state = 'running' AND lease_owner = $2
+FROM unnest($4::uuid[], $5::integer[]) AS held(id, attempt)
+WHERE j.id = held.id AND j.attempt = held.attempt AND j.state = 'running' AND j.lease_owner = $2
