@@ -2,11 +2,13 @@
 // A new backend adds itself to INSTANTIATE_TEST_SUITE_P at the bottom.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <set>
 #include <thread>
 
 #include "core/uuid.h"
 #include "spindle/postgres.h"
+#include "spindle/sqlite.h"
 #include "store/store.h"
 #include "testing.h"
 
@@ -14,13 +16,10 @@ namespace spindle {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::TestDatabase;
+using testing::BackendKind;
+using testing::TestBackend;
 
-struct Backend {
-  std::string name;
-};
-
-class StoreTest : public ::testing::TestWithParam<Backend> {
+class StoreTest : public ::testing::TestWithParam<BackendKind> {
  protected:
   void SetUp() override {
     clock_ = std::make_shared<FakeClock>();
@@ -28,7 +27,7 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
     store_->Migrate();
   }
 
-  std::unique_ptr<Store> Open() { return OpenStore({db_.url(), 4, clock_}); }
+  std::unique_ptr<Store> Open() { return OpenStore({db_->url(), 4, clock_}); }
 
   std::string Insert(JobSpec spec) { return store_->JobInsertMany({spec}).front(); }
   Job Get(const std::string& id) { return store_->JobGet(id).value(); }
@@ -43,7 +42,7 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
     return store_->JobFinishMany(worker, {o});
   }
   int64_t Count(const std::string& where = "true") {
-    return db_.QueryInt("SELECT count(*) FROM spindle.jobs WHERE " + where);
+    return db_->QueryInt("SELECT count(*) FROM {jobs} WHERE " + where);
   }
   // Collects notifications until none arrives for 300 ms.
   std::multiset<std::string> Drain(StoreListener& l) {
@@ -55,7 +54,7 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
     }
   }
 
-  TestDatabase db_;
+  std::unique_ptr<TestBackend> db_ = TestBackend::Make(GetParam());
   std::shared_ptr<FakeClock> clock_;
   std::unique_ptr<Store> store_;
 };
@@ -66,28 +65,26 @@ TEST_P(StoreTest, MigrateIsIdempotent) {
   EXPECT_EQ(store_->Migrate(), store_->LatestVersion());
   EXPECT_EQ(store_->Migrate(), store_->LatestVersion());
   EXPECT_EQ(store_->SchemaVersion(), store_->LatestVersion());
-  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM spindle.schema_migrations"),
-            store_->LatestVersion());
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM {migrations}"), store_->LatestVersion());
 }
 
 TEST_P(StoreTest, ConcurrentMigratorsAgree) {
-  TestDatabase fresh;
+  auto fresh = TestBackend::Make(GetParam());
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   for (int i = 0; i < 6; ++i) {
     threads.emplace_back([&] {
-      auto s = OpenStore({fresh.url(), 1, nullptr});
+      auto s = OpenStore({fresh->url(), 1, nullptr});
       if (s->Migrate() == s->LatestVersion()) ++ok;
     });
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 6);
-  EXPECT_EQ(fresh.QueryInt("SELECT count(*) FROM spindle.schema_migrations"),
-            store_->LatestVersion());
+  EXPECT_EQ(fresh->QueryInt("SELECT count(*) FROM {migrations}"), store_->LatestVersion());
 }
 
 TEST_P(StoreTest, RefusesADatabaseFromANewerSpindle) {
-  db_.Query("INSERT INTO spindle.schema_migrations (version, name) VALUES (999, 'future')");
+  db_->Query("INSERT INTO {migrations} (version, name) VALUES (999, 'future')");
   try {
     store_->Migrate();
     FAIL() << "migrated a newer schema";
@@ -95,12 +92,19 @@ TEST_P(StoreTest, RefusesADatabaseFromANewerSpindle) {
     EXPECT_EQ(e.code(), ErrorCode::kSchemaTooNew);
     EXPECT_NE(std::string(e.what()).find("999"), std::string::npos);
   }
-  EXPECT_THROW(Client::Open({db_.url()}, /*migrate=*/false), Error);
+  EXPECT_THROW(Client::Open({db_->url()}, /*migrate=*/false), Error);
+  EXPECT_THROW(Client::Open({db_->url()}), Error);
 }
 
 TEST_P(StoreTest, UnmigratedDatabaseIsVersionZero) {
-  TestDatabase fresh;
-  EXPECT_EQ(OpenStore({fresh.url(), 1, nullptr})->SchemaVersion(), 0);
+  auto fresh = TestBackend::Make(GetParam());
+  EXPECT_EQ(OpenStore({fresh->url(), 1, nullptr})->SchemaVersion(), 0);
+  try {
+    Client::Open({fresh->url()}, /*migrate=*/false);
+    FAIL() << "opened a database without a schema";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("spindle migrate"), std::string::npos) << e.what();
+  }
 }
 
 // --- enqueue ------------------------------------------------------------------------------
@@ -166,31 +170,70 @@ TEST_P(StoreTest, BadInputChangesNothing) {
   EXPECT_EQ(Count(), 0);
 }
 
+// The application's connection and transaction, per backend.
+class AppTransaction {
+ public:
+  explicit AppTransaction(const TestBackend& db) : kind_(db.kind()) {
+    if (kind_ == BackendKind::kPostgres) {
+      pg_ = PQconnectdb(db.url().c_str());
+      EXPECT_EQ(PQstatus(pg_), CONNECTION_OK);
+    } else {
+      EXPECT_EQ(sqlite3_open(db.url().substr(7).c_str(), &lite_), SQLITE_OK);
+      sqlite3_busy_timeout(lite_, 5000);
+    }
+  }
+  ~AppTransaction() {
+    if (pg_) PQfinish(pg_);
+    if (lite_) sqlite3_close(lite_);
+  }
+  void Exec(const char* sql) {
+    if (pg_) {
+      PQclear(PQexec(pg_, sql));
+    } else {
+      sqlite3_exec(lite_, sql, nullptr, nullptr, nullptr);
+    }
+  }
+  std::vector<std::string> Enqueue(const std::vector<JobSpec>& specs) {
+    return pg_ ? pg::Enqueue(pg_, specs) : sqlite::Enqueue(lite_, specs);
+  }
+
+ private:
+  BackendKind kind_;
+  PGconn* pg_ = nullptr;
+  sqlite3* lite_ = nullptr;
+};
+
 TEST_P(StoreTest, EnqueueInTheApplicationsTransaction) {
   auto listener = store_->Listen();
   Drain(*listener);
-  PGconn* app = PQconnectdb(db_.url().c_str());
-  ASSERT_EQ(PQstatus(app), CONNECTION_OK);
-  PQclear(PQexec(app, "BEGIN"));
-  pg::Enqueue(app, {{.kind = "rolled_back"}, {.kind = "rolled_back"}});
-  PQclear(PQexec(app, "ROLLBACK"));
+  AppTransaction app(*db_);
+  app.Exec("BEGIN");
+  app.Enqueue({{.kind = "rolled_back"}, {.kind = "rolled_back"}});
+  app.Exec("ROLLBACK");
   EXPECT_EQ(Count(), 0);
   EXPECT_TRUE(Drain(*listener).empty());
 
-  PQclear(PQexec(app, "BEGIN"));
-  auto ids = pg::Enqueue(app, {{.kind = "kept"}, {.kind = "kept"}});
-  EXPECT_EQ(Count(), 0) << "visible before commit";
-  PQclear(PQexec(app, "COMMIT"));
+  app.Exec("BEGIN");
+  auto ids = app.Enqueue({{.kind = "kept"}, {.kind = "kept"}});
+  if (GetParam() == BackendKind::kPostgres) {
+    EXPECT_EQ(Count(), 0) << "visible before commit";
+  }
+  app.Exec("COMMIT");
   EXPECT_EQ(Count("kind = 'kept'"), 2);
   EXPECT_EQ(Get(ids[0]).state, JobState::kAvailable);
-  EXPECT_EQ(Drain(*listener), (std::multiset<std::string>{"default"}));
-  PQfinish(app);
+  // PostgreSQL notifies at commit; SQLite workers find the jobs by polling.
+  if (GetParam() == BackendKind::kPostgres) {
+    EXPECT_EQ(Drain(*listener), (std::multiset<std::string>{"default"}));
+  }
 }
 
-TEST_P(StoreTest, EnqueueFromASqlTrigger) {
+// PostgreSQL only: SQL triggers, and the connection semantics of libpq.
+class PostgresStoreTest : public StoreTest {};
+
+TEST_P(PostgresStoreTest, EnqueueFromASqlTrigger) {
   auto listener = store_->Listen();
   Drain(*listener);
-  db_.Query(R"(
+  db_->Query(R"(
     CREATE TABLE orders (id serial PRIMARY KEY, email text NOT NULL);
     CREATE FUNCTION orders_enqueue() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -205,12 +248,11 @@ TEST_P(StoreTest, EnqueueFromASqlTrigger) {
   EXPECT_EQ(Count("kind = 'send_receipt' AND queue = 'mail' AND state = 'available' "
                   "AND max_attempts = 5 AND args->>'to' LIKE '%@x'"),
             3);
-  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM spindle.jobs WHERE substr(id::text, 15, 1) = '7'"),
-            3);
+  EXPECT_EQ(Count("substr(id::text, 15, 1) = '7'"), 3);
   // Three jobs in one transaction: one notification.
   EXPECT_EQ(Drain(*listener), (std::multiset<std::string>{"mail"}));
   // A failing insert rolls back its job too.
-  EXPECT_ANY_THROW(db_.Query("INSERT INTO orders (email) VALUES (NULL)"));
+  EXPECT_ANY_THROW(db_->Query("INSERT INTO orders (email) VALUES (NULL)"));
   EXPECT_EQ(Count(), 3);
 }
 
@@ -433,23 +475,69 @@ TEST_P(StoreTest, ListFiltersNewestFirst) {
   EXPECT_EQ(store_->JobList({.limit = 1}).size(), 1u);
 }
 
-TEST_P(StoreTest, UnreachableDatabaseIsUnavailable) {
+// --- opening ------------------------------------------------------------------------------
+
+void ExpectOpenFails(const std::string& url, ErrorCode code, const std::string& text) {
   try {
-    OpenStore({"postgresql://127.0.0.1:1/nothing?connect_timeout=5", 1, nullptr});
-    FAIL();
+    OpenStore({url, 1, nullptr});
+    ADD_FAILURE() << "opened " << url;
   } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
-  }
-  try {
-    OpenStore({"mysql://x", 1, nullptr});
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(e.code(), code) << e.what();
+    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(Backend{"postgres"}),
-                         [](const auto& info) { return info.param.name; });
+TEST(OpenStoreTest, BadUrlsFailClearly) {
+  ExpectOpenFails("postgresql://127.0.0.1:1/nothing?connect_timeout=5", ErrorCode::kUnavailable,
+                  "cannot connect");
+  ExpectOpenFails("mysql://user:secret@x", ErrorCode::kInvalidArgument, "'mysql'");
+  ExpectOpenFails("sqlite:", ErrorCode::kInvalidArgument, "names no file");
+  ExpectOpenFails("sqlite:/nonexistent-dir/x.db", ErrorCode::kUnavailable, "cannot open");
+  std::string text_file = ::testing::TempDir() + "not_a_database.db";
+  std::ofstream(text_file) << "this is not a database, just a text file long enough to tell\n";
+  ExpectOpenFails("sqlite:" + text_file, ErrorCode::kInvalidArgument, "not a database");
+  std::remove(text_file.c_str());
+}
+
+// SQLite only: several connections on one file.
+class SqliteStoreTest : public StoreTest {};
+
+TEST_P(SqliteStoreTest, ALockHeldPastTheBusyTimeoutFailsClearlyAndChangesNothing) {
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(db_->url().substr(7).c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    store_->JobInsertMany({{.kind = "k"}});
+    ADD_FAILURE() << "inserted under another writer's lock";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable) << e.what();
+    EXPECT_NE(std::string(e.what()).find("locked"), std::string::npos) << e.what();
+  }
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 4s) << "did not wait for the busy timeout";
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  EXPECT_EQ(Count(), 0);
+  store_->JobInsertMany({{.kind = "k"}});
+  EXPECT_EQ(Count(), 1);
+}
+
+TEST_P(SqliteStoreTest, SharesAFileWithTheApplicationsTables) {
+  db_->Query("CREATE TABLE orders (id INTEGER PRIMARY KEY, email TEXT)");
+  EXPECT_EQ(store_->Migrate(), store_->LatestVersion());
+  Insert({.kind = "k"});
+  EXPECT_EQ(Count(), 1);
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM orders"), 0);
+}
+
+auto BackendName = [](const auto& info) { return testing::Name(info.param); };
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::ValuesIn(testing::kAllBackends),
+                         BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, PostgresStoreTest,
+                         ::testing::Values(BackendKind::kPostgres), BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, SqliteStoreTest, ::testing::Values(BackendKind::kSqlite),
+                         BackendName);
 
 }  // namespace
 }  // namespace spindle

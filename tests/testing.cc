@@ -1,9 +1,12 @@
 #include "testing.h"
 
+#include <libpq-fe.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <random>
 #include <stdexcept>
 
@@ -13,7 +16,19 @@
 namespace spindle::testing {
 namespace {
 
-std::string Exec(const std::string& url, const std::string& sql) {
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) {
+    s.replace(pos, from.size(), to);
+  }
+  return s;
+}
+
+std::string UniqueName() {
+  static std::atomic<int> counter{0};
+  return fmt::format("spindle_t_{}_{}_{:x}", getpid(), counter++, std::random_device{}() & 0xffff);
+}
+
+std::string PgExec(const std::string& url, const std::string& sql) {
   PGconn* c = PQconnectdb(url.c_str());
   if (PQstatus(c) != CONNECTION_OK) {
     std::string msg = PQerrorMessage(c);
@@ -44,44 +59,121 @@ std::string WithDatabase(const std::string& url, const std::string& db) {
   return base + "/" + db + rest;
 }
 
+class PgBackend final : public TestBackend {
+ public:
+  PgBackend() {
+    const char* env = std::getenv("SPINDLE_TEST_DATABASE");
+    if (!env || !*env) {
+      ADD_FAILURE() << "SPINDLE_TEST_DATABASE is not set: run the tests with scripts/test.sh, "
+                       "which starts a throwaway PostgreSQL";
+      throw std::runtime_error("SPINDLE_TEST_DATABASE is not set");
+    }
+    admin_url_ = env;
+    name_ = UniqueName();
+    PgExec(admin_url_, "CREATE DATABASE " + name_);
+    url_ = WithDatabase(admin_url_, name_);
+  }
+  ~PgBackend() override {
+    try {
+      PgExec(admin_url_, "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+    } catch (const std::exception& e) {
+      fprintf(stderr, "warning: %s\n", e.what());
+    }
+  }
+  BackendKind kind() const override { return BackendKind::kPostgres; }
+  const std::string& url() const override { return url_; }
+  void InstallFinishLog() const override {
+    Query(R"(
+      CREATE TABLE test_finish (id uuid NOT NULL, state text NOT NULL);
+      CREATE FUNCTION test_log_finish() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO test_finish (id, state) VALUES (NEW.id, NEW.state::text);
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER test_finish_trigger AFTER UPDATE OF state ON spindle.jobs FOR EACH ROW
+        WHEN (NEW.state IN ('completed', 'failed', 'cancelled')
+              AND OLD.state IS DISTINCT FROM NEW.state)
+        EXECUTE FUNCTION test_log_finish();
+    )");
+  }
+
+ protected:
+  std::string RunSql(const std::string& sql) const override { return PgExec(url_, sql); }
+  std::string Expand(std::string sql) const override {
+    return Replace(Replace(std::move(sql), "{jobs}", "spindle.jobs"), "{migrations}",
+                   "spindle.schema_migrations");
+  }
+
+ private:
+  std::string admin_url_, name_, url_;
+};
+
+class SqliteBackend final : public TestBackend {
+ public:
+  SqliteBackend() {
+    path_ = (std::filesystem::path(::testing::TempDir()) / (UniqueName() + ".db")).string();
+    url_ = "sqlite:" + path_;
+  }
+  ~SqliteBackend() override {
+    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path_ + suffix).c_str());
+  }
+  BackendKind kind() const override { return BackendKind::kSqlite; }
+  const std::string& url() const override { return url_; }
+  void InstallFinishLog() const override {
+    Query(R"(
+      CREATE TABLE test_finish (id TEXT NOT NULL, state TEXT NOT NULL);
+      CREATE TRIGGER test_finish_trigger AFTER UPDATE OF state ON spindle_jobs FOR EACH ROW
+        WHEN NEW.state IN ('completed', 'failed', 'cancelled') AND OLD.state IS NOT NEW.state
+        BEGIN
+          INSERT INTO test_finish (id, state) VALUES (NEW.id, NEW.state);
+        END;
+    )");
+  }
+
+ protected:
+  std::string RunSql(const std::string& sql) const override {
+    sqlite3* db = nullptr;
+    sqlite3_open(path_.c_str(), &db);
+    sqlite3_busy_timeout(db, 10000);
+    std::string out;
+    bool first = true;
+    std::pair<std::string*, bool*> ctx{&out, &first};
+    char* err = nullptr;
+    int rc = sqlite3_exec(
+        db, sql.c_str(),
+        [](void* ctx, int n, char** values, char**) {
+          auto* p = static_cast<std::pair<std::string*, bool*>*>(ctx);
+          if (*p->second && n > 0) {
+            *p->first = values[0] ? values[0] : "";
+            *p->second = false;
+          }
+          return 0;
+        },
+        &ctx, &err);
+    std::string msg = err ? err : "";
+    sqlite3_free(err);
+    sqlite3_close(db);
+    if (rc != SQLITE_OK) throw std::runtime_error("test SQL failed: " + msg + "\n" + sql);
+    return out;
+  }
+  std::string Expand(std::string sql) const override {
+    return Replace(Replace(std::move(sql), "{jobs}", "spindle_jobs"), "{migrations}",
+                   "spindle_schema_migrations");
+  }
+
+ private:
+  std::string path_, url_;
+};
+
 }  // namespace
 
-TestDatabase::TestDatabase() {
-  const char* env = std::getenv("SPINDLE_TEST_DATABASE");
-  if (!env || !*env) {
-    ADD_FAILURE() << "SPINDLE_TEST_DATABASE is not set: run the tests with scripts/test.sh, "
-                     "which starts a throwaway PostgreSQL";
-    throw std::runtime_error("SPINDLE_TEST_DATABASE is not set");
-  }
-  admin_url_ = env;
-  static std::atomic<int> counter{0};
-  name_ = fmt::format("spindle_t_{}_{}_{:x}", getpid(), counter++, std::random_device{}() & 0xffff);
-  Exec(admin_url_, "CREATE DATABASE " + name_);
-  url_ = WithDatabase(admin_url_, name_);
+std::string Name(BackendKind kind) {
+  return kind == BackendKind::kPostgres ? "postgres" : "sqlite";
 }
 
-TestDatabase::~TestDatabase() {
-  try {
-    Exec(admin_url_, "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
-  } catch (const std::exception& e) {
-    fprintf(stderr, "warning: %s\n", e.what());
-  }
-}
-
-std::string TestDatabase::Query(const std::string& sql) const { return Exec(url_, sql); }
-
-void TestDatabase::InstallFinishLog() const {
-  Query(R"(
-    CREATE TABLE test_finish (id uuid NOT NULL, state text NOT NULL, at timestamptz DEFAULT now());
-    CREATE FUNCTION test_log_finish() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      INSERT INTO test_finish (id, state) VALUES (NEW.id, NEW.state::text);
-      RETURN NEW;
-    END $$;
-    CREATE TRIGGER test_finish_trigger AFTER UPDATE OF state ON spindle.jobs FOR EACH ROW
-      WHEN (NEW.state IN ('completed', 'failed', 'cancelled') AND OLD.state IS DISTINCT FROM NEW.state)
-      EXECUTE FUNCTION test_log_finish();
-  )");
+std::unique_ptr<TestBackend> TestBackend::Make(BackendKind kind) {
+  if (kind == BackendKind::kPostgres) return std::make_unique<PgBackend>();
+  return std::make_unique<SqliteBackend>();
 }
 
 bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds limit) {

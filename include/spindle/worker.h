@@ -45,8 +45,11 @@ struct WorkerOptions {
   std::vector<QueueOptions> queues{QueueOptions{}};
   // A running job's lease; renewed every lease/3 while it runs. Default: 30 s.
   Millis lease{30000};
-  // How often to look for jobs when no notification came. Default: 1 s.
+  // How often to look for jobs that no notification announced. Default: 1 s.
   Millis poll_interval{1000};
+  // Used instead of poll_interval when the database cannot notify other processes (SQLite):
+  // jobs enqueued by other processes are found only by polling. Default: 200 ms.
+  Millis poll_interval_no_notify{200};
   // How often to rescue jobs whose lease expired. Default: 5 s.
   Millis rescue_interval{5000};
   // Timeout of a job that declares none. Default: 30 min.

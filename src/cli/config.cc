@@ -81,12 +81,14 @@ Config LoadConfig(const std::string& path) {
   if (const auto* w = Table(path, root, "worker")) {
     const std::string at = "worker.";
     OnlyKeys(path, *w, at,
-             {"id", "lease", "poll_interval", "rescue_interval", "default_timeout",
+             {"id", "lease", "poll_interval", "poll_interval_no_notify", "rescue_interval",
+              "default_timeout",
               "shutdown_grace", "fetch_batch_max"});
     auto& o = c.worker;
     if (auto v = Str(path, *w, "id", at)) o.id = *v;
     if (auto v = Dur(path, *w, "lease", at)) o.lease = *v;
     if (auto v = Dur(path, *w, "poll_interval", at)) o.poll_interval = *v;
+    if (auto v = Dur(path, *w, "poll_interval_no_notify", at)) o.poll_interval_no_notify = *v;
     if (auto v = Dur(path, *w, "rescue_interval", at)) o.rescue_interval = *v;
     if (auto v = Dur(path, *w, "default_timeout", at)) o.default_timeout = *v;
     if (auto v = Dur(path, *w, "shutdown_grace", at)) o.shutdown_grace = *v;

@@ -40,13 +40,15 @@ std::optional<Config> MaybeConfig(const Globals& g) {
   return LoadConfig(path);
 }
 
-// --database, else SPINDLE_DATABASE, else the configuration's `database`.
+// The embedded default: a SQLite file in the working directory.
+constexpr const char* kDefaultDatabase = "sqlite:spindle.db";
+
+// --database, else SPINDLE_DATABASE, else the configuration's `database`, else the default.
 std::string DatabaseUrl(const Globals& g, const std::optional<Config>& config) {
   if (!g.database.empty()) return g.database;
   if (const char* env = std::getenv("SPINDLE_DATABASE"); env && *env) return env;
   if (config && config->database) return *config->database;
-  throw Error(ErrorCode::kInvalidArgument,
-              "no database configured: pass --database URL or set SPINDLE_DATABASE");
+  return kDefaultDatabase;
 }
 
 std::string Time(const std::optional<SysTime>& t) {
@@ -194,7 +196,8 @@ int Main(int argc, char** argv) {
   app.fallthrough();  // global options may also follow the subcommand
   Globals g;
   app.add_option("--database", g.database,
-                 "postgresql://... (default: $SPINDLE_DATABASE, then the configuration)");
+                 "postgresql://... or sqlite:PATH (default: $SPINDLE_DATABASE, then the "
+                 "configuration, then sqlite:spindle.db)");
   app.add_option("--config", g.config_path, "TOML configuration (default: $SPINDLE_CONFIG)");
   app.add_option("--log-level", g.log_level, "trace, debug, info, warn, error, off");
   app.add_flag("--json", g.json, "Machine-readable output");

@@ -73,11 +73,12 @@ class Worker::Impl {
       }
     }
     if (opts.lease < Millis(100) || opts.poll_interval < Millis(1) ||
+        opts.poll_interval_no_notify < Millis(1) ||
         opts.rescue_interval < Millis(100) || opts.default_timeout < Millis(1) ||
         opts.shutdown_grace < Millis(0) || opts.fetch_batch_max < 1) {
       throw Error(ErrorCode::kInvalidArgument,
                   "worker options: lease and rescue_interval must be at least 100ms; "
-                  "poll_interval, default_timeout and fetch_batch_max must be positive");
+                  "poll intervals, default_timeout and fetch_batch_max must be positive");
     }
   }
 
@@ -440,19 +441,19 @@ class Worker::Impl {
                                             [this] { return RenewLeases(); });
     rescuer = std::make_unique<LoopService>("rescuer", opts.rescue_interval,
                                             [this] { return Rescue(); });
+    Millis poll = store->capabilities().notifies_other_processes ? opts.poll_interval
+                                                                 : opts.poll_interval_no_notify;
     for (const auto& qo : opts.queues) {
       auto q = std::make_unique<Queue>();
       q->opts = qo;
       Queue* raw = q.get();
-      q->producer = std::make_unique<LoopService>("producer:" + qo.name, opts.poll_interval,
+      q->producer = std::make_unique<LoopService>("producer:" + qo.name, poll,
                                                   [this, raw] { return Produce(*raw); });
       queues.push_back(std::move(q));
     }
-    if (store->capabilities().listener) {
-      store_listener = store->Listen();
-      store_listener->Wait(Millis(0));  // LISTEN before the first fetch: no wake-up is missed
-      listener = std::make_unique<LoopService>("listener", Millis(0), [this] { return Listen(); });
-    }
+    store_listener = store->Listen();
+    store_listener->Wait(Millis(0));  // listening before the first fetch: no wake-up is missed
+    listener = std::make_unique<LoopService>("listener", Millis(0), [this] { return Listen(); });
     completer->Start();
     watchdog->Start();
     renewer->Start();

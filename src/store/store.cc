@@ -2,8 +2,11 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "spindle/error.h"
 #include "store/postgres/pg_store.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace spindle {
 
@@ -12,6 +15,7 @@ std::unique_ptr<Store> OpenStore(const StoreOptions& options) {
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
     return std::make_unique<pg::PgStore>(options);
   }
+  if (url.rfind("sqlite:", 0) == 0) return std::make_unique<sqlite::SqliteStore>(options);
   if (url.empty()) {
     throw Error(ErrorCode::kInvalidArgument,
                 "no database configured: pass --database URL or set SPINDLE_DATABASE");
@@ -19,7 +23,15 @@ std::unique_ptr<Store> OpenStore(const StoreOptions& options) {
   // Name only the scheme: the rest of a URL may hold a password.
   std::string scheme = url.substr(0, std::min(url.find(':'), size_t{32}));
   throw Error(ErrorCode::kInvalidArgument,
-              "unsupported database URL scheme '" + scheme + "': expected postgresql://...");
+              "unsupported database URL scheme '" + scheme +
+                  "': expected postgresql://... or sqlite:PATH");
+}
+
+void ThrowChangeRefused(Store& store, const std::string& id, std::string_view action) {
+  auto job = store.JobGet(id);
+  if (!job) throw Error(ErrorCode::kNotFound, "no job with id '" + id + "'");
+  throw Error(ErrorCode::kIllegalTransition,
+              fmt::format("cannot {} job {}: it is {}", action, id, ToString(job->state)));
 }
 
 }  // namespace spindle

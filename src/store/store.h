@@ -20,9 +20,10 @@
 namespace spindle {
 
 struct StoreCapabilities {
-  // The backend can push "new jobs in queue Q" notifications to other processes
-  // (PostgreSQL LISTEN/NOTIFY). Without it, other processes learn of new jobs by polling.
-  bool listener = false;
+  // "New jobs in queue Q" notifications reach other processes (PostgreSQL LISTEN/NOTIFY).
+  // Without it, Listen() hears only this process's own enqueues, and workers learn of other
+  // processes' jobs by polling.
+  bool notifies_other_processes = false;
 };
 
 struct JobFetchParams {
@@ -53,7 +54,7 @@ struct JobOutcome {
   Millis delay{0};
 };
 
-// Receives notifications pushed by other processes. One per listening thread.
+// Receives "new jobs in queue Q" notifications. One per listening thread.
 class StoreListener {
  public:
   virtual ~StoreListener() = default;
@@ -102,7 +103,6 @@ class Store {
   // Makes a completed, failed or cancelled job available again.
   virtual Job JobRetry(const std::string& id) = 0;
 
-  // Only when capabilities().listener.
   virtual std::unique_ptr<StoreListener> Listen() = 0;
 };
 
@@ -112,7 +112,12 @@ struct StoreOptions {
   std::shared_ptr<Clock> clock;  // default: SystemClock
 };
 
-// Opens the backend named by the URL scheme. Throws kInvalidArgument for an unknown scheme.
+// Opens the backend named by the URL scheme: postgresql:// (or postgres://) and sqlite:PATH.
+// Throws kInvalidArgument for an unknown scheme.
 std::unique_ptr<Store> OpenStore(const StoreOptions& options);
+
+// For backends: a state change of job `id` matched no row. Throws kNotFound when the job does
+// not exist, else kIllegalTransition naming its state.
+[[noreturn]] void ThrowChangeRefused(Store& store, const std::string& id, std::string_view action);
 
 }  // namespace spindle

@@ -1,6 +1,5 @@
 #include "store/postgres/pg_conn.h"
 
-#include <ctime>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -117,68 +116,6 @@ Result Conn::ExecPrepared(const char* name, std::string_view sql, const Params& 
 void Conn::ExecScript(std::string_view sql) {
   std::string text(sql);
   Check(PQexec(conn_, text.c_str()), "statement failed");
-}
-
-Pool::Lease Pool::Acquire() {
-  {
-    std::lock_guard lock(mu_);
-    if (!idle_.empty()) {
-      auto c = std::move(idle_.back());
-      idle_.pop_back();
-      return Lease(this, std::move(c));
-    }
-  }
-  return Lease(this, Conn::Connect(url_));
-}
-
-void Pool::Return(std::unique_ptr<Conn> conn) {
-  // A connection inside a failed or open transaction, or broken, is not reused.
-  if (!conn->ok() || PQtransactionStatus(conn->raw()) != PQTRANS_IDLE) return;
-  std::lock_guard lock(mu_);
-  if (static_cast<int>(idle_.size()) < size_) idle_.push_back(std::move(conn));
-}
-
-std::string FormatTimestamp(SysTime t) {
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-  int64_t secs = us / 1000000;
-  int64_t frac = us % 1000000;
-  if (frac < 0) {
-    frac += 1000000;
-    secs -= 1;
-  }
-  time_t tt = static_cast<time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}+00", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-}
-
-SysTime ParseTimestamp(std::string_view text) {
-  // "YYYY-MM-DD HH:MM:SS[.ffffff]+00" (the session's TimeZone is UTC), or the same with a 'T'
-  // as jsonb renders timestamps.
-  if (text == "infinity") return SysTime::max();
-  if (text == "-infinity") return SysTime::min();
-  std::string s(text);
-  if (s.size() > 10 && s[10] == 'T') s[10] = ' ';
-  std::tm tm{};
-  int consumed = 0;
-  if (sscanf(s.c_str(), "%d-%d-%d %d:%d:%d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-             &tm.tm_min, &tm.tm_sec, &consumed) != 6) {
-    throw Error(ErrorCode::kInternal, "unexpected timestamp from the database: " + s);
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  int64_t micros = 0;
-  size_t i = static_cast<size_t>(consumed);
-  if (i < s.size() && s[i] == '.') {
-    int digits = 0;
-    for (++i; i < s.size() && isdigit(static_cast<unsigned char>(s[i])); ++i, ++digits) {
-      if (digits < 6) micros = micros * 10 + (s[i] - '0');
-    }
-    for (; digits < 6; ++digits) micros *= 10;
-  }
-  int64_t secs = timegm(&tm);
-  return SysTime(std::chrono::microseconds(secs * 1000000 + micros));
 }
 
 std::string FormatArray(const std::vector<std::optional<std::string>>& items) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "spindle/job.h"
+#include "store/pool.h"
 
 namespace spindle::pg {
 
@@ -53,6 +54,8 @@ class Conn {
   void ExecScript(std::string_view sql);
 
   bool ok() const { return PQstatus(conn_) == CONNECTION_OK; }
+  // For the pool: a broken connection, or one inside a failed or open transaction, is not reused.
+  bool Reusable() const { return ok() && PQtransactionStatus(conn_) == PQTRANS_IDLE; }
   PGconn* raw() { return conn_; }
 
  private:
@@ -67,42 +70,9 @@ class Conn {
 // Throws the spindle::Error that fits a failed result or connection.
 [[noreturn]] void ThrowError(PGconn* conn, PGresult* r, std::string_view what);
 
-// A pool of connections. Thread-safe. A connection found broken is dropped, not returned.
-class Pool {
- public:
-  Pool(std::string url, int size) : url_(std::move(url)), size_(size) {}
-
-  class Lease {
-   public:
-    Lease(Pool* pool, std::unique_ptr<Conn> conn) : pool_(pool), conn_(std::move(conn)) {}
-    Lease(Lease&&) = default;
-    ~Lease() {
-      if (conn_) pool_->Return(std::move(conn_));
-    }
-    Conn* operator->() { return conn_.get(); }
-    Conn& operator*() { return *conn_; }
-
-   private:
-    Pool* pool_;
-    std::unique_ptr<Conn> conn_;
-  };
-
-  Lease Acquire();
-  const std::string& url() const { return url_; }
-
- private:
-  void Return(std::unique_ptr<Conn> conn);
-
-  const std::string url_;
-  const int size_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Conn>> idle_;
-};
-
-// Text forms for parameters and results.
-std::string FormatTimestamp(SysTime t);
-SysTime ParseTimestamp(std::string_view text);
 // A PostgreSQL array literal: {"a","b",NULL}; elements quoted and escaped.
 std::string FormatArray(const std::vector<std::optional<std::string>>& items);
+
+using Pool = spindle::Pool<Conn>;
 
 }  // namespace spindle::pg

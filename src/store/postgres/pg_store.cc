@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include "core/log.h"
 
+#include "core/time.h"
 #include "core/uuid.h"
 #include "spindle/error.h"
 #include "spindle/postgres.h"
@@ -14,6 +15,8 @@ namespace spindle::pg {
 namespace {
 
 using namespace spindle::pgsql;
+using core::FormatTimestamp;
+using core::ParseTimestamp;
 
 std::optional<std::string> Opt(const std::string& s) {
   return s.empty() ? std::nullopt : std::optional<std::string>(s);
@@ -36,10 +39,7 @@ Job ReadJob(const Result& r, int row) {
   j.attempt = std::stoi(std::string(r.Get(row, 7)));
   j.max_attempts = std::stoi(std::string(r.Get(row, 8)));
   if (!r.IsNull(row, 9)) j.timeout = Millis(std::stoll(std::string(r.Get(row, 9))));
-  for (const auto& e : Json::parse(r.Get(row, 10))) {
-    j.errors.push_back({e.value("attempt", 0), ParseTimestamp(e.value("at", "1970-01-01 00:00:00")),
-                        e.value("error", "")});
-  }
+  j.errors = core::ParseJobErrors(Json::parse(r.Get(row, 10)));
   j.created_at = ParseTimestamp(r.Get(row, 11));
   j.started_at = opt_time(12);
   j.finished_at = opt_time(13);
@@ -252,10 +252,7 @@ Job PgStore::ChangeOne(const char* name, std::string_view sql, const std::string
     auto r = c->ExecPrepared(name, sql, {Now(), id});
     if (r.rows() == 1) return ReadJob(r, 0);
   }
-  auto job = JobGet(id);
-  if (!job) throw Error(ErrorCode::kNotFound, "no job with id '" + id + "'");
-  throw Error(ErrorCode::kIllegalTransition,
-              fmt::format("cannot {} job {}: it is {}", action, id, ToString(job->state)));
+  ThrowChangeRefused(*this, id, action);
 }
 
 Job PgStore::JobCancel(const std::string& id) {
@@ -309,7 +306,7 @@ class PgListener final : public StoreListener {
 }  // namespace
 
 std::unique_ptr<StoreListener> PgStore::Listen() {
-  return std::make_unique<PgListener>(pool_.url());
+  return std::make_unique<PgListener>(pool_.target());
 }
 
 }  // namespace spindle::pg

@@ -12,7 +12,7 @@ class PgStore final : public Store {
  public:
   explicit PgStore(const StoreOptions& options);
 
-  StoreCapabilities capabilities() const override { return {.listener = true}; }
+  StoreCapabilities capabilities() const override { return {.notifies_other_processes = true}; }
   int Migrate() override;
   int SchemaVersion() override;
   int LatestVersion() const override;

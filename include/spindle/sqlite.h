@@ -1,0 +1,25 @@
+// Enqueue inside the application's own SQLite transaction, on a database file that Spindle also
+// uses (its tables are prefixed spindle_ and live beside the application's).
+//
+//   sqlite3_exec(db, "BEGIN", ...);
+//   ... the application's own writes ...
+//   spindle::sqlite::Enqueue(db, {spec});
+//   sqlite3_exec(db, "COMMIT", ...);   // or ROLLBACK: then there is no job either
+//
+// SQLite cannot notify other processes, and nothing is announced before the commit: workers
+// find the jobs on their next poll (WorkerOptions::poll_interval_no_notify, 200 ms by default).
+// The schema must exist (run `spindle migrate` or start a worker first). Throws spindle::Error.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <string>
+#include <vector>
+
+#include "spindle/job.h"
+
+namespace spindle::sqlite {
+
+std::vector<std::string> Enqueue(sqlite3* db, const std::vector<JobSpec>& specs);
+
+}  // namespace spindle::sqlite

@@ -1,0 +1,74 @@
+#include "store/local_hub.h"
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+
+namespace spindle {
+
+struct LocalHub::Subscriber {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> pending;
+};
+
+namespace {
+
+class LocalListener final : public StoreListener {
+ public:
+  LocalListener(std::shared_ptr<LocalHub> hub, std::shared_ptr<LocalHub::Subscriber> sub)
+      : hub_(std::move(hub)), sub_(std::move(sub)) {}
+
+  std::vector<std::string> Wait(Millis timeout) override {
+    std::unique_lock lock(sub_->mu);
+    sub_->cv.wait_for(lock, timeout, [&] { return !sub_->pending.empty(); });
+    std::vector<std::string> out;
+    out.swap(sub_->pending);
+    return out;
+  }
+
+ private:
+  std::shared_ptr<LocalHub> hub_;  // keeps the hub alive while someone listens
+  std::shared_ptr<LocalHub::Subscriber> sub_;
+};
+
+}  // namespace
+
+std::shared_ptr<LocalHub> LocalHub::For(const std::string& key) {
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<LocalHub>> hubs;
+  std::lock_guard lock(mu);
+  auto& weak = hubs[key];
+  auto hub = weak.lock();
+  if (!hub) {
+    hub = std::make_shared<LocalHub>();
+    weak = hub;
+  }
+  return hub;
+}
+
+void LocalHub::Notify(const std::vector<std::string>& queues) {
+  if (queues.empty()) return;
+  std::lock_guard lock(mu_);
+  std::erase_if(subscribers_, [](const auto& w) { return w.expired(); });
+  for (const auto& weak : subscribers_) {
+    if (auto sub = weak.lock()) {
+      {
+        std::lock_guard sub_lock(sub->mu);
+        sub->pending.insert(sub->pending.end(), queues.begin(), queues.end());
+      }
+      sub->cv.notify_all();
+    }
+  }
+}
+
+std::unique_ptr<StoreListener> LocalHub::Listen() {
+  auto sub = std::make_shared<Subscriber>();
+  {
+    std::lock_guard lock(mu_);
+    subscribers_.push_back(sub);
+  }
+  return std::make_unique<LocalListener>(shared_from_this(), std::move(sub));
+}
+
+}  // namespace spindle

@@ -1,0 +1,23 @@
+-- Applies one finished attempt, fenced as on PostgreSQL (see its job_finish_many.sql):
+-- ?1 now, ?2 worker, ?3 id, ?4 attempt, ?5 kind, ?6 message, ?7 delay ms, ?8 now as text.
+UPDATE spindle_jobs
+SET state = CASE
+      WHEN ?5 = 'completed' THEN 'completed'
+      WHEN ?5 = 'discard' THEN 'failed'
+      WHEN ?5 = 'error' AND attempt >= max_attempts THEN 'failed'
+      WHEN ?5 = 'error' THEN 'retryable'
+      WHEN ?7 > 0 THEN 'scheduled'
+      ELSE 'available' END,
+    max_attempts = CASE WHEN ?5 = 'release' THEN max_attempts + 1 ELSE max_attempts END,
+    run_at = CASE WHEN ?5 IN ('error', 'release') THEN ?1 + ?7 * 1000 ELSE run_at END,
+    finished_at = CASE WHEN ?5 IN ('completed', 'discard')
+                         OR (?5 = 'error' AND attempt >= max_attempts)
+                       THEN ?1 END,
+    errors = CASE WHEN ?5 IN ('error', 'discard')
+                  THEN json_insert(errors, '$[#]',
+                                   json_object('attempt', attempt, 'at', ?8, 'error', ?6))
+                  ELSE errors END,
+    lease_owner = NULL,
+    lease_expires_at = NULL
+WHERE id = ?3 AND attempt = ?4 AND state = 'running' AND lease_owner = ?2
+RETURNING queue, state

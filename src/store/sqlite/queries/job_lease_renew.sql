@@ -1,0 +1,4 @@
+-- Extends by ?3 ms from now (?1) the lease of attempt ?5 of job ?4, if worker ?2 still holds it.
+UPDATE spindle_jobs
+SET lease_expires_at = ?1 + ?3 * 1000
+WHERE id = ?4 AND attempt = ?5 AND state = 'running' AND lease_owner = ?2

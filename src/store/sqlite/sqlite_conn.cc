@@ -1,0 +1,119 @@
+#include "store/sqlite/sqlite_conn.h"
+
+#include <fmt/format.h>
+
+#include "spindle/error.h"
+
+namespace spindle::sqlite {
+
+constexpr int kBusyTimeoutMs = 5000;
+
+void ThrowError(sqlite3* db, int rc, std::string_view what) {
+  std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  ErrorCode code = ErrorCode::kInternal;
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      code = ErrorCode::kUnavailable;
+      msg = fmt::format("{} (still locked by another connection after {} ms)", msg,
+                        kBusyTimeoutMs);
+      break;
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+      code = ErrorCode::kUnavailable;
+      break;
+    case SQLITE_NOTADB:
+    case SQLITE_CONSTRAINT:
+    case SQLITE_TOOBIG:
+    case SQLITE_MISMATCH:
+      code = ErrorCode::kInvalidArgument;
+      break;
+    default:
+      break;
+  }
+  throw Error(code, fmt::format("{}: {}", what, msg));
+}
+
+Statement& Statement::Bind(int i, std::nullopt_t) {
+  sqlite3_bind_null(stmt_, i);
+  return *this;
+}
+Statement& Statement::Bind(int i, int64_t v) {
+  sqlite3_bind_int64(stmt_, i, v);
+  return *this;
+}
+Statement& Statement::Bind(int i, std::string_view v) {
+  sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::Bind(int i, const std::optional<int64_t>& v) {
+  return v ? Bind(i, *v) : Bind(i, std::nullopt);
+}
+Statement& Statement::Bind(int i, const std::optional<std::string>& v) {
+  return v ? Bind(i, std::string_view(*v)) : Bind(i, std::nullopt);
+}
+
+bool Statement::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  ThrowError(db_, rc, name_);
+}
+
+std::string Statement::Text(int col) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : "";
+}
+
+std::unique_ptr<Conn> Conn::Connect(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  std::unique_ptr<Conn> conn(new Conn(db, true));  // closes db on every path
+  if (rc != SQLITE_OK) ThrowError(db, rc, fmt::format("cannot open SQLite database '{}'", path));
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  sqlite3_extended_result_codes(db, 1);
+  try {
+    // WAL lets readers and one writer work at once; FULL syncs every commit (durable).
+    conn->Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL");
+  } catch (const Error& e) {
+    throw Error(e.code(), fmt::format("cannot use '{}' as a Spindle database: {}", path, e.what()));
+  }
+  return conn;
+}
+
+std::unique_ptr<Conn> Conn::Borrow(sqlite3* db) { return std::unique_ptr<Conn>(new Conn(db, false)); }
+
+Conn::~Conn() {
+  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+  if (owned_) sqlite3_close_v2(db_);
+}
+
+Statement Conn::Prepare(std::string_view name, std::string_view sql) {
+  auto& stmt = statements_[sql.data()];
+  if (!stmt) {
+    int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+      statements_.erase(sql.data());
+      ThrowError(db_, rc, fmt::format("preparing {}", name));
+    }
+  }
+  return Statement(db_, stmt, name);
+}
+
+void Conn::Exec(std::string_view sql) {
+  std::string text(sql);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    sqlite3_free(err);
+    ThrowError(db_, rc, "statement failed");
+  }
+}
+
+}  // namespace spindle::sqlite

@@ -1,0 +1,328 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "core/time.h"
+#include "core/uuid.h"
+#include "spindle/error.h"
+#include "spindle/sqlite.h"
+#include "store/sqlite/sql.h"
+
+namespace spindle::sqlite {
+namespace {
+
+using namespace spindle::sqlitesql;
+
+int64_t Micros(SysTime t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+SysTime FromMicros(int64_t us) { return SysTime(std::chrono::microseconds(us)); }
+
+// Reads the job columns in the order of job_get.sql.
+Job ReadJob(const Statement& st) {
+  auto opt_time = [&](int col) -> std::optional<SysTime> {
+    if (st.IsNull(col)) return std::nullopt;
+    return FromMicros(st.Int(col));
+  };
+  Job j;
+  j.id = st.Text(0);
+  j.kind = st.Text(1);
+  j.queue = st.Text(2);
+  j.args = Json::parse(st.Text(3));
+  j.priority = static_cast<int>(st.Int(4));
+  j.run_at = FromMicros(st.Int(5));
+  j.state = ParseJobState(st.Text(6)).value_or(JobState::kAvailable);
+  j.attempt = static_cast<int>(st.Int(7));
+  j.max_attempts = static_cast<int>(st.Int(8));
+  if (!st.IsNull(9)) j.timeout = Millis(st.Int(9));
+  j.errors = core::ParseJobErrors(Json::parse(st.Text(10)));
+  j.created_at = FromMicros(st.Int(11));
+  j.started_at = opt_time(12);
+  j.finished_at = opt_time(13);
+  if (!st.IsNull(14)) j.lease_owner = st.Text(14);
+  j.lease_expires_at = opt_time(15);
+  return j;
+}
+
+std::string_view OutcomeKindName(JobOutcome::Kind k) {
+  switch (k) {
+    case JobOutcome::Kind::kCompleted: return "completed";
+    case JobOutcome::Kind::kError: return "error";
+    case JobOutcome::Kind::kDiscard: return "discard";
+    case JobOutcome::Kind::kRelease: return "release";
+  }
+  return "error";
+}
+
+// Inserts jobs on `conn` (the caller owns the transaction). Returns the ids; adds the queues that
+// received due jobs to `due`.
+std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& specs, int64_t now,
+                                    std::set<std::string>& due) {
+  std::vector<std::string> args;
+  args.reserve(specs.size());
+  for (const auto& s : specs) {
+    s.Validate();
+    args.push_back(s.args.dump());
+    if (args.back().size() > kMaxArgsBytes) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("job args are {} bytes; at most {} are accepted",
+                              args.back().size(), kMaxArgsBytes));
+    }
+  }
+  std::vector<std::string> ids;
+  ids.reserve(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const auto& s = specs[i];
+    ids.push_back(core::NewUuidV7());
+    std::optional<int64_t> run_at;
+    if (s.run_at) run_at = Micros(*s.run_at);
+    std::optional<int64_t> timeout;
+    if (s.timeout) timeout = s.timeout->count();
+    auto st = conn.Prepare("job_insert", kJobInsert);
+    st.Bind(1, std::string_view(ids.back()))
+        .Bind(2, std::string_view(s.kind))
+        .Bind(3, std::string_view(s.queue))
+        .Bind(4, std::string_view(args[i]))
+        .Bind(5, int64_t{s.priority})
+        .Bind(6, run_at)
+        .Bind(7, int64_t{s.max_attempts})
+        .Bind(8, timeout)
+        .Bind(10, now);
+    st.Step();
+    if (!run_at || *run_at <= now) due.insert(s.queue);
+  }
+  return ids;
+}
+
+}  // namespace
+
+std::vector<std::string> Enqueue(sqlite3* db, const std::vector<JobSpec>& specs) {
+  auto conn = Conn::Borrow(db);
+  std::set<std::string> due;
+  return InsertJobs(*conn, specs, Micros(std::chrono::system_clock::now()), due);
+}
+
+std::string SqliteStore::PathOf(const std::string& url) {
+  std::string path = url.substr(std::string_view("sqlite:").size());
+  if (path.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "database URL 'sqlite:' names no file: use sqlite:PATH");
+  }
+  return path;
+}
+
+SqliteStore::SqliteStore(const StoreOptions& options)
+    : clock_(options.clock ? options.clock : std::make_shared<SystemClock>()),
+      pool_(PathOf(options.url), options.pool_size) {
+  pool_.Acquire();  // fail fast: cannot open, not a database
+  std::error_code ec;
+  auto canonical = std::filesystem::weakly_canonical(pool_.target(), ec);
+  hub_ = LocalHub::For(ec ? pool_.target() : canonical.string());
+}
+
+int64_t SqliteStore::NowMicros() const { return Micros(clock_->Now()); }
+
+int SqliteStore::LatestVersion() const { return std::end(kMigrations)[-1].version; }
+
+int SqliteStore::SchemaVersion() {
+  auto c = pool_.Acquire();
+  {
+    auto st = c->Prepare("schema_exists", kSchemaExists);
+    st.Step();
+    if (st.Int(0) == 0) return 0;
+  }
+  auto st = c->Prepare("schema_version", kSchemaVersion);
+  st.Step();
+  return static_cast<int>(st.Int(0));
+}
+
+int SqliteStore::Migrate() {
+  int current = SchemaVersion();
+  if (current == LatestVersion()) return current;
+  auto c = pool_.Acquire();
+  Conn::Tx tx(*c);
+  c->Exec(kSchemaBootstrap);
+  {
+    auto st = c->Prepare("schema_version", kSchemaVersion);
+    st.Step();
+    current = static_cast<int>(st.Int(0));
+  }
+  if (current > LatestVersion()) {
+    throw Error(ErrorCode::kSchemaTooNew,
+                fmt::format("the database has Spindle schema version {}, newer than this "
+                            "binary's {}: upgrade Spindle",
+                            current, LatestVersion()));
+  }
+  for (const auto& m : kMigrations) {
+    if (m.version <= current) continue;
+    core::Log().info("event=migrate version={} name={}", m.version, m.name);
+    c->Exec(m.sql);
+    auto st = c->Prepare("schema_version_record", kSchemaVersionRecord);
+    st.Bind(1, int64_t{m.version}).Bind(2, m.name).Bind(3, NowMicros());
+    st.Step();
+    current = m.version;
+  }
+  tx.Commit();
+  return current;
+}
+
+std::vector<std::string> SqliteStore::JobInsertMany(const std::vector<JobSpec>& specs) {
+  if (specs.empty()) return {};
+  std::set<std::string> due;
+  std::vector<std::string> ids;
+  {
+    auto c = pool_.Acquire();
+    Conn::Tx tx(*c);
+    ids = InsertJobs(*c, specs, NowMicros(), due);
+    tx.Commit();
+  }
+  hub_->Notify({due.begin(), due.end()});
+  return ids;
+}
+
+std::optional<Job> SqliteStore::JobGet(const std::string& id) {
+  auto c = pool_.Acquire();
+  auto st = c->Prepare("job_get", kJobGet);
+  st.Bind(1, std::string_view(id));
+  if (!st.Step()) return std::nullopt;
+  return ReadJob(st);
+}
+
+std::vector<Job> SqliteStore::JobList(const JobFilter& f) {
+  auto c = pool_.Acquire();
+  auto st = c->Prepare("job_list", kJobList);
+  if (f.state) st.Bind(1, ToString(*f.state));
+  if (!f.queue.empty()) st.Bind(2, std::string_view(f.queue));
+  if (!f.kind.empty()) st.Bind(3, std::string_view(f.kind));
+  st.Bind(4, int64_t{f.limit});
+  std::vector<Job> jobs;
+  while (st.Step()) jobs.push_back(ReadJob(st));
+  return jobs;
+}
+
+std::vector<Job> SqliteStore::JobFetch(const JobFetchParams& p) {
+  std::vector<Job> jobs;
+  {
+    auto c = pool_.Acquire();
+    Conn::Tx tx(*c);
+    auto st = c->Prepare("job_fetch", kJobFetch);
+    st.Bind(1, NowMicros())
+        .Bind(2, std::string_view(p.queue))
+        .Bind(3, int64_t{p.limit})
+        .Bind(4, std::string_view(p.worker_id))
+        .Bind(5, int64_t{p.lease.count()})
+        .Bind(6, std::string_view(Json(p.kinds).dump()));
+    while (st.Step()) jobs.push_back(ReadJob(st));
+    tx.Commit();
+  }
+  std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+    return std::tie(a.priority, a.run_at, a.id) < std::tie(b.priority, b.run_at, b.id);
+  });
+  return jobs;
+}
+
+std::vector<std::string> SqliteStore::JobFinishMany(const std::string& worker_id,
+                                                    const std::vector<JobOutcome>& outcomes) {
+  if (outcomes.empty()) return {};
+  std::vector<std::string> applied;
+  std::set<std::string> due;
+  {
+    int64_t now = NowMicros();
+    std::string now_text = core::FormatTimestamp(FromMicros(now));
+    auto c = pool_.Acquire();
+    Conn::Tx tx(*c);
+    for (const auto& o : outcomes) {
+      auto st = c->Prepare("job_finish", kJobFinish);
+      st.Bind(1, now)
+          .Bind(2, std::string_view(worker_id))
+          .Bind(3, std::string_view(o.id))
+          .Bind(4, int64_t{o.attempt})
+          .Bind(5, OutcomeKindName(o.kind))
+          .Bind(6, std::string_view(o.message))
+          .Bind(7, int64_t{o.delay.count()})
+          .Bind(8, std::string_view(now_text));
+      if (st.Step()) {
+        applied.push_back(o.id);
+        if (st.Text(1) == "available") due.insert(st.Text(0));
+      }
+    }
+    tx.Commit();
+  }
+  hub_->Notify({due.begin(), due.end()});
+  return applied;
+}
+
+int SqliteStore::JobLeaseRenew(const std::string& worker_id, const std::vector<JobRef>& held,
+                               Millis lease) {
+  if (held.empty()) return 0;
+  int renewed = 0;
+  int64_t now = NowMicros();
+  auto c = pool_.Acquire();
+  Conn::Tx tx(*c);
+  for (const auto& h : held) {
+    auto st = c->Prepare("job_lease_renew", kJobLeaseRenew);
+    st.Bind(1, now)
+        .Bind(2, std::string_view(worker_id))
+        .Bind(3, int64_t{lease.count()})
+        .Bind(4, std::string_view(h.id))
+        .Bind(5, int64_t{h.attempt});
+    st.Step();
+    renewed += sqlite3_changes(c->raw());
+  }
+  tx.Commit();
+  return renewed;
+}
+
+int SqliteStore::JobRescue(int limit) {
+  int rescued = 0;
+  std::set<std::string> due;
+  {
+    int64_t now = NowMicros();
+    auto c = pool_.Acquire();
+    Conn::Tx tx(*c);
+    auto st = c->Prepare("job_rescue", kJobRescue);
+    st.Bind(1, now)
+        .Bind(2, std::string_view(core::FormatTimestamp(FromMicros(now))))
+        .Bind(3, int64_t{limit});
+    while (st.Step()) {
+      ++rescued;
+      if (st.Text(1) == "retryable") due.insert(st.Text(0));
+    }
+    tx.Commit();
+  }
+  hub_->Notify({due.begin(), due.end()});
+  return rescued;
+}
+
+Job SqliteStore::ChangeOne(std::string_view name, std::string_view sql, const std::string& id,
+                           std::string_view action) {
+  {
+    auto c = pool_.Acquire();
+    Conn::Tx tx(*c);
+    std::optional<Job> changed;
+    {
+      auto st = c->Prepare(name, sql);
+      st.Bind(1, NowMicros()).Bind(2, std::string_view(id));
+      if (st.Step()) changed = ReadJob(st);
+    }
+    tx.Commit();
+    if (changed) return *changed;
+  }
+  ThrowChangeRefused(*this, id, action);
+}
+
+Job SqliteStore::JobCancel(const std::string& id) {
+  return ChangeOne("job_cancel", kJobCancel, id, "cancel");
+}
+
+Job SqliteStore::JobRetry(const std::string& id) {
+  return ChangeOne("job_retry", kJobRetry, id, "retry");
+}
+
+std::unique_ptr<StoreListener> SqliteStore::Listen() { return hub_->Listen(); }
+
+}  // namespace spindle::sqlite

@@ -1,0 +1,50 @@
+// The SQLite backend of the storage seam: one file, any number of processes and threads on one
+// host. Writers take the file's write lock with BEGIN IMMEDIATE (the SQLite stand-in for
+// FOR UPDATE SKIP LOCKED); WAL mode lets readers go on meanwhile.
+#pragma once
+
+#include <memory>
+
+#include "store/local_hub.h"
+#include "store/sqlite/sqlite_conn.h"
+#include "store/pool.h"
+#include "store/store.h"
+
+namespace spindle::sqlite {
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(const StoreOptions& options);
+
+  StoreCapabilities capabilities() const override { return {.notifies_other_processes = false}; }
+  int Migrate() override;
+  int SchemaVersion() override;
+  int LatestVersion() const override;
+
+  std::vector<std::string> JobInsertMany(const std::vector<JobSpec>& specs) override;
+  std::optional<Job> JobGet(const std::string& id) override;
+  std::vector<Job> JobList(const JobFilter& filter) override;
+  std::vector<Job> JobFetch(const JobFetchParams& params) override;
+  std::vector<std::string> JobFinishMany(const std::string& worker_id,
+                                         const std::vector<JobOutcome>& outcomes) override;
+  int JobLeaseRenew(const std::string& worker_id, const std::vector<JobRef>& held,
+                    Millis lease) override;
+  int JobRescue(int limit) override;
+  Job JobCancel(const std::string& id) override;
+  Job JobRetry(const std::string& id) override;
+  std::unique_ptr<StoreListener> Listen() override;
+
+  // The file of a "sqlite:PATH" URL. Throws kInvalidArgument when PATH is empty.
+  static std::string PathOf(const std::string& url);
+
+ private:
+  int64_t NowMicros() const;
+  Job ChangeOne(std::string_view name, std::string_view sql, const std::string& id,
+                std::string_view action);
+
+  std::shared_ptr<Clock> clock_;
+  Pool<Conn> pool_;
+  std::shared_ptr<LocalHub> hub_;
+};
+
+}  // namespace spindle::sqlite
