@@ -16,7 +16,8 @@ namespace spindle {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::TestDatabase;
+using testing::BackendKind;
+using testing::TestBackend;
 using testing::WaitUntil;
 
 // A child process whose stdout we read line by line.
@@ -67,28 +68,28 @@ class Process {
   FILE* out_ = nullptr;
 };
 
-class ProcessTest : public ::testing::Test {
+class ProcessTest : public ::testing::TestWithParam<BackendKind> {
  protected:
   void SetUp() override {
-    client_ = Client::Open({db_.url()});
-    db_.InstallFinishLog();
+    client_ = Client::Open({db_->url()});
+    db_->InstallFinishLog();
   }
   int64_t Count(const std::string& where) {
-    return db_.QueryInt("SELECT count(*) FROM spindle.jobs WHERE " + where);
+    return db_->QueryInt("SELECT count(*) FROM {jobs} WHERE " + where);
   }
 
-  TestDatabase db_;
+  std::unique_ptr<TestBackend> db_ = TestBackend::Make(GetParam());
   std::unique_ptr<Client> client_;
 };
 
 // A worker is SIGKILLed while it runs jobs. Another worker finishes them after their lease
 // expires, and every job ends exactly once.
-TEST_F(ProcessTest, JobsOfAKilledWorkerAreFinishedByAnotherExactlyOnce) {
+TEST_P(ProcessTest, JobsOfAKilledWorkerAreFinishedByAnotherExactlyOnce) {
   constexpr int kJobs = 400;
   std::vector<JobSpec> specs(kJobs, JobSpec{.kind = "work"});
   client_->EnqueueMany(specs);
 
-  Process a({TEST_WORKER_BIN, db_.url(), "1500", "40", "8"});
+  Process a({TEST_WORKER_BIN, db_->url(), "1500", "40", "8"});
   std::string a_id = a.ReadLine();
   ASSERT_FALSE(a_id.empty());
   ASSERT_TRUE(WaitUntil([&] {
@@ -99,21 +100,50 @@ TEST_F(ProcessTest, JobsOfAKilledWorkerAreFinishedByAnotherExactlyOnce) {
   EXPECT_EQ(a.Wait(), 128 + SIGKILL);
   int64_t stranded = Count("state = 'running' AND lease_owner = '" + a_id + "'");
   EXPECT_GE(stranded, 1);
-  db_.Query("CREATE TABLE stranded AS SELECT id FROM spindle.jobs WHERE state = 'running'");
+  db_->Query("CREATE TABLE stranded AS SELECT id FROM {jobs} WHERE state = 'running'");
 
-  Process b({TEST_WORKER_BIN, db_.url(), "1500", "5", "8"});
+  Process b({TEST_WORKER_BIN, db_->url(), "1500", "5", "8"});
   ASSERT_FALSE(b.ReadLine().empty());
   ASSERT_TRUE(WaitUntil([&] { return Count("state = 'completed'") == kJobs; }, 180s));
   b.Signal(SIGTERM);
   EXPECT_EQ(b.Wait(), 0);
 
-  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM test_finish"), kJobs);
-  EXPECT_EQ(db_.QueryInt("SELECT count(DISTINCT id) FROM test_finish WHERE state = 'completed'"),
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM test_finish"), kJobs);
+  EXPECT_EQ(db_->QueryInt("SELECT count(DISTINCT id) FROM test_finish WHERE state = 'completed'"),
             kJobs);
   // The stranded jobs were rescued: their first attempt ended with an expired lease.
-  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM spindle.jobs j JOIN stranded s USING (id) "
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM {jobs} j JOIN stranded s USING (id) "
                          "WHERE j.attempt = 2 AND j.errors->0->>'error' LIKE 'lease expired%'"),
             stranded);
+}
+
+// Several worker processes compete for the jobs of one database: every job is fetched once and
+// finished once.
+TEST_P(ProcessTest, CompetingWorkerProcessesRunEveryJobExactlyOnce) {
+  constexpr int kJobs = 6000;
+  for (int i = 0; i < kJobs; i += 500) {
+    client_->EnqueueMany(std::vector<JobSpec>(500, JobSpec{.kind = "work"}));
+  }
+  std::vector<std::unique_ptr<Process>> workers;
+  for (int i = 0; i < 3; ++i) {
+    workers.push_back(std::make_unique<Process>(
+        std::vector<std::string>{TEST_WORKER_BIN, db_->url(), "30000", "0", "8"}));
+    ASSERT_FALSE(workers.back()->ReadLine().empty());
+  }
+  ASSERT_TRUE(WaitUntil([&] { return Count("state = 'completed'") == kJobs; }, 180s));
+  int64_t fetched = 0;
+  for (auto& w : workers) {
+    w->Signal(SIGTERM);
+    std::string line = w->ReadLine();  // "fetched N"
+    ASSERT_EQ(line.rfind("fetched ", 0), 0u) << line;
+    int64_t n = std::stoll(line.substr(8));
+    EXPECT_GT(n, 0) << "a worker process got nothing";
+    fetched += n;
+    EXPECT_EQ(w->Wait(), 0);
+  }
+  EXPECT_EQ(fetched, kJobs) << "a job was fetched twice";
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM test_finish"), kJobs);
+  EXPECT_EQ(db_->QueryInt("SELECT count(DISTINCT id) FROM test_finish"), kJobs);
 }
 
 // --- the command line -----------------------------------------------------------------------
@@ -139,8 +169,8 @@ CliResult Cli(const std::string& args) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-TEST_F(ProcessTest, CliEnqueuesListsAndShowsJobs) {
-  std::string db = "--database " + Quote(db_.url());
+TEST_P(ProcessTest, CliEnqueuesListsAndShowsJobs) {
+  std::string db = "--database " + Quote(db_->url());
   auto r = Cli(db + " enqueue mail --args '{\"to\":\"x@y\"}' --queue q1 --priority 2 --max-attempts 3 --timeout 30s");
   ASSERT_EQ(r.status, 0) << r.output;
   std::string id = r.output.substr(0, 36);
@@ -168,8 +198,8 @@ TEST_F(ProcessTest, CliEnqueuesListsAndShowsJobs) {
   EXPECT_NE(r.output.find(id), std::string::npos);
 }
 
-TEST_F(ProcessTest, CliBadInputFailsClearlyAndChangesNothing) {
-  std::string db = "--database " + Quote(db_.url());
+TEST_P(ProcessTest, CliBadInputFailsClearlyAndChangesNothing) {
+  std::string db = "--database " + Quote(db_->url());
   // status -1: any failure status (the option parser chooses its own).
   auto expect = [&](const std::string& args, int status, const std::string& text) {
     auto r = Cli(args);
@@ -200,25 +230,28 @@ TEST_F(ProcessTest, CliBadInputFailsClearlyAndChangesNothing) {
 }
 
 // `spindle serve` runs external commands from its configuration and stops cleanly on SIGTERM.
-TEST_F(ProcessTest, ServeRunsConfiguredCommandsAndStopsOnSigterm) {
+TEST_P(ProcessTest, ServeRunsConfiguredCommandsAndStopsOnSigterm) {
   std::string cfg = ::testing::TempDir() + "serve_spindle.toml";
   std::ofstream(cfg) << "[worker]\nshutdown_grace = \"5s\"\n"
                      << "[queues.default]\nconcurrency = 2\n"
                      << "[kinds.echo]\ncommand = [\"/bin/sh\", \"-c\", \"cat >/dev/null\"]\n"
                      << "timeout = \"10s\"\nmax_attempts = 2\n";
-  Process serve({SPINDLE_BIN, "--database", db_.url(), "--config", cfg, "serve"});
-  auto r = Cli("--database " + Quote(db_.url()) + " --config " + Quote(cfg) +
+  Process serve({SPINDLE_BIN, "--database", db_->url(), "--config", cfg, "serve"});
+  auto r = Cli("--database " + Quote(db_->url()) + " --config " + Quote(cfg) +
                " enqueue echo --args '{\"n\":1}'");
   ASSERT_EQ(r.status, 0) << r.output;
   std::string id = r.output.substr(0, 36);
   EXPECT_EQ(client_->Get(id).max_attempts, 2) << "the kind's max_attempts applies";
   ASSERT_TRUE(WaitUntil([&] { return client_->Get(id).state == JobState::kCompleted; }));
-  r = Cli("--database " + Quote(db_.url()) + " --config " + Quote(cfg) + " enqueue nope");
+  r = Cli("--database " + Quote(db_->url()) + " --config " + Quote(cfg) + " enqueue nope");
   EXPECT_EQ(r.status, 3) << r.output;
   EXPECT_NE(r.output.find("unknown kind 'nope'"), std::string::npos) << r.output;
   serve.Signal(SIGTERM);
   EXPECT_EQ(serve.Wait(), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ProcessTest, ::testing::ValuesIn(testing::kAllBackends),
+                         [](const auto& info) { return testing::Name(info.param); });
 
 }  // namespace
 }  // namespace spindle

@@ -38,5 +38,6 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&signals, &sig);
   worker.Stop();
+  std::cout << "fetched " << worker.stats().fetched << std::endl;
   return 0;
 }

@@ -13,19 +13,20 @@ namespace spindle {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::TestDatabase;
+using testing::BackendKind;
+using testing::TestBackend;
 using testing::WaitUntil;
 
-class WorkerTest : public ::testing::Test {
+class WorkerTest : public ::testing::TestWithParam<BackendKind> {
  protected:
   void SetUp() override {
-    client_ = Client::Open({db_.url()});
-    db_.InstallFinishLog();
+    client_ = Client::Open({db_->url()});
+    db_->InstallFinishLog();
   }
 
   WorkerOptions Options(int concurrency = 4) {
     WorkerOptions o;
-    o.database_url = db_.url();
+    o.database_url = db_->url();
     o.queues = {QueueOptions{"default", concurrency}};
     o.backoff = {.base = 10ms, .max = 50ms, .jitter = 0.1};
     o.rescue_interval = 200ms;
@@ -35,13 +36,16 @@ class WorkerTest : public ::testing::Test {
 
   JobState StateOf(const std::string& id) { return client_->Get(id).state; }
   bool Finished(const std::string& id) { return IsFinal(StateOf(id)); }
-  int64_t FinishCount() { return db_.QueryInt("SELECT count(*) FROM test_finish"); }
+  int64_t FinishCount() { return db_->QueryInt("SELECT count(*) FROM test_finish"); }
+  int64_t Count(const std::string& where) {
+    return db_->QueryInt("SELECT count(*) FROM {jobs} WHERE " + where);
+  }
 
-  TestDatabase db_;
+  std::unique_ptr<TestBackend> db_ = TestBackend::Make(GetParam());
   std::unique_ptr<Client> client_;
 };
 
-TEST_F(WorkerTest, RunsAHandlerAndCompletesTheJob) {
+TEST_P(WorkerTest, RunsAHandlerAndCompletesTheJob) {
   Worker w(Options());
   std::atomic<int> calls{0};
   Json seen;
@@ -61,7 +65,7 @@ TEST_F(WorkerTest, RunsAHandlerAndCompletesTheJob) {
   EXPECT_EQ(seen, (Json{{"name", "ada"}}));
 }
 
-TEST_F(WorkerTest, ThrownExceptionsAreRecordedAndRetried) {
+TEST_P(WorkerTest, ThrownExceptionsAreRecordedAndRetried) {
   Worker w(Options());
   std::atomic<int> calls{0};
   w.Register("flaky", [&](JobContext&) -> JobResult {
@@ -79,7 +83,7 @@ TEST_F(WorkerTest, ThrownExceptionsAreRecordedAndRetried) {
   EXPECT_EQ(j.errors[1].attempt, 2);
 }
 
-TEST_F(WorkerTest, ErrorsExhaustMaxAttemptsThenFail) {
+TEST_P(WorkerTest, ErrorsExhaustMaxAttemptsThenFail) {
   Worker w(Options());
   std::atomic<int> calls{0};
   w.Register("bad", [&](JobContext&) {
@@ -105,7 +109,7 @@ TEST_F(WorkerTest, ErrorsExhaustMaxAttemptsThenFail) {
   EXPECT_EQ(u.attempt, 0);
 }
 
-TEST_F(WorkerTest, TimeoutCancelsTheHandlersToken) {
+TEST_P(WorkerTest, TimeoutCancelsTheHandlersToken) {
   Worker w(Options());
   std::atomic<bool> saw_cancel{false};
   w.Register("slow", [&](JobContext& ctx) {
@@ -124,7 +128,7 @@ TEST_F(WorkerTest, TimeoutCancelsTheHandlersToken) {
   EXPECT_EQ(j.errors[0].message, "timed out after 300ms; gave up");
 }
 
-TEST_F(WorkerTest, RefusesToStartWithoutHandlers) {
+TEST_P(WorkerTest, RefusesToStartWithoutHandlers) {
   Worker w(Options());
   try {
     w.Start();
@@ -134,7 +138,7 @@ TEST_F(WorkerTest, RefusesToStartWithoutHandlers) {
   }
 }
 
-TEST_F(WorkerTest, UnstorableMessagesAreCleanedNotFatal) {
+TEST_P(WorkerTest, UnstorableMessagesAreCleanedNotFatal) {
   Worker w(Options());
   std::string ugly = std::string("bad\xff bytes and a \0 NUL ", 24) + std::string(100000, 'x');
   w.Register("ugly", [&](JobContext&) { return JobResult::Discard(ugly); });
@@ -150,7 +154,7 @@ TEST_F(WorkerTest, UnstorableMessagesAreCleanedNotFatal) {
   EXPECT_EQ(StateOf(other), JobState::kCompleted);
 }
 
-TEST_F(WorkerTest, SnoozeRunsAgainWithoutCountingTheAttempt) {
+TEST_P(WorkerTest, SnoozeRunsAgainWithoutCountingTheAttempt) {
   Worker w(Options());
   std::atomic<int> calls{0};
   w.Register("snoozy", [&](JobContext&) {
@@ -170,7 +174,7 @@ class CommandTest : public WorkerTest {
   }
 };
 
-TEST_F(CommandTest, CommandGetsTheJobOnStdinAndExitZeroCompletes) {
+TEST_P(CommandTest, CommandGetsTheJobOnStdinAndExitZeroCompletes) {
   std::string out = TempFile("stdin.json");
   Worker w(Options());
   // argv exactly as given: "$1" is expanded by sh from the argument, not by Spindle.
@@ -188,7 +192,7 @@ TEST_F(CommandTest, CommandGetsTheJobOnStdinAndExitZeroCompletes) {
   std::remove(out.c_str());
 }
 
-TEST_F(CommandTest, FailuresKeepTheStderrTail) {
+TEST_P(CommandTest, FailuresKeepTheStderrTail) {
   Worker w(Options());
   w.RegisterCommand("fails", {.argv = {"/bin/sh", "-c", "echo 'disk on fire' >&2; exit 3"}});
   w.RegisterCommand("tempfail", {.argv = {"/bin/sh", "-c", "echo later >&2; exit 75"}});
@@ -206,7 +210,7 @@ TEST_F(CommandTest, FailuresKeepTheStderrTail) {
   EXPECT_NE(tj.errors.at(0).message.find("later"), std::string::npos);
 }
 
-TEST_F(CommandTest, TimeoutKillsTheCommand) {
+TEST_P(CommandTest, TimeoutKillsTheCommand) {
   std::string pidfile = TempFile("pid");
   Worker w(Options());
   w.RegisterCommand("hang", {.argv = {"/bin/sh", "-c", "echo $$ > \"$1\"; exec sleep 60", "sh",
@@ -229,7 +233,7 @@ TEST_F(CommandTest, TimeoutKillsTheCommand) {
 }
 
 // Several workers compete for 10,000 jobs: each is run once and finished once.
-TEST_F(WorkerTest, CompetingWorkersFinishEveryJobExactlyOnce) {
+TEST_P(WorkerTest, CompetingWorkersFinishEveryJobExactlyOnce) {
   constexpr int kJobs = 10000;
   std::mutex mu;
   std::map<std::string, int> runs;
@@ -249,15 +253,13 @@ TEST_F(WorkerTest, CompetingWorkersFinishEveryJobExactlyOnce) {
   for (int i = 0; i < kJobs; i += 500) {
     client_->EnqueueMany(std::vector<JobSpec>(specs.begin() + i, specs.begin() + i + 500));
   }
-  ASSERT_TRUE(WaitUntil(
-      [&] { return db_.QueryInt("SELECT count(*) FROM spindle.jobs WHERE state = 'completed'") == kJobs; },
-      180s));
+  ASSERT_TRUE(WaitUntil([&] { return Count("state = 'completed'") == kJobs; }, 180s));
   for (auto& w : workers) w->Stop();
   std::lock_guard lock(mu);
   EXPECT_EQ(runs.size(), static_cast<size_t>(kJobs));
   for (const auto& [id, n] : runs) ASSERT_EQ(n, 1) << id << " ran " << n << " times";
   EXPECT_EQ(FinishCount(), kJobs);
-  EXPECT_EQ(db_.QueryInt("SELECT count(DISTINCT id) FROM test_finish"), kJobs);
+  EXPECT_EQ(db_->QueryInt("SELECT count(DISTINCT id) FROM test_finish"), kJobs);
   int64_t fetched = 0;
   for (auto& w : workers) {
     fetched += w->stats().fetched;
@@ -267,9 +269,10 @@ TEST_F(WorkerTest, CompetingWorkersFinishEveryJobExactlyOnce) {
   EXPECT_EQ(fetched, kJobs);
 }
 
-TEST_F(WorkerTest, NotificationWakesAnIdleWorkerWithoutPolling) {
+TEST_P(WorkerTest, NotificationWakesAnIdleWorkerWithoutPolling) {
   auto o = Options();
-  o.poll_interval = 3600s;  // only a notification can wake it
+  o.poll_interval = 3600s;  // only a notification can wake it: NOTIFY on PostgreSQL, the
+  o.poll_interval_no_notify = 3600s;  // in-process hub on SQLite (client and worker share it)
   Worker w(o);
   w.Register("ping", [](JobContext&) { return JobResult::Done(); });
   w.Start();
@@ -278,7 +281,7 @@ TEST_F(WorkerTest, NotificationWakesAnIdleWorkerWithoutPolling) {
   EXPECT_TRUE(WaitUntil([&] { return Finished(id); }, 30s));
 }
 
-TEST_F(WorkerTest, ShutdownHandsBackJobsThatOutliveTheGrace) {
+TEST_P(WorkerTest, ShutdownHandsBackJobsThatOutliveTheGrace) {
   auto o = Options(2);
   o.shutdown_grace = 200ms;
   auto w = std::make_unique<Worker>(o);
@@ -304,7 +307,7 @@ TEST_F(WorkerTest, ShutdownHandsBackJobsThatOutliveTheGrace) {
   EXPECT_EQ(StateOf(id), JobState::kCompleted);
 }
 
-TEST_F(WorkerTest, ShutdownLetsRunningJobsFinishWithinTheGrace) {
+TEST_P(WorkerTest, ShutdownLetsRunningJobsFinishWithinTheGrace) {
   auto w = std::make_unique<Worker>(Options(2));
   std::atomic<int> started{0};
   w->Register("short", [&](JobContext&) {
@@ -319,9 +322,11 @@ TEST_F(WorkerTest, ShutdownLetsRunningJobsFinishWithinTheGrace) {
   EXPECT_EQ(StateOf(id), JobState::kCompleted);
 }
 
-// The database drops every connection of the worker while jobs flow; the worker reconnects
-// and every job still finishes exactly once.
-TEST_F(WorkerTest, SurvivesLosingItsConnections) {
+// PostgreSQL only: the server drops every connection of the worker while jobs flow; the worker
+// reconnects and every job still finishes exactly once.
+class PostgresWorkerTest : public WorkerTest {};
+
+TEST_P(PostgresWorkerTest, SurvivesLosingItsConnections) {
   constexpr int kJobs = 600;
   auto o = Options(4);
   o.poll_interval = 200ms;
@@ -337,15 +342,22 @@ TEST_F(WorkerTest, SurvivesLosingItsConnections) {
   client_->EnqueueMany(specs);
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(WaitUntil([&] { return calls.load() > (i + 1) * 100; }));
-    db_.Query("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-              "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    db_->Query("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+               "WHERE datname = current_database() AND pid <> pg_backend_pid()");
   }
-  ASSERT_TRUE(WaitUntil(
-      [&] { return db_.QueryInt("SELECT count(*) FROM spindle.jobs WHERE state = 'completed'") == kJobs; },
-      120s));
+  ASSERT_TRUE(WaitUntil([&] { return Count("state = 'completed'") == kJobs; }, 120s));
   EXPECT_EQ(FinishCount(), kJobs);
-  EXPECT_EQ(db_.QueryInt("SELECT count(DISTINCT id) FROM test_finish"), kJobs);
+  EXPECT_EQ(db_->QueryInt("SELECT count(DISTINCT id) FROM test_finish"), kJobs);
 }
+
+auto BackendName = [](const auto& info) { return testing::Name(info.param); };
+
+INSTANTIATE_TEST_SUITE_P(Backends, WorkerTest, ::testing::ValuesIn(testing::kAllBackends),
+                         BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, CommandTest, ::testing::ValuesIn(testing::kAllBackends),
+                         BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, PostgresWorkerTest,
+                         ::testing::Values(BackendKind::kPostgres), BackendName);
 
 }  // namespace
 }  // namespace spindle
