@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Install Spindle's build/test dependencies on Debian 12 (works on a minimal system).
+# Install Spindle's dependencies on Debian 12 (works on a minimal system).
+#   scripts/deps.sh          what building and running needs (no PostgreSQL server: the
+#                            embedded default is SQLite; libpq is only the client library)
+#   scripts/deps.sh --test   also the PostgreSQL server and the test libraries
 # Only packages that are not installed yet are fetched; silent when nothing is missing.
 set -euo pipefail
 
 pkgs=(
   build-essential cmake pkg-config git ca-certificates
-  libpq-dev postgresql-15
+  libpq-dev libsqlite3-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
-  libcpp-httplib-dev libsqlite3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
-  procps
+  libgtest-dev
 )
+if [[ ${1:-} == --test ]]; then
+  pkgs+=(postgresql-15 procps)
+fi
 
 # Collect the packages dpkg does not report as installed.
 missing=()

@@ -21,7 +21,7 @@ as_pg() {
 
 # Binaries of the highest installed PostgreSQL major version.
 bin=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n1)
-[[ -x $bin/pg_ctl ]] || die "no PostgreSQL server found under /usr/lib/postgresql (run scripts/deps.sh)"
+[[ -x $bin/pg_ctl ]] || die "no PostgreSQL server found under /usr/lib/postgresql (run scripts/deps.sh --test)"
 
 url_for() { echo "postgresql://postgres@127.0.0.1:$1/postgres"; }
 running() { [[ -f $data/PG_VERSION ]] && as_pg "$bin/pg_ctl" status -D "$data" >/dev/null 2>&1; }
@@ -70,7 +70,7 @@ start)
   # unix socket paths are limited to ~107 bytes ("$dir/.s.PGSQL.NNNNN").
   ((${#dir} <= 90)) || die "directory path too long for a unix socket: $dir"
   if [[ $EUID -eq 0 ]]; then
-    id postgres >/dev/null 2>&1 || die "no 'postgres' OS user (run scripts/deps.sh)"
+    id postgres >/dev/null 2>&1 || die "no 'postgres' OS user (run scripts/deps.sh --test)"
     runuser -u postgres -- test -x "$(dirname "$dir")" ||
       die "user postgres cannot reach $dir (make its parent directories world-executable, or use a directory under /tmp)"
     [[ $(stat -c %U "$dir") == postgres ]] || chown -R postgres:postgres "$dir"

@@ -20,7 +20,7 @@ for arg in "$@"; do
   esac
 done
 
-bash scripts/deps.sh
+bash scripts/deps.sh --test
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPINDLE_WERROR=ON
 cmake --build build -j2
