@@ -14,7 +14,7 @@ namespace spindle {
 class Store;
 
 struct ClientOptions {
-  // "postgresql://..." (or "postgres://..."). Required.
+  // "postgresql://..." (or "postgres://...") or "sqlite:PATH". Required.
   std::string database_url;
   // Connections kept open. Default: 4.
   int pool_size = 4;

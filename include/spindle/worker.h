@@ -38,7 +38,7 @@ struct CommandOptions {
 };
 
 struct WorkerOptions {
-  std::string database_url;  // required
+  std::string database_url;  // required: "postgresql://..." or "sqlite:PATH"
   // A unique name for this worker. Default: host-pid-random.
   std::string id;
   // Default: one queue "default" with concurrency 10.
