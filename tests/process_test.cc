@@ -77,6 +77,11 @@ class ProcessTest : public ::testing::TestWithParam<BackendKind> {
   int64_t Count(const std::string& where) {
     return db_->QueryInt("SELECT count(*) FROM {jobs} WHERE " + where);
   }
+  // A file of this test alone: tests of both backends run in parallel.
+  std::string TempFile(const std::string& name) {
+    return ::testing::TempDir() + "spindle_" + std::to_string(getpid()) + "_" +
+           testing::Name(GetParam()) + "_" + name;
+  }
 
   std::unique_ptr<TestBackend> db_ = TestBackend::Make(GetParam());
   std::unique_ptr<Client> client_;
@@ -220,7 +225,7 @@ TEST_P(ProcessTest, CliBadInputFailsClearlyAndChangesNothing) {
          "cannot connect");
   expect("--database mysql://x jobs list", 2, "unsupported database URL");
   expect(db + " enqueue k --bogus", -1, "--bogus");
-  std::string cfg = ::testing::TempDir() + "bad_spindle.toml";
+  std::string cfg = TempFile("bad.toml");
   std::ofstream(cfg) << "[kinds.k]\ncommand = [\"/bin/true\"]\nretries = 3\n";
   expect(db + " --config " + Quote(cfg) + " serve", 2, "unknown key 'kinds.k.retries'");
   expect(db + " --config " + Quote(cfg) + "x serve", 2, "does not exist");
@@ -231,7 +236,7 @@ TEST_P(ProcessTest, CliBadInputFailsClearlyAndChangesNothing) {
 
 // `spindle serve` runs external commands from its configuration and stops cleanly on SIGTERM.
 TEST_P(ProcessTest, ServeRunsConfiguredCommandsAndStopsOnSigterm) {
-  std::string cfg = ::testing::TempDir() + "serve_spindle.toml";
+  std::string cfg = TempFile("serve.toml");
   std::ofstream(cfg) << "[worker]\nshutdown_grace = \"5s\"\n"
                      << "[queues.default]\nconcurrency = 2\n"
                      << "[kinds.echo]\ncommand = [\"/bin/sh\", \"-c\", \"cat >/dev/null\"]\n"

@@ -493,7 +493,7 @@ TEST(OpenStoreTest, BadUrlsFailClearly) {
   ExpectOpenFails("mysql://user:secret@x", ErrorCode::kInvalidArgument, "'mysql'");
   ExpectOpenFails("sqlite:", ErrorCode::kInvalidArgument, "names no file");
   ExpectOpenFails("sqlite:/nonexistent-dir/x.db", ErrorCode::kUnavailable, "cannot open");
-  std::string text_file = ::testing::TempDir() + "not_a_database.db";
+  std::string text_file = ::testing::TempDir() + "spindle_" + std::to_string(getpid()) + "_not_a_database.db";
   std::ofstream(text_file) << "this is not a database, just a text file long enough to tell\n";
   ExpectOpenFails("sqlite:" + text_file, ErrorCode::kInvalidArgument, "not a database");
   std::remove(text_file.c_str());
