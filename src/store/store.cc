@@ -27,6 +27,27 @@ std::unique_ptr<Store> OpenStore(const StoreOptions& options) {
                   "': expected postgresql://... or sqlite:PATH");
 }
 
+std::string_view ToString(JobOutcome::Kind kind) {
+  switch (kind) {
+    case JobOutcome::Kind::kCompleted: return "completed";
+    case JobOutcome::Kind::kError: return "error";
+    case JobOutcome::Kind::kDiscard: return "discard";
+    case JobOutcome::Kind::kRelease: return "release";
+  }
+  return "error";
+}
+
+std::string ValidatedArgs(const JobSpec& spec) {
+  spec.Validate();
+  std::string args = spec.args.dump();
+  if (args.size() > kMaxArgsBytes) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("job args are {} bytes; at most {} are accepted", args.size(),
+                            kMaxArgsBytes));
+  }
+  return args;
+}
+
 void ThrowChangeRefused(Store& store, const std::string& id, std::string_view action) {
   auto job = store.JobGet(id);
   if (!job) throw Error(ErrorCode::kNotFound, "no job with id '" + id + "'");

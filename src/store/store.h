@@ -45,6 +45,7 @@ struct JobRef {
 // running under (worker_id, attempt).
 struct JobOutcome {
   enum class Kind { kCompleted, kError, kDiscard, kRelease };
+
   std::string id;
   int attempt = 0;
   Kind kind = Kind::kCompleted;
@@ -53,6 +54,9 @@ struct JobOutcome {
   // not count: max_attempts grows by one (snooze, hand-back at shutdown).
   Millis delay{0};
 };
+
+// The name of an outcome kind in the backends' SQL: completed, error, discard, release.
+std::string_view ToString(JobOutcome::Kind kind);
 
 // Receives "new jobs in queue Q" notifications. One per listening thread.
 class StoreListener {
@@ -115,6 +119,10 @@ struct StoreOptions {
 // Opens the backend named by the URL scheme: postgresql:// (or postgres://) and sqlite:PATH.
 // Throws kInvalidArgument for an unknown scheme.
 std::unique_ptr<Store> OpenStore(const StoreOptions& options);
+
+// For backends: validates a spec and returns its args as JSON text. Throws kInvalidArgument for
+// an invalid spec or args larger than kMaxArgsBytes.
+std::string ValidatedArgs(const JobSpec& spec);
 
 // For backends: a state change of job `id` matched no row. Throws kNotFound when the job does
 // not exist, else kIllegalTransition naming its state.

@@ -55,16 +55,6 @@ std::vector<Job> ReadJobs(const Result& r) {
   return jobs;
 }
 
-std::string_view OutcomeKindName(JobOutcome::Kind k) {
-  switch (k) {
-    case JobOutcome::Kind::kCompleted: return "completed";
-    case JobOutcome::Kind::kError: return "error";
-    case JobOutcome::Kind::kDiscard: return "discard";
-    case JobOutcome::Kind::kRelease: return "release";
-  }
-  return "error";
-}
-
 void RequireUuid(const std::string& id) {
   if (!core::IsUuid(id)) {
     throw Error(ErrorCode::kNotFound, "no job with id '" + id + "' (not a UUID)");
@@ -84,13 +74,7 @@ std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& spec
   }
   ids.reserve(specs.size());
   for (const auto& s : specs) {
-    s.Validate();
-    std::string a = s.args.dump();
-    if (a.size() > kMaxArgsBytes) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("job args are {} bytes; at most {} are accepted", a.size(),
-                              kMaxArgsBytes));
-    }
+    std::string a = ValidatedArgs(s);
     ids.push_back(core::NewUuidV7());
     id.push_back(ids.back());
     kind.push_back(s.kind);
@@ -209,7 +193,7 @@ std::vector<std::string> PgStore::JobFinishMany(const std::string& worker_id,
   for (const auto& o : outcomes) {
     id.push_back(o.id);
     attempt.push_back(std::to_string(o.attempt));
-    kind.push_back(std::string(OutcomeKindName(o.kind)));
+    kind.push_back(std::string(ToString(o.kind)));
     message.push_back(o.message);
     delay.push_back(std::to_string(o.delay.count()));
   }

@@ -49,31 +49,13 @@ Job ReadJob(const Statement& st) {
   return j;
 }
 
-std::string_view OutcomeKindName(JobOutcome::Kind k) {
-  switch (k) {
-    case JobOutcome::Kind::kCompleted: return "completed";
-    case JobOutcome::Kind::kError: return "error";
-    case JobOutcome::Kind::kDiscard: return "discard";
-    case JobOutcome::Kind::kRelease: return "release";
-  }
-  return "error";
-}
-
 // Inserts jobs on `conn` (the caller owns the transaction). Returns the ids; adds the queues that
 // received due jobs to `due`.
 std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& specs, int64_t now,
                                     std::set<std::string>& due) {
   std::vector<std::string> args;
   args.reserve(specs.size());
-  for (const auto& s : specs) {
-    s.Validate();
-    args.push_back(s.args.dump());
-    if (args.back().size() > kMaxArgsBytes) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("job args are {} bytes; at most {} are accepted",
-                              args.back().size(), kMaxArgsBytes));
-    }
-  }
+  for (const auto& s : specs) args.push_back(ValidatedArgs(s));
   std::vector<std::string> ids;
   ids.reserve(specs.size());
   for (size_t i = 0; i < specs.size(); ++i) {
@@ -241,7 +223,7 @@ std::vector<std::string> SqliteStore::JobFinishMany(const std::string& worker_id
           .Bind(2, std::string_view(worker_id))
           .Bind(3, std::string_view(o.id))
           .Bind(4, int64_t{o.attempt})
-          .Bind(5, OutcomeKindName(o.kind))
+          .Bind(5, ToString(o.kind))
           .Bind(6, std::string_view(o.message))
           .Bind(7, int64_t{o.delay.count()})
           .Bind(8, std::string_view(now_text));
