@@ -262,8 +262,9 @@ TEST_P(WorkerTest, CompetingWorkersFinishEveryJobExactlyOnce) {
   EXPECT_EQ(db_->QueryInt("SELECT count(DISTINCT id) FROM test_finish"), kJobs);
   int64_t fetched = 0;
   for (auto& w : workers) {
+    // No per-worker share is asserted: SQLite's write lock is not fair, and one worker may
+    // take every batch for a while. What must hold is that no job was fetched twice.
     fetched += w->stats().fetched;
-    EXPECT_GT(w->stats().fetched, 0) << "a worker got nothing";
     EXPECT_EQ(w->stats().lost, 0);
   }
   EXPECT_EQ(fetched, kJobs);
