@@ -10,9 +10,7 @@ std::unique_ptr<Client> Client::Open(const ClientOptions& options, bool migrate)
   if (migrate) {
     store->Migrate();
   } else if (int v = store->SchemaVersion(); v > store->LatestVersion()) {
-    throw Error(ErrorCode::kSchemaTooNew,
-                "the database has Spindle schema version " + std::to_string(v) +
-                    ", newer than this binary's " + std::to_string(store->LatestVersion()));
+    ThrowSchemaTooNew(v, store->LatestVersion());
   } else if (v == 0) {
     throw Error(ErrorCode::kInvalidArgument,
                 "the database has no Spindle schema yet: run 'spindle migrate' first");

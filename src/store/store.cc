@@ -48,6 +48,13 @@ std::string ValidatedArgs(const JobSpec& spec) {
   return args;
 }
 
+void ThrowSchemaTooNew(int database_version, int binary_version) {
+  throw Error(ErrorCode::kSchemaTooNew,
+              fmt::format("the database has Spindle schema version {}, newer than this binary's "
+                          "{}: upgrade Spindle",
+                          database_version, binary_version));
+}
+
 void ThrowChangeRefused(Store& store, const std::string& id, std::string_view action) {
   auto job = store.JobGet(id);
   if (!job) throw Error(ErrorCode::kNotFound, "no job with id '" + id + "'");

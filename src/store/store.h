@@ -124,6 +124,9 @@ std::unique_ptr<Store> OpenStore(const StoreOptions& options);
 // an invalid spec or args larger than kMaxArgsBytes.
 std::string ValidatedArgs(const JobSpec& spec);
 
+// The database was migrated by a newer Spindle: throws kSchemaTooNew naming both versions.
+[[noreturn]] void ThrowSchemaTooNew(int database_version, int binary_version);
+
 // For backends: a state change of job `id` matched no row. Throws kNotFound when the job does
 // not exist, else kIllegalTransition naming its state.
 [[noreturn]] void ThrowChangeRefused(Store& store, const std::string& id, std::string_view action);

@@ -137,10 +137,7 @@ int PgStore::Migrate() {
     c->ExecScript(kSchemaBootstrap);
     current = std::stoi(std::string(c->Exec(kSchemaVersion).Get(0, 0)));
     if (current > LatestVersion()) {
-      throw Error(ErrorCode::kSchemaTooNew,
-                  fmt::format("the database has Spindle schema version {}, newer than this "
-                              "binary's {}: upgrade Spindle",
-                              current, LatestVersion()));
+      ThrowSchemaTooNew(current, LatestVersion());
     }
     for (const auto& m : kMigrations) {
       if (m.version <= current) continue;

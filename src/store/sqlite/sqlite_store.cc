@@ -134,10 +134,7 @@ int SqliteStore::Migrate() {
     current = static_cast<int>(st.Int(0));
   }
   if (current > LatestVersion()) {
-    throw Error(ErrorCode::kSchemaTooNew,
-                fmt::format("the database has Spindle schema version {}, newer than this "
-                            "binary's {}: upgrade Spindle",
-                            current, LatestVersion()));
+    ThrowSchemaTooNew(current, LatestVersion());
   }
   for (const auto& m : kMigrations) {
     if (m.version <= current) continue;
