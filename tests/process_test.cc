@@ -10,63 +10,14 @@
 
 #include "testing.h"
 
-extern char** environ;
-
 namespace spindle {
 namespace {
 
 using namespace std::chrono_literals;
 using testing::BackendKind;
+using testing::Process;
 using testing::TestBackend;
 using testing::WaitUntil;
-
-// A child process whose stdout we read line by line.
-class Process {
- public:
-  explicit Process(const std::vector<std::string>& argv) {
-    int fds[2];
-    if (pipe(fds) != 0) throw std::runtime_error("pipe");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    if (posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ) != 0) {
-      throw std::runtime_error("cannot start " + argv[0]);
-    }
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    out_ = fdopen(fds[0], "r");
-  }
-  ~Process() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      Wait();
-    }
-    if (out_) fclose(out_);
-  }
-  std::string ReadLine() {
-    char buf[512];
-    if (!fgets(buf, sizeof buf, out_)) return "";
-    std::string s(buf);
-    if (!s.empty() && s.back() == '\n') s.pop_back();
-    return s;
-  }
-  void Signal(int sig) { kill(pid_, sig); }
-  // Returns the exit status, or 128+signal.
-  int Wait() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
- private:
-  pid_t pid_ = -1;
-  FILE* out_ = nullptr;
-};
 
 class ProcessTest : public ::testing::TestWithParam<BackendKind> {
  protected:
@@ -94,7 +45,7 @@ TEST_P(ProcessTest, JobsOfAKilledWorkerAreFinishedByAnotherExactlyOnce) {
   std::vector<JobSpec> specs(kJobs, JobSpec{.kind = "work"});
   client_->EnqueueMany(specs);
 
-  Process a({TEST_WORKER_BIN, db_->url(), "1500", "40", "8"});
+  Process a({TEST_WORKER_BIN, db_->url(), "--lease", "1500", "--sleep", "40", "--concurrency", "8"});
   std::string a_id = a.ReadLine();
   ASSERT_FALSE(a_id.empty());
   ASSERT_TRUE(WaitUntil([&] {
@@ -107,7 +58,7 @@ TEST_P(ProcessTest, JobsOfAKilledWorkerAreFinishedByAnotherExactlyOnce) {
   EXPECT_GE(stranded, 1);
   db_->Query("CREATE TABLE stranded AS SELECT id FROM {jobs} WHERE state = 'running'");
 
-  Process b({TEST_WORKER_BIN, db_->url(), "1500", "5", "8"});
+  Process b({TEST_WORKER_BIN, db_->url(), "--lease", "1500", "--sleep", "5", "--concurrency", "8"});
   ASSERT_FALSE(b.ReadLine().empty());
   ASSERT_TRUE(WaitUntil([&] { return Count("state = 'completed'") == kJobs; }, 180s));
   b.Signal(SIGTERM);
@@ -132,7 +83,7 @@ TEST_P(ProcessTest, CompetingWorkerProcessesRunEveryJobExactlyOnce) {
   std::vector<std::unique_ptr<Process>> workers;
   for (int i = 0; i < 3; ++i) {
     workers.push_back(std::make_unique<Process>(
-        std::vector<std::string>{TEST_WORKER_BIN, db_->url(), "30000", "0", "8"}));
+        std::vector<std::string>{TEST_WORKER_BIN, db_->url(), "--concurrency", "8"}));
     ASSERT_FALSE(workers.back()->ReadLine().empty());
   }
   ASSERT_TRUE(WaitUntil([&] { return Count("state = 'completed'") == kJobs; }, 180s));

@@ -48,7 +48,7 @@ class StoreTest : public ::testing::TestWithParam<BackendKind> {
   std::multiset<std::string> Drain(StoreListener& l) {
     std::multiset<std::string> got;
     while (true) {
-      auto names = l.Wait(300ms);
+      auto names = l.Wait(300ms).queues;
       if (names.empty()) return got;
       got.insert(names.begin(), names.end());
     }

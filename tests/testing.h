@@ -3,7 +3,15 @@
 // the database, not by the code under test).
 #pragma once
 
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
+#include <stdexcept>
+#include <vector>
 #include <functional>
 #include <ostream>
 #include <memory>
@@ -11,6 +19,8 @@
 #include <thread>
 
 #include "spindle/spindle.h"
+
+extern "C" char** environ;
 
 namespace spindle::testing {
 
@@ -41,6 +51,54 @@ class TestBackend {
  protected:
   virtual std::string RunSql(const std::string& sql) const = 0;
   virtual std::string Expand(std::string sql) const = 0;
+};
+
+// A child process whose stdout we read line by line; SIGKILLed if still running at the end.
+class Process {
+ public:
+  explicit Process(const std::vector<std::string>& argv) {
+    int fds[2];
+    if (pipe(fds) != 0) throw std::runtime_error("pipe");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    if (posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ) != 0) {
+      throw std::runtime_error("cannot start " + argv[0]);
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    out_ = fdopen(fds[0], "r");
+  }
+  ~Process() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      Wait();
+    }
+    if (out_) fclose(out_);
+  }
+  std::string ReadLine() {
+    char buf[512];
+    if (!fgets(buf, sizeof buf, out_)) return "";
+    std::string s(buf);
+    if (!s.empty() && s.back() == '\n') s.pop_back();
+    return s;
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+  // Returns the exit status, or 128+signal.
+  int Wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  FILE* out_ = nullptr;
 };
 
 // Polls `done` every 10 ms until it is true or `limit` passes; returns its last value.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "spindle/clock.h"
+#include "spindle/cluster.h"
 #include "spindle/job.h"
 
 namespace spindle {
@@ -47,6 +48,12 @@ class Client {
   Job Cancel(const std::string& id);
   // Makes a completed, failed or cancelled job available again.
   Job Retry(const std::string& id);
+
+  // The workers registered now (live, or silent and not yet evicted), and the version of that
+  // membership.
+  Membership Members();
+  // Which worker holds each running assignment.
+  std::vector<ClaimedAssignment> Assignments();
 
   Store& store() { return *store_; }
 

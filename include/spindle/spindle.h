@@ -3,6 +3,7 @@
 
 #include "spindle/client.h"
 #include "spindle/clock.h"
+#include "spindle/cluster.h"
 #include "spindle/error.h"
 #include "spindle/handler.h"
 #include "spindle/job.h"

@@ -6,11 +6,14 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "spindle/clock.h"
+#include "spindle/cluster.h"
 #include "spindle/handler.h"
 #include "spindle/job.h"
 
@@ -37,6 +40,37 @@ struct CommandOptions {
   Millis kill_grace{5000};
 };
 
+// Cluster coordination: membership, leader election, partitioned dispatch and assignments
+// (docs/coordination.md). Every worker is a member; the rest is opt-in.
+struct ClusterOptions {
+  // Roles this worker takes: it runs its share of the assignments of these roles.
+  std::vector<std::string> roles;
+  // Partitioned dispatch: this worker's number (1-based), kAutoPartition for the lowest number
+  // no member holds, or nullopt (the default) to fetch every job.
+  std::optional<int> partition;
+  // How often the worker heartbeats (which also announces its partition number). Default: 2 s.
+  Millis heartbeat_interval{2000};
+  // The worker promises to heartbeat this often; silent longer, its peers evict it and its
+  // running jobs are retried at once. At least 2 heartbeat intervals. Default: 10 s.
+  Millis heartbeat_timeout{10000};
+  // A partition number not heard from this long no longer counts. Default: 4 s.
+  Millis partition_timeout{4000};
+  // A leader term lasts this long unless renewed (every heartbeat). Default: 10 s.
+  Millis leader_ttl{10000};
+  // An assignment moves to a new owner only after the membership was stable this long.
+  // Default: 5 s.
+  Millis stability_period{5000};
+};
+
+// A long-running singleton: runs on exactly one live worker of its role at a time.
+struct AssignmentHandler {
+  // Starts the assignment's work (on threads or processes of its own) and returns.
+  std::function<void(const std::string& name)> start;
+  // Stops that work and returns once it has stopped; only then may another worker start it.
+  // Stops of different assignments may run in parallel.
+  std::function<void(const std::string& name)> stop;
+};
+
 struct WorkerOptions {
   std::string database_url;  // required: "postgresql://..." or "sqlite:PATH"
   // A unique name for this worker. Default: host-pid-random.
@@ -60,6 +94,7 @@ struct WorkerOptions {
   // Most jobs fetched in one round trip. Default: 1000.
   int fetch_batch_max = 1000;
   BackoffOptions backoff;
+  ClusterOptions cluster;
   // Default: the system clock.
   std::shared_ptr<Clock> clock;
 };
@@ -74,6 +109,13 @@ class Worker {
 
   void Register(const std::string& kind, Handler handler);
   void RegisterCommand(const std::string& kind, CommandOptions command);
+  // Declares an assignment of `role`. Every worker of that role declares the same ones.
+  void RegisterAssignment(const std::string& name, const std::string& role,
+                          AssignmentHandler handler);
+  // An external command as an assignment: started with {"assignment", "role", "worker"} as JSON
+  // on stdin, stopped with SIGTERM (SIGKILL after kill_grace), restarted if it exits by itself.
+  void RegisterAssignmentCommand(const std::string& name, const std::string& role,
+                                 CommandOptions command);
 
   // Connects, migrates, and starts fetching. Throws Error(kUnavailable) when the database
   // cannot be reached at all.
@@ -92,6 +134,8 @@ class Worker {
     int64_t lost = 0;       // outcomes refused because the lease was lost (fenced)
   };
   Stats stats() const;
+  // The assignments this worker runs now, by name.
+  std::vector<std::string> assignments() const;
 
   class Impl;
 

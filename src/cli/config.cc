@@ -54,6 +54,28 @@ std::optional<Millis> Dur(const std::string& path, const toml::table& t, const s
   }
 }
 
+std::vector<std::string> Strings(const std::string& path, const toml::table& t,
+                                 const std::string& key, const std::string& where,
+                                 bool required) {
+  std::vector<std::string> out;
+  const auto* n = t.get(key);
+  const auto* arr = n ? n->as_array() : nullptr;
+  auto fail = [&] {
+    Fail(path, fmt::format("'{}{}' must be a {}array of strings", where, key,
+                           required ? "non-empty " : ""));
+  };
+  if (n && !arr) fail();
+  if (arr) {
+    for (const auto& e : *arr) {
+      auto v = e.value<std::string>();
+      if (!v) fail();
+      out.push_back(*v);
+    }
+  }
+  if (required && out.empty()) fail();
+  return out;
+}
+
 const toml::table* Table(const std::string& path, const toml::table& t, const std::string& key) {
   const auto* n = t.get(key);
   if (!n) return nullptr;
@@ -74,7 +96,8 @@ Config LoadConfig(const std::string& path) {
   }
   Config c;
   c.worker.queues.clear();
-  OnlyKeys(path, root, "", {"database", "log_level", "worker", "queues", "kinds"});
+  OnlyKeys(path, root, "",
+           {"database", "log_level", "worker", "cluster", "queues", "kinds", "assignments"});
   c.database = Str(path, root, "database", "");
   c.log_level = Str(path, root, "log_level", "");
 
@@ -94,6 +117,41 @@ Config LoadConfig(const std::string& path) {
     if (auto v = Dur(path, *w, "shutdown_grace", at)) o.shutdown_grace = *v;
     if (auto v = Int(path, *w, "fetch_batch_max", at, 1)) o.fetch_batch_max = static_cast<int>(*v);
   }
+  if (const auto* cl = Table(path, root, "cluster")) {
+    const std::string at = "cluster.";
+    OnlyKeys(path, *cl, at,
+             {"roles", "partition", "heartbeat_interval", "heartbeat_timeout", "partition_timeout",
+              "leader_ttl", "stability_period"});
+    auto& o = c.worker.cluster;
+    o.roles = Strings(path, *cl, "roles", at, false);
+    if (const auto* p = cl->get("partition")) {
+      if (p->value<std::string>() == "auto") {
+        o.partition = kAutoPartition;
+      } else if (auto v = Int(path, *cl, "partition", at, 1)) {
+        o.partition = static_cast<int>(*v);
+      }
+    }
+    if (auto v = Dur(path, *cl, "heartbeat_interval", at)) o.heartbeat_interval = *v;
+    if (auto v = Dur(path, *cl, "heartbeat_timeout", at)) o.heartbeat_timeout = *v;
+    if (auto v = Dur(path, *cl, "partition_timeout", at)) o.partition_timeout = *v;
+    if (auto v = Dur(path, *cl, "leader_ttl", at)) o.leader_ttl = *v;
+    if (auto v = Dur(path, *cl, "stability_period", at)) o.stability_period = *v;
+  }
+  if (const auto* as = Table(path, root, "assignments")) {
+    for (const auto& [name, node] : *as) {
+      const std::string at = fmt::format("assignments.{}.", name.str());
+      if (!node.is_table()) Fail(path, fmt::format("'assignments.{}' must be a table", name.str()));
+      const auto& t = *node.as_table();
+      OnlyKeys(path, t, at, {"role", "command", "kill_grace"});
+      AssignmentConfig a;
+      auto role = Str(path, t, "role", at);
+      if (!role || role->empty()) Fail(path, fmt::format("'{}role' is required", at));
+      a.role = *role;
+      a.command.argv = Strings(path, t, "command", at, true);
+      if (auto v = Dur(path, t, "kill_grace", at)) a.command.kill_grace = *v;
+      c.assignments[std::string(name.str())] = std::move(a);
+    }
+  }
   if (const auto* qs = Table(path, root, "queues")) {
     for (const auto& [name, node] : *qs) {
       const std::string at = fmt::format("queues.{}.", name.str());
@@ -112,15 +170,7 @@ Config LoadConfig(const std::string& path) {
       const auto& t = *node.as_table();
       OnlyKeys(path, t, at, {"command", "timeout", "kill_grace", "max_attempts", "queue"});
       KindConfig k;
-      if (const auto* cmd = t.get("command")) {
-        const auto* arr = cmd->as_array();
-        if (!arr || arr->empty()) Fail(path, fmt::format("'{}command' must be a non-empty array of strings", at));
-        for (const auto& e : *arr) {
-          auto s = e.value<std::string>();
-          if (!s) Fail(path, fmt::format("'{}command' must be a non-empty array of strings", at));
-          k.command.argv.push_back(*s);
-        }
-      }
+      if (t.get("command")) k.command.argv = Strings(path, t, "command", at, true);
       k.command.timeout = Dur(path, t, "timeout", at);
       if (auto v = Dur(path, t, "kill_grace", at)) k.command.kill_grace = *v;
       if (auto v = Int(path, t, "max_attempts", at, 1)) k.max_attempts = static_cast<int>(*v);

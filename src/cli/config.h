@@ -16,11 +16,17 @@ struct KindConfig {
   std::optional<std::string> queue;
 };
 
+struct AssignmentConfig {
+  std::string role;
+  CommandOptions command;
+};
+
 struct Config {
   std::optional<std::string> database;
   std::optional<std::string> log_level;
   WorkerOptions worker;  // database_url not set here
   std::map<std::string, KindConfig> kinds;
+  std::map<std::string, AssignmentConfig> assignments;
 };
 
 // Reads and validates a file. Throws Error(kInvalidArgument) naming the file, the key and the

@@ -25,6 +25,9 @@ struct Globals {
   std::string config_path;
   std::string log_level = "info";
   bool json = false;
+  // serve
+  std::string partition;
+  std::vector<std::string> roles;
 };
 
 // The configuration file: --config, else SPINDLE_CONFIG, else none.
@@ -94,6 +97,33 @@ void PrintJobs(const std::vector<Job>& jobs, bool json) {
   }
 }
 
+void PrintMembers(const Membership& ms, bool json) {
+  if (json) {
+    Json arr = Json::array();
+    for (const auto& m : ms.members) arr.push_back(ToJson(m));
+    std::cout << Json{{"version", ms.version}, {"workers", arr}}.dump() << "\n";
+    return;
+  }
+  auto now = std::chrono::system_clock::now();
+  auto ago = [](Millis d) { return core::FormatDuration(std::max(d, Millis(0))); };
+  std::cout << fmt::format("{:<32}  {:<16}  {:>7}  {:>8}  {:>9}  {:<9}  {:<20}  {:<16}  {}\n",
+                           "ID", "HOST", "PID", "AGE", "HEARTBEAT", "PARTITION", "QUEUES",
+                           "ROLES", "LEADER");
+  for (const auto& m : ms.members) {
+    auto age = std::chrono::duration_cast<Millis>(now - m.started_at);
+    std::string partition =
+        m.info.partition ? fmt::format("{}/{}", *m.info.partition, m.partition_count) : "-";
+    std::cout << fmt::format("{:<32}  {:<16}  {:>7}  {:>8}  {:>9}  {:<9}  {:<20}  {:<16}  {}\n",
+                             m.info.id, m.info.host, m.info.pid, ago(age),
+                             ago(m.silent_for) + " ago", partition,
+                             fmt::join(m.info.queues, ","),
+                             m.info.roles.empty() ? "-" : fmt::format("{}", fmt::join(m.info.roles, ",")),
+                             m.leader ? "yes" : "");
+  }
+  std::cout << fmt::format("{} worker(s), membership version {}\n", ms.members.size(),
+                           ms.version);
+}
+
 std::unique_ptr<Client> OpenClient(const Globals& g, bool migrate) {
   return Client::Open({DatabaseUrl(g, MaybeConfig(g))}, migrate);
 }
@@ -110,10 +140,18 @@ int Serve(const Globals& g) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  if (!g.partition.empty()) {
+    opts.cluster.partition = g.partition == "auto" ? kAutoPartition : std::stoi(g.partition);
+  }
+  for (const auto& r : g.roles) opts.cluster.roles.push_back(r);
+
   Worker worker(opts);
   if (config) {
     for (const auto& [kind, k] : config->kinds) {
       if (!k.command.argv.empty()) worker.RegisterCommand(kind, k.command);
+    }
+    for (const auto& [name, a] : config->assignments) {
+      worker.RegisterAssignmentCommand(name, a.role, a.command);
     }
   }
   worker.Start();
@@ -204,6 +242,15 @@ int Main(int argc, char** argv) {
 
   auto* migrate = app.add_subcommand("migrate", "Apply pending schema migrations");
   auto* serve = app.add_subcommand("serve", "Run a worker until SIGTERM/SIGINT");
+  serve->add_option("--partition", g.partition,
+                    "Partitioned dispatch: this worker's number (1, 2, ...) or 'auto'")
+      ->check(CLI::IsMember({"auto"}) | CLI::PositiveNumber);
+  serve->add_option("--role", g.roles, "A role for assignments (repeatable)");
+
+  auto* workers = app.add_subcommand("workers", "Inspect the cluster");
+  workers->require_subcommand(1);
+  workers->fallthrough();
+  auto* workers_list = workers->add_subcommand("list", "The registered workers");
 
   auto* enqueue = app.add_subcommand("enqueue", "Enqueue a job; prints its id");
   JobSpec spec;
@@ -276,6 +323,7 @@ int Main(int argc, char** argv) {
       PrintJobs(OpenClient(g, false)->List(f), g.json);
       return 0;
     }
+    if (workers_list->parsed()) PrintMembers(OpenClient(g, false)->Members(), g.json);
     if (show->parsed()) PrintJob(OpenClient(g, false)->Get(id), g.json);
     if (cancel->parsed()) PrintJob(OpenClient(g, false)->Cancel(id), g.json);
     if (retry->parsed()) PrintJob(OpenClient(g, false)->Retry(id), g.json);

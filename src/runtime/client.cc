@@ -1,6 +1,7 @@
 #include "spindle/client.h"
 
 #include "spindle/error.h"
+#include "core/time.h"
 #include "store/store.h"
 
 namespace spindle {
@@ -39,5 +40,25 @@ Job Client::Get(const std::string& id) {
 std::vector<Job> Client::List(const JobFilter& filter) { return store_->JobList(filter); }
 Job Client::Cancel(const std::string& id) { return store_->JobCancel(id); }
 Job Client::Retry(const std::string& id) { return store_->JobRetry(id); }
+Membership Client::Members() { return store_->MemberList(); }
+std::vector<ClaimedAssignment> Client::Assignments() { return store_->AssignmentList(); }
+
+Json ToJson(const Member& m) {
+  Json j{{"id", m.info.id},
+         {"host", m.info.host},
+         {"pid", m.info.pid},
+         {"version", m.info.version},
+         {"queues", m.info.queues},
+         {"roles", m.info.roles},
+         {"partition", nullptr},
+         {"partition_count", m.partition_count},
+         {"heartbeat_timeout_ms", m.info.heartbeat_timeout.count()},
+         {"started_at", core::FormatTimestamp(m.started_at)},
+         {"heartbeat_at", core::FormatTimestamp(m.heartbeat_at)},
+         {"silent_ms", m.silent_for.count()},
+         {"leader", m.leader}};
+  if (m.info.partition) j["partition"] = *m.info.partition;
+  return j;
+}
 
 }  // namespace spindle

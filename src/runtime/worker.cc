@@ -3,7 +3,8 @@
 //   listener ──wake──▶ producer(queue) ──JobFetch──▶ ready deque ──▶ executor threads
 //                                                                        │ handler / command
 //   watchdog (timeouts) ─cancel token─▶ running jobs                     ▼
-//   lease renewer, rescuer                         completer ◀── outcomes (batched JobFinishMany)
+//   lease renewer, rescuer (leader only)           completer ◀── outcomes (batched JobFinishMany)
+//   coordinator: membership, leadership, partition (read by producers), assignments
 #include <unistd.h>
 
 #include <atomic>
@@ -18,6 +19,7 @@
 #include "core/duration.h"
 #include "core/text.h"
 #include "runtime/command.h"
+#include "runtime/coordinator.h"
 #include "runtime/service.h"
 #include "spindle/error.h"
 #include "spindle/worker.h"
@@ -30,11 +32,15 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 
 namespace {
 
-std::string DefaultWorkerId() {
+std::string HostName() {
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
+  return host;
+}
+
+std::string DefaultWorkerId() {
   std::mt19937 rng{std::random_device{}()};
-  return fmt::format("{}-{}-{:04x}", host, getpid(), rng() & 0xffff);
+  return fmt::format("{}-{}-{:04x}", HostName(), getpid(), rng() & 0xffff);
 }
 
 // A job between the start of its handler and its outcome.
@@ -99,6 +105,9 @@ class Worker::Impl {
     bool executors_exit = false;
     std::vector<std::thread> executors;
     std::unique_ptr<LoopService> producer;
+    // Partitioned dispatch: the fallback scan for overdue jobs of any partition.
+    SteadyTime next_fallback;
+    double dispatch_delay_ms = 0;  // moving average of this worker's own dispatch delay
 
     // Free slots that justify a fetch round trip when jobs are known to be waiting.
     int Threshold() const { return std::max(1, std::min(opts.concurrency / 4, 100)); }
@@ -111,7 +120,7 @@ class Worker::Impl {
     uint64_t seen;
     {
       std::lock_guard lock(q.mu);
-      if (q.stopping) return false;
+      if (q.stopping || kinds.empty()) return false;
       limit = std::min(q.opts.concurrency - q.in_flight, opts.fetch_batch_max);
       seen = q.wakeups;
       if (limit <= 0) {
@@ -119,7 +128,7 @@ class Worker::Impl {
         return false;
       }
     }
-    auto jobs = store->JobFetch({q.opts.name, limit, opts.id, opts.lease, kinds});
+    auto jobs = Fetch(q, limit);
     int n = static_cast<int>(jobs.size());
     fetched += n;
     {
@@ -136,6 +145,35 @@ class Worker::Impl {
     for (int i = 0; i < std::min(n, q.opts.concurrency); ++i) q.ready_cv.notify_one();
     // A full batch smaller than the free slots: fetch the rest at once.
     return n == limit && limit == opts.fetch_batch_max;
+  }
+
+  // Fetches from this worker's partition, and when partitioned, also jobs of any partition that
+  // are overdue: those of a partition whose worker is gone. "Overdue" adapts to how long this
+  // worker's own jobs wait: three times its average dispatch delay, between 1 s and 1 min.
+  std::vector<Job> Fetch(Queue& q, int limit) {
+    auto part = coordinator->partition();
+    JobFetchParams p{q.opts.name, limit, opts.id, opts.lease, kinds, part.count, part.index};
+    auto jobs = store->JobFetch(p);
+    if (part.count == 0) return jobs;
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(q.mu);
+    for (const auto& j : jobs) {
+      if (!j.started_at) continue;
+      double delay = std::chrono::duration<double, std::milli>(*j.started_at - j.run_at).count();
+      q.dispatch_delay_ms = 0.9 * q.dispatch_delay_ms + 0.1 * std::max(0.0, delay);
+    }
+    if (now < q.next_fallback || static_cast<int>(jobs.size()) >= limit) return jobs;
+    auto overdue = std::clamp(Millis(static_cast<int64_t>(3 * q.dispatch_delay_ms)), Millis(1000),
+                              Millis(60000));
+    q.next_fallback = now + overdue;
+    p.limit = limit - static_cast<int>(jobs.size());
+    p.partition_count = 0;
+    p.overdue = overdue;
+    auto more = store->JobFetch(p);
+    if (!more.empty()) core::Log().info("event=fallback_fetch queue={} jobs={}", q.opts.name, more.size());
+    jobs.insert(jobs.end(), std::make_move_iterator(more.begin()),
+                std::make_move_iterator(more.end()));
+    return jobs;
   }
 
   // --- executor --------------------------------------------------------------------------
@@ -371,6 +409,7 @@ class Worker::Impl {
   }
 
   bool Rescue() {
+    if (!coordinator->leader()) return false;
     constexpr int kLimit = 1000;
     int n = store->JobRescue(kLimit);
     if (n) core::Log().info("event=rescued jobs={}", n);
@@ -378,14 +417,16 @@ class Worker::Impl {
   }
 
   bool Listen() {
-    std::vector<std::string> names;
+    Notices notices;
     try {
-      names = store_listener->Wait(Millis(200));
+      notices = store_listener->Wait(Millis(200));
     } catch (const Error&) {
       listener_broken = true;
       throw;
     }
     bool all = listener_broken.exchange(false);  // notifications may have been missed
+    if (all || notices.members) coordinator->Wake();
+    const auto& names = notices.queues;
     for (auto& q : queues) {
       bool hit = all || std::find(names.begin(), names.end(), q->opts.name) != names.end();
       if (!hit) continue;
@@ -412,10 +453,10 @@ class Worker::Impl {
 
   void Start() {
     if (started) return;
-    if (handlers.empty() && commands.empty()) {
+    if (handlers.empty() && commands.empty() && assignments.empty()) {
       throw Error(ErrorCode::kInvalidArgument,
                   "the worker has no handlers: register a C++ handler or configure a command "
-                  "([kinds.NAME] command = [...]) for at least one kind");
+                  "([kinds.NAME] command = [...]) for at least one kind, or an assignment");
     }
     for (const auto& [kind, h] : handlers) kinds.push_back(kind);
     for (const auto& [kind, c] : commands) kinds.push_back(kind);
@@ -435,6 +476,12 @@ class Worker::Impl {
     StoreOptions so{opts.database_url, static_cast<int>(opts.queues.size()) + 4, opts.clock};
     store = OpenStore(so);
     store->Migrate();
+    MemberInfo me{.id = opts.id, .host = HostName(), .pid = getpid(), .version = SPINDLE_VERSION};
+    for (const auto& q : opts.queues) me.queues.push_back(q.name);
+    coordinator = std::make_unique<runtime::Coordinator>(*store, me, opts.cluster);
+    for (auto& [name, role, handler] : assignments) coordinator->AddAssignment(name, role, handler);
+    coordinator->on_evicted = [this] { OnEvicted(); };
+    coordinator->Start();
     completer = std::make_unique<LoopService>("completer", Millis(1000), [this] { return Complete(); });
     watchdog = std::make_unique<LoopService>("watchdog", Millis(50), [this] { return Watch(); });
     renewer = std::make_unique<LoopService>("lease_renewer", opts.lease / 3,
@@ -468,11 +515,28 @@ class Worker::Impl {
     if (listener) listener->Start();
   }
 
+  // This worker was evicted: its jobs were given to others. Stop running them here.
+  void OnEvicted() {
+    for (auto& q : queues) {
+      std::lock_guard lock(q->mu);
+      for (auto& j : q->ready) Finish(Release(j));  // fenced: refused once rescued
+      q->in_flight -= static_cast<int>(q->ready.size());
+      q->ready.clear();
+      if (q->in_flight == 0) q->idle_cv.notify_all();
+    }
+    std::lock_guard lock(running_mu);
+    for (auto& [id, rj] : running) {
+      rj->shutdown = true;
+      rj->token.Cancel();
+    }
+  }
+
   void Stop() {
     if (!started || stopped) return;
     stopped = true;
     core::Log().info("event=worker_stopping worker={} grace_ms={}", opts.id,
                  opts.shutdown_grace.count());
+    if (coordinator) coordinator->StopAssignments();
     // 1. Stop fetching; hand back what was fetched but not started.
     if (listener) listener->Stop();
     for (auto& q : queues) {
@@ -516,8 +580,11 @@ class Worker::Impl {
       q->ready_cv.notify_all();
       for (auto& t : q->executors) t.join();
     }
-    // 4. Write every outcome, then stop maintenance.
-    if (!completer) return;  // Start failed before anything ran
+    // 4. Write every outcome, then stop maintenance and leave the cluster.
+    if (!completer) {  // Start failed before anything ran
+      if (coordinator) coordinator->Stop();
+      return;
+    }
     completer->Stop();
     for (int i = 0; i < 20; ++i) {
       try {
@@ -531,6 +598,7 @@ class Worker::Impl {
     for (auto* s : {watchdog.get(), renewer.get(), rescuer.get()}) {
       if (s) s->Stop();
     }
+    if (coordinator) coordinator->Stop();
     core::Log().info("event=worker_stopped worker={}", opts.id);
   }
 
@@ -545,6 +613,12 @@ class Worker::Impl {
   WorkerOptions opts;
   std::unordered_map<std::string, Handler> handlers;
   std::unordered_map<std::string, CommandOptions> commands;
+  struct DeclaredAssignment {
+    std::string name, role;
+    AssignmentHandler handler;
+  };
+  std::vector<DeclaredAssignment> assignments;
+  std::unique_ptr<runtime::Coordinator> coordinator;
   std::vector<std::string> kinds;  // every kind with a handler: the only ones fetched
   std::unique_ptr<Store> store;
   std::unique_ptr<StoreListener> store_listener;
@@ -576,6 +650,23 @@ void Worker::RegisterCommand(const std::string& kind, CommandOptions command) {
     throw Error(ErrorCode::kInvalidArgument, "command for kind '" + kind + "' is empty");
   }
   impl_->commands[kind] = std::move(command);
+}
+
+void Worker::RegisterAssignment(const std::string& name, const std::string& role,
+                                AssignmentHandler handler) {
+  impl_->assignments.push_back({name, role, std::move(handler)});
+}
+
+void Worker::RegisterAssignmentCommand(const std::string& name, const std::string& role,
+                                       CommandOptions command) {
+  if (command.argv.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "command for assignment '" + name + "' is empty");
+  }
+  RegisterAssignment(name, role, runtime::CommandAssignment(role, impl_->opts.id, command));
+}
+
+std::vector<std::string> Worker::assignments() const {
+  return impl_->coordinator ? impl_->coordinator->running() : std::vector<std::string>{};
 }
 
 void Worker::Start() { impl_->Start(); }

@@ -3,13 +3,14 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <utility>
 
 namespace spindle {
 
 struct LocalHub::Subscriber {
   std::mutex mu;
   std::condition_variable cv;
-  std::vector<std::string> pending;
+  Notices pending;
 };
 
 namespace {
@@ -19,12 +20,11 @@ class LocalListener final : public StoreListener {
   LocalListener(std::shared_ptr<LocalHub> hub, std::shared_ptr<LocalHub::Subscriber> sub)
       : hub_(std::move(hub)), sub_(std::move(sub)) {}
 
-  std::vector<std::string> Wait(Millis timeout) override {
+  Notices Wait(Millis timeout) override {
     std::unique_lock lock(sub_->mu);
-    sub_->cv.wait_for(lock, timeout, [&] { return !sub_->pending.empty(); });
-    std::vector<std::string> out;
-    out.swap(sub_->pending);
-    return out;
+    sub_->cv.wait_for(lock, timeout,
+                      [&] { return !sub_->pending.queues.empty() || sub_->pending.members; });
+    return std::exchange(sub_->pending, Notices{});
   }
 
  private:
@@ -47,15 +47,17 @@ std::shared_ptr<LocalHub> LocalHub::For(const std::string& key) {
   return hub;
 }
 
-void LocalHub::Notify(const std::vector<std::string>& queues) {
-  if (queues.empty()) return;
+void LocalHub::Notify(const Notices& notices) {
+  if (notices.queues.empty() && !notices.members) return;
   std::lock_guard lock(mu_);
   std::erase_if(subscribers_, [](const auto& w) { return w.expired(); });
   for (const auto& weak : subscribers_) {
     if (auto sub = weak.lock()) {
       {
         std::lock_guard sub_lock(sub->mu);
-        sub->pending.insert(sub->pending.end(), queues.begin(), queues.end());
+        auto& p = sub->pending;
+        p.queues.insert(p.queues.end(), notices.queues.begin(), notices.queues.end());
+        p.members = p.members || notices.members;
       }
       sub->cv.notify_all();
     }

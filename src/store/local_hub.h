@@ -1,4 +1,4 @@
-// In-process "new jobs in queue Q" notifications, for backends that cannot notify other
+// In-process notifications ("new jobs in queue Q", "the membership changed"), for backends that cannot notify other
 // processes (SQLite). Every store opened on the same database in this process shares one hub, so
 // a Client's enqueue wakes a Worker of the same process directly. Thread-safe.
 #pragma once
@@ -17,7 +17,7 @@ class LocalHub : public std::enable_shared_from_this<LocalHub> {
   // The hub of a database, by a key that names it (a canonical file path).
   static std::shared_ptr<LocalHub> For(const std::string& key);
 
-  void Notify(const std::vector<std::string>& queues);
+  void Notify(const Notices& notices);
   std::unique_ptr<StoreListener> Listen();
 
   struct Subscriber;

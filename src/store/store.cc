@@ -27,6 +27,12 @@ std::unique_ptr<Store> OpenStore(const StoreOptions& options) {
                   "': expected postgresql://... or sqlite:PATH");
 }
 
+int PartitionOf(std::string_view job_id, int count) {
+  if (count <= 0 || job_id.size() < 4) return 0;
+  int h = std::stoi(std::string(job_id.substr(job_id.size() - 4)), nullptr, 16);
+  return static_cast<int>(static_cast<int64_t>(h) * count / 65536);
+}
+
 std::string_view ToString(JobOutcome::Kind kind) {
   switch (kind) {
     case JobOutcome::Kind::kCompleted: return "completed";

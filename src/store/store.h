@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "spindle/clock.h"
+#include "spindle/cluster.h"
 #include "spindle/job.h"
 
 namespace spindle {
@@ -33,7 +34,18 @@ struct JobFetchParams {
   Millis lease{30000};
   // Only jobs of these kinds (the ones the worker has handlers for).
   std::vector<std::string> kinds;
+  // Partitioned dispatch: only jobs whose id hashes into partition `partition_index` (0-based)
+  // of `partition_count`; 0 = every job. See PartitionOf.
+  int partition_count = 0;
+  int partition_index = 0;
+  // Only jobs due at least this long ago (the partitioned workers' fallback scan).
+  Millis overdue{0};
 };
+
+// The partition (0-based, of `count`) of a job id: its last 16 bits, which are random in a
+// UUIDv7 (the leading bits are a timestamp), scaled to `count`. Backends compute the same in SQL.
+int PartitionOf(std::string_view job_id, int count);
+
 
 // One attempt of a job, as a worker holds it.
 struct JobRef {
@@ -58,14 +70,19 @@ struct JobOutcome {
 // The name of an outcome kind in the backends' SQL: completed, error, discard, release.
 std::string_view ToString(JobOutcome::Kind kind);
 
-// Receives "new jobs in queue Q" notifications. One per listening thread.
+// What a listener heard.
+struct Notices {
+  std::vector<std::string> queues;  // "new jobs in queue Q"
+  bool members = false;             // the membership changed
+};
+
+// Receives notifications. One per listening thread.
 class StoreListener {
  public:
   virtual ~StoreListener() = default;
-  // Waits up to `timeout` for notifications; returns the queues named in those that arrived
-  // (possibly empty). Throws Error(kUnavailable) when the connection is lost; the next call
-  // reconnects.
-  virtual std::vector<std::string> Wait(Millis timeout) = 0;
+  // Waits up to `timeout` for notifications; returns those that arrived (possibly none). Throws
+  // Error(kUnavailable) when the connection is lost; the next call reconnects.
+  virtual Notices Wait(Millis timeout) = 0;
 };
 
 class Store {
@@ -106,6 +123,32 @@ class Store {
   virtual Job JobCancel(const std::string& id) = 0;
   // Makes a completed, failed or cancelled job available again.
   virtual Job JobRetry(const std::string& id) = 0;
+
+  // --- cluster (docs/coordination.md) ---
+
+  // Registers a worker, or registers it again after an eviction, and announces the change.
+  // Returns it as stored, its partition number resolved.
+  virtual Member MemberRegister(const MemberInfo& info) = 0;
+  // Records a heartbeat and the partition count the worker sees. False: the worker is no longer
+  // a member (it was evicted) and must register again.
+  virtual bool MemberHeartbeat(const std::string& id, int partition_count) = 0;
+  // Removes members: `id` (clean shutdown), or when `expired_only`, those silent past their
+  // heartbeat timeout (`id` nullopt: all of them). A removed member's running jobs become
+  // rescuable at once, its assignment claims and leadership are freed, and the change is
+  // announced. Returns the ids removed.
+  virtual std::vector<std::string> MemberRemove(const std::optional<std::string>& id,
+                                                bool expired_only) = 0;
+  virtual Membership MemberList() = 0;
+
+  // Takes the leader term when it is free or expired, or extends it when `worker_id` holds it.
+  // Only members can lead. Returns the term when `worker_id` leads until now + ttl.
+  virtual std::optional<int64_t> LeaderAcquire(const std::string& worker_id, Millis ttl) = 0;
+
+  // Claims an assignment for a member when nobody holds it (or its holder is no longer a
+  // member). True when `worker_id` holds it now.
+  virtual bool AssignmentClaim(const std::string& name, const std::string& worker_id) = 0;
+  virtual void AssignmentRelease(const std::string& name, const std::string& worker_id) = 0;
+  virtual std::vector<ClaimedAssignment> AssignmentList() = 0;
 
   virtual std::unique_ptr<StoreListener> Listen() = 0;
 };

@@ -178,9 +178,11 @@ std::vector<Job> PgStore::JobList(const JobFilter& f) {
 std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
   std::vector<std::optional<std::string>> kinds(p.kinds.begin(), p.kinds.end());
   auto c = pool_.Acquire();
-  return ReadJobs(c->ExecPrepared("job_fetch", kJobFetch,
-                                  {Now(), p.queue, std::to_string(p.limit), p.worker_id,
-                                   std::to_string(p.lease.count()), FormatArray(kinds)}));
+  return ReadJobs(c->ExecPrepared(
+      "job_fetch", kJobFetch,
+      {Now(), p.queue, std::to_string(p.limit), p.worker_id, std::to_string(p.lease.count()),
+       FormatArray(kinds), std::to_string(p.partition_count), std::to_string(p.partition_index),
+       std::to_string(p.overdue.count())}));
 }
 
 std::vector<std::string> PgStore::JobFinishMany(const std::string& worker_id,
@@ -244,21 +246,122 @@ Job PgStore::JobRetry(const std::string& id) {
   return ChangeOne("job_retry", kJobRetry, id, "retry");
 }
 
+Member PgStore::MemberRegister(const MemberInfo& info) {
+  std::vector<std::optional<std::string>> queues(info.queues.begin(), info.queues.end());
+  std::vector<std::optional<std::string>> roles(info.roles.begin(), info.roles.end());
+  std::optional<std::string> partition;
+  if (info.partition) partition = std::to_string(*info.partition);
+  auto c = pool_.Acquire();
+  c->ExecScript("BEGIN");
+  try {
+    c->ExecPrepared("membership_bump", kMembershipBump);
+    auto r = c->ExecPrepared("member_register", kMemberRegister,
+                             {Now(), info.id, info.host, std::to_string(info.pid), info.version,
+                              FormatArray(queues), FormatArray(roles), partition,
+                              std::to_string(info.heartbeat_timeout.count())});
+    c->ExecScript("COMMIT");
+    Member m{.info = info};
+    if (!r.IsNull(0, 0)) m.info.partition = std::stoi(std::string(r.Get(0, 0)));
+    m.started_at = ParseTimestamp(r.Get(0, 1));
+    m.heartbeat_at = ParseTimestamp(r.Get(0, 2));
+    return m;
+  } catch (...) {
+    if (c->ok()) PQclear(PQexec(c->raw(), "ROLLBACK"));
+    throw;
+  }
+}
+
+bool PgStore::MemberHeartbeat(const std::string& id, int partition_count) {
+  auto c = pool_.Acquire();
+  return c->ExecPrepared("member_heartbeat", kMemberHeartbeat,
+                         {Now(), id, std::to_string(partition_count)})
+             .rows() == 1;
+}
+
+std::vector<std::string> PgStore::MemberRemove(const std::optional<std::string>& id,
+                                               bool expired_only) {
+  auto c = pool_.Acquire();
+  auto r = c->ExecPrepared("member_remove", kMemberRemove,
+                           {Now(), id, expired_only ? "true" : "false"});
+  std::vector<std::string> ids;
+  for (int i = 0; i < r.rows(); ++i) ids.emplace_back(r.Get(i, 0));
+  return ids;
+}
+
+Membership PgStore::MemberList() {
+  auto c = pool_.Acquire();
+  auto r = c->ExecPrepared("member_list", kMemberList, {Now()});
+  Membership ms;
+  auto strings = [](std::string_view json) {
+    return Json::parse(json).get<std::vector<std::string>>();
+  };
+  for (int i = 0; i < r.rows(); ++i) {
+    ms.version = std::stoll(std::string(r.Get(i, 0)));
+    if (r.IsNull(i, 1)) continue;
+    Member m;
+    m.info.id = r.Get(i, 1);
+    m.info.host = r.Get(i, 2);
+    m.info.pid = std::stoi(std::string(r.Get(i, 3)));
+    m.info.version = r.Get(i, 4);
+    m.info.queues = strings(r.Get(i, 5));
+    m.info.roles = strings(r.Get(i, 6));
+    if (!r.IsNull(i, 7)) m.info.partition = std::stoi(std::string(r.Get(i, 7)));
+    m.partition_count = std::stoi(std::string(r.Get(i, 8)));
+    m.info.heartbeat_timeout = Millis(std::stoll(std::string(r.Get(i, 9))));
+    m.started_at = ParseTimestamp(r.Get(i, 10));
+    m.heartbeat_at = ParseTimestamp(r.Get(i, 11));
+    m.silent_for = Millis(std::stoll(std::string(r.Get(i, 12))));
+    m.leader = r.Get(i, 13) == "t";
+    ms.members.push_back(std::move(m));
+  }
+  return ms;
+}
+
+std::optional<int64_t> PgStore::LeaderAcquire(const std::string& worker_id, Millis ttl) {
+  auto c = pool_.Acquire();
+  auto r = c->ExecPrepared("leader_acquire", kLeaderAcquire,
+                           {Now(), worker_id, std::to_string(ttl.count())});
+  if (r.rows() == 0) return std::nullopt;
+  return std::stoll(std::string(r.Get(0, 0)));
+}
+
+bool PgStore::AssignmentClaim(const std::string& name, const std::string& worker_id) {
+  auto c = pool_.Acquire();
+  return c->ExecPrepared("assignment_claim", kAssignmentClaim, {Now(), name, worker_id}).rows() ==
+         1;
+}
+
+void PgStore::AssignmentRelease(const std::string& name, const std::string& worker_id) {
+  auto c = pool_.Acquire();
+  c->ExecPrepared("assignment_release", kAssignmentRelease, {name, worker_id});
+}
+
+std::vector<ClaimedAssignment> PgStore::AssignmentList() {
+  auto c = pool_.Acquire();
+  auto r = c->ExecPrepared("assignment_list", kAssignmentList);
+  std::vector<ClaimedAssignment> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    out.push_back({std::string(r.Get(i, 0)), std::string(r.Get(i, 1)),
+                   ParseTimestamp(r.Get(i, 2))});
+  }
+  return out;
+}
+
 namespace {
 
 class PgListener final : public StoreListener {
  public:
   explicit PgListener(std::string url) : url_(std::move(url)) {}
 
-  std::vector<std::string> Wait(Millis timeout) override {
+  Notices Wait(Millis timeout) override {
     if (!conn_ || !conn_->ok()) {
       conn_.reset();
       conn_ = Conn::Connect(url_);
-      conn_->ExecScript("LISTEN spindle_jobs");
+      conn_->ExecScript("LISTEN spindle_jobs; LISTEN spindle_members");
     }
-    std::vector<std::string> queues;
-    Drain(queues);
-    if (!queues.empty()) return queues;
+    Notices notices;
+    Drain(notices);
+    if (!notices.queues.empty() || notices.members) return notices;
     pollfd pfd{PQsocket(conn_->raw()), POLLIN, 0};
     int rc = poll(&pfd, 1, static_cast<int>(timeout.count()));
     if (rc > 0) {
@@ -267,15 +370,19 @@ class PgListener final : public StoreListener {
         conn_.reset();
         throw Error(ErrorCode::kUnavailable, "listener connection lost: " + msg);
       }
-      Drain(queues);
+      Drain(notices);
     }
-    return queues;
+    return notices;
   }
 
  private:
-  void Drain(std::vector<std::string>& queues) {
+  void Drain(Notices& notices) {
     while (PGnotify* n = PQnotifies(conn_->raw())) {
-      queues.emplace_back(n->extra);
+      if (std::string_view(n->relname) == "spindle_members") {
+        notices.members = true;
+      } else {
+        notices.queues.emplace_back(n->extra);
+      }
       PQfreemem(n);
     }
   }

@@ -28,6 +28,17 @@ class PgStore final : public Store {
   int JobRescue(int limit) override;
   Job JobCancel(const std::string& id) override;
   Job JobRetry(const std::string& id) override;
+
+  Member MemberRegister(const MemberInfo& info) override;
+  bool MemberHeartbeat(const std::string& id, int partition_count) override;
+  std::vector<std::string> MemberRemove(const std::optional<std::string>& id,
+                                        bool expired_only) override;
+  Membership MemberList() override;
+  std::optional<int64_t> LeaderAcquire(const std::string& worker_id, Millis ttl) override;
+  bool AssignmentClaim(const std::string& name, const std::string& worker_id) override;
+  void AssignmentRelease(const std::string& name, const std::string& worker_id) override;
+  std::vector<ClaimedAssignment> AssignmentList() override;
+
   std::unique_ptr<StoreListener> Listen() override;
 
  private:

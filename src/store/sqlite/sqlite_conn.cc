@@ -3,10 +3,27 @@
 #include <fmt/format.h>
 
 #include "spindle/error.h"
+#include "store/store.h"
 
 namespace spindle::sqlite {
 
 constexpr int kBusyTimeoutMs = 5000;
+
+namespace {
+
+// spindle_partition(id, count): PartitionOf in SQL, for job_fetch.sql.
+void PartitionFunction(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  const auto* id = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+  auto size = static_cast<size_t>(sqlite3_value_bytes(argv[0]));
+  std::string_view text = id ? std::string_view(id, size) : "";
+  try {
+    sqlite3_result_int(ctx, PartitionOf(text, sqlite3_value_int(argv[1])));
+  } catch (const std::exception& e) {  // not hex: must not unwind through SQLite
+    sqlite3_result_error(ctx, e.what(), -1);
+  }
+}
+
+}  // namespace
 
 void ThrowError(sqlite3* db, int rc, std::string_view what) {
   std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
@@ -77,6 +94,10 @@ std::unique_ptr<Conn> Conn::Connect(const std::string& path) {
   if (rc != SQLITE_OK) ThrowError(db, rc, fmt::format("cannot open SQLite database '{}'", path));
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
   sqlite3_extended_result_codes(db, 1);
+  rc = sqlite3_create_function_v2(db, "spindle_partition", 2,
+                                  SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
+                                  PartitionFunction, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) ThrowError(db, rc, "registering spindle_partition");
   try {
     // WAL lets readers and one writer work at once; FULL syncs every commit (durable). A page
     // cache of up to 32 MiB per connection and reads through mmap keep the hot job table and

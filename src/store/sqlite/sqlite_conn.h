@@ -48,7 +48,8 @@ class Statement {
 
 class Conn {
  public:
-  // Opens (creating if missing) a database file in WAL mode with a busy timeout.
+  // Opens (creating if missing) a database file in WAL mode with a busy timeout, with Spindle's
+  // SQL functions (spindle_partition) registered.
   // Throws kUnavailable when the file cannot be opened or stays locked, kInvalidArgument when
   // it is not a SQLite database.
   static std::unique_ptr<Conn> Connect(const std::string& path);

@@ -159,7 +159,7 @@ std::vector<std::string> SqliteStore::JobInsertMany(const std::vector<JobSpec>& 
     ids = InsertJobs(*c, specs, NowMicros(), due);
     tx.Commit();
   }
-  hub_->Notify({due.begin(), due.end()});
+  hub_->Notify({.queues = {due.begin(), due.end()}});
   return ids;
 }
 
@@ -194,7 +194,10 @@ std::vector<Job> SqliteStore::JobFetch(const JobFetchParams& p) {
         .Bind(3, int64_t{p.limit})
         .Bind(4, std::string_view(p.worker_id))
         .Bind(5, int64_t{p.lease.count()})
-        .Bind(6, std::string_view(Json(p.kinds).dump()));
+        .Bind(6, std::string_view(Json(p.kinds).dump()))
+        .Bind(7, int64_t{p.partition_count})
+        .Bind(8, int64_t{p.partition_index})
+        .Bind(9, int64_t{p.overdue.count()});
     while (st.Step()) jobs.push_back(ReadJob(st));
     tx.Commit();
   }
@@ -231,7 +234,7 @@ std::vector<std::string> SqliteStore::JobFinishMany(const std::string& worker_id
     }
     tx.Commit();
   }
-  hub_->Notify({due.begin(), due.end()});
+  hub_->Notify({.queues = {due.begin(), due.end()}});
   return applied;
 }
 
@@ -273,7 +276,7 @@ int SqliteStore::JobRescue(int limit) {
     }
     tx.Commit();
   }
-  hub_->Notify({due.begin(), due.end()});
+  hub_->Notify({.queues = {due.begin(), due.end()}});
   return rescued;
 }
 
@@ -300,6 +303,151 @@ Job SqliteStore::JobCancel(const std::string& id) {
 
 Job SqliteStore::JobRetry(const std::string& id) {
   return ChangeOne("job_retry", kJobRetry, id, "retry");
+}
+
+// Membership changes reach only this process's listeners (the hub); other processes notice them
+// by polling MemberList.
+Member SqliteStore::MemberRegister(const MemberInfo& info) {
+  std::optional<int64_t> partition;
+  if (info.partition) partition = *info.partition;
+  Member m{.info = info};
+  {
+    auto c = pool_.Acquire();
+    Conn::Tx tx(*c);
+    c->Prepare("membership_bump", kMembershipBump).Step();
+    {
+      auto st = c->Prepare("member_register", kMemberRegister);
+      st.Bind(1, NowMicros())
+          .Bind(2, std::string_view(info.id))
+          .Bind(3, std::string_view(info.host))
+          .Bind(4, int64_t{info.pid})
+          .Bind(5, std::string_view(info.version))
+          .Bind(6, std::string_view(Json(info.queues).dump()))
+          .Bind(7, std::string_view(Json(info.roles).dump()))
+          .Bind(8, partition)
+          .Bind(9, int64_t{info.heartbeat_timeout.count()});
+      st.Step();
+      if (!st.IsNull(0)) m.info.partition = static_cast<int>(st.Int(0));
+      m.started_at = FromMicros(st.Int(1));
+      m.heartbeat_at = FromMicros(st.Int(2));
+    }
+    tx.Commit();
+  }
+  hub_->Notify({.members = true});
+  return m;
+}
+
+bool SqliteStore::MemberHeartbeat(const std::string& id, int partition_count) {
+  auto c = pool_.Acquire();
+  Conn::Tx tx(*c);
+  c->Prepare("member_heartbeat", kMemberHeartbeat)
+      .Bind(1, NowMicros())
+      .Bind(2, std::string_view(id))
+      .Bind(3, int64_t{partition_count})
+      .Step();
+  bool found = sqlite3_changes(c->raw()) == 1;
+  tx.Commit();
+  return found;
+}
+
+std::vector<std::string> SqliteStore::MemberRemove(const std::optional<std::string>& id,
+                                                   bool expired_only) {
+  std::vector<std::string> removed;
+  {
+    int64_t now = NowMicros();
+    auto c = pool_.Acquire();
+    Conn::Tx tx(*c);
+    {
+      auto st = c->Prepare("member_remove", kMemberRemove);
+      st.Bind(1, now).Bind(2, id).Bind(3, int64_t{expired_only});
+      while (st.Step()) removed.push_back(st.Text(0));
+    }
+    if (removed.empty()) return {};
+    std::string ids = Json(removed).dump();
+    c->Prepare("member_remove_leases", kMemberRemoveLeases)
+        .Bind(1, now)
+        .Bind(2, std::string_view(ids))
+        .Step();
+    c->Prepare("member_remove_claims", kMemberRemoveClaims).Bind(1, std::string_view(ids)).Step();
+    c->Prepare("member_remove_bump", kMemberRemoveBump).Bind(1, std::string_view(ids)).Step();
+    tx.Commit();
+  }
+  hub_->Notify({.members = true});
+  return removed;
+}
+
+Membership SqliteStore::MemberList() {
+  auto strings = [](const std::string& json) {
+    return Json::parse(json).get<std::vector<std::string>>();
+  };
+  Membership ms;
+  auto c = pool_.Acquire();
+  auto st = c->Prepare("member_list", kMemberList);
+  st.Bind(1, NowMicros());
+  while (st.Step()) {
+    ms.version = st.Int(0);
+    if (st.IsNull(1)) continue;
+    Member m;
+    m.info.id = st.Text(1);
+    m.info.host = st.Text(2);
+    m.info.pid = static_cast<int>(st.Int(3));
+    m.info.version = st.Text(4);
+    m.info.queues = strings(st.Text(5));
+    m.info.roles = strings(st.Text(6));
+    if (!st.IsNull(7)) m.info.partition = static_cast<int>(st.Int(7));
+    m.partition_count = static_cast<int>(st.Int(8));
+    m.info.heartbeat_timeout = Millis(st.Int(9));
+    m.started_at = FromMicros(st.Int(10));
+    m.heartbeat_at = FromMicros(st.Int(11));
+    m.silent_for = Millis(st.Int(12));
+    m.leader = st.Int(13) != 0;
+    ms.members.push_back(std::move(m));
+  }
+  return ms;
+}
+
+std::optional<int64_t> SqliteStore::LeaderAcquire(const std::string& worker_id, Millis ttl) {
+  std::optional<int64_t> term;
+  auto c = pool_.Acquire();
+  Conn::Tx tx(*c);
+  {
+    auto st = c->Prepare("leader_acquire", kLeaderAcquire);
+    st.Bind(1, NowMicros()).Bind(2, std::string_view(worker_id)).Bind(3, int64_t{ttl.count()});
+    if (st.Step()) term = st.Int(0);
+  }
+  tx.Commit();
+  return term;
+}
+
+bool SqliteStore::AssignmentClaim(const std::string& name, const std::string& worker_id) {
+  bool held = false;
+  auto c = pool_.Acquire();
+  Conn::Tx tx(*c);
+  {
+    auto st = c->Prepare("assignment_claim", kAssignmentClaim);
+    st.Bind(1, NowMicros()).Bind(2, std::string_view(name)).Bind(3, std::string_view(worker_id));
+    held = st.Step();
+  }
+  tx.Commit();
+  return held;
+}
+
+void SqliteStore::AssignmentRelease(const std::string& name, const std::string& worker_id) {
+  auto c = pool_.Acquire();
+  Conn::Tx tx(*c);
+  c->Prepare("assignment_release", kAssignmentRelease)
+      .Bind(1, std::string_view(name))
+      .Bind(2, std::string_view(worker_id))
+      .Step();
+  tx.Commit();
+}
+
+std::vector<ClaimedAssignment> SqliteStore::AssignmentList() {
+  auto c = pool_.Acquire();
+  auto st = c->Prepare("assignment_list", kAssignmentList);
+  std::vector<ClaimedAssignment> out;
+  while (st.Step()) out.push_back({st.Text(0), st.Text(1), FromMicros(st.Int(2))});
+  return out;
 }
 
 std::unique_ptr<StoreListener> SqliteStore::Listen() { return hub_->Listen(); }

@@ -1,12 +1,16 @@
 -- Leases up to $3 due jobs of queue $2 whose kind is one of $6 (the kinds worker $4 has
 -- handlers for) to that worker for $5 ms. $1 = now (NULL: database clock).
+-- Partitioned dispatch: only ids whose last 16 bits scaled to $7 partitions fall in partition $8
+-- (0-based; $7 = 0: every id). $9: only jobs due at least that many ms ago (fallback scan).
 -- SKIP LOCKED lets concurrent fetchers pass over each other's rows instead of waiting.
 WITH picked AS (
   SELECT id
   FROM spindle.jobs
   WHERE state IN ('scheduled', 'available', 'retryable')
     AND queue = $2
-    AND run_at <= coalesce($1, now())
+    AND run_at <= coalesce($1, now()) - $9 * interval '1 millisecond'
+    AND ($7 = 0 OR (get_byte(uuid_send(id), 14) * 256 + get_byte(uuid_send(id), 15))
+                   * $7 / 65536 = $8)
     AND kind = ANY ($6::text[])
   ORDER BY priority, run_at, id
   LIMIT $3

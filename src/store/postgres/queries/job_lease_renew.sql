@@ -1,7 +1,9 @@
 -- Extends by $3 ms from now ($1) the leases of the jobs that worker $2 still holds: the
 -- (id, attempt) pairs $4, $5. Only those: a row this worker fetched but lost track of (a reply
--- lost with its connection) is not renewed, so it expires and is rescued.
+-- lost with its connection) is not renewed, so it expires and is rescued. An expired lease is
+-- not renewed either: the job may be rescued at any moment (its worker was evicted).
 UPDATE spindle.jobs j
 SET lease_expires_at = coalesce($1, now()) + $3 * interval '1 millisecond'
 FROM unnest($4::uuid[], $5::integer[]) AS held(id, attempt)
 WHERE j.id = held.id AND j.attempt = held.attempt AND j.state = 'running' AND j.lease_owner = $2
+  AND j.lease_expires_at > coalesce($1, now())

@@ -1,5 +1,7 @@
 -- Leases up to ?3 due jobs of queue ?2 whose kind is in the JSON array ?6 to worker ?4 for ?5 ms.
--- ?1 = now. Runs inside BEGIN IMMEDIATE: the write lock is what keeps two fetchers apart.
+-- ?1 = now. Partitioned dispatch: only ids in partition ?8 (0-based) of ?7 (0: every id), as
+-- PartitionOf computes it. ?9: only jobs due at least that many ms ago (fallback scan).
+-- Runs inside BEGIN IMMEDIATE: the write lock is what keeps two fetchers apart.
 -- RETURNING does not keep the ORDER BY; the store sorts the batch.
 UPDATE spindle_jobs
 SET state = 'running',
@@ -12,7 +14,8 @@ WHERE id IN (
   FROM spindle_jobs
   WHERE state IN ('scheduled', 'available', 'retryable')
     AND queue = ?2
-    AND run_at <= ?1
+    AND run_at <= ?1 - ?9 * 1000
+    AND (?7 = 0 OR spindle_partition(id, ?7) = ?8)
     AND kind IN (SELECT value FROM json_each(?6))
   ORDER BY priority, run_at, id
   LIMIT ?3)

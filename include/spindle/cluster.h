@@ -1,0 +1,51 @@
+// The cluster as the database records it: members, the leader, assignment holders
+// (docs/coordination.md). Read with Client::Members() and Client::Assignments().
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "spindle/job.h"
+
+namespace spindle {
+
+// A worker as it registers itself in the cluster (docs/coordination.md).
+struct MemberInfo {
+  std::string id;
+  std::string host;
+  int pid = 0;
+  std::string version;
+  std::vector<std::string> queues;
+  std::vector<std::string> roles;
+  // Partitioned dispatch: the worker's number (1-based), kAutoPartition for the lowest number
+  // no member holds, or nullopt for an unpartitioned worker.
+  std::optional<int> partition;
+  // The worker promises to heartbeat at least this often; silent longer, it is evicted.
+  Millis heartbeat_timeout{10000};
+};
+inline constexpr int kAutoPartition = 0;
+
+struct Member {
+  MemberInfo info;  // partition: the number it holds (auto resolved)
+  int partition_count = 0;  // how many partitions the worker saw at its last heartbeat
+  SysTime started_at;
+  SysTime heartbeat_at;
+  Millis silent_for{0};  // since its last heartbeat, by the database's clock
+  bool leader = false;   // holds an unexpired leader term
+};
+
+struct Membership {
+  int64_t version = 0;  // grows with every join, leave and eviction
+  std::vector<Member> members;  // ordered by id
+};
+
+struct ClaimedAssignment {
+  std::string name;
+  std::string owner;
+  SysTime claimed_at;
+};
+
+Json ToJson(const Member& m);
+
+}  // namespace spindle

@@ -1,0 +1,367 @@
+#include "runtime/coordinator.h"
+
+#include <algorithm>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "runtime/command.h"
+#include "spindle/error.h"
+
+namespace spindle::runtime {
+
+namespace {
+
+// FNV-1a, then a SplitMix64 finalizer so that names differing in one character spread evenly.
+uint64_t Hash(std::string_view a, std::string_view b) {
+  uint64_t h = 14695981039346656037ULL;
+  auto mix = [&](std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  };
+  mix(a);
+  mix(std::string_view("\0", 1));
+  mix(b);
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  return h ^ (h >> 31);
+}
+
+bool HasRole(const Member& m, const std::string& role) {
+  return std::find(m.info.roles.begin(), m.info.roles.end(), role) != m.info.roles.end();
+}
+
+}  // namespace
+
+int PartitionCount(const Membership& m, std::optional<int> own, Millis partition_timeout) {
+  if (!own) return 0;
+  int count = *own;
+  for (const auto& member : m.members) {
+    if (member.info.partition && member.silent_for < partition_timeout) {
+      count = std::max(count, *member.info.partition);
+    }
+  }
+  return count;
+}
+
+std::optional<std::string> Neighbour(const Membership& m, const std::string& self) {
+  std::optional<std::string> first, next;
+  for (const auto& member : m.members) {  // ordered by id
+    const auto& id = member.info.id;
+    if (id == self) continue;
+    if (!first) first = id;
+    if (!next && id > self) next = id;
+  }
+  return next ? next : first;
+}
+
+std::optional<std::string> OwnerOf(const std::string& assignment, const std::string& role,
+                                   const Membership& m) {
+  std::optional<std::string> best;
+  uint64_t best_score = 0;
+  for (const auto& member : m.members) {
+    if (!HasRole(member, role)) continue;
+    uint64_t score = Hash(assignment, member.info.id);
+    if (!best || score > best_score || (score == best_score && member.info.id < *best)) {
+      best = member.info.id;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+AssignmentHandler CommandAssignment(const std::string& role, const std::string& worker_id,
+                                    CommandOptions command) {
+  struct Run {
+    CancelToken token;
+    std::thread thread;
+  };
+  struct State {
+    std::mutex mu;
+    std::map<std::string, std::unique_ptr<Run>> runs;
+  };
+  auto state = std::make_shared<State>();
+  auto start = [state, role, worker_id, command](const std::string& name) {
+    auto run = std::make_unique<Run>();
+    Run* raw = run.get();
+    raw->thread = std::thread([raw, name, role, worker_id, command] {
+      // Runs until stopped; a command that exits by itself is started again after a pause.
+      while (!raw->token.cancelled()) {
+        CommandRun cr;
+        cr.argv = command.argv;
+        cr.stdin_data =
+            Json{{"assignment", name}, {"role", role}, {"worker", worker_id}}.dump() + "\n";
+        cr.kill_grace = command.kill_grace;
+        cr.cancel = &raw->token;
+        auto r = RunCommand(cr);
+        if (raw->token.cancelled()) break;
+        core::Log().warn("event=assignment_exited assignment={} result=\"{}\"", name,
+                         r.Describe());
+        raw->token.WaitFor(std::chrono::seconds(1));
+      }
+    });
+    std::lock_guard lock(state->mu);
+    state->runs[name] = std::move(run);
+  };
+  auto stop = [state](const std::string& name) {
+    std::unique_ptr<Run> run;
+    {
+      std::lock_guard lock(state->mu);
+      auto it = state->runs.find(name);
+      if (it == state->runs.end()) return;
+      run = std::move(it->second);
+      state->runs.erase(it);
+    }
+    run->token.Cancel();  // SIGTERM, then SIGKILL after kill_grace
+    run->thread.join();
+  };
+  return {start, stop};
+}
+
+Coordinator::Coordinator(Store& store, MemberInfo me, ClusterOptions options)
+    : store_(store), me_(std::move(me)), opts_(std::move(options)) {
+  const auto& o = opts_;
+  if (o.heartbeat_interval < Millis(10) || o.heartbeat_timeout < 2 * o.heartbeat_interval ||
+      o.partition_timeout < o.heartbeat_interval || o.leader_ttl < 2 * o.heartbeat_interval ||
+      o.stability_period < Millis(0) || (o.partition && *o.partition < 0)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "cluster options: heartbeat_interval must be at least 10ms; heartbeat_timeout "
+                "and leader_ttl at least 2 heartbeat intervals; partition_timeout at least one; "
+                "partition 1 or more (0: automatic)");
+  }
+  me_.partition = o.partition;
+  me_.heartbeat_timeout = o.heartbeat_timeout;
+  me_.roles = o.roles;
+}
+
+Coordinator::~Coordinator() {
+  if (ticker_) ticker_->Stop();
+  if (assigner_) assigner_->Stop();
+}
+
+void Coordinator::AddAssignment(const std::string& name, const std::string& role,
+                                AssignmentHandler h) {
+  if (name.empty() || role.empty() || !h.start || !h.stop) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "an assignment needs a name, a role, and start and stop callbacks");
+  }
+  declared_[name] = {role, std::move(h)};
+}
+
+void Coordinator::Register() {
+  auto m = store_.MemberRegister(me_);
+  // Keep an automatic number across re-registrations.
+  if (me_.partition == kAutoPartition) me_.partition = m.info.partition;
+  auto now = Steady::now();
+  std::lock_guard lock(mu_);
+  registered_ = true;
+  last_beat_ok_ = last_beat_try_ = now;
+  core::Log().info("event=member_registered worker={} partition={} roles={}", me_.id,
+                   me_.partition ? std::to_string(*me_.partition) : "none",
+                   fmt::join(me_.roles, ","));
+}
+
+void Coordinator::Start() {
+  Register();
+  Millis tick = std::min(opts_.heartbeat_interval, Millis(1000));
+  ticker_ = std::make_unique<LoopService>("coordinator", tick, [this] { return Tick(); });
+  assigner_ = std::make_unique<LoopService>("assigner", tick, [this] { return Rebalance(); });
+  Tick();
+  ticker_->Start();
+  if (!declared_.empty()) assigner_->Start();
+}
+
+void Coordinator::Wake() {
+  if (ticker_) ticker_->Wake();
+}
+
+bool Coordinator::Tick() {
+  auto start = Steady::now();
+  bool beat;
+  {
+    std::lock_guard lock(mu_);
+    beat = start - last_beat_try_ >= opts_.heartbeat_interval;
+    if (beat) last_beat_try_ = start;
+  }
+  if (beat) {
+    int count = partition().count;
+    if (store_.MemberHeartbeat(me_.id, count)) {
+      std::lock_guard lock(mu_);
+      last_beat_ok_ = start;
+    } else {
+      core::Log().warn("event=member_evicted worker={} (silent past its heartbeat timeout)",
+                       me_.id);
+      {
+        std::lock_guard lock(mu_);
+        registered_ = false;
+        leader_until_ = {};
+      }
+      StopRunning(running());  // their claims went with the eviction
+      if (on_evicted) on_evicted();
+      Register();
+    }
+  }
+
+  Membership ms = store_.MemberList();
+  bool was_leader = leader();
+
+  // Evict members silent past their own timeout: the leader sweeps everyone, the others check
+  // their neighbour (so a dead leader is still evicted).
+  auto neighbour = Neighbour(ms, me_.id);
+  bool sweep = false;
+  for (const auto& m : ms.members) {
+    if (m.info.id != me_.id && m.silent_for > m.info.heartbeat_timeout &&
+        (was_leader || m.info.id == neighbour)) {
+      sweep = true;
+    }
+  }
+  if (sweep) {
+    auto removed = store_.MemberRemove(was_leader ? std::nullopt : neighbour, true);
+    if (!removed.empty()) {
+      core::Log().warn("event=members_evicted by={} evicted={}", me_.id, fmt::join(removed, ","));
+      int rescued = store_.JobRescue(10000);
+      if (rescued) core::Log().info("event=rescued jobs={} reason=eviction", rescued);
+      ms = store_.MemberList();
+    }
+  }
+
+  int count = PartitionCount(ms, me_.partition, opts_.partition_timeout);
+  {
+    std::lock_guard lock(mu_);
+    if (ms.version != membership_.version) last_change_ = start;
+    bool changed = ms.version != membership_.version;
+    membership_ = std::move(ms);
+    if (count != partition_.count) {
+      partition_ = {me_.partition ? *me_.partition - 1 : 0, count};
+      core::Log().info("event=repartitioned worker={} partition={} of={}", me_.id,
+                       partition_.index + 1, count);
+    }
+    if (changed && assigner_) assigner_->Wake();
+  }
+
+  if (beat) {
+    auto term = store_.LeaderAcquire(me_.id, opts_.leader_ttl);
+    {
+      std::lock_guard lock(mu_);
+      // Valid locally a little shorter than in the database: stop acting before others start.
+      leader_until_ = term ? start + opts_.leader_ttl * 9 / 10 : Steady::time_point{};
+    }
+    if (term && !was_leader) {
+      core::Log().info("event=leader_elected worker={} term={}", me_.id, *term);
+    } else if (!term && was_leader) {
+      core::Log().warn("event=leader_lost worker={}", me_.id);
+    }
+  }
+  return false;
+}
+
+bool Coordinator::Fenced(Steady::time_point now) const {
+  // Not heard by the database for a heartbeat timeout: others may evict this worker at any
+  // moment and start its assignments, so stop them first.
+  return !registered_ || now - last_beat_ok_ > opts_.heartbeat_timeout;
+}
+
+bool Coordinator::Rebalance() {
+  auto now = Steady::now();
+  std::vector<std::string> lose, want;
+  {
+    std::lock_guard lock(mu_);
+    bool fenced = Fenced(now);
+    for (const auto& [name, d] : declared_) {
+      bool mine = !fenced && OwnerOf(name, d.role, membership_) == me_.id;
+      bool runs = running_.count(name) > 0;
+      if (runs && !mine) lose.push_back(name);
+      if (!runs && mine) want.push_back(name);
+    }
+    // Joining, or starting a moved assignment, waits until the membership settles.
+    if (now - last_change_ < opts_.stability_period) want.clear();
+  }
+  StopRunning(lose);
+  for (const auto& name : want) {
+    try {
+      if (!store_.AssignmentClaim(name, me_.id)) continue;  // the last owner still stops it
+    } catch (const Error& e) {
+      // Unreachable: try again next round (and keep checking the fence meanwhile).
+      core::Log().warn("event=assignment_claim_failed assignment={} error=\"{}\"", name,
+                       e.what());
+      return false;
+    }
+    try {
+      declared_.at(name).handler.start(name);
+    } catch (const std::exception& e) {
+      core::Log().error("event=assignment_start_failed assignment={} error=\"{}\"", name,
+                        e.what());
+      Release(name);
+      continue;
+    }
+    core::Log().info("event=assignment_started assignment={} worker={}", name, me_.id);
+    std::lock_guard lock(mu_);
+    running_.insert(name);
+  }
+  return false;
+}
+
+void Coordinator::StopRunning(const std::vector<std::string>& names) {
+  std::vector<std::thread> stops;
+  for (const auto& name : names) {
+    stops.emplace_back([this, name] {
+      try {
+        declared_.at(name).handler.stop(name);
+      } catch (const std::exception& e) {
+        core::Log().error("event=assignment_stop_failed assignment={} error=\"{}\"", name,
+                          e.what());
+      }
+      core::Log().info("event=assignment_stopped assignment={} worker={}", name, me_.id);
+    });
+  }
+  for (auto& t : stops) t.join();
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& name : names) running_.erase(name);
+  }
+  for (const auto& name : names) Release(name);
+}
+
+void Coordinator::Release(const std::string& name) {
+  try {
+    store_.AssignmentRelease(name, me_.id);
+  } catch (const Error& e) {
+    // This worker's eviction frees the claim too.
+    core::Log().warn("event=assignment_release_failed assignment={} error=\"{}\"", name,
+                     e.what());
+  }
+}
+
+void Coordinator::StopAssignments() {
+  if (assigner_) assigner_->Stop();
+  StopRunning(running());
+}
+
+void Coordinator::Stop() {
+  StopAssignments();
+  if (ticker_) ticker_->Stop();
+  try {
+    store_.MemberRemove(me_.id, false);
+  } catch (const Error& e) {
+    core::Log().warn("event=deregister_failed worker={} error=\"{}\"", me_.id, e.what());
+  }
+}
+
+Coordinator::Partition Coordinator::partition() const {
+  std::lock_guard lock(mu_);
+  return partition_;
+}
+
+bool Coordinator::leader() const {
+  std::lock_guard lock(mu_);
+  return Steady::now() < leader_until_;
+}
+
+std::vector<std::string> Coordinator::running() const {
+  std::lock_guard lock(mu_);
+  return {running_.begin(), running_.end()};
+}
+
+}  // namespace spindle::runtime

@@ -1,0 +1,37 @@
+-- Cluster coordination (docs/coordination.md), as PostgreSQL's 002_cluster.sql: the members,
+-- the leader term, the membership version that announces changes, and who holds each
+-- assignment. Arrays (queues, roles) are JSON text; times are microseconds since the epoch.
+
+CREATE TABLE spindle_workers (
+  id                   TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 255),
+  host                 TEXT NOT NULL,
+  pid                  INTEGER NOT NULL,
+  version              TEXT NOT NULL,
+  queues               TEXT NOT NULL DEFAULT '[]' CHECK (json_type(queues) = 'array'),
+  roles                TEXT NOT NULL DEFAULT '[]' CHECK (json_type(roles) = 'array'),
+  partition            INTEGER CHECK (partition >= 1),
+  partition_count      INTEGER NOT NULL DEFAULT 0,
+  heartbeat_timeout_ms INTEGER NOT NULL CHECK (heartbeat_timeout_ms > 0),
+  started_at           INTEGER NOT NULL,
+  heartbeat_at         INTEGER NOT NULL
+);
+
+-- One row: the membership version and the leader term.
+CREATE TABLE spindle_cluster (
+  id                 INTEGER PRIMARY KEY CHECK (id = 1),
+  membership_version INTEGER NOT NULL DEFAULT 0,
+  leader             TEXT,
+  leader_term        INTEGER NOT NULL DEFAULT 0,
+  leader_expires_at  INTEGER
+);
+INSERT INTO spindle_cluster (id) VALUES (1);
+
+CREATE TABLE spindle_assignments (
+  name       TEXT PRIMARY KEY,
+  owner      TEXT NOT NULL,
+  claimed_at INTEGER NOT NULL
+);
+CREATE INDEX spindle_assignments_owner_idx ON spindle_assignments (owner);
+
+-- A running job's lease owner, for evicting a member's jobs at once.
+CREATE INDEX spindle_jobs_lease_owner_idx ON spindle_jobs (lease_owner) WHERE state = 'running';
