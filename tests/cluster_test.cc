@@ -85,9 +85,12 @@ class SmokeTest : public ClusterTest {
     }
     ASSERT_TRUE(WaitUntil([&] { return Count("state = 'completed'") == kJobs; }, 180s));
     if (layout.partitions > 0) {
-      for (const auto& m : client_->Members().members) {
-        EXPECT_EQ(m.partition_count, layout.partitions) << m.info.id;
-      }
+      EXPECT_TRUE(WaitUntil([&] {
+        auto ms = client_->Members().members;
+        return ms.size() == layout.workers.size() &&
+               std::all_of(ms.begin(), ms.end(),
+                           [&](const Member& m) { return m.partition_count == layout.partitions; });
+      }, 30s));
     }
     for (auto& w : workers) w->Signal(SIGTERM);
     for (auto& w : workers) EXPECT_EQ(w->Wait(), 0);
@@ -208,8 +211,10 @@ TEST_P(ClusterTest, AssignmentsMoveWithTheMembershipWithoutOverlap) {
     if (claims.size() != kAssignments) return false;
     for (const auto& c : claims) ++n[c.owner];
     if (n.size() != owners.size()) return false;
+    // "About an equal share": rendezvous hashing is random-like, so allow +-60%.
+    double share = static_cast<double>(kAssignments) / owners.size();
     for (const auto& [owner, count] : n) {
-      if (!owners.count(owner) || count < 8 || count > 32) return false;
+      if (!owners.count(owner) || count < 0.4 * share || count > 1.6 * share) return false;
     }
     return true;
   };
@@ -238,8 +243,7 @@ TEST_P(ClusterTest, AssignmentsMoveWithTheMembershipWithoutOverlap) {
   };
   std::map<std::string, std::vector<Interval>> by_name;
   std::ifstream in(log);
-  int lines = 0;
-  for (std::string line; std::getline(in, line); ++lines) {
+  for (std::string line; std::getline(in, line);) {
     std::istringstream ls(line);
     std::string what, name, worker;
     int64_t at;
@@ -254,13 +258,16 @@ TEST_P(ClusterTest, AssignmentsMoveWithTheMembershipWithoutOverlap) {
       it->end = at;
     }
   }
-  EXPECT_GT(lines, 3 * kAssignments);
   EXPECT_EQ(by_name.size(), static_cast<size_t>(kAssignments));
+  int taken_over = 0;
   for (auto& [name, intervals] : by_name) {
     for (auto& i : intervals) {
       if (i.end < 0) {
         ASSERT_EQ(i.worker, killed_id) << name << " was never stopped by " << i.worker;
         i.end = killed_at;
+        // Someone else ran it afterwards.
+        EXPECT_GE(intervals.size(), 2u) << name;
+        ++taken_over;
       }
     }
     std::sort(intervals.begin(), intervals.end(),
@@ -271,6 +278,7 @@ TEST_P(ClusterTest, AssignmentsMoveWithTheMembershipWithoutOverlap) {
           << intervals[k - 1].worker << " still ran it";
     }
   }
+  EXPECT_GE(taken_over, 0.4 * kAssignments / 3);
 }
 
 // A worker SIGKILLed mid-job: its jobs run again within seconds of its eviction, long before
