@@ -67,6 +67,9 @@ void AddBenchOptions(CLI::App& app, BenchOptions& o) {
   app.add_option("--lat-rate", o.lat_rate, "Arrival rate in the latency phase (env LAT_RATE)");
   app.add_option("--concurrency", o.concurrency, "Worker slots (env SPINDLE_CONCURRENCY)");
   app.add_option("--phases", o.phases, "Any of seq,batch,work,latency (env PHASES)");
+  app.add_option("--workers", o.workers, "Workers in the work phase (env SPINDLE_WORKERS)");
+  app.add_flag("--partitioned", o.partitioned,
+               "Partitioned dispatch in the work phase (env SPINDLE_PARTITIONED=1)");
   app.add_option("--label", o.label, "Name in the JSON line (env BENCH_LABEL)");
 }
 
@@ -78,11 +81,14 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
   FromEnv("LAT_N", o.lat_n);
   FromEnv("LAT_RATE", o.lat_rate);
   FromEnv("SPINDLE_CONCURRENCY", o.concurrency);
+  FromEnv("SPINDLE_WORKERS", o.workers);
+  if (const char* v = std::getenv("SPINDLE_PARTITIONED"); v && *v) o.partitioned = *v == '1';
   if (const char* v = std::getenv("PHASES"); v && *v) o.phases = v;
   if (const char* v = std::getenv("BENCH_LABEL"); v && *v) o.label = v;
   if (o.n < 1 || o.n_seq < 1 || o.batch < 1 || o.lat_n < 1 || o.lat_rate < 1 ||
-      o.concurrency < 1) {
-    throw Error(ErrorCode::kInvalidArgument, "bench sizes and rates must be positive");
+      o.concurrency < o.workers || o.workers < 1) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "bench sizes and rates must be positive, with at least one slot per worker");
   }
   core::Log().set_level(spdlog::level::warn);
 
@@ -94,7 +100,11 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
               {"ok", true},
               {"n", o.n},
               {"config",
-               {{"concurrency", o.concurrency}, {"batch", o.batch}, {"fetch_batch_max", WorkerOptions{}.fetch_batch_max}}}};
+               {{"concurrency", o.concurrency},
+                {"workers", o.workers},
+                {"partitioned", o.partitioned},
+                {"batch", o.batch},
+                {"fetch_batch_max", WorkerOptions{}.fetch_batch_max}}}};
 
   if (Has(o.phases, "seq")) {
     JobSpec spec{.kind = "noop", .queue = run + "-seq"};
@@ -119,17 +129,26 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
   if (Has(o.phases, "work") && queued) {
     std::atomic<int64_t> calls{0};
     Steady::time_point last_start;
-    Worker worker(BenchWorker(url, work_queue, o.concurrency));
-    worker.Register("noop", [&](JobContext&) {
-      if (++calls == o.n) last_start = Steady::now();
-      return JobResult::Done();
-    });
+    std::vector<std::unique_ptr<Worker>> workers;
+    for (int i = 0; i < o.workers; ++i) {
+      auto wo = BenchWorker(url, work_queue, o.concurrency / o.workers);
+      if (o.partitioned) wo.cluster.partition = i + 1;
+      workers.push_back(std::make_unique<Worker>(wo));
+      workers.back()->Register("noop", [&](JobContext&) {
+        if (++calls == o.n) last_start = Steady::now();
+        return JobResult::Done();
+      });
+    }
     auto t0 = Steady::now();
-    worker.Start();
-    bool finished = WaitFor([&] { return worker.stats().completed >= o.n; },
-                            std::chrono::seconds(600));
+    for (auto& w : workers) w->Start();
+    auto completed = [&] {
+      int64_t n = 0;
+      for (auto& w : workers) n += w->stats().completed;
+      return n;
+    };
+    bool finished = WaitFor([&] { return completed() >= o.n; }, std::chrono::seconds(600));
     auto t1 = Steady::now();
-    worker.Stop();
+    for (auto& w : workers) w->Stop();
     out["work_jps"] = o.n / Seconds(t0, t1);
     if (calls == o.n) out["work_handlers_jps"] = o.n / Seconds(t0, last_start);
     out["work_handler_calls"] = calls.load();

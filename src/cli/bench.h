@@ -15,7 +15,9 @@ struct BenchOptions {
   int batch = 100;        // jobs per batched enqueue call
   int lat_n = 2000;       // jobs in the latency phase
   int lat_rate = 200;     // their arrival rate, jobs/s
-  int concurrency = 200;  // worker slots
+  int concurrency = 200;  // worker slots, split evenly between the workers
+  int workers = 1;        // workers in the work phase (each its own connections)
+  bool partitioned = false;  // the work phase's workers are numbered 1..workers
   std::string phases = "seq,batch,work,latency";
   std::string label = "spindle";
 };
