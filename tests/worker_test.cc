@@ -170,7 +170,8 @@ TEST_P(WorkerTest, SnoozeRunsAgainWithoutCountingTheAttempt) {
 class CommandTest : public WorkerTest {
  protected:
   std::string TempFile(const std::string& name) {
-    return ::testing::TempDir() + "spindle_" + std::to_string(getpid()) + "_" + name;
+    return ::testing::TempDir() + "spindle_" + std::to_string(getpid()) + "_" +
+           testing::Name(GetParam()) + "_" + name;
   }
 };
 
@@ -325,6 +326,43 @@ TEST_P(WorkerTest, ShutdownLetsRunningJobsFinishWithinTheGrace) {
 
 // PostgreSQL only: the server drops every connection of the worker while jobs flow; the worker
 // reconnects and every job still finishes exactly once.
+// A command assignment runs while its worker is a member and is stopped with SIGTERM when the
+// worker leaves; a worker that only runs assignments may start without job handlers.
+TEST_P(CommandTest, AssignmentCommandRunsUntilItsWorkerStops) {
+  std::string out = TempFile("assignment");
+  auto o = Options();
+  o.cluster.roles = {"replicator"};
+  o.cluster.heartbeat_interval = 100ms;
+  o.cluster.stability_period = 0ms;
+  Worker w(o);
+  w.RegisterAssignmentCommand(
+      "orders", "replicator",
+      {.argv = {"/bin/sh", "-c",
+                "read -r input; echo \"$input\" > " + out + ".stdin; trap 'echo stopped >> " +
+                    out + "; exit 0' TERM; echo started >> " + out +
+                    "; while true; do sleep 0.05; done"}});
+  w.Start();
+  ASSERT_TRUE(WaitUntil([&] { return w.assignments() == std::vector<std::string>{"orders"}; }));
+  auto lines = [&] {
+    std::ifstream in(out);
+    std::vector<std::string> v;
+    for (std::string l; std::getline(in, l);) v.push_back(l);
+    return v;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return lines() == std::vector<std::string>{"started"}; }));
+  auto claims = client_->Assignments();
+  ASSERT_EQ(claims.size(), 1u);
+  EXPECT_EQ(claims[0].owner, w.id());
+  std::ifstream in(out + ".stdin");
+  Json input = Json::parse(in);
+  EXPECT_EQ(input, (Json{{"assignment", "orders"}, {"role", "replicator"}, {"worker", w.id()}}));
+
+  w.Stop();
+  EXPECT_EQ(lines(), (std::vector<std::string>{"started", "stopped"}));
+  EXPECT_TRUE(client_->Assignments().empty());
+  EXPECT_TRUE(client_->Members().members.empty());
+}
+
 class PostgresWorkerTest : public WorkerTest {};
 
 TEST_P(PostgresWorkerTest, SurvivesLosingItsConnections) {

@@ -312,7 +312,15 @@ class Worker::Impl {
     {
       std::lock_guard lock(done_mu);
       batch.swap(done);
+      writing = batch;  // their leases are still renewed while they are written
     }
+    struct Written {
+      Impl* self;
+      ~Written() {
+        std::lock_guard lock(self->done_mu);
+        self->writing.clear();
+      }
+    } written{this};
     if (batch.empty()) return false;
     // One outcome per attempt: a hand-back at shutdown may race the handler's late result.
     std::unordered_map<std::string, bool> seen;
@@ -402,7 +410,9 @@ class Worker::Impl {
     }
     {
       std::lock_guard lock(done_mu);
-      for (const auto& o : done) held.push_back({o.id, o.attempt});
+      for (const auto* outcomes : {&done, &writing}) {
+        for (const auto& o : *outcomes) held.push_back({o.id, o.attempt});
+      }
     }
     store->JobLeaseRenew(opts.id, held, opts.lease);
     return false;
@@ -629,7 +639,8 @@ class Worker::Impl {
   std::atomic<int> running_count{0};
 
   std::mutex done_mu;
-  std::vector<JobOutcome> done;
+  std::vector<JobOutcome> done;     // outcomes waiting for the completer
+  std::vector<JobOutcome> writing;  // outcomes the completer is writing now
 
   std::unique_ptr<LoopService> completer, watchdog, renewer, rescuer, listener;
   std::atomic<bool> listener_broken{false};

@@ -9,10 +9,11 @@
 namespace spindle::pg {
 namespace {
 
-// SQLSTATE classes and codes that mean "the database is (temporarily) not there".
+// SQLSTATE classes and codes that mean "the database is (temporarily) not there", or that the
+// same statement will succeed when tried again (deadlock detected, serialization failure).
 bool IsUnavailable(std::string_view state) {
   return state.starts_with("08") || state == "57P01" || state == "57P02" || state == "57P03" ||
-         state == "53300";
+         state == "53300" || state == "40P01" || state == "40001";
 }
 
 // Data exceptions and integrity violations caused by what a user passed in.

@@ -2,8 +2,17 @@
 -- (id, attempt) pairs $4, $5. Only those: a row this worker fetched but lost track of (a reply
 -- lost with its connection) is not renewed, so it expires and is rescued. An expired lease is
 -- not renewed either: the job may be rescued at any moment (its worker was evicted).
+-- SKIP LOCKED: a row locked now is being finished (or evicted); renewing it is moot, and
+-- waiting for it could deadlock with a batch that locks the same rows in another order.
+WITH renewable AS (
+  SELECT j.id
+  FROM spindle.jobs j JOIN unnest($4::uuid[], $5::integer[]) AS held(id, attempt)
+    ON j.id = held.id AND j.attempt = held.attempt
+  WHERE j.state = 'running' AND j.lease_owner = $2
+    AND j.lease_expires_at > coalesce($1, now())
+  FOR UPDATE OF j SKIP LOCKED
+)
 UPDATE spindle.jobs j
 SET lease_expires_at = coalesce($1, now()) + $3 * interval '1 millisecond'
-FROM unnest($4::uuid[], $5::integer[]) AS held(id, attempt)
-WHERE j.id = held.id AND j.attempt = held.attempt AND j.state = 'running' AND j.lease_owner = $2
-  AND j.lease_expires_at > coalesce($1, now())
+FROM renewable
+WHERE j.id = renewable.id
