@@ -525,14 +525,19 @@ class Worker::Impl {
     if (listener) listener->Start();
   }
 
+  // Hands back the jobs fetched but not started. Called with q.mu held.
+  void HandBackReady(Queue& q) {
+    for (auto& j : q.ready) Finish(Release(j));
+    q.in_flight -= static_cast<int>(q.ready.size());
+    q.ready.clear();
+    if (q.in_flight == 0) q.idle_cv.notify_all();
+  }
+
   // This worker was evicted: its jobs were given to others. Stop running them here.
   void OnEvicted() {
     for (auto& q : queues) {
       std::lock_guard lock(q->mu);
-      for (auto& j : q->ready) Finish(Release(j));  // fenced: refused once rescued
-      q->in_flight -= static_cast<int>(q->ready.size());
-      q->ready.clear();
-      if (q->in_flight == 0) q->idle_cv.notify_all();
+      HandBackReady(*q);  // fenced: refused once rescued
     }
     std::lock_guard lock(running_mu);
     for (auto& [id, rj] : running) {
@@ -556,9 +561,7 @@ class Worker::Impl {
       }
       if (q->producer) q->producer->Stop();
       std::lock_guard lock(q->mu);
-      for (auto& j : q->ready) Finish(Release(j));
-      q->in_flight -= static_cast<int>(q->ready.size());
-      q->ready.clear();
+      HandBackReady(*q);
     }
     // 2. Let running jobs finish within the grace period.
     auto deadline = std::chrono::steady_clock::now() + opts.shutdown_grace;
@@ -628,9 +631,9 @@ class Worker::Impl {
     AssignmentHandler handler;
   };
   std::vector<DeclaredAssignment> assignments;
-  std::unique_ptr<runtime::Coordinator> coordinator;
   std::vector<std::string> kinds;  // every kind with a handler: the only ones fetched
   std::unique_ptr<Store> store;
+  std::unique_ptr<runtime::Coordinator> coordinator;  // uses store: destroyed before it
   std::unique_ptr<StoreListener> store_listener;
   std::vector<std::unique_ptr<Queue>> queues;
 
