@@ -204,6 +204,47 @@ TEST_P(ProcessTest, ServeRunsConfiguredCommandsAndStopsOnSigterm) {
   EXPECT_EQ(serve.Wait(), 0);
 }
 
+// `spindle serve` joins the cluster with its partition, roles and configured assignment commands;
+// `spindle workers list` shows it, and it is gone after a clean stop.
+TEST_P(ProcessTest, ServeJoinsTheClusterAndWorkersListShowsIt) {
+  std::string cfg = TempFile("cluster.toml");
+  std::string out = TempFile("assignment.out");
+  std::ofstream(cfg) << "[cluster]\nheartbeat_interval = \"200ms\"\nstability_period = \"0s\"\n"
+                     << "[kinds.echo]\ncommand = [\"/bin/true\"]\n"
+                     << "[assignments.copy]\nrole = \"replicator\"\n"
+                     << "command = [\"/bin/sh\", \"-c\", \"echo up >> " << out
+                     << "; exec sleep 600\"]\n";
+  std::string db = "--database " + Quote(db_->url());
+  EXPECT_EQ(Cli(db + " serve --partition 0").status, 2);
+  Process serve({SPINDLE_BIN, "--database", db_->url(), "--config", cfg, "serve", "--partition",
+                 "auto", "--role", "replicator"});
+  Json w;
+  ASSERT_TRUE(WaitUntil([&] {
+    auto r = Cli(db + " workers list --json");
+    if (r.status != 0) return false;
+    auto ws = Json::parse(r.output)["workers"];
+    if (ws.size() != 1 || !ws[0]["leader"].get<bool>() || ws[0]["partition_count"] != 1) {
+      return false;
+    }
+    w = ws[0];
+    return true;
+  }, 30s));
+  EXPECT_EQ(w["partition"], 1);
+  EXPECT_EQ(w["roles"], Json::array({"replicator"}));
+  EXPECT_EQ(w["queues"], Json::array({"default"}));
+  auto r = Cli(db + " workers list");
+  EXPECT_NE(r.output.find(w["id"].get<std::string>()), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("1/1"), std::string::npos) << r.output;
+  ASSERT_TRUE(WaitUntil([&] { return std::ifstream(out).good(); }, 30s));
+  EXPECT_EQ(client_->Assignments().size(), 1u);
+
+  serve.Signal(SIGTERM);
+  EXPECT_EQ(serve.Wait(), 0);
+  r = Cli(db + " workers list --json");
+  EXPECT_EQ(Json::parse(r.output)["workers"].size(), 0u) << r.output;
+  EXPECT_TRUE(client_->Assignments().empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ProcessTest, ::testing::ValuesIn(testing::kAllBackends),
                          [](const auto& info) { return testing::Name(info.param); });
 
