@@ -128,6 +128,22 @@ TEST_P(WorkerTest, TimeoutCancelsTheHandlersToken) {
   EXPECT_EQ(j.errors[0].message, "timed out after 300ms; gave up");
 }
 
+TEST_P(WorkerTest, RefusesClusterOptionsThatCannotWork) {
+  auto o = Options();
+  o.cluster.heartbeat_interval = 2s;
+  o.cluster.heartbeat_timeout = 3s;  // less than two heartbeats
+  try {
+    Worker w(o);
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("heartbeat_timeout"), std::string::npos) << e.what();
+  }
+  o = Options();
+  o.cluster.partition = -1;
+  EXPECT_THROW(Worker{o}, Error);
+}
+
 TEST_P(WorkerTest, RefusesToStartWithoutHandlers) {
   Worker w(Options());
   try {

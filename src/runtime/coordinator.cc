@@ -120,9 +120,7 @@ AssignmentHandler CommandAssignment(const std::string& role, const std::string& 
   return {start, stop};
 }
 
-Coordinator::Coordinator(Store& store, MemberInfo me, ClusterOptions options)
-    : store_(store), me_(std::move(me)), opts_(std::move(options)) {
-  const auto& o = opts_;
+void CheckClusterOptions(const ClusterOptions& o) {
   if (o.heartbeat_interval < Millis(10) || o.heartbeat_timeout < 2 * o.heartbeat_interval ||
       o.partition_timeout < o.heartbeat_interval || o.leader_ttl < 2 * o.heartbeat_interval ||
       o.stability_period < Millis(0) || (o.partition && *o.partition < 0)) {
@@ -131,6 +129,11 @@ Coordinator::Coordinator(Store& store, MemberInfo me, ClusterOptions options)
                 "and leader_ttl at least 2 heartbeat intervals; partition_timeout at least one; "
                 "partition 1 or more (0: automatic)");
   }
+}
+
+Coordinator::Coordinator(Store& store, MemberInfo me, ClusterOptions options)
+    : store_(store), me_(std::move(me)), opts_(std::move(options)) {
+  CheckClusterOptions(opts_);
   me_.partition = o.partition;
   me_.heartbeat_timeout = o.heartbeat_timeout;
   me_.roles = o.roles;

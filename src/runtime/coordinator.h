@@ -30,6 +30,9 @@ std::optional<std::string> Neighbour(const Membership& m, const std::string& sel
 std::optional<std::string> OwnerOf(const std::string& assignment, const std::string& role,
                                    const Membership& m);
 
+// Throws Error(kInvalidArgument) for cluster options that cannot work.
+void CheckClusterOptions(const ClusterOptions& options);
+
 // An external command run as an assignment (see Worker::RegisterAssignmentCommand).
 AssignmentHandler CommandAssignment(const std::string& role, const std::string& worker_id,
                                     CommandOptions command);

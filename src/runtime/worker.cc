@@ -86,6 +86,7 @@ class Worker::Impl {
                   "worker options: lease and rescue_interval must be at least 100ms; "
                   "poll intervals, default_timeout and fetch_batch_max must be positive");
     }
+    runtime::CheckClusterOptions(opts.cluster);
   }
 
   static constexpr int kMaxConcurrency = 10000;
