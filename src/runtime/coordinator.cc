@@ -134,9 +134,9 @@ void CheckClusterOptions(const ClusterOptions& o) {
 Coordinator::Coordinator(Store& store, MemberInfo me, ClusterOptions options)
     : store_(store), me_(std::move(me)), opts_(std::move(options)) {
   CheckClusterOptions(opts_);
-  me_.partition = o.partition;
-  me_.heartbeat_timeout = o.heartbeat_timeout;
-  me_.roles = o.roles;
+  me_.partition = opts_.partition;
+  me_.heartbeat_timeout = opts_.heartbeat_timeout;
+  me_.roles = opts_.roles;
 }
 
 Coordinator::~Coordinator() {
