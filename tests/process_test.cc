@@ -245,6 +245,48 @@ TEST_P(ProcessTest, ServeJoinsTheClusterAndWorkersListShowsIt) {
   EXPECT_TRUE(client_->Assignments().empty());
 }
 
+// Job, queue and cluster control from the command line, including refusals with exit code 4.
+TEST_P(ProcessTest, CliControlsJobsQueuesAndTheCluster) {
+  std::string db = "--database " + Quote(db_->url());
+  std::string id = client_->Enqueue({.kind = "k", .queue = "mail"});
+  auto r = Cli(db + " jobs stop " + id + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(Json::parse(r.output)["state"], "stopped");
+  r = Cli(db + " jobs stop " + id);
+  EXPECT_EQ(r.status, 4) << r.output;
+  EXPECT_NE(r.output.find("cannot stop job " + id + ": it is stopped"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(Cli(db + " jobs resume " + id).status, 0);
+  EXPECT_EQ(client_->Get(id).state, JobState::kAvailable);
+  EXPECT_EQ(Cli(db + " jobs resume " + id).status, 4);
+
+  r = Cli(db + " queues pause mail --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto qs = Json::parse(r.output);
+  ASSERT_EQ(qs.size(), 1u) << r.output;
+  EXPECT_EQ(qs[0]["name"], "mail");
+  EXPECT_EQ(qs[0]["paused"], true);
+  EXPECT_EQ(qs[0]["jobs"]["available"], 1);
+  r = Cli(db + " queues list");
+  EXPECT_NE(r.output.find("yes"), std::string::npos) << r.output;
+  EXPECT_EQ(Cli(db + " queues resume mail").status, 0);
+  EXPECT_FALSE(client_->Queues()[0].paused_at.has_value());
+
+  r = Cli(db + " cluster stop --reason 'disk full'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("stopped since"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("disk full"), std::string::npos) << r.output;
+  r = Cli(db + " cluster stop");
+  EXPECT_EQ(r.status, 4) << r.output;
+  EXPECT_NE(r.output.find("disk full"), std::string::npos) << r.output;
+  r = Cli(db + " cluster status --json");
+  EXPECT_EQ(Json::parse(r.output)["stopped"], true) << r.output;
+  EXPECT_EQ(Cli(db + " cluster resume").status, 0);
+  r = Cli(db + " cluster status");
+  EXPECT_NE(r.output.find("running"), std::string::npos) << r.output;
+  EXPECT_EQ(Cli(db + " cluster resume").status, 4);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ProcessTest, ::testing::ValuesIn(testing::kAllBackends),
                          [](const auto& info) { return testing::Name(info.param); });
 

@@ -410,9 +410,9 @@ TEST_P(StoreTest, RenewingKeepsOnlyTheHeldLeases) {
     if (j.id != forgotten) held.push_back({j.id, j.attempt});
   }
   clock_->Advance(800ms);
-  EXPECT_EQ(store_->JobLeaseRenew("w", held, 1s), 2);
-  EXPECT_EQ(store_->JobLeaseRenew("other", held, 1s), 0);
-  EXPECT_EQ(store_->JobLeaseRenew("w", {{held[0].id, held[0].attempt + 1}}, 1s), 0);
+  EXPECT_EQ(store_->JobLeaseRenew("w", held, 1s).renewed, 2);
+  EXPECT_EQ(store_->JobLeaseRenew("other", held, 1s).renewed, 0);
+  EXPECT_EQ(store_->JobLeaseRenew("w", {{held[0].id, held[0].attempt + 1}}, 1s).renewed, 0);
   clock_->Advance(800ms);
   // The attempt the worker no longer holds expired; the held ones did not.
   EXPECT_EQ(store_->JobRescue(100), 1);

@@ -379,6 +379,100 @@ TEST_P(CommandTest, AssignmentCommandRunsUntilItsWorkerStops) {
   EXPECT_TRUE(client_->Members().members.empty());
 }
 
+// Job control: a running job that is stopped, cancelled or handed back by a cluster stop has its
+// handler's token cancelled at once (a notification), and its late outcome is refused.
+class ControlTest : public WorkerTest {
+ protected:
+  // Jobs block on their token in their first attempt and complete in later ones.
+  void StartBlockingWorker(Worker& w) {
+    w.Register("block", [this](JobContext& ctx) {
+      if (ctx.job.attempt > 1) return JobResult::Done();
+      ++started_;
+      if (ctx.cancel.WaitFor(std::chrono::seconds(120))) {
+        ++cancelled_;
+        return JobResult::Error("cancelled");
+      }
+      return JobResult::Done();
+    });
+    w.Start();
+  }
+  std::atomic<int> started_{0}, cancelled_{0};
+};
+
+TEST_P(ControlTest, StoppingARunningJobCancelsItsHandlerUntilResumed) {
+  Worker w(Options());
+  StartBlockingWorker(w);
+  std::string id = client_->Enqueue({.kind = "block"});
+  ASSERT_TRUE(WaitUntil([&] { return started_ == 1; }));
+  Job stopped = client_->Stop(id);
+  EXPECT_EQ(stopped.state, JobState::kStopped);
+  ASSERT_TRUE(WaitUntil([&] { return cancelled_ == 1; }, 30s)) << "the handler was not told";
+  // Its late outcome was refused: still stopped, and nothing fetches it.
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(StateOf(id), JobState::kStopped);
+  EXPECT_EQ(client_->Get(id).max_attempts, 26) << "the stopped attempt does not count";
+  client_->Resume(id);
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kCompleted; }));
+  EXPECT_EQ(client_->Get(id).attempt, 2);
+}
+
+TEST_P(ControlTest, CancellingARunningJobCancelsItsHandler) {
+  Worker w(Options());
+  StartBlockingWorker(w);
+  std::string id = client_->Enqueue({.kind = "block"});
+  ASSERT_TRUE(WaitUntil([&] { return started_ == 1; }));
+  EXPECT_EQ(client_->Cancel(id).state, JobState::kCancelled);
+  ASSERT_TRUE(WaitUntil([&] { return cancelled_ == 1; }, 30s));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(StateOf(id), JobState::kCancelled);
+  EXPECT_EQ(FinishCount(), 1);
+}
+
+TEST_P(ControlTest, ClusterStopHandsBackRunningJobsButNotIndividuallyStoppedOnes) {
+  Worker w(Options());
+  StartBlockingWorker(w);
+  std::string a = client_->Enqueue({.kind = "block"});
+  std::string b = client_->Enqueue({.kind = "block"});
+  std::string c = client_->Enqueue({.kind = "block"});
+  ASSERT_TRUE(WaitUntil([&] { return started_ == 3; }));
+  client_->Stop(a);
+  auto cs = client_->StopCluster("maintenance window");
+  ASSERT_TRUE(cs.stopped_at.has_value());
+  EXPECT_EQ(client_->Cluster().stop_reason, "maintenance window");
+  ASSERT_TRUE(WaitUntil([&] { return cancelled_ == 3; }, 30s));
+  // Stopped: nothing runs, however long we wait for the poll.
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(StateOf(a), JobState::kStopped);
+  EXPECT_EQ(StateOf(b), JobState::kAvailable);
+  EXPECT_EQ(StateOf(c), JobState::kAvailable);
+  EXPECT_THROW(client_->StopCluster("again"), Error);
+
+  client_->ResumeCluster();
+  ASSERT_TRUE(WaitUntil([&] { return Finished(b) && Finished(c); }));
+  EXPECT_EQ(StateOf(b), JobState::kCompleted);
+  EXPECT_EQ(StateOf(c), JobState::kCompleted);
+  EXPECT_EQ(client_->Get(b).max_attempts, 26) << "the handed-back attempt does not count";
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(StateOf(a), JobState::kStopped) << "a job stopped by a person stays stopped";
+  client_->Resume(a);
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(a) == JobState::kCompleted; }));
+}
+
+TEST_P(ControlTest, APausedQueueIsNotFetchedUntilResumed) {
+  Worker w(Options());
+  StartBlockingWorker(w);
+  client_->PauseQueue("default");
+  std::string id = client_->Enqueue({.kind = "block", .queue = "default"});
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(StateOf(id), JobState::kAvailable);
+  auto queues = client_->Queues();
+  ASSERT_EQ(queues.size(), 1u);
+  EXPECT_TRUE(queues[0].paused_at.has_value());
+  client_->ResumeQueue("default");
+  ASSERT_TRUE(WaitUntil([&] { return started_ == 1; }));
+  client_->Cancel(id);
+}
+
 class PostgresWorkerTest : public WorkerTest {};
 
 TEST_P(PostgresWorkerTest, SurvivesLosingItsConnections) {
@@ -409,6 +503,8 @@ auto BackendName = [](const auto& info) { return testing::Name(info.param); };
 
 INSTANTIATE_TEST_SUITE_P(Backends, WorkerTest, ::testing::ValuesIn(testing::kAllBackends),
                          BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, ControlTest, ::testing::ValuesIn(testing::kAllBackends),
+                         [](const auto& info) { return testing::Name(info.param); });
 INSTANTIATE_TEST_SUITE_P(Backends, CommandTest, ::testing::ValuesIn(testing::kAllBackends),
                          BackendName);
 INSTANTIATE_TEST_SUITE_P(Backends, PostgresWorkerTest,

@@ -49,6 +49,21 @@ class Client {
   // Makes a completed, failed or cancelled job available again.
   Job Retry(const std::string& id);
 
+  // Job control (docs/jobs.md). Each throws kNotFound or kIllegalTransition and then changes
+  // nothing. A running job's worker is told; its handler's cancel token fires.
+  // Stops a waiting or running job until Resume.
+  Job Stop(const std::string& id);
+  Job Resume(const std::string& id);
+  // No new fetches from a paused queue; running jobs finish. Idempotent.
+  void PauseQueue(const std::string& name);
+  void ResumeQueue(const std::string& name);
+  std::vector<QueueInfo> Queues();
+  ClusterState Cluster();
+  // Stops the whole cluster: no fetches, running jobs are handed back and run again on resume
+  // (jobs stopped one by one stay stopped). Throws kIllegalTransition when already stopped.
+  ClusterState StopCluster(const std::string& reason);
+  ClusterState ResumeCluster();
+
   // The workers registered now (live, or silent and not yet evicted), and the version of that
   // membership.
   Membership Members();

@@ -1,7 +1,8 @@
 // The cluster as the database records it: members, the leader, assignment holders
-// (docs/coordination.md). Read with Client::Members() and Client::Assignments().
+// (docs/coordination.md), queues and the cluster's stop switch (docs/jobs.md).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +45,20 @@ struct ClaimedAssignment {
   std::string name;
   std::string owner;
   SysTime claimed_at;
+};
+
+// A queue as people steer it: paused or not, and its jobs by state.
+struct QueueInfo {
+  std::string name;
+  std::optional<SysTime> paused_at;  // set: no new fetches; running jobs finish
+  std::map<std::string, int64_t> jobs;  // by state name
+};
+
+// The cluster's stop switch. While stopped, nothing is fetched; the jobs that were running were
+// handed back and run again when the cluster resumes.
+struct ClusterState {
+  std::optional<SysTime> stopped_at;
+  std::string stop_reason;
 };
 
 Json ToJson(const Member& m);

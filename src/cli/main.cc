@@ -124,6 +124,58 @@ void PrintMembers(const Membership& ms, bool json) {
                            ms.version);
 }
 
+void PrintQueues(const std::vector<QueueInfo>& queues, bool json) {
+  static const char* kStates[] = {"available", "scheduled", "running", "retryable",
+                                  "completed", "failed",    "cancelled", "stopped"};
+  if (json) {
+    Json arr = Json::array();
+    for (const auto& q : queues) {
+      arr.push_back({{"name", q.name},
+                     {"paused", q.paused_at.has_value()},
+                     {"paused_at", q.paused_at ? Json(Time(q.paused_at)) : Json(nullptr)},
+                     {"jobs", q.jobs}});
+    }
+    std::cout << arr.dump() << "\n";
+    return;
+  }
+  std::cout << fmt::format("{:<24}  {:<6}", "QUEUE", "PAUSED");
+  for (const char* st : kStates) std::cout << fmt::format("  {:>9}", st);
+  std::cout << "\n";
+  for (const auto& q : queues) {
+    std::cout << fmt::format("{:<24}  {:<6}", q.name, q.paused_at ? "yes" : "no");
+    for (const char* st : kStates) {
+      auto it = q.jobs.find(st);
+      std::cout << fmt::format("  {:>9}", it == q.jobs.end() ? 0 : it->second);
+    }
+    std::cout << "\n";
+  }
+}
+
+void PrintCluster(const ClusterState& c, const Membership& ms, bool json) {
+  std::string leader;
+  for (const auto& m : ms.members) {
+    if (m.leader) leader = m.info.id;
+  }
+  if (json) {
+    std::cout << Json{{"stopped", c.stopped_at.has_value()},
+                      {"stopped_at", c.stopped_at ? Json(Time(c.stopped_at)) : Json(nullptr)},
+                      {"reason", c.stop_reason},
+                      {"workers", ms.members.size()},
+                      {"leader", leader.empty() ? Json(nullptr) : Json(leader)}}
+                     .dump()
+              << "\n";
+    return;
+  }
+  if (c.stopped_at) {
+    std::cout << fmt::format("stopped since {}: {}\n", Time(c.stopped_at),
+                             c.stop_reason.empty() ? "(no reason given)" : c.stop_reason);
+  } else {
+    std::cout << "running\n";
+  }
+  std::cout << fmt::format("{} worker(s), leader: {}\n", ms.members.size(),
+                           leader.empty() ? "none" : leader);
+}
+
 std::unique_ptr<Client> OpenClient(const Globals& g, bool migrate) {
   return Client::Open({DatabaseUrl(g, MaybeConfig(g))}, migrate);
 }
@@ -282,6 +334,30 @@ int Main(int argc, char** argv) {
   cancel->add_option("id", id)->required();
   auto* retry = jobs->add_subcommand("retry", "Run a completed, failed or cancelled job again");
   retry->add_option("id", id)->required();
+  auto* stop = jobs->add_subcommand("stop", "Stop a waiting or running job until resumed");
+  stop->add_option("id", id)->required();
+  auto* resume = jobs->add_subcommand("resume", "Make a stopped job available again");
+  resume->add_option("id", id)->required();
+
+  auto* queues = app.add_subcommand("queues", "Inspect, pause and resume queues");
+  queues->require_subcommand(1);
+  queues->fallthrough();
+  std::string queue_name;
+  auto* queues_list = queues->add_subcommand("list", "Queues with their jobs by state");
+  auto* queues_pause = queues->add_subcommand("pause", "No new fetches; running jobs finish");
+  queues_pause->add_option("name", queue_name)->required();
+  auto* queues_resume = queues->add_subcommand("resume", "Fetch from a paused queue again");
+  queues_resume->add_option("name", queue_name)->required();
+
+  auto* cluster = app.add_subcommand("cluster", "Stop and resume the whole cluster");
+  cluster->require_subcommand(1);
+  cluster->fallthrough();
+  std::string reason;
+  auto* cluster_status = cluster->add_subcommand("status", "Running or stopped, and why");
+  auto* cluster_stop =
+      cluster->add_subcommand("stop", "Stop fetching; hand back running jobs until resumed");
+  cluster_stop->add_option("--reason", reason, "Shown by `cluster status`");
+  auto* cluster_resume = cluster->add_subcommand("resume", "Resume a stopped cluster");
 
   auto* bench = app.add_subcommand("bench", "Measure enqueue and work throughput and latency");
   BenchOptions bo;
@@ -327,6 +403,24 @@ int Main(int argc, char** argv) {
     if (show->parsed()) PrintJob(OpenClient(g, false)->Get(id), g.json);
     if (cancel->parsed()) PrintJob(OpenClient(g, false)->Cancel(id), g.json);
     if (retry->parsed()) PrintJob(OpenClient(g, false)->Retry(id), g.json);
+    if (stop->parsed()) PrintJob(OpenClient(g, false)->Stop(id), g.json);
+    if (resume->parsed()) PrintJob(OpenClient(g, false)->Resume(id), g.json);
+    if (queues_pause->parsed() || queues_resume->parsed()) {
+      auto client = OpenClient(g, false);
+      if (queues_pause->parsed()) {
+        client->PauseQueue(queue_name);
+      } else {
+        client->ResumeQueue(queue_name);
+      }
+      PrintQueues(client->Queues(), g.json);
+    }
+    if (queues_list->parsed()) PrintQueues(OpenClient(g, false)->Queues(), g.json);
+    if (cluster_status->parsed() || cluster_stop->parsed() || cluster_resume->parsed()) {
+      auto client = OpenClient(g, false);
+      if (cluster_stop->parsed()) client->StopCluster(reason);
+      if (cluster_resume->parsed()) client->ResumeCluster();
+      PrintCluster(client->Cluster(), client->Members(), g.json);
+    }
     if (bench->parsed()) return RunBench(DatabaseUrl(g, MaybeConfig(g)), bo);
     return 0;
   } catch (const Error& e) {

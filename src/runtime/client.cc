@@ -40,6 +40,14 @@ Job Client::Get(const std::string& id) {
 std::vector<Job> Client::List(const JobFilter& filter) { return store_->JobList(filter); }
 Job Client::Cancel(const std::string& id) { return store_->JobCancel(id); }
 Job Client::Retry(const std::string& id) { return store_->JobRetry(id); }
+Job Client::Stop(const std::string& id) { return store_->JobStop(id); }
+Job Client::Resume(const std::string& id) { return store_->JobResume(id); }
+void Client::PauseQueue(const std::string& name) { store_->QueuePause(name, true); }
+void Client::ResumeQueue(const std::string& name) { store_->QueuePause(name, false); }
+std::vector<QueueInfo> Client::Queues() { return store_->QueueList(); }
+ClusterState Client::Cluster() { return store_->ClusterGet(); }
+ClusterState Client::StopCluster(const std::string& reason) { return store_->ClusterStop(reason); }
+ClusterState Client::ResumeCluster() { return store_->ClusterResume(); }
 Membership Client::Members() { return store_->MemberList(); }
 std::vector<ClaimedAssignment> Client::Assignments() { return store_->AssignmentList(); }
 

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <deque>
 #include <random>
+#include <set>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -415,7 +416,11 @@ class Worker::Impl {
         for (const auto& o : *outcomes) held.push_back({o.id, o.attempt});
       }
     }
-    store->JobLeaseRenew(opts.id, held, opts.lease);
+    auto renewal = store->JobLeaseRenew(opts.id, held, opts.lease);
+    if (!renewal.give_up.empty()) {
+      std::set<std::string> ids(renewal.give_up.begin(), renewal.give_up.end());
+      GiveUp(&ids);
+    }
     return false;
   }
 
@@ -437,6 +442,11 @@ class Worker::Impl {
     }
     bool all = listener_broken.exchange(false);  // notifications may have been missed
     if (all || notices.members) coordinator->Wake();
+    // A job this worker runs was stopped or cancelled: the renewal says which.
+    if (all || std::find(notices.workers.begin(), notices.workers.end(), opts.id) !=
+                   notices.workers.end()) {
+      renewer->Wake();
+    }
     const auto& names = notices.queues;
     for (auto& q : queues) {
       bool hit = all || std::find(names.begin(), names.end(), q->opts.name) != names.end();
@@ -491,7 +501,7 @@ class Worker::Impl {
     for (const auto& q : opts.queues) me.queues.push_back(q.name);
     coordinator = std::make_unique<runtime::Coordinator>(*store, me, opts.cluster);
     for (auto& [name, role, handler] : assignments) coordinator->AddAssignment(name, role, handler);
-    coordinator->on_evicted = [this] { OnEvicted(); };
+    coordinator->on_evicted = [this] { GiveUp(nullptr); };
     coordinator->Start();
     completer = std::make_unique<LoopService>("completer", Millis(1000), [this] { return Complete(); });
     watchdog = std::make_unique<LoopService>("watchdog", Millis(50), [this] { return Watch(); });
@@ -526,25 +536,38 @@ class Worker::Impl {
     if (listener) listener->Start();
   }
 
-  // Hands back the jobs fetched but not started. Called with q.mu held.
-  void HandBackReady(Queue& q) {
-    for (auto& j : q.ready) Finish(Release(j));
-    q.in_flight -= static_cast<int>(q.ready.size());
-    q.ready.clear();
+  // Hands back the fetched, not yet started jobs that `which` selects. Called with q.mu held.
+  template <typename Pred>
+  int HandBack(Queue& q, Pred which) {
+    auto keep = std::stable_partition(q.ready.begin(), q.ready.end(),
+                                      [&](const Job& j) { return !which(j); });
+    int n = static_cast<int>(q.ready.end() - keep);
+    for (auto it = keep; it != q.ready.end(); ++it) Finish(Release(*it));
+    q.ready.erase(keep, q.ready.end());
+    q.in_flight -= n;
     if (q.in_flight == 0) q.idle_cv.notify_all();
+    return n;
   }
 
-  // This worker was evicted: its jobs were given to others. Stop running them here.
-  void OnEvicted() {
+  // Stops working on jobs that are no longer this worker's (`ids`, or all of them when null):
+  // they were stopped, cancelled, handed back by a cluster stop, or given to others when this
+  // worker was evicted. Waiting ones are handed back, running handlers are cancelled; the
+  // outcomes are hand-backs, which fencing refuses where the job moved on.
+  void GiveUp(const std::set<std::string>* ids) {
+    auto mine = [&](const std::string& id) { return !ids || ids->count(id) > 0; };
+    int n = 0;
     for (auto& q : queues) {
       std::lock_guard lock(q->mu);
-      HandBackReady(*q);  // fenced: refused once rescued
+      n += HandBack(*q, [&](const Job& j) { return mine(j.id); });
     }
     std::lock_guard lock(running_mu);
     for (auto& [id, rj] : running) {
+      if (!mine(id)) continue;
       rj->shutdown = true;
       rj->token.Cancel();
+      ++n;
     }
+    if (n) core::Log().info("event=jobs_given_up worker={} jobs={}", opts.id, n);
   }
 
   void Stop() {
@@ -562,7 +585,7 @@ class Worker::Impl {
       }
       if (q->producer) q->producer->Stop();
       std::lock_guard lock(q->mu);
-      HandBackReady(*q);
+      HandBack(*q, [](const Job&) { return true; });
     }
     // 2. Let running jobs finish within the grace period.
     auto deadline = std::chrono::steady_clock::now() + opts.shutdown_grace;

@@ -23,7 +23,10 @@ class LocalListener final : public StoreListener {
   Notices Wait(Millis timeout) override {
     std::unique_lock lock(sub_->mu);
     sub_->cv.wait_for(lock, timeout,
-                      [&] { return !sub_->pending.queues.empty() || sub_->pending.members; });
+                      [&] {
+                        const Notices& p = sub_->pending;
+                        return !p.queues.empty() || p.members || !p.workers.empty();
+                      });
     return std::exchange(sub_->pending, Notices{});
   }
 
@@ -48,7 +51,7 @@ std::shared_ptr<LocalHub> LocalHub::For(const std::string& key) {
 }
 
 void LocalHub::Notify(const Notices& notices) {
-  if (notices.queues.empty() && !notices.members) return;
+  if (notices.queues.empty() && !notices.members && notices.workers.empty()) return;
   std::lock_guard lock(mu_);
   std::erase_if(subscribers_, [](const auto& w) { return w.expired(); });
   for (const auto& weak : subscribers_) {
@@ -58,6 +61,7 @@ void LocalHub::Notify(const Notices& notices) {
         auto& p = sub->pending;
         p.queues.insert(p.queues.end(), notices.queues.begin(), notices.queues.end());
         p.members = p.members || notices.members;
+        p.workers.insert(p.workers.end(), notices.workers.begin(), notices.workers.end());
       }
       sub->cv.notify_all();
     }

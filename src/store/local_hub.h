@@ -1,6 +1,7 @@
-// In-process notifications ("new jobs in queue Q", "the membership changed"), for backends that cannot notify other
-// processes (SQLite). Every store opened on the same database in this process shares one hub, so
-// a Client's enqueue wakes a Worker of the same process directly. Thread-safe.
+// In-process notifications ("new jobs in queue Q", "the membership changed", "worker W: a job
+// you run was stopped or cancelled"), for backends that cannot notify other processes (SQLite).
+// Every store opened on the same database in this process shares one hub, so a Client's enqueue
+// wakes a Worker of the same process directly. Thread-safe.
 #pragma once
 
 #include <memory>

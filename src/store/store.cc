@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/time.h"
 #include "spindle/error.h"
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -66,6 +67,19 @@ void ThrowChangeRefused(Store& store, const std::string& id, std::string_view ac
   if (!job) throw Error(ErrorCode::kNotFound, "no job with id '" + id + "'");
   throw Error(ErrorCode::kIllegalTransition,
               fmt::format("cannot {} job {}: it is {}", action, id, ToString(job->state)));
+}
+
+}  // namespace spindle
+
+namespace spindle {
+
+void ThrowClusterChangeRefused(const ClusterState& now, std::string_view action) {
+  throw Error(ErrorCode::kIllegalTransition,
+              now.stopped_at
+                  ? fmt::format("cannot {} the cluster: it is stopped since {} ({})", action,
+                                core::FormatTimestamp(*now.stopped_at),
+                                now.stop_reason.empty() ? "no reason given" : now.stop_reason)
+                  : fmt::format("cannot {} the cluster: it is running", action));
 }
 
 }  // namespace spindle

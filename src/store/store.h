@@ -72,8 +72,9 @@ std::string_view ToString(JobOutcome::Kind kind);
 
 // What a listener heard.
 struct Notices {
-  std::vector<std::string> queues;  // "new jobs in queue Q"
-  bool members = false;             // the membership changed
+  std::vector<std::string> queues;   // "new jobs in queue Q"
+  bool members = false;              // the membership changed
+  std::vector<std::string> workers;  // "worker W: a job you run was stopped or cancelled"
 };
 
 // Receives notifications. One per listening thread.
@@ -111,16 +112,42 @@ class Store {
   // their lease (rescued, cancelled) and were left alone.
   virtual std::vector<std::string> JobFinishMany(const std::string& worker_id,
                                                  const std::vector<JobOutcome>& outcomes) = 0;
-  // Extends the leases of the given attempts, if they still run under the worker. Returns how
-  // many were extended.
-  virtual int JobLeaseRenew(const std::string& worker_id, const std::vector<JobRef>& held,
-                            Millis lease) = 0;
+  // Extends the leases of the given attempts, if they still run under the worker and have not
+  // expired. Also says which of them the worker must give up: those no longer running under
+  // it (cancelled, stopped, rescued) and, while the cluster is stopped, all of them.
+  struct LeaseRenewal {
+    int renewed = 0;
+    std::vector<std::string> give_up;  // job ids
+  };
+  virtual LeaseRenewal JobLeaseRenew(const std::string& worker_id,
+                                     const std::vector<JobRef>& held, Millis lease) = 0;
   // Returns running jobs whose lease expired to be retried (or fails them when out of
   // attempts). Returns how many.
   virtual int JobRescue(int limit) = 0;
 
-  // Cancels a job that has not finished. Throws kNotFound / kIllegalTransition.
+  // Job control (docs/jobs.md). Each throws kNotFound / kIllegalTransition and then changes
+  // nothing. A running job's worker is told (a notification, and its next lease renewal) and
+  // its late outcome is refused.
+  // Cancels a job that has not finished.
   virtual Job JobCancel(const std::string& id) = 0;
+  // Stops a job that waits or runs; it stays stopped until resumed. A running job's attempt does
+  // not count.
+  virtual Job JobStop(const std::string& id) = 0;
+  // Makes a stopped job available again.
+  virtual Job JobResume(const std::string& id) = 0;
+
+  // Pauses (no new fetches) or resumes a queue; idempotent. Any name may be paused, also one
+  // without jobs yet.
+  virtual void QueuePause(const std::string& name, bool paused) = 0;
+  // Every queue that has jobs or is paused, by name.
+  virtual std::vector<QueueInfo> QueueList() = 0;
+
+  virtual ClusterState ClusterGet() = 0;
+  // Stops the cluster: nothing is fetched, running jobs are handed back (their attempt does not
+  // count) and their workers told. Throws kIllegalTransition when already stopped.
+  virtual ClusterState ClusterStop(const std::string& reason) = 0;
+  // Throws kIllegalTransition when not stopped.
+  virtual ClusterState ClusterResume() = 0;
   // Makes a completed, failed or cancelled job available again.
   virtual Job JobRetry(const std::string& id) = 0;
 
@@ -173,5 +200,7 @@ std::string ValidatedArgs(const JobSpec& spec);
 // For backends: a state change of job `id` matched no row. Throws kNotFound when the job does
 // not exist, else kIllegalTransition naming its state.
 [[noreturn]] void ThrowChangeRefused(Store& store, const std::string& id, std::string_view action);
+// For backends: a cluster stop or resume matched nothing. Throws kIllegalTransition.
+[[noreturn]] void ThrowClusterChangeRefused(const ClusterState& now, std::string_view action);
 
 }  // namespace spindle

@@ -206,19 +206,27 @@ std::vector<std::string> PgStore::JobFinishMany(const std::string& worker_id,
   return applied;
 }
 
-int PgStore::JobLeaseRenew(const std::string& worker_id, const std::vector<JobRef>& held,
-                           Millis lease) {
-  if (held.empty()) return 0;
+Store::LeaseRenewal PgStore::JobLeaseRenew(const std::string& worker_id,
+                                           const std::vector<JobRef>& held, Millis lease) {
+  if (held.empty()) return {};
   std::vector<std::optional<std::string>> ids, attempts;
   for (const auto& h : held) {
     ids.push_back(h.id);
     attempts.push_back(std::to_string(h.attempt));
   }
   auto c = pool_.Acquire();
-  return c->ExecPrepared("job_lease_renew", kJobLeaseRenew,
-                         {Now(), worker_id, std::to_string(lease.count()), FormatArray(ids),
-                          FormatArray(attempts)})
-      .affected();
+  auto r = c->ExecPrepared("job_lease_renew", kJobLeaseRenew,
+                           {Now(), worker_id, std::to_string(lease.count()), FormatArray(ids),
+                            FormatArray(attempts)});
+  LeaseRenewal out;
+  for (int i = 0; i < r.rows(); ++i) {
+    if (r.IsNull(i, 0)) {
+      out.renewed = std::stoi(std::string(r.Get(i, 1)));
+    } else {
+      out.give_up.emplace_back(r.Get(i, 0));
+    }
+  }
+  return out;
 }
 
 int PgStore::JobRescue(int limit) {
@@ -244,6 +252,69 @@ Job PgStore::JobCancel(const std::string& id) {
 
 Job PgStore::JobRetry(const std::string& id) {
   return ChangeOne("job_retry", kJobRetry, id, "retry");
+}
+
+Job PgStore::JobStop(const std::string& id) {
+  return ChangeOne("job_stop", kJobStop, id, "stop");
+}
+
+Job PgStore::JobResume(const std::string& id) {
+  return ChangeOne("job_resume", kJobResume, id, "resume");
+}
+
+void PgStore::QueuePause(const std::string& name, bool paused) {
+  if (name.empty()) throw Error(ErrorCode::kInvalidArgument, "a queue needs a name");
+  auto c = pool_.Acquire();
+  c->ExecPrepared("queue_pause", kQueuePause, {Now(), name, paused ? "true" : "false"});
+}
+
+std::vector<QueueInfo> PgStore::QueueList() {
+  auto c = pool_.Acquire();
+  auto r = c->ExecPrepared("queue_list", kQueueList);
+  std::vector<QueueInfo> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    std::string name(r.Get(i, 0));
+    if (out.empty() || out.back().name != name) {
+      out.push_back({name});
+      if (!r.IsNull(i, 1)) out.back().paused_at = ParseTimestamp(r.Get(i, 1));
+    }
+    if (!r.IsNull(i, 2)) out.back().jobs[std::string(r.Get(i, 2))] = std::stoll(std::string(r.Get(i, 3)));
+  }
+  return out;
+}
+
+namespace {
+
+ClusterState ReadCluster(const Result& r) {
+  ClusterState cs;
+  if (!r.IsNull(0, 0)) cs.stopped_at = ParseTimestamp(r.Get(0, 0));
+  cs.stop_reason = r.Get(0, 1);
+  return cs;
+}
+
+}  // namespace
+
+ClusterState PgStore::ClusterGet() {
+  auto c = pool_.Acquire();
+  return ReadCluster(c->ExecPrepared("cluster_get", kClusterGet));
+}
+
+ClusterState PgStore::ClusterStop(const std::string& reason) {
+  {
+    auto c = pool_.Acquire();
+    auto r = c->ExecPrepared("cluster_stop", kClusterStop, {Now(), reason});
+    if (r.rows() == 1) return ReadCluster(r);
+  }
+  ThrowClusterChangeRefused(ClusterGet(), "stop");
+}
+
+ClusterState PgStore::ClusterResume() {
+  {
+    auto c = pool_.Acquire();
+    auto r = c->ExecPrepared("cluster_resume", kClusterResume, {Now()});
+    if (r.rows() == 1) return ReadCluster(r);
+  }
+  ThrowClusterChangeRefused(ClusterGet(), "resume");
 }
 
 Member PgStore::MemberRegister(const MemberInfo& info) {
@@ -357,11 +428,11 @@ class PgListener final : public StoreListener {
     if (!conn_ || !conn_->ok()) {
       conn_.reset();
       conn_ = Conn::Connect(url_);
-      conn_->ExecScript("LISTEN spindle_jobs; LISTEN spindle_members");
+      conn_->ExecScript("LISTEN spindle_jobs; LISTEN spindle_members; LISTEN spindle_control");
     }
     Notices notices;
     Drain(notices);
-    if (!notices.queues.empty() || notices.members) return notices;
+    if (!notices.queues.empty() || notices.members || !notices.workers.empty()) return notices;
     pollfd pfd{PQsocket(conn_->raw()), POLLIN, 0};
     int rc = poll(&pfd, 1, static_cast<int>(timeout.count()));
     if (rc > 0) {
@@ -380,6 +451,8 @@ class PgListener final : public StoreListener {
     while (PGnotify* n = PQnotifies(conn_->raw())) {
       if (std::string_view(n->relname) == "spindle_members") {
         notices.members = true;
+      } else if (std::string_view(n->relname) == "spindle_control") {
+        notices.workers.emplace_back(n->extra);
       } else {
         notices.queues.emplace_back(n->extra);
       }

@@ -49,6 +49,13 @@ Job ReadJob(const Statement& st) {
   return j;
 }
 
+ClusterState ReadCluster(const Statement& st) {
+  ClusterState cs;
+  if (!st.IsNull(0)) cs.stopped_at = FromMicros(st.Int(0));
+  cs.stop_reason = st.Text(1);
+  return cs;
+}
+
 // Inserts jobs on `conn` (the caller owns the transaction). Returns the ids; adds the queues that
 // received due jobs to `due`.
 std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& specs, int64_t now,
@@ -238,25 +245,33 @@ std::vector<std::string> SqliteStore::JobFinishMany(const std::string& worker_id
   return applied;
 }
 
-int SqliteStore::JobLeaseRenew(const std::string& worker_id, const std::vector<JobRef>& held,
-                               Millis lease) {
-  if (held.empty()) return 0;
-  int renewed = 0;
+Store::LeaseRenewal SqliteStore::JobLeaseRenew(const std::string& worker_id,
+                                               const std::vector<JobRef>& held, Millis lease) {
+  if (held.empty()) return {};
+  LeaseRenewal out;
   int64_t now = NowMicros();
   auto c = pool_.Acquire();
   Conn::Tx tx(*c);
   for (const auto& h : held) {
-    auto st = c->Prepare("job_lease_renew", kJobLeaseRenew);
-    st.Bind(1, now)
-        .Bind(2, std::string_view(worker_id))
-        .Bind(3, int64_t{lease.count()})
-        .Bind(4, std::string_view(h.id))
-        .Bind(5, int64_t{h.attempt});
+    {
+      auto st = c->Prepare("job_lease_renew", kJobLeaseRenew);
+      st.Bind(1, now)
+          .Bind(2, std::string_view(worker_id))
+          .Bind(3, int64_t{lease.count()})
+          .Bind(4, std::string_view(h.id))
+          .Bind(5, int64_t{h.attempt});
+      st.Step();
+      out.renewed += sqlite3_changes(c->raw());
+    }
+    auto st = c->Prepare("job_lease_give_up", kJobLeaseGiveUp);
+    st.Bind(1, std::string_view(worker_id))
+        .Bind(2, std::string_view(h.id))
+        .Bind(3, int64_t{h.attempt});
     st.Step();
-    renewed += sqlite3_changes(c->raw());
+    if (st.Int(0) != 0) out.give_up.push_back(h.id);
   }
   tx.Commit();
-  return renewed;
+  return out;
 }
 
 int SqliteStore::JobRescue(int limit) {
@@ -282,19 +297,28 @@ int SqliteStore::JobRescue(int limit) {
 
 Job SqliteStore::ChangeOne(std::string_view name, std::string_view sql, const std::string& id,
                            std::string_view action) {
+  std::optional<Job> changed;
+  std::optional<std::string> owner;
   {
     auto c = pool_.Acquire();
     Conn::Tx tx(*c);
-    std::optional<Job> changed;
+    {
+      // A stop or cancel clears a running job's lease, so whose worker to tell is read first.
+      auto st = c->Prepare("job_owner", kJobOwner);
+      st.Bind(1, std::string_view(id));
+      if (st.Step() && !st.IsNull(0)) owner = st.Text(0);
+    }
     {
       auto st = c->Prepare(name, sql);
       st.Bind(1, NowMicros()).Bind(2, std::string_view(id));
       if (st.Step()) changed = ReadJob(st);
     }
     tx.Commit();
-    if (changed) return *changed;
   }
-  ThrowChangeRefused(*this, id, action);
+  if (!changed) ThrowChangeRefused(*this, id, action);
+  // Only this process hears it; a worker elsewhere learns it at its next lease renewal.
+  if (owner) hub_->Notify({.workers = {*owner}});
+  return *changed;
 }
 
 Job SqliteStore::JobCancel(const std::string& id) {
@@ -302,7 +326,103 @@ Job SqliteStore::JobCancel(const std::string& id) {
 }
 
 Job SqliteStore::JobRetry(const std::string& id) {
-  return ChangeOne("job_retry", kJobRetry, id, "retry");
+  Job job = ChangeOne("job_retry", kJobRetry, id, "retry");
+  hub_->Notify({.queues = {job.queue}});
+  return job;
+}
+
+Job SqliteStore::JobStop(const std::string& id) {
+  return ChangeOne("job_stop", kJobStop, id, "stop");
+}
+
+Job SqliteStore::JobResume(const std::string& id) {
+  Job job = ChangeOne("job_resume", kJobResume, id, "resume");
+  hub_->Notify({.queues = {job.queue}});
+  return job;
+}
+
+void SqliteStore::QueuePause(const std::string& name, bool paused) {
+  if (name.empty()) throw Error(ErrorCode::kInvalidArgument, "a queue needs a name");
+  auto c = pool_.Acquire();
+  Conn::Tx tx(*c);
+  c->Prepare("queue_pause", kQueuePause)
+      .Bind(1, NowMicros())
+      .Bind(2, std::string_view(name))
+      .Bind(3, int64_t{paused})
+      .Step();
+  tx.Commit();
+  if (!paused) hub_->Notify({.queues = {name}});
+}
+
+std::vector<QueueInfo> SqliteStore::QueueList() {
+  auto c = pool_.Acquire();
+  auto st = c->Prepare("queue_list", kQueueList);
+  std::vector<QueueInfo> out;
+  while (st.Step()) {
+    std::string name = st.Text(0);
+    if (out.empty() || out.back().name != name) {
+      out.push_back({name});
+      if (!st.IsNull(1)) out.back().paused_at = FromMicros(st.Int(1));
+    }
+    if (!st.IsNull(2)) out.back().jobs[st.Text(2)] = st.Int(3);
+  }
+  return out;
+}
+
+ClusterState SqliteStore::ClusterGet() {
+  auto c = pool_.Acquire();
+  auto st = c->Prepare("cluster_get", kClusterGet);
+  st.Step();
+  return ReadCluster(st);
+}
+
+ClusterState SqliteStore::ClusterStop(const std::string& reason) {
+  std::optional<ClusterState> stopped;
+  std::vector<std::string> told;
+  {
+    int64_t now = NowMicros();
+    auto c = pool_.Acquire();
+    Conn::Tx tx(*c);
+    {
+      auto st = c->Prepare("cluster_stop", kClusterStop);
+      st.Bind(1, now).Bind(2, std::string_view(reason));
+      if (st.Step()) stopped = ReadCluster(st);
+    }
+    if (stopped) {
+      {
+        auto st = c->Prepare("cluster_stop_owners", kClusterStopOwners);
+        while (st.Step()) told.push_back(st.Text(0));
+      }
+      c->Prepare("cluster_stop_release", kClusterStopRelease).Bind(1, now).Step();
+    }
+    tx.Commit();
+  }
+  if (!stopped) ThrowClusterChangeRefused(ClusterGet(), "stop");
+  // As in ChangeOne: workers elsewhere learn it at their next lease renewal.
+  hub_->Notify({.workers = told});
+  return *stopped;
+}
+
+ClusterState SqliteStore::ClusterResume() {
+  std::optional<ClusterState> resumed;
+  std::vector<std::string> due;
+  {
+    auto c = pool_.Acquire();
+    Conn::Tx tx(*c);
+    {
+      auto st = c->Prepare("cluster_resume", kClusterResume);
+      if (st.Step()) resumed = ReadCluster(st);
+    }
+    if (resumed) {
+      auto st = c->Prepare("due_queues", kDueQueues);
+      st.Bind(1, NowMicros());
+      while (st.Step()) due.push_back(st.Text(0));
+    }
+    tx.Commit();
+  }
+  if (!resumed) ThrowClusterChangeRefused(ClusterGet(), "resume");
+  hub_->Notify({.queues = due});
+  return *resumed;
 }
 
 // Membership changes reach only this process's listeners (the hub); other processes notice them

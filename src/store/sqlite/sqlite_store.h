@@ -27,11 +27,18 @@ class SqliteStore final : public Store {
   std::vector<Job> JobFetch(const JobFetchParams& params) override;
   std::vector<std::string> JobFinishMany(const std::string& worker_id,
                                          const std::vector<JobOutcome>& outcomes) override;
-  int JobLeaseRenew(const std::string& worker_id, const std::vector<JobRef>& held,
-                    Millis lease) override;
+  LeaseRenewal JobLeaseRenew(const std::string& worker_id, const std::vector<JobRef>& held,
+                             Millis lease) override;
   int JobRescue(int limit) override;
   Job JobCancel(const std::string& id) override;
   Job JobRetry(const std::string& id) override;
+  Job JobStop(const std::string& id) override;
+  Job JobResume(const std::string& id) override;
+  void QueuePause(const std::string& name, bool paused) override;
+  std::vector<QueueInfo> QueueList() override;
+  ClusterState ClusterGet() override;
+  ClusterState ClusterStop(const std::string& reason) override;
+  ClusterState ClusterResume() override;
 
   Member MemberRegister(const MemberInfo& info) override;
   bool MemberHeartbeat(const std::string& id, int partition_count) override;

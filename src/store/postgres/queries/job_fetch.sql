@@ -12,6 +12,9 @@ WITH picked AS (
     AND ($7 = 0 OR (get_byte(uuid_send(id), 14) * 256 + get_byte(uuid_send(id), 15))
                    * $7 / 65536 = $8)
     AND kind = ANY ($6::text[])
+    -- Nothing is fetched from a paused queue or a stopped cluster.
+    AND NOT EXISTS (SELECT 1 FROM spindle.queues q WHERE q.name = $2 AND q.paused_at IS NOT NULL)
+    AND (SELECT c.stopped_at FROM spindle.cluster c) IS NULL
   ORDER BY priority, run_at, id
   LIMIT $3
   FOR UPDATE SKIP LOCKED

@@ -11,8 +11,20 @@ WITH renewable AS (
   WHERE j.state = 'running' AND j.lease_owner = $2
     AND j.lease_expires_at > coalesce($1, now())
   FOR UPDATE OF j SKIP LOCKED
+), renewed AS (
+  UPDATE spindle.jobs j
+  SET lease_expires_at = coalesce($1, now()) + $3 * interval '1 millisecond'
+  FROM renewable
+  WHERE j.id = renewable.id
+  RETURNING j.id
 )
-UPDATE spindle.jobs j
-SET lease_expires_at = coalesce($1, now()) + $3 * interval '1 millisecond'
-FROM renewable
-WHERE j.id = renewable.id
+-- What the worker must give up: held attempts no longer running under it, or all of them while
+-- the cluster is stopped (a job fetched in the instant the cluster stopped); then one row with a
+-- NULL id and the number renewed.
+SELECT held.id::text, NULL::bigint
+FROM unnest($4::uuid[], $5::integer[]) AS held(id, attempt)
+LEFT JOIN spindle.jobs j ON j.id = held.id
+WHERE j.id IS NULL OR j.state <> 'running' OR j.lease_owner IS DISTINCT FROM $2
+   OR j.attempt <> held.attempt OR (SELECT c.stopped_at FROM spindle.cluster c) IS NOT NULL
+UNION ALL
+SELECT NULL, count(*) FROM renewed

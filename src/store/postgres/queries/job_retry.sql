@@ -1,7 +1,11 @@
--- Makes finished job $2 available again, with at least one more attempt (as Oban does).
-UPDATE spindle.jobs
-SET state = 'available', run_at = coalesce($1, now()), finished_at = NULL,
-    max_attempts = greatest(max_attempts, attempt + 1)
-WHERE id = $2 AND state IN ('completed', 'failed', 'cancelled')
-RETURNING id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms,
-          errors, created_at, started_at, finished_at, lease_owner, lease_expires_at
+-- Makes finished job $2 available again, with at least one more attempt (as Oban does), and
+-- wakes its queue's workers.
+WITH changed AS (
+  UPDATE spindle.jobs
+  SET state = 'available', run_at = coalesce($1, now()), finished_at = NULL,
+      max_attempts = greatest(max_attempts, attempt + 1)
+  WHERE id = $2 AND state IN ('completed', 'failed', 'cancelled')
+  RETURNING id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms,
+            errors, created_at, started_at, finished_at, lease_owner, lease_expires_at
+)
+SELECT *, pg_notify('spindle_jobs', queue) FROM changed

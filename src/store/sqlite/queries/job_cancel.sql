@@ -1,4 +1,5 @@
--- Cancels job ?2 unless it has finished. No row: unknown id or illegal transition.
+-- Cancels job ?2 unless it has finished; a running job's late outcome is refused (the lease is
+-- gone). No row: unknown id or illegal transition.
 UPDATE spindle_jobs
 SET state = 'cancelled', finished_at = ?1, lease_owner = NULL, lease_expires_at = NULL
 WHERE id = ?2 AND state IN ('scheduled', 'available', 'running', 'retryable', 'stopped')

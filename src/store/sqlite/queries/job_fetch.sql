@@ -17,6 +17,9 @@ WHERE id IN (
     AND run_at <= ?1 - ?9 * 1000
     AND (?7 = 0 OR spindle_partition(id, ?7) = ?8)
     AND kind IN (SELECT value FROM json_each(?6))
+    -- Nothing is fetched from a paused queue or a stopped cluster.
+    AND NOT EXISTS (SELECT 1 FROM spindle_queues q WHERE q.name = ?2 AND q.paused_at IS NOT NULL)
+    AND (SELECT stopped_at FROM spindle_cluster) IS NULL
   ORDER BY priority, run_at, id
   LIMIT ?3)
 RETURNING id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms,

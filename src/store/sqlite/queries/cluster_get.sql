@@ -1,0 +1,1 @@
+SELECT stopped_at, stop_reason FROM spindle_cluster

@@ -1,0 +1,439 @@
+// The storage conformance suite for job control (docs/jobs.md): stopping and resuming jobs,
+// pausing queues and stopping the cluster, and how a running job's worker learns of it (a
+// notice, its next lease renewal, its late outcome refused), run against every backend.
+// Time is a FakeClock, so every stored time is exact.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "core/uuid.h"
+#include "store/store.h"
+#include "testing.h"
+
+namespace spindle {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::BackendKind;
+using testing::TestBackend;
+
+constexpr JobState kEveryState[] = {
+    JobState::kScheduled, JobState::kAvailable, JobState::kRunning,   JobState::kRetryable,
+    JobState::kCompleted, JobState::kFailed,    JobState::kCancelled, JobState::kStopped,
+    JobState::kExpired};
+
+// Checks that `fn` throws Error(code) whose message contains every one of `parts`.
+template <typename Fn>
+void ExpectError(Fn fn, ErrorCode code, const std::vector<std::string>& parts) {
+  try {
+    fn();
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    for (const auto& part : parts) {
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
+          << "'" << e.what() << "' does not mention '" << part << "'";
+    }
+  }
+}
+
+class ControlStoreTest : public ::testing::TestWithParam<BackendKind> {
+ protected:
+  void SetUp() override {
+    store_ = Open();
+    store_->Migrate();
+  }
+
+  std::unique_ptr<Store> Open() { return OpenStore({db_->url(), 4, clock_}); }
+
+  std::string Insert(JobSpec spec) { return store_->JobInsertMany({spec}).front(); }
+  Job Get(const std::string& id) { return store_->JobGet(id).value(); }
+  // Leases up to `limit` due jobs of kind "k" of `queue` to `worker` for an hour.
+  std::vector<Job> Fetch(const std::string& worker, const std::string& queue = "default",
+                         int limit = 10) {
+    return store_->JobFetch(
+        {.queue = queue, .limit = limit, .worker_id = worker, .lease = 1h, .kinds = {"k"}});
+  }
+  std::vector<std::string> Ids(const std::vector<Job>& jobs) {
+    std::vector<std::string> ids;
+    for (const auto& j : jobs) ids.push_back(j.id);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+  Store::LeaseRenewal Renew(const std::string& worker, const std::vector<JobRef>& held) {
+    auto r = store_->JobLeaseRenew(worker, held, 1h);
+    std::sort(r.give_up.begin(), r.give_up.end());
+    return r;
+  }
+
+  // A job in `state`, reached as workers and people would reach it (expired, which only the
+  // engine's deadline sweep sets, by SQL). Each in a queue of its own, so fetches are exact.
+  std::string Make(JobState state) {
+    std::string queue = "q" + std::to_string(++made_);
+    // Fetched by "maker", then finished with `outcome` unless none.
+    auto run = [&](std::optional<JobOutcome::Kind> outcome, Millis delay = 0ms) {
+      std::string id = Insert({.kind = "k", .queue = queue});
+      EXPECT_EQ(Fetch("maker", queue).size(), 1u);
+      if (outcome) {
+        EXPECT_EQ(store_->JobFinishMany("maker", {{id, 1, *outcome, "boom", delay}}).size(), 1u);
+      }
+      return id;
+    };
+    std::string id;
+    switch (state) {
+      case JobState::kScheduled:
+        id = Insert({.kind = "k", .queue = queue, .run_at = clock_->Now() + 1h});
+        break;
+      case JobState::kAvailable: id = Insert({.kind = "k", .queue = queue}); break;
+      case JobState::kRunning: id = run(std::nullopt); break;
+      case JobState::kRetryable: id = run(JobOutcome::Kind::kError, 1h); break;
+      case JobState::kCompleted: id = run(JobOutcome::Kind::kCompleted); break;
+      case JobState::kFailed: id = run(JobOutcome::Kind::kDiscard); break;
+      case JobState::kCancelled:
+        id = Insert({.kind = "k", .queue = queue});
+        store_->JobCancel(id);
+        break;
+      case JobState::kStopped:
+        id = Insert({.kind = "k", .queue = queue});
+        store_->JobStop(id);
+        break;
+      case JobState::kExpired:
+        id = Insert({.kind = "k", .queue = queue});
+        db_->Query("UPDATE {jobs} SET state = 'expired' WHERE id = '" + id + "'");
+        break;
+    }
+    EXPECT_EQ(Get(id).state, state) << "Make could not reach " << ToString(state);
+    return id;
+  }
+
+  // What a listener hears: waits up to `first` for a first notice, then collects until none
+  // arrives for 300 ms.
+  struct Heard {
+    std::multiset<std::string> queues, workers;
+  };
+  Heard Hear(StoreListener& l, Millis first = 10s) {
+    Heard heard;
+    for (Millis wait = first;; wait = 300ms) {
+      Notices n = l.Wait(wait);
+      if (n.queues.empty() && n.workers.empty() && !n.members) return heard;
+      heard.queues.insert(n.queues.begin(), n.queues.end());
+      heard.workers.insert(n.workers.begin(), n.workers.end());
+    }
+  }
+  // A listener on another store of the database, as another worker's would be, connected.
+  std::unique_ptr<StoreListener> Listener() {
+    listening_store_ = Open();
+    auto l = listening_store_->Listen();
+    Hear(*l, 10ms);
+    return l;
+  }
+
+  SysTime Now() const {
+    return std::chrono::time_point_cast<std::chrono::microseconds>(clock_->Now());
+  }
+  // Marks the cluster stopped without the store: what a fetch racing a ClusterStop sees after
+  // it leased a job.
+  void MarkClusterStopped() {
+    db_->Query(GetParam() == BackendKind::kPostgres
+                   ? "UPDATE spindle.cluster SET stopped_at = now(), stop_reason = 'race'"
+                   : "UPDATE spindle_cluster SET stopped_at = 1, stop_reason = 'race'");
+  }
+
+  std::unique_ptr<TestBackend> db_ = TestBackend::Make(GetParam());
+  std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>();
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Store> listening_store_;
+  int made_ = 0;
+};
+
+// --- stop and resume a job ----------------------------------------------------------------
+
+TEST_P(ControlStoreTest, StopFromEveryState) {
+  for (JobState from : kEveryState) {
+    SCOPED_TRACE(ToString(from));
+    std::string id = Make(from);
+    Job before = Get(id);
+    clock_->Advance(1s);  // a wrongly written time would differ
+    bool legal = from == JobState::kScheduled || from == JobState::kAvailable ||
+                 from == JobState::kRunning || from == JobState::kRetryable;
+    if (!legal) {
+      ExpectError([&] { store_->JobStop(id); }, ErrorCode::kIllegalTransition,
+                  {"cannot stop", id, "it is " + std::string(ToString(from))});
+      EXPECT_EQ(Get(id).ToJson(), before.ToJson()) << "a refused stop changed the job";
+      continue;
+    }
+    Job stopped = store_->JobStop(id);
+    EXPECT_EQ(stopped.ToJson(), Get(id).ToJson()) << "returned another row than it stored";
+    EXPECT_EQ(stopped.state, JobState::kStopped);
+    // A running job's attempt does not count; a waiting job's attempts are as they were.
+    EXPECT_EQ(stopped.max_attempts, before.max_attempts + (from == JobState::kRunning ? 1 : 0));
+    EXPECT_EQ(stopped.attempt, before.attempt);
+    EXPECT_EQ(stopped.run_at, before.run_at);
+    EXPECT_EQ(stopped.errors.size(), before.errors.size());
+    EXPECT_EQ(stopped.lease_owner, "");
+    EXPECT_EQ(stopped.lease_expires_at, std::nullopt);
+    EXPECT_EQ(stopped.finished_at, std::nullopt);
+  }
+}
+
+TEST_P(ControlStoreTest, ResumeFromEveryState) {
+  for (JobState from : kEveryState) {
+    SCOPED_TRACE(ToString(from));
+    std::string id = Make(from);
+    Job before = Get(id);
+    clock_->Advance(1s);
+    if (from != JobState::kStopped) {
+      ExpectError([&] { store_->JobResume(id); }, ErrorCode::kIllegalTransition,
+                  {"cannot resume", id, "it is " + std::string(ToString(from))});
+      EXPECT_EQ(Get(id).ToJson(), before.ToJson()) << "a refused resume changed the job";
+      continue;
+    }
+    Job resumed = store_->JobResume(id);
+    EXPECT_EQ(resumed.ToJson(), Get(id).ToJson()) << "returned another row than it stored";
+    EXPECT_EQ(resumed.state, JobState::kAvailable);
+    EXPECT_EQ(resumed.run_at, Now()) << "a resumed job is due at once";
+    EXPECT_EQ(resumed.max_attempts, before.max_attempts);
+    EXPECT_EQ(resumed.attempt, before.attempt);
+  }
+}
+
+TEST_P(ControlStoreTest, UnknownJobsAreNotFound) {
+  for (const std::string& id : {core::NewUuidV7(), std::string("not-a-uuid")}) {
+    ExpectError([&] { store_->JobStop(id); }, ErrorCode::kNotFound, {id});
+    ExpectError([&] { store_->JobResume(id); }, ErrorCode::kNotFound, {id});
+  }
+}
+
+TEST_P(ControlStoreTest, StoppingARunningJobHandsItBackAndTellsItsWorker) {
+  auto listener = Listener();
+  std::string id = Insert({.kind = "k", .max_attempts = 3});
+  std::string other = Insert({.kind = "k"});
+  ASSERT_EQ(Ids(Fetch("w1")), Ids({Get(id), Get(other)}));
+
+  Job stopped = store_->JobStop(id);
+  EXPECT_EQ(stopped.max_attempts, 4) << "the stopped attempt counted";
+  EXPECT_EQ(Hear(*listener).workers, std::multiset<std::string>{"w1"});
+
+  // The worker learns it at its next renewal too (its other job it keeps), and its late
+  // outcome is refused.
+  auto renewal = Renew("w1", {{id, 1}, {other, 1}});
+  EXPECT_EQ(renewal.give_up, std::vector<std::string>{id});
+  EXPECT_EQ(renewal.renewed, 1);
+  EXPECT_TRUE(store_->JobFinishMany("w1", {{id, 1}}).empty()) << "a stopped job's outcome applied";
+  EXPECT_EQ(Get(id).state, JobState::kStopped);
+  EXPECT_TRUE(Fetch("w2").empty()) << "a stopped job was fetched";
+
+  // Resumed, it runs again: a new attempt, the handed-back one not counted.
+  store_->JobResume(id);
+  EXPECT_EQ(Hear(*listener).queues, std::multiset<std::string>{"default"})
+      << "a resumed job's queue was not woken";
+  auto again = Fetch("w2");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].id, id);
+  EXPECT_EQ(again[0].attempt, 2);
+  EXPECT_EQ(again[0].max_attempts, 4);
+}
+
+TEST_P(ControlStoreTest, CancellingARunningJobTellsItsWorker) {
+  auto listener = Listener();
+  std::string id = Insert({.kind = "k"});
+  ASSERT_EQ(Fetch("w1").size(), 1u);
+  EXPECT_EQ(store_->JobCancel(id).state, JobState::kCancelled);
+  EXPECT_EQ(Hear(*listener).workers, std::multiset<std::string>{"w1"});
+  auto renewal = Renew("w1", {{id, 1}});
+  EXPECT_EQ(renewal.give_up, std::vector<std::string>{id});
+  EXPECT_EQ(renewal.renewed, 0);
+  EXPECT_TRUE(store_->JobFinishMany("w1", {{id, 1}}).empty());
+}
+
+TEST_P(ControlStoreTest, StoppingOrCancellingAWaitingJobTellsNoWorker) {
+  auto listener = Listener();
+  store_->JobStop(Insert({.kind = "k", .run_at = clock_->Now() + 1h}));
+  store_->JobCancel(Insert({.kind = "k", .run_at = clock_->Now() + 1h}));
+  Heard heard = Hear(*listener, 300ms);
+  EXPECT_TRUE(heard.workers.empty()) << "told worker '" << *heard.workers.begin() << "'";
+}
+
+TEST_P(ControlStoreTest, RenewalSaysWhichHeldJobsToGiveUp) {
+  std::string mine = Insert({.kind = "k", .priority = 0});
+  std::string theirs = Insert({.kind = "k", .priority = 1});
+  std::string done = Insert({.kind = "k", .priority = 2});
+  std::string lapsed = Insert({.kind = "k", .queue = "short"});
+  ASSERT_EQ(Fetch("w1", "default", 1).at(0).id, mine);
+  ASSERT_EQ(Fetch("w2", "default", 1).at(0).id, theirs);
+  ASSERT_EQ(Fetch("w1", "default", 1).at(0).id, done);
+  ASSERT_EQ(store_->JobFinishMany("w1", {{done, 1}}).size(), 1u);
+  ASSERT_EQ(store_->JobFetch({"short", 1, "w1", 1s, {"k"}}).size(), 1u);
+  std::string missing = core::NewUuidV7();
+  clock_->Advance(2s);  // lapsed's lease expired; it is still running under w1
+
+  auto r = Renew("w1", {{mine, 1}, {theirs, 1}, {done, 1}, {missing, 1}, {lapsed, 1}});
+  std::vector<std::string> want{theirs, done, missing};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(r.give_up, want);
+  EXPECT_EQ(r.renewed, 1);
+  EXPECT_EQ(Get(mine).lease_expires_at, Now() + 1h);
+
+  r = Renew("w1", {{mine, 2}});
+  EXPECT_EQ(r.give_up, std::vector<std::string>{mine}) << "another attempt was not given up";
+  EXPECT_EQ(r.renewed, 0);
+  EXPECT_EQ(Renew("w1", {}).give_up, std::vector<std::string>{});
+}
+
+// --- queues -------------------------------------------------------------------------------
+
+TEST_P(ControlStoreTest, PausedQueueIsNotFetchedUntilResumed) {
+  std::string running = Insert({.kind = "k", .queue = "a"});
+  ASSERT_EQ(Fetch("w", "a").size(), 1u);
+  Insert({.kind = "k", .queue = "a"});
+  Insert({.kind = "k", .queue = "a"});
+  Insert({.kind = "k", .queue = "b"});
+
+  store_->QueuePause("a", true);
+  EXPECT_TRUE(Fetch("w", "a").empty()) << "fetched from a paused queue";
+  EXPECT_EQ(Fetch("w", "b").size(), 1u) << "pausing a paused another queue";
+  // Running jobs of a paused queue finish and keep their leases.
+  EXPECT_TRUE(Renew("w", {{running, 1}}).give_up.empty());
+  EXPECT_EQ(store_->JobFinishMany("w", {{running, 1}}).size(), 1u);
+
+  store_->QueuePause("a", true);
+  EXPECT_TRUE(Fetch("w", "a").empty()) << "pausing again resumed it";
+  store_->QueuePause("a", false);
+  EXPECT_EQ(Fetch("w", "a", 1).size(), 1u) << "a resumed queue was not fetched";
+  store_->QueuePause("a", false);
+  EXPECT_EQ(Fetch("w", "a", 1).size(), 1u) << "resuming again paused it";
+  ExpectError([&] { store_->QueuePause("", true); }, ErrorCode::kInvalidArgument, {});
+  ExpectError([&] { store_->QueuePause("", false); }, ErrorCode::kInvalidArgument, {});
+}
+
+TEST_P(ControlStoreTest, QueueListShowsPausesAndJobsByState) {
+  for (int i = 0; i < 3; ++i) Insert({.kind = "k", .queue = "a"});
+  Insert({.kind = "k", .queue = "a", .run_at = clock_->Now() + 1h});
+  ASSERT_EQ(Fetch("w", "a", 1).size(), 1u);
+  store_->JobCancel(Insert({.kind = "k", .queue = "b"}));
+  Insert({.kind = "k", .queue = "Z"});  // byte order: before lower case
+
+  store_->QueuePause("empty", true);
+  auto paused_at = Now();
+  clock_->Advance(1s);
+  store_->QueuePause("a", true);
+  clock_->Advance(1s);
+  store_->QueuePause("a", true);  // keeps the first pause time
+  store_->QueuePause("empty", true);
+  store_->QueuePause("gone", true);
+  store_->QueuePause("gone", false);  // no jobs, no longer paused: not listed
+  store_->QueuePause("never", false);
+
+  auto list = store_->QueueList();
+  std::vector<std::string> names;
+  for (const auto& q : list) names.push_back(q.name);
+  ASSERT_EQ(names, (std::vector<std::string>{"Z", "a", "b", "empty"}));
+  EXPECT_EQ(list[0].paused_at, std::nullopt);
+  EXPECT_EQ(list[0].jobs, (std::map<std::string, int64_t>{{"available", 1}}));
+  EXPECT_EQ(list[1].paused_at, paused_at + 1s);
+  EXPECT_EQ(list[1].jobs,
+            (std::map<std::string, int64_t>{{"available", 2}, {"running", 1}, {"scheduled", 1}}));
+  EXPECT_EQ(list[2].paused_at, std::nullopt);
+  EXPECT_EQ(list[2].jobs, (std::map<std::string, int64_t>{{"cancelled", 1}}));
+  EXPECT_EQ(list[3].paused_at, paused_at);
+  EXPECT_TRUE(list[3].jobs.empty());
+
+  store_->QueuePause("a", false);
+  EXPECT_EQ(store_->QueueList()[1].paused_at, std::nullopt);
+}
+
+// --- the cluster --------------------------------------------------------------------------
+
+TEST_P(ControlStoreTest, ClusterStopHandsBackRunningJobsUntilResumed) {
+  auto listener = Listener();
+  std::string a = Insert({.kind = "k", .priority = 0, .max_attempts = 5});
+  std::string b = Insert({.kind = "k", .priority = 1, .max_attempts = 5});
+  std::string waiting = Insert({.kind = "k", .priority = 2});
+  std::string elsewhere = Insert({.kind = "k", .queue = "other"});
+  Insert({.kind = "k", .queue = "later", .run_at = clock_->Now() + 1h});
+  ASSERT_EQ(Fetch("w1", "default", 1).at(0).id, a);
+  ASSERT_EQ(Fetch("w2", "default", 1).at(0).id, b);
+  Hear(*listener, 300ms);  // the enqueues
+  EXPECT_EQ(store_->ClusterGet().stopped_at, std::nullopt);
+
+  clock_->Advance(1s);
+  ClusterState stopped = store_->ClusterStop("deploy");
+  EXPECT_EQ(stopped.stopped_at, Now());
+  EXPECT_EQ(stopped.stop_reason, "deploy");
+  ClusterState got = store_->ClusterGet();
+  EXPECT_EQ(got.stopped_at, Now());
+  EXPECT_EQ(got.stop_reason, "deploy");
+  EXPECT_EQ(Hear(*listener).workers, (std::multiset<std::string>{"w1", "w2"}));
+
+  for (const std::string& id : {a, b}) {
+    Job j = Get(id);
+    EXPECT_EQ(j.state, JobState::kAvailable);
+    EXPECT_EQ(j.max_attempts, 6) << "the handed-back attempt counted";
+    EXPECT_EQ(j.attempt, 1);
+    EXPECT_EQ(j.run_at, Now());
+    EXPECT_EQ(j.lease_owner, "");
+    EXPECT_EQ(j.lease_expires_at, std::nullopt);
+  }
+  EXPECT_EQ(Get(waiting).max_attempts, 25) << "a waiting job's attempts changed";
+  EXPECT_TRUE(store_->JobFinishMany("w1", {{a, 1}}).empty()) << "a handed-back outcome applied";
+  EXPECT_EQ(Renew("w1", {{a, 1}}).give_up, std::vector<std::string>{a});
+  EXPECT_TRUE(Fetch("w3").empty()) << "fetched while the cluster is stopped";
+  EXPECT_TRUE(Fetch("w3", "other").empty()) << "fetched while the cluster is stopped";
+
+  clock_->Advance(1s);
+  ExpectError([&] { store_->ClusterStop("again"); }, ErrorCode::kIllegalTransition,
+              {"cannot stop", "deploy"});
+  got = store_->ClusterGet();
+  EXPECT_EQ(got.stopped_at, Now() - 1s) << "a refused stop changed the stop time";
+  EXPECT_EQ(got.stop_reason, "deploy");
+
+  ClusterState resumed = store_->ClusterResume();
+  EXPECT_EQ(resumed.stopped_at, std::nullopt);
+  EXPECT_EQ(resumed.stop_reason, "");
+  EXPECT_EQ(store_->ClusterGet().stopped_at, std::nullopt);
+  // The queues with due jobs are woken, not the one whose job waits an hour.
+  EXPECT_EQ(Hear(*listener).queues, (std::multiset<std::string>{"default", "other"}));
+  EXPECT_EQ(Ids(Fetch("w3")), Ids({Get(a), Get(b), Get(waiting)}));
+  EXPECT_EQ(Get(a).attempt, 2);
+  EXPECT_EQ(Fetch("w3", "other").at(0).id, elsewhere);
+  ExpectError([&] { store_->ClusterResume(); }, ErrorCode::kIllegalTransition,
+              {"cannot resume", "running"});
+}
+
+TEST_P(ControlStoreTest, RenewalGivesUpEverythingWhileTheClusterIsStopped) {
+  std::string id = Insert({.kind = "k"});
+  ASSERT_EQ(Fetch("w").size(), 1u);
+  EXPECT_TRUE(Renew("w", {{id, 1}}).give_up.empty());
+  MarkClusterStopped();  // as if the fetch had raced the stop
+  EXPECT_EQ(Renew("w", {{id, 1}}).give_up, std::vector<std::string>{id});
+  EXPECT_EQ(store_->ClusterGet().stop_reason, "race");
+}
+
+TEST_P(ControlStoreTest, AStoppedJobStaysStoppedAcrossAClusterStop) {
+  std::string running = Insert({.kind = "k", .priority = 0});
+  std::string waiting = Insert({.kind = "k", .priority = 1});
+  ASSERT_EQ(Fetch("w", "default", 1).at(0).id, running);
+  store_->JobStop(running);
+  store_->JobStop(waiting);
+  Job before = Get(running);
+  store_->ClusterStop("");
+  ExpectError([&] { store_->ClusterStop("x"); }, ErrorCode::kIllegalTransition,
+              {"no reason given"});
+  store_->ClusterResume();
+  EXPECT_EQ(Get(running).ToJson(), before.ToJson()) << "the cluster stop touched a stopped job";
+  EXPECT_EQ(Get(waiting).state, JobState::kStopped);
+  EXPECT_TRUE(Fetch("w").empty());
+  store_->JobResume(running);
+  EXPECT_EQ(Ids(Fetch("w")), std::vector<std::string>{running});
+}
+
+auto BackendName = [](const auto& info) { return testing::Name(info.param); };
+
+INSTANTIATE_TEST_SUITE_P(Backends, ControlStoreTest, ::testing::ValuesIn(testing::kAllBackends),
+                         BackendName);
+
+}  // namespace
+}  // namespace spindle
