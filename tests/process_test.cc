@@ -287,6 +287,53 @@ TEST_P(ProcessTest, CliControlsJobsQueuesAndTheCluster) {
   EXPECT_EQ(Cli(db + " cluster resume").status, 4);
 }
 
+// A six-step job whose worker is SIGKILLed during each step in turn: each time it resumes at that
+// step with that step's checkpoint, and steps already checkpointed never run again.
+TEST_P(ProcessTest, ASixStepJobResumesAtTheStepItsWorkerDiedIn) {
+  std::string effects = TempFile("six");
+  std::string id = client_->Enqueue({.kind = "six"});
+  std::vector<std::string> argv = {TEST_WORKER_BIN, db_->url(), "--effects", effects,
+                                   "--lease", "60000", "--hb-interval", "300",
+                                   "--hb-timeout", "2000", "--step-ms", "400"};
+  auto lines = [&](const std::string& prefix) {
+    std::vector<std::string> out;
+    std::ifstream in(effects);
+    for (std::string l; std::getline(in, l);) {
+      if (l.rfind(prefix, 0) == 0) out.push_back(l.substr(prefix.size()));
+    }
+    return out;
+  };
+  for (int k = 1; k <= 6; ++k) {
+    std::string step = "s" + std::to_string(k);
+    Process w(argv);
+    ASSERT_FALSE(w.ReadLine().empty());
+    // Killed in its first run of this step (the worker before died in the step before).
+    ASSERT_TRUE(WaitUntil([&] { return lines("start " + id + " " + step + " ").size() == 1; }))
+        << step;
+    w.Signal(SIGKILL);
+    w.Wait();
+  }
+  Process last(argv);
+  ASSERT_FALSE(last.ReadLine().empty());
+  ASSERT_TRUE(WaitUntil([&] { return client_->Get(id).state == JobState::kCompleted; }));
+  last.Signal(SIGTERM);
+  EXPECT_EQ(last.Wait(), 0);
+
+  Json done = Json::array();
+  for (int k = 1; k <= 6; ++k) {
+    std::string step = "s" + std::to_string(k);
+    auto starts = lines("start " + id + " " + step + " ");
+    ASSERT_EQ(starts.size(), 2u) << step << ": killed once, finished once";
+    for (const auto& cp : starts) EXPECT_EQ(Json::parse(cp), done) << step;
+    EXPECT_EQ(lines("end " + id + " " + step).size(), 1u) << step;
+    done.push_back(step);
+  }
+  Job j = client_->Get(id);
+  EXPECT_EQ(j.attempt, 7);
+  EXPECT_EQ(j.step, "s6");
+  EXPECT_EQ(j.checkpoint["done"].size(), 5u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ProcessTest, ::testing::ValuesIn(testing::kAllBackends),
                          [](const auto& info) { return testing::Name(info.param); });
 

@@ -461,6 +461,28 @@ TEST_P(StoreTest, CancelAndRetryFollowTheStateRules) {
   EXPECT_FALSE(store_->JobGet("not-a-uuid").has_value());
 }
 
+TEST_P(StoreTest, CheckpointsAreFencedAndSurviveRetries) {
+  std::string id = Insert({.kind = "multi"});
+  auto jobs = Fetch("w");
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_TRUE(jobs[0].step.empty());
+  EXPECT_TRUE(jobs[0].checkpoint.is_null());
+  Json cp = {{"rows", 42}};
+  EXPECT_TRUE(store_->JobCheckpoint("w", {id, 1}, "second", cp));
+  EXPECT_FALSE(store_->JobCheckpoint("other", {id, 1}, "third", {{"x", 1}}));
+  EXPECT_FALSE(store_->JobCheckpoint("w", {id, 2}, "third", {{"x", 1}}));
+  EXPECT_EQ(Get(id).step, "second");
+  EXPECT_EQ(Get(id).checkpoint, cp);
+  // An error ends the attempt; the next one starts from the saved step and checkpoint.
+  Finish("w", {id, 1, JobOutcome::Kind::kError, "boom", 0ms});
+  jobs = Fetch("w");
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].attempt, 2);
+  EXPECT_EQ(jobs[0].step, "second");
+  EXPECT_EQ(jobs[0].checkpoint, cp);
+  EXPECT_EQ(Get(id).ToJson()["checkpoint"], cp);
+}
+
 TEST_P(StoreTest, ListFiltersNewestFirst) {
   Insert({.kind = "a", .queue = "q1"});
   Insert({.kind = "b", .queue = "q1"});

@@ -4,6 +4,8 @@
 //   work   sleeps --sleep ms (honouring its cancel token) and completes.
 //   steps  visits three steps, one per attempt, appending "JOB_ID STEP" to the --effects file
 //          and rescheduling itself (snooze) between steps.
+//   six    a multi-step kind (Worker::RegisterSteps) of six steps, each logging its start (with
+//          the checkpoint it got) and its end to the --effects file.
 // Assignments: --assignments N declares a000..a(N-1) of role "test"; their start and stop append
 // "start|stop NAME WORKER MICROS" to the --assign-log file.
 // Prints its worker id, then runs until SIGTERM.
@@ -88,6 +90,24 @@ int main(int argc, char** argv) {
     AppendLine(effects, fmt::format("{} {}", ctx.job.id, step));
     return step < 3 ? spindle::JobResult::Snooze(spindle::Millis(0)) : spindle::JobResult::Done();
   });
+  // six: steps s1..s6; each appends "start JOB STEP CHECKPOINT" and, after --step-ms,
+  // "end JOB STEP" to the --effects file, and adds its name to the checkpoint's "done" list.
+  std::vector<spindle::Step> six;
+  int step_ms = static_cast<int>(num("--step-ms", 300));
+  for (int k = 1; k <= 6; ++k) {
+    six.push_back({"s" + std::to_string(k), [effects, step_ms](spindle::StepContext& ctx) {
+                     std::string cp = ctx.checkpoint.is_null() ? "[]" : ctx.checkpoint["done"].dump();
+                     AppendLine(effects, fmt::format("start {} {} {}", ctx.job.id, ctx.step, cp));
+                     if (ctx.cancel.WaitFor(std::chrono::milliseconds(step_ms))) {
+                       return spindle::JobResult::Error("cancelled");
+                     }
+                     if (ctx.checkpoint.is_null()) ctx.checkpoint = {{"done", spindle::Json::array()}};
+                     ctx.checkpoint["done"].push_back(ctx.step);
+                     AppendLine(effects, fmt::format("end {} {}", ctx.job.id, ctx.step));
+                     return spindle::JobResult::Done();
+                   }});
+  }
+  worker.RegisterSteps("six", six);
   std::string log = flags["--assign-log"];
   const std::string& id = worker.id();
   for (int i = 0; i < num("--assignments", 0); ++i) {

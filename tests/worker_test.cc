@@ -458,6 +458,43 @@ TEST_P(ControlTest, ClusterStopHandsBackRunningJobsButNotIndividuallyStoppedOnes
   ASSERT_TRUE(WaitUntil([&] { return StateOf(a) == JobState::kCompleted; }));
 }
 
+TEST_P(ControlTest, AStoppedMultiStepJobResumesAtItsLastCheckpoint) {
+  std::atomic<int> first_runs{0}, second_runs{0};
+  std::atomic<bool> block{true};
+  Json seen;
+  Worker w(Options());
+  w.RegisterSteps("multi",
+                  {{"first",
+                    [&](StepContext& ctx) {
+                      ++first_runs;
+                      ctx.checkpoint = {{"rows", 10}};
+                      return JobResult::Done();
+                    }},
+                   {"second", [&](StepContext& ctx) {
+                      ++second_runs;
+                      seen = ctx.checkpoint;
+                      if (block && ctx.cancel.WaitFor(std::chrono::seconds(120))) {
+                        return JobResult::Error("stopped");
+                      }
+                      return JobResult::Done();
+                    }}});
+  w.Start();
+  std::string id = client_->Enqueue({.kind = "multi"});
+  ASSERT_TRUE(WaitUntil([&] { return second_runs == 1; }));
+  client_->Stop(id);
+  ASSERT_TRUE(WaitUntil([&] { return w.stats().lost == 1; }, 30s)) << "the step was not told";
+  Job stopped = client_->Get(id);
+  EXPECT_EQ(stopped.state, JobState::kStopped);
+  EXPECT_EQ(stopped.step, "second");
+  EXPECT_EQ(stopped.checkpoint, (Json{{"rows", 10}}));
+  block = false;
+  client_->Resume(id);
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kCompleted; }));
+  EXPECT_EQ(first_runs, 1) << "a checkpointed step ran again";
+  EXPECT_EQ(second_runs, 2);
+  EXPECT_EQ(seen, (Json{{"rows", 10}}));
+}
+
 TEST_P(ControlTest, APausedQueueIsNotFetchedUntilResumed) {
   Worker w(Options());
   StartBlockingWorker(w);

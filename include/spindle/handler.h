@@ -5,7 +5,9 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "spindle/job.h"
 
@@ -62,5 +64,23 @@ struct JobResult {
 };
 
 using Handler = std::function<JobResult(JobContext&)>;
+
+// One step of a multi-step kind (Worker::RegisterSteps). The step reads the checkpoint that the
+// previous step left, and may replace it; Done() moves on to `next` (default: the following
+// step), and the engine saves the next step and the checkpoint atomically before running it. A
+// job that crashes, is stopped or fails resumes at the last saved step with its checkpoint;
+// steps already saved never run again. Any other result ends the attempt as for a Handler.
+struct StepContext {
+  const Job& job;
+  const CancelToken& cancel;
+  const std::string& step;  // this step's name
+  Json checkpoint;          // as the previous step left it (null before the first)
+  std::optional<std::string> next;  // jump to this step instead of the following one
+};
+
+struct Step {
+  std::string name;
+  std::function<JobResult(StepContext&)> run;
+};
 
 }  // namespace spindle

@@ -63,6 +63,10 @@ struct Job {
   std::optional<SysTime> finished_at;
   std::string lease_owner;  // empty when not leased
   std::optional<SysTime> lease_expires_at;
+  // Multi-step kinds (Worker::RegisterSteps): the step to run next, and the checkpoint saved
+  // with the last finished step. Empty and null before the first.
+  std::string step;
+  Json checkpoint;
 
   Json ToJson() const;
 };

@@ -109,6 +109,9 @@ class Worker {
 
   void Register(const std::string& kind, Handler handler);
   void RegisterCommand(const std::string& kind, CommandOptions command);
+  // A kind that is an ordered list of named steps with a checkpoint after each (see Step).
+  // Throws kInvalidArgument for no steps, or empty or repeated names.
+  void RegisterSteps(const std::string& kind, std::vector<Step> steps);
   // Declares an assignment of `role`. Every worker of that role declares the same ones.
   void RegisterAssignment(const std::string& name, const std::string& role,
                           AssignmentHandler handler);

@@ -73,6 +73,9 @@ void PrintJob(const Job& j, bool json) {
       j.args.dump(), Time(j.run_at), j.timeout ? core::FormatDuration(*j.timeout) : "default",
       Time(j.created_at), Time(j.started_at), Time(j.finished_at),
       j.lease_owner.empty() ? "-" : j.lease_owner, Time(j.lease_expires_at));
+  if (!j.step.empty()) {
+    std::cout << fmt::format("step:         {}\ncheckpoint:   {}\n", j.step, j.checkpoint.dump());
+  }
   if (!j.errors.empty()) {
     std::cout << "errors:\n";
     for (const auto& e : j.errors) {

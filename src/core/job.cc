@@ -85,6 +85,8 @@ Json Job::ToJson() const {
       {"finished_at", OptionalTime(finished_at)},
       {"lease_owner", lease_owner.empty() ? Json(nullptr) : Json(lease_owner)},
       {"lease_expires_at", OptionalTime(lease_expires_at)},
+      {"step", step.empty() ? Json(nullptr) : Json(step)},
+      {"checkpoint", checkpoint},
   };
 }
 

@@ -270,6 +270,41 @@ class Worker::Impl {
     return o;
   }
 
+  // Runs a multi-step job from its saved step, saving the next step and the checkpoint after
+  // each step (fenced by the lease, like an outcome).
+  JobResult RunSteps(JobContext& ctx, const std::vector<Step>& steps) {
+    auto index = [&](const std::string& name) -> std::optional<size_t> {
+      for (size_t i = 0; i < steps.size(); ++i) {
+        if (steps[i].name == name) return i;
+      }
+      return std::nullopt;
+    };
+    const Job& job = ctx.job;
+    auto at = job.step.empty() ? std::optional<size_t>(0) : index(job.step);
+    if (!at) return JobResult::Discard(fmt::format("kind '{}' has no step '{}'", job.kind, job.step));
+    size_t i = *at;
+    Json checkpoint = job.checkpoint;
+    while (true) {
+      StepContext sc{job, ctx.cancel, steps[i].name, checkpoint, std::nullopt};
+      JobResult r = steps[i].run(sc);
+      if (r.kind != JobResult::Kind::kDone) return r;
+      std::optional<size_t> next = sc.next ? index(*sc.next) : std::optional<size_t>(i + 1);
+      if (!next) {
+        return JobResult::Discard(
+            fmt::format("step '{}' jumped to '{}', which kind '{}' does not have",
+                        steps[i].name, *sc.next, job.kind));
+      }
+      if (*next == steps.size()) return JobResult::Done();
+      checkpoint = std::move(sc.checkpoint);
+      if (!store->JobCheckpoint(opts.id, {job.id, job.attempt}, steps[*next].name, checkpoint)) {
+        return JobResult::Error("the job was taken from this worker");  // refused by fencing
+      }
+      // Stopped, cancelled or shutting down between steps: end here, at the checkpoint.
+      if (ctx.cancel.cancelled()) return JobResult::Error("cancelled between steps");
+      i = *next;
+    }
+  }
+
   // Runs an external command: the job as JSON on stdin; exit 0 = done, 75 = retry, else error.
   JobResult RunCommand(const Job& job, const CommandOptions& cmd, RunningJob& rj) {
     runtime::CommandRun run;
@@ -681,6 +716,24 @@ Worker::~Worker() { Stop(); }
 
 void Worker::Register(const std::string& kind, Handler handler) {
   impl_->handlers[kind] = std::move(handler);
+}
+
+void Worker::RegisterSteps(const std::string& kind, std::vector<Step> steps) {
+  std::set<std::string> names;
+  for (const auto& st : steps) {
+    if (st.name.empty() || !st.run || !names.insert(st.name).second) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("steps of kind '{}' need distinct, non-empty names and functions",
+                              kind));
+    }
+  }
+  if (steps.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("kind '{}' has no steps", kind));
+  }
+  Impl* impl = impl_.get();
+  Register(kind, [impl, steps = std::move(steps)](JobContext& ctx) {
+    return impl->RunSteps(ctx, steps);
+  });
 }
 
 void Worker::RegisterCommand(const std::string& kind, CommandOptions command) {

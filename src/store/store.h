@@ -121,6 +121,10 @@ class Store {
   };
   virtual LeaseRenewal JobLeaseRenew(const std::string& worker_id,
                                      const std::vector<JobRef>& held, Millis lease) = 0;
+  // Saves the step to run next and the checkpoint of a multi-step job's attempt, while it still
+  // runs under the worker (fenced). False: the worker lost the job.
+  virtual bool JobCheckpoint(const std::string& worker_id, const JobRef& job,
+                             const std::string& step, const Json& checkpoint) = 0;
   // Returns running jobs whose lease expired to be retried (or fails them when out of
   // attempts). Returns how many.
   virtual int JobRescue(int limit) = 0;

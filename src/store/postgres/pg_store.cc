@@ -45,6 +45,8 @@ Job ReadJob(const Result& r, int row) {
   j.finished_at = opt_time(13);
   if (!r.IsNull(row, 14)) j.lease_owner = r.Get(row, 14);
   j.lease_expires_at = opt_time(15);
+  if (!r.IsNull(row, 16)) j.step = r.Get(row, 16);
+  if (!r.IsNull(row, 17)) j.checkpoint = Json::parse(r.Get(row, 17));
   return j;
 }
 
@@ -252,6 +254,15 @@ Job PgStore::JobCancel(const std::string& id) {
 
 Job PgStore::JobRetry(const std::string& id) {
   return ChangeOne("job_retry", kJobRetry, id, "retry");
+}
+
+bool PgStore::JobCheckpoint(const std::string& worker_id, const JobRef& job,
+                            const std::string& step, const Json& checkpoint) {
+  auto c = pool_.Acquire();
+  return c->ExecPrepared("job_checkpoint", kJobCheckpoint,
+                         {worker_id, job.id, std::to_string(job.attempt), step,
+                          checkpoint.dump()})
+             .rows() == 1;
 }
 
 Job PgStore::JobStop(const std::string& id) {

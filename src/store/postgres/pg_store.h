@@ -28,6 +28,8 @@ class PgStore final : public Store {
   int JobRescue(int limit) override;
   Job JobCancel(const std::string& id) override;
   Job JobRetry(const std::string& id) override;
+  bool JobCheckpoint(const std::string& worker_id, const JobRef& job, const std::string& step,
+                     const Json& checkpoint) override;
   Job JobStop(const std::string& id) override;
   Job JobResume(const std::string& id) override;
   void QueuePause(const std::string& name, bool paused) override;

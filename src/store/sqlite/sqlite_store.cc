@@ -46,6 +46,8 @@ Job ReadJob(const Statement& st) {
   j.finished_at = opt_time(13);
   if (!st.IsNull(14)) j.lease_owner = st.Text(14);
   j.lease_expires_at = opt_time(15);
+  if (!st.IsNull(16)) j.step = st.Text(16);
+  if (!st.IsNull(17)) j.checkpoint = Json::parse(st.Text(17));
   return j;
 }
 
@@ -329,6 +331,26 @@ Job SqliteStore::JobRetry(const std::string& id) {
   Job job = ChangeOne("job_retry", kJobRetry, id, "retry");
   hub_->Notify({.queues = {job.queue}});
   return job;
+}
+
+bool SqliteStore::JobCheckpoint(const std::string& worker_id, const JobRef& job,
+                                const std::string& step, const Json& checkpoint) {
+  std::string cp = checkpoint.dump();
+  bool saved = false;
+  auto c = pool_.Acquire();
+  Conn::Tx tx(*c);
+  {
+    auto st = c->Prepare("job_checkpoint", kJobCheckpoint);
+    st.Bind(1, NowMicros())
+        .Bind(2, std::string_view(worker_id))
+        .Bind(3, std::string_view(job.id))
+        .Bind(4, int64_t{job.attempt})
+        .Bind(5, std::string_view(step))
+        .Bind(6, std::string_view(cp));
+    saved = st.Step();
+  }
+  tx.Commit();
+  return saved;
 }
 
 Job SqliteStore::JobStop(const std::string& id) {
