@@ -483,6 +483,39 @@ TEST_P(StoreTest, CheckpointsAreFencedAndSurviveRetries) {
   EXPECT_EQ(Get(id).ToJson()["checkpoint"], cp);
 }
 
+TEST_P(StoreTest, WakeEndsANapAndIsKeptWhileTheJobRuns) {
+  std::string id = Insert({.kind = "nap"});
+  ASSERT_EQ(Fetch("w").size(), 1u);
+  Finish("w", {id, 1, JobOutcome::Kind::kRelease, "", 1h});
+  EXPECT_EQ(Get(id).state, JobState::kScheduled);
+  Job woken = store_->JobWake(id);
+  EXPECT_EQ(woken.state, JobState::kAvailable);
+  EXPECT_EQ(woken.run_at, clock_->Now());
+
+  // A wake-up while it runs: the nap it takes next ends at once, and only that one.
+  ASSERT_EQ(Fetch("w").size(), 1u);
+  EXPECT_EQ(store_->JobWake(id).state, JobState::kRunning);
+  Finish("w", {id, 2, JobOutcome::Kind::kRelease, "", 1h});
+  EXPECT_EQ(Get(id).state, JobState::kAvailable);
+  ASSERT_EQ(Fetch("w").size(), 1u);
+  Finish("w", {id, 3, JobOutcome::Kind::kRelease, "", 1h});
+  EXPECT_EQ(Get(id).state, JobState::kScheduled);
+
+  // Finished jobs cannot be woken.
+  ASSERT_TRUE(store_->JobWake(id).state == JobState::kAvailable);
+  ASSERT_EQ(Fetch("w").size(), 1u);
+  Finish("w", {id, 4, JobOutcome::Kind::kCompleted, "", 0ms});
+  try {
+    store_->JobWake(id);
+    FAIL() << "woke a completed job";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kIllegalTransition);
+    EXPECT_NE(std::string(e.what()).find("completed"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(Get(id).state, JobState::kCompleted);
+  EXPECT_THROW(store_->JobWake(core::NewUuidV7()), Error);
+}
+
 TEST_P(StoreTest, ListFiltersNewestFirst) {
   Insert({.kind = "a", .queue = "q1"});
   Insert({.kind = "b", .queue = "q1"});

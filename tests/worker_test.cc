@@ -495,6 +495,34 @@ TEST_P(ControlTest, AStoppedMultiStepJobResumesAtItsLastCheckpoint) {
   EXPECT_EQ(seen, (Json{{"rows", 10}}));
 }
 
+// A step naps for an hour, holding no slot; a wake-up ends the nap. A wake-up that arrives while
+// the step still runs is not lost: the nap it then takes ends at once.
+TEST_P(ControlTest, AWakeUpEndsANapEvenWhenItArrivesDuringTheStep) {
+  std::atomic<int> runs{0};
+  std::atomic<bool> woken_during{false};
+  std::string id;
+  Worker w(Options(1));
+  w.RegisterSteps("wait", {{"wait", [&](StepContext& ctx) {
+                              int n = ++runs;
+                              ctx.checkpoint = {{"runs", n}};
+                              if (n == 2) {  // woken while running, just before napping again
+                                client_->Wake(ctx.job.id);
+                                woken_during = true;
+                              }
+                              return n < 3 ? JobResult::Snooze(1h) : JobResult::Done();
+                            }}});
+  w.Start();
+  id = client_->Enqueue({.kind = "wait"});
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kScheduled; }));
+  EXPECT_EQ(client_->Get(id).checkpoint, (Json{{"runs", 1}}));
+  client_->Wake(id);
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kCompleted; }, 30s))
+      << "runs: " << runs;
+  EXPECT_TRUE(woken_during);
+  EXPECT_EQ(runs, 3);
+  EXPECT_EQ(client_->Get(id).attempt, 3);
+}
+
 TEST_P(ControlTest, APausedQueueIsNotFetchedUntilResumed) {
   Worker w(Options());
   StartBlockingWorker(w);

@@ -54,6 +54,8 @@ class Client {
   // Stops a waiting or running job until Resume.
   Job Stop(const std::string& id);
   Job Resume(const std::string& id);
+  // Ends a napping (snoozed) job's nap now; a running job keeps the wake-up for its next nap.
+  Job Wake(const std::string& id);
   // No new fetches from a paused queue; running jobs finish. Idempotent.
   void PauseQueue(const std::string& name);
   void ResumeQueue(const std::string& name);

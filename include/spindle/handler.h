@@ -69,7 +69,10 @@ using Handler = std::function<JobResult(JobContext&)>;
 // previous step left, and may replace it; Done() moves on to `next` (default: the following
 // step), and the engine saves the next step and the checkpoint atomically before running it. A
 // job that crashes, is stopped or fails resumes at the last saved step with its checkpoint;
-// steps already saved never run again. Any other result ends the attempt as for a Handler.
+// steps already saved never run again. Snooze(d) is a nap: the checkpoint is saved, the worker
+// slot is freed, and the same step runs again after `d`, or at once when the job is woken
+// (Client::Wake), even by a wake-up that arrived while the step ran. Any other result ends the
+// attempt as for a Handler.
 struct StepContext {
   const Job& job;
   const CancelToken& cancel;

@@ -341,6 +341,8 @@ int Main(int argc, char** argv) {
   stop->add_option("id", id)->required();
   auto* resume = jobs->add_subcommand("resume", "Make a stopped job available again");
   resume->add_option("id", id)->required();
+  auto* wake = jobs->add_subcommand("wake", "End a napping job's nap now");
+  wake->add_option("id", id)->required();
 
   auto* queues = app.add_subcommand("queues", "Inspect, pause and resume queues");
   queues->require_subcommand(1);
@@ -408,6 +410,7 @@ int Main(int argc, char** argv) {
     if (retry->parsed()) PrintJob(OpenClient(g, false)->Retry(id), g.json);
     if (stop->parsed()) PrintJob(OpenClient(g, false)->Stop(id), g.json);
     if (resume->parsed()) PrintJob(OpenClient(g, false)->Resume(id), g.json);
+    if (wake->parsed()) PrintJob(OpenClient(g, false)->Wake(id), g.json);
     if (queues_pause->parsed() || queues_resume->parsed()) {
       auto client = OpenClient(g, false);
       if (queues_pause->parsed()) {

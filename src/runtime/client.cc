@@ -42,6 +42,7 @@ Job Client::Cancel(const std::string& id) { return store_->JobCancel(id); }
 Job Client::Retry(const std::string& id) { return store_->JobRetry(id); }
 Job Client::Stop(const std::string& id) { return store_->JobStop(id); }
 Job Client::Resume(const std::string& id) { return store_->JobResume(id); }
+Job Client::Wake(const std::string& id) { return store_->JobWake(id); }
 void Client::PauseQueue(const std::string& name) { store_->QueuePause(name, true); }
 void Client::ResumeQueue(const std::string& name) { store_->QueuePause(name, false); }
 std::vector<QueueInfo> Client::Queues() { return store_->QueueList(); }

@@ -287,6 +287,13 @@ class Worker::Impl {
     while (true) {
       StepContext sc{job, ctx.cancel, steps[i].name, checkpoint, std::nullopt};
       JobResult r = steps[i].run(sc);
+      if (r.kind == JobResult::Kind::kSnooze) {
+        // A nap: this step runs again when it ends, with the checkpoint it left.
+        if (!store->JobCheckpoint(opts.id, {job.id, job.attempt}, steps[i].name, sc.checkpoint)) {
+          return JobResult::Error("the job was taken from this worker");  // refused by fencing
+        }
+        return r;
+      }
       if (r.kind != JobResult::Kind::kDone) return r;
       std::optional<size_t> next = sc.next ? index(*sc.next) : std::optional<size_t>(i + 1);
       if (!next) {

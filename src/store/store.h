@@ -139,6 +139,9 @@ class Store {
   virtual Job JobStop(const std::string& id) = 0;
   // Makes a stopped job available again.
   virtual Job JobResume(const std::string& id) = 0;
+  // Ends a job's nap (scheduled or retryable: due now). A running job keeps the wake-up: if it
+  // naps next, the nap ends at once. Finished and stopped jobs cannot be woken.
+  virtual Job JobWake(const std::string& id) = 0;
 
   // Pauses (no new fetches) or resumes a queue; idempotent. Any name may be paused, also one
   // without jobs yet.

@@ -273,6 +273,10 @@ Job PgStore::JobResume(const std::string& id) {
   return ChangeOne("job_resume", kJobResume, id, "resume");
 }
 
+Job PgStore::JobWake(const std::string& id) {
+  return ChangeOne("job_wake", kJobWake, id, "wake");
+}
+
 void PgStore::QueuePause(const std::string& name, bool paused) {
   if (name.empty()) throw Error(ErrorCode::kInvalidArgument, "a queue needs a name");
   auto c = pool_.Acquire();

@@ -32,6 +32,7 @@ class PgStore final : public Store {
                      const Json& checkpoint) override;
   Job JobStop(const std::string& id) override;
   Job JobResume(const std::string& id) override;
+  Job JobWake(const std::string& id) override;
   void QueuePause(const std::string& name, bool paused) override;
   std::vector<QueueInfo> QueueList() override;
   ClusterState ClusterGet() override;

@@ -357,6 +357,12 @@ Job SqliteStore::JobStop(const std::string& id) {
   return ChangeOne("job_stop", kJobStop, id, "stop");
 }
 
+Job SqliteStore::JobWake(const std::string& id) {
+  Job job = ChangeOne("job_wake", kJobWake, id, "wake");
+  hub_->Notify({.queues = {job.queue}});
+  return job;
+}
+
 Job SqliteStore::JobResume(const std::string& id) {
   Job job = ChangeOne("job_resume", kJobResume, id, "resume");
   hub_->Notify({.queues = {job.queue}});

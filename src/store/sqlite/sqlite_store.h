@@ -36,6 +36,7 @@ class SqliteStore final : public Store {
                      const Json& checkpoint) override;
   Job JobStop(const std::string& id) override;
   Job JobResume(const std::string& id) override;
+  Job JobWake(const std::string& id) override;
   void QueuePause(const std::string& name, bool paused) override;
   std::vector<QueueInfo> QueueList() override;
   ClusterState ClusterGet() override;

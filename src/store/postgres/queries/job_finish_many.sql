@@ -4,7 +4,8 @@
 --   kind 'completed' -> completed
 --   kind 'error'     -> retryable after delay_ms, or failed when attempts are exhausted
 --   kind 'discard'   -> failed
---   kind 'release'   -> available/scheduled again after delay_ms; the attempt does not count:
+--   kind 'release'   -> available/scheduled again after delay_ms (a nap; at once when a wake-up
+--                       arrived while it ran); the attempt does not count:
 --                       max_attempts grows by one (attempt itself only ever grows, which is
 --                       what makes it a fencing token)
 WITH o AS (
@@ -17,13 +18,15 @@ WITH o AS (
         WHEN o.kind = 'discard' THEN 'failed'
         WHEN o.kind = 'error' AND j.attempt >= j.max_attempts THEN 'failed'
         WHEN o.kind = 'error' THEN 'retryable'
-        WHEN o.delay_ms > 0 THEN 'scheduled'
+        WHEN o.delay_ms > 0 AND NOT j.wake_requested THEN 'scheduled'
         ELSE 'available' END)::spindle.job_state,
       max_attempts = CASE WHEN o.kind = 'release' THEN j.max_attempts + 1
                           ELSE j.max_attempts END,
-      run_at = CASE WHEN o.kind IN ('error', 'release')
+      run_at = CASE WHEN o.kind = 'release' AND j.wake_requested THEN coalesce($1, now())
+                    WHEN o.kind IN ('error', 'release')
                     THEN coalesce($1, now()) + o.delay_ms * interval '1 millisecond'
                     ELSE j.run_at END,
+      wake_requested = false,
       finished_at = CASE WHEN o.kind IN ('completed', 'discard')
                            OR (o.kind = 'error' AND j.attempt >= j.max_attempts)
                          THEN coalesce($1, now()) END,

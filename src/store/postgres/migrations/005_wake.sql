@@ -1,0 +1,3 @@
+-- Wake-ups (docs/jobs.md): a wake-up that arrives while the job runs is kept here, so that a nap
+-- the job then takes ends at once instead of being lost.
+ALTER TABLE spindle.jobs ADD COLUMN wake_requested boolean NOT NULL DEFAULT false;
