@@ -516,42 +516,6 @@ TEST_P(StoreTest, WakeEndsANapAndIsKeptWhileTheJobRuns) {
   EXPECT_THROW(store_->JobWake(core::NewUuidV7()), Error);
 }
 
-TEST_P(StoreTest, HistoryRecordsTransitionsBoundedAndCollapsed) {
-  auto types = [&](const std::string& id) {
-    std::vector<std::string> out;
-    for (const auto& h : Get(id).history) out.push_back(h.type + ":" + h.detail);
-    return out;
-  };
-  std::string id = Insert({.kind = "h"});
-  EXPECT_EQ(types(id), (std::vector<std::string>{"available:"}));
-  ASSERT_EQ(Fetch("w").size(), 1u);
-  Finish("w", {id, 1, JobOutcome::Kind::kError, "boom", 0ms});
-  ASSERT_EQ(Fetch("w").size(), 1u);
-  // Two checkpoints of the same step: one entry, its time moved.
-  ASSERT_TRUE(store_->JobCheckpoint("w", {id, 2}, "b", {{"n", 1}}));
-  auto first = Get(id).history.back().at;
-  std::this_thread::sleep_for(5ms);
-  ASSERT_TRUE(store_->JobCheckpoint("w", {id, 2}, "b", {{"n", 2}}));
-  EXPECT_GT(Get(id).history.back().at, first);
-  ASSERT_TRUE(store_->JobCheckpoint("w", {id, 2}, "c", {{"n", 3}}));
-  EXPECT_EQ(types(id), (std::vector<std::string>{"available:", "running:attempt 1 on w",
-                                                 "retryable:boom", "running:attempt 2 on w",
-                                                 "step:b", "step:c"}));
-  // Bounded: the oldest entries go.
-  for (int attempt = 2; attempt < 40; ++attempt) {
-    Finish("w", {id, attempt, JobOutcome::Kind::kRelease, "", 0ms});
-    ASSERT_EQ(Fetch("w").size(), 1u);
-  }
-  auto h = types(id);
-  EXPECT_EQ(h.size(), 50u);
-  EXPECT_EQ(h.back(), "running:attempt 40 on w");
-  EXPECT_EQ(h.front(), h[2]) << "the oldest kept entries alternate available/running";
-  // Scheduled jobs start as scheduled; a stop is recorded too.
-  std::string later = Insert({.kind = "h", .run_at = clock_->Now() + 1h});
-  store_->JobStop(later);
-  EXPECT_EQ(types(later), (std::vector<std::string>{"scheduled:", "stopped:"}));
-}
-
 TEST_P(StoreTest, ListFiltersNewestFirst) {
   Insert({.kind = "a", .queue = "q1"});
   Insert({.kind = "b", .queue = "q1"});

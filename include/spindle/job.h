@@ -45,13 +45,6 @@ struct JobError {
   Json ToJson() const;
 };
 
-// One entry of a job's timeline: a state (type = the state's name) or a step (type "step").
-struct HistoryEntry {
-  SysTime at;
-  std::string type;
-  std::string detail;
-};
-
 // A job as stored.
 struct Job {
   std::string id;  // UUIDv7, text form
@@ -74,8 +67,6 @@ struct Job {
   // with the last finished step. Empty and null before the first.
   std::string step;
   Json checkpoint;
-  // Its last 50 state and step transitions, oldest first (docs/jobs.md).
-  std::vector<HistoryEntry> history;
 
   Json ToJson() const;
 };

@@ -76,12 +76,6 @@ void PrintJob(const Job& j, bool json) {
   if (!j.step.empty()) {
     std::cout << fmt::format("step:         {}\ncheckpoint:   {}\n", j.step, j.checkpoint.dump());
   }
-  if (!j.history.empty()) {
-    std::cout << "history:\n";
-    for (const auto& h : j.history) {
-      std::cout << fmt::format("  {}  {:<10} {}\n", Time(h.at), h.type, h.detail);
-    }
-  }
   if (!j.errors.empty()) {
     std::cout << "errors:\n";
     for (const auto& e : j.errors) {

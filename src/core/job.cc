@@ -68,10 +68,6 @@ Json JobError::ToJson() const {
 Json Job::ToJson() const {
   Json errs = Json::array();
   for (const auto& e : errors) errs.push_back(e.ToJson());
-  Json hist = Json::array();
-  for (const auto& h : history) {
-    hist.push_back({{"at", Iso(h.at)}, {"type", h.type}, {"detail", h.detail}});
-  }
   return {
       {"id", id},
       {"kind", kind},
@@ -91,7 +87,6 @@ Json Job::ToJson() const {
       {"lease_expires_at", OptionalTime(lease_expires_at)},
       {"step", step.empty() ? Json(nullptr) : Json(step)},
       {"checkpoint", checkpoint},
-      {"history", hist},
   };
 }
 

@@ -63,14 +63,4 @@ std::vector<JobError> ParseJobErrors(const Json& errors) {
   return out;
 }
 
-std::vector<HistoryEntry> ParseHistory(const Json& history) {
-  std::vector<HistoryEntry> out;
-  if (!history.is_array()) return out;
-  for (const auto& e : history) {
-    out.push_back({ParseTimestamp(e.value("at", "1970-01-01 00:00:00")), e.value("type", ""),
-                   e.value("detail", "")});
-  }
-  return out;
-}
-
 }  // namespace spindle::core

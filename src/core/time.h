@@ -16,7 +16,5 @@ SysTime ParseTimestamp(std::string_view text);
 
 // A job's error list as stored: [{"attempt": n, "at": "<timestamp>", "error": "..."}].
 std::vector<JobError> ParseJobErrors(const Json& errors);
-// A job's history as the backends store it (JSON array of {at, type, detail}).
-std::vector<HistoryEntry> ParseHistory(const Json& history);
 
 }  // namespace spindle::core

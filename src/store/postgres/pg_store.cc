@@ -47,7 +47,6 @@ Job ReadJob(const Result& r, int row) {
   j.lease_expires_at = opt_time(15);
   if (!r.IsNull(row, 16)) j.step = r.Get(row, 16);
   if (!r.IsNull(row, 17)) j.checkpoint = Json::parse(r.Get(row, 17));
-  j.history = core::ParseHistory(Json::parse(r.Get(row, 18)));
   return j;
 }
 

@@ -48,7 +48,6 @@ Job ReadJob(const Statement& st) {
   j.lease_expires_at = opt_time(15);
   if (!st.IsNull(16)) j.step = st.Text(16);
   if (!st.IsNull(17)) j.checkpoint = Json::parse(st.Text(17));
-  j.history = core::ParseHistory(Json::parse(st.Text(18)));
   return j;
 }
 
@@ -314,12 +313,6 @@ Job SqliteStore::ChangeOne(std::string_view name, std::string_view sql, const st
     {
       auto st = c->Prepare(name, sql);
       st.Bind(1, NowMicros()).Bind(2, std::string_view(id));
-      if (st.Step()) changed = ReadJob(st);
-    }
-    if (changed) {
-      // RETURNING comes before the AFTER triggers that write the history: read the row again.
-      auto st = c->Prepare("job_get", kJobGet);
-      st.Bind(1, std::string_view(id));
       if (st.Step()) changed = ReadJob(st);
     }
     tx.Commit();

@@ -1,6 +1,6 @@
 -- Newest first. Empty filters ($1 state, $2 queue, $3 kind) do not filter.
 SELECT id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
-       created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint, history
+       created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint
 FROM spindle.jobs
 WHERE ($1::spindle.job_state IS NULL OR state = $1)
   AND ($2::text IS NULL OR queue = $2)

@@ -5,6 +5,6 @@ WITH changed AS (
   SET state = 'available', run_at = coalesce($1, now())
   WHERE id = $2 AND state = 'stopped'
   RETURNING id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms,
-            errors, created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint, history
+            errors, created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint
 )
 SELECT *, pg_notify('spindle_jobs', queue) FROM changed

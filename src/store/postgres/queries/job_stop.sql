@@ -16,10 +16,10 @@ WITH old AS (
   WHERE j.id = old.id AND old.state IN ('scheduled', 'available', 'running', 'retryable')
   RETURNING j.id, j.kind, j.queue, j.args, j.priority, j.run_at, j.state, j.attempt,
             j.max_attempts, j.timeout_ms, j.errors, j.created_at, j.started_at, j.finished_at,
-            j.lease_owner, j.lease_expires_at, j.step, j.checkpoint, j.history, old.lease_owner AS told
+            j.lease_owner, j.lease_expires_at, j.step, j.checkpoint, old.lease_owner AS told
 )
 SELECT id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
-       created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint, history,
+       created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
        -- Only a running job has a worker to tell (pg_notify would send a NULL as '').
        CASE WHEN told IS NOT NULL THEN pg_notify('spindle_control', told) END
 FROM changed

@@ -4,4 +4,4 @@ UPDATE spindle_jobs
 SET state = 'cancelled', finished_at = ?1, lease_owner = NULL, lease_expires_at = NULL
 WHERE id = ?2 AND state IN ('scheduled', 'available', 'running', 'retryable', 'stopped')
 RETURNING id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
-       created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint, history
+       created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint

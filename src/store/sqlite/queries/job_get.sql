@@ -1,4 +1,4 @@
 SELECT id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
-       created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint, history
+       created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint
 FROM spindle_jobs
 WHERE id = ?1

@@ -3,4 +3,4 @@ UPDATE spindle_jobs
 SET state = 'available', run_at = ?1
 WHERE id = ?2 AND state = 'stopped'
 RETURNING id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
-       created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint, history
+       created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint

@@ -8,4 +8,4 @@ SET state = 'stopped',
     lease_owner = NULL, lease_expires_at = NULL
 WHERE id = ?2 AND state IN ('scheduled', 'available', 'running', 'retryable')
 RETURNING id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
-       created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint, history
+       created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint

@@ -5,4 +5,4 @@ SET state = CASE WHEN state IN ('scheduled', 'retryable') THEN 'available' ELSE 
     wake_requested = state = 'running'
 WHERE id = ?2 AND state IN ('scheduled', 'available', 'retryable', 'running')
 RETURNING id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
-       created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint, history
+       created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint
