@@ -36,3 +36,11 @@ CREATE INDEX assignments_owner_idx ON spindle.assignments (owner);
 -- (there are few), and an index on lease_owner tempts the planner into driving the batched
 -- finish and renew statements from it (a nested loop over every running job of the worker per
 -- outcome: seconds instead of milliseconds for a batch of thousands).
+
+-- The lease index covers rows with a lease, not "state = 'running'": the batched finish and renew
+-- statements filter on state = 'running', and a partial index with that predicate let the
+-- planner drive them from it (a scan of every running job per outcome, tens of seconds for a
+-- large batch on a table whose statistics lag behind). Rescue and eviction look leases up by
+-- lease_expires_at, which this index serves.
+DROP INDEX spindle.jobs_lease_idx;
+CREATE INDEX jobs_lease_idx ON spindle.jobs (lease_expires_at) WHERE lease_expires_at IS NOT NULL;

@@ -9,7 +9,8 @@ WITH gone AS (
   RETURNING w.id
 ), leases AS (
   UPDATE spindle.jobs j SET lease_expires_at = coalesce($1, now()) - interval '1 millisecond'
-  WHERE j.state = 'running' AND j.lease_owner IN (SELECT id FROM gone)
+  WHERE j.state = 'running' AND j.lease_expires_at IS NOT NULL
+    AND j.lease_owner IN (SELECT id FROM gone)
 ), claims AS (
   DELETE FROM spindle.assignments a WHERE a.owner IN (SELECT id FROM gone)
 ), bumped AS (
