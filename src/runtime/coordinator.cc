@@ -160,7 +160,7 @@ void Coordinator::Register() {
   auto now = Steady::now();
   std::lock_guard lock(mu_);
   registered_ = true;
-  last_beat_ok_ = last_beat_try_ = now;
+  last_beat_ok_ = now;  // last_beat_try_ stays: the first Tick heartbeats and seeks the lead at once
   core::Log().info("event=member_registered worker={} partition={} roles={}", me_.id,
                    me_.partition ? std::to_string(*me_.partition) : "none",
                    fmt::join(me_.roles, ","));
