@@ -318,8 +318,10 @@ Job SqliteStore::ChangeOne(std::string_view name, std::string_view sql, const st
     tx.Commit();
   }
   if (!changed) ThrowChangeRefused(*this, id, action);
-  // Only this process hears it; a worker elsewhere learns it at its next lease renewal.
+  // Only this process hears it; a worker elsewhere learns it at its next lease renewal, or
+  // finds a job made due (retry, resume, wake) at its next poll.
   if (owner) hub_->Notify({.workers = {*owner}});
+  if (changed->state == JobState::kAvailable) hub_->Notify({.queues = {changed->queue}});
   return *changed;
 }
 
@@ -328,9 +330,7 @@ Job SqliteStore::JobCancel(const std::string& id) {
 }
 
 Job SqliteStore::JobRetry(const std::string& id) {
-  Job job = ChangeOne("job_retry", kJobRetry, id, "retry");
-  hub_->Notify({.queues = {job.queue}});
-  return job;
+  return ChangeOne("job_retry", kJobRetry, id, "retry");
 }
 
 bool SqliteStore::JobCheckpoint(const std::string& worker_id, const JobRef& job,
@@ -358,15 +358,11 @@ Job SqliteStore::JobStop(const std::string& id) {
 }
 
 Job SqliteStore::JobWake(const std::string& id) {
-  Job job = ChangeOne("job_wake", kJobWake, id, "wake");
-  hub_->Notify({.queues = {job.queue}});
-  return job;
+  return ChangeOne("job_wake", kJobWake, id, "wake");
 }
 
 Job SqliteStore::JobResume(const std::string& id) {
-  Job job = ChangeOne("job_resume", kJobResume, id, "resume");
-  hub_->Notify({.queues = {job.queue}});
-  return job;
+  return ChangeOne("job_resume", kJobResume, id, "resume");
 }
 
 void SqliteStore::QueuePause(const std::string& name, bool paused) {
