@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -380,6 +381,166 @@ TEST(RunCommandTest, ManyThreadsAtOnce) {
   }
   for (std::thread& thread : threads) thread.join();
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << "thread " << t;
+}
+
+// Runs `script` with a line callback that records every line and consumes those `consume`
+// accepts; returns the result, the lines in `lines`.
+CommandResult RunWithLines(const std::string& script, std::vector<std::string>* lines,
+                           bool (*consume)(std::string_view), size_t output_limit = 64 * 1024) {
+  CommandRun run = MakeRun({"/bin/sh", "-c", script});
+  run.output_limit = output_limit;
+  run.on_stdout_line = [lines, consume](std::string_view line) {
+    lines->emplace_back(line);
+    return consume(line);
+  };
+  return RunCommand(run);
+}
+
+bool ConsumeAll(std::string_view) { return true; }
+bool ConsumeNone(std::string_view) { return false; }
+
+TEST(StdoutLineTest, LinesArriveWhileChildRuns) {
+  // The child prints a line, then sleeps until killed: only a callback that sees the line while
+  // the child runs can cancel it. (Too late, the safety deadline would report timed_out.)
+  CancelToken token;
+  CommandRun run = MakeRun({"/bin/sh", "-c", "echo ready; sleep 30"});
+  run.cancel = &token;
+  std::vector<std::string> lines;
+  std::thread::id callback_thread;
+  run.on_stdout_line = [&](std::string_view line) {
+    lines.emplace_back(line);
+    callback_thread = std::this_thread::get_id();
+    token.Cancel();
+    return true;
+  };
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_TRUE(r.cancelled);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(lines, std::vector<std::string>{"ready"});
+  EXPECT_EQ(callback_thread, std::this_thread::get_id());
+  EXPECT_EQ(r.stdout_data, "");
+}
+
+TEST(StdoutLineTest, ChildWaitsForCallback) {
+  // A handshake in both directions: the child goes on only once the callback has run.
+  const char* tmpdir = std::getenv("TMPDIR");
+  const std::string flag = std::string(tmpdir != nullptr && *tmpdir ? tmpdir : "/tmp") +
+                           "/spindle_command_test_flag_" + std::to_string(getpid());
+  unlink(flag.c_str());
+  CommandRun run =
+      MakeRun({"/bin/sh", "-c",
+               "echo waiting; while [ ! -e \"$1\" ]; do sleep 0.01; done; echo done", "sh", flag});
+  std::vector<std::string> lines;
+  run.on_stdout_line = [&](std::string_view line) {
+    lines.emplace_back(line);
+    if (line == "waiting") std::ofstream(flag).put('x');
+    return false;
+  };
+  CommandResult r = RunCommand(run);
+  unlink(flag.c_str());
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(lines, (std::vector<std::string>{"waiting", "done"}));
+  EXPECT_EQ(r.stdout_data, "waiting\ndone\n");
+}
+
+TEST(StdoutLineTest, LastUnterminatedLineIsDelivered) {
+  std::vector<std::string> lines;
+  CommandResult r = RunWithLines("printf 'one\\r\\n\\ntwo'", &lines, ConsumeNone);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(lines, (std::vector<std::string>{"one\r", "", "two"}));
+  EXPECT_EQ(r.stdout_data, "one\r\n\ntwo");  // unconsumed: same bytes as without the callback
+
+  lines.clear();
+  r = RunWithLines("printf 'one\\ntwo'", &lines, ConsumeAll);
+  EXPECT_EQ(lines, (std::vector<std::string>{"one", "two"}));
+  EXPECT_EQ(r.stdout_data, "");
+
+  lines.clear();
+  r = RunWithLines("true", &lines, ConsumeAll);
+  EXPECT_TRUE(lines.empty());
+}
+
+TEST(StdoutLineTest, OnlyUnconsumedLinesAreKept) {
+  std::vector<std::string> lines;
+  CommandResult r = RunWithLines("printf 'keep 1\\ndrop 1\\nkeep 2\\ndrop 2\\n\\nkeep 3'", &lines,
+                                 [](std::string_view line) { return line.starts_with("drop"); });
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(lines,
+            (std::vector<std::string>{"keep 1", "drop 1", "keep 2", "drop 2", "", "keep 3"}));
+  EXPECT_EQ(r.stdout_data, "keep 1\nkeep 2\n\nkeep 3");
+}
+
+TEST(StdoutLineTest, UnconsumedLinesRespectOutputLimit) {
+  // All lines still reach the callback once stdout_data is full.
+  std::vector<std::string> lines;
+  CommandResult r = RunWithLines(
+      "i=0; while [ $i -lt 2000 ]; do echo \"line $i\"; i=$((i+1)); done", &lines, ConsumeNone,
+      /*output_limit=*/20);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.stdout_data, "line 0\nline 1\nline 2");
+  ASSERT_EQ(lines.size(), 2000u);
+  EXPECT_EQ(lines.back(), "line 1999");
+}
+
+TEST(StdoutLineTest, LineSplitAcrossWritesIsDeliveredOnce) {
+  std::vector<std::string> lines;
+  CommandResult r = RunWithLines(
+      "printf 'ab'; sleep 0.05; printf 'c\\n'; printf 'd'; sleep 0.05; printf 'e'; sleep 0.05; "
+      "printf 'f\\ng'",
+      &lines, ConsumeAll);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(lines, (std::vector<std::string>{"abc", "def", "g"}));
+  EXPECT_EQ(r.stdout_data, "");
+}
+
+TEST(StdoutLineTest, OverlongLineIsKeptTruncatedNotDelivered) {
+  // Limit 10: a line of exactly 10 bytes is delivered, longer ones are kept as output (first
+  // bytes), also when split across writes or unterminated at the end.
+  std::vector<std::string> lines;
+  CommandResult r = RunWithLines(
+      "printf 'short\\n0123456789\\n0123'; sleep 0.05; printf "
+      "'456789ABCDEF\\nafter\\nXXXXXXXXXXXX'",
+      &lines, ConsumeAll, /*output_limit=*/10);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(lines, (std::vector<std::string>{"short", "0123456789", "after"}));
+  EXPECT_EQ(r.stdout_data, "0123456789");
+
+  // Unterminated overlong last line, after unconsumed output.
+  lines.clear();
+  r = RunWithLines("printf 'ab\\ncdefghijklmnop'", &lines, ConsumeNone, /*output_limit=*/10);
+  EXPECT_EQ(lines, std::vector<std::string>{"ab"});
+  EXPECT_EQ(r.stdout_data, "ab\ncdefghi");  // first 10 bytes
+}
+
+TEST(StdoutLineTest, LargeOutputDoesNotDeadlock) {
+  // About 1.3 MB echoed back by cat while we still write stdin.
+  std::string input;
+  constexpr int kLines = 100000;
+  for (int i = 0; i < kLines; ++i) input += "line number " + std::to_string(i) + "\n";
+  CommandRun run = MakeRun({"/bin/cat"});
+  run.stdin_data = input;
+  int count = 0;
+  bool in_order = true;
+  run.on_stdout_line = [&](std::string_view line) {
+    in_order = in_order && line == "line number " + std::to_string(count);
+    return ++count % 1000 != 0;  // keep every thousandth line
+  };
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(count, kLines);
+  EXPECT_TRUE(in_order);
+  std::string expected;
+  for (int i = 999; i < kLines; i += 1000) expected += "line number " + std::to_string(i) + "\n";
+  EXPECT_EQ(r.stdout_data, expected);
 }
 
 TEST(CommandResultTest, Describe) {

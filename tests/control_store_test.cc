@@ -23,7 +23,7 @@ using testing::TestBackend;
 constexpr JobState kEveryState[] = {
     JobState::kScheduled, JobState::kAvailable, JobState::kRunning,   JobState::kRetryable,
     JobState::kCompleted, JobState::kFailed,    JobState::kCancelled, JobState::kStopped,
-    JobState::kExpired};
+    JobState::kExpired,   JobState::kWaiting};
 
 // Checks that `fn` throws Error(code) whose message contains every one of `parts`.
 template <typename Fn>
@@ -104,6 +104,11 @@ class ControlStoreTest : public ::testing::TestWithParam<BackendKind> {
         id = Insert({.kind = "k", .queue = queue});
         db_->Query("UPDATE {jobs} SET state = 'expired' WHERE id = '" + id + "'");
         break;
+      case JobState::kWaiting:  // for a child, in a queue of its own
+        id = run(std::nullopt);
+        EXPECT_TRUE(store_->JobSave("maker", {id, 1},
+                                    {.children = {{.kind = "child", .queue = queue + "-c"}}}));
+        break;
     }
     EXPECT_EQ(Get(id).state, state) << "Make could not reach " << ToString(state);
     return id;
@@ -158,7 +163,8 @@ TEST_P(ControlStoreTest, StopFromEveryState) {
     Job before = Get(id);
     clock_->Advance(1s);  // a wrongly written time would differ
     bool legal = from == JobState::kScheduled || from == JobState::kAvailable ||
-                 from == JobState::kRunning || from == JobState::kRetryable;
+                 from == JobState::kRunning || from == JobState::kRetryable ||
+                 from == JobState::kWaiting;
     if (!legal) {
       ExpectError([&] { store_->JobStop(id); }, ErrorCode::kIllegalTransition,
                   {"cannot stop", id, "it is " + std::string(ToString(from))});

@@ -468,9 +468,9 @@ TEST_P(StoreTest, CheckpointsAreFencedAndSurviveRetries) {
   EXPECT_TRUE(jobs[0].step.empty());
   EXPECT_TRUE(jobs[0].checkpoint.is_null());
   Json cp = {{"rows", 42}};
-  EXPECT_TRUE(store_->JobCheckpoint("w", {id, 1}, "second", cp));
-  EXPECT_FALSE(store_->JobCheckpoint("other", {id, 1}, "third", {{"x", 1}}));
-  EXPECT_FALSE(store_->JobCheckpoint("w", {id, 2}, "third", {{"x", 1}}));
+  EXPECT_TRUE(store_->JobSave("w", {id, 1}, {.step = "second", .checkpoint = cp}));
+  EXPECT_FALSE(store_->JobSave("other", {id, 1}, {.step = "third", .checkpoint = Json{{"x", 1}}}));
+  EXPECT_FALSE(store_->JobSave("w", {id, 2}, {.step = "third", .checkpoint = Json{{"x", 1}}}));
   EXPECT_EQ(Get(id).step, "second");
   EXPECT_EQ(Get(id).checkpoint, cp);
   // An error ends the attempt; the next one starts from the saved step and checkpoint.

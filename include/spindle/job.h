@@ -28,6 +28,7 @@ enum class JobState {
   kFailed,     // attempts exhausted or discarded
   kCancelled,
   kStopped,    // stopped by a person; stays so until resumed
+  kWaiting,    // waits for its children to finish (docs/jobs.md)
   kExpired,    // firm deadline missed, never run
 };
 
@@ -67,6 +68,15 @@ struct Job {
   // with the last finished step. Empty and null before the first.
   std::string step;
   Json checkpoint;
+  // Children (docs/jobs.md): the job that enqueued this one (empty: none); how many children
+  // this job enqueued, and how many of them have not finished.
+  std::string parent_id;
+  int children_total = 0;
+  int children_pending = 0;
+  // The latest progress its handler reported ({"fraction": 0..1, "message": "..."}; null: none),
+  // cleared when it completes; and the result it completed with (null: none).
+  Json progress;
+  Json result;
 
   Json ToJson() const;
 };
@@ -94,6 +104,7 @@ struct JobFilter {
   std::optional<JobState> state;
   std::string queue;
   std::string kind;
+  std::string parent_id;  // the children of this job
   int limit = 100;  // Default: 100; newest first
 };
 

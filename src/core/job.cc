@@ -9,7 +9,7 @@
 namespace spindle {
 namespace {
 
-constexpr std::array<std::pair<JobState, std::string_view>, 9> kStateNames{{
+constexpr std::array<std::pair<JobState, std::string_view>, 10> kStateNames{{
     {JobState::kScheduled, "scheduled"},
     {JobState::kAvailable, "available"},
     {JobState::kRunning, "running"},
@@ -19,6 +19,7 @@ constexpr std::array<std::pair<JobState, std::string_view>, 9> kStateNames{{
     {JobState::kCancelled, "cancelled"},
     {JobState::kStopped, "stopped"},
     {JobState::kExpired, "expired"},
+    {JobState::kWaiting, "waiting"},
 }};
 
 std::string Iso(SysTime t) {
@@ -87,6 +88,11 @@ Json Job::ToJson() const {
       {"lease_expires_at", OptionalTime(lease_expires_at)},
       {"step", step.empty() ? Json(nullptr) : Json(step)},
       {"checkpoint", checkpoint},
+      {"parent_id", parent_id.empty() ? Json(nullptr) : Json(parent_id)},
+      {"children_total", children_total},
+      {"children_pending", children_pending},
+      {"progress", progress},
+      {"result", result},
   };
 }
 

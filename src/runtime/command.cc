@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -262,6 +263,7 @@ class Child {
       }
     }
     in_.Close();
+    EndStdoutLine();  // stdout may have been abandoned (see EnforceLimits) mid-line
     Reap();
     TrimTail();
   }
@@ -287,19 +289,68 @@ class Child {
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (n <= 0) {  // EOF (all writers gone), or an error that will not go away
       fd->Close();
+      if (!tail) EndStdoutLine();
       return;
     }
     const size_t limit = run_.output_limit;
     const size_t got = static_cast<size_t>(n);
     if (!tail) {
-      std::string& out = result_->stdout_data;
-      if (out.size() < limit) out.append(buffer_.data(), std::min(got, limit - out.size()));
+      if (run_.on_stdout_line) {
+        SplitLines(buffer_.data(), got);
+      } else {
+        KeepStdout(buffer_.data(), got);
+      }
       return;
     }
     std::string& err = result_->stderr_tail;
     err.append(buffer_.data(), got);
     // Trim only once the excess reaches the limit, so trimming costs amortised O(1) per byte.
     if (err.size() > limit && err.size() - limit >= std::max(limit, kIoChunk)) TrimTail();
+  }
+
+  void KeepStdout(const char* data, size_t size) {
+    std::string& out = result_->stdout_data;
+    const size_t limit = run_.output_limit;
+    if (out.size() < limit) out.append(data, std::min(size, limit - out.size()));
+  }
+
+  // Passes complete lines to on_stdout_line; buffers at most output_limit bytes of a partial
+  // line. A line found to be longer than that is kept as plain output, start to end.
+  void SplitLines(const char* data, size_t size) {
+    while (size > 0) {
+      const char* newline = static_cast<const char*>(std::memchr(data, '\n', size));
+      const size_t piece = newline == nullptr ? size : static_cast<size_t>(newline - data) + 1;
+      const size_t text = newline == nullptr ? piece : piece - 1;
+      if (!overlong_line_ && line_.size() + text > run_.output_limit) {
+        KeepStdout(line_.data(), line_.size());
+        line_.clear();
+        overlong_line_ = true;
+      }
+      if (overlong_line_) {
+        KeepStdout(data, piece);
+        overlong_line_ = newline == nullptr;
+      } else {
+        line_.append(data, piece);
+        if (newline != nullptr) EmitLine();
+      }
+      data += piece;
+      size -= piece;
+    }
+  }
+
+  // Delivers the last line if it had no '\n'. Idempotent.
+  void EndStdoutLine() {
+    if (!line_.empty()) EmitLine();
+    overlong_line_ = false;
+  }
+
+  // line_ holds one line of at most output_limit bytes, plus its '\n' if it had one. noexcept:
+  // the callback must not throw, and unwinding here would leave the child running and unreaped.
+  void EmitLine() noexcept {
+    std::string_view text = line_;
+    if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    if (!run_.on_stdout_line(text)) KeepStdout(line_.data(), line_.size());
+    line_.clear();
   }
 
   void TrimTail() {
@@ -394,6 +445,8 @@ class Child {
   CommandResult* const result_;
   const milliseconds grace_;
   std::string buffer_;
+  std::string line_;            // partial stdout line, with on_stdout_line only
+  bool overlong_line_ = false;  // in a line too long for on_stdout_line: kept as output
   size_t stdin_offset_ = 0;
   bool exited_ = false;
   bool reaped_elsewhere_ = false;

@@ -7,7 +7,9 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "spindle/handler.h"
@@ -31,6 +33,12 @@ struct CommandRun {
   // Keep at most this many bytes of stdout (first bytes) and of stderr (LAST bytes: a tail).
   // Output beyond the limit is still read (and dropped) so the child never blocks on a full pipe.
   size_t output_limit = 64 * 1024;
+  // If set, called with each complete line of stdout (without its '\n'; a trailing '\r' is kept)
+  // as soon as it arrives, on the thread that called RunCommand, and with the last unterminated
+  // line at end of output. Return true when the line was consumed: it is then not kept in
+  // stdout_data. Lines longer than output_limit are not passed to it (their first bytes are kept as
+  // output as before). May throw nothing (a throw terminates the process).
+  std::function<bool(std::string_view line)> on_stdout_line;
 };
 
 struct CommandResult {
@@ -40,7 +48,7 @@ struct CommandResult {
   int signal = 0;           // terminating signal, else 0
   bool timed_out = false;   // deadline passed and we signalled it
   bool cancelled = false;   // cancel token fired and we signalled it
-  std::string stdout_data;  // first output_limit bytes
+  std::string stdout_data;  // first output_limit bytes (of the lines not consumed, if any)
   std::string stderr_tail;  // last output_limit bytes
 
   // One line for an error list, e.g. "exited with status 3", "killed by signal 9 (SIGKILL)",

@@ -289,7 +289,8 @@ class Worker::Impl {
       JobResult r = steps[i].run(sc);
       if (r.kind == JobResult::Kind::kSnooze) {
         // A nap: this step runs again when it ends, with the checkpoint it left.
-        if (!store->JobCheckpoint(opts.id, {job.id, job.attempt}, steps[i].name, sc.checkpoint)) {
+        if (!store->JobSave(opts.id, {job.id, job.attempt},
+                            {.step = steps[i].name, .checkpoint = sc.checkpoint})) {
           return JobResult::Error("the job was taken from this worker");  // refused by fencing
         }
         return r;
@@ -303,7 +304,8 @@ class Worker::Impl {
       }
       if (*next == steps.size()) return JobResult::Done();
       checkpoint = std::move(sc.checkpoint);
-      if (!store->JobCheckpoint(opts.id, {job.id, job.attempt}, steps[*next].name, checkpoint)) {
+      if (!store->JobSave(opts.id, {job.id, job.attempt},
+                          {.step = steps[*next].name, .checkpoint = checkpoint})) {
         return JobResult::Error("the job was taken from this worker");  // refused by fencing
       }
       // Stopped, cancelled or shutting down between steps: end here, at the checkpoint.

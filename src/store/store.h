@@ -65,6 +65,17 @@ struct JobOutcome {
   // kError: back-off before the next attempt. kRelease: when to run again; the attempt does
   // not count: max_attempts grows by one (snooze, hand-back at shutdown).
   Millis delay{0};
+  Json result;  // kCompleted: the job's result (null: none)
+};
+
+// What a running attempt saves (Store::JobSave).
+struct JobSaveParams {
+  std::optional<std::string> step;  // the step to run next (unset: keep)
+  std::optional<Json> checkpoint;   // (unset: keep)
+  std::optional<Json> progress;     // (unset: keep)
+  // Enqueued as this job's children. When there are any, the job waits for them: its attempt
+  // ends (without counting, as a nap's), and the last child to finish makes it available.
+  std::vector<JobSpec> children;
 };
 
 // The name of an outcome kind in the backends' SQL: completed, error, discard, release.
@@ -121,10 +132,10 @@ class Store {
   };
   virtual LeaseRenewal JobLeaseRenew(const std::string& worker_id,
                                      const std::vector<JobRef>& held, Millis lease) = 0;
-  // Saves the step to run next and the checkpoint of a multi-step job's attempt, while it still
-  // runs under the worker (fenced). False: the worker lost the job.
-  virtual bool JobCheckpoint(const std::string& worker_id, const JobRef& job,
-                             const std::string& step, const Json& checkpoint) = 0;
+  // Saves what a running attempt reports, in one transaction, while it still runs under the
+  // worker (fenced). False: the worker lost the job, and nothing changed.
+  virtual bool JobSave(const std::string& worker_id, const JobRef& job,
+                       const JobSaveParams& save) = 0;
   // Returns running jobs whose lease expired to be retried (or fails them when out of
   // attempts). Returns how many.
   virtual int JobRescue(int limit) = 0;

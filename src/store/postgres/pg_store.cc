@@ -47,6 +47,11 @@ Job ReadJob(const Result& r, int row) {
   j.lease_expires_at = opt_time(15);
   if (!r.IsNull(row, 16)) j.step = r.Get(row, 16);
   if (!r.IsNull(row, 17)) j.checkpoint = Json::parse(r.Get(row, 17));
+  if (!r.IsNull(row, 18)) j.parent_id = r.Get(row, 18);
+  j.children_total = std::stoi(std::string(r.Get(row, 19)));
+  j.children_pending = std::stoi(std::string(r.Get(row, 20)));
+  if (!r.IsNull(row, 21)) j.progress = Json::parse(r.Get(row, 21));
+  if (!r.IsNull(row, 22)) j.result = Json::parse(r.Get(row, 22));
   return j;
 }
 
@@ -55,6 +60,19 @@ std::vector<Job> ReadJobs(const Result& r) {
   jobs.reserve(r.rows());
   for (int i = 0; i < r.rows(); ++i) jobs.push_back(ReadJob(r, i));
   return jobs;
+}
+
+// Runs `body` in a transaction on `c`: committed when it returns true, rolled back when it
+// returns false or throws.
+template <class Body>
+void InTransaction(Conn& c, Body body) {
+  c.ExecScript("BEGIN");
+  try {
+    c.ExecScript(body() ? "COMMIT" : "ROLLBACK");
+  } catch (...) {
+    if (c.ok()) PQclear(PQexec(c.raw(), "ROLLBACK"));
+    throw;
+  }
 }
 
 void RequireUuid(const std::string& id) {
@@ -66,7 +84,8 @@ void RequireUuid(const std::string& id) {
 }  // namespace
 
 std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& specs,
-                                    const std::optional<std::string>& now, bool prepared) {
+                                    const std::optional<std::string>& now, bool prepared,
+                                    const std::optional<std::string>& parent) {
   if (specs.empty()) return {};
   std::vector<std::string> ids;
   std::vector<std::optional<std::string>> id, kind, queue, args, priority, run_at, max_attempts,
@@ -95,7 +114,8 @@ std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& spec
            FormatArray(priority),
            FormatArray(run_at),
            FormatArray(max_attempts),
-           FormatArray(timeout)};
+           FormatArray(timeout),
+           parent};
   if (prepared) {
     conn.ExecPrepared("job_insert_many", kJobInsertMany, p);
   } else {
@@ -106,7 +126,7 @@ std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& spec
 
 std::vector<std::string> Enqueue(PGconn* conn, const std::vector<JobSpec>& specs) {
   Conn borrowed = Conn::Borrow(conn);
-  return InsertJobs(borrowed, specs, std::nullopt, /*prepared=*/false);
+  return InsertJobs(borrowed, specs, std::nullopt, /*prepared=*/false, std::nullopt);
 }
 
 PgStore::PgStore(const StoreOptions& options)
@@ -134,8 +154,7 @@ int PgStore::Migrate() {
   int current = SchemaVersion();
   if (current == LatestVersion()) return current;
   auto c = pool_.Acquire();
-  c->ExecScript("BEGIN");
-  try {
+  InTransaction(*c, [&] {
     c->ExecScript(kSchemaBootstrap);
     current = std::stoi(std::string(c->Exec(kSchemaVersion).Get(0, 0)));
     if (current > LatestVersion()) {
@@ -148,17 +167,14 @@ int PgStore::Migrate() {
       c->Exec(kSchemaVersionRecord, {std::to_string(m.version), std::string(m.name)});
       current = m.version;
     }
-    c->ExecScript("COMMIT");
-    return current;
-  } catch (...) {
-    if (c->ok()) PQclear(PQexec(c->raw(), "ROLLBACK"));
-    throw;
-  }
+    return true;
+  });
+  return current;
 }
 
 std::vector<std::string> PgStore::JobInsertMany(const std::vector<JobSpec>& specs) {
   auto c = pool_.Acquire();
-  return InsertJobs(*c, specs, Now(), /*prepared=*/true);
+  return InsertJobs(*c, specs, Now(), /*prepared=*/true, std::nullopt);
 }
 
 std::optional<Job> PgStore::JobGet(const std::string& id) {
@@ -174,7 +190,8 @@ std::vector<Job> PgStore::JobList(const JobFilter& f) {
   std::optional<std::string> state;
   if (f.state) state = std::string(ToString(*f.state));
   return ReadJobs(c->ExecPrepared("job_list", kJobList,
-                                  {state, Opt(f.queue), Opt(f.kind), std::to_string(f.limit)}));
+                                  {state, Opt(f.queue), Opt(f.kind), std::to_string(f.limit),
+                                   Opt(f.parent_id)}));
 }
 
 std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
@@ -190,18 +207,20 @@ std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
 std::vector<std::string> PgStore::JobFinishMany(const std::string& worker_id,
                                                 const std::vector<JobOutcome>& outcomes) {
   if (outcomes.empty()) return {};
-  std::vector<std::optional<std::string>> id, attempt, kind, message, delay;
+  std::vector<std::optional<std::string>> id, attempt, kind, message, delay, result;
   for (const auto& o : outcomes) {
     id.push_back(o.id);
     attempt.push_back(std::to_string(o.attempt));
     kind.push_back(std::string(ToString(o.kind)));
     message.push_back(o.message);
     delay.push_back(std::to_string(o.delay.count()));
+    result.push_back(o.result.is_null() ? std::nullopt : std::optional(o.result.dump()));
   }
   auto c = pool_.Acquire();
   auto r = c->ExecPrepared("job_finish_many", kJobFinishMany,
                            {Now(), worker_id, FormatArray(id), FormatArray(attempt),
-                            FormatArray(kind), FormatArray(message), FormatArray(delay)});
+                            FormatArray(kind), FormatArray(message), FormatArray(delay),
+                            FormatArray(result)});
   std::vector<std::string> applied;
   applied.reserve(r.rows());
   for (int i = 0; i < r.rows(); ++i) applied.emplace_back(r.Get(i, 0));
@@ -256,13 +275,23 @@ Job PgStore::JobRetry(const std::string& id) {
   return ChangeOne("job_retry", kJobRetry, id, "retry");
 }
 
-bool PgStore::JobCheckpoint(const std::string& worker_id, const JobRef& job,
-                            const std::string& step, const Json& checkpoint) {
+bool PgStore::JobSave(const std::string& worker_id, const JobRef& job,
+                      const JobSaveParams& save) {
+  auto dump = [](const std::optional<Json>& j) {
+    return j ? std::optional(j->dump()) : std::nullopt;
+  };
+  Params p{Now(), worker_id, job.id, std::to_string(job.attempt), save.step,
+           dump(save.checkpoint), dump(save.progress), std::to_string(save.children.size())};
   auto c = pool_.Acquire();
-  return c->ExecPrepared("job_checkpoint", kJobCheckpoint,
-                         {worker_id, job.id, std::to_string(job.attempt), step,
-                          checkpoint.dump()})
-             .rows() == 1;
+  if (save.children.empty()) return c->ExecPrepared("job_save", kJobSave, p).rows() == 1;
+  // The children and the checkpoint they belong to commit together, or neither does.
+  bool held = false;
+  InTransaction(*c, [&] {
+    held = c->ExecPrepared("job_save", kJobSave, p).rows() == 1;
+    if (held) InsertJobs(*c, save.children, Now(), /*prepared=*/true, job.id);
+    return held;
+  });
+  return held;
 }
 
 Job PgStore::JobStop(const std::string& id) {
@@ -338,23 +367,19 @@ Member PgStore::MemberRegister(const MemberInfo& info) {
   std::optional<std::string> partition;
   if (info.partition) partition = std::to_string(*info.partition);
   auto c = pool_.Acquire();
-  c->ExecScript("BEGIN");
-  try {
+  Member m{.info = info};
+  InTransaction(*c, [&] {
     c->ExecPrepared("membership_bump", kMembershipBump);
     auto r = c->ExecPrepared("member_register", kMemberRegister,
                              {Now(), info.id, info.host, std::to_string(info.pid), info.version,
                               FormatArray(queues), FormatArray(roles), partition,
                               std::to_string(info.heartbeat_timeout.count())});
-    c->ExecScript("COMMIT");
-    Member m{.info = info};
     if (!r.IsNull(0, 0)) m.info.partition = std::stoi(std::string(r.Get(0, 0)));
     m.started_at = ParseTimestamp(r.Get(0, 1));
     m.heartbeat_at = ParseTimestamp(r.Get(0, 2));
-    return m;
-  } catch (...) {
-    if (c->ok()) PQclear(PQexec(c->raw(), "ROLLBACK"));
-    throw;
-  }
+    return true;
+  });
+  return m;
 }
 
 bool PgStore::MemberHeartbeat(const std::string& id, int partition_count) {

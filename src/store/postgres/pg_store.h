@@ -28,8 +28,8 @@ class PgStore final : public Store {
   int JobRescue(int limit) override;
   Job JobCancel(const std::string& id) override;
   Job JobRetry(const std::string& id) override;
-  bool JobCheckpoint(const std::string& worker_id, const JobRef& job, const std::string& step,
-                     const Json& checkpoint) override;
+  bool JobSave(const std::string& worker_id, const JobRef& job,
+               const JobSaveParams& save) override;
   Job JobStop(const std::string& id) override;
   Job JobResume(const std::string& id) override;
   Job JobWake(const std::string& id) override;
@@ -65,6 +65,7 @@ class PgStore final : public Store {
 
 // Shared by PgStore and the public spindle::pg::Enqueue (the application's connection).
 std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& specs,
-                                    const std::optional<std::string>& now, bool prepared);
+                                    const std::optional<std::string>& now, bool prepared,
+                                    const std::optional<std::string>& parent);
 
 }  // namespace spindle::pg

@@ -333,9 +333,11 @@ Job SqliteStore::JobRetry(const std::string& id) {
   return ChangeOne("job_retry", kJobRetry, id, "retry");
 }
 
-bool SqliteStore::JobCheckpoint(const std::string& worker_id, const JobRef& job,
-                                const std::string& step, const Json& checkpoint) {
-  std::string cp = checkpoint.dump();
+bool SqliteStore::JobSave(const std::string& worker_id, const JobRef& job,
+                          const JobSaveParams& save) {
+  // TODO(children): progress, children, keep-when-unset.
+  std::string step = save.step.value_or("");
+  std::string cp = save.checkpoint.value_or(Json()).dump();
   bool saved = false;
   auto c = pool_.Acquire();
   Conn::Tx tx(*c);

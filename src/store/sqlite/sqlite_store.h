@@ -32,8 +32,8 @@ class SqliteStore final : public Store {
   int JobRescue(int limit) override;
   Job JobCancel(const std::string& id) override;
   Job JobRetry(const std::string& id) override;
-  bool JobCheckpoint(const std::string& worker_id, const JobRef& job, const std::string& step,
-                     const Json& checkpoint) override;
+  bool JobSave(const std::string& worker_id, const JobRef& job,
+               const JobSaveParams& save) override;
   Job JobStop(const std::string& id) override;
   Job JobResume(const std::string& id) override;
   Job JobWake(const std::string& id) override;

@@ -29,4 +29,6 @@ FROM picked
 WHERE j.id = picked.id
 RETURNING j.id, j.kind, j.queue, j.args, j.priority, j.run_at, j.state, j.attempt,
           j.max_attempts, j.timeout_ms, '[]'::jsonb, j.created_at, j.started_at, j.finished_at,
-          j.lease_owner, j.lease_expires_at, j.step, j.checkpoint
+          j.lease_owner, j.lease_expires_at, j.step, j.checkpoint,
+          j.parent_id, j.children_total, j.children_pending, j.progress,
+          j.result

@@ -1,7 +1,7 @@
 -- Applies finished attempts reported by worker $2 (arrays: one element per job). Fenced: a row
 -- changes only while it is still running under this worker and attempt, so a worker that lost
 -- its lease can no longer change the job. Returns the ids that were applied.
---   kind 'completed' -> completed
+--   kind 'completed' -> completed, with its result (JSON or NULL)
 --   kind 'error'     -> retryable after delay_ms, or failed when attempts are exhausted
 --   kind 'discard'   -> failed
 --   kind 'release'   -> available/scheduled again after delay_ms (a nap; at once when a wake-up
@@ -9,8 +9,9 @@
 --                       max_attempts grows by one (attempt itself only ever grows, which is
 --                       what makes it a fencing token)
 WITH o AS (
-  SELECT * FROM unnest($3::uuid[], $4::integer[], $5::text[], $6::text[], $7::bigint[])
-    AS t(id, attempt, kind, message, delay_ms)
+  SELECT * FROM unnest($3::uuid[], $4::integer[], $5::text[], $6::text[], $7::bigint[],
+                       $8::jsonb[])
+    AS t(id, attempt, kind, message, delay_ms, result)
 ), updated AS (
   UPDATE spindle.jobs j
   SET state = (CASE
@@ -34,6 +35,8 @@ WITH o AS (
                     THEN j.errors || jsonb_build_array(jsonb_build_object(
                            'attempt', j.attempt, 'at', coalesce($1, now()), 'error', o.message))
                     ELSE j.errors END,
+      result = CASE WHEN o.kind = 'completed' THEN o.result ELSE j.result END,
+      progress = CASE WHEN o.kind = 'completed' THEN NULL ELSE j.progress END,
       lease_owner = NULL,
       lease_expires_at = NULL
   FROM o

@@ -6,6 +6,7 @@ WITH changed AS (
       max_attempts = greatest(max_attempts, attempt + 1)
   WHERE id = $2 AND state IN ('completed', 'failed', 'cancelled')
   RETURNING id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms,
-            errors, created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint
+            errors, created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
+            parent_id, children_total, children_pending, progress, result
 )
 SELECT *, pg_notify('spindle_jobs', queue) FROM changed

@@ -1,4 +1,4 @@
--- Stops job $2 when it waits (scheduled, available, retryable) or runs. It stays stopped until a
+-- Stops job $2 when it waits (scheduled, available, retryable, waiting) or runs. It stays stopped until a
 -- person resumes it. A running job's attempt does not count (max_attempts + 1, as a hand-back),
 -- its worker is told (spindle_control) and its late outcome is refused. No row: unknown id or
 -- illegal transition.
@@ -13,13 +13,16 @@ WITH old AS (
                           ELSE j.max_attempts END,
       lease_owner = NULL, lease_expires_at = NULL
   FROM old
-  WHERE j.id = old.id AND old.state IN ('scheduled', 'available', 'running', 'retryable')
+  WHERE j.id = old.id AND old.state IN ('scheduled', 'available', 'running', 'retryable', 'waiting')
   RETURNING j.id, j.kind, j.queue, j.args, j.priority, j.run_at, j.state, j.attempt,
             j.max_attempts, j.timeout_ms, j.errors, j.created_at, j.started_at, j.finished_at,
-            j.lease_owner, j.lease_expires_at, j.step, j.checkpoint, old.lease_owner AS told
+            j.lease_owner, j.lease_expires_at, j.step, j.checkpoint,
+            j.parent_id, j.children_total, j.children_pending, j.progress,
+          j.result, old.lease_owner AS told
 )
 SELECT id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
        created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
+       parent_id, children_total, children_pending, progress, result,
        -- Only a running job has a worker to tell (pg_notify would send a NULL as '').
        CASE WHEN told IS NOT NULL THEN pg_notify('spindle_control', told) END
 FROM changed
