@@ -13,7 +13,7 @@ pkgs=(
   libgtest-dev
 )
 if [[ ${1:-} == --test ]]; then
-  pkgs+=(postgresql-15 procps)
+  pkgs+=(postgresql-15 procps jq)
 fi
 
 # Collect the packages dpkg does not report as installed.

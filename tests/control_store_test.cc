@@ -206,6 +206,136 @@ TEST_P(ControlStoreTest, ResumeFromEveryState) {
   }
 }
 
+TEST_P(ControlStoreTest, CancelFromEveryState) {
+  for (JobState from : kEveryState) {
+    SCOPED_TRACE(ToString(from));
+    std::string id = Make(from);
+    Job before = Get(id);
+    clock_->Advance(1s);
+    bool legal = from == JobState::kScheduled || from == JobState::kAvailable ||
+                 from == JobState::kRunning || from == JobState::kRetryable ||
+                 from == JobState::kStopped || from == JobState::kWaiting;
+    if (!legal) {
+      ExpectError([&] { store_->JobCancel(id); }, ErrorCode::kIllegalTransition,
+                  {"cannot cancel", id, "it is " + std::string(ToString(from))});
+      EXPECT_EQ(Get(id).ToJson(), before.ToJson()) << "a refused cancel changed the job";
+      continue;
+    }
+    Job cancelled = store_->JobCancel(id);
+    // As it stored it, but for a waiting job's children_pending: the row is returned before its
+    // cancelled child is counted (by a trigger).
+    if (from != JobState::kWaiting) {
+      EXPECT_EQ(cancelled.ToJson(), Get(id).ToJson()) << "returned another row than it stored";
+    }
+    EXPECT_EQ(cancelled.state, JobState::kCancelled);
+    EXPECT_EQ(cancelled.finished_at, Now());
+    EXPECT_EQ(cancelled.max_attempts, before.max_attempts);
+    EXPECT_EQ(cancelled.attempt, before.attempt);
+    EXPECT_EQ(cancelled.lease_owner, "");
+    EXPECT_EQ(cancelled.lease_expires_at, std::nullopt);
+  }
+}
+
+TEST_P(ControlStoreTest, WakeFromEveryState) {
+  for (JobState from : kEveryState) {
+    SCOPED_TRACE(ToString(from));
+    std::string id = Make(from);
+    Job before = Get(id);
+    clock_->Advance(1s);
+    bool legal = from == JobState::kScheduled || from == JobState::kAvailable ||
+                 from == JobState::kRunning || from == JobState::kRetryable ||
+                 from == JobState::kWaiting;
+    if (!legal) {
+      ExpectError([&] { store_->JobWake(id); }, ErrorCode::kIllegalTransition,
+                  {"cannot wake", id, "it is " + std::string(ToString(from))});
+      EXPECT_EQ(Get(id).ToJson(), before.ToJson()) << "a refused wake changed the job";
+      continue;
+    }
+    Job woken = store_->JobWake(id);
+    EXPECT_EQ(woken.ToJson(), Get(id).ToJson()) << "returned another row than it stored";
+    // A running job keeps the wake-up for its next nap; every other one is due now.
+    bool due_now = from == JobState::kScheduled || from == JobState::kRetryable ||
+                   from == JobState::kWaiting;
+    EXPECT_EQ(woken.state, from == JobState::kRunning ? JobState::kRunning : JobState::kAvailable);
+    EXPECT_EQ(woken.run_at, due_now ? Now() : before.run_at);
+    EXPECT_EQ(woken.max_attempts, before.max_attempts);
+    EXPECT_EQ(woken.attempt, before.attempt);
+    EXPECT_EQ(woken.children_pending, before.children_pending);
+  }
+}
+
+TEST_P(ControlStoreTest, AStoppedParentResumesToWaitingWhileItHasUnfinishedChildren) {
+  auto listener = Listener();
+  std::string id = Make(JobState::kWaiting);
+  std::string queue = Get(id).queue;
+  Job child = store_->JobList({.parent_id = id}).at(0);
+  store_->JobStop(id);
+  Job resumed = store_->JobResume(id);
+  EXPECT_EQ(resumed.state, JobState::kWaiting);
+  EXPECT_EQ(resumed.children_pending, 1);
+  EXPECT_EQ(resumed.ToJson(), Get(id).ToJson());
+
+  // Its last child finishes while it is stopped: it stays stopped, and resumes available.
+  store_->JobStop(id);
+  ASSERT_EQ(store_->JobFetch({child.queue, 1, "w", 1h, {child.kind}}).size(), 1u);
+  Hear(*listener, 300ms);
+  ASSERT_EQ(store_->JobFinishMany("w", {{child.id, 1}}).size(), 1u);
+  EXPECT_EQ(Get(id).state, JobState::kStopped);
+  EXPECT_EQ(Get(id).children_pending, 0);
+  EXPECT_EQ(Hear(*listener, 300ms).queues.count(queue), 0u) << "woke a stopped parent's queue";
+  EXPECT_EQ(store_->JobResume(id).state, JobState::kAvailable);
+  EXPECT_EQ(Hear(*listener).queues, std::multiset<std::string>{queue});
+  EXPECT_EQ(Ids(Fetch("w", queue)), std::vector<std::string>{id});
+}
+
+TEST_P(ControlStoreTest, CancellingAParentCancelsItsUnfinishedDescendantsAndTellsTheirWorkers) {
+  auto listener = Listener();
+  auto kid = [](const std::string& queue) { return JobSpec{.kind = "k", .queue = queue}; };
+  auto by_queue = [&](const std::string& parent) {
+    std::map<std::string, std::string> ids;
+    for (const auto& j : store_->JobList({.parent_id = parent})) ids[j.queue] = j.id;
+    return ids;
+  };
+  // The parent waits for: a, which waits for its own g1 (running under w4) and g2; b, running
+  // under w2; c, completed; d, stopped.
+  std::string parent = Insert({.kind = "k", .queue = "p"});
+  ASSERT_EQ(Fetch("maker", "p").size(), 1u);
+  ASSERT_TRUE(store_->JobSave("maker", {parent, 1},
+                              {.children = {kid("a"), kid("b"), kid("c"), kid("d")}}));
+  auto kids = by_queue(parent);
+  ASSERT_EQ(Fetch("w1", "a").size(), 1u);
+  ASSERT_TRUE(store_->JobSave("w1", {kids["a"], 1}, {.children = {kid("g1"), kid("g2")}}));
+  auto grandkids = by_queue(kids["a"]);
+  ASSERT_EQ(Fetch("w4", "g1").size(), 1u);
+  ASSERT_EQ(Fetch("w2", "b").size(), 1u);
+  ASSERT_EQ(Fetch("w3", "c").size(), 1u);
+  ASSERT_EQ(store_->JobFinishMany("w3", {{kids["c"], 1}}).size(), 1u);
+  store_->JobStop(kids["d"]);
+  Hear(*listener, 300ms);
+
+  clock_->Advance(1s);
+  EXPECT_EQ(store_->JobCancel(parent).state, JobState::kCancelled);
+  for (const std::string& id : {kids["a"], kids["b"], kids["d"], grandkids["g1"], grandkids["g2"]}) {
+    Job j = Get(id);
+    EXPECT_EQ(j.state, JobState::kCancelled) << j.queue;
+    EXPECT_EQ(j.finished_at, Now()) << j.queue;
+    EXPECT_EQ(j.lease_owner, "") << j.queue;
+  }
+  EXPECT_EQ(Get(kids["c"]).state, JobState::kCompleted);
+  EXPECT_EQ(Get(kids["c"]).finished_at, Now() - 1s) << "a finished child was touched";
+  EXPECT_EQ(Get(parent).children_pending, 0);
+  EXPECT_EQ(Get(kids["a"]).children_pending, 0);
+  EXPECT_EQ(Get(parent).state, JobState::kCancelled) << "its last child made it available";
+
+  // The workers of the running ones are told; they learn it at their next renewal too, and their
+  // late outcomes are refused.
+  EXPECT_EQ(Hear(*listener).workers, (std::multiset<std::string>{"w2", "w4"}));
+  EXPECT_EQ(Renew("w2", {{kids["b"], 1}}).give_up, std::vector<std::string>{kids["b"]});
+  EXPECT_EQ(Renew("w4", {{grandkids["g1"], 1}}).give_up,
+            std::vector<std::string>{grandkids["g1"]});
+  EXPECT_TRUE(store_->JobFinishMany("w2", {{kids["b"], 1}}).empty());
+}
+
 TEST_P(ControlStoreTest, UnknownJobsAreNotFound) {
   for (const std::string& id : {core::NewUuidV7(), std::string("not-a-uuid")}) {
     ExpectError([&] { store_->JobStop(id); }, ErrorCode::kNotFound, {id});

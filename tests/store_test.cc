@@ -2,7 +2,9 @@
 // A new backend adds itself to INSTANTIATE_TEST_SUITE_P at the bottom.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -528,6 +530,205 @@ TEST_P(StoreTest, ListFiltersNewestFirst) {
   EXPECT_EQ(store_->JobList({.state = JobState::kCancelled}).size(), 1u);
   EXPECT_EQ(store_->JobList({.state = JobState::kAvailable, .queue = "q1", .kind = "b"}).size(), 1u);
   EXPECT_EQ(store_->JobList({.limit = 1}).size(), 1u);
+}
+
+// --- children, results and progress -------------------------------------------------------
+
+TEST_P(StoreTest, SaveIsFencedKeepsWhatItIsNotGivenAndCompletionKeepsTheResult) {
+  std::string id = Insert({.kind = "k"});
+  ASSERT_EQ(Fetch("w").size(), 1u);
+  Json cp = {{"rows", 1}};
+  Json progress = {{"fraction", 0.5}, {"message", "half way"}};
+  ASSERT_TRUE(store_->JobSave("w", {id, 1}, {.step = "b", .checkpoint = cp}));
+  EXPECT_TRUE(store_->JobSave("w", {id, 1}, {.progress = progress}));
+  EXPECT_TRUE(store_->JobSave("w", {id, 1}, {.step = "c"}));
+  Job j = Get(id);
+  EXPECT_EQ(j.step, "c");
+  EXPECT_EQ(j.checkpoint, cp) << "an unset checkpoint was not kept";
+  EXPECT_EQ(j.progress, progress) << "an unset progress was not kept";
+  EXPECT_EQ(j.state, JobState::kRunning);
+  EXPECT_EQ(j.lease_owner, "w");
+  EXPECT_EQ(j.ToJson()["progress"], progress);
+
+  // Fenced: another worker's or attempt's save changes nothing.
+  EXPECT_FALSE(store_->JobSave("other", {id, 1}, {.progress = Json{{"fraction", 1}}}));
+  EXPECT_FALSE(store_->JobSave("w", {id, 2}, {.step = "d"}));
+  EXPECT_EQ(Get(id).ToJson(), j.ToJson());
+
+  // Completing stores the result and clears the progress; a finished job saves nothing.
+  Json result = {{"sum", 42}};
+  ASSERT_EQ(Finish("w", {.id = id, .attempt = 1, .result = result}).size(), 1u);
+  j = Get(id);
+  EXPECT_EQ(j.result, result);
+  EXPECT_TRUE(j.progress.is_null());
+  EXPECT_FALSE(store_->JobSave("w", {id, 1}, {.progress = progress}));
+  EXPECT_TRUE(Get(id).progress.is_null());
+
+  // An error keeps the progress and sets no result.
+  std::string failing = Insert({.kind = "k", .max_attempts = 1});
+  ASSERT_EQ(Fetch("w").size(), 1u);
+  ASSERT_TRUE(store_->JobSave("w", {failing, 1}, {.progress = progress}));
+  Finish("w", {failing, 1, JobOutcome::Kind::kError, "boom", 0ms, result});
+  EXPECT_EQ(Get(failing).state, JobState::kFailed);
+  EXPECT_TRUE(Get(failing).result.is_null());
+  EXPECT_EQ(Get(failing).progress, progress);
+}
+
+TEST_P(StoreTest, SavedChildrenCommitWithTheCheckpointAndTheParentWaits) {
+  std::string parent = Insert({.kind = "parent", .max_attempts = 3});
+  ASSERT_EQ(Fetch("w").size(), 1u);
+  auto listener = store_->Listen();
+  Drain(*listener);
+  auto child = [](int i) {
+    return JobSpec{.kind = "child", .args = {{"i", i}}, .queue = "kids"};
+  };
+
+  // A refused save inserts no child; nor does a save whose children are bad.
+  EXPECT_FALSE(store_->JobSave("other", {parent, 1}, {.step = "join", .children = {child(0)}}));
+  EXPECT_THROW(store_->JobSave("w", {parent, 1},
+                               {.step = "join", .children = {child(0), {.kind = ""}}}),
+               Error);
+  EXPECT_EQ(Count(), 1);
+  Job before = Get(parent);
+  EXPECT_EQ(before.state, JobState::kRunning);
+  EXPECT_TRUE(before.step.empty()) << "the checkpoint of a rolled-back save was kept";
+
+  clock_->Advance(1s);
+  ASSERT_TRUE(store_->JobSave("w", {parent, 1},
+                              {.step = "join", .checkpoint = Json{{"n", 2}},
+                               .children = {child(0), child(1)}}));
+  Job p = Get(parent);
+  EXPECT_EQ(p.state, JobState::kWaiting);
+  EXPECT_EQ(p.step, "join");
+  EXPECT_EQ(p.checkpoint, (Json{{"n", 2}}));
+  EXPECT_EQ(p.children_total, 2);
+  EXPECT_EQ(p.children_pending, 2);
+  EXPECT_EQ(p.max_attempts, 4) << "the attempt that waits counted";
+  EXPECT_EQ(p.attempt, 1);
+  EXPECT_EQ(p.run_at, std::chrono::time_point_cast<std::chrono::microseconds>(clock_->Now()));
+  EXPECT_EQ(p.lease_owner, "");
+  EXPECT_EQ(p.lease_expires_at, std::nullopt);
+  auto kids = store_->JobList({.parent_id = parent});
+  ASSERT_EQ(kids.size(), 2u);
+  for (const auto& k : kids) {
+    EXPECT_EQ(k.parent_id, parent);
+    EXPECT_EQ(k.state, JobState::kAvailable);
+    EXPECT_EQ(k.queue, "kids");
+    EXPECT_EQ(k.ToJson()["parent_id"], parent);
+  }
+  EXPECT_EQ(Count("parent_id IS NOT NULL"), 2);
+  EXPECT_TRUE(store_->JobList({.parent_id = kids[0].id}).empty());
+  EXPECT_EQ(Drain(*listener), std::multiset<std::string>{"kids"}) << "the children's queue";
+
+  // The attempt ended with the save: its late outcome is refused, and a waiting job is not
+  // fetched.
+  EXPECT_TRUE(Finish("w", {parent, 1}).empty());
+  EXPECT_FALSE(store_->JobSave("w", {parent, 1}, {.step = "x"}));
+  EXPECT_TRUE(Fetch("w2").empty());
+  EXPECT_EQ(Get(parent).state, JobState::kWaiting);
+}
+
+// A job of queue "parents" that enqueued `children` with its checkpoint and waits for them.
+std::string WaitingParent(Store& store, const std::vector<JobSpec>& children) {
+  std::string parent = store.JobInsertMany({{.kind = "parent", .queue = "parents"}}).front();
+  EXPECT_EQ(store.JobFetch({"parents", 1, "maker", 30s, {"parent"}}).size(), 1u);
+  EXPECT_TRUE(store.JobSave("maker", {parent, 1}, {.step = "join", .children = children}));
+  return parent;
+}
+
+TEST_P(StoreTest, TheLastChildToFinishMakesTheParentAvailable) {
+  auto listener = store_->Listen();
+  std::vector<JobSpec> children;
+  for (const char* kind : {"done", "discarded", "out_of_attempts", "cancelled", "rescued"}) {
+    children.push_back({.kind = kind, .queue = "kids", .max_attempts = 1});
+  }
+  std::string parent = WaitingParent(*store_, children);
+  std::map<std::string, std::string> id;  // by kind
+  for (const auto& k : store_->JobList({.parent_id = parent})) id[k.kind] = k.id;
+  Drain(*listener);
+  auto pending = [&] {
+    Job p = Get(parent);
+    EXPECT_EQ(p.state, JobState::kWaiting);
+    return p.children_pending;
+  };
+
+  ASSERT_EQ(store_->JobFetch({"kids", 10, "w", 10s,
+                              {"done", "discarded", "out_of_attempts", "rescued"}})
+                .size(),
+            4u);
+  Finish("w", {.id = id["done"], .attempt = 1, .result = Json{{"v", 7}}});
+  EXPECT_EQ(pending(), 4);
+  Finish("w", {id["discarded"], 1, JobOutcome::Kind::kDiscard, "no"});
+  EXPECT_EQ(pending(), 3);
+  Finish("w", {id["out_of_attempts"], 1, JobOutcome::Kind::kError, "no", 1s});
+  EXPECT_EQ(Get(id["out_of_attempts"]).state, JobState::kFailed);
+  EXPECT_EQ(pending(), 2);
+  store_->JobCancel(id["cancelled"]);
+  EXPECT_EQ(pending(), 1);
+
+  // A final child retried while the parent waits counts again (+1), until it finishes again.
+  store_->JobRetry(id["discarded"]);
+  EXPECT_EQ(pending(), 2);
+  ASSERT_EQ(store_->JobFetch({"kids", 10, "w", 10s, {"discarded"}}).size(), 1u);
+  Finish("w", {id["discarded"], 2});
+  EXPECT_EQ(pending(), 1);
+  // Nothing woke the parent's queue so far.
+  EXPECT_EQ(Drain(*listener).count("parents"), 0u);
+
+  // The last one: rescued out of attempts (failed).
+  clock_->Advance(11s);
+  EXPECT_EQ(store_->JobRescue(100), 1);
+  EXPECT_EQ(Get(id["rescued"]).state, JobState::kFailed);
+  Job p = Get(parent);
+  EXPECT_EQ(p.state, JobState::kAvailable);
+  EXPECT_EQ(p.children_pending, 0);
+  EXPECT_EQ(p.children_total, 5);
+  EXPECT_EQ(Drain(*listener), std::multiset<std::string>{"parents"});
+
+  // The parent runs its next step and reads its children's results.
+  auto again = store_->JobFetch({"parents", 1, "maker", 30s, {"parent"}});
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempt, 2);
+  EXPECT_EQ(again[0].step, "join");
+  std::map<std::string, Job> kids;
+  for (auto& k : store_->JobList({.parent_id = parent})) kids[k.kind] = k;
+  EXPECT_EQ(kids.size(), 5u);
+  EXPECT_EQ(kids["done"].state, JobState::kCompleted);
+  EXPECT_EQ(kids["done"].result, (Json{{"v", 7}}));
+  EXPECT_EQ(kids["discarded"].state, JobState::kCompleted);
+  EXPECT_TRUE(kids["discarded"].result.is_null());
+  EXPECT_EQ(kids["cancelled"].state, JobState::kCancelled);
+}
+
+TEST_P(StoreTest, ChildrenFinishingAtOnceWakeTheParentOnce) {
+  constexpr int kChildren = 100, kThreads = 4, kBatch = 5;
+  std::vector<JobSpec> children(kChildren, JobSpec{.kind = "child", .queue = "kids"});
+  std::string parent = WaitingParent(*store_, children);
+  auto running = store_->JobFetch({"kids", kChildren, "w", 1h, {"child"}});
+  ASSERT_EQ(running.size(), static_cast<size_t>(kChildren));
+  auto listener = store_->Listen();
+  Drain(*listener);
+
+  // Each thread finishes its share, a batch at a time, through a store of its own.
+  std::vector<std::thread> threads;
+  std::atomic<int> applied{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto store = Open();
+      for (int first = t * kBatch; first < kChildren; first += kThreads * kBatch) {
+        std::vector<JobOutcome> batch;
+        for (int i = first; i < first + kBatch; ++i) batch.push_back({running[i].id, 1});
+        applied += static_cast<int>(store->JobFinishMany("w", batch).size());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(applied.load(), kChildren);
+  Job p = Get(parent);
+  EXPECT_EQ(p.state, JobState::kAvailable);
+  EXPECT_EQ(p.children_pending, 0);
+  EXPECT_EQ(p.children_total, kChildren);
+  EXPECT_EQ(Drain(*listener), std::multiset<std::string>{"parents"}) << "woken more than once";
 }
 
 // --- opening ------------------------------------------------------------------------------

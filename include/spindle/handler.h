@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "spindle/job.h"
@@ -43,6 +44,15 @@ class CancelToken {
 struct JobContext {
   const Job& job;
   const CancelToken& cancel;
+  // Set by the worker; use Progress().
+  std::function<void(double fraction, std::string_view message)> report_progress;
+
+  // Reports how far the job is: `fraction` from 0 to 1 and a message. Saved at once (one write
+  // per call) and shown by `spindle jobs show` until the job completes. A write that fails is
+  // logged, not thrown.
+  void Progress(double fraction, std::string_view message) const {
+    if (report_progress) report_progress(fraction, message);
+  }
 };
 
 // The outcome a handler reports. A handler may also throw: that counts as Error(what()).
@@ -56,8 +66,11 @@ struct JobResult {
   Kind kind = Kind::kDone;
   std::string message;
   Millis delay{0};
+  Json result;  // kDone: the job's result, kept with it (null: none)
 
-  static JobResult Done() { return {}; }
+  static JobResult Done(Json result = nullptr) {
+    return {Kind::kDone, {}, Millis{0}, std::move(result)};
+  }
   static JobResult Error(std::string msg) { return {Kind::kError, std::move(msg), Millis{0}}; }
   static JobResult Discard(std::string msg) { return {Kind::kDiscard, std::move(msg), Millis{0}}; }
   static JobResult Snooze(Millis d) { return {Kind::kSnooze, {}, d}; }
@@ -73,12 +86,22 @@ using Handler = std::function<JobResult(JobContext&)>;
 // slot is freed, and the same step runs again after `d`, or at once when the job is woken
 // (Client::Wake), even by a wake-up that arrived while the step ran. Any other result ends the
 // attempt as for a Handler.
-struct StepContext {
-  const Job& job;
-  const CancelToken& cancel;
+//
+// Children: jobs the step puts in `enqueue` are enqueued when it returns Done(), in the same
+// transaction as the checkpoint, and the job then waits for them without holding a worker slot.
+// When the last of them has finished (completed, failed or cancelled), the next step runs and
+// reads their outcomes and results with Children(); it decides what a failed child means. A
+// step that does not return Done() enqueues nothing. Cancelling a job cancels its children.
+struct StepContext : JobContext {
   const std::string& step;  // this step's name
   Json checkpoint;          // as the previous step left it (null before the first)
   std::optional<std::string> next;  // jump to this step instead of the following one
+  std::vector<JobSpec> enqueue;     // children to enqueue when the step is done
+  // Set by the worker; use Children().
+  std::function<std::vector<Job>()> load_children;
+
+  // Every child this job has enqueued, oldest first, as they are now (one read per call).
+  std::vector<Job> Children() const { return load_children ? load_children() : std::vector<Job>{}; }
 };
 
 struct Step {

@@ -76,6 +76,17 @@ void PrintJob(const Job& j, bool json) {
   if (!j.step.empty()) {
     std::cout << fmt::format("step:         {}\ncheckpoint:   {}\n", j.step, j.checkpoint.dump());
   }
+  if (j.progress.is_object()) {
+    std::cout << fmt::format("progress:     {:.0f}% {}\n",
+                             100 * j.progress.value("fraction", 0.0),
+                             j.progress.value("message", ""));
+  }
+  if (!j.parent_id.empty()) std::cout << fmt::format("parent:       {}\n", j.parent_id);
+  if (j.children_total > 0) {
+    std::cout << fmt::format("children:     {} ({} unfinished; spindle jobs list --parent {})\n",
+                             j.children_total, j.children_pending, j.id);
+  }
+  if (!j.result.is_null()) std::cout << fmt::format("result:       {}\n", j.result.dump());
   if (!j.errors.empty()) {
     std::cout << "errors:\n";
     for (const auto& e : j.errors) {
@@ -324,11 +335,12 @@ int Main(int argc, char** argv) {
   jobs->require_subcommand(1);
   jobs->fallthrough();
   auto* list = jobs->add_subcommand("list", "List jobs, newest first");
-  std::string state, lqueue, kind;
+  std::string state, lqueue, kind, parent;
   int limit = 100;
   list->add_option("--state", state, "scheduled, available, running, retryable, completed, ...");
   list->add_option("--queue", lqueue);
   list->add_option("--kind", kind);
+  list->add_option("--parent", parent, "Only the children of this job");
   list->add_option("--limit", limit)->check(CLI::Range(1, 100000));
   std::string id;
   auto* show = jobs->add_subcommand("show", "Show one job");
@@ -341,7 +353,7 @@ int Main(int argc, char** argv) {
   stop->add_option("id", id)->required();
   auto* resume = jobs->add_subcommand("resume", "Make a stopped job available again");
   resume->add_option("id", id)->required();
-  auto* wake = jobs->add_subcommand("wake", "End a napping job's nap now");
+  auto* wake = jobs->add_subcommand("wake", "End a napping or waiting job's nap now");
   wake->add_option("id", id)->required();
 
   auto* queues = app.add_subcommand("queues", "Inspect, pause and resume queues");
@@ -400,6 +412,7 @@ int Main(int argc, char** argv) {
       }
       f.queue = lqueue;
       f.kind = kind;
+      f.parent_id = parent;
       f.limit = limit;
       PrintJobs(OpenClient(g, false)->List(f), g.json);
       return 0;

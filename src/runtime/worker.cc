@@ -20,6 +20,7 @@
 #include "core/duration.h"
 #include "core/text.h"
 #include "runtime/command.h"
+#include "runtime/command_protocol.h"
 #include "runtime/coordinator.h"
 #include "runtime/service.h"
 #include "spindle/error.h"
@@ -53,6 +54,8 @@ struct RunningJob {
   CancelToken token;
   std::atomic<bool> timed_out{false};
   std::atomic<bool> shutdown{false};
+  // The attempt already ended in the database (the job waits for its children): no outcome.
+  bool parked = false;
 };
 
 }  // namespace
@@ -190,7 +193,7 @@ class Worker::Impl {
         job = std::move(q.ready.front());
         q.ready.pop_front();
       }
-      Finish(Run(job));
+      if (auto outcome = Run(job)) Finish(std::move(*outcome));
       bool wake, idle;
       {
         std::lock_guard lock(q.mu);
@@ -203,7 +206,7 @@ class Worker::Impl {
     }
   }
 
-  JobOutcome Run(const Job& job) {
+  std::optional<JobOutcome> Run(const Job& job) {
     auto rj = std::make_shared<RunningJob>();
     rj->id = job.id;
     rj->attempt = job.attempt;
@@ -222,8 +225,10 @@ class Worker::Impl {
     try {
       if (cmd) {
         result = RunCommand(job, *cmd, *rj);
+      } else if (auto s = step_kinds.find(job.kind); s != step_kinds.end()) {
+        result = RunSteps(job, s->second, *rj);
       } else if (auto h = handlers.find(job.kind); h != handlers.end()) {
-        JobContext ctx{job, rj->token};
+        JobContext ctx{job, rj->token, ProgressReporter(job)};
         result = h->second(ctx);
       } else {
         result = JobResult::Error(
@@ -241,6 +246,7 @@ class Worker::Impl {
     }
     --running_count;
 
+    if (rj->parked) return std::nullopt;
     bool done = result.kind == JobResult::Kind::kDone;
     if (rj->shutdown && !done) return Release(job);
     if (rj->timed_out && !done) {
@@ -249,7 +255,7 @@ class Worker::Impl {
                                    result.message.empty() ? "" : "; " + result.message);
     }
     JobOutcome o{job.id, job.attempt, JobOutcome::Kind::kCompleted,
-                 core::CleanText(result.message), Millis(0)};
+                 core::CleanText(result.message), Millis(0), std::move(result.result)};
     switch (result.kind) {
       case JobResult::Kind::kDone:
         break;
@@ -270,27 +276,55 @@ class Worker::Impl {
     return o;
   }
 
+  // Saves what a running attempt reports (fenced). False: the worker lost the job.
+  bool Save(const Job& job, const JobSaveParams& save) {
+    return store->JobSave(opts.id, {job.id, job.attempt}, save);
+  }
+
+  // Progress is best effort: a failed write is logged, never thrown into the handler.
+  std::function<void(double, std::string_view)> ProgressReporter(const Job& job) {
+    return [this, &job](double fraction, std::string_view message) {
+      try {
+        Save(job, {.progress = runtime::ProgressJson(fraction, core::CleanText(message))});
+      } catch (const std::exception& e) {
+        core::Log().warn("event=progress_failed job={} error=\"{}\"", job.id, e.what());
+      }
+    };
+  }
+
+  std::vector<Job> Children(const Job& job) {
+    return store->JobList({.parent_id = job.id, .limit = std::max(1, job.children_total)});
+  }
+
+  // Saves a step's children with the step to run next and its checkpoint; the job then waits
+  // for them, and this attempt ends without an outcome.
+  JobResult Wait(const Job& job, JobSaveParams save, RunningJob& rj) {
+    if (!Save(job, save)) return JobResult::Error("the job was taken from this worker");
+    rj.parked = true;
+    core::Log().info("event=job_waits job={} children={}", job.id, save.children.size());
+    return JobResult::Done();
+  }
+
   // Runs a multi-step job from its saved step, saving the next step and the checkpoint after
   // each step (fenced by the lease, like an outcome).
-  JobResult RunSteps(JobContext& ctx, const std::vector<Step>& steps) {
+  JobResult RunSteps(const Job& job, const std::vector<Step>& steps, RunningJob& rj) {
     auto index = [&](const std::string& name) -> std::optional<size_t> {
       for (size_t i = 0; i < steps.size(); ++i) {
         if (steps[i].name == name) return i;
       }
       return std::nullopt;
     };
-    const Job& job = ctx.job;
     auto at = job.step.empty() ? std::optional<size_t>(0) : index(job.step);
     if (!at) return JobResult::Discard(fmt::format("kind '{}' has no step '{}'", job.kind, job.step));
     size_t i = *at;
     Json checkpoint = job.checkpoint;
     while (true) {
-      StepContext sc{job, ctx.cancel, steps[i].name, checkpoint, std::nullopt};
+      StepContext sc{{job, rj.token, ProgressReporter(job)}, steps[i].name, checkpoint,
+                     std::nullopt, {}, [this, &job] { return Children(job); }};
       JobResult r = steps[i].run(sc);
       if (r.kind == JobResult::Kind::kSnooze) {
         // A nap: this step runs again when it ends, with the checkpoint it left.
-        if (!store->JobSave(opts.id, {job.id, job.attempt},
-                            {.step = steps[i].name, .checkpoint = sc.checkpoint})) {
+        if (!Save(job, {.step = steps[i].name, .checkpoint = sc.checkpoint})) {
           return JobResult::Error("the job was taken from this worker");  // refused by fencing
         }
         return r;
@@ -302,36 +336,92 @@ class Worker::Impl {
             fmt::format("step '{}' jumped to '{}', which kind '{}' does not have",
                         steps[i].name, *sc.next, job.kind));
       }
-      if (*next == steps.size()) return JobResult::Done();
+      if (*next == steps.size()) {
+        if (sc.enqueue.empty()) return r;
+        return JobResult::Discard(fmt::format(
+            "step '{}' enqueued children but no step follows it to see them", steps[i].name));
+      }
       checkpoint = std::move(sc.checkpoint);
-      if (!store->JobSave(opts.id, {job.id, job.attempt},
-                          {.step = steps[*next].name, .checkpoint = checkpoint})) {
+      JobSaveParams save{.step = steps[*next].name, .checkpoint = checkpoint,
+                         .children = std::move(sc.enqueue)};
+      if (!save.children.empty()) return Wait(job, std::move(save), rj);
+      if (!Save(job, save)) {
         return JobResult::Error("the job was taken from this worker");  // refused by fencing
       }
       // Stopped, cancelled or shutting down between steps: end here, at the checkpoint.
-      if (ctx.cancel.cancelled()) return JobResult::Error("cancelled between steps");
+      if (rj.token.cancelled()) return JobResult::Error("cancelled between steps");
       i = *next;
     }
   }
 
-  // Runs an external command: the job as JSON on stdin; exit 0 = done, 75 = retry, else error.
+  // Runs an external command: the job as JSON on stdin, with its step, checkpoint and children;
+  // exit 0 = done, 75 = retry, else error. Protocol lines on stdout (runtime/command_protocol.h)
+  // save checkpoints and progress at once, and enqueue children or nap at a clean exit.
   JobResult RunCommand(const Job& job, const CommandOptions& cmd, RunningJob& rj) {
+    Json input{{"id", job.id},
+               {"kind", job.kind},
+               {"queue", job.queue},
+               {"args", job.args},
+               {"attempt", job.attempt},
+               {"max_attempts", job.max_attempts},
+               {"step", job.step.empty() ? Json() : Json(job.step)},
+               {"checkpoint", job.checkpoint}};
+    if (job.children_total > 0) {
+      Json children = Json::array();
+      for (const auto& c : Children(job)) {
+        children.push_back({{"id", c.id},
+                            {"kind", c.kind},
+                            {"state", ToString(c.state)},
+                            {"result", c.result},
+                            {"error", c.errors.empty() ? Json() : Json(c.errors.back().message)}});
+      }
+      input["children"] = std::move(children);
+    }
     runtime::CommandRun run;
     run.argv = cmd.argv;
-    run.stdin_data = Json{{"id", job.id},
-                          {"kind", job.kind},
-                          {"queue", job.queue},
-                          {"args", job.args},
-                          {"attempt", job.attempt},
-                          {"max_attempts", job.max_attempts}}
-                         .dump() +
-                     "\n";
+    run.stdin_data = input.dump() + "\n";
     run.deadline = rj.deadline;
     run.kill_grace = cmd.kill_grace;
     run.cancel = &rj.token;
+    runtime::CommandLine at_exit;  // children and a nap, with the checkpoint they belong to
+    Json result;
+    std::string save_error;
+    run.on_stdout_line = [&](std::string_view text) {
+      auto line = runtime::ParseCommandLine(text);
+      if (!line) return false;
+      if (line->result) result = *line->result;
+      if (line->AtExit()) {
+        if (line->checkpoint) at_exit.checkpoint = line->checkpoint;
+        if (line->next) at_exit.next = line->next;
+        if (line->nap) at_exit.nap = line->nap;
+        for (auto& c : line->enqueue) at_exit.enqueue.push_back(std::move(c));
+        return true;
+      }
+      if (!line->checkpoint && !line->next && !line->progress) return true;
+      try {
+        if (!Save(job, {.step = line->next, .checkpoint = line->checkpoint,
+                        .progress = line->progress})) {
+          save_error = "the job was taken from this worker";
+        }
+      } catch (const std::exception& e) {
+        save_error = fmt::format("could not save the command's checkpoint: {}", e.what());
+      }
+      if (!save_error.empty()) rj.token.Cancel();
+      return true;
+    };
     auto r = runtime::RunCommand(run);
     if (r.timed_out) rj.timed_out = true;
-    if (r.started && !r.timed_out && !r.cancelled && r.exit_code == 0) return JobResult::Done();
+    if (!save_error.empty()) return JobResult::Error(save_error);
+    if (r.started && !r.timed_out && !r.cancelled && r.exit_code == 0) {
+      JobSaveParams save{.step = at_exit.next, .checkpoint = at_exit.checkpoint,
+                         .children = std::move(at_exit.enqueue)};
+      if (!save.children.empty()) return Wait(job, std::move(save), rj);
+      if (!at_exit.nap) return JobResult::Done(std::move(result));
+      if ((save.step || save.checkpoint) && !Save(job, save)) {
+        return JobResult::Error("the job was taken from this worker");
+      }
+      return JobResult::Snooze(*at_exit.nap);
+    }
     if (r.started && r.exit_code == 75) {
       return JobResult::Error("command asked to be retried (exit 75)" +
                               (r.stderr_tail.empty() ? "" : "; stderr: " + r.stderr_tail));
@@ -518,13 +608,14 @@ class Worker::Impl {
 
   void Start() {
     if (started) return;
-    if (handlers.empty() && commands.empty() && assignments.empty()) {
+    if (handlers.empty() && commands.empty() && step_kinds.empty() && assignments.empty()) {
       throw Error(ErrorCode::kInvalidArgument,
                   "the worker has no handlers: register a C++ handler or configure a command "
                   "([kinds.NAME] command = [...]) for at least one kind, or an assignment");
     }
     for (const auto& [kind, h] : handlers) kinds.push_back(kind);
     for (const auto& [kind, c] : commands) kinds.push_back(kind);
+    for (const auto& [kind, st] : step_kinds) kinds.push_back(kind);
     try {
       StartServices();
     } catch (...) {
@@ -694,6 +785,7 @@ class Worker::Impl {
   WorkerOptions opts;
   std::unordered_map<std::string, Handler> handlers;
   std::unordered_map<std::string, CommandOptions> commands;
+  std::unordered_map<std::string, std::vector<Step>> step_kinds;
   struct DeclaredAssignment {
     std::string name, role;
     AssignmentHandler handler;
@@ -739,10 +831,7 @@ void Worker::RegisterSteps(const std::string& kind, std::vector<Step> steps) {
   if (steps.empty()) {
     throw Error(ErrorCode::kInvalidArgument, fmt::format("kind '{}' has no steps", kind));
   }
-  Impl* impl = impl_.get();
-  Register(kind, [impl, steps = std::move(steps)](JobContext& ctx) {
-    return impl->RunSteps(ctx, steps);
-  });
+  impl_->step_kinds[kind] = std::move(steps);
 }
 
 void Worker::RegisterCommand(const std::string& kind, CommandOptions command) {

@@ -48,7 +48,16 @@ Job ReadJob(const Statement& st) {
   j.lease_expires_at = opt_time(15);
   if (!st.IsNull(16)) j.step = st.Text(16);
   if (!st.IsNull(17)) j.checkpoint = Json::parse(st.Text(17));
+  if (!st.IsNull(18)) j.parent_id = st.Text(18);
+  j.children_total = static_cast<int>(st.Int(19));
+  j.children_pending = static_cast<int>(st.Int(20));
+  if (!st.IsNull(21)) j.progress = Json::parse(st.Text(21));
+  if (!st.IsNull(22)) j.result = Json::parse(st.Text(22));
   return j;
+}
+
+std::optional<std::string> Dump(const std::optional<Json>& j) {
+  return j ? std::optional(j->dump()) : std::nullopt;
 }
 
 ClusterState ReadCluster(const Statement& st) {
@@ -58,9 +67,10 @@ ClusterState ReadCluster(const Statement& st) {
   return cs;
 }
 
-// Inserts jobs on `conn` (the caller owns the transaction). Returns the ids; adds the queues that
-// received due jobs to `due`.
+// Inserts jobs on `conn` (the caller owns the transaction), children of `parent` if set. Returns
+// the ids; adds the queues that received due jobs to `due`.
 std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& specs, int64_t now,
+                                    const std::optional<std::string>& parent,
                                     std::set<std::string>& due) {
   std::vector<std::string> args;
   args.reserve(specs.size());
@@ -83,6 +93,7 @@ std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& spec
         .Bind(6, run_at)
         .Bind(7, int64_t{s.max_attempts})
         .Bind(8, timeout)
+        .Bind(9, parent)
         .Bind(10, now);
     st.Step();
     if (!run_at || *run_at <= now) due.insert(s.queue);
@@ -90,12 +101,23 @@ std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& spec
   return ids;
 }
 
+// Takes the notices that the triggers of the transaction on `conn` left (migration 006): adds
+// the queues to wake to `queues` and the workers to tell to `workers`, for the caller to hand to
+// the hub after the commit.
+void TakeNotices(Conn& conn, std::set<std::string>& queues, std::vector<std::string>& workers) {
+  auto st = conn.Prepare("notices_take", kNoticesTake);
+  while (st.Step()) {
+    if (!st.IsNull(0)) queues.insert(st.Text(0));
+    if (!st.IsNull(1)) workers.push_back(st.Text(1));
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> Enqueue(sqlite3* db, const std::vector<JobSpec>& specs) {
   auto conn = Conn::Borrow(db);
   std::set<std::string> due;
-  return InsertJobs(*conn, specs, Micros(std::chrono::system_clock::now()), due);
+  return InsertJobs(*conn, specs, Micros(std::chrono::system_clock::now()), std::nullopt, due);
 }
 
 std::string SqliteStore::PathOf(const std::string& url) {
@@ -165,7 +187,7 @@ std::vector<std::string> SqliteStore::JobInsertMany(const std::vector<JobSpec>& 
   {
     auto c = pool_.Acquire();
     Conn::Tx tx(*c);
-    ids = InsertJobs(*c, specs, NowMicros(), due);
+    ids = InsertJobs(*c, specs, NowMicros(), std::nullopt, due);
     tx.Commit();
   }
   hub_->Notify({.queues = {due.begin(), due.end()}});
@@ -187,6 +209,7 @@ std::vector<Job> SqliteStore::JobList(const JobFilter& f) {
   if (!f.queue.empty()) st.Bind(2, std::string_view(f.queue));
   if (!f.kind.empty()) st.Bind(3, std::string_view(f.kind));
   st.Bind(4, int64_t{f.limit});
+  if (!f.parent_id.empty()) st.Bind(5, std::string_view(f.parent_id));
   std::vector<Job> jobs;
   while (st.Step()) jobs.push_back(ReadJob(st));
   return jobs;
@@ -221,12 +244,15 @@ std::vector<std::string> SqliteStore::JobFinishMany(const std::string& worker_id
   if (outcomes.empty()) return {};
   std::vector<std::string> applied;
   std::set<std::string> due;
+  std::vector<std::string> told;
   {
     int64_t now = NowMicros();
     std::string now_text = core::FormatTimestamp(FromMicros(now));
     auto c = pool_.Acquire();
     Conn::Tx tx(*c);
     for (const auto& o : outcomes) {
+      std::optional<std::string> result;
+      if (!o.result.is_null()) result = o.result.dump();
       auto st = c->Prepare("job_finish", kJobFinish);
       st.Bind(1, now)
           .Bind(2, std::string_view(worker_id))
@@ -235,15 +261,17 @@ std::vector<std::string> SqliteStore::JobFinishMany(const std::string& worker_id
           .Bind(5, ToString(o.kind))
           .Bind(6, std::string_view(o.message))
           .Bind(7, int64_t{o.delay.count()})
-          .Bind(8, std::string_view(now_text));
+          .Bind(8, std::string_view(now_text))
+          .Bind(9, result);
       if (st.Step()) {
         applied.push_back(o.id);
         if (st.Text(1) == "available") due.insert(st.Text(0));
       }
     }
+    TakeNotices(*c, due, told);  // parents their last child made available
     tx.Commit();
   }
-  hub_->Notify({.queues = {due.begin(), due.end()}});
+  hub_->Notify({.queues = {due.begin(), due.end()}, .workers = told});
   return applied;
 }
 
@@ -279,6 +307,7 @@ Store::LeaseRenewal SqliteStore::JobLeaseRenew(const std::string& worker_id,
 int SqliteStore::JobRescue(int limit) {
   int rescued = 0;
   std::set<std::string> due;
+  std::vector<std::string> told;
   {
     int64_t now = NowMicros();
     auto c = pool_.Acquire();
@@ -291,37 +320,36 @@ int SqliteStore::JobRescue(int limit) {
       ++rescued;
       if (st.Text(1) == "retryable") due.insert(st.Text(0));
     }
+    TakeNotices(*c, due, told);  // parents their last child (failed) made available
     tx.Commit();
   }
-  hub_->Notify({.queues = {due.begin(), due.end()}});
+  hub_->Notify({.queues = {due.begin(), due.end()}, .workers = told});
   return rescued;
 }
 
 Job SqliteStore::ChangeOne(std::string_view name, std::string_view sql, const std::string& id,
                            std::string_view action) {
   std::optional<Job> changed;
-  std::optional<std::string> owner;
+  std::set<std::string> due;
+  std::vector<std::string> told;
   {
     auto c = pool_.Acquire();
     Conn::Tx tx(*c);
-    {
-      // A stop or cancel clears a running job's lease, so whose worker to tell is read first.
-      auto st = c->Prepare("job_owner", kJobOwner);
-      st.Bind(1, std::string_view(id));
-      if (st.Step() && !st.IsNull(0)) owner = st.Text(0);
-    }
     {
       auto st = c->Prepare(name, sql);
       st.Bind(1, NowMicros()).Bind(2, std::string_view(id));
       if (st.Step()) changed = ReadJob(st);
     }
+    // The workers of the running jobs a stop or cancel took (this one, its children), and the
+    // parent a cancelled child's last sibling made available.
+    TakeNotices(*c, due, told);
     tx.Commit();
   }
   if (!changed) ThrowChangeRefused(*this, id, action);
   // Only this process hears it; a worker elsewhere learns it at its next lease renewal, or
   // finds a job made due (retry, resume, wake) at its next poll.
-  if (owner) hub_->Notify({.workers = {*owner}});
-  if (changed->state == JobState::kAvailable) hub_->Notify({.queues = {changed->queue}});
+  if (changed->state == JobState::kAvailable) due.insert(changed->queue);
+  hub_->Notify({.queues = {due.begin(), due.end()}, .workers = told});
   return *changed;
 }
 
@@ -335,24 +363,31 @@ Job SqliteStore::JobRetry(const std::string& id) {
 
 bool SqliteStore::JobSave(const std::string& worker_id, const JobRef& job,
                           const JobSaveParams& save) {
-  // TODO(children): progress, children, keep-when-unset.
-  std::string step = save.step.value_or("");
-  std::string cp = save.checkpoint.value_or(Json()).dump();
   bool saved = false;
-  auto c = pool_.Acquire();
-  Conn::Tx tx(*c);
+  std::set<std::string> due;
   {
-    auto st = c->Prepare("job_checkpoint", kJobCheckpoint);
-    st.Bind(1, NowMicros())
-        .Bind(2, std::string_view(worker_id))
-        .Bind(3, std::string_view(job.id))
-        .Bind(4, int64_t{job.attempt})
-        .Bind(5, std::string_view(step))
-        .Bind(6, std::string_view(cp));
-    saved = st.Step();
+    int64_t now = NowMicros();
+    auto c = pool_.Acquire();
+    Conn::Tx tx(*c);
+    {
+      auto st = c->Prepare("job_save", kJobSave);
+      st.Bind(1, now)
+          .Bind(2, std::string_view(worker_id))
+          .Bind(3, std::string_view(job.id))
+          .Bind(4, int64_t{job.attempt})
+          .Bind(5, save.step)
+          .Bind(6, Dump(save.checkpoint))
+          .Bind(7, Dump(save.progress))
+          .Bind(8, static_cast<int64_t>(save.children.size()));
+      saved = st.Step();
+    }
+    // The children and the checkpoint they belong to commit together, or neither does.
+    if (!saved) return false;
+    InsertJobs(*c, save.children, now, job.id, due);
+    tx.Commit();
   }
-  tx.Commit();
-  return saved;
+  hub_->Notify({.queues = {due.begin(), due.end()}});
+  return true;
 }
 
 Job SqliteStore::JobStop(const std::string& id) {

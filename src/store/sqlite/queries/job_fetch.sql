@@ -23,4 +23,5 @@ WHERE id IN (
   ORDER BY priority, run_at, id
   LIMIT ?3)
 RETURNING id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms,
-          '[]', created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint
+          '[]', created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
+          parent_id, children_total, children_pending, progress, result

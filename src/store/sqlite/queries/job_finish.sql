@@ -1,5 +1,6 @@
 -- Applies one finished attempt, fenced as on PostgreSQL (see its job_finish_many.sql):
--- ?1 now, ?2 worker, ?3 id, ?4 attempt, ?5 kind, ?6 message, ?7 delay ms, ?8 now as text.
+-- ?1 now, ?2 worker, ?3 id, ?4 attempt, ?5 kind, ?6 message, ?7 delay ms, ?8 now as text,
+-- ?9 the result of a completed one (JSON text or NULL). A child's parent counts it (a trigger).
 UPDATE spindle_jobs
 SET state = CASE
       WHEN ?5 = 'completed' THEN 'completed'
@@ -19,6 +20,8 @@ SET state = CASE
                   THEN json_insert(errors, '$[#]',
                                    json_object('attempt', attempt, 'at', ?8, 'error', ?6))
                   ELSE errors END,
+    result = CASE WHEN ?5 = 'completed' THEN ?9 ELSE result END,
+    progress = CASE WHEN ?5 = 'completed' THEN NULL ELSE progress END,
     lease_owner = NULL,
     lease_expires_at = NULL
 WHERE id = ?3 AND attempt = ?4 AND state = 'running' AND lease_owner = ?2

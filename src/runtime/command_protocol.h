@@ -1,0 +1,36 @@
+// The lines an external command writes on stdout to steer its job (docs/jobs.md, "External
+// commands"): one JSON object per line. A line that is not a valid protocol line is output, not
+// an instruction.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "spindle/job.h"
+
+namespace spindle::runtime {
+
+struct CommandLine {
+  std::optional<Json> checkpoint;   // "checkpoint": any JSON
+  std::optional<std::string> next;  // "next": the step to resume at
+  std::optional<Json> progress;     // "progress": 0..1, with an optional "message"
+  std::optional<Millis> nap;        // "nap": "30s" or milliseconds; applies at a clean exit
+  std::vector<JobSpec> enqueue;     // "enqueue": children; applies at a clean exit
+  std::optional<Json> result;       // "result": any JSON, the job's result when it completes
+
+  // Lines that end the attempt (children, a nap) apply when the command exits with status 0;
+  // the others at once.
+  bool AtExit() const { return nap.has_value() || !enqueue.empty(); }
+};
+
+// Parses one line; nullopt when it is not a protocol line: not a JSON object, an unknown key, a
+// wrong type, no instruction at all, or an invalid child.
+std::optional<CommandLine> ParseCommandLine(std::string_view line);
+
+// The progress value stored for a fraction and message: {"fraction", "message"}, the fraction
+// clamped to 0..1.
+Json ProgressJson(double fraction, std::string_view message);
+
+}  // namespace spindle::runtime
