@@ -363,7 +363,6 @@ Job SqliteStore::JobRetry(const std::string& id) {
 
 bool SqliteStore::JobSave(const std::string& worker_id, const JobRef& job,
                           const JobSaveParams& save) {
-  bool saved = false;
   std::set<std::string> due;
   {
     int64_t now = NowMicros();
@@ -379,10 +378,9 @@ bool SqliteStore::JobSave(const std::string& worker_id, const JobRef& job,
           .Bind(6, Dump(save.checkpoint))
           .Bind(7, Dump(save.progress))
           .Bind(8, static_cast<int64_t>(save.children.size()));
-      saved = st.Step();
+      if (!st.Step()) return false;  // the worker lost the job
     }
     // The children and the checkpoint they belong to commit together, or neither does.
-    if (!saved) return false;
     InsertJobs(*c, save.children, now, job.id, due);
     tx.Commit();
   }
