@@ -231,6 +231,101 @@ TEST_P(ChildrenTest, CommandProtocolSavesCheckpointsAtOnceAndIgnoresInvalidLines
   std::remove(seen.c_str());
 }
 
+// --- history --------------------------------------------------------------------------------
+
+std::vector<std::string> Entries(const std::vector<JobEvent>& history) {
+  std::vector<std::string> out;
+  for (const auto& e : history) out.push_back(e.type + (e.detail.empty() ? "" : ": " + e.detail));
+  return out;
+}
+
+TEST_P(ChildrenTest, HistoryTellsEachTransitionWithoutWritingOnTheHotPath) {
+  WorkerOptions o = Options();
+  o.id = "w1";
+  o.backoff = {.base = 10ms, .max = 50ms, .jitter = 0.1};
+  Worker w(o);
+  w.Register("flaky", [](JobContext& ctx) {
+    return ctx.job.attempt == 1 ? JobResult::Error("boom") : JobResult::Done();
+  });
+  w.Register("plain", [](JobContext&) { return JobResult::Done(); });
+  w.RegisterSteps("fan", {{"split",
+                           [](StepContext& ctx) {
+                             ctx.enqueue = {{.kind = "plain"}, {.kind = "plain"}};
+                             return JobResult::Done();
+                           }},
+                          {"gather", [](StepContext&) { return JobResult::Done(); }}});
+  w.Start();
+  std::string flaky = client_->Enqueue({.kind = "flaky"});
+  std::string fan = client_->Enqueue({.kind = "fan"});
+  std::string plain = client_->Enqueue({.kind = "plain"});
+  for (const auto& id : {flaky, fan, plain}) {
+    ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kCompleted; }, 60s));
+  }
+  using V = std::vector<std::string>;
+  EXPECT_EQ(Entries(client_->History(flaky)),
+            (V{"enqueued: queue default", "running: attempt 1 on w1", "retryable: boom",
+               "running: attempt 2", "completed"}));
+  EXPECT_EQ(Entries(client_->History(fan)),
+            (V{"enqueued: queue default", "running: attempt 1 on w1",
+               "waiting: 2 children, then step gather", "available: children finished",
+               "running: attempt 2", "completed"}));
+  // A job that ran once and completed stored nothing: its row tells it all.
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM {job_events} WHERE job_id = '" + plain + "'"), 0);
+  EXPECT_EQ(Entries(client_->History(plain)),
+            (V{"enqueued: queue default", "running: attempt 1", "completed"}));
+  auto history = client_->History(flaky);
+  for (size_t i = 1; i < history.size(); ++i) EXPECT_LE(history[i - 1].at, history[i].at);
+
+  // People's changes, and a retry of a completed job, which keeps the completed attempt.
+  std::string later = client_->Enqueue({.kind = "plain", .run_at = std::chrono::system_clock::now() + 1h});
+  client_->Stop(later);
+  client_->Resume(later);
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(later) == JobState::kCompleted; }, 60s));
+  client_->Retry(later);
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(later) == JobState::kCompleted; }, 60s));
+  EXPECT_EQ(Entries(client_->History(later)),
+            (V{"enqueued: queue default", "stopped", "available: resumed", "running: attempt 1",
+               "completed", "available: retried", "running: attempt 2", "completed"}));
+}
+
+TEST_P(ChildrenTest, HistoryCollapsesRepeatsAndKeepsTheLastFifty) {
+  Worker w(Options());
+  // Naps five times in the same step: one entry, its time moved. (The first nap saves the step,
+  // which is an entry of its own.)
+  w.RegisterSteps("poll", {{"poll", [](StepContext& ctx) {
+                              int n = ctx.checkpoint.is_null() ? 0 : ctx.checkpoint.get<int>();
+                              ctx.checkpoint = n + 1;
+                              return n < 5 ? JobResult::Snooze(1ms) : JobResult::Done();
+                            }}});
+  // Jumps between two steps 60 times in one attempt: 60 step entries, the first 10 dropped.
+  auto bounce = [](StepContext& ctx) {
+    int n = ctx.checkpoint.is_null() ? 0 : ctx.checkpoint.get<int>();
+    ctx.checkpoint = n + 1;
+    if (n + 1 < 60) ctx.next = ctx.step == "a" ? "b" : "a";
+    else if (ctx.step == "a") ctx.next = "end";
+    return JobResult::Done();
+  };
+  w.RegisterSteps("bounce", {{"a", bounce}, {"b", bounce}, {"end", [](StepContext&) {
+                               return JobResult::Done();
+                             }}});
+  w.Start();
+  std::string poll = client_->Enqueue({.kind = "poll"});
+  std::string bouncer = client_->Enqueue({.kind = "bounce"});
+  for (const auto& id : {poll, bouncer}) {
+    ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kCompleted; }, 60s));
+  }
+  using V = std::vector<std::string>;
+  EXPECT_EQ(Entries(client_->History(poll)),
+            (V{"enqueued: queue default", "step: poll", "scheduled: nap in step poll",
+               "running: attempt 6", "completed"}));
+  auto history = client_->History(bouncer);
+  ASSERT_EQ(history.size(), kHistoryLimit);
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM {job_events} WHERE job_id = '" + bouncer + "'"),
+            static_cast<int64_t>(kHistoryLimit));
+  EXPECT_EQ(Entries({history.back()}), V{"completed"});
+  EXPECT_EQ(Entries({history[history.size() - 2]}), V{"step: end"});
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ChildrenTest, ::testing::ValuesIn(testing::kAllBackends),
                          [](const auto& info) { return testing::Name(info.param); });
 

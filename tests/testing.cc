@@ -100,8 +100,9 @@ class PgBackend final : public TestBackend {
  protected:
   std::string RunSql(const std::string& sql) const override { return PgExec(url_, sql); }
   std::string Expand(std::string sql) const override {
-    return Replace(Replace(std::move(sql), "{jobs}", "spindle.jobs"), "{migrations}",
-                   "spindle.schema_migrations");
+    return Replace(Replace(Replace(std::move(sql), "{jobs}", "spindle.jobs"), "{migrations}",
+                           "spindle.schema_migrations"),
+                   "{job_events}", "spindle.job_events");
   }
 
  private:
@@ -157,8 +158,9 @@ class SqliteBackend final : public TestBackend {
     return out;
   }
   std::string Expand(std::string sql) const override {
-    return Replace(Replace(std::move(sql), "{jobs}", "spindle_jobs"), "{migrations}",
-                   "spindle_schema_migrations");
+    return Replace(Replace(Replace(std::move(sql), "{jobs}", "spindle_jobs"), "{migrations}",
+                           "spindle_schema_migrations"),
+                   "{job_events}", "spindle_job_events");
   }
 
  private:

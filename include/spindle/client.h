@@ -43,6 +43,9 @@ class Client {
   // Throws Error(kNotFound) for an unknown id.
   Job Get(const std::string& id);
   std::vector<Job> List(const JobFilter& filter);
+  // The job's timeline of state and step transitions, oldest first: its last 50 entries, an
+  // entry that repeats the one before it only moving that one's time. Throws kNotFound.
+  std::vector<JobEvent> History(const std::string& id);
 
   // Cancels a job that has not finished. Throws kIllegalTransition for a finished job.
   Job Cancel(const std::string& id);

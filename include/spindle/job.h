@@ -81,6 +81,19 @@ struct Job {
   Json ToJson() const;
 };
 
+// One entry of a job's history (Client::History): a state it entered, or "step" (a running job
+// moved to the step named in `detail`), or "enqueued".
+struct JobEvent {
+  SysTime at;
+  std::string type;
+  std::string detail;  // why: the error, "nap in step S", "resumed", "children finished", ...
+
+  Json ToJson() const;
+};
+
+// How many entries a job's history keeps (the newest).
+inline constexpr size_t kHistoryLimit = 50;
+
 // The largest args accepted, as serialized JSON.
 inline constexpr size_t kMaxArgsBytes = 1 << 20;
 

@@ -418,7 +418,25 @@ int Main(int argc, char** argv) {
       return 0;
     }
     if (workers_list->parsed()) PrintMembers(OpenClient(g, false)->Members(), g.json);
-    if (show->parsed()) PrintJob(OpenClient(g, false)->Get(id), g.json);
+    if (show->parsed()) {
+      auto client = OpenClient(g, false);
+      Job job = client->Get(id);
+      auto history = client->History(id);
+      if (g.json) {
+        Json out = job.ToJson();
+        out["history"] = Json::array();
+        for (const auto& e : history) out["history"].push_back(e.ToJson());
+        std::cout << out.dump() << "\n";
+      } else {
+        PrintJob(job, false);
+        std::cout << "history:\n";
+        for (const auto& e : history) {
+          std::cout << fmt::format("  {:%Y-%m-%d %H:%M:%S}  {:<10}  {}\n",
+                                   std::chrono::time_point_cast<std::chrono::milliseconds>(e.at),
+                                   e.type, e.detail);
+        }
+      }
+    }
     if (cancel->parsed()) PrintJob(OpenClient(g, false)->Cancel(id), g.json);
     if (retry->parsed()) PrintJob(OpenClient(g, false)->Retry(id), g.json);
     if (stop->parsed()) PrintJob(OpenClient(g, false)->Stop(id), g.json);

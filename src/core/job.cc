@@ -66,6 +66,8 @@ Json JobError::ToJson() const {
   return {{"attempt", attempt}, {"at", Iso(at)}, {"error", message}};
 }
 
+Json JobEvent::ToJson() const { return {{"at", Iso(at)}, {"type", type}, {"detail", detail}}; }
+
 Json Job::ToJson() const {
   Json errs = Json::array();
   for (const auto& e : errors) errs.push_back(e.ToJson());

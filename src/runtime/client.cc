@@ -37,6 +37,11 @@ Job Client::Get(const std::string& id) {
   return *job;
 }
 
+std::vector<JobEvent> Client::History(const std::string& id) {
+  Job job = Get(id);
+  return JobTimeline(job, store_->JobEvents(id));
+}
+
 std::vector<Job> Client::List(const JobFilter& filter) { return store_->JobList(filter); }
 Job Client::Cancel(const std::string& id) { return store_->JobCancel(id); }
 Job Client::Retry(const std::string& id) { return store_->JobRetry(id); }

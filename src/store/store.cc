@@ -55,6 +55,26 @@ std::string ValidatedArgs(const JobSpec& spec) {
   return args;
 }
 
+std::vector<JobEvent> JobTimeline(const Job& job, std::vector<JobEvent> stored) {
+  std::vector<JobEvent> t;
+  t.reserve(stored.size() + 3);
+  t.push_back({job.created_at, "enqueued", "queue " + job.queue});
+  t.insert(t.end(), std::make_move_iterator(stored.begin()),
+           std::make_move_iterator(stored.end()));
+  bool ran = job.state == JobState::kRunning || job.state == JobState::kCompleted;
+  if (ran && job.started_at) {
+    t.push_back({*job.started_at, "running",
+                 fmt::format("attempt {}{}", job.attempt,
+                             job.lease_owner.empty() ? "" : " on " + job.lease_owner)});
+  }
+  if (job.state == JobState::kCompleted && job.finished_at) {
+    t.push_back({*job.finished_at, "completed", ""});
+  }
+  std::stable_sort(t.begin(), t.end(), [](const auto& a, const auto& b) { return a.at < b.at; });
+  if (t.size() > kHistoryLimit) t.erase(t.begin(), t.end() - kHistoryLimit);
+  return t;
+}
+
 void ThrowSchemaTooNew(int database_version, int binary_version) {
   throw Error(ErrorCode::kSchemaTooNew,
               fmt::format("the database has Spindle schema version {}, newer than this binary's "

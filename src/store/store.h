@@ -114,6 +114,9 @@ class Store {
   // Inserts jobs in one statement and transaction, notifying once per queue with due jobs.
   virtual std::vector<std::string> JobInsertMany(const std::vector<JobSpec>& specs) = 0;
   virtual std::optional<Job> JobGet(const std::string& id) = 0;
+  // The history entries the backend stored for a job, oldest first: the last kHistoryLimit. The
+  // whole timeline is JobTimeline of these and the job.
+  virtual std::vector<JobEvent> JobEvents(const std::string& id) = 0;
   virtual std::vector<Job> JobList(const JobFilter& filter) = 0;
 
   // Leases up to `limit` due jobs of a queue to a worker, in priority, run_at, id order.
@@ -207,6 +210,11 @@ struct StoreOptions {
 // Opens the backend named by the URL scheme: postgresql:// (or postgres://) and sqlite:PATH.
 // Throws kInvalidArgument for an unknown scheme.
 std::unique_ptr<Store> OpenStore(const StoreOptions& options);
+
+// For backends: a job's timeline from the entries its backend stored (oldest first) and what its
+// row still says: when it was enqueued, and its latest attempt's start and completion, which the
+// backends do not store while the row holds them (docs/jobs.md, "History").
+std::vector<JobEvent> JobTimeline(const Job& job, std::vector<JobEvent> stored);
 
 // For backends: validates a spec and returns its args as JSON text. Throws kInvalidArgument for
 // an invalid spec or args larger than kMaxArgsBytes.

@@ -185,6 +185,17 @@ std::optional<Job> PgStore::JobGet(const std::string& id) {
   return ReadJob(r, 0);
 }
 
+std::vector<JobEvent> PgStore::JobEvents(const std::string& id) {
+  RequireUuid(id);
+  auto c = pool_.Acquire();
+  auto r = c->ExecPrepared("job_events", kJobEvents, {id});
+  std::vector<JobEvent> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    out.push_back({ParseTimestamp(r.Get(i, 0)), std::string(r.Get(i, 1)), std::string(r.Get(i, 2))});
+  }
+  return out;
+}
+
 std::vector<Job> PgStore::JobList(const JobFilter& f) {
   auto c = pool_.Acquire();
   std::optional<std::string> state;

@@ -28,6 +28,7 @@ class PgStore final : public Store {
   int JobRescue(int limit) override;
   Job JobCancel(const std::string& id) override;
   Job JobRetry(const std::string& id) override;
+  std::vector<JobEvent> JobEvents(const std::string& id) override;
   bool JobSave(const std::string& worker_id, const JobRef& job,
                const JobSaveParams& save) override;
   Job JobStop(const std::string& id) override;

@@ -202,6 +202,15 @@ std::optional<Job> SqliteStore::JobGet(const std::string& id) {
   return ReadJob(st);
 }
 
+std::vector<JobEvent> SqliteStore::JobEvents(const std::string& id) {
+  auto c = pool_.Acquire();
+  auto st = c->Prepare("job_events", kJobEvents);
+  st.Bind(1, std::string_view(id));
+  std::vector<JobEvent> out;
+  while (st.Step()) out.push_back({FromMicros(st.Int(0)), st.Text(1), st.Text(2)});
+  return out;
+}
+
 std::vector<Job> SqliteStore::JobList(const JobFilter& f) {
   auto c = pool_.Acquire();
   auto st = c->Prepare("job_list", kJobList);

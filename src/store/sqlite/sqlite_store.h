@@ -24,6 +24,7 @@ class SqliteStore final : public Store {
   std::vector<std::string> JobInsertMany(const std::vector<JobSpec>& specs) override;
   std::optional<Job> JobGet(const std::string& id) override;
   std::vector<Job> JobList(const JobFilter& filter) override;
+  std::vector<JobEvent> JobEvents(const std::string& id) override;
   std::vector<Job> JobFetch(const JobFetchParams& params) override;
   std::vector<std::string> JobFinishMany(const std::string& worker_id,
                                          const std::vector<JobOutcome>& outcomes) override;
