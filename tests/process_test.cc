@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "store/store.h"
 #include "testing.h"
 
 namespace spindle {
@@ -259,6 +260,12 @@ TEST_P(ProcessTest, CliControlsJobsQueuesAndTheCluster) {
   EXPECT_EQ(Cli(db + " jobs resume " + id).status, 0);
   EXPECT_EQ(client_->Get(id).state, JobState::kAvailable);
   EXPECT_EQ(Cli(db + " jobs resume " + id).status, 4);
+  r = Cli(db + " jobs show " + id);
+  EXPECT_NE(r.output.find("history:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("  stopped"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("  available   resumed"), std::string::npos) << r.output;
+  EXPECT_EQ(Json::parse(Cli(db + " jobs show " + id + " --json").output)["history"].size(), 3u);
+
 
   r = Cli(db + " queues pause mail --json");
   ASSERT_EQ(r.status, 0) << r.output;
@@ -285,6 +292,24 @@ TEST_P(ProcessTest, CliControlsJobsQueuesAndTheCluster) {
   r = Cli(db + " cluster status");
   EXPECT_NE(r.output.find("running"), std::string::npos) << r.output;
   EXPECT_EQ(Cli(db + " cluster resume").status, 4);
+
+  // A running parent that reported progress and then enqueued two children, as a worker would.
+  std::string parent = client_->Enqueue({.kind = "p", .queue = "parents"});
+  Store& store = client_->store();
+  ASSERT_EQ(store.JobFetch({.queue = "parents", .worker_id = "w", .kinds = {"p"}}).size(), 1u);
+  ASSERT_TRUE(store.JobSave("w", {parent, 1}, {.progress = Json{{"fraction", 0.5},
+                                                                {"message", "half way"}}}));
+  ASSERT_TRUE(store.JobSave("w", {parent, 1},
+                            {.step = "gather", .children = {{.kind = "c"}, {.kind = "c"}}}));
+  r = Cli(db + " jobs show " + parent);
+  EXPECT_NE(r.output.find("state:        waiting"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("progress:     50% half way"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("children:     2 (2 unfinished"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("waiting     2 children, then step gather"), std::string::npos)
+      << r.output;
+  r = Cli(db + " jobs list --parent " + parent + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(Json::parse(r.output).size(), 2u);
 }
 
 // A six-step job whose worker is SIGKILLed during each step in turn: each time it resumes at that
