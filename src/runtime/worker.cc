@@ -276,6 +276,10 @@ class Worker::Impl {
     return o;
   }
 
+  // A save refused by fencing: the job was stopped, cancelled or rescued meanwhile. (Its outcome
+  // will be refused too; this one only ends the attempt.)
+  static JobResult Taken() { return JobResult::Error("the job was taken from this worker"); }
+
   // Saves what a running attempt reports (fenced). False: the worker lost the job.
   bool Save(const Job& job, const JobSaveParams& save) {
     return store->JobSave(opts.id, {job.id, job.attempt}, save);
@@ -299,7 +303,7 @@ class Worker::Impl {
   // Saves a step's children with the step to run next and its checkpoint; the job then waits
   // for them, and this attempt ends without an outcome.
   JobResult Wait(const Job& job, JobSaveParams save, RunningJob& rj) {
-    if (!Save(job, save)) return JobResult::Error("the job was taken from this worker");
+    if (!Save(job, save)) return Taken();
     rj.parked = true;
     core::Log().info("event=job_waits job={} children={}", job.id, save.children.size());
     return JobResult::Done();
@@ -324,9 +328,7 @@ class Worker::Impl {
       JobResult r = steps[i].run(sc);
       if (r.kind == JobResult::Kind::kSnooze) {
         // A nap: this step runs again when it ends, with the checkpoint it left.
-        if (!Save(job, {.step = steps[i].name, .checkpoint = sc.checkpoint})) {
-          return JobResult::Error("the job was taken from this worker");  // refused by fencing
-        }
+        if (!Save(job, {.step = steps[i].name, .checkpoint = sc.checkpoint})) return Taken();
         return r;
       }
       if (r.kind != JobResult::Kind::kDone) return r;
@@ -345,19 +347,16 @@ class Worker::Impl {
       JobSaveParams save{.step = steps[*next].name, .checkpoint = checkpoint,
                          .children = std::move(sc.enqueue)};
       if (!save.children.empty()) return Wait(job, std::move(save), rj);
-      if (!Save(job, save)) {
-        return JobResult::Error("the job was taken from this worker");  // refused by fencing
-      }
+      if (!Save(job, save)) return Taken();
       // Stopped, cancelled or shutting down between steps: end here, at the checkpoint.
       if (rj.token.cancelled()) return JobResult::Error("cancelled between steps");
       i = *next;
     }
   }
 
-  // Runs an external command: the job as JSON on stdin, with its step, checkpoint and children;
-  // exit 0 = done, 75 = retry, else error. Protocol lines on stdout (runtime/command_protocol.h)
-  // save checkpoints and progress at once, and enqueue children or nap at a clean exit.
-  JobResult RunCommand(const Job& job, const CommandOptions& cmd, RunningJob& rj) {
+  // What a command reads on stdin: the job, its step and checkpoint, and its children's
+  // outcomes once it has children.
+  Json CommandInput(const Job& job) {
     Json input{{"id", job.id},
                {"kind", job.kind},
                {"queue", job.queue},
@@ -377,9 +376,16 @@ class Worker::Impl {
       }
       input["children"] = std::move(children);
     }
+    return input;
+  }
+
+  // Runs an external command: the job as JSON on stdin, with its step, checkpoint and children;
+  // exit 0 = done, 75 = retry, else error. Protocol lines on stdout (runtime/command_protocol.h)
+  // save checkpoints and progress at once, and enqueue children or nap at a clean exit.
+  JobResult RunCommand(const Job& job, const CommandOptions& cmd, RunningJob& rj) {
     runtime::CommandRun run;
     run.argv = cmd.argv;
-    run.stdin_data = input.dump() + "\n";
+    run.stdin_data = CommandInput(job).dump() + "\n";
     run.deadline = rj.deadline;
     run.kill_grace = cmd.kill_grace;
     run.cancel = &rj.token;
@@ -401,7 +407,7 @@ class Worker::Impl {
       try {
         if (!Save(job, {.step = line->next, .checkpoint = line->checkpoint,
                         .progress = line->progress})) {
-          save_error = "the job was taken from this worker";
+          save_error = Taken().message;
         }
       } catch (const std::exception& e) {
         save_error = fmt::format("could not save the command's checkpoint: {}", e.what());
@@ -417,9 +423,7 @@ class Worker::Impl {
                          .children = std::move(at_exit.enqueue)};
       if (!save.children.empty()) return Wait(job, std::move(save), rj);
       if (!at_exit.nap) return JobResult::Done(std::move(result));
-      if ((save.step || save.checkpoint) && !Save(job, save)) {
-        return JobResult::Error("the job was taken from this worker");
-      }
+      if ((save.step || save.checkpoint) && !Save(job, save)) return Taken();
       return JobResult::Snooze(*at_exit.nap);
     }
     if (r.started && r.exit_code == 75) {
