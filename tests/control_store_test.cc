@@ -236,6 +236,31 @@ TEST_P(ControlStoreTest, CancelFromEveryState) {
   }
 }
 
+TEST_P(ControlStoreTest, RetryFromEveryState) {
+  for (JobState from : kEveryState) {
+    SCOPED_TRACE(ToString(from));
+    std::string id = Make(from);
+    Job before = Get(id);
+    clock_->Advance(1s);
+    bool legal = from == JobState::kCompleted || from == JobState::kFailed ||
+                 from == JobState::kCancelled;
+    if (!legal) {
+      ExpectError([&] { store_->JobRetry(id); }, ErrorCode::kIllegalTransition,
+                  {"cannot retry", id, "it is " + std::string(ToString(from))});
+      EXPECT_EQ(Get(id).ToJson(), before.ToJson()) << "a refused retry changed the job";
+      continue;
+    }
+    Job retried = store_->JobRetry(id);
+    EXPECT_EQ(retried.ToJson(), Get(id).ToJson()) << "returned another row than it stored";
+    EXPECT_EQ(retried.state, JobState::kAvailable);
+    EXPECT_EQ(retried.run_at, Now()) << "a retried job is due at once";
+    EXPECT_EQ(retried.finished_at, std::nullopt);
+    EXPECT_EQ(retried.attempt, before.attempt);
+    EXPECT_GE(retried.max_attempts, retried.attempt + 1) << "no attempt left";
+    EXPECT_EQ(retried.errors.size(), before.errors.size()) << "the error list was lost";
+  }
+}
+
 TEST_P(ControlStoreTest, WakeFromEveryState) {
   for (JobState from : kEveryState) {
     SCOPED_TRACE(ToString(from));
