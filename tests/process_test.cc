@@ -205,6 +205,39 @@ TEST_P(ProcessTest, ServeRunsConfiguredCommandsAndStopsOnSigterm) {
   EXPECT_EQ(serve.Wait(), 0);
 }
 
+// A fan-out of 100 children and its fan-in, through `spindle serve` running the documented shell
+// example as two command kinds; one child fails and its parent sees it.
+TEST_P(ProcessTest, ServeFansOutAHundredChildrenAndTheParentSeesTheFailedOne) {
+  std::string script = std::string(SOURCE_DIR) + "/examples/fan_out.sh";
+  std::string cfg = TempFile("fan_out.toml");
+  std::ofstream(cfg) << "[kinds.sum_squares]\ncommand = [\"/bin/sh\", \"" << script << "\"]\n"
+                     << "[kinds.square]\ncommand = [\"/bin/sh\", \"" << script << "\"]\n";
+  Process serve({SPINDLE_BIN, "--database", db_->url(), "--config", cfg, "serve"});
+  Json numbers = Json::array();
+  int64_t expected = 0;
+  for (int n = 0; n < 100; ++n) {
+    int v = n == 42 ? -42 : n;  // squaring a negative number fails
+    numbers.push_back(v);
+    if (v >= 0) expected += v * v;
+  }
+  auto r = Cli("--database " + Quote(db_->url()) + " enqueue sum_squares --args " +
+               Quote(Json{{"numbers", numbers}}.dump()));
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::string id = r.output.substr(0, 36);
+  ASSERT_TRUE(WaitUntil([&] { return client_->Get(id).state == JobState::kCompleted; }, 180s))
+      << "the parent is " << ToString(client_->Get(id).state);
+  r = Cli("--database " + Quote(db_->url()) + " jobs show " + id + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  Json shown = Json::parse(r.output);
+  EXPECT_EQ(shown["result"], (Json{{"sum", expected}, {"failed", 1}}));
+  EXPECT_EQ(shown["children_total"], 100);
+  EXPECT_EQ(shown["children_pending"], 0);
+  EXPECT_EQ(Count("parent_id IS NOT NULL AND state = 'completed'"), 99);
+  EXPECT_EQ(Count("parent_id IS NOT NULL AND state = 'failed'"), 1);
+  serve.Signal(SIGTERM);
+  EXPECT_EQ(serve.Wait(), 0);
+}
+
 // `spindle serve` joins the cluster with its partition, roles and configured assignment commands;
 // `spindle workers list` shows it, and it is gone after a clean stop.
 TEST_P(ProcessTest, ServeJoinsTheClusterAndWorkersListShowsIt) {
