@@ -431,9 +431,10 @@ int Main(int argc, char** argv) {
         PrintJob(job, false);
         std::cout << "history:\n";
         for (const auto& e : history) {
-          std::cout << fmt::format("  {:%Y-%m-%d %H:%M:%S}  {:<10}  {}\n",
-                                   std::chrono::time_point_cast<std::chrono::milliseconds>(e.at),
-                                   e.type, e.detail);
+          auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        e.at.time_since_epoch()).count() % 1000;
+          std::string line = fmt::format("  {}.{:03}  {:<10}  {}", Time(e.at), ms, e.type, e.detail);
+          std::cout << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";
         }
       }
     }
