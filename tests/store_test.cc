@@ -700,6 +700,49 @@ TEST_P(StoreTest, TheLastChildToFinishMakesTheParentAvailable) {
   EXPECT_EQ(kids["cancelled"].state, JobState::kCancelled);
 }
 
+TEST_P(StoreTest, TheLastChildIsAWakeUpForARunningOrNappingParent) {
+  std::string running = WaitingParent(*store_, {{.kind = "r1", .queue = "kids"},
+                                                {.kind = "r2", .queue = "kids"}});
+  std::string napping = WaitingParent(*store_, {{.kind = "n1", .queue = "kids"},
+                                                {.kind = "n2", .queue = "kids"}});
+  auto kid = [&](const std::string& kind) {
+    auto got = store_->JobFetch({"kids", 1, "w", 10s, {kind}});
+    EXPECT_EQ(got.size(), 1u);
+    return got.empty() ? std::string() : got[0].id;
+  };
+  auto run_again = [&](const std::string& parent) {  // a person wakes it before its children end
+    EXPECT_EQ(store_->JobWake(parent).state, JobState::kAvailable);
+    auto got = store_->JobFetch({"parents", 1, "maker", 30s, {"parent"}});
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].id, parent);
+  };
+
+  // While the parent runs, its last child's finish is kept: the nap it takes next ends at once.
+  run_again(running);
+  Finish("w", {kid("r1"), 1});
+  Finish("w", {kid("r2"), 1});
+  EXPECT_EQ(Get(running).state, JobState::kRunning);
+  Finish("maker", {running, 2, JobOutcome::Kind::kRelease, "", 1h});
+  EXPECT_EQ(Get(running).state, JobState::kAvailable) << "the wake-up was lost";
+  ASSERT_EQ(store_->JobFetch({"parents", 1, "maker", 30s, {"parent"}}).size(), 1u);
+  Finish("maker", {running, 3});
+
+  // A napping parent: its first child's finish is no wake-up, its last one is.
+  run_again(napping);
+  Finish("maker", {napping, 2, JobOutcome::Kind::kRelease, "", 1h});
+  EXPECT_EQ(Get(napping).state, JobState::kScheduled);
+  Finish("w", {kid("n1"), 1});
+  EXPECT_EQ(Get(napping).state, JobState::kScheduled);
+  Finish("w", {kid("n2"), 1});
+  EXPECT_EQ(Get(napping).state, JobState::kAvailable);
+  // Due now by the database's clock (a trigger cannot read the test's), which is before the
+  // test's pinned clock once it moved on.
+  clock_->Advance(1min);
+  auto got = store_->JobFetch({"parents", 10, "maker", 30s, {"parent"}});
+  ASSERT_EQ(got.size(), 1u) << "a parent its last child woke is not due";
+  EXPECT_EQ(got[0].id, napping);
+}
+
 TEST_P(StoreTest, ChildrenFinishingAtOnceWakeTheParentOnce) {
   constexpr int kChildren = 100, kThreads = 4, kBatch = 5;
   std::vector<JobSpec> children(kChildren, JobSpec{.kind = "child", .queue = "kids"});

@@ -2,9 +2,9 @@
 --
 -- A step may enqueue child jobs with its checkpoint; the parent then waits (state 'waiting')
 -- until its last child reaches a final state. children_total counts its children and
--- children_pending the unfinished ones:
--- a trigger keeps it, so every path that finishes a job (a worker's outcome, a rescue, a cancel)
--- counts, and the row lock on the parent serializes children that finish at once.
+-- children_pending the unfinished ones. A trigger keeps the count, so every path that finishes a
+-- job (a worker's outcome, a rescue, a cancel) counts, and the row lock on the parent
+-- serializes children that finish at once.
 ALTER TYPE spindle.job_state ADD VALUE IF NOT EXISTS 'waiting';
 
 ALTER TABLE spindle.jobs
@@ -16,19 +16,21 @@ ALTER TABLE spindle.jobs
 
 CREATE INDEX jobs_parent_idx ON spindle.jobs (parent_id) WHERE parent_id IS NOT NULL;
 
--- A child became final (-1) or was retried out of a final state (+1). The last child wakes a
--- waiting parent.
+-- A child became final (-1) or was retried out of a final state (+1). The last child is a
+-- wake-up for its parent: a waiting or napping parent becomes available, a running one keeps it
+-- for its next nap (wake_requested), as Client::Wake does.
 CREATE FUNCTION spindle.child_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
+  final boolean := NEW.state IN ('completed', 'failed', 'cancelled', 'expired');
   parent_queue text;
 BEGIN
   UPDATE spindle.jobs
-  SET children_pending = children_pending
-                         + CASE WHEN NEW.state IN ('completed', 'failed', 'cancelled', 'expired')
-                                THEN -1 ELSE 1 END,
-      state = CASE WHEN state = 'waiting' AND children_pending = 1
-                        AND NEW.state IN ('completed', 'failed', 'cancelled', 'expired')
-                   THEN 'available' ELSE state END
+  SET children_pending = children_pending + CASE WHEN final THEN -1 ELSE 1 END,
+      state = CASE WHEN final AND children_pending = 1 AND state IN ('waiting', 'scheduled')
+                   THEN 'available' ELSE state END,
+      run_at = CASE WHEN final AND children_pending = 1 AND state = 'scheduled' THEN now()
+                    ELSE run_at END,
+      wake_requested = wake_requested OR (final AND children_pending = 1 AND state = 'running')
   WHERE id = NEW.parent_id
   RETURNING CASE WHEN state = 'available' THEN queue END INTO parent_queue;
   IF parent_queue IS NOT NULL THEN

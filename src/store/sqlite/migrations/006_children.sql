@@ -67,8 +67,9 @@ CREATE TABLE spindle_notices (
   worker TEXT
 );
 
--- A child became final (-1) or was retried out of a final state (+1). The last child makes a
--- waiting parent available and wakes its queue.
+-- A child became final (-1) or was retried out of a final state (+1). The last child is a
+-- wake-up for its parent: a waiting or napping parent becomes available (and its queue is woken),
+-- a running one keeps it for its next nap (wake_requested), as JobWake does.
 CREATE TRIGGER spindle_jobs_child_changed AFTER UPDATE OF state ON spindle_jobs
 WHEN NEW.parent_id IS NOT NULL
   AND (NEW.state IN ('completed', 'failed', 'cancelled', 'expired'))
@@ -78,9 +79,15 @@ BEGIN
   SET children_pending = children_pending
                          + CASE WHEN NEW.state IN ('completed', 'failed', 'cancelled', 'expired')
                                 THEN -1 ELSE 1 END,
-      state = CASE WHEN state = 'waiting' AND children_pending = 1
+      state = CASE WHEN state IN ('waiting', 'scheduled') AND children_pending = 1
                         AND NEW.state IN ('completed', 'failed', 'cancelled', 'expired')
-                   THEN 'available' ELSE state END
+                   THEN 'available' ELSE state END,
+      run_at = CASE WHEN state = 'scheduled' AND children_pending = 1
+                         AND NEW.state IN ('completed', 'failed', 'cancelled', 'expired')
+                    THEN CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)
+                    ELSE run_at END,
+      wake_requested = wake_requested OR (state = 'running' AND children_pending = 1
+                         AND NEW.state IN ('completed', 'failed', 'cancelled', 'expired'))
   WHERE id = NEW.parent_id;
   INSERT INTO spindle_notices (queue)
   SELECT queue FROM spindle_jobs WHERE id = NEW.parent_id AND state = 'available';
