@@ -171,6 +171,7 @@ TEST_P(ProcessTest, CliBadInputFailsClearlyAndChangesNothing) {
   expect(db + " jobs show 01900000-0000-7000-8000-000000000000", 3, "no job");
   expect(db + " jobs show nonsense", 3, "no job");
   expect(db + " jobs list --state sleeping", 2, "unknown state");
+  expect(db + " jobs list --parent nonsense", 2, "'nonsense' is not a job id");
   expect("--database postgresql://127.0.0.1:1/x?connect_timeout=5 jobs list", 5,
          "cannot connect");
   expect("--database mysql://x jobs list", 2, "unsupported database URL");

@@ -1,7 +1,8 @@
 #include "spindle/client.h"
 
-#include "spindle/error.h"
 #include "core/time.h"
+#include "core/uuid.h"
+#include "spindle/error.h"
 #include "store/store.h"
 
 namespace spindle {
@@ -42,7 +43,13 @@ std::vector<JobEvent> Client::History(const std::string& id) {
   return JobTimeline(job, store_->JobEvents(id));
 }
 
-std::vector<Job> Client::List(const JobFilter& filter) { return store_->JobList(filter); }
+std::vector<Job> Client::List(const JobFilter& filter) {
+  if (!filter.parent_id.empty() && !core::IsUuid(filter.parent_id)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "'" + filter.parent_id + "' is not a job id (a UUID), so it has no children");
+  }
+  return store_->JobList(filter);
+}
 Job Client::Cancel(const std::string& id) { return store_->JobCancel(id); }
 Job Client::Retry(const std::string& id) { return store_->JobRetry(id); }
 Job Client::Stop(const std::string& id) { return store_->JobStop(id); }
