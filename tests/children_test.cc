@@ -46,7 +46,7 @@ class ChildrenTest : public ::testing::TestWithParam<BackendKind> {
 
 TEST_P(ChildrenTest, AHundredChildrenFanOutAndTheParentSeesEachOutcome) {
   std::atomic<int> split_runs{0}, gather_runs{0};
-  std::atomic<bool> parent_ran_early{false};
+  std::atomic<bool> parent_ran_early{false}, children_in_order{true};
   Worker w(Options());
   w.Register("square", [](JobContext& ctx) {
     int n = ctx.job.args["n"];
@@ -69,6 +69,9 @@ TEST_P(ChildrenTest, AHundredChildrenFanOutAndTheParentSeesEachOutcome) {
           int64_t sum = 0;
           std::vector<int> failed;
           auto children = ctx.Children();
+          for (size_t i = 0; i < children.size(); ++i) {
+            if (children[i].args["n"] != static_cast<int>(i)) children_in_order = false;
+          }
           for (const auto& c : children) {
             if (!IsFinal(c.state)) parent_ran_early = true;
             if (c.state == JobState::kCompleted) sum += c.result["square"].get<int64_t>();
@@ -94,6 +97,7 @@ TEST_P(ChildrenTest, AHundredChildrenFanOutAndTheParentSeesEachOutcome) {
   EXPECT_EQ(split_runs, 1) << "the step that enqueued the children ran again";
   EXPECT_EQ(gather_runs, 1) << "the parent was woken more than once";
   EXPECT_FALSE(parent_ran_early) << "the parent ran before its last child finished";
+  EXPECT_TRUE(children_in_order) << "Children() is not oldest first";
   EXPECT_EQ(parent.attempt, 2) << "one attempt per step";
   EXPECT_EQ(parent.max_attempts, 26) << "waiting for children counted as an attempt";
   auto children = ChildrenOf(id);

@@ -1,4 +1,5 @@
 #include "runtime/command.h"
+#include "runtime/command_protocol.h"
 
 #include <dirent.h>
 #include <gtest/gtest.h>
@@ -557,6 +558,55 @@ TEST(CommandResultTest, Describe) {
   CommandResult failed;
   failed.error = "cannot execute 'foo': No such file or directory";
   EXPECT_EQ(failed.Describe(), failed.error);
+}
+
+// --- the protocol lines a command writes (docs/jobs.md) --------------------------------------
+
+TEST(CommandLineTest, ParsesEachInstruction) {
+  auto cp = ParseCommandLine(R"({"next": "copy", "checkpoint": {"rows": 10}})");
+  ASSERT_TRUE(cp);
+  EXPECT_EQ(cp->next, "copy");
+  EXPECT_EQ(cp->checkpoint, (Json{{"rows", 10}}));
+  EXPECT_FALSE(cp->AtExit());
+
+  auto progress = ParseCommandLine(R"(  {"progress": 1.5, "message": "done"})");
+  ASSERT_TRUE(progress);
+  EXPECT_EQ(progress->progress, (Json{{"fraction", 1.0}, {"message", "done"}})) << "clamped";
+
+  auto nap = ParseCommandLine(R"({"nap": "1m30s", "checkpoint": null})");
+  ASSERT_TRUE(nap);
+  EXPECT_EQ(nap->nap, Millis(90000));
+  EXPECT_EQ(nap->checkpoint, Json(nullptr)) << "a null checkpoint is a checkpoint";
+  EXPECT_TRUE(nap->AtExit());
+  EXPECT_EQ(ParseCommandLine(R"({"nap": 250})")->nap, Millis(250));
+
+  auto children = ParseCommandLine(
+      R"({"enqueue": [{"kind": "a"}, {"kind": "b", "args": {"x": 1}, "queue": "q", "priority": 2,
+                      "max_attempts": 3, "timeout": "10s"}], "next": "join"})");
+  ASSERT_TRUE(children);
+  ASSERT_EQ(children->enqueue.size(), 2u);
+  EXPECT_EQ(children->enqueue[1].queue, "q");
+  EXPECT_EQ(children->enqueue[1].timeout, Millis(10000));
+  EXPECT_TRUE(children->AtExit());
+
+  EXPECT_EQ(ParseCommandLine(R"({"result": [1, 2]})")->result, (Json{1, 2}));
+}
+
+TEST(CommandLineTest, AnythingElseIsOutput) {
+  for (const char* line : {
+           "", "plain text", "[1]", "{}", "{not json", R"("checkpoint")",
+           R"({"checkpoint": 1, "extra": 2})",        // unknown key
+           R"({"next": 7})", R"({"next": ""})",        // wrong type, empty step
+           R"({"progress": "half"})", R"({"message": "no progress"})",
+           R"({"nap": "soon"})", R"({"nap": -1})", R"({"nap": 1e3})",
+           R"({"nap": 10000000000000000})",            // beyond 100 years
+           R"({"enqueue": []})", R"({"enqueue": [{"args": {}}]})",  // no child, child without kind
+           R"({"enqueue": [{"kind": "a", "args": [1]}]})",          // args not an object
+           R"({"enqueue": [{"kind": "a", "max_attempts": 0}]})",    // invalid child
+           R"({"enqueue": [{"kind": "a", "priority": 4294967296}]})",  // not an int
+       }) {
+    EXPECT_FALSE(ParseCommandLine(line)) << line;
+  }
 }
 
 }  // namespace

@@ -743,6 +743,41 @@ TEST_P(StoreTest, TheLastChildIsAWakeUpForARunningOrNappingParent) {
   EXPECT_EQ(got[0].id, napping);
 }
 
+// Two workers finish children of the same two parents at once, in opposite orders: the parents are
+// locked in one order, so neither batch deadlocks (PostgreSQL would abort one with 40P01).
+TEST_P(StoreTest, BatchesFinishingChildrenOfTheSameParentsDoNotDeadlock) {
+  constexpr int kEach = 40;
+  std::string p1 = WaitingParent(*store_, std::vector<JobSpec>(kEach, {.kind = "a", .queue = "kids"}));
+  std::string p2 = WaitingParent(*store_, std::vector<JobSpec>(kEach, {.kind = "b", .queue = "kids"}));
+  auto a = store_->JobFetch({"kids", kEach, "w", 1h, {"a"}});
+  auto b = store_->JobFetch({"kids", kEach, "w", 1h, {"b"}});
+  ASSERT_EQ(a.size() + b.size(), 2u * kEach);
+  std::atomic<int> applied{0}, failures{0};
+  auto finish = [&](bool a_first, int from) {
+    auto store = Open();
+    for (int i = from; i < kEach; i += 2) {
+      JobOutcome oa{.id = a[i].id, .attempt = 1, .parent_id = p1};
+      JobOutcome ob{.id = b[i].id, .attempt = 1, .parent_id = p2};
+      try {
+        applied += static_cast<int>(
+            store->JobFinishMany("w", a_first ? std::vector{oa, ob} : std::vector{ob, oa}).size());
+      } catch (const std::exception& e) {
+        ++failures;
+        ADD_FAILURE() << e.what();
+      }
+    }
+  };
+  std::thread t1(finish, true, 0), t2(finish, false, 1);
+  t1.join();
+  t2.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(applied.load(), 2 * kEach);
+  for (const auto& p : {p1, p2}) {
+    EXPECT_EQ(Get(p).state, JobState::kAvailable);
+    EXPECT_EQ(Get(p).children_pending, 0);
+  }
+}
+
 TEST_P(StoreTest, ChildrenFinishingAtOnceWakeTheParentOnce) {
   constexpr int kChildren = 100, kThreads = 4, kBatch = 5;
   std::vector<JobSpec> children(kChildren, JobSpec{.kind = "child", .queue = "kids"});

@@ -1,12 +1,18 @@
 #include "runtime/command_protocol.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "core/duration.h"
 #include "spindle/error.h"
 
 namespace spindle::runtime {
 namespace {
+
+bool IsInt(const Json& v) {
+  return v.is_number_integer() && v.get<int64_t>() >= std::numeric_limits<int>::min() &&
+         v.get<int64_t>() <= std::numeric_limits<int>::max();
+}
 
 // A child as a command writes it: {"kind", "args", "queue", "priority", "max_attempts",
 // "timeout"}; only "kind" is required.
@@ -20,9 +26,9 @@ std::optional<JobSpec> ParseChild(const Json& j) {
       s.args = v;
     } else if (key == "queue" && v.is_string()) {
       s.queue = v.get<std::string>();
-    } else if (key == "priority" && v.is_number_integer()) {
+    } else if (key == "priority" && IsInt(v)) {
       s.priority = v.get<int>();
-    } else if (key == "max_attempts" && v.is_number_integer()) {
+    } else if (key == "max_attempts" && IsInt(v)) {
       s.max_attempts = v.get<int>();
     } else if (key == "timeout" && v.is_string()) {
       s.timeout = core::ParseDuration(v.get<std::string>());
@@ -61,7 +67,7 @@ std::optional<CommandLine> ParseCommandLine(std::string_view line) {
       } else if (key == "nap" && v.is_string()) {
         out.nap = core::ParseDuration(v.get<std::string>());
       } else if (key == "nap" && v.is_number_integer() && v.get<int64_t>() >= 0) {
-        out.nap = Millis(v.get<int64_t>());
+        out.nap = core::ParseDuration(std::to_string(v.get<int64_t>()) + "ms");  // capped as text is
       } else if (key == "enqueue" && v.is_array() && !v.empty()) {
         for (const auto& c : v) {
           auto child = ParseChild(c);

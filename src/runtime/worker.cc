@@ -94,6 +94,8 @@ class Worker::Impl {
   }
 
   static constexpr int kMaxConcurrency = 10000;
+  // The longest stdout line of a command that can be a protocol line (docs/jobs.md).
+  static constexpr size_t kCommandLineLimit = 8 << 20;
   // Timeouts longer than this are treated as this (a steady_clock deadline must not overflow).
   static constexpr Millis kMaxTimeout{10LL * 365 * 24 * 3600 * 1000};
 
@@ -254,8 +256,11 @@ class Worker::Impl {
       result.message = fmt::format("timed out after {}{}", core::FormatDuration(rj->timeout),
                                    result.message.empty() ? "" : "; " + result.message);
     }
-    JobOutcome o{job.id, job.attempt, JobOutcome::Kind::kCompleted,
-                 core::CleanText(result.message), Millis(0), std::move(result.result)};
+    JobOutcome o{job.id,    job.attempt,
+                 JobOutcome::Kind::kCompleted,
+                 core::CleanText(result.message),
+                 Millis(0), std::move(result.result),
+                 job.parent_id};
     switch (result.kind) {
       case JobResult::Kind::kDone:
         break;
@@ -296,8 +301,11 @@ class Worker::Impl {
     };
   }
 
+  // Oldest first, as enqueued.
   std::vector<Job> Children(const Job& job) {
-    return store->JobList({.parent_id = job.id, .limit = std::max(1, job.children_total)});
+    auto children = store->JobList({.parent_id = job.id, .limit = std::max(1, job.children_total)});
+    std::reverse(children.begin(), children.end());
+    return children;
   }
 
   // Saves a step's children with the step to run next and its checkpoint; the job then waits
@@ -389,24 +397,31 @@ class Worker::Impl {
     run.deadline = rj.deadline;
     run.kill_grace = cmd.kill_grace;
     run.cancel = &rj.token;
+    run.output_limit = kCommandLineLimit;  // also the longest protocol line
     runtime::CommandLine at_exit;  // children and a nap, with the checkpoint they belong to
     Json result;
     std::string save_error;
+    auto progress = ProgressReporter(job);
     run.on_stdout_line = [&](std::string_view text) {
       auto line = runtime::ParseCommandLine(text);
       if (!line) return false;
       if (line->result) result = *line->result;
-      if (line->AtExit()) {
+      if (line->progress) {
+        progress((*line->progress)["fraction"], (*line->progress)["message"].get<std::string>());
+      }
+      if (line->AtExit()) {  // saved at a clean exit, with the children it belongs to
         if (line->checkpoint) at_exit.checkpoint = line->checkpoint;
         if (line->next) at_exit.next = line->next;
         if (line->nap) at_exit.nap = line->nap;
         for (auto& c : line->enqueue) at_exit.enqueue.push_back(std::move(c));
         return true;
       }
-      if (!line->checkpoint && !line->next && !line->progress) return true;
+      if (!line->checkpoint && !line->next) return true;
+      // The newest checkpoint wins, also over one an earlier at-exit line left.
+      if (line->checkpoint) at_exit.checkpoint.reset();
+      if (line->next) at_exit.next.reset();
       try {
-        if (!Save(job, {.step = line->next, .checkpoint = line->checkpoint,
-                        .progress = line->progress})) {
+        if (!Save(job, {.step = line->next, .checkpoint = line->checkpoint})) {
           save_error = Taken().message;
         }
       } catch (const std::exception& e) {

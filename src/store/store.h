@@ -66,6 +66,8 @@ struct JobOutcome {
   // not count: max_attempts grows by one (snooze, hand-back at shutdown).
   Millis delay{0};
   Json result;  // kCompleted: the job's result (null: none)
+  // The job's parent (Job::parent_id; empty: none), which a backend may lock first.
+  std::string parent_id;
 };
 
 // What a running attempt saves (Store::JobSave).

@@ -2,6 +2,8 @@
 
 #include <poll.h>
 
+#include <set>
+
 #include <fmt/format.h>
 #include "core/log.h"
 
@@ -200,9 +202,10 @@ std::vector<Job> PgStore::JobList(const JobFilter& f) {
   auto c = pool_.Acquire();
   std::optional<std::string> state;
   if (f.state) state = std::string(ToString(*f.state));
-  return ReadJobs(c->ExecPrepared("job_list", kJobList,
-                                  {state, Opt(f.queue), Opt(f.kind), std::to_string(f.limit),
-                                   Opt(f.parent_id)}));
+  Params p{state, Opt(f.queue), Opt(f.kind), std::to_string(f.limit)};
+  if (f.parent_id.empty()) return ReadJobs(c->ExecPrepared("job_list", kJobList, p));
+  p.push_back(f.parent_id);
+  return ReadJobs(c->ExecPrepared("job_children", kJobChildren, p));
 }
 
 std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
@@ -219,6 +222,7 @@ std::vector<std::string> PgStore::JobFinishMany(const std::string& worker_id,
                                                 const std::vector<JobOutcome>& outcomes) {
   if (outcomes.empty()) return {};
   std::vector<std::optional<std::string>> id, attempt, kind, message, delay, result;
+  std::set<std::optional<std::string>> parents;
   for (const auto& o : outcomes) {
     id.push_back(o.id);
     attempt.push_back(std::to_string(o.attempt));
@@ -226,12 +230,13 @@ std::vector<std::string> PgStore::JobFinishMany(const std::string& worker_id,
     message.push_back(o.message);
     delay.push_back(std::to_string(o.delay.count()));
     result.push_back(o.result.is_null() ? std::nullopt : std::optional(o.result.dump()));
+    if (!o.parent_id.empty()) parents.insert(o.parent_id);
   }
   auto c = pool_.Acquire();
   auto r = c->ExecPrepared("job_finish_many", kJobFinishMany,
                            {Now(), worker_id, FormatArray(id), FormatArray(attempt),
                             FormatArray(kind), FormatArray(message), FormatArray(delay),
-                            FormatArray(result)});
+                            FormatArray(result), FormatArray({parents.begin(), parents.end()})});
   std::vector<std::string> applied;
   applied.reserve(r.rows());
   for (int i = 0; i < r.rows(); ++i) applied.emplace_back(r.Get(i, 0));
@@ -270,10 +275,20 @@ int PgStore::JobRescue(int limit) {
 Job PgStore::ChangeOne(const char* name, std::string_view sql, const std::string& id,
                        std::string_view action) {
   RequireUuid(id);
-  {
-    auto c = pool_.Acquire();
-    auto r = c->ExecPrepared(name, sql, {Now(), id});
-    if (r.rows() == 1) return ReadJob(r, 0);
+  // A change of a parent or child locks both (the triggers of migration 006), so it can deadlock
+  // with a batch finishing that job's relatives; PostgreSQL then aborts one side, and it is safe
+  // to try again.
+  for (int tries = 1;; ++tries) {
+    try {
+      auto c = pool_.Acquire();
+      auto r = c->ExecPrepared(name, sql, {Now(), id});
+      if (r.rows() == 1) return ReadJob(r, 0);
+      break;
+    } catch (const Error& e) {
+      if (tries == 3 || std::string_view(e.what()).find("deadlock") == std::string_view::npos) {
+        throw;
+      }
+    }
   }
   ThrowChangeRefused(*this, id, action);
 }

@@ -213,7 +213,8 @@ std::vector<JobEvent> SqliteStore::JobEvents(const std::string& id) {
 
 std::vector<Job> SqliteStore::JobList(const JobFilter& f) {
   auto c = pool_.Acquire();
-  auto st = c->Prepare("job_list", kJobList);
+  auto st = f.parent_id.empty() ? c->Prepare("job_list", kJobList)
+                                : c->Prepare("job_children", kJobChildren);
   if (f.state) st.Bind(1, ToString(*f.state));
   if (!f.queue.empty()) st.Bind(2, std::string_view(f.queue));
   if (!f.kind.empty()) st.Bind(3, std::string_view(f.kind));

@@ -36,9 +36,12 @@ CREATE FUNCTION spindle.job_history() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   attempt_run text := 'attempt ' || OLD.attempt || coalesce(' on ' || OLD.lease_owner, '');
   in_step text := coalesce(' in step ' || NEW.step, '');
+  -- Never before the start of the attempt the row holds, which the timeline shows from the row
+  -- (the store may write row times with a clock of its own).
+  entry_at timestamptz := greatest(now(), NEW.started_at + interval '1 microsecond');
 BEGIN
   IF NEW.state = OLD.state THEN  -- a running job saved its next step
-    PERFORM spindle.job_event(NEW.id, now(), 'step', NEW.step);
+    PERFORM spindle.job_event(NEW.id, entry_at, 'step', NEW.step);
     RETURN NULL;
   END IF;
   -- The row is about to forget an earlier attempt's start, or its completion.
@@ -48,7 +51,7 @@ BEGIN
     PERFORM spindle.job_event(NEW.id, OLD.started_at, 'running', 'attempt ' || OLD.attempt);
     PERFORM spindle.job_event(NEW.id, OLD.finished_at, 'completed', '');
   END IF;
-  PERFORM spindle.job_event(NEW.id, now(), NEW.state::text, CASE
+  PERFORM spindle.job_event(NEW.id, entry_at, NEW.state::text, CASE
     -- A nap or a hand-back: one entry for the attempt, so that a job napping in a loop keeps
     -- one entry whose time moves.
     WHEN OLD.state = 'running' AND NEW.state = 'scheduled' THEN 'nap' || in_step

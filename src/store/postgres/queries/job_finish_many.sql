@@ -8,7 +8,12 @@
 --                       arrived while it ran); the attempt does not count:
 --                       max_attempts grows by one (attempt itself only ever grows, which is
 --                       what makes it a fencing token)
-WITH o AS (
+-- $9: the parents of these jobs. They are locked first, in id order, before any of the jobs: a
+-- finished child's trigger updates its parent, and a cancel locks a parent before its children,
+-- so taking parents first and in one order keeps batches and cancels from deadlocking.
+WITH parents AS (
+  SELECT id FROM spindle.jobs WHERE id = ANY ($9::uuid[]) ORDER BY id FOR UPDATE
+), o AS (
   SELECT * FROM unnest($3::uuid[], $4::integer[], $5::text[], $6::text[], $7::bigint[],
                        $8::jsonb[])
     AS t(id, attempt, kind, message, delay_ms, result)
@@ -41,6 +46,7 @@ WITH o AS (
       lease_expires_at = NULL
   FROM o
   WHERE j.id = o.id AND j.attempt = o.attempt AND j.state = 'running' AND j.lease_owner = $2
+    AND (SELECT count(*) FROM parents) >= 0
   RETURNING j.id, j.queue, j.state
 ), woken AS (
   -- Released jobs that are due at once wake idle workers.

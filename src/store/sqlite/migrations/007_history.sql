@@ -28,7 +28,10 @@ BEGIN
   SELECT NEW.id, OLD.finished_at, 'completed', '' WHERE OLD.state = 'completed';
   -- The transition itself.
   INSERT INTO spindle_job_events (job_id, at, type, detail)
-  VALUES (NEW.id, CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER),
+  -- Never before the start of the attempt the row holds, which the timeline shows from the row:
+  -- SQLite's clock has milliseconds, the row's times microseconds.
+  VALUES (NEW.id, max(CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER),
+                      coalesce(NEW.started_at + 1, 0)),
     CASE WHEN NEW.state = OLD.state THEN 'step' ELSE NEW.state END,
     CASE
       WHEN NEW.state = OLD.state THEN NEW.step  -- a running job saved its next step

@@ -1,4 +1,5 @@
--- Newest first. NULL filters (?1 state, ?2 queue, ?3 kind, ?5 parent) do not filter.
+-- Newest first. NULL filters (?1 state, ?2 queue, ?3 kind) do not filter. A job's children:
+-- job_children.sql.
 SELECT id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
        created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
        parent_id, children_total, children_pending, progress, result
@@ -6,6 +7,5 @@ FROM spindle_jobs
 WHERE (?1 IS NULL OR state = ?1)
   AND (?2 IS NULL OR queue = ?2)
   AND (?3 IS NULL OR kind = ?3)
-  AND (?5 IS NULL OR parent_id = ?5)
 ORDER BY id DESC
 LIMIT ?4
