@@ -7,9 +7,12 @@
 WITH renewable AS (
   SELECT j.id
   FROM spindle.jobs j JOIN unnest($4::uuid[], $5::integer[]) AS held(id, attempt)
-    ON j.id = held.id AND j.attempt = held.attempt
-  WHERE j.state = 'running' AND j.lease_owner = $2
-    AND j.lease_expires_at > coalesce($1, now())
+    ON j.id = held.id
+  -- One expression over both sides, as in job_finish_many.sql: not estimated from statistics.
+  WHERE CASE WHEN j.attempt = held.attempt
+             THEN j.state = 'running' AND j.lease_owner = $2
+                  AND j.lease_expires_at > coalesce($1, now())
+             ELSE false END
   FOR UPDATE OF j SKIP LOCKED
 ), renewed AS (
   UPDATE spindle.jobs j
