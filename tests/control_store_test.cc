@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -114,6 +115,27 @@ class ControlStoreTest : public ::testing::TestWithParam<BackendKind> {
     return id;
   }
 
+  // Tries `action` (named `verb` in its errors) on a job in every state. From a state in
+  // `legal` it must succeed, and `check(from, before, after)` checks the job it returned; from
+  // any other it must be refused as illegal and change nothing.
+  void FromEveryState(const std::string& verb, const std::set<JobState>& legal,
+                      const std::function<Job(const std::string&)>& action,
+                      const std::function<void(JobState, const Job&, const Job&)>& check) {
+    for (JobState from : kEveryState) {
+      SCOPED_TRACE(ToString(from));
+      std::string id = Make(from);
+      Job before = Get(id);
+      clock_->Advance(1s);  // a wrongly written time would differ
+      if (!legal.count(from)) {
+        ExpectError([&] { action(id); }, ErrorCode::kIllegalTransition,
+                    {"cannot " + verb, id, "it is " + std::string(ToString(from))});
+        EXPECT_EQ(Get(id).ToJson(), before.ToJson()) << "a refused " << verb << " changed the job";
+        continue;
+      }
+      check(from, before, action(id));
+    }
+  }
+
   // What a listener hears: waits up to `first` for a first notice, then collects until none
   // arrives for 300 ms.
   struct Heard {
@@ -157,136 +179,92 @@ class ControlStoreTest : public ::testing::TestWithParam<BackendKind> {
 // --- stop and resume a job ----------------------------------------------------------------
 
 TEST_P(ControlStoreTest, StopFromEveryState) {
-  for (JobState from : kEveryState) {
-    SCOPED_TRACE(ToString(from));
-    std::string id = Make(from);
-    Job before = Get(id);
-    clock_->Advance(1s);  // a wrongly written time would differ
-    bool legal = from == JobState::kScheduled || from == JobState::kAvailable ||
-                 from == JobState::kRunning || from == JobState::kRetryable ||
-                 from == JobState::kWaiting;
-    if (!legal) {
-      ExpectError([&] { store_->JobStop(id); }, ErrorCode::kIllegalTransition,
-                  {"cannot stop", id, "it is " + std::string(ToString(from))});
-      EXPECT_EQ(Get(id).ToJson(), before.ToJson()) << "a refused stop changed the job";
-      continue;
-    }
-    Job stopped = store_->JobStop(id);
-    EXPECT_EQ(stopped.ToJson(), Get(id).ToJson()) << "returned another row than it stored";
-    EXPECT_EQ(stopped.state, JobState::kStopped);
-    // A running job's attempt does not count; a waiting job's attempts are as they were.
-    EXPECT_EQ(stopped.max_attempts, before.max_attempts + (from == JobState::kRunning ? 1 : 0));
-    EXPECT_EQ(stopped.attempt, before.attempt);
-    EXPECT_EQ(stopped.run_at, before.run_at);
-    EXPECT_EQ(stopped.errors.size(), before.errors.size());
-    EXPECT_EQ(stopped.lease_owner, "");
-    EXPECT_EQ(stopped.lease_expires_at, std::nullopt);
-    EXPECT_EQ(stopped.finished_at, std::nullopt);
-  }
+  FromEveryState(
+      "stop",
+      {JobState::kScheduled, JobState::kAvailable, JobState::kRunning, JobState::kRetryable,
+       JobState::kWaiting},
+      [&](const std::string& id) { return store_->JobStop(id); },
+      [&](JobState from, const Job& before, const Job& stopped) {
+        EXPECT_EQ(stopped.ToJson(), Get(stopped.id).ToJson()) << "returned another row";
+        EXPECT_EQ(stopped.state, JobState::kStopped);
+        // A running job's attempt does not count; a waiting job's attempts are as they were.
+        EXPECT_EQ(stopped.max_attempts,
+                  before.max_attempts + (from == JobState::kRunning ? 1 : 0));
+        EXPECT_EQ(stopped.attempt, before.attempt);
+        EXPECT_EQ(stopped.run_at, before.run_at);
+        EXPECT_EQ(stopped.errors.size(), before.errors.size());
+        EXPECT_EQ(stopped.lease_owner, "");
+        EXPECT_EQ(stopped.lease_expires_at, std::nullopt);
+        EXPECT_EQ(stopped.finished_at, std::nullopt);
+      });
 }
 
 TEST_P(ControlStoreTest, ResumeFromEveryState) {
-  for (JobState from : kEveryState) {
-    SCOPED_TRACE(ToString(from));
-    std::string id = Make(from);
-    Job before = Get(id);
-    clock_->Advance(1s);
-    if (from != JobState::kStopped) {
-      ExpectError([&] { store_->JobResume(id); }, ErrorCode::kIllegalTransition,
-                  {"cannot resume", id, "it is " + std::string(ToString(from))});
-      EXPECT_EQ(Get(id).ToJson(), before.ToJson()) << "a refused resume changed the job";
-      continue;
-    }
-    Job resumed = store_->JobResume(id);
-    EXPECT_EQ(resumed.ToJson(), Get(id).ToJson()) << "returned another row than it stored";
-    EXPECT_EQ(resumed.state, JobState::kAvailable);
-    EXPECT_EQ(resumed.run_at, Now()) << "a resumed job is due at once";
-    EXPECT_EQ(resumed.max_attempts, before.max_attempts);
-    EXPECT_EQ(resumed.attempt, before.attempt);
-  }
+  FromEveryState(
+      "resume", {JobState::kStopped}, [&](const std::string& id) { return store_->JobResume(id); },
+      [&](JobState, const Job& before, const Job& resumed) {
+        EXPECT_EQ(resumed.ToJson(), Get(resumed.id).ToJson()) << "returned another row";
+        EXPECT_EQ(resumed.state, JobState::kAvailable);
+        EXPECT_EQ(resumed.run_at, Now()) << "a resumed job is due at once";
+        EXPECT_EQ(resumed.max_attempts, before.max_attempts);
+        EXPECT_EQ(resumed.attempt, before.attempt);
+      });
 }
 
 TEST_P(ControlStoreTest, CancelFromEveryState) {
-  for (JobState from : kEveryState) {
-    SCOPED_TRACE(ToString(from));
-    std::string id = Make(from);
-    Job before = Get(id);
-    clock_->Advance(1s);
-    bool legal = from == JobState::kScheduled || from == JobState::kAvailable ||
-                 from == JobState::kRunning || from == JobState::kRetryable ||
-                 from == JobState::kStopped || from == JobState::kWaiting;
-    if (!legal) {
-      ExpectError([&] { store_->JobCancel(id); }, ErrorCode::kIllegalTransition,
-                  {"cannot cancel", id, "it is " + std::string(ToString(from))});
-      EXPECT_EQ(Get(id).ToJson(), before.ToJson()) << "a refused cancel changed the job";
-      continue;
-    }
-    Job cancelled = store_->JobCancel(id);
-    // As it stored it, but for a waiting job's children_pending: the row is returned before its
-    // cancelled child is counted (by a trigger).
-    if (from != JobState::kWaiting) {
-      EXPECT_EQ(cancelled.ToJson(), Get(id).ToJson()) << "returned another row than it stored";
-    }
-    EXPECT_EQ(cancelled.state, JobState::kCancelled);
-    EXPECT_EQ(cancelled.finished_at, Now());
-    EXPECT_EQ(cancelled.max_attempts, before.max_attempts);
-    EXPECT_EQ(cancelled.attempt, before.attempt);
-    EXPECT_EQ(cancelled.lease_owner, "");
-    EXPECT_EQ(cancelled.lease_expires_at, std::nullopt);
-  }
+  FromEveryState(
+      "cancel",
+      {JobState::kScheduled, JobState::kAvailable, JobState::kRunning, JobState::kRetryable,
+       JobState::kStopped, JobState::kWaiting},
+      [&](const std::string& id) { return store_->JobCancel(id); },
+      [&](JobState from, const Job& before, const Job& cancelled) {
+        // As it stored it, but for a waiting job's children_pending: the row is returned before
+        // its cancelled child is counted (by a trigger).
+        if (from != JobState::kWaiting) {
+          EXPECT_EQ(cancelled.ToJson(), Get(cancelled.id).ToJson()) << "returned another row";
+        }
+        EXPECT_EQ(cancelled.state, JobState::kCancelled);
+        EXPECT_EQ(cancelled.finished_at, Now());
+        EXPECT_EQ(cancelled.max_attempts, before.max_attempts);
+        EXPECT_EQ(cancelled.attempt, before.attempt);
+        EXPECT_EQ(cancelled.lease_owner, "");
+        EXPECT_EQ(cancelled.lease_expires_at, std::nullopt);
+      });
 }
 
 TEST_P(ControlStoreTest, RetryFromEveryState) {
-  for (JobState from : kEveryState) {
-    SCOPED_TRACE(ToString(from));
-    std::string id = Make(from);
-    Job before = Get(id);
-    clock_->Advance(1s);
-    bool legal = from == JobState::kCompleted || from == JobState::kFailed ||
-                 from == JobState::kCancelled;
-    if (!legal) {
-      ExpectError([&] { store_->JobRetry(id); }, ErrorCode::kIllegalTransition,
-                  {"cannot retry", id, "it is " + std::string(ToString(from))});
-      EXPECT_EQ(Get(id).ToJson(), before.ToJson()) << "a refused retry changed the job";
-      continue;
-    }
-    Job retried = store_->JobRetry(id);
-    EXPECT_EQ(retried.ToJson(), Get(id).ToJson()) << "returned another row than it stored";
-    EXPECT_EQ(retried.state, JobState::kAvailable);
-    EXPECT_EQ(retried.run_at, Now()) << "a retried job is due at once";
-    EXPECT_EQ(retried.finished_at, std::nullopt);
-    EXPECT_EQ(retried.attempt, before.attempt);
-    EXPECT_GE(retried.max_attempts, retried.attempt + 1) << "no attempt left";
-    EXPECT_EQ(retried.errors.size(), before.errors.size()) << "the error list was lost";
-  }
+  FromEveryState(
+      "retry", {JobState::kCompleted, JobState::kFailed, JobState::kCancelled},
+      [&](const std::string& id) { return store_->JobRetry(id); },
+      [&](JobState, const Job& before, const Job& retried) {
+        EXPECT_EQ(retried.ToJson(), Get(retried.id).ToJson()) << "returned another row";
+        EXPECT_EQ(retried.state, JobState::kAvailable);
+        EXPECT_EQ(retried.run_at, Now()) << "a retried job is due at once";
+        EXPECT_EQ(retried.finished_at, std::nullopt);
+        EXPECT_EQ(retried.attempt, before.attempt);
+        EXPECT_GE(retried.max_attempts, retried.attempt + 1) << "no attempt left";
+        EXPECT_EQ(retried.errors.size(), before.errors.size()) << "the error list was lost";
+      });
 }
 
 TEST_P(ControlStoreTest, WakeFromEveryState) {
-  for (JobState from : kEveryState) {
-    SCOPED_TRACE(ToString(from));
-    std::string id = Make(from);
-    Job before = Get(id);
-    clock_->Advance(1s);
-    bool legal = from == JobState::kScheduled || from == JobState::kAvailable ||
-                 from == JobState::kRunning || from == JobState::kRetryable ||
-                 from == JobState::kWaiting;
-    if (!legal) {
-      ExpectError([&] { store_->JobWake(id); }, ErrorCode::kIllegalTransition,
-                  {"cannot wake", id, "it is " + std::string(ToString(from))});
-      EXPECT_EQ(Get(id).ToJson(), before.ToJson()) << "a refused wake changed the job";
-      continue;
-    }
-    Job woken = store_->JobWake(id);
-    EXPECT_EQ(woken.ToJson(), Get(id).ToJson()) << "returned another row than it stored";
-    // A running job keeps the wake-up for its next nap; every other one is due now.
-    bool due_now = from == JobState::kScheduled || from == JobState::kRetryable ||
-                   from == JobState::kWaiting;
-    EXPECT_EQ(woken.state, from == JobState::kRunning ? JobState::kRunning : JobState::kAvailable);
-    EXPECT_EQ(woken.run_at, due_now ? Now() : before.run_at);
-    EXPECT_EQ(woken.max_attempts, before.max_attempts);
-    EXPECT_EQ(woken.attempt, before.attempt);
-    EXPECT_EQ(woken.children_pending, before.children_pending);
-  }
+  FromEveryState(
+      "wake",
+      {JobState::kScheduled, JobState::kAvailable, JobState::kRunning, JobState::kRetryable,
+       JobState::kWaiting},
+      [&](const std::string& id) { return store_->JobWake(id); },
+      [&](JobState from, const Job& before, const Job& woken) {
+        EXPECT_EQ(woken.ToJson(), Get(woken.id).ToJson()) << "returned another row";
+        // A running job keeps the wake-up for its next nap; every other one is due now.
+        bool due_now = from == JobState::kScheduled || from == JobState::kRetryable ||
+                       from == JobState::kWaiting;
+        EXPECT_EQ(woken.state,
+                  from == JobState::kRunning ? JobState::kRunning : JobState::kAvailable);
+        EXPECT_EQ(woken.run_at, due_now ? Now() : before.run_at);
+        EXPECT_EQ(woken.max_attempts, before.max_attempts);
+        EXPECT_EQ(woken.attempt, before.attempt);
+        EXPECT_EQ(woken.children_pending, before.children_pending);
+      });
 }
 
 TEST_P(ControlStoreTest, AStoppedParentResumesToWaitingWhileItHasUnfinishedChildren) {
