@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "store/store.h"
 #include "testing.h"
 
 namespace spindle {
@@ -307,6 +308,39 @@ TEST_P(ClusterTest, JobsOfAKilledWorkerAreRetriedAfterItsEvictionNotItsLease) {
   for (const auto& m : client_->Members().members) EXPECT_NE(m.info.id, Id(a));
   b->Signal(SIGTERM);
   EXPECT_EQ(b->Wait(), 0);
+}
+
+// Workers 2, 3 and 4 of 4 partitions, 1 missing, under a backlog: partition 1's jobs are served
+// as they go, not after the live partitions drained (before, only the fallback scan took them,
+// with the slots the partitioned fetch left free: none under a backlog). Its orphaned partition
+// is adopted by one live worker, which then serves two partitions, so it runs at about half the
+// rate of the others; the test asks for a third, at the moment half of all jobs are done.
+TEST_P(ClusterTest, AMissingPartitionIsServedUnderABacklog) {
+  constexpr int kJobs = 1200;
+  auto ids = client_->EnqueueMany(std::vector<JobSpec>(kJobs, JobSpec{.kind = "work"}));
+  std::set<std::string> orphans;
+  for (const auto& id : ids) {
+    if (PartitionOf(id, 4) == 0) orphans.insert(id);
+  }
+  ASSERT_GT(orphans.size(), kJobs / 8);
+  std::vector<std::unique_ptr<Process>> w;
+  for (int n : {2, 3, 4}) {
+    w.push_back(StartWorker({"--partition", std::to_string(n), "--sleep", "30", "--concurrency",
+                             "4", "--hb-interval", "300", "--partition-timeout", "1000"}));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return Count("state = 'completed'") >= kJobs / 2; }, 120s));
+  int done_orphans = 0, done_others = 0;
+  for (const auto& j : client_->List({.state = JobState::kCompleted, .limit = kJobs})) {
+    (orphans.count(j.id) ? done_orphans : done_others)++;
+  }
+  double orphan_rate = static_cast<double>(done_orphans) / orphans.size();
+  double other_rate = static_cast<double>(done_others) / (kJobs - orphans.size());
+  EXPECT_GE(orphan_rate, other_rate / 3)
+      << "partition 1 (no worker): " << done_orphans << " of " << orphans.size()
+      << " done; the others: " << done_others << " of " << kJobs - orphans.size();
+  ASSERT_TRUE(WaitUntil([&] { return Count("state = 'completed'") == kJobs; }, 120s));
+  for (auto& p : w) p->Signal(SIGTERM);
+  for (auto& p : w) EXPECT_EQ(p->Wait(), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ClusterTest, ::testing::ValuesIn(testing::kAllBackends),

@@ -46,7 +46,7 @@ TEST_P(ProcessTest, JobsOfAKilledWorkerAreFinishedByAnotherExactlyOnce) {
   std::vector<JobSpec> specs(kJobs, JobSpec{.kind = "work"});
   client_->EnqueueMany(specs);
 
-  Process a({TEST_WORKER_BIN, db_->url(), "--lease", "1500", "--sleep", "40", "--concurrency", "8"});
+  Process a({TEST_WORKER_BIN, db_->url(), "--lease", "2000", "--sleep", "40", "--concurrency", "8"});
   std::string a_id = a.ReadLine();
   ASSERT_FALSE(a_id.empty());
   ASSERT_TRUE(WaitUntil([&] {
@@ -59,7 +59,7 @@ TEST_P(ProcessTest, JobsOfAKilledWorkerAreFinishedByAnotherExactlyOnce) {
   EXPECT_GE(stranded, 1);
   db_->Query("CREATE TABLE stranded AS SELECT id FROM {jobs} WHERE state = 'running'");
 
-  Process b({TEST_WORKER_BIN, db_->url(), "--lease", "1500", "--sleep", "5", "--concurrency", "8"});
+  Process b({TEST_WORKER_BIN, db_->url(), "--lease", "2000", "--sleep", "5", "--concurrency", "8"});
   ASSERT_FALSE(b.ReadLine().empty());
   ASSERT_TRUE(WaitUntil([&] { return Count("state = 'completed'") == kJobs; }, 180s));
   b.Signal(SIGTERM);

@@ -118,7 +118,8 @@ int main(int argc, char** argv) {
          },
          [log, &id](const std::string& name) {
            AppendLine(log, fmt::format("stop {} {} {}", name, id, NowMicros()));
-         }});
+         },
+         spindle::Millis(100)});  // a stop that only writes a line
   }
   worker.Start();
   std::cout << worker.id() << std::endl;  // tells the test who we are

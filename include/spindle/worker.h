@@ -36,7 +36,10 @@ struct CommandOptions {
   std::vector<std::string> argv;  // exactly as executed, no shell
   // How long the command may run. Default: the worker's default_timeout.
   std::optional<Millis> timeout;
-  // After SIGTERM on timeout, wait this long before SIGKILL. Default: 5 s.
+  // After SIGTERM (on timeout, cancel, stop or fencing), wait this long before SIGKILL.
+  // A worker must be able to kill a command before its peers may rescue the job, so
+  // kill_grace + 1 s must fit in the cluster's heartbeat_timeout (beside two heartbeat
+  // intervals) and in half the lease; Start() refuses options that break this. Default: 5 s.
   Millis kill_grace{5000};
 };
 
@@ -69,6 +72,10 @@ struct AssignmentHandler {
   // Stops that work and returns once it has stopped; only then may another worker start it.
   // Stops of different assignments may run in parallel.
   std::function<void(const std::string& name)> stop;
+  // The longest `stop` may take to end the work. A worker cut off from the database stops its
+  // assignments this much (and a second) before its peers may evict it and start them
+  // elsewhere; a stop that overruns it breaks the one-instance guarantee. Default: 5 s.
+  Millis stop_timeout{5000};
 };
 
 struct WorkerOptions {
@@ -128,6 +135,10 @@ class Worker {
   void Stop();
 
   const std::string& id() const;
+
+  // SIGKILLs, at once, every process of every command this process runs (jobs and
+  // assignments), for a program about to exit without stopping (a second Ctrl-C).
+  static void KillCommands();
 
   // Counters, for tests and the bench.
   struct Stats {

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/duration.h"
 #include "core/log.h"
 #include "runtime/command.h"
 #include "spindle/error.h"
@@ -46,6 +47,33 @@ int PartitionCount(const Membership& m, std::optional<int> own, Millis partition
   return count;
 }
 
+std::vector<int> PartitionsOf(const Membership& m, const std::string& self, int own, int count,
+                              Millis partition_timeout) {
+  std::vector<int> indexes{own - 1};
+  std::set<int> live{own};
+  std::vector<std::string> adopters{self};
+  for (const auto& member : m.members) {
+    if (!member.info.partition || member.silent_for >= partition_timeout) continue;
+    live.insert(*member.info.partition);
+    if (member.info.id != self) adopters.push_back(member.info.id);
+  }
+  for (int n = 1; n <= count; ++n) {
+    if (live.count(n)) continue;
+    std::string orphan = "partition " + std::to_string(n);
+    const std::string* best = nullptr;
+    uint64_t best_score = 0;
+    for (const auto& id : adopters) {
+      uint64_t score = Hash(orphan, id);
+      if (!best || score > best_score || (score == best_score && id < *best)) {
+        best = &id;
+        best_score = score;
+      }
+    }
+    if (*best == self) indexes.push_back(n - 1);
+  }
+  return indexes;
+}
+
 std::optional<std::string> Neighbour(const Membership& m, const std::string& self) {
   std::optional<std::string> first, next;
   for (const auto& member : m.members) {  // ordered by id
@@ -83,6 +111,7 @@ AssignmentHandler CommandAssignment(const std::string& role, const std::string& 
     std::map<std::string, std::unique_ptr<Run>> runs;
   };
   auto state = std::make_shared<State>();
+  Millis stop_timeout = command.kill_grace;  // SIGTERM, then SIGKILL after kill_grace
   auto start = [state, role, worker_id, command](const std::string& name) {
     auto run = std::make_unique<Run>();
     Run* raw = run.get();
@@ -97,8 +126,8 @@ AssignmentHandler CommandAssignment(const std::string& role, const std::string& 
         cr.cancel = &raw->token;
         auto r = RunCommand(cr);
         if (raw->token.cancelled()) break;
-        core::Log().warn("event=assignment_exited assignment={} result=\"{}\"", name,
-                         r.Describe());
+        core::Log().warn("event=assignment_exited assignment={} result={}", name,
+                         core::LogValue(r.Describe()));
         raw->token.WaitFor(std::chrono::seconds(1));
       }
     });
@@ -117,7 +146,7 @@ AssignmentHandler CommandAssignment(const std::string& role, const std::string& 
     run->token.Cancel();  // SIGTERM, then SIGKILL after kill_grace
     run->thread.join();
   };
-  return {start, stop};
+  return {start, stop, stop_timeout};
 }
 
 void CheckClusterOptions(const ClusterOptions& o) {
@@ -131,6 +160,28 @@ void CheckClusterOptions(const ClusterOptions& o) {
   }
 }
 
+Millis FenceMargin(Millis longest_stop) { return longest_stop + kFenceSlack; }
+
+void CheckFenceMargin(const ClusterOptions& o, std::optional<Millis> lease, Millis longest_stop,
+                      const std::string& what) {
+  Millis margin = FenceMargin(longest_stop);
+  auto cannot = [&](std::string_view option, Millis needed, Millis is) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("{} may take {} to stop, so a worker cut off from the database "
+                             "must begin stopping it {} before its peers may take it over; "
+                             "{} must then be at least {} (it is {}): raise it, or shorten the "
+                             "stop",
+                             what, core::FormatDuration(longest_stop),
+                             core::FormatDuration(margin), option, core::FormatDuration(needed),
+                             core::FormatDuration(is)));
+  };
+  if (o.heartbeat_timeout < margin + 2 * o.heartbeat_interval) {
+    throw cannot("heartbeat_timeout (the margin and two heartbeat intervals)",
+                 margin + 2 * o.heartbeat_interval, o.heartbeat_timeout);
+  }
+  if (lease && *lease < 2 * margin) throw cannot("the lease (twice the margin)", 2 * margin, *lease);
+}
+
 Coordinator::Coordinator(Store& store, MemberInfo me, ClusterOptions options)
     : store_(store), me_(std::move(me)), opts_(std::move(options)) {
   CheckClusterOptions(opts_);
@@ -142,6 +193,7 @@ Coordinator::Coordinator(Store& store, MemberInfo me, ClusterOptions options)
 Coordinator::~Coordinator() {
   if (ticker_) ticker_->Stop();
   if (assigner_) assigner_->Stop();
+  if (fencer_) fencer_->Stop();
 }
 
 void Coordinator::AddAssignment(const std::string& name, const std::string& role,
@@ -167,13 +219,23 @@ void Coordinator::Register() {
 }
 
 void Coordinator::Start() {
+  Millis longest_stop{0};
+  for (const auto& [name, d] : declared_) {
+    CheckFenceMargin(opts_, std::nullopt, d.handler.stop_timeout, "assignment '" + name + "'");
+    longest_stop = std::max(longest_stop, d.handler.stop_timeout);
+  }
+  fence_margin_ = FenceMargin(longest_stop);
   Register();
   Millis tick = std::min(opts_.heartbeat_interval, Millis(1000));
   ticker_ = std::make_unique<LoopService>("coordinator", tick, [this] { return Tick(); });
   assigner_ = std::make_unique<LoopService>("assigner", tick, [this] { return Rebalance(); });
+  fencer_ = std::make_unique<LoopService>("fence", Millis(50), [this] { return Fence(); });
   Tick();
   ticker_->Start();
-  if (!declared_.empty()) assigner_->Start();
+  if (!declared_.empty()) {
+    assigner_->Start();
+    fencer_->Start();
+  }
 }
 
 void Coordinator::Wake() {
@@ -236,10 +298,15 @@ bool Coordinator::Tick() {
     if (ms.version != membership_.version) last_change_ = start;
     bool changed = ms.version != membership_.version;
     membership_ = std::move(ms);
-    if (count != partition_.count) {
-      partition_ = {me_.partition ? *me_.partition - 1 : 0, count};
-      core::Log().info("event=repartitioned worker={} partition={} of={}", me_.id,
-                       partition_.index + 1, count);
+    std::vector<int> indexes;
+    if (count > 0) {
+      indexes = PartitionsOf(membership_, me_.id, *me_.partition, count, opts_.partition_timeout);
+    }
+    if (count != partition_.count || indexes != partition_.indexes) {
+      partition_ = {count, std::move(indexes)};
+      core::Log().info("event=repartitioned worker={} partition={} of={} adopted={}", me_.id,
+                       count ? std::to_string(*me_.partition) : "none", count,
+                       partition_.indexes.size() > 1 ? partition_.indexes.size() - 1 : 0);
     }
     if (changed && assigner_) assigner_->Wake();
   }
@@ -262,11 +329,26 @@ bool Coordinator::Tick() {
 
 bool Coordinator::Fenced(Steady::time_point now) const {
   // Not heard by the database for a heartbeat timeout: others may evict this worker at any
-  // moment and start its assignments, so stop them first.
-  return !registered_ || now - last_beat_ok_ > opts_.heartbeat_timeout;
+  // moment and start its assignments. So stop them a margin before that, in which the stop
+  // completes.
+  return !registered_ || now - last_beat_ok_ > opts_.heartbeat_timeout - fence_margin_;
+}
+
+bool Coordinator::Fence() {
+  std::vector<std::string> all;
+  {
+    std::lock_guard lock(mu_);
+    if (running_.empty() || !Fenced(Steady::now())) return false;
+    all.assign(running_.begin(), running_.end());
+  }
+  core::Log().warn("event=fenced worker={} assignments={} (no heartbeat accepted lately)", me_.id,
+                   all.size());
+  StopRunning(all);
+  return false;
 }
 
 bool Coordinator::Rebalance() {
+  RetryReleases();
   auto now = Steady::now();
   std::vector<std::string> lose, want;
   {
@@ -276,7 +358,9 @@ bool Coordinator::Rebalance() {
       bool mine = !fenced && OwnerOf(name, d.role, membership_) == me_.id;
       bool runs = running_.count(name) > 0;
       if (runs && !mine) lose.push_back(name);
-      if (!runs && mine) want.push_back(name);
+      // Not while its last stop is under way; a claim this worker failed to release is still
+      // its own, so it may start again.
+      if (!runs && mine && !stopping_.count(name)) want.push_back(name);
     }
     // Joining, or starting a moved assignment, waits until the membership settles.
     if (now - last_change_ < opts_.stability_period) want.clear();
@@ -287,58 +371,84 @@ bool Coordinator::Rebalance() {
       if (!store_.AssignmentClaim(name, me_.id)) continue;  // the last owner still stops it
     } catch (const Error& e) {
       // Unreachable: try again next round (and keep checking the fence meanwhile).
-      core::Log().warn("event=assignment_claim_failed assignment={} error=\"{}\"", name,
-                       e.what());
+      core::Log().warn("event=assignment_claim_failed assignment={} error={}", name,
+                       core::LogValue(e.what()));
       return false;
     }
     try {
       declared_.at(name).handler.start(name);
     } catch (const std::exception& e) {
-      core::Log().error("event=assignment_start_failed assignment={} error=\"{}\"", name,
-                        e.what());
+      core::Log().error("event=assignment_start_failed assignment={} error={}", name,
+                        core::LogValue(e.what()));
       Release(name);
       continue;
     }
     core::Log().info("event=assignment_started assignment={} worker={}", name, me_.id);
     std::lock_guard lock(mu_);
+    unreleased_.erase(name);
     running_.insert(name);
   }
   return false;
 }
 
-void Coordinator::StopRunning(const std::vector<std::string>& names) {
+void Coordinator::StopRunning(const std::vector<std::string>& requested) {
+  std::vector<std::string> names;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& name : requested) {
+      if (running_.erase(name)) {
+        stopping_.insert(name);
+        names.push_back(name);
+      }
+    }
+  }
   std::vector<std::thread> stops;
   for (const auto& name : names) {
     stops.emplace_back([this, name] {
       try {
         declared_.at(name).handler.stop(name);
       } catch (const std::exception& e) {
-        core::Log().error("event=assignment_stop_failed assignment={} error=\"{}\"", name,
-                          e.what());
+        core::Log().error("event=assignment_stop_failed assignment={} error={}", name,
+                          core::LogValue(e.what()));
       }
       core::Log().info("event=assignment_stopped assignment={} worker={}", name, me_.id);
     });
   }
   for (auto& t : stops) t.join();
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& name : names) running_.erase(name);
-  }
   for (const auto& name : names) Release(name);
+  std::lock_guard lock(mu_);
+  for (const auto& name : names) stopping_.erase(name);
 }
 
 void Coordinator::Release(const std::string& name) {
   try {
     store_.AssignmentRelease(name, me_.id);
+    std::lock_guard lock(mu_);
+    unreleased_.erase(name);
   } catch (const Error& e) {
-    // This worker's eviction frees the claim too.
-    core::Log().warn("event=assignment_release_failed assignment={} error=\"{}\"", name,
-                     e.what());
+    // Held by a live worker that does not run it, the claim would keep everyone else from
+    // starting the assignment: try again every round (an eviction frees it too).
+    core::Log().warn("event=assignment_release_failed assignment={} error={}", name,
+                     core::LogValue(e.what()));
+    std::lock_guard lock(mu_);
+    unreleased_.insert(name);
   }
+}
+
+void Coordinator::RetryReleases() {
+  std::vector<std::string> names;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& name : unreleased_) {
+      if (!running_.count(name) && !stopping_.count(name)) names.push_back(name);
+    }
+  }
+  for (const auto& name : names) Release(name);
 }
 
 void Coordinator::StopAssignments() {
   if (assigner_) assigner_->Stop();
+  if (fencer_) fencer_->Stop();
   StopRunning(running());
 }
 
@@ -348,7 +458,7 @@ void Coordinator::Stop() {
   try {
     store_.MemberRemove(me_.id, false);
   } catch (const Error& e) {
-    core::Log().warn("event=deregister_failed worker={} error=\"{}\"", me_.id, e.what());
+    core::Log().warn("event=deregister_failed worker={} error={}", me_.id, core::LogValue(e.what()));
   }
 }
 
@@ -365,6 +475,11 @@ bool Coordinator::leader() const {
 std::vector<std::string> Coordinator::running() const {
   std::lock_guard lock(mu_);
   return {running_.begin(), running_.end()};
+}
+
+std::chrono::steady_clock::time_point Coordinator::last_heartbeat() const {
+  std::lock_guard lock(mu_);
+  return last_beat_ok_;
 }
 
 }  // namespace spindle::runtime

@@ -23,6 +23,14 @@ namespace spindle::runtime {
 // How many partitions a worker sees: the highest number among its own and those of members
 // heard from within `partition_timeout`.
 int PartitionCount(const Membership& m, std::optional<int> own, Millis partition_timeout);
+// The partitions (0-based, of `count`) worker `self`, holding number `own`, fetches: its own,
+// and the orphans it adopts. A number of 1..count that no member heard from within
+// `partition_timeout` holds is an orphan; of the live numbered members (and `self`), the one
+// with the highest hash with the orphan's number adopts it, so each orphan is served by
+// exactly one live worker as fast as its own partition (rendezvous hashing, as for
+// assignments).
+std::vector<int> PartitionsOf(const Membership& m, const std::string& self, int own, int count,
+                              Millis partition_timeout);
 // The member after `self` in id order, wrapping around; nullopt when there is no other.
 std::optional<std::string> Neighbour(const Membership& m, const std::string& self);
 // Rendezvous hashing: of the members with `role`, the one whose hash with the assignment's name
@@ -33,6 +41,19 @@ std::optional<std::string> OwnerOf(const std::string& assignment, const std::str
 // Throws Error(kInvalidArgument) for cluster options that cannot work.
 void CheckClusterOptions(const ClusterOptions& options);
 
+// Self-fencing (docs/coordination.md, "Guarantees"): a worker that has not reached the database
+// stops its work this long before its peers may take that work over: the longest its stop may
+// take (a command's kill_grace, an assignment's stop_timeout), plus a second for the kill to
+// land and for clocks that tick at slightly different rates.
+inline constexpr Millis kFenceSlack{1000};
+Millis FenceMargin(Millis longest_stop);
+// Throws Error(kInvalidArgument) naming `what` when a stop of `longest_stop` cannot be fenced
+// in time under these options: the margin must leave two heartbeat intervals of the heartbeat
+// timeout, and half the lease (renewed every third of it).
+// (`lease` unset: only the heartbeat, as for assignments, which hold no lease.)
+void CheckFenceMargin(const ClusterOptions& options, std::optional<Millis> lease,
+                      Millis longest_stop, const std::string& what);
+
 // An external command run as an assignment (see Worker::RegisterAssignmentCommand).
 AssignmentHandler CommandAssignment(const std::string& role, const std::string& worker_id,
                                     CommandOptions command);
@@ -40,8 +61,8 @@ AssignmentHandler CommandAssignment(const std::string& role, const std::string& 
 class Coordinator {
  public:
   struct Partition {
-    int index = 0;  // 0-based
-    int count = 0;  // 0: unpartitioned
+    int count = 0;             // 0: unpartitioned
+    std::vector<int> indexes;  // 0-based: its own first, then the orphans it adopted
   };
 
   Coordinator(Store& store, MemberInfo me, ClusterOptions options);
@@ -65,10 +86,15 @@ class Coordinator {
   Partition partition() const;
   bool leader() const;
   std::vector<std::string> running() const;
+  // When the database last accepted this worker's heartbeat (the time it was sent).
+  std::chrono::steady_clock::time_point last_heartbeat() const;
 
   // One round of each loop, for tests and for the loops themselves.
   bool Tick();
   bool Rebalance();
+  // Stops every assignment when this worker is fenced (no heartbeat accepted for
+  // heartbeat_timeout minus the fence margin). Touches no database. Run by its own loop.
+  bool Fence();
 
  private:
   using Steady = std::chrono::steady_clock;
@@ -78,10 +104,14 @@ class Coordinator {
   };
 
   void Register();
-  bool Fenced(Steady::time_point now) const;
-  // Stops these assignments (in parallel) and releases their claims.
+  bool Fenced(Steady::time_point now) const;  // with mu_ held
+  // Stops these assignments (in parallel) and releases their claims. Each running assignment
+  // is stopped by exactly one caller, whichever loop asks first.
   void StopRunning(const std::vector<std::string>& names);
+  // Releases the claim; when that fails, the claim is kept in unreleased_ and tried again
+  // every round.
   void Release(const std::string& name);
+  void RetryReleases();
 
   Store& store_;
   MemberInfo me_;
@@ -96,9 +126,12 @@ class Coordinator {
   Steady::time_point last_beat_try_;
   Steady::time_point leader_until_;
   Partition partition_;
-  std::set<std::string> running_;
+  std::set<std::string> running_;     // started, not being stopped
+  std::set<std::string> stopping_;    // a stop is under way
+  std::set<std::string> unreleased_;  // stopped; releasing the claim failed
+  Millis fence_margin_{0};
 
-  std::unique_ptr<LoopService> ticker_, assigner_;
+  std::unique_ptr<LoopService> ticker_, assigner_, fencer_;
 };
 
 }  // namespace spindle::runtime

@@ -73,8 +73,8 @@ class LoopService {
         backoff = Millis(0);
       } catch (const std::exception& e) {
         backoff = std::min(Millis(5000), backoff.count() ? backoff * 2 : Millis(100));
-        core::Log().warn("event=service_error service={} retry_in_ms={} error=\"{}\"", name_,
-                     backoff.count(), e.what());
+        core::Log().warn("event=service_error service={} retry_in_ms={} error={}", name_,
+                     backoff.count(), core::LogValue(e.what()));
       }
     }
   }

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <deque>
+#include <map>
 #include <random>
 #include <set>
 #include <unordered_map>
@@ -20,6 +21,7 @@
 #include "core/duration.h"
 #include "core/text.h"
 #include "runtime/command.h"
+#include "runtime/command_fence.h"
 #include "runtime/command_protocol.h"
 #include "runtime/coordinator.h"
 #include "runtime/service.h"
@@ -40,12 +42,16 @@ std::string HostName() {
   return host;
 }
 
+// Host and pid name the process for people; 64 random bits keep two ids apart in practice.
 std::string DefaultWorkerId() {
-  std::mt19937 rng{std::random_device{}()};
-  return fmt::format("{}-{}-{:04x}", HostName(), getpid(), rng() & 0xffff);
+  std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("{}-{}-{:016x}", HostName(), getpid(), rng());
 }
 
-// A job between the start of its handler and its outcome.
+// One attempt of a job between the start of its handler and its outcome. Attempts, not jobs,
+// are what a worker tracks: after a stop and a resume, attempt N (still being killed) and
+// attempt N + 1 of one job may both be here.
+using AttemptKey = std::pair<std::string, int>;
 struct RunningJob {
   std::string id;
   int attempt = 0;
@@ -53,6 +59,7 @@ struct RunningJob {
   Millis timeout{0};
   CancelToken token;
   std::atomic<bool> timed_out{false};
+  std::atomic<bool> overrun{false};  // still running a lease past its deadline
   std::atomic<bool> shutdown{false};
   // The attempt already ended in the database (the job waits for its children): no outcome.
   bool parked = false;
@@ -127,7 +134,7 @@ class Worker::Impl {
     uint64_t seen;
     {
       std::lock_guard lock(q.mu);
-      if (q.stopping || kinds.empty()) return false;
+      if (q.stopping || kinds.empty() || fenced) return false;
       limit = std::min(q.opts.concurrency - q.in_flight, opts.fetch_batch_max);
       seen = q.wakeups;
       if (limit <= 0) {
@@ -141,7 +148,7 @@ class Worker::Impl {
     {
       std::lock_guard lock(q.mu);
       q.more = n == limit || q.wakeups != seen;
-      if (q.stopping) {
+      if (q.stopping || fenced) {
         for (auto& j : jobs) Finish(Release(j));
         return false;
       }
@@ -154,12 +161,13 @@ class Worker::Impl {
     return n == limit && limit == opts.fetch_batch_max;
   }
 
-  // Fetches from this worker's partition, and when partitioned, also jobs of any partition that
-  // are overdue: those of a partition whose worker is gone. "Overdue" adapts to how long this
-  // worker's own jobs wait: three times its average dispatch delay, between 1 s and 1 min.
+  // Fetches from this worker's partitions (its own and the orphans it adopted), and when
+  // partitioned, also jobs of any partition that are overdue: a safety net for the moments
+  // when workers disagree about who is alive. "Overdue" adapts to how long this worker's own
+  // jobs wait: three times its average dispatch delay, between 1 s and 1 min.
   std::vector<Job> Fetch(Queue& q, int limit) {
     auto part = coordinator->partition();
-    JobFetchParams p{q.opts.name, limit, opts.id, opts.lease, kinds, part.count, part.index};
+    JobFetchParams p{q.opts.name, limit, opts.id, opts.lease, kinds, part.count, part.indexes};
     auto jobs = store->JobFetch(p);
     if (part.count == 0) return jobs;
     auto now = std::chrono::steady_clock::now();
@@ -176,7 +184,15 @@ class Worker::Impl {
     p.limit = limit - static_cast<int>(jobs.size());
     p.partition_count = 0;
     p.overdue = overdue;
-    auto more = store->JobFetch(p);
+    std::vector<Job> more;
+    try {
+      more = store->JobFetch(p);
+    } catch (const std::exception& e) {
+      // The first batch is leased to this worker already: run it, whatever became of this one.
+      core::Log().warn("event=fallback_fetch_failed queue={} error={}", q.opts.name,
+                       core::LogValue(e.what()));
+      return jobs;
+    }
     if (!more.empty()) core::Log().info("event=fallback_fetch queue={} jobs={}", q.opts.name, more.size());
     jobs.insert(jobs.end(), std::make_move_iterator(more.begin()),
                 std::make_move_iterator(more.end()));
@@ -195,7 +211,11 @@ class Worker::Impl {
         job = std::move(q.ready.front());
         q.ready.pop_front();
       }
-      if (auto outcome = Run(job)) Finish(std::move(*outcome));
+      if (fenced) {
+        Finish(Release(job));  // cut off from the database: start nothing
+      } else if (auto outcome = Run(job)) {
+        Finish(std::move(*outcome));
+      }
       bool wake, idle;
       {
         std::lock_guard lock(q.mu);
@@ -219,7 +239,7 @@ class Worker::Impl {
     rj->deadline = std::chrono::steady_clock::now() + std::min(rj->timeout, kMaxTimeout);
     {
       std::lock_guard lock(running_mu);
-      running[job.id] = rj;
+      running[{job.id, job.attempt}] = rj;
     }
     ++running_count;
 
@@ -244,7 +264,7 @@ class Worker::Impl {
 
     {
       std::lock_guard lock(running_mu);
-      running.erase(job.id);
+      running.erase({job.id, job.attempt});
     }
     --running_count;
 
@@ -267,8 +287,10 @@ class Worker::Impl {
       case JobResult::Kind::kError:
         o.kind = JobOutcome::Kind::kError;
         o.delay = core::BackoffDelay(opts.backoff, job.attempt);
-        core::Log().info("event=job_error job={} kind={} attempt={} error=\"{}\"", job.id, job.kind,
-                     job.attempt, result.message);
+        // The last attempt's error is a failure someone should see: warn.
+        core::Log().log(job.attempt >= job.max_attempts ? spdlog::level::warn : spdlog::level::info,
+                        "event=job_error job={} kind={} attempt={} of={} error={}", job.id,
+                        job.kind, job.attempt, job.max_attempts, core::LogValue(result.message));
         break;
       case JobResult::Kind::kDiscard:
         o.kind = JobOutcome::Kind::kDiscard;
@@ -296,7 +318,7 @@ class Worker::Impl {
       try {
         Save(job, {.progress = runtime::ProgressJson(fraction, core::CleanText(message))});
       } catch (const std::exception& e) {
-        core::Log().warn("event=progress_failed job={} error=\"{}\"", job.id, e.what());
+        core::Log().warn("event=progress_failed job={} error={}", job.id, core::LogValue(e.what()));
       }
     };
   }
@@ -488,17 +510,22 @@ class Worker::Impl {
                                     batch.begin() + std::min(batch.size(), start + kChunk));
       std::vector<std::string> applied;
       try {
-        applied = store->JobFinishMany(opts.id, chunk);
-      } catch (const Error& e) {
-        if (e.code() == ErrorCode::kUnavailable) {
-          // Keep what was not written; completion is fenced, so writing it again is safe.
-          std::lock_guard lock(done_mu);
-          done.insert(done.begin(), batch.begin() + start, batch.end());
-          throw;
+        try {
+          applied = store->JobFinishMany(opts.id, chunk);
+        } catch (const Error& e) {
+          if (e.code() == ErrorCode::kUnavailable) throw;
+          // The database refused the batch itself: write the outcomes one by one so that one
+          // bad outcome cannot hold back the others.
+          applied = FinishOneByOne(chunk, e.what());
+        } catch (const std::exception& e) {
+          applied = FinishOneByOne(chunk, e.what());
         }
-        // The database refused the batch itself: write the outcomes one by one so that one bad
-        // outcome cannot hold back the others.
-        applied = FinishOneByOne(chunk, e);
+      } catch (const Error& e) {
+        // Unavailable: keep what was not written; completion is fenced, so writing an outcome
+        // again is safe (it is refused where the first write went through).
+        std::lock_guard lock(done_mu);
+        done.insert(done.begin(), batch.begin() + start, batch.end());
+        throw;
       }
       std::unordered_map<std::string_view, bool> ok;
       for (const auto& id : applied) ok[id] = true;
@@ -516,8 +543,13 @@ class Worker::Impl {
     return false;
   }
 
-  std::vector<std::string> FinishOneByOne(const std::vector<JobOutcome>& chunk, const Error& e) {
-    core::Log().error("event=finish_batch_refused outcomes={} error=\"{}\"", chunk.size(), e.what());
+  // Writes outcomes one at a time. One the database refuses is written again without what it
+  // reported (its message and result), so that an attempt that ran always ends: a completed
+  // job stays completed. Throws Error(kUnavailable) when the database is gone.
+  std::vector<std::string> FinishOneByOne(const std::vector<JobOutcome>& chunk,
+                                          std::string_view why) {
+    core::Log().error("event=finish_batch_refused outcomes={} error={}", chunk.size(),
+                      core::LogValue(why));
     std::vector<std::string> applied;
     for (auto o : chunk) {
       for (int tries = 0; tries < 2; ++tries) {
@@ -527,9 +559,14 @@ class Worker::Impl {
           break;
         } catch (const Error& one_error) {
           if (one_error.code() == ErrorCode::kUnavailable) throw;
-          core::Log().error("event=finish_refused job={} error=\"{}\"", o.id, one_error.what());
-          o.message = "(the outcome's message could not be stored)";
+          core::Log().error("event=finish_refused job={} error={}", o.id,
+                            core::LogValue(one_error.what()));
+        } catch (const std::exception& one_error) {
+          core::Log().error("event=finish_refused job={} error={}", o.id,
+                            core::LogValue(one_error.what()));
         }
+        o.message = "(the outcome's message could not be stored)";
+        o.result = Json();
       }
     }
     return applied;
@@ -537,31 +574,63 @@ class Worker::Impl {
 
   // --- maintenance -----------------------------------------------------------------------
 
-  // Cancels handlers whose deadline passed.
+  // Cancels handlers whose deadline passed, and fences this worker: touches no database, so it
+  // runs however the database fares.
   bool Watch() {
     auto now = std::chrono::steady_clock::now();
-    std::lock_guard lock(running_mu);
-    for (auto& [id, rj] : running) {
-      if (now >= rj->deadline && !rj->timed_out.exchange(true)) rj->token.Cancel();
+    {
+      std::lock_guard lock(running_mu);
+      for (auto& [key, rj] : running) {
+        if (now >= rj->deadline && !rj->timed_out.exchange(true)) rj->token.Cancel();
+        // A C++ handler can only be asked to stop; one that ignores its timeout keeps its
+        // lease (its job must not run twice at once) and is named once.
+        if (now >= rj->deadline + opts.lease && !rj->overrun.exchange(true)) {
+          core::Log().error("event=handler_ignores_timeout job={} attempt={}", rj->id,
+                            rj->attempt);
+        }
+      }
     }
+    CheckFence(now);
     return false;
   }
 
-  // Renews the leases of the attempts this worker holds: fetched and waiting, running (until
-  // one lease past its deadline: a handler that ignores its timeout loses the job to the
-  // rescuer), and finished with the outcome not yet written.
+  // Self-fencing (docs/coordination.md, "Guarantees"). Peers may rescue this worker's jobs once
+  // the database has not heard from it for its heartbeat timeout (eviction), or once a lease
+  // ran out. Both clocks start when the last accepted heartbeat or renewal was *sent*, so they
+  // start no later than the database's. A fence margin before the first of them, this worker
+  // stops fetching and stops its running attempts (a command is SIGTERMed, SIGKILLed after its
+  // kill_grace), so that nothing it runs is alive when a peer may start it again.
+  void CheckFence(SteadyTime now) {
+    SteadyTime contact = std::min(coordinator->last_heartbeat() + opts.cluster.heartbeat_timeout,
+                                  last_renewal.load() + opts.lease);
+    // The backstop, for when this worker cannot act: supervisors kill its commands by then.
+    command_fence.Set(contact - runtime::kFenceSlack);
+    bool cut_off = now > contact - fence_margin;
+    if (cut_off && !fenced.exchange(true)) {
+      core::Log().warn("event=fenced worker={} (the database has not heard from this worker; "
+                       "stopping its jobs before peers may rescue them)",
+                       opts.id);
+      GiveUp(nullptr);
+    } else if (!cut_off && fenced.exchange(false)) {
+      core::Log().info("event=unfenced worker={}", opts.id);
+      for (auto& q : queues) q->producer->Wake();
+    }
+  }
+
+  // Renews the leases of the attempts this worker holds: fetched and waiting, running (for as
+  // long as their handler or command runs, also past its timeout and after the job was stopped
+  // or cancelled: nobody may run the job again while its process is alive), and finished with
+  // the outcome not yet written.
   bool RenewLeases() {
+    auto sent = std::chrono::steady_clock::now();
     std::vector<JobRef> held;
     for (auto& q : queues) {
       std::lock_guard lock(q->mu);
       for (const auto& j : q->ready) held.push_back({j.id, j.attempt});
     }
-    auto cutoff = std::chrono::steady_clock::now() - opts.lease;
     {
       std::lock_guard lock(running_mu);
-      for (const auto& [id, rj] : running) {
-        if (rj->deadline > cutoff) held.push_back({rj->id, rj->attempt});
-      }
+      for (const auto& [key, rj] : running) held.push_back({rj->id, rj->attempt});
     }
     {
       std::lock_guard lock(done_mu);
@@ -570,10 +639,8 @@ class Worker::Impl {
       }
     }
     auto renewal = store->JobLeaseRenew(opts.id, held, opts.lease);
-    if (!renewal.give_up.empty()) {
-      std::set<std::string> ids(renewal.give_up.begin(), renewal.give_up.end());
-      GiveUp(&ids);
-    }
+    last_renewal = sent;
+    if (!renewal.give_up.empty()) GiveUp(&renewal.give_up);
     return false;
   }
 
@@ -632,6 +699,16 @@ class Worker::Impl {
                   "the worker has no handlers: register a C++ handler or configure a command "
                   "([kinds.NAME] command = [...]) for at least one kind, or an assignment");
     }
+    // The longest a running attempt takes to die once told to: a command's kill_grace (a C++
+    // handler is only told; see Watch). It must fit before peers may rescue the job.
+    Millis longest_stop{0};
+    for (const auto& [kind, c] : commands) {
+      runtime::CheckFenceMargin(opts.cluster, opts.lease, c.kill_grace,
+                                fmt::format("a job of kind '{}' (kill_grace)", kind));
+      longest_stop = std::max(longest_stop, c.kill_grace);
+    }
+    if (commands.empty()) runtime::CheckFenceMargin(opts.cluster, opts.lease, longest_stop, "a job");
+    fence_margin = runtime::FenceMargin(longest_stop);
     for (const auto& [kind, h] : handlers) kinds.push_back(kind);
     for (const auto& [kind, c] : commands) kinds.push_back(kind);
     for (const auto& [kind, st] : step_kinds) kinds.push_back(kind);
@@ -657,6 +734,7 @@ class Worker::Impl {
     for (auto& [name, role, handler] : assignments) coordinator->AddAssignment(name, role, handler);
     coordinator->on_evicted = [this] { GiveUp(nullptr); };
     coordinator->Start();
+    last_renewal = std::chrono::steady_clock::now();
     completer = std::make_unique<LoopService>("completer", Millis(1000), [this] { return Complete(); });
     watchdog = std::make_unique<LoopService>("watchdog", Millis(50), [this] { return Watch(); });
     renewer = std::make_unique<LoopService>("lease_renewer", opts.lease / 3,
@@ -703,21 +781,27 @@ class Worker::Impl {
     return n;
   }
 
-  // Stops working on jobs that are no longer this worker's (`ids`, or all of them when null):
-  // they were stopped, cancelled, handed back by a cluster stop, or given to others when this
-  // worker was evicted. Waiting ones are handed back, running handlers are cancelled; the
-  // outcomes are hand-backs, which fencing refuses where the job moved on.
-  void GiveUp(const std::set<std::string>* ids) {
-    auto mine = [&](const std::string& id) { return !ids || ids->count(id) > 0; };
+  // Stops working on attempts that are no longer this worker's (`refs`, or all of them when
+  // null): they were stopped, cancelled, handed back by a cluster stop, given to others when
+  // this worker was evicted, or this worker fenced itself. Waiting ones are handed back, running
+  // handlers are cancelled; the outcomes are hand-backs, which fencing refuses where the job
+  // moved on (and which then free the lease the attempt still held).
+  void GiveUp(const std::vector<JobRef>* refs) {
+    std::set<AttemptKey> which;
+    if (refs) {
+      for (const auto& r : *refs) which.emplace(r.id, r.attempt);
+    }
+    auto mine = [&](const std::string& id, int attempt) {
+      return !refs || which.count({id, attempt}) > 0;
+    };
     int n = 0;
     for (auto& q : queues) {
       std::lock_guard lock(q->mu);
-      n += HandBack(*q, [&](const Job& j) { return mine(j.id); });
+      n += HandBack(*q, [&](const Job& j) { return mine(j.id, j.attempt); });
     }
     std::lock_guard lock(running_mu);
-    for (auto& [id, rj] : running) {
-      if (!mine(id)) continue;
-      rj->shutdown = true;
+    for (auto& [key, rj] : running) {
+      if (!mine(key.first, key.second) || rj->shutdown.exchange(true)) continue;
       rj->token.Cancel();
       ++n;
     }
@@ -744,23 +828,15 @@ class Worker::Impl {
     // 2. Let running jobs finish within the grace period.
     auto deadline = std::chrono::steady_clock::now() + opts.shutdown_grace;
     WaitIdle(deadline);
-    // 3. Cancel the rest; they hand themselves back when their handlers return.
-    {
+    // 3. Cancel the rest; they hand themselves back when their handlers return. Commands are
+    // SIGKILLed after their kill_grace. A C++ handler that ignores its token is waited for: its
+    // job is not handed back while it runs (it would run twice), and its lease is renewed
+    // meanwhile. It is named every 10 s.
+    GiveUp(nullptr);
+    while (!WaitIdle(std::chrono::steady_clock::now() + Millis(10000))) {
       std::lock_guard lock(running_mu);
-      for (auto& [id, rj] : running) {
-        rj->shutdown = true;
-        rj->token.Cancel();
-      }
-    }
-    // Commands get kill_grace between SIGTERM and SIGKILL; give them that and a margin.
-    Millis wait{10000};
-    for (const auto& [kind, c] : commands) wait = std::max(wait, c.kill_grace + Millis(5000));
-    if (!WaitIdle(std::chrono::steady_clock::now() + wait)) {
-      // Handlers that ignore their token: hand their jobs back now; their late outcome is fenced.
-      std::lock_guard lock(running_mu);
-      for (auto& [id, rj] : running) {
-        core::Log().warn("event=handler_ignores_cancel job={}", id);
-        Finish({rj->id, rj->attempt, JobOutcome::Kind::kRelease, "", Millis(0)});
+      for (auto& [key, rj] : running) {
+        core::Log().warn("event=stop_waits_for_handler job={} attempt={}", rj->id, rj->attempt);
       }
     }
     for (auto& q : queues) {
@@ -782,7 +858,7 @@ class Worker::Impl {
         completer->RunOnce();
         break;
       } catch (const std::exception& e) {
-        core::Log().warn("event=final_flush_failed error=\"{}\"", e.what());
+        core::Log().warn("event=final_flush_failed error={}", core::LogValue(e.what()));
         std::this_thread::sleep_for(Millis(250));
       }
     }
@@ -817,8 +893,14 @@ class Worker::Impl {
   std::vector<std::unique_ptr<Queue>> queues;
 
   std::mutex running_mu;
-  std::unordered_map<std::string, std::shared_ptr<RunningJob>> running;
+  std::map<AttemptKey, std::shared_ptr<RunningJob>> running;
   std::atomic<int> running_count{0};
+  // Self-fencing: when the last renewal the database accepted was sent, and whether this worker
+  // is fenced now (fetches nothing, starts nothing).
+  std::atomic<SteadyTime> last_renewal{std::chrono::steady_clock::now()};
+  std::atomic<bool> fenced{false};
+  Millis fence_margin{0};
+  runtime::CommandFence command_fence;
 
   std::mutex done_mu;
   std::vector<JobOutcome> done;     // outcomes waiting for the completer
@@ -878,6 +960,7 @@ std::vector<std::string> Worker::assignments() const {
 }
 
 void Worker::Start() { impl_->Start(); }
+void Worker::KillCommands() { runtime::KillAllCommandGroups(); }
 void Worker::Stop() { impl_->Stop(); }
 const std::string& Worker::id() const { return impl_->opts.id; }
 
