@@ -729,6 +729,7 @@ class Worker::Impl {
     store = OpenStore(so);
     store->Migrate();
     MemberInfo me{.id = opts.id, .host = HostName(), .pid = getpid(), .version = SPINDLE_VERSION};
+    me.incarnation = fmt::format("{:016x}", std::mt19937_64{std::random_device{}()}());
     for (const auto& q : opts.queues) me.queues.push_back(q.name);
     coordinator = std::make_unique<runtime::Coordinator>(*store, me, opts.cluster);
     for (auto& [name, role, handler] : assignments) coordinator->AddAssignment(name, role, handler);
