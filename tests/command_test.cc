@@ -1,6 +1,8 @@
 #include "runtime/command.h"
 #include "runtime/command_protocol.h"
 
+#include "core/text.h"
+
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -164,13 +166,35 @@ TEST(RunCommandTest, StderrKeepsLastBytes) {
       MakeRun({"/bin/sh", "-c",
                "i=0; while [ $i -lt 20000 ]; do echo \"line $i\" >&2; i=$((i+1)); done; "
                "printf END >&2"});
-  run.output_limit = 100;
+  run.stderr_limit = 100;
   CommandResult r = RunCommand(run);
   ASSERT_TRUE(r.started) << r.error;
   EXPECT_EQ(r.exit_code, 0);
   ASSERT_EQ(r.stderr_tail.size(), 100u);
   EXPECT_EQ(r.stderr_tail.substr(r.stderr_tail.size() - 14), "line 19999\nEND");
   EXPECT_EQ(r.stderr_tail.find("line 0\n"), std::string::npos);
+}
+
+TEST(RunCommandTest, StderrTailStartsOnACharacter) {
+  // Two-byte characters and an odd limit: the tail drops the half character at its start.
+  CommandRun run = MakeRun({"/bin/sh", "-c", "i=0; while [ $i -lt 100 ]; do printf '\\303\\251' >&2; "
+                                             "i=$((i+1)); done"});
+  run.stderr_limit = 11;
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  std::string expected;
+  for (int i = 0; i < 5; ++i) expected += "\xc3\xa9";
+  EXPECT_EQ(r.stderr_tail, expected);
+}
+
+TEST(RunCommandTest, StdoutAndStderrLimitsAreSeparate) {
+  CommandRun run = MakeRun({"/bin/sh", "-c", "echo 0123456789; echo abcdefghij >&2"});
+  run.output_limit = 4;
+  run.stderr_limit = 6;
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.stdout_data, "0123");
+  EXPECT_EQ(r.stderr_tail, "fghij\n");
 }
 
 TEST(RunCommandTest, StdoutKeepsFirstBytes) {
@@ -382,6 +406,27 @@ TEST(RunCommandTest, ManyThreadsAtOnce) {
   }
   for (std::thread& thread : threads) thread.join();
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << "thread " << t;
+}
+
+TEST(RunCommandTest, ErrorEndsWithTheLastWordsOfAHugeStderr) {
+  // As the worker runs commands: a large output limit for protocol lines. The error message is
+  // stored cut to 16 KiB (CleanText), so Describe() must be short and end with the last line.
+  for (const char* filler : {"x", "\\377"}) {  // \377: invalid UTF-8, replaced by 3 bytes each
+    CommandRun run = MakeRun(
+        {"/bin/sh", "-c",
+         std::string("head -c 1048576 /dev/zero | tr '\\000' '") + filler +
+             "' >&2; echo 'FATAL: the end' >&2; exit 1"});
+    run.output_limit = 8 << 20;
+    CommandResult r = RunCommand(run);
+    ASSERT_TRUE(r.started) << r.error;
+    EXPECT_EQ(r.exit_code, 1);
+    const std::string described = r.Describe();
+    EXPECT_LT(described.size(), 16u * 1024) << filler;
+    EXPECT_TRUE(described.ends_with("FATAL: the end")) << described.substr(described.size() - 40);
+    EXPECT_TRUE(described.starts_with("exited with status 1; stderr: ")) << filler;
+    const std::string stored = core::CleanText(described);
+    EXPECT_TRUE(stored.ends_with("FATAL: the end")) << filler;
+  }
 }
 
 // Runs `script` with a line callback that records every line and consumes those `consume`

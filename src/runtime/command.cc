@@ -292,7 +292,6 @@ class Child {
       if (!tail) EndStdoutLine();
       return;
     }
-    const size_t limit = run_.output_limit;
     const size_t got = static_cast<size_t>(n);
     if (!tail) {
       if (run_.on_stdout_line) {
@@ -303,6 +302,7 @@ class Child {
       return;
     }
     std::string& err = result_->stderr_tail;
+    const size_t limit = run_.stderr_limit;
     err.append(buffer_.data(), got);
     // Trim only once the excess reaches the limit, so trimming costs amortised O(1) per byte.
     if (err.size() > limit && err.size() - limit >= std::max(limit, kIoChunk)) TrimTail();
@@ -353,9 +353,14 @@ class Child {
     line_.clear();
   }
 
+  // Keeps the last stderr_limit bytes, from the start of a UTF-8 character: a cut through one
+  // would begin the message with a replacement character.
   void TrimTail() {
     std::string& err = result_->stderr_tail;
-    if (err.size() > run_.output_limit) err.erase(0, err.size() - run_.output_limit);
+    if (err.size() <= run_.stderr_limit) return;
+    size_t cut = err.size() - run_.stderr_limit;
+    for (int i = 0; i < 3 && cut < err.size() && (err[cut] & 0xc0) == 0x80; ++i) ++cut;
+    err.erase(0, cut);
   }
 
   // Notices the leader's exit without reaping it (WNOWAIT): while the zombie exists, its pid and

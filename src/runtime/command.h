@@ -30,9 +30,13 @@ struct CommandRun {
   std::chrono::milliseconds kill_grace{5000};
   // If set and cancelled: same as a timeout (SIGTERM group, then SIGKILL).
   const CancelToken* cancel = nullptr;
-  // Keep at most this many bytes of stdout (first bytes) and of stderr (LAST bytes: a tail).
-  // Output beyond the limit is still read (and dropped) so the child never blocks on a full pipe.
+  // Keep at most this many bytes of stdout (its first bytes). Output beyond the limit is still
+  // read (and dropped) so the child never blocks on a full pipe.
   size_t output_limit = 64 * 1024;
+  // Keep at most this many of the LAST bytes of stderr: a failing program says why at the end.
+  // Small, so that Describe() stays well below the 16 KiB an error message is stored in even if
+  // every byte is invalid UTF-8 and replaced by three (core::CleanText).
+  size_t stderr_limit = 4 * 1024;
   // If set, called with each complete line of stdout (without its '\n'; a trailing '\r' is kept)
   // as soon as it arrives, on the thread that called RunCommand, and with the last unterminated
   // line at end of output. Return true when the line was consumed: it is then not kept in
@@ -49,7 +53,7 @@ struct CommandResult {
   bool timed_out = false;   // deadline passed and we signalled it
   bool cancelled = false;   // cancel token fired and we signalled it
   std::string stdout_data;  // first output_limit bytes (of the lines not consumed, if any)
-  std::string stderr_tail;  // last output_limit bytes
+  std::string stderr_tail;  // last stderr_limit bytes (fewer to start on a UTF-8 character)
 
   // One line for an error list, e.g. "exited with status 3", "killed by signal 9 (SIGKILL)",
   // "timed out after deadline; killed by SIGKILL", "cannot execute ...". When stderr_tail is
