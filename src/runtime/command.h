@@ -2,8 +2,18 @@
 // no shell, bounded captured output, a deadline and a cancel token that kill the whole process
 // group (first SIGTERM, then SIGKILL), and no leaked fds or zombies.
 //
-// The engine is multithreaded, so the child is started with posix_spawn (never fork()) and all
-// pipes are close-on-exec: a command started on one thread never inherits another's pipes.
+// No command outlives the process that runs it. Each command C runs under its own tiny
+// supervisor process S (runtime/supervisor.h) that leads C's process group. As soon as this
+// process is gone, for any reason (SIGKILL, a crash, _Exit), S kills C and then, generation by
+// generation, every descendant orphaned into it (PR_SET_CHILD_SUBREAPER: killing a process
+// orphans its children into S), so also descendants that left the group; after about a second
+// it SIGKILLs the whole group, itself included. Nothing of this depends on the thread that
+// started the command. Not covered: a descendant that left the group (setsid, setpgid) when
+// this process, not S, SIGKILLs the group (timeout, cancel, leftovers past kill_grace): S dies
+// with the group and the descendant goes on under init. A cgroup would be the next step.
+//
+// The engine is multithreaded: between fork and exec only async-signal-safe calls are made, and
+// all pipes are close-on-exec, so a command started on one thread never inherits another's pipes.
 #pragma once
 
 #include <chrono>
@@ -62,8 +72,16 @@ struct CommandResult {
 };
 
 // Runs the command to completion, blocking the calling thread. Thread-safe: many threads may
-// call it at once. Requires that nothing else in the process reaps this child (no waitpid(-1)
-// elsewhere, SIGCHLD not ignored); if something does, the exit status is reported as unknown.
+// call it at once. Returns once the command has exited and nothing it started is left in its
+// process group: what remains gets kill_grace, then SIGKILL. Requires that nothing else in the
+// process reaps its child (no waitpid(-1) elsewhere, SIGCHLD not ignored); if something does, a
+// kill may come too late.
 CommandResult RunCommand(const CommandRun& run);
+
+// SIGKILLs the process group of every command this process is running now (supervisors
+// included); their RunCommand calls then return "killed by signal 9 (SIGKILL)". For a process
+// about to _Exit: its supervisors would kill the groups anyway, this does it before. Any thread
+// may call it; not async-signal-safe.
+void KillAllCommandGroups();
 
 }  // namespace spindle::runtime
