@@ -1,12 +1,18 @@
 #include "runtime/command.h"
 #include "runtime/command_protocol.h"
 
+#include "core/text.h"
+
 #include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -16,6 +22,8 @@
 #include <string_view>
 #include <thread>
 #include <vector>
+
+extern char** environ;
 
 namespace spindle::runtime {
 namespace {
@@ -83,6 +91,12 @@ std::vector<pid_t> ParsePids(const std::string& text) {
   pid_t pid;
   while (in >> pid) pids.push_back(pid);
   return pids;
+}
+
+std::string TempPath(const std::string& name) {
+  const char* tmpdir = std::getenv("TMPDIR");
+  return std::string(tmpdir != nullptr && *tmpdir ? tmpdir : "/tmp") + "/spindle_command_test_" +
+         name + "_" + std::to_string(getpid());
 }
 
 double SecondsSince(Clock::time_point start) {
@@ -164,13 +178,35 @@ TEST(RunCommandTest, StderrKeepsLastBytes) {
       MakeRun({"/bin/sh", "-c",
                "i=0; while [ $i -lt 20000 ]; do echo \"line $i\" >&2; i=$((i+1)); done; "
                "printf END >&2"});
-  run.output_limit = 100;
+  run.stderr_limit = 100;
   CommandResult r = RunCommand(run);
   ASSERT_TRUE(r.started) << r.error;
   EXPECT_EQ(r.exit_code, 0);
   ASSERT_EQ(r.stderr_tail.size(), 100u);
   EXPECT_EQ(r.stderr_tail.substr(r.stderr_tail.size() - 14), "line 19999\nEND");
   EXPECT_EQ(r.stderr_tail.find("line 0\n"), std::string::npos);
+}
+
+TEST(RunCommandTest, StderrTailStartsOnACharacter) {
+  // Two-byte characters and an odd limit: the tail drops the half character at its start.
+  CommandRun run = MakeRun({"/bin/sh", "-c", "i=0; while [ $i -lt 100 ]; do printf '\\303\\251' >&2; "
+                                             "i=$((i+1)); done"});
+  run.stderr_limit = 11;
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  std::string expected;
+  for (int i = 0; i < 5; ++i) expected += "\xc3\xa9";
+  EXPECT_EQ(r.stderr_tail, expected);
+}
+
+TEST(RunCommandTest, StdoutAndStderrLimitsAreSeparate) {
+  CommandRun run = MakeRun({"/bin/sh", "-c", "echo 0123456789; echo abcdefghij >&2"});
+  run.output_limit = 4;
+  run.stderr_limit = 6;
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(r.stdout_data, "0123");
+  EXPECT_EQ(r.stderr_tail, "fghij\n");
 }
 
 TEST(RunCommandTest, StdoutKeepsFirstBytes) {
@@ -296,6 +332,34 @@ TEST(RunCommandTest, DefaultDeadlineMeansNoDeadline) {
   EXPECT_EQ(r.exit_code, 0);
 }
 
+TEST(RunCommandTest, PathSearchSkipsWhatItCannotExecute) {
+  // As execvp: a directory that does not exist, then a file that is not executable, then the
+  // program. Without the program, the file that is not executable is what is reported.
+  const std::string base = TempPath("path");
+  const std::string first = base + "_first", second = base + "_second";
+  ASSERT_EQ(mkdir(first.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(second.c_str(), 0755), 0);
+  const std::string blocked = first + "/spindle-path-test", program = second + "/spindle-path-test";
+  std::ofstream(blocked) << "#!/bin/sh\necho blocked\n";
+  std::ofstream(program) << "#!/bin/sh\necho found\n";
+  chmod(blocked.c_str(), 0644);
+  chmod(program.c_str(), 0755);
+  const char* old_path = std::getenv("PATH");
+  const std::string saved = old_path != nullptr ? old_path : "";
+  setenv("PATH", (base + "_missing:" + first + ":" + second).c_str(), 1);
+  CommandResult found = RunCommand(MakeRun({"spindle-path-test"}));
+  unlink(program.c_str());
+  CommandResult denied = RunCommand(MakeRun({"spindle-path-test"}));
+  setenv("PATH", saved.c_str(), 1);
+  unlink(blocked.c_str());
+  rmdir(first.c_str());
+  rmdir(second.c_str());
+  ASSERT_TRUE(found.started) << found.error;
+  EXPECT_EQ(found.stdout_data, "found\n");
+  EXPECT_FALSE(denied.started);
+  EXPECT_EQ(denied.error, "cannot execute 'spindle-path-test': Permission denied");
+}
+
 TEST(RunCommandTest, NonexistentProgramIsNotStarted) {
   for (std::string name : {"spindle-no-such-program-7f3a", "/nonexistent/spindle-no-such"}) {
     CommandResult r = RunCommand(MakeRun({name, "arg"}));
@@ -336,6 +400,7 @@ TEST(RunCommandTest, ArgvIsPassedVerbatim) {
 }
 
 TEST(RunCommandTest, NoFileDescriptorLeaks) {
+  RunCommand(MakeRun({"/bin/true"}));  // creates the process's lifeline, which stays
   const int before = CountOpenFds();
   ASSERT_GT(before, 0);
   RunCommand(MakeRun({"/bin/true"}));
@@ -382,6 +447,261 @@ TEST(RunCommandTest, ManyThreadsAtOnce) {
   }
   for (std::thread& thread : threads) thread.join();
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << "thread " << t;
+}
+
+// --- commands never outlive the process that runs them ----------------------------------------
+
+// True while some process of process group `pgid` is alive (not a zombie: see ProcessGone).
+bool GroupAlive(pid_t pgid) {
+  DIR* dir = opendir("/proc");
+  if (dir == nullptr) return kill(-pgid, 0) == 0;
+  bool alive = false;
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+    std::ifstream stat(std::string("/proc/") + entry->d_name + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    size_t paren = line.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream fields(line.substr(paren + 2));
+    char state = 0;
+    long ppid = 0, pgrp = 0;
+    fields >> state >> ppid >> pgrp;
+    if (pgrp == pgid && state != 'Z' && state != 'X') alive = true;
+  }
+  closedir(dir);
+  return alive;
+}
+
+bool WaitUntilGroupGone(pid_t pgid, Clock::duration limit) {
+  const auto until = Clock::now() + limit;
+  while (GroupAlive(pgid)) {
+    if (Clock::now() > until) return false;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return true;
+}
+
+// command_helper running `sh -c script FILE` in another process; the script writes the pids the
+// test should watch to FILE (written whole: it renames FILE.tmp to FILE).
+class HelperProcess {
+ public:
+  explicit HelperProcess(const std::string& script)
+      : pids_file_(TempPath("pids")), output_file_(TempPath("output")) {
+    unlink(pids_file_.c_str());
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output_file_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<std::string> args = {COMMAND_HELPER_BIN, "/bin/sh", "-c", script, "sh",
+                                     pids_file_};
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    spawn_error_ = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  HelperProcess(const HelperProcess&) = delete;
+  HelperProcess& operator=(const HelperProcess&) = delete;
+  ~HelperProcess() {
+    if (spawn_error_ == 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    // Whatever the test found, leave nothing running.
+    for (pid_t pid : pids_) {
+      if (pid > 0) kill(pid, SIGKILL);
+    }
+    if (pgid_ > 0) kill(-pgid_, SIGKILL);
+    unlink(pids_file_.c_str());
+    unlink(output_file_.c_str());
+  }
+
+  int spawn_error() const { return spawn_error_; }
+
+  // Waits for the script's pids (the first is the command's own) and notes its process group.
+  const std::vector<pid_t>& WaitForPids() {
+    const auto until = Clock::now() + kSafetyDeadline;
+    while (pids_.empty() && Clock::now() < until) {
+      std::ifstream in(pids_file_);
+      std::stringstream text;
+      text << in.rdbuf();
+      pids_ = ParsePids(text.str());
+      if (pids_.empty()) std::this_thread::sleep_for(milliseconds(20));
+    }
+    if (!pids_.empty()) pgid_ = getpgid(pids_[0]);
+    return pids_;
+  }
+  pid_t pgid() const { return pgid_; }
+
+  void Kill() {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    reaped_ = true;
+  }
+
+  // Waits for the helper to exit by itself; returns what it printed.
+  std::string WaitForOutput() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    reaped_ = true;
+    std::ifstream in(output_file_);
+    std::string line;
+    std::getline(in, line);
+    return line;
+  }
+
+ private:
+  const std::string pids_file_;
+  const std::string output_file_;
+  pid_t pid_ = -1;
+  int spawn_error_ = 0;
+  bool reaped_ = false;
+  std::vector<pid_t> pids_;
+  pid_t pgid_ = -1;
+};
+
+constexpr seconds kOrphanBound{10};  // "well under a second" asked; generous for a busy machine
+
+TEST(OutliveTest, CommandDiesWithTheProcessThatRunsIt) {
+  HelperProcess helper("echo $$ > \"$1.tmp\"; mv \"$1.tmp\" \"$1\"; sleep 300");
+  ASSERT_EQ(helper.spawn_error(), 0);
+  std::vector<pid_t> pids = helper.WaitForPids();
+  ASSERT_EQ(pids.size(), 1u);
+  ASSERT_GT(helper.pgid(), 0);
+  helper.Kill();
+  EXPECT_TRUE(WaitUntilGroupGone(helper.pgid(), kOrphanBound))
+      << "process group " << helper.pgid() << " outlived the process that ran it";
+  EXPECT_TRUE(WaitUntilGone(pids[0], kPromptly)) << "command " << pids[0] << " survived";
+}
+
+TEST(OutliveTest, DescendantsDieWithTheProcessThatRunsTheCommand) {
+  HelperProcess helper("sleep 300 & echo $$ $! > \"$1.tmp\"; mv \"$1.tmp\" \"$1\"; sleep 300");
+  ASSERT_EQ(helper.spawn_error(), 0);
+  std::vector<pid_t> pids = helper.WaitForPids();
+  ASSERT_EQ(pids.size(), 2u);
+  ASSERT_GT(helper.pgid(), 0);
+  helper.Kill();
+  EXPECT_TRUE(WaitUntilGroupGone(helper.pgid(), kOrphanBound))
+      << "process group " << helper.pgid() << " outlived the process that ran it";
+  for (pid_t pid : pids) EXPECT_TRUE(WaitUntilGone(pid, kPromptly)) << pid << " survived";
+}
+
+TEST(OutliveTest, DescendantInItsOwnSessionDiesTooOnceOrphaned) {
+  // setsid takes the background sleep out of the command's process group; it is still a
+  // descendant, and once its parent is killed it is orphaned into the supervisor, which kills it.
+  HelperProcess helper(
+      "setsid sleep 300 & echo $$ $! > \"$1.tmp\"; mv \"$1.tmp\" \"$1\"; sleep 300");
+  ASSERT_EQ(helper.spawn_error(), 0);
+  std::vector<pid_t> pids = helper.WaitForPids();
+  ASSERT_EQ(pids.size(), 2u);
+  helper.Kill();
+  for (pid_t pid : pids) EXPECT_TRUE(WaitUntilGone(pid, kOrphanBound)) << pid << " survived";
+}
+
+TEST(OutliveTest, CommandOutlivesTheThreadThatStartedTheFirstOne) {
+  // The helper ran its first command on a thread that has exited since: that must not matter.
+  HelperProcess helper("sleep 0.2; exit 7");
+  ASSERT_EQ(helper.spawn_error(), 0);
+  EXPECT_EQ(helper.WaitForOutput(), "exited with status 7");
+}
+
+TEST(OutliveTest, CommandOutlivesAnotherThreadThatRanOne) {
+  // Thread `first` runs a command and exits while thread `second`'s command still runs; the
+  // second must go on and be reported as usual, not killed with the first thread.
+  const std::string flag = TempPath("flag");
+  unlink(flag.c_str());
+  CommandResult second_result;
+  std::atomic<bool> second_done{false};
+  std::thread second([&] {
+    second_result = RunCommand(MakeRun(
+        {"/bin/sh", "-c", "while [ ! -e \"$1\" ]; do sleep 0.01; done; exit 7", "sh", flag}));
+    second_done = true;
+  });
+  CommandResult first_result;
+  std::thread first([&] { first_result = RunCommand(MakeRun({"/bin/sh", "-c", "exit 3"})); });
+  first.join();
+  EXPECT_EQ(first_result.exit_code, 3);
+  std::this_thread::sleep_for(milliseconds(200));  // time for anything tied to `first` to act
+  EXPECT_FALSE(second_done);
+  std::ofstream(flag).put('x');
+  second.join();
+  unlink(flag.c_str());
+  ASSERT_TRUE(second_result.started) << second_result.error;
+  EXPECT_EQ(second_result.Describe(), "exited with status 7");
+}
+
+TEST(RunCommandTest, KillAllCommandGroupsKillsRunningCommands) {
+  // Two commands on two threads, each with a background child; both report their start.
+  constexpr int kCommands = 2;
+  std::atomic<int> ready{0};
+  std::vector<CommandResult> results(kCommands);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCommands; ++i) {
+    threads.emplace_back([&, i] {
+      CommandRun run = MakeRun({"/bin/sh", "-c", "sleep 300 & echo $!; sleep 300"});
+      run.on_stdout_line = [&](std::string_view) {
+        ++ready;
+        return false;
+      };
+      results[i] = RunCommand(run);
+    });
+  }
+  const auto until = Clock::now() + kSafetyDeadline;
+  while (ready < kCommands && Clock::now() < until) std::this_thread::sleep_for(milliseconds(10));
+  ASSERT_EQ(ready, kCommands);
+  const auto start = Clock::now();
+  KillAllCommandGroups();
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_LT(SecondsSince(start), 10.0);
+  for (const CommandResult& r : results) {
+    ASSERT_TRUE(r.started) << r.error;
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.Describe(), "killed by signal 9 (SIGKILL)");
+    std::vector<pid_t> pids = ParsePids(r.stdout_data);
+    ASSERT_EQ(pids.size(), 1u) << r.stdout_data;
+    EXPECT_TRUE(WaitUntilGone(pids[0], kPromptly)) << "background child " << pids[0];
+  }
+  KillAllCommandGroups();  // none left: a no-op
+}
+
+TEST(RunCommandTest, LeftoverNotHoldingPipesIsKilledAfterGrace) {
+  // The background sleep holds none of the command's pipes, so EOF says nothing about it; it
+  // still gets the grace period and is then killed, and RunCommand does not return before.
+  const auto start = Clock::now();
+  CommandRun run = MakeRun({"/bin/sh", "-c", "sleep 300 </dev/null >/dev/null 2>&1 & echo $!"});
+  run.kill_grace = milliseconds(300);
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_LT(SecondsSince(start), 10.0);
+  EXPECT_EQ(r.exit_code, 0);
+  std::vector<pid_t> pids = ParsePids(r.stdout_data);
+  ASSERT_EQ(pids.size(), 1u) << "stdout: " << r.stdout_data;
+  if (!WaitUntilGone(pids[0], kPromptly)) {
+    ADD_FAILURE() << "leftover " << pids[0] << " still running";
+    kill(pids[0], SIGKILL);
+  }
+}
+
+TEST(RunCommandTest, ErrorEndsWithTheLastWordsOfAHugeStderr) {
+  // As the worker runs commands: a large output limit for protocol lines. The error message is
+  // stored cut to 16 KiB (CleanText), so Describe() must be short and end with the last line.
+  for (const char* filler : {"x", "\\377"}) {  // \377: invalid UTF-8, replaced by 3 bytes each
+    CommandRun run = MakeRun(
+        {"/bin/sh", "-c",
+         std::string("head -c 1048576 /dev/zero | tr '\\000' '") + filler +
+             "' >&2; echo 'FATAL: the end' >&2; exit 1"});
+    run.output_limit = 8 << 20;
+    CommandResult r = RunCommand(run);
+    ASSERT_TRUE(r.started) << r.error;
+    EXPECT_EQ(r.exit_code, 1);
+    const std::string described = r.Describe();
+    EXPECT_LT(described.size(), 16u * 1024) << filler;
+    EXPECT_TRUE(described.ends_with("FATAL: the end")) << described.substr(described.size() - 40);
+    EXPECT_TRUE(described.starts_with("exited with status 1; stderr: ")) << filler;
+    const std::string stored = core::CleanText(described);
+    EXPECT_TRUE(stored.ends_with("FATAL: the end")) << filler;
+  }
 }
 
 // Runs `script` with a line callback that records every line and consumes those `consume`

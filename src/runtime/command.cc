@@ -2,19 +2,24 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <string_view>
 #include <system_error>
 #include <thread>
 #include <utility>
+
+#include "runtime/supervisor.h"
 
 extern char** environ;
 
@@ -52,6 +57,7 @@ class Fd {
 
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
+  int release() { return std::exchange(fd_, -1); }
   // No retry on EINTR: on Linux the fd is released even then, and retrying could close an fd
   // another thread just opened.
   void Close() {
@@ -94,68 +100,97 @@ int SetNonBlocking(int fd) {
   return 0;
 }
 
-// Frees a posix_spawn attribute object and file-actions object however Spawn returns.
-class SpawnConfig {
- public:
-  SpawnConfig() {
-    actions_ok_ = posix_spawn_file_actions_init(&actions_) == 0;
-    attr_ok_ = posix_spawnattr_init(&attr_) == 0;
-  }
-  SpawnConfig(const SpawnConfig&) = delete;
-  SpawnConfig& operator=(const SpawnConfig&) = delete;
-  ~SpawnConfig() {
-    if (actions_ok_) posix_spawn_file_actions_destroy(&actions_);
-    if (attr_ok_) posix_spawnattr_destroy(&attr_);
-  }
-
-  // Returns 0 or an errno.
-  int Configure(int in_fd, int out_fd, int err_fd) {
-    if (!actions_ok_ || !attr_ok_) return ENOMEM;
-    // The pipe ends are all >= 3 (see MoveAboveStdio), so these dup2s cannot clobber each other.
-    // dup2 clears close-on-exec on the copies; the originals close at exec.
-    if (int err = posix_spawn_file_actions_adddup2(&actions_, in_fd, STDIN_FILENO)) return err;
-    if (int err = posix_spawn_file_actions_adddup2(&actions_, out_fd, STDOUT_FILENO)) return err;
-    if (int err = posix_spawn_file_actions_adddup2(&actions_, err_fd, STDERR_FILENO)) return err;
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-    // Fds the host opened without O_CLOEXEC (libraries are careless) must not reach the child:
-    // they waste fds there and may hold other pipes or sockets open.
-    if (int err = posix_spawn_file_actions_addclosefrom_np(&actions_, 3)) return err;
-#endif
-    // Own process group (pgroup 0: the child leads it), so that a timeout can signal the child
-    // and everything it started with one kill(-pgid, ...).
-    if (int err = posix_spawnattr_setpgroup(&attr_, 0)) return err;
-    // The calling thread may block signals (worker threads often do); the child must not inherit
-    // that, or it could not be stopped with SIGTERM.
-    sigset_t empty;
-    sigemptyset(&empty);
-    if (int err = posix_spawnattr_setsigmask(&attr_, &empty)) return err;
-    // Ignored signals survive exec; the host may ignore SIGPIPE (common in servers) and the child
-    // must still die of it like a normal program, and must be stoppable with TERM/INT. SIGCHLD
-    // ignored would make wait() fail inside shell scripts.
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD}) sigaddset(&defaults, sig);
-    if (int err = posix_spawnattr_setsigdefault(&attr_, &defaults)) return err;
-    return posix_spawnattr_setflags(
-        &attr_, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  }
-
-  // Returns 0 or an errno. glibc's posix_spawnp reports exec failures (ENOENT, EACCES, ...) as
-  // its return value: the child shares our memory until it execs, so no child is left over.
-  int Spawn(const std::vector<std::string>& argv, pid_t* pid) {
-    std::vector<char*> cargv;
-    cargv.reserve(argv.size() + 1);
-    for (const std::string& arg : argv) cargv.push_back(const_cast<char*>(arg.c_str()));
-    cargv.push_back(nullptr);
-    return posix_spawnp(pid, cargv[0], &actions_, &attr_, cargv.data(), environ);
-  }
-
- private:
-  posix_spawn_file_actions_t actions_;
-  posix_spawnattr_t attr_;
-  bool actions_ok_ = false;
-  bool attr_ok_ = false;
+// Process-wide: the lifeline every supervisor watches, and the process groups of the commands
+// running now (for KillAllCommandGroups).
+struct ProcessState {
+  std::mutex mu;
+  int lifeline_read = -1;
+  int lifeline_write = -1;   // only this process holds it: close-on-exec, and closed in forks
+  int inherited_read = -1;   // in a forked copy: the parent's read end, closed when replaced
+  std::set<pid_t> groups;    // supervisor pids, which are the groups' ids
 };
+
+ProcessState& State() {
+  // Never destroyed: other threads may still run commands while the process exits.
+  static ProcessState* state = new ProcessState;
+  return *state;
+}
+
+// A process forked from this one without exec (by code of the host's) must not hold the write
+// end: it would keep this process's commands alive after this process died. It gets its own
+// lifeline when it runs a command. (Supervisors are forked with ForkBare, which runs none of this,
+// and close every fd they do not need anyway.)
+void RegisterForkHandlers() {
+  pthread_atfork([] { State().mu.lock(); }, [] { State().mu.unlock(); },
+                 [] {
+                   ProcessState& state = State();
+                   if (state.lifeline_write >= 0) ::close(state.lifeline_write);
+                   if (state.lifeline_read >= 0) state.inherited_read = state.lifeline_read;
+                   state.lifeline_read = state.lifeline_write = -1;
+                   state.mu.unlock();
+                 });
+}
+
+// The read end of this process's lifeline, created on first use. Returns 0 or an errno.
+int LifelineReadEnd(int* fd) {
+  static std::once_flag registered;
+  std::call_once(registered, RegisterForkHandlers);
+  ProcessState& state = State();
+  std::lock_guard lock(state.mu);
+  if (state.lifeline_read < 0) {
+    if (state.inherited_read >= 0) ::close(std::exchange(state.inherited_read, -1));
+    Fd read_end, write_end;
+    if (int err = MakePipe(&read_end, &write_end)) return err;
+    state.lifeline_read = read_end.release();
+    state.lifeline_write = write_end.release();
+  }
+  *fd = state.lifeline_read;
+  return 0;
+}
+
+void TrackGroup(pid_t pgid) {
+  std::lock_guard lock(State().mu);
+  State().groups.insert(pgid);
+}
+
+// Before the supervisor is reaped: after that its pid, the group's id, may be reused.
+void UntrackGroup(pid_t pgid) {
+  std::lock_guard lock(State().mu);
+  State().groups.erase(pgid);
+}
+
+// Where execvp would look for `name`, in order: the name itself if it has a '/', else each
+// directory of PATH (an empty entry is the current directory; glibc's default if unset).
+std::vector<std::string> ExecPaths(const std::string& name) {
+  if (name.find('/') != std::string::npos) return {name};
+  std::vector<std::string> paths;
+  if (name.empty()) return paths;
+  const char* env = std::getenv("PATH");
+  std::string_view dirs = env != nullptr ? env : "/bin:/usr/bin";
+  while (true) {
+    size_t colon = dirs.find(':');
+    std::string_view dir = dirs.substr(0, colon);
+    paths.push_back(dir.empty() ? name : std::string(dir) + "/" + name);
+    if (colon == std::string_view::npos) break;
+    dirs.remove_prefix(colon + 1);
+  }
+  return paths;
+}
+
+// Reads one int written whole by the supervisor or the command, blocking until it arrives or
+// every writer is gone. Returns false at EOF.
+bool ReadIntBlocking(int fd, int* value) {
+  ssize_t n;
+  do {
+    n = ::read(fd, value, sizeof(*value));
+  } while (n < 0 && errno == EINTR);
+  return n == sizeof(*value);  // pipe writes this small are atomic
+}
+
+void WaitForExit(pid_t pid, int* status) {
+  while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
+  }
+}
 
 // write() that cannot kill the process with SIGPIPE, without touching the process-wide SIGPIPE
 // disposition (a library must not). SIGPIPE from a pipe write is directed at the writing thread,
@@ -206,15 +241,18 @@ const char* SignalName(int sig) {
   return nullptr;
 }
 
-// The child process while it runs: its pipes, and the state of the kill sequence.
+// The command while it runs: its pipes, its supervisor, and the state of the kill sequence.
+// The supervisor S leads the command's process group; the command C is its child.
 class Child {
  public:
-  Child(const CommandRun& run, pid_t pid, Fd in, Fd out, Fd err, CommandResult* result)
+  Child(const CommandRun& run, pid_t supervisor, Fd in, Fd out, Fd err, Fd status,
+        CommandResult* result)
       : run_(run),
-        pid_(pid),
+        pid_(supervisor),
         in_(std::move(in)),
         out_(std::move(out)),
         err_(std::move(err)),
+        status_(std::move(status)),
         result_(result),
         grace_(std::max(run.kill_grace, milliseconds{0})),
         buffer_(kIoChunk, '\0') {}
@@ -224,20 +262,21 @@ class Child {
     // Without non-blocking reads a spurious wakeup could block us past the deadline.
     if (SetNonBlocking(out_.get()) != 0) out_.Close();
     if (SetNonBlocking(err_.get()) != 0) err_.Close();
+    if (SetNonBlocking(status_.get()) != 0) status_.Close();
 
-    // Sleep between exit checks once there are no pipes to wait on (the child closed them or
-    // exited). Starts short because the pipes usually close just before the child exits.
+    // Sleep between exit checks once there are no pipes to wait on (the command closed them or
+    // exited). Starts short because the pipes usually close just before the command exits.
     milliseconds idle_sleep{1};
     while (true) {
       // Checked before polling too, so an already-cancelled token or past deadline acts at once.
       CheckExited();
       EnforceLimits(Clock::now());
-      if (exited_ && !out_.valid() && !err_.valid()) break;
+      if (supervisor_exited_ && !out_.valid() && !err_.valid()) break;
 
-      pollfd fds[3];
-      Fd* owners[3];
+      pollfd fds[4];
+      Fd* owners[4];
       nfds_t count = 0;
-      for (Fd* fd : {&in_, &out_, &err_}) {
+      for (Fd* fd : {&in_, &out_, &err_, &status_}) {
         if (!fd->valid()) continue;
         owners[count] = fd;
         fds[count++] = {fd->get(), static_cast<short>(fd == &in_ ? POLLOUT : POLLIN), 0};
@@ -257,6 +296,8 @@ class Child {
         // POLLERR/POLLHUP included: the write or read then reports EPIPE or EOF.
         if (owners[i] == &in_) {
           WriteStdin();
+        } else if (owners[i] == &status_) {
+          ReadStatus();
         } else {
           ReadInto(owners[i], /*tail=*/owners[i] == &err_);
         }
@@ -264,6 +305,7 @@ class Child {
     }
     in_.Close();
     EndStdoutLine();  // stdout may have been abandoned (see EnforceLimits) mid-line
+    UntrackGroup(pid_);
     Reap();
     TrimTail();
   }
@@ -292,7 +334,6 @@ class Child {
       if (!tail) EndStdoutLine();
       return;
     }
-    const size_t limit = run_.output_limit;
     const size_t got = static_cast<size_t>(n);
     if (!tail) {
       if (run_.on_stdout_line) {
@@ -303,9 +344,24 @@ class Child {
       return;
     }
     std::string& err = result_->stderr_tail;
+    const size_t limit = run_.stderr_limit;
     err.append(buffer_.data(), got);
     // Trim only once the excess reaches the limit, so trimming costs amortised O(1) per byte.
     if (err.size() > limit && err.size() - limit >= std::max(limit, kIoChunk)) TrimTail();
+  }
+
+  // The supervisor writes the command's wait status once, when the command has exited, and
+  // closes the pipe when it exits itself.
+  void ReadStatus() {
+    int status = 0;
+    ssize_t n = ::read(status_.get(), &status, sizeof(status));
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n == sizeof(status) && !have_status_) {
+      have_status_ = true;
+      command_status_ = status;
+      return;
+    }
+    status_.Close();  // EOF: the supervisor is gone (a write this small is never split)
   }
 
   void KeepStdout(const char* data, size_t size) {
@@ -353,26 +409,37 @@ class Child {
     line_.clear();
   }
 
+  // Keeps the last stderr_limit bytes, from the start of a UTF-8 character: a cut through one
+  // would begin the message with a replacement character.
   void TrimTail() {
     std::string& err = result_->stderr_tail;
-    if (err.size() > run_.output_limit) err.erase(0, err.size() - run_.output_limit);
+    if (err.size() <= run_.stderr_limit) return;
+    size_t cut = err.size() - run_.stderr_limit;
+    for (int i = 0; i < 3 && cut < err.size() && (err[cut] & 0xc0) == 0x80; ++i) ++cut;
+    err.erase(0, cut);
   }
 
-  // Notices the leader's exit without reaping it (WNOWAIT): while the zombie exists, its pid and
-  // process group id cannot be reused, so kill(-pid_, ...) can only reach our own group until
-  // Reap() at the very end.
+  // Notices the supervisor's exit without reaping it (WNOWAIT): while the zombie exists, its pid
+  // and process group id cannot be reused, so kill(-pid_, ...) can only reach our own group until
+  // Reap() at the very end. The command itself has exited once the supervisor reported its
+  // status, or once the supervisor is gone (it never leaves a command behind alive: PDEATHSIG).
   void CheckExited() {
-    if (exited_) return;
-    siginfo_t info;
-    std::memset(&info, 0, sizeof(info));
-    int rc = waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT);
-    if (rc == 0 && info.si_pid == pid_) {
+    if (!supervisor_exited_) {
+      siginfo_t info;
+      std::memset(&info, 0, sizeof(info));
+      int rc = waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT);
+      if (rc == 0 && info.si_pid == pid_) {
+        supervisor_exited_ = true;
+      } else if (rc < 0 && errno == ECHILD) {
+        // Reaped by someone else (SIGCHLD ignored, or a waitpid(-1) elsewhere).
+        supervisor_exited_ = true;
+        reaped_elsewhere_ = true;
+      }
+      // What the supervisor wrote before it exited.
+      if (supervisor_exited_ && status_.valid() && !have_status_) ReadStatus();
+    }
+    if (!exited_ && (have_status_ || supervisor_exited_)) {
       exited_ = true;
-      exit_time_ = Clock::now();
-    } else if (rc < 0 && errno == ECHILD) {
-      // Reaped by someone else (SIGCHLD ignored, or a waitpid(-1) elsewhere): status unknown.
-      exited_ = true;
-      reaped_elsewhere_ = true;
       exit_time_ = Clock::now();
     }
   }
@@ -390,6 +457,7 @@ class Child {
         result_->timed_out = true;
       }
       if (result_->cancelled || result_->timed_out) {
+        // Reaches the command and all of its group; the supervisor ignores it.
         SignalGroup(SIGTERM);
         // A stopped process would keep SIGTERM pending until the grace runs out.
         SignalGroup(SIGCONT);
@@ -399,20 +467,22 @@ class Child {
     }
     if (kill_sent_) {
       // Only processes that escaped the group can still hold the pipes; stop waiting for them.
-      if (exited_ && ElapsedAtLeast(now, kill_time_, kAbandonPipesAfterKill)) {
+      if (supervisor_exited_ && ElapsedAtLeast(now, kill_time_, kAbandonPipesAfterKill)) {
         out_.Close();
         err_.Close();
       }
       return;
     }
     bool send_kill = term_sent_ && ElapsedAtLeast(now, term_time_, grace_);
-    // The leader exited but something it started still holds stdout/stderr: give it the grace
-    // period to finish, then kill it rather than hang on it (sooner if we must stop anyway).
-    if (exited_ && (out_.valid() || err_.valid()) &&
+    // The command exited but something it started still runs (the supervisor waits for the
+    // orphans it adopted) or holds stdout/stderr: give it the grace period to finish, then kill
+    // it rather than leave it behind or hang on it (sooner if we must stop anyway).
+    if (exited_ && (out_.valid() || err_.valid() || !supervisor_exited_) &&
         (ElapsedAtLeast(now, exit_time_, grace_) || StopRequested(now))) {
       send_kill = true;
     }
     if (send_kill) {
+      // The supervisor dies with its group.
       SignalGroup(SIGKILL);
       kill_sent_ = true;
       kill_time_ = now;
@@ -426,29 +496,34 @@ class Child {
   }
 
   void Reap() {
-    if (reaped_elsewhere_) return;
-    int status = 0;
-    pid_t rc;
-    do {
-      rc = waitpid(pid_, &status, 0);
-    } while (rc < 0 && errno == EINTR);
-    if (rc != pid_) return;
+    int supervisor_status = 0;
+    if (!reaped_elsewhere_) WaitForExit(pid_, &supervisor_status);
+    if (!have_status_ && status_.valid()) ReadStatus();
+    // Without a report, the supervisor was killed before the command's exit reached it: by our
+    // SIGKILL to the group (or KillAllCommandGroups), which killed the command too, or by someone
+    // else, and then the command got the same SIGKILL from PR_SET_PDEATHSIG.
+    const int status = have_status_ ? command_status_ : supervisor_status;
+    if (!have_status_ && (reaped_elsewhere_ || !WIFSIGNALED(status))) return;  // unknown
     if (WIFEXITED(status)) result_->exit_code = WEXITSTATUS(status);
     if (WIFSIGNALED(status)) result_->signal = WTERMSIG(status);
   }
 
   const CommandRun& run_;
-  const pid_t pid_;
+  const pid_t pid_;  // the supervisor's, which is also the process group's id
   Fd in_;
   Fd out_;
   Fd err_;
+  Fd status_;
   CommandResult* const result_;
   const milliseconds grace_;
   std::string buffer_;
   std::string line_;            // partial stdout line, with on_stdout_line only
   bool overlong_line_ = false;  // in a line too long for on_stdout_line: kept as output
   size_t stdin_offset_ = 0;
-  bool exited_ = false;
+  bool have_status_ = false;    // the supervisor reported the command's wait status...
+  int command_status_ = 0;      // ...this one
+  bool supervisor_exited_ = false;
+  bool exited_ = false;         // the command has exited (the supervisor may still wait)
   bool reaped_elsewhere_ = false;
   bool term_sent_ = false;
   bool kill_sent_ = false;
@@ -495,34 +570,72 @@ CommandResult RunCommand(const CommandRun& run) {
     result.error = "cannot execute: empty argv";
     return result;
   }
+  const std::string cannot = "cannot execute '" + run.argv[0] + "': ";
+  int lifeline = -1;
   Fd in_read, in_write, out_read, out_write, err_read, err_write;
-  int err = MakePipe(&in_read, &in_write);
+  Fd exec_error_read, exec_error_write, status_read, status_write;
+  int err = LifelineReadEnd(&lifeline);
+  if (err == 0) err = MakePipe(&in_read, &in_write);
   if (err == 0) err = MakePipe(&out_read, &out_write);
   if (err == 0) err = MakePipe(&err_read, &err_write);
+  if (err == 0) err = MakePipe(&exec_error_read, &exec_error_write);
+  if (err == 0) err = MakePipe(&status_read, &status_write);
   if (err != 0) {
-    result.error = "cannot execute '" + run.argv[0] + "': cannot create pipe: " + ErrnoText(err);
+    result.error = cannot + "cannot create pipe: " + ErrnoText(err);
     return result;
   }
 
-  pid_t pid = -1;
-  {
-    SpawnConfig config;
-    err = config.Configure(in_read.get(), out_write.get(), err_write.get());
-    if (err == 0) err = config.Spawn(run.argv, &pid);
-  }
-  // The child has its copies (or never started); ours must go, or we would never see EOF.
+  // Everything the supervisor and the command need, made before fork (see supervisor.h).
+  const std::vector<std::string> paths = ExecPaths(run.argv[0]);
+  std::vector<const char*> cpaths;
+  for (const std::string& path : paths) cpaths.push_back(path.c_str());
+  cpaths.push_back(nullptr);
+  std::vector<char*> cargv;
+  for (const std::string& arg : run.argv) cargv.push_back(const_cast<char*>(arg.c_str()));
+  cargv.push_back(nullptr);
+  const SupervisorPlan plan{.lifeline = lifeline,
+                            .stdin_fd = in_read.get(),
+                            .stdout_fd = out_write.get(),
+                            .stderr_fd = err_write.get(),
+                            .exec_error_fd = exec_error_write.get(),
+                            .status_fd = status_write.get(),
+                            .paths = cpaths.data(),
+                            .argv = cargv.data(),
+                            .envp = environ};
+
+  const pid_t pid = ForkBare();
+  if (pid == 0) RunSupervisor(plan);
+  err = errno;
+  // The supervisor has its copies (or never started); ours must go, or we would never see EOF.
   in_read.Close();
   out_write.Close();
   err_write.Close();
-  if (err != 0) {
-    result.error = "cannot execute '" + run.argv[0] + "': " + ErrnoText(err);
+  exec_error_write.Close();
+  status_write.Close();
+  if (pid < 0) {
+    result.error = cannot + ErrnoText(err);
+    return result;
+  }
+  // EOF as soon as the command has exec'd; an errno if it could not be started.
+  if (ReadIntBlocking(exec_error_read.get(), &err)) {
+    int status;
+    WaitForExit(pid, &status);  // it exits as soon as it has reaped the command
+    result.error = cannot + ErrnoText(err);
     return result;
   }
   result.started = true;
 
-  Child child(run, pid, std::move(in_write), std::move(out_read), std::move(err_read), &result);
+  TrackGroup(pid);
+  Child child(run, pid, std::move(in_write), std::move(out_read), std::move(err_read),
+              std::move(status_read), &result);
   child.Run();
   return result;
+}
+
+void KillAllCommandGroups() {
+  ProcessState& state = State();
+  std::lock_guard lock(state.mu);
+  for (pid_t pgid : state.groups) ::kill(-pgid, SIGKILL);
 }
 
 }  // namespace spindle::runtime

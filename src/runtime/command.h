@@ -2,8 +2,18 @@
 // no shell, bounded captured output, a deadline and a cancel token that kill the whole process
 // group (first SIGTERM, then SIGKILL), and no leaked fds or zombies.
 //
-// The engine is multithreaded, so the child is started with posix_spawn (never fork()) and all
-// pipes are close-on-exec: a command started on one thread never inherits another's pipes.
+// No command outlives the process that runs it. Each command C runs under its own tiny
+// supervisor process S (runtime/supervisor.h) that leads C's process group. As soon as this
+// process is gone, for any reason (SIGKILL, a crash, _Exit), S kills C and then, generation by
+// generation, every descendant orphaned into it (PR_SET_CHILD_SUBREAPER: killing a process
+// orphans its children into S), so also descendants that left the group; after about a second
+// it SIGKILLs the whole group, itself included. Nothing of this depends on the thread that
+// started the command. Not covered: a descendant that left the group (setsid, setpgid) when
+// this process, not S, SIGKILLs the group (timeout, cancel, leftovers past kill_grace): S dies
+// with the group and the descendant goes on under init. A cgroup would be the next step.
+//
+// The engine is multithreaded: between fork and exec only async-signal-safe calls are made, and
+// all pipes are close-on-exec, so a command started on one thread never inherits another's pipes.
 #pragma once
 
 #include <chrono>
@@ -30,9 +40,13 @@ struct CommandRun {
   std::chrono::milliseconds kill_grace{5000};
   // If set and cancelled: same as a timeout (SIGTERM group, then SIGKILL).
   const CancelToken* cancel = nullptr;
-  // Keep at most this many bytes of stdout (first bytes) and of stderr (LAST bytes: a tail).
-  // Output beyond the limit is still read (and dropped) so the child never blocks on a full pipe.
+  // Keep at most this many bytes of stdout (its first bytes). Output beyond the limit is still
+  // read (and dropped) so the child never blocks on a full pipe.
   size_t output_limit = 64 * 1024;
+  // Keep at most this many of the LAST bytes of stderr: a failing program says why at the end.
+  // Small, so that Describe() stays well below the 16 KiB an error message is stored in even if
+  // every byte is invalid UTF-8 and replaced by three (core::CleanText).
+  size_t stderr_limit = 4 * 1024;
   // If set, called with each complete line of stdout (without its '\n'; a trailing '\r' is kept)
   // as soon as it arrives, on the thread that called RunCommand, and with the last unterminated
   // line at end of output. Return true when the line was consumed: it is then not kept in
@@ -49,7 +63,7 @@ struct CommandResult {
   bool timed_out = false;   // deadline passed and we signalled it
   bool cancelled = false;   // cancel token fired and we signalled it
   std::string stdout_data;  // first output_limit bytes (of the lines not consumed, if any)
-  std::string stderr_tail;  // last output_limit bytes
+  std::string stderr_tail;  // last stderr_limit bytes (fewer to start on a UTF-8 character)
 
   // One line for an error list, e.g. "exited with status 3", "killed by signal 9 (SIGKILL)",
   // "timed out after deadline; killed by SIGKILL", "cannot execute ...". When stderr_tail is
@@ -58,8 +72,16 @@ struct CommandResult {
 };
 
 // Runs the command to completion, blocking the calling thread. Thread-safe: many threads may
-// call it at once. Requires that nothing else in the process reaps this child (no waitpid(-1)
-// elsewhere, SIGCHLD not ignored); if something does, the exit status is reported as unknown.
+// call it at once. Returns once the command has exited and nothing it started is left in its
+// process group: what remains gets kill_grace, then SIGKILL. Requires that nothing else in the
+// process reaps its child (no waitpid(-1) elsewhere, SIGCHLD not ignored); if something does, a
+// kill may come too late.
 CommandResult RunCommand(const CommandRun& run);
+
+// SIGKILLs the process group of every command this process is running now (supervisors
+// included); their RunCommand calls then return "killed by signal 9 (SIGKILL)". For a process
+// about to _Exit: its supervisors would kill the groups anyway, this does it before. Any thread
+// may call it; not async-signal-safe.
+void KillAllCommandGroups();
 
 }  // namespace spindle::runtime

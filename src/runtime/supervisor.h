@@ -1,0 +1,42 @@
+// The supervisor: a tiny process between the worker and each command it runs, so that no command
+// outlives the worker process (runtime/command.h says what is and is not covered).
+//
+// The worker forks the supervisor S; S starts the command C. S leads C's process group, so the
+// worker signals the whole group as before (S ignores all but SIGKILL), and S stays the group's
+// unreaped leader while any of it may live: it exits once it has no children left. S watches the
+// worker's lifeline, a pipe whose write end only the worker process holds: when the worker
+// process is gone, for any reason, S sees EOF and kills its children, round after round, as
+// their own children are orphaned into it; then it exits, or kills its group after kSweepRounds.
+// C dies with S (PR_SET_PDEATHSIG, which is tied to S's single thread).
+//
+// Everything here runs in a child of fork() in a multithreaded process: async-signal-safe calls
+// only (no allocation, no locks, no logging). All the data is prepared before fork.
+#pragma once
+
+#include <sys/types.h>
+
+namespace spindle::runtime {
+
+struct SupervisorPlan {
+  int lifeline = -1;       // read end of the worker's lifeline; it never carries data
+  int stdin_fd = -1;       // the command's stdin, stdout and stderr: pipe ends, all >= 3
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  int exec_error_fd = -1;  // close-on-exec write end: an errno (int) if C could not be started
+  int status_fd = -1;      // write end: C's wait status (int), once C has exited
+  // The paths to try in order with execve, as execvp would (its PATH search is not
+  // async-signal-safe, so it is done before fork). Null-terminated, like argv and envp.
+  const char* const* paths = nullptr;
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+};
+
+// fork() without running pthread_atfork handlers: the child of a multithreaded process must not
+// take locks the other threads may have held, nor allocate. Returns like fork().
+pid_t ForkBare();
+
+// The supervisor's whole life, in the child of ForkBare(). Never returns. S exits once it has no
+// children left; it reports C's exit only through status_fd.
+[[noreturn]] void RunSupervisor(const SupervisorPlan& plan);
+
+}  // namespace spindle::runtime
