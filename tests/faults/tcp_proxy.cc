@@ -110,33 +110,9 @@ void TcpProxy::Loop() {
     char drain[64];
     while (read(wake_[0], drain, sizeof drain) > 0) {
     }
-    if (fds[1].revents & POLLIN) {
-      while (true) {
-        int client = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (client < 0) break;
-        if (mode == Mode::kRefuse) {
-          close(client);
-          continue;
-        }
-        int up = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a = Loopback(upstream_port_);
-        // Blocking connect: on loopback it is answered at once (refused while PostgreSQL is
-        // down, which closes the client too).
-        if (up < 0 || connect(up, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-          if (up >= 0) close(up);
-          close(client);
-          continue;
-        }
-        NonBlocking(client);
-        NonBlocking(up);
-        conns.emplace_back();
-        conns.back().fd[0] = client;
-        conns.back().fd[1] = up;
-      }
-    }
-    if (mode != Mode::kForward) continue;
-    size_t k = 2;
+    size_t k = 2;  // fds[k]: the polled connections, in order
     for (auto& c : conns) {
+      if (mode != Mode::kForward) break;  // none was polled
       for (int i = 0; i < 2; ++i, ++k) {
         short rev = fds[k].revents;
         if (rev & POLLIN) {
@@ -162,6 +138,31 @@ void TcpProxy::Loop() {
     }
     // A side that closed ends the connection (PostgreSQL's protocol has no half-close).
     conns.remove_if([](const Conn& c) { return c.broken; });
+    // New connections last: the loop above walks the ones that were polled.
+    if (fds[1].revents & POLLIN) {
+      while (true) {
+        int client = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (client < 0) break;
+        if (mode == Mode::kRefuse) {
+          close(client);
+          continue;
+        }
+        int up = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a = Loopback(upstream_port_);
+        // Blocking connect: on loopback it is answered at once (refused while PostgreSQL is
+        // down, which closes the client too).
+        if (up < 0 || connect(up, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+          if (up >= 0) close(up);
+          close(client);
+          continue;
+        }
+        NonBlocking(client);
+        NonBlocking(up);
+        conns.emplace_back();
+        conns.back().fd[0] = client;
+        conns.back().fd[1] = up;
+      }
+    }
   }
 }
 
