@@ -717,10 +717,11 @@ int64_t FaultSuite::Unfinished() {
                   "('completed', 'failed', 'cancelled')")[0][0]);
 }
 
-// Keeps a backlog so that every fault finds jobs running.
+// Keeps a backlog of a round's work (a wave keeps the workers busy for about two seconds), so
+// that every fault finds jobs running.
 void FaultSuite::TopUp() {
   try {
-    if (Unfinished() < 40) EnqueueWave();
+    for (int waves = 0; waves < 4 && Unfinished() < 100; ++waves) EnqueueWave();
   } catch (const std::exception&) {
     // Not reachable now: the next round tops up.
   }
