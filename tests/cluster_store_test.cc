@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "store/store.h"
@@ -26,14 +27,16 @@ class ClusterStoreTest : public ::testing::TestWithParam<BackendKind> {
   std::unique_ptr<Store> Open() { return OpenStore({db_->url(), 4, clock_}); }
 
   Member Register(const std::string& id, std::optional<int> partition = std::nullopt,
-                  Millis heartbeat_timeout = 10s) {
+                  Millis heartbeat_timeout = 10s, const std::string& incarnation = "",
+                  int pid = 1) {
     return store_->MemberRegister({.id = id,
                                    .host = "host",
-                                   .pid = 1,
+                                   .pid = pid,
                                    .version = "1.0",
                                    .queues = {"default"},
                                    .partition = partition,
-                                   .heartbeat_timeout = heartbeat_timeout});
+                                   .heartbeat_timeout = heartbeat_timeout,
+                                   .incarnation = incarnation});
   }
   std::vector<std::string> Remove(const std::optional<std::string>& id, bool expired_only) {
     auto ids = store_->MemberRemove(id, expired_only);
@@ -238,6 +241,33 @@ TEST_P(ClusterStoreTest, EvictionUsesEachMembersOwnTimeoutAndFreesWhatItHeld) {
   EXPECT_FALSE(store_->MemberHeartbeat("long", 0)) << "an evicted member must register again";
 }
 
+TEST_P(ClusterStoreTest, EvictionExpiresTheLeasesOfJobsTakenFromTheMemberToo) {
+  Register("a", std::nullopt, 2s);
+  Register("b", std::nullopt, 1h);
+  std::string stopped = Insert({.kind = "k", .priority = 0});
+  std::string cancelled = Insert({.kind = "k", .priority = 1});
+  ASSERT_EQ(Fetch("a").at(0).id, stopped);
+  ASSERT_EQ(Fetch("a").at(0).id, cancelled);
+  store_->JobStop(stopped);
+  store_->JobResume(stopped);
+  store_->JobCancel(cancelled);
+  EXPECT_TRUE(Fetch("b").empty()) << "ran beside the stopped attempt";
+
+  clock_->Advance(2001ms);
+  ASSERT_EQ(Remove(std::nullopt, true), std::vector<std::string>{"a"});
+  for (const auto& id : {stopped, cancelled}) {
+    Job j = store_->JobGet(id).value();
+    EXPECT_LT(j.lease_expires_at, Now()) << ToString(j.state) << ": the lease did not expire";
+  }
+  // The evicted worker's renewal cannot revive them.
+  EXPECT_EQ(store_->JobLeaseRenew("a", {{stopped, 1}, {cancelled, 1}}, 1h).renewed, 0);
+  auto again = Fetch("b");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].id, stopped);
+  EXPECT_EQ(again[0].attempt, 2);
+  EXPECT_EQ(store_->JobGet(cancelled)->state, JobState::kCancelled);
+}
+
 TEST_P(ClusterStoreTest, RemovingByIdIsACleanLeave) {
   Register("a");
   Register("b");
@@ -258,6 +288,61 @@ TEST_P(ClusterStoreTest, RemovingByIdIsACleanLeave) {
 
   EXPECT_EQ(Remove(std::nullopt, false), std::vector<std::string>{"b"});
   EXPECT_TRUE(MemberIds().empty());
+}
+
+// --- incarnations --------------------------------------------------------------------------
+
+TEST_P(ClusterStoreTest, AnotherIncarnationCannotTakeALiveMembersId) {
+  Member first = Register("a", kAutoPartition, 10s, "first", 41);
+  std::string job = Insert({.kind = "k"});
+  ASSERT_EQ(Fetch("a").size(), 1u);
+  ASSERT_EQ(store_->LeaderAcquire("a", 1h), 1);
+  ASSERT_TRUE(store_->AssignmentClaim("cron", "a"));
+  int64_t version = Version();
+
+  auto refused = [&](const std::string& why) {
+    SCOPED_TRACE(why);
+    try {
+      Register("a", kAutoPartition, 10s, "second", 42);
+      ADD_FAILURE() << "a second process took a live worker's id";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kIllegalTransition);
+      EXPECT_EQ(std::string(e.what()),
+                "worker id 'a' is already in use by a live worker (host host, pid 41); give "
+                "each worker its own id");
+    }
+    Member kept = *Find("a");
+    EXPECT_EQ(kept.info.incarnation, "first");
+    EXPECT_EQ(kept.info.pid, 41);
+    EXPECT_EQ(kept.started_at, first.started_at);
+    EXPECT_EQ(Version(), version) << "a refused registration was announced";
+    EXPECT_EQ(store_->JobGet(job)->lease_owner, "a");
+    EXPECT_EQ(Claims(), (std::vector<std::pair<std::string, std::string>>{{"cron", "a"}}));
+    EXPECT_TRUE(Find("a")->leader);
+  };
+  refused("live");
+  clock_->Advance(10s);
+  refused("silent for exactly its timeout");
+
+  // The same incarnation registers again as before (a retry, or after an eviction).
+  EXPECT_EQ(Register("a", kAutoPartition, 10s, "first", 41).started_at, first.started_at);
+  EXPECT_EQ(Version(), ++version);
+
+  // Silent past its timeout, the other incarnation is dead: evicted, and the new one registered.
+  clock_->Advance(10001ms);
+  Member second = Register("a", kAutoPartition, 10s, "second", 42);
+  EXPECT_EQ(second.started_at, Now()) << "the new incarnation is a new member";
+  EXPECT_EQ(second.info.partition, 1);
+  Member listed = *Find("a");
+  EXPECT_EQ(listed.info.incarnation, "second");
+  EXPECT_EQ(listed.info.pid, 42);
+  EXPECT_EQ(Version(), version + 2) << "an eviction and a join";
+  EXPECT_TRUE(Claims().empty()) << "the dead incarnation's claims were kept";
+  EXPECT_FALSE(Find("a")->leader) << "the dead incarnation's leader term was kept";
+  EXPECT_EQ(store_->LeaderAcquire("a", 1h), 2) << "the dead incarnation's term went on";
+  EXPECT_LT(store_->JobGet(job)->lease_expires_at, Now()) << "its leases did not expire";
+  EXPECT_EQ(store_->JobLeaseRenew("a", {{job, 1}}, 1h).renewed, 0);
+  EXPECT_EQ(store_->JobRescue(100), 1);
 }
 
 // --- leadership ---------------------------------------------------------------------------
@@ -362,7 +447,7 @@ TEST_P(ClusterStoreTest, PartitionsSplitTheJobsAsPartitionOfDoes) {
                                   .worker_id = "w" + std::to_string(index),
                                   .kinds = {"k"},
                                   .partition_count = 4,
-                                  .partition_index = index});
+                                  .partitions = {index}});
     EXPECT_GT(jobs.size(), 50u) << "partition " << index;  // about 100 of 400 random ids each
     int misplaced = 0, twice = 0;
     for (const auto& j : jobs) {
@@ -373,6 +458,32 @@ TEST_P(ClusterStoreTest, PartitionsSplitTheJobsAsPartitionOfDoes) {
     EXPECT_EQ(twice, 0) << "partition " << index << ": ids another partition fetched";
   }
   EXPECT_EQ(all.size(), 400u);
+}
+
+TEST_P(ClusterStoreTest, APartitionSetFetchesEachOfItsPartitions) {
+  std::vector<JobSpec> specs(400, JobSpec{.kind = "k"});
+  store_->JobInsertMany(specs);
+  auto fetch = [&](std::vector<int> partitions) {
+    return store_->JobFetch({.queue = "default",
+                             .limit = 1000,
+                             .worker_id = "w",
+                             .kinds = {"k"},
+                             .partition_count = 4,
+                             .partitions = std::move(partitions)});
+  };
+  EXPECT_TRUE(fetch({}).empty()) << "an empty set fetched";
+  std::map<int, int> by_partition;
+  for (const auto& j : fetch({0, 2})) ++by_partition[PartitionOf(j.id, 4)];
+  EXPECT_EQ(by_partition.size(), 2u);
+  EXPECT_GT(by_partition[0], 50);  // about 100 of 400 random ids each
+  EXPECT_GT(by_partition[2], 50);
+  by_partition.clear();
+  for (const auto& j : fetch({3, 1, 5})) ++by_partition[PartitionOf(j.id, 4)];
+  EXPECT_EQ(by_partition.size(), 2u);
+  EXPECT_GT(by_partition[1], 50);
+  EXPECT_GT(by_partition[3], 50);
+  EXPECT_TRUE(fetch({0, 1, 2, 3}).empty());
+  EXPECT_EQ(store_->JobList({.state = JobState::kRunning, .limit = 1000}).size(), 400u);
 }
 
 TEST_P(ClusterStoreTest, OverdueFetchesOnlyJobsDueLongEnoughAgo) {

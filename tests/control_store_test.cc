@@ -15,11 +15,16 @@
 #include "testing.h"
 
 namespace spindle {
+
+// Names an attempt in GoogleTest's messages.
+void PrintTo(const JobRef& ref, std::ostream* os) { *os << ref.id << "#" << ref.attempt; }
+
 namespace {
 
 using namespace std::chrono_literals;
 using testing::BackendKind;
 using testing::TestBackend;
+using Refs = std::vector<JobRef>;
 
 constexpr JobState kEveryState[] = {
     JobState::kScheduled, JobState::kAvailable, JobState::kRunning,   JobState::kRetryable,
@@ -193,8 +198,9 @@ TEST_P(ControlStoreTest, StopFromEveryState) {
         EXPECT_EQ(stopped.attempt, before.attempt);
         EXPECT_EQ(stopped.run_at, before.run_at);
         EXPECT_EQ(stopped.errors.size(), before.errors.size());
-        EXPECT_EQ(stopped.lease_owner, "");
-        EXPECT_EQ(stopped.lease_expires_at, std::nullopt);
+        // A running job keeps its attempt's lease (its process may still be alive).
+        EXPECT_EQ(stopped.lease_owner, before.lease_owner);
+        EXPECT_EQ(stopped.lease_expires_at, before.lease_expires_at);
         EXPECT_EQ(stopped.finished_at, std::nullopt);
       });
 }
@@ -227,8 +233,8 @@ TEST_P(ControlStoreTest, CancelFromEveryState) {
         EXPECT_EQ(cancelled.finished_at, Now());
         EXPECT_EQ(cancelled.max_attempts, before.max_attempts);
         EXPECT_EQ(cancelled.attempt, before.attempt);
-        EXPECT_EQ(cancelled.lease_owner, "");
-        EXPECT_EQ(cancelled.lease_expires_at, std::nullopt);
+        EXPECT_EQ(cancelled.lease_owner, before.lease_owner);
+        EXPECT_EQ(cancelled.lease_expires_at, before.lease_expires_at);
       });
 }
 
@@ -322,7 +328,8 @@ TEST_P(ControlStoreTest, CancellingAParentCancelsItsUnfinishedDescendantsAndTell
     Job j = Get(id);
     EXPECT_EQ(j.state, JobState::kCancelled) << j.queue;
     EXPECT_EQ(j.finished_at, Now()) << j.queue;
-    EXPECT_EQ(j.lease_owner, "") << j.queue;
+    // The running ones keep their attempts' leases.
+    EXPECT_EQ(j.lease_owner, j.queue == "b" ? "w2" : j.queue == "g1" ? "w4" : "") << j.queue;
   }
   EXPECT_EQ(Get(kids["c"]).state, JobState::kCompleted);
   EXPECT_EQ(Get(kids["c"]).finished_at, Now() - 1s) << "a finished child was touched";
@@ -333,9 +340,8 @@ TEST_P(ControlStoreTest, CancellingAParentCancelsItsUnfinishedDescendantsAndTell
   // The workers of the running ones are told; they learn it at their next renewal too, and their
   // late outcomes are refused.
   EXPECT_EQ(Hear(*listener).workers, (std::multiset<std::string>{"w2", "w4"}));
-  EXPECT_EQ(Renew("w2", {{kids["b"], 1}}).give_up, std::vector<std::string>{kids["b"]});
-  EXPECT_EQ(Renew("w4", {{grandkids["g1"], 1}}).give_up,
-            std::vector<std::string>{grandkids["g1"]});
+  EXPECT_EQ(Renew("w2", {{kids["b"], 1}}).give_up, (Refs{{kids["b"], 1}}));
+  EXPECT_EQ(Renew("w4", {{grandkids["g1"], 1}}).give_up, (Refs{{grandkids["g1"], 1}}));
   EXPECT_TRUE(store_->JobFinishMany("w2", {{kids["b"], 1}}).empty());
 }
 
@@ -357,12 +363,13 @@ TEST_P(ControlStoreTest, StoppingARunningJobHandsItBackAndTellsItsWorker) {
   EXPECT_EQ(Hear(*listener).workers, std::multiset<std::string>{"w1"});
 
   // The worker learns it at its next renewal too (its other job it keeps), and its late
-  // outcome is refused.
+  // outcome is refused (and ends the lease the stopped attempt kept while it ran).
   auto renewal = Renew("w1", {{id, 1}, {other, 1}});
-  EXPECT_EQ(renewal.give_up, std::vector<std::string>{id});
-  EXPECT_EQ(renewal.renewed, 1);
+  EXPECT_EQ(renewal.give_up, (Refs{{id, 1}}));
+  EXPECT_EQ(renewal.renewed, 2);
   EXPECT_TRUE(store_->JobFinishMany("w1", {{id, 1}}).empty()) << "a stopped job's outcome applied";
   EXPECT_EQ(Get(id).state, JobState::kStopped);
+  EXPECT_EQ(Get(id).lease_owner, "");
   EXPECT_TRUE(Fetch("w2").empty()) << "a stopped job was fetched";
 
   // Resumed, it runs again: a new attempt, the handed-back one not counted.
@@ -383,9 +390,103 @@ TEST_P(ControlStoreTest, CancellingARunningJobTellsItsWorker) {
   EXPECT_EQ(store_->JobCancel(id).state, JobState::kCancelled);
   EXPECT_EQ(Hear(*listener).workers, std::multiset<std::string>{"w1"});
   auto renewal = Renew("w1", {{id, 1}});
-  EXPECT_EQ(renewal.give_up, std::vector<std::string>{id});
-  EXPECT_EQ(renewal.renewed, 0);
+  EXPECT_EQ(renewal.give_up, (Refs{{id, 1}}));
+  EXPECT_EQ(renewal.renewed, 1) << "the cancelled attempt's lease lapsed while it may still run";
   EXPECT_TRUE(store_->JobFinishMany("w1", {{id, 1}}).empty());
+  EXPECT_EQ(Get(id).lease_owner, "") << "the refused outcome did not end the lease";
+}
+
+// --- a job taken from a running worker runs again only once its old attempt is gone ---------
+
+TEST_P(ControlStoreTest, AStoppedRunningJobRunsAgainOnlyWhenItsOldAttemptsOutcomeArrives) {
+  auto listener = Listener();
+  std::string id = Insert({.kind = "k"});
+  ASSERT_EQ(Fetch("w1").size(), 1u);
+  SysTime leased_until = Now() + 1h;
+  store_->JobStop(id);
+  store_->JobResume(id);
+  Hear(*listener, 300ms);
+  EXPECT_TRUE(Fetch("w2").empty()) << "ran beside its stopped attempt, which may still be alive";
+
+  // While its process lives, the old attempt's worker renews the lease, and is told to give up.
+  clock_->Advance(50min);
+  auto renewal = Renew("w1", {{id, 1}});
+  EXPECT_EQ(renewal.renewed, 1);
+  EXPECT_EQ(renewal.give_up, (Refs{{id, 1}}));
+  EXPECT_EQ(Get(id).lease_expires_at, Now() + 1h);
+  EXPECT_EQ(Get(id).state, JobState::kAvailable) << "a renewal changed more than the lease";
+  clock_->Advance(50min);  // past the first lease, not the renewed one
+  ASSERT_GT(Now(), leased_until);
+  EXPECT_TRUE(Fetch("w2").empty()) << "ran beside its stopped attempt, whose lease was renewed";
+
+  // Outcomes of other workers or attempts leave the lease alone.
+  EXPECT_TRUE(store_->JobFinishMany("w2", {{id, 1}}).empty());
+  EXPECT_TRUE(store_->JobFinishMany("w1", {{id, 2}}).empty());
+  EXPECT_EQ(Get(id).lease_owner, "w1");
+  EXPECT_TRUE(Fetch("w2").empty());
+
+  // The old attempt ends: its outcome is refused, ends the lease and wakes the queue.
+  EXPECT_TRUE(store_->JobFinishMany("w1", {{id, 1, JobOutcome::Kind::kError, "killed"}}).empty());
+  Job released = Get(id);
+  EXPECT_EQ(released.state, JobState::kAvailable);
+  EXPECT_EQ(released.lease_owner, "");
+  EXPECT_EQ(released.lease_expires_at, std::nullopt);
+  EXPECT_TRUE(released.errors.empty()) << "the refused outcome was recorded";
+  EXPECT_EQ(Hear(*listener).queues, std::multiset<std::string>{"default"});
+  auto again = Fetch("w2");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempt, 2);
+  EXPECT_EQ(Get(id).lease_owner, "w2");
+  // The old attempt's worker can no longer renew the new attempt's lease, nor end it.
+  EXPECT_EQ(Renew("w1", {{id, 1}}).renewed, 0);
+  EXPECT_TRUE(store_->JobFinishMany("w1", {{id, 1}}).empty());
+  EXPECT_EQ(Get(id).lease_owner, "w2");
+  EXPECT_EQ(Get(id).lease_expires_at, Now() + 1h);
+}
+
+TEST_P(ControlStoreTest, AStoppedRunningJobRunsAgainWhenItsOldLeaseExpiresWhichNoRenewalRevives) {
+  std::string id = Insert({.kind = "k"});
+  ASSERT_EQ(store_->JobFetch({"default", 1, "w1", 10s, {"k"}}).size(), 1u);
+  store_->JobStop(id);
+  store_->JobResume(id);
+  clock_->Advance(9s);
+  EXPECT_TRUE(Fetch("w2").empty());
+  clock_->Advance(1s);  // the lease ends now
+  auto renewal = Renew("w1", {{id, 1}});
+  EXPECT_EQ(renewal.renewed, 0) << "an expired lease was renewed";
+  EXPECT_EQ(renewal.give_up, (Refs{{id, 1}}));
+  EXPECT_EQ(Get(id).lease_expires_at, Now()) << "an expired lease moved";
+  auto again = Fetch("w2");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempt, 2);
+}
+
+TEST_P(ControlStoreTest, ACancelledRunningJobKeepsItsAttemptsLeaseUntilTheAttemptEnds) {
+  std::string id = Insert({.kind = "k"});
+  ASSERT_EQ(Fetch("w1").size(), 1u);
+  store_->JobCancel(id);
+  clock_->Advance(30min);
+  auto renewal = Renew("w1", {{id, 1}});
+  EXPECT_EQ(renewal.renewed, 1);
+  EXPECT_EQ(renewal.give_up, (Refs{{id, 1}}));
+  EXPECT_EQ(Get(id).lease_expires_at, Now() + 1h);
+  // Retried while the cancelled attempt still runs: not beside it.
+  store_->JobRetry(id);
+  EXPECT_TRUE(Fetch("w2").empty()) << "ran beside its cancelled attempt";
+  EXPECT_TRUE(store_->JobFinishMany("w1", {{id, 1}}).empty());
+  EXPECT_EQ(Get(id).lease_owner, "");
+  EXPECT_EQ(Ids(Fetch("w2")), std::vector<std::string>{id});
+  EXPECT_EQ(Get(id).attempt, 2);
+
+  // A cancelled job's attempt that ends leaves a final job without a lease.
+  std::string other = Insert({.kind = "k"});
+  ASSERT_EQ(Fetch("w1").size(), 1u);
+  store_->JobCancel(other);
+  EXPECT_TRUE(store_->JobFinishMany("w1", {{other, 1}}).empty());
+  Job j = Get(other);
+  EXPECT_EQ(j.state, JobState::kCancelled);
+  EXPECT_EQ(j.lease_owner, "");
+  EXPECT_EQ(j.lease_expires_at, std::nullopt);
 }
 
 TEST_P(ControlStoreTest, StoppingOrCancellingAWaitingJobTellsNoWorker) {
@@ -410,16 +511,16 @@ TEST_P(ControlStoreTest, RenewalSaysWhichHeldJobsToGiveUp) {
   clock_->Advance(2s);  // lapsed's lease expired; it is still running under w1
 
   auto r = Renew("w1", {{mine, 1}, {theirs, 1}, {done, 1}, {missing, 1}, {lapsed, 1}});
-  std::vector<std::string> want{theirs, done, missing};
+  Refs want{{theirs, 1}, {done, 1}, {missing, 1}};
   std::sort(want.begin(), want.end());
   EXPECT_EQ(r.give_up, want);
   EXPECT_EQ(r.renewed, 1);
   EXPECT_EQ(Get(mine).lease_expires_at, Now() + 1h);
 
   r = Renew("w1", {{mine, 2}});
-  EXPECT_EQ(r.give_up, std::vector<std::string>{mine}) << "another attempt was not given up";
+  EXPECT_EQ(r.give_up, (Refs{{mine, 2}})) << "another attempt was not given up";
   EXPECT_EQ(r.renewed, 0);
-  EXPECT_EQ(Renew("w1", {}).give_up, std::vector<std::string>{});
+  EXPECT_EQ(Renew("w1", {}).give_up, Refs{});
 }
 
 // --- queues -------------------------------------------------------------------------------
@@ -513,12 +614,16 @@ TEST_P(ControlStoreTest, ClusterStopHandsBackRunningJobsUntilResumed) {
     EXPECT_EQ(j.max_attempts, 6) << "the handed-back attempt counted";
     EXPECT_EQ(j.attempt, 1);
     EXPECT_EQ(j.run_at, Now());
-    EXPECT_EQ(j.lease_owner, "");
-    EXPECT_EQ(j.lease_expires_at, std::nullopt);
+    // Each keeps its attempt's lease while the attempt's process may be alive.
+    EXPECT_EQ(j.lease_owner, id == a ? "w1" : "w2");
+    EXPECT_EQ(j.lease_expires_at, Now() - 1s + 1h);
   }
   EXPECT_EQ(Get(waiting).max_attempts, 25) << "a waiting job's attempts changed";
+  // a's attempt ends: its outcome is refused and ends the lease. b's worker is still stopping it.
   EXPECT_TRUE(store_->JobFinishMany("w1", {{a, 1}}).empty()) << "a handed-back outcome applied";
-  EXPECT_EQ(Renew("w1", {{a, 1}}).give_up, std::vector<std::string>{a});
+  EXPECT_EQ(Get(a).lease_owner, "");
+  EXPECT_EQ(Renew("w1", {{a, 1}}).give_up, (Refs{{a, 1}}));
+  Hear(*listener, 300ms);  // a's ended lease woke its queue
   EXPECT_TRUE(Fetch("w3").empty()) << "fetched while the cluster is stopped";
   EXPECT_TRUE(Fetch("w3", "other").empty()) << "fetched while the cluster is stopped";
 
@@ -535,11 +640,21 @@ TEST_P(ControlStoreTest, ClusterStopHandsBackRunningJobsUntilResumed) {
   EXPECT_EQ(store_->ClusterGet().stopped_at, std::nullopt);
   // The queues with due jobs are woken, not the one whose job waits an hour.
   EXPECT_EQ(Hear(*listener).queues, (std::multiset<std::string>{"default", "other"}));
-  EXPECT_EQ(Ids(Fetch("w3")), Ids({Get(a), Get(b), Get(waiting)}));
+  EXPECT_EQ(Ids(Fetch("w3")), Ids({Get(a), Get(waiting)})) << "b ran beside its old attempt";
   EXPECT_EQ(Get(a).attempt, 2);
   EXPECT_EQ(Fetch("w3", "other").at(0).id, elsewhere);
   ExpectError([&] { store_->ClusterResume(); }, ErrorCode::kIllegalTransition,
               {"cannot resume", "running"});
+
+  // b's old attempt lives on for a while (its worker renews it), then never reports: b runs
+  // again once its lease expires.
+  clock_->Advance(50min);
+  EXPECT_EQ(Renew("w2", {{b, 1}}).renewed, 1);
+  clock_->Advance(50min);
+  EXPECT_TRUE(Fetch("w3").empty()) << "b ran beside its old attempt, whose lease was renewed";
+  clock_->Advance(10min);
+  EXPECT_EQ(Ids(Fetch("w3")), std::vector<std::string>{b});
+  EXPECT_EQ(Get(b).attempt, 2);
 }
 
 TEST_P(ControlStoreTest, RenewalGivesUpEverythingWhileTheClusterIsStopped) {
@@ -547,7 +662,7 @@ TEST_P(ControlStoreTest, RenewalGivesUpEverythingWhileTheClusterIsStopped) {
   ASSERT_EQ(Fetch("w").size(), 1u);
   EXPECT_TRUE(Renew("w", {{id, 1}}).give_up.empty());
   MarkClusterStopped();  // as if the fetch had raced the stop
-  EXPECT_EQ(Renew("w", {{id, 1}}).give_up, std::vector<std::string>{id});
+  EXPECT_EQ(Renew("w", {{id, 1}}).give_up, (Refs{{id, 1}}));
   EXPECT_EQ(store_->ClusterGet().stop_reason, "race");
 }
 
@@ -565,6 +680,7 @@ TEST_P(ControlStoreTest, AStoppedJobStaysStoppedAcrossAClusterStop) {
   EXPECT_EQ(Get(running).ToJson(), before.ToJson()) << "the cluster stop touched a stopped job";
   EXPECT_EQ(Get(waiting).state, JobState::kStopped);
   EXPECT_TRUE(Fetch("w").empty());
+  EXPECT_TRUE(store_->JobFinishMany("w", {{running, 1}}).empty());  // its stopped attempt ended
   store_->JobResume(running);
   EXPECT_EQ(Ids(Fetch("w")), std::vector<std::string>{running});
 }

@@ -43,6 +43,18 @@ class StoreTest : public ::testing::TestWithParam<BackendKind> {
   std::vector<std::string> Finish(const std::string& worker, JobOutcome o) {
     return store_->JobFinishMany(worker, {o});
   }
+  // Inserts a due job of kind "k" with SQL, as an application or a person might, bypassing the
+  // store's checks: `args` and `checkpoint` are JSON text (checkpoint "": none).
+  std::string InsertRaw(const std::string& args, const std::string& checkpoint = "") {
+    std::string id = core::NewUuidV7();
+    auto quote = [](const std::string& text) { return "'" + text + "'"; };
+    bool pg = GetParam() == BackendKind::kPostgres;
+    db_->Query("INSERT INTO {jobs} (id, kind, args, checkpoint, run_at, created_at) VALUES (" +
+               quote(id) + ", 'k', " + quote(args) + ", " +
+               (checkpoint.empty() ? "NULL" : quote(checkpoint)) + ", " +
+               (pg ? "'2000-01-01', now()" : "946684800000000, 946684800000000") + ")");
+    return id;
+  }
   int64_t Count(const std::string& where = "true") {
     return db_->QueryInt("SELECT count(*) FROM {jobs} WHERE " + where);
   }
@@ -258,6 +270,34 @@ TEST_P(PostgresStoreTest, EnqueueFromASqlTrigger) {
   EXPECT_EQ(Count(), 3);
 }
 
+TEST_P(PostgresStoreTest, EnqueueFromSqlRefusesNumbersWorkersCannotRead) {
+  for (const char* args : {R"({"amount": 1e400})", R"({"a": [1, {"b": -1e400}]})",
+                           // Just above 2^1024 - 2^970 (1.797693134862315807...e308), the
+                           // smallest magnitude that a double rounds to infinity.
+                           R"({"edge": 1.7976931348623159e308})"}) {
+    SCOPED_TRACE(args);
+    try {
+      db_->Query(std::string("SELECT spindle.enqueue('k', '") + args + "')");
+      ADD_FAILURE() << "accepted";
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find("beyond the range workers read"), std::string::npos)
+          << e.what();
+    }
+    // With a SQLSTATE a caller can catch: invalid_parameter_value (22023).
+    db_->Query(std::string("DO $$ BEGIN PERFORM spindle.enqueue('k', '") + args +
+               "'); RAISE 'accepted'; EXCEPTION WHEN invalid_parameter_value THEN END $$");
+  }
+  EXPECT_EQ(Count(), 0);
+  // What a worker reads is accepted: just below that bound (read as the largest double), and
+  // tiny numbers (read as 0).
+  db_->Query(R"(SELECT spindle.enqueue('k', '{"max": -1.7976931348623158e308, "tiny": 1e-400}'))");
+  clock_->Advance(1min);  // due by the database's clock, which the pinned one must pass
+  auto jobs = Fetch("w");
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].args["max"], -1.7976931348623157e308);
+  EXPECT_EQ(jobs[0].args["tiny"], 0.0);
+}
+
 // --- fetch --------------------------------------------------------------------------------
 
 TEST_P(StoreTest, FetchesByPriorityThenRunAtThenId) {
@@ -311,6 +351,86 @@ TEST_P(StoreTest, FetchReturnsAtMostTheLimit) {
   EXPECT_EQ(Fetch("w", 10).size(), 10u);
   EXPECT_EQ(Fetch("w", 10).size(), 5u);
   EXPECT_EQ(Fetch("w", 10).size(), 0u);
+}
+
+// --- what workers cannot read or store ----------------------------------------------------
+
+TEST_P(StoreTest, AFetchedRowTheWorkerCannotReadFailsAloneAndReadingPathsShowItsRawText) {
+  std::vector<std::string> good;
+  for (int i = 0; i < 3; ++i) good.push_back(Insert({.kind = "k", .args = {{"i", i}}}));
+  // Numbers beyond a double's range: PostgreSQL's jsonb and SQLite's JSON accept them, the
+  // worker's JSON parser does not.
+  std::string bad_args = InsertRaw(R"({"amount": 1e400})");
+  std::string bad_checkpoint = InsertRaw("{}", R"({"total": [-1e400]})");
+  Count();
+
+  auto fetched = Fetch("w", 10);
+  std::vector<std::string> ids;
+  for (const auto& j : fetched) ids.push_back(j.id);
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, good) << "the readable jobs of the batch were not all returned";
+  for (const auto& j : fetched) EXPECT_EQ(j.state, JobState::kRunning);
+
+  for (const auto& [id, column] : {std::pair{bad_args, std::string("args")},
+                                   std::pair{bad_checkpoint, std::string("checkpoint")}}) {
+    SCOPED_TRACE(column);
+    Job j = Get(id);  // reading it does not fail
+    EXPECT_EQ(j.state, JobState::kFailed);
+    EXPECT_EQ(j.attempt, 1);
+    EXPECT_TRUE(j.finished_at.has_value());
+    EXPECT_EQ(j.lease_owner, "");
+    ASSERT_EQ(j.errors.size(), 1u);
+    EXPECT_EQ(j.errors[0].message.rfind("unreadable " + column + ": ", 0), 0u)
+        << j.errors[0].message;
+    EXPECT_NE(j.errors[0].message.find("overflow"), std::string::npos) << j.errors[0].message;
+    Json raw = column == "args" ? j.args : j.checkpoint;
+    ASSERT_TRUE(raw.is_string()) << raw.dump();
+    EXPECT_NE(raw.get<std::string>().find(column == "args" ? "amount" : "total"),
+              std::string::npos);
+    EXPECT_NO_THROW(j.ToJson().dump());
+    auto events = store_->JobEvents(id);
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back().type, "failed");
+  }
+  EXPECT_EQ(store_->JobList({}).size(), 5u);
+  EXPECT_EQ(store_->JobList({.state = JobState::kFailed}).size(), 2u);
+  EXPECT_TRUE(Fetch("w2").empty());
+  // The good ones run on as usual.
+  for (const auto& id : good) EXPECT_EQ(Finish("w", {id, 1}), std::vector<std::string>{id});
+}
+
+TEST_P(StoreTest, OutcomesAndSavesWithNulOrInvalidUtf8AreStoredCleaned) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(Insert({.kind = "k", .priority = i}));
+  ASSERT_EQ(Fetch("w").size(), 5u);
+  const std::string nul("a\0b", 3), bad = "x\xff\xfey";
+  const std::string nul_clean = "a\xef\xbf\xbd" "b", bad_clean = "x\xef\xbf\xbd\xef\xbf\xbdy";
+
+  EXPECT_TRUE(store_->JobSave("w", {ids[0], 1},
+                              {.checkpoint = Json{{"s", nul}}, .progress = Json{{bad, bad}}}));
+  Job saved = Get(ids[0]);
+  EXPECT_EQ(saved.checkpoint, (Json{{"s", nul_clean}}));
+  EXPECT_EQ(saved.progress, (Json{{bad_clean, bad_clean}}));
+  EXPECT_TRUE(store_->JobSave("w", {ids[1], 1},
+                              {.children = {{.kind = "c", .args = {{nul, Json::array({bad})}}}}}));
+  auto kids = store_->JobList({.parent_id = ids[1]});
+  ASSERT_EQ(kids.size(), 1u);
+  EXPECT_EQ(kids[0].args, (Json{{nul_clean, Json::array({bad_clean})}}));
+
+  // In one batch with good outcomes: every one applies.
+  auto applied = store_->JobFinishMany(
+      "w", {{.id = ids[0], .attempt = 1, .result = Json{{"s", nul}}},
+            {.id = ids[2], .attempt = 1, .result = Json{{bad, Json::array({bad, 1})}}},
+            {ids[3], 1, JobOutcome::Kind::kError, bad + nul, 1s},
+            {.id = ids[4], .attempt = 1, .result = Json{{"ok", true}}}});
+  std::sort(applied.begin(), applied.end());
+  EXPECT_EQ(applied, (std::vector<std::string>{ids[0], ids[2], ids[3], ids[4]}));
+  EXPECT_EQ(Get(ids[0]).state, JobState::kCompleted);
+  EXPECT_EQ(Get(ids[0]).result, (Json{{"s", nul_clean}}));
+  EXPECT_EQ(Get(ids[2]).result, (Json{{bad_clean, Json::array({bad_clean, 1})}}));
+  EXPECT_EQ(Get(ids[3]).state, JobState::kRetryable);
+  EXPECT_EQ(Get(ids[3]).errors.at(0).message, bad_clean + "a" + "b");
+  EXPECT_EQ(Get(ids[4]).result, (Json{{"ok", true}}));
 }
 
 // --- finishing, fencing, retries ----------------------------------------------------------
@@ -854,6 +974,52 @@ TEST_P(SqliteStoreTest, ALockHeldPastTheBusyTimeoutFailsClearlyAndChangesNothing
   EXPECT_EQ(Count(), 0);
   store_->JobInsertMany({{.kind = "k"}});
   EXPECT_EQ(Count(), 1);
+}
+
+// A clock that counts its readings.
+class CountingClock final : public Clock {
+ public:
+  SysTime Now() const override {
+    ++reads;
+    return fake.Now();
+  }
+  std::optional<SysTime> Pinned() const override { return Now(); }
+  FakeClock fake;
+  mutable std::atomic<int> reads{0};
+};
+
+// A renewal that waits for the write lock while an eviction commits must not revive the leases
+// the eviction expired: its "now" is read once it holds the lock, not before.
+TEST_P(SqliteStoreTest, ARenewalThatWaitedForTheLockDoesNotUndoAnEviction) {
+  auto clock = std::make_shared<CountingClock>();
+  auto store = OpenStore({db_->url(), 2, clock});
+  store->MemberRegister({.id = "w", .heartbeat_timeout = 10s});
+  std::string id = store->JobInsertMany({{.kind = "k"}}).front();
+  ASSERT_EQ(store->JobFetch({"default", 1, "w", 1h, {"k"}}).size(), 1u);
+
+  // The eviction's transaction holds the write lock while the renewal starts and waits for it.
+  sqlite3* evictor = nullptr;
+  ASSERT_EQ(sqlite3_open(db_->url().substr(7).c_str(), &evictor), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(evictor, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  int reads = clock->reads;
+  Store::LeaseRenewal renewal;
+  std::thread renewer([&] { renewal = store->JobLeaseRenew("w", {{id, 1}}, 1h); });
+  // A renewal that reads the clock before the lock does so at once; one that reads it after the
+  // lock cannot, and this waits in vain.
+  testing::WaitUntil([&] { return clock->reads > reads; }, 1s);
+  clock->fake.Advance(11s);  // w is silent past its timeout: evicted, its lease expires now
+  int64_t expired = std::chrono::duration_cast<std::chrono::microseconds>(
+                        clock->fake.Now().time_since_epoch()).count() - 1000;
+  std::string evict = "UPDATE spindle_jobs SET lease_expires_at = " + std::to_string(expired) +
+                      " WHERE lease_owner = 'w'; DELETE FROM spindle_workers WHERE id = 'w'; COMMIT";
+  ASSERT_EQ(sqlite3_exec(evictor, evict.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  renewer.join();
+  sqlite3_close(evictor);
+
+  EXPECT_EQ(renewal.renewed, 0) << "the renewal revived the lease the eviction expired";
+  EXPECT_EQ(Get(id).lease_expires_at,
+            SysTime(std::chrono::microseconds(expired)));
+  EXPECT_EQ(store->JobRescue(10), 1);
 }
 
 TEST_P(SqliteStoreTest, SharesAFileWithTheApplicationsTables) {

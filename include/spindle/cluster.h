@@ -24,6 +24,10 @@ struct MemberInfo {
   std::optional<int> partition;
   // The worker promises to heartbeat at least this often; silent longer, it is evicted.
   Millis heartbeat_timeout{10000};
+  // A random token each worker process makes when it starts. A registration of an id that a live
+  // member of another incarnation holds is refused (two processes must not share one member);
+  // the same incarnation registers again as before (after an eviction, or a retry).
+  std::string incarnation;
 };
 inline constexpr int kAutoPartition = 0;
 

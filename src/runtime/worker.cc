@@ -159,7 +159,7 @@ class Worker::Impl {
   // worker's own jobs wait: three times its average dispatch delay, between 1 s and 1 min.
   std::vector<Job> Fetch(Queue& q, int limit) {
     auto part = coordinator->partition();
-    JobFetchParams p{q.opts.name, limit, opts.id, opts.lease, kinds, part.count, part.index};
+    JobFetchParams p{q.opts.name, limit, opts.id, opts.lease, kinds, part.count, {part.index}};
     auto jobs = store->JobFetch(p);
     if (part.count == 0) return jobs;
     auto now = std::chrono::steady_clock::now();
@@ -571,7 +571,8 @@ class Worker::Impl {
     }
     auto renewal = store->JobLeaseRenew(opts.id, held, opts.lease);
     if (!renewal.give_up.empty()) {
-      std::set<std::string> ids(renewal.give_up.begin(), renewal.give_up.end());
+      std::set<std::string> ids;
+      for (const auto& ref : renewal.give_up) ids.insert(ref.id);
       GiveUp(&ids);
     }
     return false;

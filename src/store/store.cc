@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "core/log.h"
+#include "core/text.h"
 #include "core/time.h"
 #include "spindle/error.h"
 #include "store/postgres/pg_store.h"
@@ -44,9 +46,120 @@ std::string_view ToString(JobOutcome::Kind kind) {
   return "error";
 }
 
+namespace {
+
+bool HasNul(const Json& j) {
+  auto nul = [](const std::string& s) { return s.find('\0') != std::string::npos; };
+  if (j.is_string()) return nul(j.get_ref<const std::string&>());
+  if (j.is_array()) return std::any_of(j.begin(), j.end(), HasNul);
+  if (j.is_object()) {
+    for (const auto& [key, value] : j.items()) {
+      if (nul(key) || HasNul(value)) return true;
+    }
+  }
+  return false;
+}
+
+std::string WithoutNul(std::string s) {
+  static constexpr std::string_view kReplacement = "\xef\xbf\xbd";
+  for (size_t pos = 0; (pos = s.find('\0', pos)) != std::string::npos; pos += kReplacement.size()) {
+    s.replace(pos, 1, kReplacement);
+  }
+  return s;
+}
+
+Json WithoutNul(const Json& j) {
+  if (j.is_string()) return WithoutNul(j.get<std::string>());
+  if (j.is_array()) {
+    Json out = Json::array();
+    for (const auto& v : j) out.push_back(WithoutNul(v));
+    return out;
+  }
+  if (j.is_object()) {
+    Json out = Json::object();
+    for (const auto& [key, value] : j.items()) out[WithoutNul(key)] = WithoutNul(value);
+    return out;
+  }
+  return j;
+}
+
+}  // namespace
+
+std::string StorableText(std::string_view text) {
+  return core::CleanText(text, 3 * text.size() + 3);  // at most 3 bytes per byte: never cut
+}
+
+std::string StorableJson(const Json& json) {
+  auto dump = [](const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); };
+  return HasNul(json) ? dump(WithoutNul(json)) : dump(json);
+}
+
+std::string ReadJobJson(Job& job, const JobJsonText& text) {
+  std::string problem;
+  // The raw text, kept whole, made valid UTF-8: SQLite stores whatever text it was given.
+  auto raw_string = [](std::string_view raw) { return StorableText(raw); };
+  auto parse = [&](std::string_view raw, std::string_view column) -> Json {
+    try {
+      return Json::parse(raw);
+    } catch (const Json::exception& e) {
+      if (problem.empty()) {
+        problem = core::CleanText(fmt::format("unreadable {}: {}", column, e.what()), 1024);
+      }
+      return Json(raw_string(raw));
+    }
+  };
+  auto optional = [&](const std::optional<std::string_view>& raw, std::string_view column) {
+    return raw ? parse(*raw, column) : Json();
+  };
+  job.args = parse(text.args, "args");
+  Json errors = parse(text.errors, "errors");
+  try {
+    job.errors = errors.is_string() ? std::vector<JobError>{{.message = errors.get<std::string>()}}
+                                    : core::ParseJobErrors(errors);
+  } catch (const std::exception& e) {  // JSON, but not the shape Spindle writes
+    if (problem.empty()) {
+      problem = core::CleanText(fmt::format("unreadable errors: {}", e.what()), 1024);
+    }
+    job.errors = {{.message = raw_string(text.errors)}};
+  }
+  job.checkpoint = optional(text.checkpoint, "checkpoint");
+  job.progress = optional(text.progress, "progress");
+  job.result = optional(text.result, "result");
+  return problem;
+}
+
+std::vector<Job> RunnableJobs(Store& store, const std::string& worker_id,
+                              std::vector<std::pair<Job, std::string>> fetched) {
+  std::vector<Job> jobs;
+  std::vector<JobOutcome> unreadable;
+  jobs.reserve(fetched.size());
+  for (auto& [job, problem] : fetched) {
+    if (problem.empty()) {
+      jobs.push_back(std::move(job));
+      continue;
+    }
+    core::Log().warn("event=unreadable_job job={} attempt={} worker={}", job.id, job.attempt,
+                     worker_id);
+    unreadable.push_back({.id = job.id,
+                          .attempt = job.attempt,
+                          .kind = JobOutcome::Kind::kDiscard,
+                          .message = problem,
+                          .parent_id = job.parent_id});
+  }
+  if (!unreadable.empty()) {
+    try {
+      store.JobFinishMany(worker_id, unreadable);
+    } catch (const Error& e) {
+      core::Log().warn("event=unreadable_job_not_failed jobs={} error=\"{}\"", unreadable.size(),
+                       e.what());
+    }
+  }
+  return jobs;
+}
+
 std::string ValidatedArgs(const JobSpec& spec) {
   spec.Validate();
-  std::string args = spec.args.dump();
+  std::string args = StorableJson(spec.args);
   if (args.size() > kMaxArgsBytes) {
     throw Error(ErrorCode::kInvalidArgument,
                 fmt::format("job args are {} bytes; at most {} are accepted", args.size(),
@@ -92,6 +205,13 @@ void ThrowChangeRefused(Store& store, const std::string& id, std::string_view ac
 }  // namespace spindle
 
 namespace spindle {
+
+void ThrowWorkerIdInUse(std::string_view id, std::string_view host, int pid) {
+  throw Error(ErrorCode::kIllegalTransition,
+              fmt::format("worker id '{}' is already in use by a live worker (host {}, pid {}); "
+                          "give each worker its own id",
+                          id, host, pid));
+}
 
 void ThrowClusterChangeRefused(const ClusterState& now, std::string_view action) {
   throw Error(ErrorCode::kIllegalTransition,

@@ -9,9 +9,12 @@
 #pragma once
 
 #include <chrono>
+#include <compare>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "spindle/clock.h"
@@ -34,10 +37,10 @@ struct JobFetchParams {
   Millis lease{30000};
   // Only jobs of these kinds (the ones the worker has handlers for).
   std::vector<std::string> kinds;
-  // Partitioned dispatch: only jobs whose id hashes into partition `partition_index` (0-based)
-  // of `partition_count`; 0 = every job. See PartitionOf.
+  // Partitioned dispatch: only jobs whose id hashes into one of `partitions` (0-based indexes)
+  // of `partition_count`; partition_count 0 = every job. See PartitionOf.
   int partition_count = 0;
-  int partition_index = 0;
+  std::vector<int> partitions;
   // Only jobs due at least this long ago (the partitioned workers' fallback scan).
   Millis overdue{0};
 };
@@ -51,6 +54,8 @@ int PartitionOf(std::string_view job_id, int count);
 struct JobRef {
   std::string id;
   int attempt = 0;
+
+  auto operator<=>(const JobRef&) const = default;
 };
 
 // A finished attempt, as reported by a worker. Fenced: it applies only while the job is still
@@ -123,22 +128,32 @@ class Store {
 
   // Leases up to `limit` due jobs of a queue to a worker, in priority, run_at, id order.
   // SKIP LOCKED: concurrent fetchers never get the same job. Returned jobs carry no errors.
+  // A job that still carries an unexpired lease is not fetched, whatever its state: it was taken
+  // from a running worker (stopped, cancelled, the cluster stopped) whose attempt may still be
+  // alive; it becomes fetchable once that attempt's outcome arrives or its lease expires.
+  // A fetched row with a JSON column the worker cannot read (ReadJobJson) fails alone: it ends
+  // `failed` ("unreadable args: ...", fenced to this worker and attempt) and is not returned.
   virtual std::vector<Job> JobFetch(const JobFetchParams& params) = 0;
   // Applies finished attempts (batched). Returns the ids that were applied; the others had lost
-  // their lease (rescued, cancelled) and were left alone.
+  // their lease (rescued, cancelled) and were left alone. An outcome refused because its job was
+  // taken from the worker (no longer running) ends the lease that worker and attempt still hold,
+  // so the job is fetchable at once. Results are stored as StorableJson makes them.
   virtual std::vector<std::string> JobFinishMany(const std::string& worker_id,
                                                  const std::vector<JobOutcome>& outcomes) = 0;
-  // Extends the leases of the given attempts, if they still run under the worker and have not
-  // expired. Also says which of them the worker must give up: those no longer running under
-  // it (cancelled, stopped, rescued) and, while the cluster is stopped, all of them.
+  // Extends the leases of the given attempts that the worker still holds unexpired, whatever
+  // the job's state: a job taken from the worker (stopped, cancelled, the cluster stopped) keeps
+  // its attempt's lease while the attempt's process lives. An expired lease is never renewed.
+  // Also says which of them the worker must give up: those no longer running under it at that
+  // attempt (cancelled, stopped, rescued) and, while the cluster is stopped, all of them.
   struct LeaseRenewal {
     int renewed = 0;
-    std::vector<std::string> give_up;  // job ids
+    std::vector<JobRef> give_up;
   };
   virtual LeaseRenewal JobLeaseRenew(const std::string& worker_id,
                                      const std::vector<JobRef>& held, Millis lease) = 0;
   // Saves what a running attempt reports, in one transaction, while it still runs under the
-  // worker (fenced). False: the worker lost the job, and nothing changed.
+  // worker (fenced). False: the worker lost the job, and nothing changed. JSON is stored as
+  // StorableJson makes it.
   virtual bool JobSave(const std::string& worker_id, const JobRef& job,
                        const JobSaveParams& save) = 0;
   // Returns running jobs whose lease expired to be retried (or fails them when out of
@@ -147,7 +162,7 @@ class Store {
 
   // Job control (docs/jobs.md). Each throws kNotFound / kIllegalTransition and then changes
   // nothing. A running job's worker is told (a notification, and its next lease renewal) and
-  // its late outcome is refused.
+  // its late outcome is refused; the job keeps that attempt's lease (see JobFetch).
   // Cancels a job that has not finished.
   virtual Job JobCancel(const std::string& id) = 0;
   // Stops a job that waits or runs; it stays stopped until resumed. A running job's attempt does
@@ -167,7 +182,8 @@ class Store {
 
   virtual ClusterState ClusterGet() = 0;
   // Stops the cluster: nothing is fetched, running jobs are handed back (their attempt does not
-  // count) and their workers told. Throws kIllegalTransition when already stopped.
+  // count, their lease is kept: see JobFetch) and their workers told. Throws kIllegalTransition
+  // when already stopped.
   virtual ClusterState ClusterStop(const std::string& reason) = 0;
   // Throws kIllegalTransition when not stopped.
   virtual ClusterState ClusterResume() = 0;
@@ -177,15 +193,20 @@ class Store {
   // --- cluster (docs/coordination.md) ---
 
   // Registers a worker, or registers it again after an eviction, and announces the change.
-  // Returns it as stored, its partition number resolved.
+  // Returns it as stored, its partition number resolved. A member of the same id but another
+  // incarnation (another process) is refused with kIllegalTransition while it is live (heard
+  // from within its heartbeat timeout), and changes nothing; when silent past its timeout it is
+  // dead: it is removed as an eviction removes it, and the new one registered, in one
+  // transaction.
   virtual Member MemberRegister(const MemberInfo& info) = 0;
   // Records a heartbeat and the partition count the worker sees. False: the worker is no longer
   // a member (it was evicted) and must register again.
   virtual bool MemberHeartbeat(const std::string& id, int partition_count) = 0;
   // Removes members: `id` (clean shutdown), or when `expired_only`, those silent past their
-  // heartbeat timeout (`id` nullopt: all of them). A removed member's running jobs become
-  // rescuable at once, its assignment claims and leadership are freed, and the change is
-  // announced. Returns the ids removed.
+  // heartbeat timeout (`id` nullopt: all of them). The leases a removed member holds expire (in
+  // every state: its running jobs become rescuable at once, the jobs taken from it fetchable),
+  // its assignment claims and leadership are freed, and the change is announced. Returns the ids
+  // removed.
   virtual std::vector<std::string> MemberRemove(const std::optional<std::string>& id,
                                                 bool expired_only) = 0;
   virtual Membership MemberList() = 0;
@@ -218,9 +239,40 @@ std::unique_ptr<Store> OpenStore(const StoreOptions& options);
 // backends do not store while the row holds them (docs/jobs.md, "History").
 std::vector<JobEvent> JobTimeline(const Job& job, std::vector<JobEvent> stored);
 
-// For backends: validates a spec and returns its args as JSON text. Throws kInvalidArgument for
-// an invalid spec or args larger than kMaxArgsBytes.
+// For backends: validates a spec and returns its args as JSON text (StorableJson). Throws
+// kInvalidArgument for an invalid spec or args larger than kMaxArgsBytes.
 std::string ValidatedArgs(const JobSpec& spec);
+
+// For backends: text that every backend stores, whole: valid UTF-8 (invalid sequences become
+// U+FFFD) without NUL bytes. For outcome messages, which the worker bounds (keeping what matters,
+// such as the tail of a command's stderr): this never cuts.
+std::string StorableText(std::string_view text);
+
+// For backends: JSON text that every backend stores and every worker reads back, for whatever
+// a worker reports (results, checkpoints, progress, children's args). Strings, keys and values,
+// have NUL replaced by U+FFFD (PostgreSQL's jsonb refuses \u0000) and invalid UTF-8 replaced
+// by U+FFFD (on which json::dump would throw). Never throws.
+std::string StorableJson(const Json& json);
+
+// For backends: the JSON columns of a job row as text (nullopt: NULL).
+struct JobJsonText {
+  std::string_view args;
+  std::string_view errors;
+  std::optional<std::string_view> checkpoint, progress, result;
+};
+// For backends: sets a job's JSON fields from its row. Reading never fails as a whole: a column
+// the worker cannot parse (a number beyond a double's range, which PostgreSQL accepts, or text
+// SQLite took as it came) becomes a JSON string holding the raw text (errors: one entry holding
+// it). Returns "" or the first such column's problem, "unreadable <column>: <why>".
+std::string ReadJobJson(Job& job, const JobJsonText& text);
+
+// For backends: what JobFetch returns of the rows it leased, each with ReadJobJson's problem.
+// A row with a problem fails alone: it is discarded with the problem as its error (through
+// JobFinishMany, so fenced to `worker_id` and its attempt) and left out. If that write fails,
+// the row is still left out (its lease expires and the rescuer takes it); the others are
+// returned all the same.
+std::vector<Job> RunnableJobs(Store& store, const std::string& worker_id,
+                              std::vector<std::pair<Job, std::string>> fetched);
 
 // The database was migrated by a newer Spindle: throws kSchemaTooNew naming both versions.
 [[noreturn]] void ThrowSchemaTooNew(int database_version, int binary_version);
@@ -228,6 +280,9 @@ std::string ValidatedArgs(const JobSpec& spec);
 // For backends: a state change of job `id` matched no row. Throws kNotFound when the job does
 // not exist, else kIllegalTransition naming its state.
 [[noreturn]] void ThrowChangeRefused(Store& store, const std::string& id, std::string_view action);
+// For backends: a registration found worker id `id` held by a live member of another
+// incarnation, on `host` as process `pid`. Throws kIllegalTransition.
+[[noreturn]] void ThrowWorkerIdInUse(std::string_view id, std::string_view host, int pid);
 // For backends: a cluster stop or resume matched nothing. Throws kIllegalTransition.
 [[noreturn]] void ThrowClusterChangeRefused(const ClusterState& now, std::string_view action);
 

@@ -24,8 +24,10 @@ std::optional<std::string> Opt(const std::string& s) {
   return s.empty() ? std::nullopt : std::optional<std::string>(s);
 }
 
-// Reads the job columns in the order of job_get.sql, starting at column 0.
-Job ReadJob(const Result& r, int row) {
+// Reads the job columns in the order of job_get.sql, starting at column 0. Never fails on the
+// JSON columns: one the worker cannot parse holds its raw text (ReadJobJson), and `problem`, if
+// given, says which and why.
+Job ReadJob(const Result& r, int row, std::string* problem = nullptr) {
   auto opt_time = [&](int col) -> std::optional<SysTime> {
     if (r.IsNull(row, col)) return std::nullopt;
     return ParseTimestamp(r.Get(row, col));
@@ -34,26 +36,31 @@ Job ReadJob(const Result& r, int row) {
   j.id = r.Get(row, 0);
   j.kind = r.Get(row, 1);
   j.queue = r.Get(row, 2);
-  j.args = Json::parse(r.Get(row, 3));
   j.priority = std::stoi(std::string(r.Get(row, 4)));
   j.run_at = ParseTimestamp(r.Get(row, 5));
   j.state = ParseJobState(r.Get(row, 6)).value_or(JobState::kAvailable);
   j.attempt = std::stoi(std::string(r.Get(row, 7)));
   j.max_attempts = std::stoi(std::string(r.Get(row, 8)));
   if (!r.IsNull(row, 9)) j.timeout = Millis(std::stoll(std::string(r.Get(row, 9))));
-  j.errors = core::ParseJobErrors(Json::parse(r.Get(row, 10)));
   j.created_at = ParseTimestamp(r.Get(row, 11));
   j.started_at = opt_time(12);
   j.finished_at = opt_time(13);
   if (!r.IsNull(row, 14)) j.lease_owner = r.Get(row, 14);
   j.lease_expires_at = opt_time(15);
   if (!r.IsNull(row, 16)) j.step = r.Get(row, 16);
-  if (!r.IsNull(row, 17)) j.checkpoint = Json::parse(r.Get(row, 17));
   if (!r.IsNull(row, 18)) j.parent_id = r.Get(row, 18);
   j.children_total = std::stoi(std::string(r.Get(row, 19)));
   j.children_pending = std::stoi(std::string(r.Get(row, 20)));
-  if (!r.IsNull(row, 21)) j.progress = Json::parse(r.Get(row, 21));
-  if (!r.IsNull(row, 22)) j.result = Json::parse(r.Get(row, 22));
+  auto opt_text = [&](int col) -> std::optional<std::string_view> {
+    if (r.IsNull(row, col)) return std::nullopt;
+    return r.Get(row, col);
+  };
+  std::string unreadable = ReadJobJson(j, {.args = r.Get(row, 3),
+                                           .errors = r.Get(row, 10),
+                                           .checkpoint = opt_text(17),
+                                           .progress = opt_text(21),
+                                           .result = opt_text(22)});
+  if (problem) *problem = std::move(unreadable);
   return j;
 }
 
@@ -210,12 +217,23 @@ std::vector<Job> PgStore::JobList(const JobFilter& f) {
 
 std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
   std::vector<std::optional<std::string>> kinds(p.kinds.begin(), p.kinds.end());
-  auto c = pool_.Acquire();
-  return ReadJobs(c->ExecPrepared(
-      "job_fetch", kJobFetch,
-      {Now(), p.queue, std::to_string(p.limit), p.worker_id, std::to_string(p.lease.count()),
-       FormatArray(kinds), std::to_string(p.partition_count), std::to_string(p.partition_index),
-       std::to_string(p.overdue.count())}));
+  std::vector<std::optional<std::string>> partitions;
+  for (int index : p.partitions) partitions.push_back(std::to_string(index));
+  std::vector<std::pair<Job, std::string>> fetched;
+  {
+    auto c = pool_.Acquire();
+    auto r = c->ExecPrepared(
+        "job_fetch", kJobFetch,
+        {Now(), p.queue, std::to_string(p.limit), p.worker_id, std::to_string(p.lease.count()),
+         FormatArray(kinds), std::to_string(p.partition_count), FormatArray(partitions),
+         std::to_string(p.overdue.count())});
+    for (int i = 0; i < r.rows(); ++i) {
+      std::string problem;
+      Job j = ReadJob(r, i, &problem);
+      fetched.emplace_back(std::move(j), std::move(problem));
+    }
+  }
+  return RunnableJobs(*this, p.worker_id, std::move(fetched));
 }
 
 std::vector<std::string> PgStore::JobFinishMany(const std::string& worker_id,
@@ -227,9 +245,9 @@ std::vector<std::string> PgStore::JobFinishMany(const std::string& worker_id,
     id.push_back(o.id);
     attempt.push_back(std::to_string(o.attempt));
     kind.push_back(std::string(ToString(o.kind)));
-    message.push_back(o.message);
+    message.push_back(StorableText(o.message));
     delay.push_back(std::to_string(o.delay.count()));
-    result.push_back(o.result.is_null() ? std::nullopt : std::optional(o.result.dump()));
+    result.push_back(o.result.is_null() ? std::nullopt : std::optional(StorableJson(o.result)));
     if (!o.parent_id.empty()) parents.insert(o.parent_id);
   }
   auto c = pool_.Acquire();
@@ -260,7 +278,7 @@ Store::LeaseRenewal PgStore::JobLeaseRenew(const std::string& worker_id,
     if (r.IsNull(i, 0)) {
       out.renewed = std::stoi(std::string(r.Get(i, 1)));
     } else {
-      out.give_up.emplace_back(r.Get(i, 0));
+      out.give_up.push_back({std::string(r.Get(i, 0)), std::stoi(std::string(r.Get(i, 1)))});
     }
   }
   return out;
@@ -304,7 +322,7 @@ Job PgStore::JobRetry(const std::string& id) {
 bool PgStore::JobSave(const std::string& worker_id, const JobRef& job,
                       const JobSaveParams& save) {
   auto dump = [](const std::optional<Json>& j) {
-    return j ? std::optional(j->dump()) : std::nullopt;
+    return j ? std::optional(StorableJson(*j)) : std::nullopt;
   };
   Params p{Now(), worker_id, job.id, std::to_string(job.attempt), save.step,
            dump(save.checkpoint), dump(save.progress), std::to_string(save.children.size())};
@@ -396,10 +414,18 @@ Member PgStore::MemberRegister(const MemberInfo& info) {
   Member m{.info = info};
   InTransaction(*c, [&] {
     c->ExecPrepared("membership_bump", kMembershipBump);
+    auto holder = c->ExecPrepared("member_holder", kMemberHolder, {Now(), info.id});
+    if (holder.rows() == 1 && holder.Get(0, 0) != info.incarnation) {
+      if (holder.Get(0, 3) != "t") {
+        ThrowWorkerIdInUse(info.id, holder.Get(0, 1), std::stoi(std::string(holder.Get(0, 2))));
+      }
+      // Another process of this id, dead: evicted as MemberRemove evicts, in this transaction.
+      c->ExecPrepared("member_remove", kMemberRemove, {Now(), info.id, "true"});
+    }
     auto r = c->ExecPrepared("member_register", kMemberRegister,
                              {Now(), info.id, info.host, std::to_string(info.pid), info.version,
                               FormatArray(queues), FormatArray(roles), partition,
-                              std::to_string(info.heartbeat_timeout.count())});
+                              std::to_string(info.heartbeat_timeout.count()), info.incarnation});
     if (!r.IsNull(0, 0)) m.info.partition = std::stoi(std::string(r.Get(0, 0)));
     m.started_at = ParseTimestamp(r.Get(0, 1));
     m.heartbeat_at = ParseTimestamp(r.Get(0, 2));
@@ -449,6 +475,7 @@ Membership PgStore::MemberList() {
     m.heartbeat_at = ParseTimestamp(r.Get(i, 11));
     m.silent_for = Millis(std::stoll(std::string(r.Get(i, 12))));
     m.leader = r.Get(i, 13) == "t";
+    m.info.incarnation = r.Get(i, 14);
     ms.members.push_back(std::move(m));
   }
   return ms;

@@ -23,8 +23,10 @@ int64_t Micros(SysTime t) {
 }
 SysTime FromMicros(int64_t us) { return SysTime(std::chrono::microseconds(us)); }
 
-// Reads the job columns in the order of job_get.sql.
-Job ReadJob(const Statement& st) {
+// Reads the job columns in the order of job_get.sql. Never fails on the JSON columns: one the
+// worker cannot parse holds its raw text (ReadJobJson), and `problem`, if given, says which and
+// why.
+Job ReadJob(const Statement& st, std::string* problem = nullptr) {
   auto opt_time = [&](int col) -> std::optional<SysTime> {
     if (st.IsNull(col)) return std::nullopt;
     return FromMicros(st.Int(col));
@@ -33,32 +35,54 @@ Job ReadJob(const Statement& st) {
   j.id = st.Text(0);
   j.kind = st.Text(1);
   j.queue = st.Text(2);
-  j.args = Json::parse(st.Text(3));
   j.priority = static_cast<int>(st.Int(4));
   j.run_at = FromMicros(st.Int(5));
   j.state = ParseJobState(st.Text(6)).value_or(JobState::kAvailable);
   j.attempt = static_cast<int>(st.Int(7));
   j.max_attempts = static_cast<int>(st.Int(8));
   if (!st.IsNull(9)) j.timeout = Millis(st.Int(9));
-  j.errors = core::ParseJobErrors(Json::parse(st.Text(10)));
   j.created_at = FromMicros(st.Int(11));
   j.started_at = opt_time(12);
   j.finished_at = opt_time(13);
   if (!st.IsNull(14)) j.lease_owner = st.Text(14);
   j.lease_expires_at = opt_time(15);
   if (!st.IsNull(16)) j.step = st.Text(16);
-  if (!st.IsNull(17)) j.checkpoint = Json::parse(st.Text(17));
   if (!st.IsNull(18)) j.parent_id = st.Text(18);
   j.children_total = static_cast<int>(st.Int(19));
   j.children_pending = static_cast<int>(st.Int(20));
-  if (!st.IsNull(21)) j.progress = Json::parse(st.Text(21));
-  if (!st.IsNull(22)) j.result = Json::parse(st.Text(22));
+  auto opt_text = [&](int col) -> std::optional<std::string> {
+    if (st.IsNull(col)) return std::nullopt;
+    return st.Text(col);
+  };
+  std::string args = st.Text(3), errors = st.Text(10);
+  auto checkpoint = opt_text(17), progress = opt_text(21), result = opt_text(22);
+  std::string unreadable = ReadJobJson(j, {.args = args,
+                                           .errors = errors,
+                                           .checkpoint = checkpoint,
+                                           .progress = progress,
+                                           .result = result});
+  if (problem) *problem = std::move(unreadable);
   return j;
 }
 
 std::optional<std::string> Dump(const std::optional<Json>& j) {
-  return j ? std::optional(j->dump()) : std::nullopt;
+  return j ? std::optional(StorableJson(*j)) : std::nullopt;
 }
+
+// A write transaction (BEGIN IMMEDIATE) and the time it writes with, read once the write lock
+// is held. A time read before BEGIN could be older than a change that committed while this
+// transaction waited for the lock, and a write based on it could undo that change: a renewal
+// would revive the leases an eviction had just expired.
+class Write {
+ public:
+  Write(Conn& c, const Clock& clock) : tx_(c), now_(Micros(clock.Now())) {}
+  int64_t now() const { return now_; }
+  void Commit() { tx_.Commit(); }
+
+ private:
+  Conn::Tx tx_;
+  int64_t now_;
+};
 
 ClusterState ReadCluster(const Statement& st) {
   ClusterState cs;
@@ -112,6 +136,27 @@ void TakeNotices(Conn& conn, std::set<std::string>& queues, std::vector<std::str
   }
 }
 
+// Removes members (MemberRemove) on `conn`, in the caller's transaction, at `now`, and frees what
+// they held. Returns the removed ids.
+std::vector<std::string> RemoveMembers(Conn& conn, int64_t now, const std::optional<std::string>& id,
+                                       bool expired_only) {
+  std::vector<std::string> removed;
+  {
+    auto st = conn.Prepare("member_remove", kMemberRemove);
+    st.Bind(1, now).Bind(2, id).Bind(3, int64_t{expired_only});
+    while (st.Step()) removed.push_back(st.Text(0));
+  }
+  if (removed.empty()) return removed;
+  std::string ids = Json(removed).dump();
+  conn.Prepare("member_remove_leases", kMemberRemoveLeases)
+      .Bind(1, now)
+      .Bind(2, std::string_view(ids))
+      .Step();
+  conn.Prepare("member_remove_claims", kMemberRemoveClaims).Bind(1, std::string_view(ids)).Step();
+  conn.Prepare("member_remove_bump", kMemberRemoveBump).Bind(1, std::string_view(ids)).Step();
+  return removed;
+}
+
 }  // namespace
 
 std::vector<std::string> Enqueue(sqlite3* db, const std::vector<JobSpec>& specs) {
@@ -157,7 +202,7 @@ int SqliteStore::Migrate() {
   int current = SchemaVersion();
   if (current == LatestVersion()) return current;
   auto c = pool_.Acquire();
-  Conn::Tx tx(*c);
+  Write w(*c, *clock_);
   c->Exec(kSchemaBootstrap);
   {
     auto st = c->Prepare("schema_version", kSchemaVersion);
@@ -172,11 +217,11 @@ int SqliteStore::Migrate() {
     core::Log().info("event=migrate version={} name={}", m.version, m.name);
     c->Exec(m.sql);
     auto st = c->Prepare("schema_version_record", kSchemaVersionRecord);
-    st.Bind(1, int64_t{m.version}).Bind(2, m.name).Bind(3, NowMicros());
+    st.Bind(1, int64_t{m.version}).Bind(2, m.name).Bind(3, w.now());
     st.Step();
     current = m.version;
   }
-  tx.Commit();
+  w.Commit();
   return current;
 }
 
@@ -186,9 +231,9 @@ std::vector<std::string> SqliteStore::JobInsertMany(const std::vector<JobSpec>& 
   std::vector<std::string> ids;
   {
     auto c = pool_.Acquire();
-    Conn::Tx tx(*c);
-    ids = InsertJobs(*c, specs, NowMicros(), std::nullopt, due);
-    tx.Commit();
+    Write w(*c, *clock_);
+    ids = InsertJobs(*c, specs, w.now(), std::nullopt, due);
+    w.Commit();
   }
   hub_->Notify({.queues = {due.begin(), due.end()}});
   return ids;
@@ -226,27 +271,32 @@ std::vector<Job> SqliteStore::JobList(const JobFilter& f) {
 }
 
 std::vector<Job> SqliteStore::JobFetch(const JobFetchParams& p) {
-  std::vector<Job> jobs;
+  std::vector<std::pair<Job, std::string>> fetched;
   {
     auto c = pool_.Acquire();
-    Conn::Tx tx(*c);
+    Write w(*c, *clock_);
     auto st = c->Prepare("job_fetch", kJobFetch);
-    st.Bind(1, NowMicros())
+    st.Bind(1, w.now())
         .Bind(2, std::string_view(p.queue))
         .Bind(3, int64_t{p.limit})
         .Bind(4, std::string_view(p.worker_id))
         .Bind(5, int64_t{p.lease.count()})
         .Bind(6, std::string_view(Json(p.kinds).dump()))
         .Bind(7, int64_t{p.partition_count})
-        .Bind(8, int64_t{p.partition_index})
+        .Bind(8, std::string_view(Json(p.partitions).dump()))
         .Bind(9, int64_t{p.overdue.count()});
-    while (st.Step()) jobs.push_back(ReadJob(st));
-    tx.Commit();
+    while (st.Step()) {
+      std::string problem;
+      Job j = ReadJob(st, &problem);
+      fetched.emplace_back(std::move(j), std::move(problem));
+    }
+    w.Commit();
   }
-  std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
-    return std::tie(a.priority, a.run_at, a.id) < std::tie(b.priority, b.run_at, b.id);
+  std::sort(fetched.begin(), fetched.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.first.priority, a.first.run_at, a.first.id) <
+           std::tie(b.first.priority, b.first.run_at, b.first.id);
   });
-  return jobs;
+  return RunnableJobs(*this, p.worker_id, std::move(fetched));
 }
 
 std::vector<std::string> SqliteStore::JobFinishMany(const std::string& worker_id,
@@ -256,30 +306,39 @@ std::vector<std::string> SqliteStore::JobFinishMany(const std::string& worker_id
   std::set<std::string> due;
   std::vector<std::string> told;
   {
-    int64_t now = NowMicros();
-    std::string now_text = core::FormatTimestamp(FromMicros(now));
     auto c = pool_.Acquire();
-    Conn::Tx tx(*c);
+    Write w(*c, *clock_);
+    std::string now_text = core::FormatTimestamp(FromMicros(w.now()));
     for (const auto& o : outcomes) {
       std::optional<std::string> result;
-      if (!o.result.is_null()) result = o.result.dump();
-      auto st = c->Prepare("job_finish", kJobFinish);
-      st.Bind(1, now)
-          .Bind(2, std::string_view(worker_id))
-          .Bind(3, std::string_view(o.id))
-          .Bind(4, int64_t{o.attempt})
-          .Bind(5, ToString(o.kind))
-          .Bind(6, std::string_view(o.message))
-          .Bind(7, int64_t{o.delay.count()})
-          .Bind(8, std::string_view(now_text))
-          .Bind(9, result);
-      if (st.Step()) {
-        applied.push_back(o.id);
-        if (st.Text(1) == "available") due.insert(st.Text(0));
+      if (!o.result.is_null()) result = StorableJson(o.result);
+      {
+        auto st = c->Prepare("job_finish", kJobFinish);
+        st.Bind(1, w.now())
+            .Bind(2, std::string_view(worker_id))
+            .Bind(3, std::string_view(o.id))
+            .Bind(4, int64_t{o.attempt})
+            .Bind(5, ToString(o.kind))
+            .Bind(6, std::string_view(StorableText(o.message)))
+            .Bind(7, int64_t{o.delay.count()})
+            .Bind(8, std::string_view(now_text))
+            .Bind(9, result);
+        if (st.Step()) {
+          applied.push_back(o.id);
+          if (st.Text(1) == "available") due.insert(st.Text(0));
+          continue;
+        }
       }
+      // Refused: a lease this attempt kept on a job taken from the worker ends.
+      auto st = c->Prepare("job_lease_end", kJobLeaseEnd);
+      st.Bind(1, std::string_view(worker_id))
+          .Bind(2, std::string_view(o.id))
+          .Bind(3, int64_t{o.attempt})
+          .Bind(4, w.now());
+      if (st.Step() && !st.IsNull(0)) due.insert(st.Text(0));
     }
     TakeNotices(*c, due, told);  // parents their last child made available
-    tx.Commit();
+    w.Commit();
   }
   hub_->Notify({.queues = {due.begin(), due.end()}, .workers = told});
   return applied;
@@ -289,13 +348,12 @@ Store::LeaseRenewal SqliteStore::JobLeaseRenew(const std::string& worker_id,
                                                const std::vector<JobRef>& held, Millis lease) {
   if (held.empty()) return {};
   LeaseRenewal out;
-  int64_t now = NowMicros();
   auto c = pool_.Acquire();
-  Conn::Tx tx(*c);
+  Write w(*c, *clock_);
   for (const auto& h : held) {
     {
       auto st = c->Prepare("job_lease_renew", kJobLeaseRenew);
-      st.Bind(1, now)
+      st.Bind(1, w.now())
           .Bind(2, std::string_view(worker_id))
           .Bind(3, int64_t{lease.count()})
           .Bind(4, std::string_view(h.id))
@@ -308,9 +366,9 @@ Store::LeaseRenewal SqliteStore::JobLeaseRenew(const std::string& worker_id,
         .Bind(2, std::string_view(h.id))
         .Bind(3, int64_t{h.attempt});
     st.Step();
-    if (st.Int(0) != 0) out.give_up.push_back(h.id);
+    if (st.Int(0) != 0) out.give_up.push_back(h);
   }
-  tx.Commit();
+  w.Commit();
   return out;
 }
 
@@ -319,19 +377,18 @@ int SqliteStore::JobRescue(int limit) {
   std::set<std::string> due;
   std::vector<std::string> told;
   {
-    int64_t now = NowMicros();
     auto c = pool_.Acquire();
-    Conn::Tx tx(*c);
+    Write w(*c, *clock_);
     auto st = c->Prepare("job_rescue", kJobRescue);
-    st.Bind(1, now)
-        .Bind(2, std::string_view(core::FormatTimestamp(FromMicros(now))))
+    st.Bind(1, w.now())
+        .Bind(2, std::string_view(core::FormatTimestamp(FromMicros(w.now()))))
         .Bind(3, int64_t{limit});
     while (st.Step()) {
       ++rescued;
       if (st.Text(1) == "retryable") due.insert(st.Text(0));
     }
     TakeNotices(*c, due, told);  // parents their last child (failed) made available
-    tx.Commit();
+    w.Commit();
   }
   hub_->Notify({.queues = {due.begin(), due.end()}, .workers = told});
   return rescued;
@@ -344,16 +401,16 @@ Job SqliteStore::ChangeOne(std::string_view name, std::string_view sql, const st
   std::vector<std::string> told;
   {
     auto c = pool_.Acquire();
-    Conn::Tx tx(*c);
+    Write w(*c, *clock_);
     {
       auto st = c->Prepare(name, sql);
-      st.Bind(1, NowMicros()).Bind(2, std::string_view(id));
+      st.Bind(1, w.now()).Bind(2, std::string_view(id));
       if (st.Step()) changed = ReadJob(st);
     }
     // The workers of the running jobs a stop or cancel took (this one, its children), and the
     // parent a cancelled child's last sibling made available.
     TakeNotices(*c, due, told);
-    tx.Commit();
+    w.Commit();
   }
   if (!changed) ThrowChangeRefused(*this, id, action);
   // Only this process hears it; a worker elsewhere learns it at its next lease renewal, or
@@ -375,12 +432,11 @@ bool SqliteStore::JobSave(const std::string& worker_id, const JobRef& job,
                           const JobSaveParams& save) {
   std::set<std::string> due;
   {
-    int64_t now = NowMicros();
     auto c = pool_.Acquire();
-    Conn::Tx tx(*c);
+    Write w(*c, *clock_);
     {
       auto st = c->Prepare("job_save", kJobSave);
-      st.Bind(1, now)
+      st.Bind(1, w.now())
           .Bind(2, std::string_view(worker_id))
           .Bind(3, std::string_view(job.id))
           .Bind(4, int64_t{job.attempt})
@@ -391,8 +447,8 @@ bool SqliteStore::JobSave(const std::string& worker_id, const JobRef& job,
       if (!st.Step()) return false;  // the worker lost the job
     }
     // The children and the checkpoint they belong to commit together, or neither does.
-    InsertJobs(*c, save.children, now, job.id, due);
-    tx.Commit();
+    InsertJobs(*c, save.children, w.now(), job.id, due);
+    w.Commit();
   }
   hub_->Notify({.queues = {due.begin(), due.end()}});
   return true;
@@ -413,13 +469,13 @@ Job SqliteStore::JobResume(const std::string& id) {
 void SqliteStore::QueuePause(const std::string& name, bool paused) {
   if (name.empty()) throw Error(ErrorCode::kInvalidArgument, "a queue needs a name");
   auto c = pool_.Acquire();
-  Conn::Tx tx(*c);
+  Write w(*c, *clock_);
   c->Prepare("queue_pause", kQueuePause)
-      .Bind(1, NowMicros())
+      .Bind(1, w.now())
       .Bind(2, std::string_view(name))
       .Bind(3, int64_t{paused})
       .Step();
-  tx.Commit();
+  w.Commit();
   if (!paused) hub_->Notify({.queues = {name}});
 }
 
@@ -449,12 +505,11 @@ ClusterState SqliteStore::ClusterStop(const std::string& reason) {
   std::optional<ClusterState> stopped;
   std::vector<std::string> told;
   {
-    int64_t now = NowMicros();
     auto c = pool_.Acquire();
-    Conn::Tx tx(*c);
+    Write w(*c, *clock_);
     {
       auto st = c->Prepare("cluster_stop", kClusterStop);
-      st.Bind(1, now).Bind(2, std::string_view(reason));
+      st.Bind(1, w.now()).Bind(2, std::string_view(reason));
       if (st.Step()) stopped = ReadCluster(st);
     }
     if (stopped) {
@@ -462,9 +517,9 @@ ClusterState SqliteStore::ClusterStop(const std::string& reason) {
         auto st = c->Prepare("cluster_stop_owners", kClusterStopOwners);
         while (st.Step()) told.push_back(st.Text(0));
       }
-      c->Prepare("cluster_stop_release", kClusterStopRelease).Bind(1, now).Step();
+      c->Prepare("cluster_stop_release", kClusterStopRelease).Bind(1, w.now()).Step();
     }
-    tx.Commit();
+    w.Commit();
   }
   if (!stopped) ThrowClusterChangeRefused(ClusterGet(), "stop");
   // As in ChangeOne: workers elsewhere learn it at their next lease renewal.
@@ -477,17 +532,17 @@ ClusterState SqliteStore::ClusterResume() {
   std::vector<std::string> due;
   {
     auto c = pool_.Acquire();
-    Conn::Tx tx(*c);
+    Write w(*c, *clock_);
     {
       auto st = c->Prepare("cluster_resume", kClusterResume);
       if (st.Step()) resumed = ReadCluster(st);
     }
     if (resumed) {
       auto st = c->Prepare("due_queues", kDueQueues);
-      st.Bind(1, NowMicros());
+      st.Bind(1, w.now());
       while (st.Step()) due.push_back(st.Text(0));
     }
-    tx.Commit();
+    w.Commit();
   }
   if (!resumed) ThrowClusterChangeRefused(ClusterGet(), "resume");
   hub_->Notify({.queues = due});
@@ -502,11 +557,22 @@ Member SqliteStore::MemberRegister(const MemberInfo& info) {
   Member m{.info = info};
   {
     auto c = pool_.Acquire();
-    Conn::Tx tx(*c);
+    Write w(*c, *clock_);
     c->Prepare("membership_bump", kMembershipBump).Step();
+    std::optional<std::string> dead;  // another incarnation of this id, silent past its timeout
+    {
+      auto st = c->Prepare("member_holder", kMemberHolder);
+      st.Bind(1, w.now()).Bind(2, std::string_view(info.id));
+      if (st.Step() && st.Text(0) != info.incarnation) {
+        if (st.Int(3) == 0) ThrowWorkerIdInUse(info.id, st.Text(1), static_cast<int>(st.Int(2)));
+        dead = info.id;
+      }
+    }
+    // Evicted as MemberRemove evicts, in this transaction.
+    if (dead) RemoveMembers(*c, w.now(), dead, /*expired_only=*/true);
     {
       auto st = c->Prepare("member_register", kMemberRegister);
-      st.Bind(1, NowMicros())
+      st.Bind(1, w.now())
           .Bind(2, std::string_view(info.id))
           .Bind(3, std::string_view(info.host))
           .Bind(4, int64_t{info.pid})
@@ -514,13 +580,14 @@ Member SqliteStore::MemberRegister(const MemberInfo& info) {
           .Bind(6, std::string_view(Json(info.queues).dump()))
           .Bind(7, std::string_view(Json(info.roles).dump()))
           .Bind(8, partition)
-          .Bind(9, int64_t{info.heartbeat_timeout.count()});
+          .Bind(9, int64_t{info.heartbeat_timeout.count()})
+          .Bind(10, std::string_view(info.incarnation));
       st.Step();
       if (!st.IsNull(0)) m.info.partition = static_cast<int>(st.Int(0));
       m.started_at = FromMicros(st.Int(1));
       m.heartbeat_at = FromMicros(st.Int(2));
     }
-    tx.Commit();
+    w.Commit();
   }
   hub_->Notify({.members = true});
   return m;
@@ -528,14 +595,14 @@ Member SqliteStore::MemberRegister(const MemberInfo& info) {
 
 bool SqliteStore::MemberHeartbeat(const std::string& id, int partition_count) {
   auto c = pool_.Acquire();
-  Conn::Tx tx(*c);
+  Write w(*c, *clock_);
   c->Prepare("member_heartbeat", kMemberHeartbeat)
-      .Bind(1, NowMicros())
+      .Bind(1, w.now())
       .Bind(2, std::string_view(id))
       .Bind(3, int64_t{partition_count})
       .Step();
   bool found = sqlite3_changes(c->raw()) == 1;
-  tx.Commit();
+  w.Commit();
   return found;
 }
 
@@ -543,23 +610,11 @@ std::vector<std::string> SqliteStore::MemberRemove(const std::optional<std::stri
                                                    bool expired_only) {
   std::vector<std::string> removed;
   {
-    int64_t now = NowMicros();
     auto c = pool_.Acquire();
-    Conn::Tx tx(*c);
-    {
-      auto st = c->Prepare("member_remove", kMemberRemove);
-      st.Bind(1, now).Bind(2, id).Bind(3, int64_t{expired_only});
-      while (st.Step()) removed.push_back(st.Text(0));
-    }
+    Write w(*c, *clock_);
+    removed = RemoveMembers(*c, w.now(), id, expired_only);
     if (removed.empty()) return {};
-    std::string ids = Json(removed).dump();
-    c->Prepare("member_remove_leases", kMemberRemoveLeases)
-        .Bind(1, now)
-        .Bind(2, std::string_view(ids))
-        .Step();
-    c->Prepare("member_remove_claims", kMemberRemoveClaims).Bind(1, std::string_view(ids)).Step();
-    c->Prepare("member_remove_bump", kMemberRemoveBump).Bind(1, std::string_view(ids)).Step();
-    tx.Commit();
+    w.Commit();
   }
   hub_->Notify({.members = true});
   return removed;
@@ -590,6 +645,7 @@ Membership SqliteStore::MemberList() {
     m.heartbeat_at = FromMicros(st.Int(11));
     m.silent_for = Millis(st.Int(12));
     m.leader = st.Int(13) != 0;
+    m.info.incarnation = st.Text(14);
     ms.members.push_back(std::move(m));
   }
   return ms;
@@ -598,26 +654,26 @@ Membership SqliteStore::MemberList() {
 std::optional<int64_t> SqliteStore::LeaderAcquire(const std::string& worker_id, Millis ttl) {
   std::optional<int64_t> term;
   auto c = pool_.Acquire();
-  Conn::Tx tx(*c);
+  Write w(*c, *clock_);
   {
     auto st = c->Prepare("leader_acquire", kLeaderAcquire);
-    st.Bind(1, NowMicros()).Bind(2, std::string_view(worker_id)).Bind(3, int64_t{ttl.count()});
+    st.Bind(1, w.now()).Bind(2, std::string_view(worker_id)).Bind(3, int64_t{ttl.count()});
     if (st.Step()) term = st.Int(0);
   }
-  tx.Commit();
+  w.Commit();
   return term;
 }
 
 bool SqliteStore::AssignmentClaim(const std::string& name, const std::string& worker_id) {
   bool held = false;
   auto c = pool_.Acquire();
-  Conn::Tx tx(*c);
+  Write w(*c, *clock_);
   {
     auto st = c->Prepare("assignment_claim", kAssignmentClaim);
-    st.Bind(1, NowMicros()).Bind(2, std::string_view(name)).Bind(3, std::string_view(worker_id));
+    st.Bind(1, w.now()).Bind(2, std::string_view(name)).Bind(3, std::string_view(worker_id));
     held = st.Step();
   }
-  tx.Commit();
+  w.Commit();
   return held;
 }
 

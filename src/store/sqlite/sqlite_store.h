@@ -60,6 +60,8 @@ class SqliteStore final : public Store {
   static std::string PathOf(const std::string& url);
 
  private:
+  // The store's clock, for reads. A write reads it once it holds the write lock (Write in
+  // sqlite_store.cc).
   int64_t NowMicros() const;
   Job ChangeOne(std::string_view name, std::string_view sql, const std::string& id,
                 std::string_view action);

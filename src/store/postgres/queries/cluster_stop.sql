@@ -1,6 +1,7 @@
 -- Stops the cluster with reason $2 unless it is stopped. Nothing is fetched until it resumes; the
--- running jobs are handed back (available, attempt not counted) and their workers told. No row:
--- already stopped.
+-- running jobs are handed back (available, attempt not counted) and their workers told; each
+-- keeps its attempt's lease, so it runs again only once that attempt's process is gone
+-- (job_fetch.sql). No row: already stopped.
 WITH c AS (
   UPDATE spindle.cluster SET stopped_at = coalesce($1, now()), stop_reason = $2
   WHERE stopped_at IS NULL
@@ -11,8 +12,7 @@ WITH c AS (
   FOR UPDATE
 ), released AS (
   UPDATE spindle.jobs j
-  SET state = 'available', run_at = coalesce($1, now()), max_attempts = j.max_attempts + 1,
-      lease_owner = NULL, lease_expires_at = NULL
+  SET state = 'available', run_at = coalesce($1, now()), max_attempts = j.max_attempts + 1
   FROM old
   WHERE j.id = old.id
   RETURNING old.lease_owner AS told

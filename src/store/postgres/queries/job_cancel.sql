@@ -1,11 +1,10 @@
 -- Cancels job $2 unless it has finished. A running job's worker is told (spindle_control) and
--- its late outcome is refused. Its unfinished children are cancelled too (a trigger). No row: unknown id or illegal transition.
+-- its late outcome is refused; the lease stays while the attempt's process may be alive. Its unfinished children are cancelled too (a trigger). No row: unknown id or illegal transition.
 WITH old AS (
   SELECT id, state, lease_owner FROM spindle.jobs WHERE id = $2 FOR UPDATE
 ), changed AS (
   UPDATE spindle.jobs j
-  SET state = 'cancelled', finished_at = coalesce($1, now()), lease_owner = NULL,
-      lease_expires_at = NULL
+  SET state = 'cancelled', finished_at = coalesce($1, now())
   FROM old
   WHERE j.id = old.id AND old.state IN ('scheduled', 'available', 'running', 'retryable', 'stopped',
                                         'waiting')
@@ -13,7 +12,7 @@ WITH old AS (
             j.max_attempts, j.timeout_ms, j.errors, j.created_at, j.started_at, j.finished_at,
             j.lease_owner, j.lease_expires_at, j.step, j.checkpoint,
             j.parent_id, j.children_total, j.children_pending, j.progress,
-          j.result, old.lease_owner AS told
+          j.result, CASE WHEN old.state = 'running' THEN old.lease_owner END AS told
 )
 SELECT id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
        created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,

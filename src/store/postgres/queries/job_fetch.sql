@@ -1,7 +1,8 @@
 -- Leases up to $3 due jobs of queue $2 whose kind is one of $6 (the kinds worker $4 has
 -- handlers for) to that worker for $5 ms. $1 = now (NULL: database clock).
--- Partitioned dispatch: only ids whose last 16 bits scaled to $7 partitions fall in partition $8
--- (0-based; $7 = 0: every id). $9: only jobs due at least that many ms ago (fallback scan).
+-- Partitioned dispatch: only ids whose last 16 bits scaled to $7 partitions fall in one of the
+-- partitions $8 (0-based; $7 = 0: every id). $9: only jobs due at least that many ms ago
+-- (fallback scan).
 -- SKIP LOCKED lets concurrent fetchers pass over each other's rows instead of waiting.
 WITH picked AS (
   SELECT id
@@ -9,8 +10,12 @@ WITH picked AS (
   WHERE state IN ('scheduled', 'available', 'retryable')
     AND queue = $2
     AND run_at <= coalesce($1, now()) - $9 * interval '1 millisecond'
+    -- A job taken from a running worker (stopped, cancelled, the cluster stopped) keeps that
+    -- attempt's lease while its process may live: it runs again only once the attempt's outcome
+    -- ended the lease (job_finish_many.sql) or the lease expired, never beside it.
+    AND (lease_expires_at IS NULL OR lease_expires_at <= coalesce($1, now()))
     AND ($7 = 0 OR (get_byte(uuid_send(id), 14) * 256 + get_byte(uuid_send(id), 15))
-                   * $7 / 65536 = $8)
+                   * $7 / 65536 = ANY ($8::int[]))
     AND kind = ANY ($6::text[])
     -- Nothing is fetched from a paused queue or a stopped cluster.
     AND NOT EXISTS (SELECT 1 FROM spindle.queues q WHERE q.name = $2 AND q.paused_at IS NOT NULL)

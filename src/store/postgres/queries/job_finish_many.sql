@@ -1,6 +1,9 @@
 -- Applies finished attempts reported by worker $2 (arrays: one element per job). Fenced: a row
 -- changes only while it is still running under this worker and attempt, so a worker that lost
 -- its lease can no longer change the job. Returns the ids that were applied.
+-- A refused outcome whose job was taken from this worker while the attempt ran (stopped,
+-- cancelled, the cluster stopped: no longer running, but still leased to this worker and
+-- attempt) ends that lease: the attempt's process is gone, so the job may run again at once.
 --   kind 'completed' -> completed, with its result (JSON or NULL)
 --   kind 'error'     -> retryable after delay_ms, or failed when attempts are exhausted
 --   kind 'discard'   -> failed
@@ -54,9 +57,23 @@ WITH parents AS (
              ELSE false END
     AND (SELECT count(*) FROM parents) >= 0
   RETURNING j.id, j.queue, j.state
+), ended AS (
+  -- Disjoint from `updated` (not running), so no row is changed twice.
+  UPDATE spindle.jobs j
+  SET lease_owner = NULL, lease_expires_at = NULL
+  FROM o
+  WHERE j.id = o.id
+    AND CASE WHEN j.attempt = o.attempt THEN j.state <> 'running' AND j.lease_owner = $2
+             ELSE false END
+  RETURNING j.queue, j.state, j.run_at
 ), woken AS (
-  -- Released jobs that are due at once wake idle workers.
+  -- Released jobs that are due at once, and jobs whose ended lease kept them from running,
+  -- wake idle workers.
   SELECT pg_notify('spindle_jobs', queue)
-  FROM (SELECT DISTINCT queue FROM updated WHERE state = 'available') AS due
+  FROM (SELECT queue FROM updated WHERE state = 'available'
+        UNION
+        SELECT queue FROM ended
+        WHERE state IN ('available', 'scheduled', 'retryable')
+          AND run_at <= coalesce($1, now())) AS due
 )
 SELECT id FROM updated WHERE (SELECT count(*) FROM woken) >= 0

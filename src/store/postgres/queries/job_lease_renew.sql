@@ -1,7 +1,9 @@
 -- Extends by $3 ms from now ($1) the leases of the jobs that worker $2 still holds: the
--- (id, attempt) pairs $4, $5. Only those: a row this worker fetched but lost track of (a reply
--- lost with its connection) is not renewed, so it expires and is rescued. An expired lease is
--- not renewed either: the job may be rescued at any moment (its worker was evicted).
+-- (id, attempt) pairs $4, $5, whatever the job's state (a job taken from the worker while the
+-- attempt runs keeps its lease until the attempt's process is gone). Only those: a row this
+-- worker fetched but lost track of (a reply lost with its connection) is not renewed, so it
+-- expires and is rescued. An expired lease is not renewed either: the job may be rescued at any
+-- moment (its worker was evicted), and an eviction must stay final.
 -- SKIP LOCKED: a row locked now is being finished (or evicted); renewing it is moot, and
 -- waiting for it could deadlock with a batch that locks the same rows in another order.
 WITH renewable AS (
@@ -10,8 +12,7 @@ WITH renewable AS (
     ON j.id = held.id
   -- One expression over both sides, as in job_finish_many.sql: not estimated from statistics.
   WHERE CASE WHEN j.attempt = held.attempt
-             THEN j.state = 'running' AND j.lease_owner = $2
-                  AND j.lease_expires_at > coalesce($1, now())
+             THEN j.lease_owner = $2 AND j.lease_expires_at > coalesce($1, now())
              ELSE false END
   FOR UPDATE OF j SKIP LOCKED
 ), renewed AS (
@@ -22,9 +23,9 @@ WITH renewable AS (
   RETURNING j.id
 )
 -- What the worker must give up: held attempts no longer running under it, or all of them while
--- the cluster is stopped (a job fetched in the instant the cluster stopped); then one row with a
--- NULL id and the number renewed.
-SELECT held.id::text, NULL::bigint
+-- the cluster is stopped (a job fetched in the instant the cluster stopped): (id, attempt); then
+-- one row with a NULL id and the number renewed.
+SELECT held.id::text, held.attempt::bigint
 FROM unnest($4::uuid[], $5::integer[]) AS held(id, attempt)
 LEFT JOIN spindle.jobs j ON j.id = held.id
 WHERE j.id IS NULL OR j.state <> 'running' OR j.lease_owner IS DISTINCT FROM $2

@@ -1,7 +1,8 @@
 -- Stops job $2 when it waits (scheduled, available, retryable, waiting) or runs. It stays stopped until a
 -- person resumes it. A running job's attempt does not count (max_attempts + 1, as a hand-back),
--- its worker is told (spindle_control) and its late outcome is refused. No row: unknown id or
--- illegal transition.
+-- its worker is told (spindle_control) and its late outcome is refused. The lease stays: the
+-- attempt's process may still be alive, and the job is not fetched again until it is gone
+-- (job_fetch.sql). No row: unknown id or illegal transition.
 -- $1 (now, as for every change of one job) is unused; the cast only gives it a type.
 WITH old AS (
   SELECT id, state, lease_owner, $1::timestamptz AS unused FROM spindle.jobs WHERE id = $2
@@ -10,15 +11,14 @@ WITH old AS (
   UPDATE spindle.jobs j
   SET state = 'stopped',
       max_attempts = CASE WHEN old.state = 'running' THEN j.max_attempts + 1
-                          ELSE j.max_attempts END,
-      lease_owner = NULL, lease_expires_at = NULL
+                          ELSE j.max_attempts END
   FROM old
   WHERE j.id = old.id AND old.state IN ('scheduled', 'available', 'running', 'retryable', 'waiting')
   RETURNING j.id, j.kind, j.queue, j.args, j.priority, j.run_at, j.state, j.attempt,
             j.max_attempts, j.timeout_ms, j.errors, j.created_at, j.started_at, j.finished_at,
             j.lease_owner, j.lease_expires_at, j.step, j.checkpoint,
             j.parent_id, j.children_total, j.children_pending, j.progress,
-          j.result, old.lease_owner AS told
+          j.result, CASE WHEN old.state = 'running' THEN old.lease_owner END AS told
 )
 SELECT id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
        created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,

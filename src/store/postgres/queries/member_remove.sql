@@ -1,6 +1,7 @@
 -- Removes member $2 (NULL: any member), only if silent past its heartbeat timeout when $3.
--- Its running jobs' leases expire now (the rescuer takes them), its assignment claims and its
--- leader term end, and the change is announced. Returns the removed ids.
+-- Its leases expire now, in every state: its running jobs the rescuer takes, the jobs taken from
+-- it become fetchable. Its assignment claims and its leader term end, and the change is
+-- announced. Returns the removed ids.
 WITH gone AS (
   DELETE FROM spindle.workers w
   WHERE ($2::text IS NULL OR w.id = $2)
@@ -9,8 +10,7 @@ WITH gone AS (
   RETURNING w.id
 ), leases AS (
   UPDATE spindle.jobs j SET lease_expires_at = coalesce($1, now()) - interval '1 millisecond'
-  WHERE j.state = 'running' AND j.lease_expires_at IS NOT NULL
-    AND j.lease_owner IN (SELECT id FROM gone)
+  WHERE j.lease_expires_at IS NOT NULL AND j.lease_owner IN (SELECT id FROM gone)
 ), claims AS (
   DELETE FROM spindle.assignments a WHERE a.owner IN (SELECT id FROM gone)
 ), bumped AS (

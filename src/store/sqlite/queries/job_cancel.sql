@@ -1,8 +1,8 @@
--- Cancels job ?2 unless it has finished; a running job's late outcome is refused (the lease is
--- gone). Its unfinished children are cancelled too, and running jobs' workers told (triggers).
+-- Cancels job ?2 unless it has finished; a running job's late outcome is refused (the lease
+-- stays while the attempt's process may be alive). Its unfinished children are cancelled too, and running jobs' workers told (triggers).
 -- No row: unknown id or illegal transition.
 UPDATE spindle_jobs
-SET state = 'cancelled', finished_at = ?1, lease_owner = NULL, lease_expires_at = NULL
+SET state = 'cancelled', finished_at = ?1
 WHERE id = ?2 AND state IN ('scheduled', 'available', 'running', 'retryable', 'stopped',
                           'waiting')
 RETURNING id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,

@@ -1,6 +1,7 @@
 -- Leases up to ?3 due jobs of queue ?2 whose kind is in the JSON array ?6 to worker ?4 for ?5 ms.
--- ?1 = now. Partitioned dispatch: only ids in partition ?8 (0-based) of ?7 (0: every id), as
--- PartitionOf computes it. ?9: only jobs due at least that many ms ago (fallback scan).
+-- ?1 = now. Partitioned dispatch: only ids in one of the partitions of JSON array ?8 (0-based)
+-- of ?7 (0: every id), as PartitionOf computes it. ?9: only jobs due at least that many ms ago
+-- (fallback scan).
 -- Runs inside BEGIN IMMEDIATE: the write lock is what keeps two fetchers apart.
 -- RETURNING does not keep the ORDER BY; the store sorts the batch.
 UPDATE spindle_jobs
@@ -15,7 +16,10 @@ WHERE id IN (
   WHERE state IN ('scheduled', 'available', 'retryable')
     AND queue = ?2
     AND run_at <= ?1 - ?9 * 1000
-    AND (?7 = 0 OR spindle_partition(id, ?7) = ?8)
+    -- A job taken from a running worker keeps that attempt's lease while its process may live,
+    -- as on PostgreSQL (see its job_fetch.sql).
+    AND (lease_expires_at IS NULL OR lease_expires_at <= ?1)
+    AND (?7 = 0 OR spindle_partition(id, ?7) IN (SELECT value FROM json_each(?8)))
     AND kind IN (SELECT value FROM json_each(?6))
     -- Nothing is fetched from a paused queue or a stopped cluster.
     AND NOT EXISTS (SELECT 1 FROM spindle_queues q WHERE q.name = ?2 AND q.paused_at IS NOT NULL)

@@ -1,6 +1,7 @@
 -- Applies one finished attempt, fenced as on PostgreSQL (see its job_finish_many.sql):
 -- ?1 now, ?2 worker, ?3 id, ?4 attempt, ?5 kind, ?6 message, ?7 delay ms, ?8 now as text,
 -- ?9 the result of a completed one (JSON text or NULL). A child's parent counts it (a trigger).
+-- Refused (no row): job_lease_end.sql follows.
 UPDATE spindle_jobs
 SET state = CASE
       WHEN ?5 = 'completed' THEN 'completed'
