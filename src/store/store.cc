@@ -85,6 +85,10 @@ Json WithoutNul(const Json& j) {
 
 }  // namespace
 
+std::string StorableText(std::string_view text) {
+  return core::CleanText(text, 3 * text.size() + 3);  // at most 3 bytes per byte: never cut
+}
+
 std::string StorableJson(const Json& json) {
   auto dump = [](const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); };
   return HasNul(json) ? dump(WithoutNul(json)) : dump(json);
@@ -92,8 +96,8 @@ std::string StorableJson(const Json& json) {
 
 std::string ReadJobJson(Job& job, const JobJsonText& text) {
   std::string problem;
-  // The raw text, kept whole; made valid UTF-8 (SQLite stores whatever text it was given).
-  auto raw_string = [](std::string_view raw) { return core::CleanText(raw, 3 * raw.size() + 3); };
+  // The raw text, kept whole, made valid UTF-8: SQLite stores whatever text it was given.
+  auto raw_string = [](std::string_view raw) { return StorableText(raw); };
   auto parse = [&](std::string_view raw, std::string_view column) -> Json {
     try {
       return Json::parse(raw);
@@ -113,7 +117,9 @@ std::string ReadJobJson(Job& job, const JobJsonText& text) {
     job.errors = errors.is_string() ? std::vector<JobError>{{.message = errors.get<std::string>()}}
                                     : core::ParseJobErrors(errors);
   } catch (const std::exception& e) {  // JSON, but not the shape Spindle writes
-    if (problem.empty()) problem = core::CleanText(fmt::format("unreadable errors: {}", e.what()), 1024);
+    if (problem.empty()) {
+      problem = core::CleanText(fmt::format("unreadable errors: {}", e.what()), 1024);
+    }
     job.errors = {{.message = raw_string(text.errors)}};
   }
   job.checkpoint = optional(text.checkpoint, "checkpoint");

@@ -243,6 +243,11 @@ std::vector<JobEvent> JobTimeline(const Job& job, std::vector<JobEvent> stored);
 // kInvalidArgument for an invalid spec or args larger than kMaxArgsBytes.
 std::string ValidatedArgs(const JobSpec& spec);
 
+// For backends: text that every backend stores, whole: valid UTF-8 (invalid sequences become
+// U+FFFD) without NUL bytes. For outcome messages, which the worker bounds (keeping what matters,
+// such as the tail of a command's stderr): this never cuts.
+std::string StorableText(std::string_view text);
+
 // For backends: JSON text that every backend stores and every worker reads back, for whatever
 // a worker reports (results, checkpoints, progress, children's args). Strings, keys and values,
 // have NUL replaced by U+FFFD (PostgreSQL's jsonb refuses \u0000) and invalid UTF-8 replaced

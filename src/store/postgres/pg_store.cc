@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 #include "core/log.h"
-#include "core/text.h"
 
 #include "core/time.h"
 #include "core/uuid.h"
@@ -246,7 +245,7 @@ std::vector<std::string> PgStore::JobFinishMany(const std::string& worker_id,
     id.push_back(o.id);
     attempt.push_back(std::to_string(o.attempt));
     kind.push_back(std::string(ToString(o.kind)));
-    message.push_back(core::CleanText(o.message));
+    message.push_back(StorableText(o.message));
     delay.push_back(std::to_string(o.delay.count()));
     result.push_back(o.result.is_null() ? std::nullopt : std::optional(StorableJson(o.result)));
     if (!o.parent_id.empty()) parents.insert(o.parent_id);

@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 
 #include "core/log.h"
-#include "core/text.h"
 #include "core/time.h"
 #include "core/uuid.h"
 #include "spindle/error.h"
@@ -320,7 +319,7 @@ std::vector<std::string> SqliteStore::JobFinishMany(const std::string& worker_id
             .Bind(3, std::string_view(o.id))
             .Bind(4, int64_t{o.attempt})
             .Bind(5, ToString(o.kind))
-            .Bind(6, std::string_view(core::CleanText(o.message)))
+            .Bind(6, std::string_view(StorableText(o.message)))
             .Bind(7, int64_t{o.delay.count()})
             .Bind(8, std::string_view(now_text))
             .Bind(9, result);
