@@ -601,7 +601,8 @@ CommandResult RunCommand(const CommandRun& run) {
                             .status_fd = status_write.get(),
                             .paths = cpaths.data(),
                             .argv = cargv.data(),
-                            .envp = environ};
+                            .envp = environ,
+                            .dead_by = run.fence ? run.fence->slot() : nullptr};
 
   const pid_t pid = ForkBare();
   if (pid == 0) RunSupervisor(plan);

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/command_fence.h"
 #include "spindle/handler.h"
 
 namespace spindle::runtime {
@@ -40,6 +41,9 @@ struct CommandRun {
   std::chrono::milliseconds kill_grace{5000};
   // If set and cancelled: same as a timeout (SIGTERM group, then SIGKILL).
   const CancelToken* cancel = nullptr;
+  // If set: the supervisor SIGKILLs the command's group as soon as this deadline passes (it
+  // moves; see command_fence.h), whatever the caller does meanwhile.
+  const CommandFence* fence = nullptr;
   // Keep at most this many bytes of stdout (its first bytes). Output beyond the limit is still
   // read (and dropped) so the child never blocks on a full pipe.
   size_t output_limit = 64 * 1024;

@@ -101,7 +101,7 @@ std::optional<std::string> OwnerOf(const std::string& assignment, const std::str
 }
 
 AssignmentHandler CommandAssignment(const std::string& role, const std::string& worker_id,
-                                    CommandOptions command) {
+                                    CommandOptions command, const CommandFence* fence) {
   struct Run {
     CancelToken token;
     std::thread thread;
@@ -112,10 +112,10 @@ AssignmentHandler CommandAssignment(const std::string& role, const std::string& 
   };
   auto state = std::make_shared<State>();
   Millis stop_timeout = command.kill_grace;  // SIGTERM, then SIGKILL after kill_grace
-  auto start = [state, role, worker_id, command](const std::string& name) {
+  auto start = [state, role, worker_id, command, fence](const std::string& name) {
     auto run = std::make_unique<Run>();
     Run* raw = run.get();
-    raw->thread = std::thread([raw, name, role, worker_id, command] {
+    raw->thread = std::thread([raw, name, role, worker_id, command, fence] {
       // Runs until stopped; a command that exits by itself is started again after a pause.
       while (!raw->token.cancelled()) {
         CommandRun cr;
@@ -124,6 +124,7 @@ AssignmentHandler CommandAssignment(const std::string& role, const std::string& 
             Json{{"assignment", name}, {"role", role}, {"worker", worker_id}}.dump() + "\n";
         cr.kill_grace = command.kill_grace;
         cr.cancel = &raw->token;
+        cr.fence = fence;
         auto r = RunCommand(cr);
         if (raw->token.cancelled()) break;
         core::Log().warn("event=assignment_exited assignment={} result={}", name,
@@ -212,6 +213,7 @@ void Coordinator::Register() {
   auto now = Steady::now();
   std::lock_guard lock(mu_);
   registered_ = true;
+  ++registrations_;
   last_beat_ok_ = now;  // last_beat_try_ stays: the first Tick heartbeats and seeks the lead at once
   core::Log().info("event=member_registered worker={} partition={} roles={}", me_.id,
                    me_.partition ? std::to_string(*me_.partition) : "none",

@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 
+#include "runtime/command_fence.h"
 #include "runtime/service.h"
 #include "spindle/worker.h"
 #include "store/store.h"
@@ -55,8 +56,9 @@ void CheckFenceMargin(const ClusterOptions& options, std::optional<Millis> lease
                       Millis longest_stop, const std::string& what);
 
 // An external command run as an assignment (see Worker::RegisterAssignmentCommand).
+// `fence` (the worker's) kills it when the worker cannot reach the database in time.
 AssignmentHandler CommandAssignment(const std::string& role, const std::string& worker_id,
-                                    CommandOptions command);
+                                    CommandOptions command, const CommandFence* fence);
 
 class Coordinator {
  public:
@@ -88,6 +90,9 @@ class Coordinator {
   std::vector<std::string> running() const;
   // When the database last accepted this worker's heartbeat (the time it was sent).
   std::chrono::steady_clock::time_point last_heartbeat() const;
+  // How many times this worker has registered: it grows with every registration after an
+  // eviction, which gave everything the worker held to others.
+  uint64_t registrations() const { return registrations_; }
 
   // One round of each loop, for tests and for the loops themselves.
   bool Tick();
@@ -130,6 +135,7 @@ class Coordinator {
   std::set<std::string> stopping_;    // a stop is under way
   std::set<std::string> unreleased_;  // stopped; releasing the claim failed
   Millis fence_margin_{0};
+  std::atomic<uint64_t> registrations_{0};
 
   std::unique_ptr<LoopService> ticker_, assigner_, fencer_;
 };

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 
 namespace spindle::runtime {
 namespace {
@@ -22,6 +23,8 @@ constexpr int kSweepWaitMs = 10;
 constexpr int kSweepRounds = 100;
 // Without a signalfd (it cannot fail in practice), how often S looks for exited children.
 constexpr int kReapIntervalMs = 100;
+// How often S looks at the worker's fence deadline.
+constexpr int kFenceCheckMs = 50;
 
 void WriteInt(int fd, int value) {
   const char* data = reinterpret_cast<const char*>(&value);
@@ -64,6 +67,15 @@ void CloseAllExcept(int* keep, int count) {
     next = static_cast<unsigned>(keep[i]) + 1;
   }
   CloseRange(next, ~0U);
+}
+
+// The worker's fence deadline passed: it could not reach the database in time, and may be
+// unable to act (frozen), so S kills the command as if the worker were gone.
+bool FenceExpired(const std::atomic<int64_t>* dead_by) {
+  if (dead_by == nullptr) return false;
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec > dead_by->load();
 }
 
 bool LifelineLost(int lifeline, int timeout_ms) {
@@ -183,7 +195,8 @@ void RunSupervisor(const SupervisorPlan& plan) {
   int keep[] = {plan.lifeline,      plan.stdin_fd,  plan.stdout_fd, plan.stderr_fd,
                 plan.exec_error_fd, plan.status_fd};
   CloseAllExcept(keep, sizeof(keep) / sizeof(keep[0]));
-  if (LifelineLost(plan.lifeline, 0)) _exit(0);  // the worker died already: start nothing
+  // The worker died already, or is fenced: start nothing.
+  if (LifelineLost(plan.lifeline, 0) || FenceExpired(plan.dead_by)) _exit(0);
 
   // vfork: a fork would copy S's page tables, which are the whole worker's, only for C to
   // discard them at exec (a cost that grows with the worker's memory). S is single-threaded and
@@ -218,8 +231,13 @@ void RunSupervisor(const SupervisorPlan& plan) {
     if (lost && (rounds++ == kSweepRounds || KillChildren() < 0)) kill(0, SIGKILL);
 
     pollfd fds[2] = {{signals, POLLIN, 0}, {plan.lifeline, POLLIN, 0}};
-    const int timeout = lost ? kSweepWaitMs : signals < 0 ? kReapIntervalMs : -1;
+    // With a fence deadline, look at it often: the worker moves it, so it cannot be slept to.
+    const int timeout = lost                               ? kSweepWaitMs
+                        : signals < 0                      ? kReapIntervalMs
+                        : plan.dead_by != nullptr ? kFenceCheckMs
+                                                           : -1;
     if (poll(fds, lost ? 1 : 2, timeout) > 0 && !lost && fds[1].revents != 0) lost = true;
+    if (!lost && FenceExpired(plan.dead_by)) lost = true;
     signalfd_siginfo info;
     while (signals >= 0 && read(signals, &info, sizeof(info)) > 0) {
     }

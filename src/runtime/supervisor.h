@@ -15,6 +15,9 @@
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <cstdint>
+
 namespace spindle::runtime {
 
 struct SupervisorPlan {
@@ -29,6 +32,9 @@ struct SupervisorPlan {
   const char* const* paths = nullptr;
   char* const* argv = nullptr;
   char* const* envp = nullptr;
+  // CLOCK_MONOTONIC nanoseconds by which the command must be dead, in memory shared with the
+  // worker, which moves it (runtime/command_fence.h); null: no deadline.
+  const std::atomic<int64_t>* dead_by = nullptr;
 };
 
 // fork() without running pthread_atfork handlers: the child of a multithreaded process must not

@@ -48,6 +48,15 @@ std::string DefaultWorkerId() {
   return fmt::format("{}-{}-{:016x}", HostName(), getpid(), rng());
 }
 
+// A fetched job waiting for an executor, and what says whether it may still start: when its
+// fetch was sent (its lease runs from then at the latest) and the registration it was fetched
+// under (an eviction, which gave it to others, ends that).
+struct Fetched {
+  Job job;
+  SteadyTime sent;
+  uint64_t registration = 0;
+};
+
 // One attempt of a job between the start of its handler and its outcome. Attempts, not jobs,
 // are what a worker tracks: after a stop and a resume, attempt N (still being killed) and
 // attempt N + 1 of one job may both be here.
@@ -111,7 +120,7 @@ class Worker::Impl {
     std::mutex mu;
     std::condition_variable ready_cv;   // executors wait for ready jobs
     std::condition_variable idle_cv;    // Stop waits for in_flight == 0
-    std::deque<Job> ready;              // fetched, not started
+    std::deque<Fetched> ready;          // fetched, not started
     int in_flight = 0;                  // fetched and not yet finished
     uint64_t wakeups = 0;               // notifications seen; bumped by the listener
     bool more = false;                  // more jobs are likely waiting
@@ -142,6 +151,8 @@ class Worker::Impl {
         return false;
       }
     }
+    auto sent = std::chrono::steady_clock::now();
+    uint64_t registration = coordinator->registrations();
     auto jobs = Fetch(q, limit);
     int n = static_cast<int>(jobs.size());
     fetched += n;
@@ -153,7 +164,7 @@ class Worker::Impl {
         return false;
       }
       q.in_flight += n;
-      for (auto& j : jobs) q.ready.push_back(std::move(j));
+      for (auto& j : jobs) q.ready.push_back({std::move(j), sent, registration});
     }
     // Wake one executor per job; waking all of them for every batch would stampede.
     for (int i = 0; i < std::min(n, q.opts.concurrency); ++i) q.ready_cv.notify_one();
@@ -203,17 +214,17 @@ class Worker::Impl {
 
   void Execute(Queue& q) {
     while (true) {
-      Job job;
+      Fetched f;
       {
         std::unique_lock lock(q.mu);
         q.ready_cv.wait(lock, [&] { return !q.ready.empty() || q.executors_exit; });
         if (q.ready.empty()) return;
-        job = std::move(q.ready.front());
+        f = std::move(q.ready.front());
         q.ready.pop_front();
       }
-      if (fenced) {
-        Finish(Release(job));  // cut off from the database: start nothing
-      } else if (auto outcome = Run(job)) {
+      if (!MayStart(f)) {
+        Finish(Release(f.job));  // refused by fencing where the job moved on
+      } else if (auto outcome = Run(f.job)) {
         Finish(std::move(*outcome));
       }
       bool wake, idle;
@@ -419,6 +430,7 @@ class Worker::Impl {
     run.deadline = rj.deadline;
     run.kill_grace = cmd.kill_grace;
     run.cancel = &rj.token;
+    run.fence = &command_fence;
     run.output_limit = kCommandLineLimit;  // also the longest protocol line
     runtime::CommandLine at_exit;  // children and a nap, with the checkpoint they belong to
     Json result;
@@ -594,6 +606,17 @@ class Worker::Impl {
     return false;
   }
 
+  // Whether a fetched job may start now. Not when this worker is fenced, nor when the job may
+  // have been given to others meanwhile: this worker was evicted (and registered again) since
+  // the fetch, or the fetch's lease could have run out. That happens to a worker that was
+  // frozen (SIGSTOP, a long pause) between fetching a job and starting it.
+  bool MayStart(const Fetched& f) {
+    auto now = std::chrono::steady_clock::now();
+    CheckFence(now);
+    return !fenced && f.registration == coordinator->registrations() &&
+           now < std::max(f.sent, last_renewal.load()) + opts.lease - fence_margin;
+  }
+
   // Self-fencing (docs/coordination.md, "Guarantees"). Peers may rescue this worker's jobs once
   // the database has not heard from it for its heartbeat timeout (eviction), or once a lease
   // ran out. Both clocks start when the last accepted heartbeat or renewal was *sent*, so they
@@ -626,7 +649,7 @@ class Worker::Impl {
     std::vector<JobRef> held;
     for (auto& q : queues) {
       std::lock_guard lock(q->mu);
-      for (const auto& j : q->ready) held.push_back({j.id, j.attempt});
+      for (const auto& f : q->ready) held.push_back({f.job.id, f.job.attempt});
     }
     {
       std::lock_guard lock(running_mu);
@@ -773,9 +796,9 @@ class Worker::Impl {
   template <typename Pred>
   int HandBack(Queue& q, Pred which) {
     auto keep = std::stable_partition(q.ready.begin(), q.ready.end(),
-                                      [&](const Job& j) { return !which(j); });
+                                      [&](const Fetched& f) { return !which(f.job); });
     int n = static_cast<int>(q.ready.end() - keep);
-    for (auto it = keep; it != q.ready.end(); ++it) Finish(Release(*it));
+    for (auto it = keep; it != q.ready.end(); ++it) Finish(Release(it->job));
     q.ready.erase(keep, q.ready.end());
     q.in_flight -= n;
     if (q.in_flight == 0) q.idle_cv.notify_all();
@@ -953,7 +976,9 @@ void Worker::RegisterAssignmentCommand(const std::string& name, const std::strin
   if (command.argv.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "command for assignment '" + name + "' is empty");
   }
-  RegisterAssignment(name, role, runtime::CommandAssignment(role, impl_->opts.id, command));
+  RegisterAssignment(name, role,
+                     runtime::CommandAssignment(role, impl_->opts.id, command,
+                                                &impl_->command_fence));
 }
 
 std::vector<std::string> Worker::assignments() const {
