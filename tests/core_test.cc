@@ -1,13 +1,21 @@
-// Pure logic: no database.
+// Pure logic: no database. (The logger writes to stderr, which one test captures.)
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <limits>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "core/backoff.h"
 #include "core/duration.h"
+#include "core/log.h"
 #include "core/text.h"
+#include "core/time.h"
 #include "core/uuid.h"
 #include "spindle/error.h"
 #include "spindle/job.h"
@@ -48,9 +56,210 @@ TEST(DurationTest, ParsesUnitsAndCombinations) {
 }
 
 TEST(DurationTest, RejectsMalformedText) {
-  for (const char* bad : {"", "10", "s", "10x", "-5s", "1.5s", "10 s", "1000000000000d", "40000d"}) {
-    EXPECT_THROW(core::ParseDuration(bad), Error) << bad;
+  struct Case {
+    const char* text;
+    const char* message;  // a part of it
+  };
+  const char* kExpected = "expected a whole number with a unit, like 250ms";
+  for (auto [text, message] : std::initializer_list<Case>{
+           {"", kExpected},
+           {"10", kExpected},
+           {"s", kExpected},
+           {"10x", kExpected},
+           {"10S", kExpected},
+           {"-5s", kExpected},
+           {"+5s", kExpected},
+           {"1.5s", kExpected},
+           {"10 s", kExpected},
+           {" 10s", kExpected},
+           {"10s ", kExpected},
+           {"10s\n", kExpected},
+           {"1m30", kExpected},
+           {"0x10s", kExpected},
+           {"1e3s", kExpected},
+           {"30s1m", "give each unit once, largest first"},
+           {"1s1s", "give each unit once, largest first"},
+           {"1ms1s", "give each unit once, largest first"},
+           {"40000d", "longer than 100 years"},
+           {"1000000000000d", "longer than 100 years"},
+           {"99999999999999999999h", "longer than 100 years"},
+           {"36500d1h", "longer than 100 years"},
+       }) {
+    try {
+      core::ParseDuration(text);
+      ADD_FAILURE() << "accepted '" << text << "'";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      EXPECT_EQ(std::string(e.what()).rfind(fmt::format("invalid duration '{}': ", text), 0), 0u)
+          << e.what();
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
   }
+  EXPECT_EQ(core::ParseDuration("0s").count(), 0);  // callers decide whether 0 can work
+  EXPECT_EQ(core::ParseDuration("1h1m1s1ms").count(), 3661001);
+  EXPECT_EQ(core::ParseDuration("36500d").count(), 36500LL * 86400000);
+}
+
+TEST(IntegerTest, AcceptsOnlyWholeDecimalNumbersInRange) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  EXPECT_EQ(core::ParseInteger("1", 1, 10), 1);
+  EXPECT_EQ(core::ParseInteger("10", 1, 10), 10);
+  EXPECT_EQ(core::ParseInteger("007", 1, 10), 7);  // decimal, not octal
+  EXPECT_EQ(core::ParseInteger("-7", -10, 10), -7);
+  EXPECT_EQ(core::ParseInteger("9223372036854775807", 0, kMax), kMax);
+  for (const char* bad : {"", "1.5", "1.0", "1e3", "0x10", "+1", " 1", "1 ", "1\n", "one", "-",
+                          "11", "0", "-1", "4294967297", "99999999999999999999"}) {
+    EXPECT_FALSE(core::ParseInteger(bad, 1, 10).has_value()) << bad;
+  }
+  EXPECT_FALSE(core::ParseInteger("9223372036854775808", 0, kMax).has_value());
+  EXPECT_EQ(core::DescribeRange(1, 10000), "a whole number between 1 and 10000");
+  EXPECT_EQ(core::DescribeRange(1, kMax), "a whole number of at least 1");
+}
+
+TEST(Rfc3339Test, AcceptsAnyOffsetAndFractionsAndRoundTrips) {
+  struct Case {
+    const char* text;
+    const char* utc;  // as the stores write it
+  };
+  for (auto [text, utc] : std::initializer_list<Case>{
+           {"2026-01-31T12:00:00Z", "2026-01-31 12:00:00.000000+00"},
+           {"2026-01-31t12:00:00z", "2026-01-31 12:00:00.000000+00"},
+           {"2026-01-31 12:00:00Z", "2026-01-31 12:00:00.000000+00"},
+           {"2026-01-31T14:00:00+02:00", "2026-01-31 12:00:00.000000+00"},
+           {"2026-01-31T06:30:00-05:30", "2026-01-31 12:00:00.000000+00"},
+           {"2026-01-01T01:00:00+02:00", "2025-12-31 23:00:00.000000+00"},
+           {"2026-01-31T12:00:00.5Z", "2026-01-31 12:00:00.500000+00"},
+           {"2026-01-31T12:00:00.123456789Z", "2026-01-31 12:00:00.123456+00"},
+           {"2026-01-31T12:00:00.1234567891234Z", "2026-01-31 12:00:00.123456+00"},
+           {"2028-02-29T00:00:00Z", "2028-02-29 00:00:00.000000+00"},  // a leap year
+           {"2000-02-29T23:59:59Z", "2000-02-29 23:59:59.000000+00"},
+           {"1969-12-31T23:59:59Z", "1969-12-31 23:59:59.000000+00"},
+           {"2261-12-31T23:59:59Z", "2261-12-31 23:59:59.000000+00"},
+       }) {
+    SCOPED_TRACE(text);
+    SysTime t = core::ParseRfc3339(text);
+    EXPECT_EQ(core::FormatTimestamp(t), utc);
+    EXPECT_EQ(core::ParseTimestamp(utc), std::chrono::time_point_cast<std::chrono::microseconds>(t));
+  }
+  // Every day of four years, each way round.
+  for (int day = 0; day < 4 * 366; ++day) {
+    auto t = SysTime(std::chrono::days(20000 + day));
+    std::string text = core::FormatTimestamp(t).substr(0, 19) + "Z";
+    EXPECT_EQ(core::ParseRfc3339(text), t) << text;
+  }
+}
+
+TEST(Rfc3339Test, RefusesImpossibleTimesWithAReason) {
+  struct Case {
+    const char* text;
+    const char* message;  // a part of it
+  };
+  const char* kExpected = "expected RFC 3339, like 2026-01-31T12:00:00Z";
+  for (auto [text, message] : std::initializer_list<Case>{
+           {"2027-02-31T00:00:00Z", "2027-02 has 28 days"},
+           {"2027-02-29T00:00:00Z", "2027-02 has 28 days"},
+           {"2100-02-29T00:00:00Z", "2100-02 has 28 days"},
+           {"2026-04-31T00:00:00Z", "2026-04 has 30 days"},
+           {"2026-01-32T00:00:00Z", "2026-01 has 31 days"},
+           {"2026-01-00T00:00:00Z", "2026-01 has 31 days"},
+           {"2026-13-01T00:00:00Z", "there is no month 13"},
+           {"2026-00-01T00:00:00Z", "there is no month 0"},
+           {"2026-01-31T24:00:00Z", "between 00:00:00 and 23:59:59"},
+           {"2026-01-31T12:60:00Z", "between 00:00:00 and 23:59:59"},
+           {"2026-12-31T23:59:60Z", "between 00:00:00 and 23:59:59"},
+           {"2026-01-31T12:00:00+24:00", "offset must be between"},
+           {"2026-01-31T12:00:00+02:60", "offset must be between"},
+           {"2026-01-31T12:00:00", "no UTC offset"},
+           {"2026-01-31T12:00:00.5", "no UTC offset"},
+           {"9999-12-31T23:59:59Z", "outside the years 1678 to 2261"},
+           {"1000-01-01T00:00:00Z", "outside the years 1678 to 2261"},
+           {"", kExpected},
+           {"2026-01-31", kExpected},
+           {"2026-01-31T12:00Z", kExpected},
+           {"2026-1-31T12:00:00Z", kExpected},
+           {"26-01-31T12:00:00Z", kExpected},
+           {"2026/01/31T12:00:00Z", kExpected},
+           {"2026-01-31X12:00:00Z", kExpected},
+           {"2026-01-31T12:00:00.Z", kExpected},
+           {"2026-01-31T12:00:00ZZ", kExpected},
+           {"2026-01-31T12:00:00Z ", kExpected},
+           {" 2026-01-31T12:00:00Z", kExpected},
+           {"2026-01-31T12:00:00+0200", kExpected},
+           {"2026-01-31T12:00:00+02", kExpected},
+           {"2026-01-31T12:00:00 UTC", kExpected},
+           {"+2026-01-31T12:00:00Z", kExpected},
+           {"1769860800", kExpected},
+       }) {
+    try {
+      core::ParseRfc3339(text);
+      ADD_FAILURE() << "accepted '" << text << "'";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      EXPECT_EQ(std::string(e.what()).rfind(fmt::format("invalid time '{}': ", text), 0), 0u)
+          << e.what();
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(LogValueTest, QuotesAndEscapes) {
+  EXPECT_EQ(core::LogValue("plain"), "\"plain\"");
+  EXPECT_EQ(core::LogValue(""), "\"\"");
+  EXPECT_EQ(core::LogValue("say \"hi\" \\ bye"), R"("say \"hi\" \\ bye")");
+  EXPECT_EQ(core::LogValue("a\nb\r\nc\td"), R"("a\nb\r\nc\td")");
+  EXPECT_EQ(core::LogValue(std::string("nul\0 esc\x1b bel\x07 del\x7f", 19)),
+            R"("nul\x00 esc\x1b bel\x07 del\x7f")");
+  EXPECT_EQ(core::LogValue("caf\xc3\xa9 \xe2\x9c\x93"), "\"caf\xc3\xa9 \xe2\x9c\x93\"");
+  EXPECT_EQ(core::LogValue("bad \xff\xc3("), R"("bad \xff\xc3(")");  // not UTF-8: bytes shown
+}
+
+TEST(LogValueTest, IsBoundedOnACharacterBoundary) {
+  std::string big(100000, 'x');
+  EXPECT_EQ(core::LogValue(big, 10), "\"xxxxxxxxxx\xe2\x80\xa6(+99990 bytes)\"");
+  std::string v = core::LogValue(big);
+  EXPECT_EQ(v, "\"" + std::string(2048, 'x') + "\xe2\x80\xa6(+97952 bytes)\"");
+  // Never inside the two bytes of "é", nor inside an escape.
+  EXPECT_EQ(core::LogValue("aaa\xc3\xa9\xc3\xa9", 6), "\"aaa\xc3\xa9\xe2\x80\xa6(+2 bytes)\"");
+  EXPECT_EQ(core::LogValue("aaaa\n", 5), "\"aaaa\xe2\x80\xa6(+1 bytes)\"");
+  EXPECT_EQ(core::LogValue("aaa\n", 5), "\"aaa\\n\"");
+  EXPECT_EQ(core::LogValue("exact", 5), "\"exact\"");
+}
+
+// What the logger writes to stderr, captured by pointing fd 2 at a file.
+std::vector<std::string> LoggedLines(const std::function<void()>& log) {
+  std::string path = ::testing::TempDir() + "spindle_log_" + std::to_string(getpid());
+  fflush(stderr);
+  int saved = dup(2);
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  dup2(fd, 2);
+  close(fd);
+  log();
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  std::remove(path.c_str());
+  return lines;
+}
+
+TEST(LogTest, EveryRecordIsOneBoundedLine) {
+  auto lines = LoggedLines([] {
+    core::Log().info("event=test raw={}", "first\nsecond\r\nthird\x1b[31m");
+    core::Log().info("event=test big={}", std::string(100000, 'y'));
+    core::Log().warn("event=test error={}", core::LogValue("FATAL: it broke\n  at line 3\n"));
+  });
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_NE(lines[0].find(" level=info event=test raw=first\\nsecond\\r\\nthird\\x1b[31m"),
+            std::string::npos)
+      << lines[0];
+  EXPECT_LE(lines[1].size(), 16u * 1024 + 100);
+  EXPECT_NE(lines[1].find("yyy\xe2\x80\xa6(+"), std::string::npos);
+  EXPECT_EQ(lines[1].substr(lines[1].size() - 6), "bytes)");
+  EXPECT_NE(lines[2].find(R"( level=warning event=test error="FATAL: it broke\n  at line 3\n")"),
+            std::string::npos)
+      << lines[2];
 }
 
 TEST(UuidTest, IsVersion7AndStrictlyIncreasing) {

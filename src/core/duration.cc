@@ -1,40 +1,48 @@
 #include "core/duration.h"
 
 #include <cctype>
+#include <charconv>
+#include <limits>
+
+#include <fmt/format.h>
 
 #include "spindle/error.h"
 
 namespace spindle::core {
 
 Millis ParseDuration(std::string_view text) {
-  auto bad = [&] {
+  auto bad = [&](std::string_view why) {
     return Error(ErrorCode::kInvalidArgument,
-                 "invalid duration '" + std::string(text) +
-                     "': expected a number with a unit, like 250ms, 30s, 5m, 2h or 1d");
+                 fmt::format("invalid duration '{}': {}", text, why));
   };
-  if (text.empty()) throw bad();
+  constexpr std::string_view kExpected =
+      "expected a whole number with a unit, like 250ms, 30s, 5m, 2h or 1d, or a combination "
+      "like 1m30s";
+  // At most 100 years: longer is a typo, and it keeps the arithmetic far from overflow.
+  constexpr int64_t kMax = 100LL * 365 * 86'400'000;
+  constexpr std::pair<std::string_view, int64_t> kUnits[] = {
+      {"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1000}, {"ms", 1}};
+  if (text.empty()) throw bad(kExpected);
   int64_t total = 0;
+  size_t next_unit = 0;  // units come largest first, each once: "30s1m" and "1s1s" are typos
   size_t i = 0;
   while (i < text.size()) {
-    if (!isdigit(static_cast<unsigned char>(text[i]))) throw bad();
+    if (!isdigit(static_cast<unsigned char>(text[i]))) throw bad(kExpected);
     int64_t n = 0;
     while (i < text.size() && isdigit(static_cast<unsigned char>(text[i]))) {
       n = n * 10 + (text[i++] - '0');
-      if (n > 1'000'000'000'000LL) throw bad();
+      if (n > kMax) throw bad("longer than 100 years");
     }
     size_t u = i;
     while (i < text.size() && isalpha(static_cast<unsigned char>(text[i]))) ++i;
     std::string_view unit = text.substr(u, i - u);
-    int64_t scale;
-    if (unit == "ms") scale = 1;
-    else if (unit == "s") scale = 1000;
-    else if (unit == "m") scale = 60'000;
-    else if (unit == "h") scale = 3'600'000;
-    else if (unit == "d") scale = 86'400'000;
-    else throw bad();
-    // At most 100 years: longer is a typo, and it keeps the arithmetic far from overflow.
-    constexpr int64_t kMax = 100LL * 365 * 86'400'000;
-    if (n > kMax / scale || total > kMax - n * scale) throw bad();
+    size_t k = 0;
+    while (k < std::size(kUnits) && kUnits[k].first != unit) ++k;
+    if (k == std::size(kUnits)) throw bad(kExpected);
+    if (k < next_unit) throw bad("give each unit once, largest first, like 1h30m");
+    next_unit = k + 1;
+    int64_t scale = kUnits[k].second;
+    if (n > kMax / scale || total > kMax - n * scale) throw bad("longer than 100 years");
     total += n * scale;
   }
   return Millis(total);
@@ -54,6 +62,23 @@ std::string FormatDuration(Millis d) {
     }
   }
   return out;
+}
+
+std::optional<int64_t> ParseInteger(std::string_view text, int64_t min, int64_t max) {
+  // from_chars takes no '+', no spaces, no base prefix; it reads "1.5" and "1e3" as 1, so the
+  // whole text must be consumed.
+  int64_t v = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, v);
+  if (text.empty() || ec != std::errc() || ptr != end || v < min || v > max) return std::nullopt;
+  return v;
+}
+
+std::string DescribeRange(int64_t min, int64_t max) {
+  if (max == std::numeric_limits<int64_t>::max()) {
+    return fmt::format("a whole number of at least {}", min);
+  }
+  return fmt::format("a whole number between {} and {}", min, max);
 }
 
 }  // namespace spindle::core

@@ -1,9 +1,7 @@
 #include "core/text.h"
 
 namespace spindle::core {
-namespace {
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not valid.
 size_t Utf8Length(std::string_view s, size_t i) {
   auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char c = b(i);
@@ -24,8 +22,6 @@ size_t Utf8Length(std::string_view s, size_t i) {
   if (c == 0xf4 && b(i + 1) > 0x8f) return 0;
   return n;
 }
-
-}  // namespace
 
 std::string CleanText(std::string_view in, size_t max_bytes) {
   static constexpr std::string_view kReplacement = "\xef\xbf\xbd";

@@ -11,4 +11,8 @@ namespace spindle::core {
 // on a character boundary with "…" appended when cut.
 std::string CleanText(std::string_view in, size_t max_bytes = 16 * 1024);
 
+// The length of the valid UTF-8 sequence starting at text[i] (1 to 4), or 0 if none starts
+// there (a stray continuation byte, an overlong form, a surrogate, a cut sequence).
+size_t Utf8Length(std::string_view text, size_t i);
+
 }  // namespace spindle::core

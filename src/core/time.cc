@@ -53,6 +53,81 @@ SysTime ParseTimestamp(std::string_view text) {
   return SysTime(std::chrono::microseconds(secs * 1000000 + micros));
 }
 
+SysTime ParseRfc3339(std::string_view text) {
+  using namespace std::chrono;
+  auto bad = [&](std::string_view why) {
+    return Error(ErrorCode::kInvalidArgument, fmt::format("invalid time '{}': {}", text, why));
+  };
+  constexpr std::string_view kExpected =
+      "expected RFC 3339, like 2026-01-31T12:00:00Z or 2026-01-31T14:00:00.5+02:00";
+  size_t i = 0;
+  // Exactly `width` digits at i.
+  auto digits = [&](size_t width) {
+    int v = 0;
+    for (size_t end = i + width; i < end; ++i) {
+      if (i >= text.size() || !isdigit(static_cast<unsigned char>(text[i]))) throw bad(kExpected);
+      v = v * 10 + (text[i] - '0');
+    }
+    return v;
+  };
+  auto expect = [&](std::string_view one_of) {
+    if (i >= text.size() || one_of.find(text[i]) == std::string_view::npos) throw bad(kExpected);
+    return text[i++];
+  };
+  int y = digits(4);
+  expect("-");
+  int mo = digits(2);
+  expect("-");
+  int d = digits(2);
+  expect("Tt ");
+  int h = digits(2);
+  expect(":");
+  int mi = digits(2);
+  expect(":");
+  int s = digits(2);
+  nanoseconds frac{0};
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    size_t first = i;
+    int64_t scale = 100'000'000;
+    for (; i < text.size() && isdigit(static_cast<unsigned char>(text[i])); ++i, scale /= 10) {
+      frac += nanoseconds((text[i] - '0') * scale);  // digits past nanoseconds add 0
+    }
+    if (i == first) throw bad(kExpected);
+  }
+  if (i == text.size()) throw bad("no UTC offset: add Z for UTC, or an offset like +02:00");
+  minutes offset{0};
+  if (char sign = expect("Zz+-"); sign == '+' || sign == '-') {
+    int oh = digits(2);
+    expect(":");
+    int om = digits(2);
+    if (oh > 23 || om > 59) throw bad("the offset must be between -23:59 and +23:59");
+    offset = minutes((oh * 60 + om) * (sign == '-' ? -1 : 1));
+  }
+  if (i != text.size()) throw bad(kExpected);
+
+  year_month_day date{year(y), month(static_cast<unsigned>(mo)), day(static_cast<unsigned>(d))};
+  if (!date.ok()) {
+    if (mo < 1 || mo > 12) throw bad("there is no month " + std::to_string(mo));
+    auto last = year_month_day_last(year(y), month_day_last(month(static_cast<unsigned>(mo))));
+    throw bad(fmt::format("{:04}-{:02} has {} days", y, mo, static_cast<unsigned>(last.day())));
+  }
+  if (h > 23 || mi > 59 || s > 59) {
+    throw bad("the time of day must be between 00:00:00 and 23:59:59");
+  }
+  // In seconds first: a year past 2262 does not fit the clock's nanoseconds.
+  seconds since_epoch = sys_days(date).time_since_epoch() + hours(h) + minutes(mi) + seconds(s) -
+                        offset;
+  const auto limit = duration_cast<seconds>(SysTime::duration::max()) - seconds(1);
+  if (since_epoch > limit || since_epoch < -limit) {
+    throw bad(fmt::format("outside the years {} to {}",
+                          static_cast<int>(year_month_day(floor<days>(SysTime::min())).year()) + 1,
+                          static_cast<int>(year_month_day(floor<days>(SysTime::max())).year()) - 1));
+  }
+  return SysTime(duration_cast<SysTime::duration>(since_epoch) +
+                 duration_cast<SysTime::duration>(frac));
+}
+
 std::vector<JobError> ParseJobErrors(const Json& errors) {
   std::vector<JobError> out;
   if (!errors.is_array()) return out;

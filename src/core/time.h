@@ -14,6 +14,13 @@ std::string FormatTimestamp(SysTime t);
 // Throws Error(kInternal) for anything else.
 SysTime ParseTimestamp(std::string_view text);
 
+// A time as people write it, RFC 3339: "2026-01-31T12:00:00Z", "2026-01-31T14:00:00.250+02:00",
+// "2026-01-31T06:30:00-05:30". 'T' may also be 't' or a space; the seconds are required, any
+// number of fraction digits is accepted (nanoseconds kept); the offset is required ('Z', 'z' or
+// +HH:MM / -HH:MM). The date must exist (2027-02-31 does not) and the time must be 00:00:00 to
+// 23:59:59 (no leap second). Throws Error(kInvalidArgument) "invalid time '...': <why>".
+SysTime ParseRfc3339(std::string_view text);
+
 // A job's error list as stored: [{"attempt": n, "at": "<timestamp>", "error": "..."}].
 std::vector<JobError> ParseJobErrors(const Json& errors);
 
