@@ -114,8 +114,9 @@ std::string Quote(const std::string& s) {
   return q + "'";
 }
 
+// Bounded in time: a command that should have failed at once must not hang the test.
 CliResult Cli(const std::string& args) {
-  std::string cmd = std::string(SPINDLE_BIN) + " " + args + " 2>&1";
+  std::string cmd = "timeout 120 " + std::string(SPINDLE_BIN) + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
@@ -183,6 +184,197 @@ TEST_P(ProcessTest, CliBadInputFailsClearlyAndChangesNothing) {
   std::ofstream(cfg) << "[kinds.k\n";
   expect(db + " --config " + Quote(cfg) + " enqueue k", 2, "line 1");
   EXPECT_EQ(Count("true"), 0);
+}
+
+// Numbers, durations and times are parsed strictly: a bad one is refused with exit 2 and a
+// message that names the option (or key) and what it accepts, before anything is changed.
+TEST_P(ProcessTest, CliRefusesBadNumbersDurationsAndTimes) {
+  std::string db = "--database " + Quote(db_->url());
+  auto expect = [&](const std::string& args, const std::string& text) {
+    auto r = Cli(args);
+    EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
+    EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(text), std::string::npos) << args << "\n" << r.output;
+  };
+  std::string priority = "--priority must be a whole number between -2147483648 and 2147483647";
+  for (const char* bad : {"1.5", "1e3", "0x10", "99999999999999999999", "4294967297", "+1", "x"}) {
+    expect(db + " enqueue k --priority " + bad, priority + ", got '" + bad + "'");
+  }
+  std::string attempts = "--max-attempts must be a whole number between 1 and 2147483647";
+  for (const char* bad : {"0", "-1", "1.5", "1e3", "0x10", "99999999999999999999"}) {
+    expect(db + " enqueue k --max-attempts " + bad, attempts + ", got '" + bad + "'");
+  }
+  expect(db + " jobs list --limit 1.5", "--limit must be a whole number between 1 and 100000");
+  expect(db + " jobs list --limit 0x10", "--limit must be a whole number between 1 and 100000");
+  expect(db + " enqueue k --run-at 2027-02-31T00:00:00Z",
+         "--run-at: invalid time '2027-02-31T00:00:00Z': 2027-02 has 28 days");
+  expect(db + " enqueue k --run-at 2026-01-31T12:00:00", "no UTC offset");
+  expect(db + " enqueue k --run-at 2026-01-31T25:00:00Z", "between 00:00:00 and 23:59:59");
+  expect(db + " enqueue k --timeout 0s", "--timeout must be longer than 0s");
+  expect(db + " enqueue k --timeout -5s", "--timeout: invalid duration '-5s'");
+  expect(db + " enqueue k --delay 99999999999999999999h", "longer than 100 years");
+  expect(db + " bench --n 1.5", "--n must be a whole number between 1 and 2147483647, got '1.5'");
+  expect(db + " bench --workers 99999999999999999999", "--workers must be a whole number");
+
+  // serve, with a configuration it would otherwise run.
+  std::string cfg = TempFile("strict.toml");
+  std::string kind = "[kinds.k]\ncommand = [\"/bin/true\"]\n";
+  std::ofstream(cfg) << kind;
+  std::string serve = db + " --config " + Quote(cfg) + " serve";
+  for (const char* bad : {"1.5", "0", "-1", "1e3", "0x10", "99999999999999999999"}) {
+    expect(serve + " --partition " + bad,
+           std::string("--partition must be a whole number between 1 and 10000, or auto, got '") +
+               bad + "'");
+  }
+  std::ofstream(cfg) << kind << "[queues.default]\nconcurrency = 4294967297\n";
+  expect(serve, "'queues.default.concurrency' must be a whole number between 1 and 10000, got "
+                "4294967297");
+  std::ofstream(cfg) << kind << "[worker]\nfetch_batch_max = 1.5\n";
+  expect(serve, "'worker.fetch_batch_max' must be a whole number between 1 and 10000, got 1.5");
+  std::ofstream(cfg) << kind << "max_attempts = 4294967297\n";
+  expect(serve, "'kinds.k.max_attempts' must be a whole number between 1 and 2147483647");
+  std::ofstream(cfg) << kind << "timeout = \"0s\"\n";
+  expect(serve, "'kinds.k.timeout' must be longer than 0s");
+  std::ofstream(cfg) << kind << "[worker]\nlease = \"0ms\"\n";
+  expect(serve, "'worker.lease' must be longer than 0s");
+  std::ofstream(cfg) << kind << "[cluster]\nheartbeat_interval = \"1s30s\"\n";
+  expect(serve, "'cluster.heartbeat_interval': invalid duration '1s30s'");
+  std::ofstream(cfg) << kind << "[cluster]\npartition = 2.5\n";
+  expect(serve, "'cluster.partition' must be a whole number between 1 and 10000, or \"auto\"");
+
+  EXPECT_EQ(Count("true"), 0) << "nothing was enqueued";
+  EXPECT_TRUE(client_->Members().members.empty()) << "no worker registered";
+}
+
+// --run-at takes RFC 3339 with any offset and fractional seconds.
+TEST_P(ProcessTest, CliRunAtAcceptsAnyOffsetAndFractions) {
+  using namespace std::chrono;
+  std::string db = "--database " + Quote(db_->url());
+  SysTime expected = sys_days(year(2030) / 6 / 1) + 12h + 250ms;
+  for (const char* at : {"2030-06-01T12:00:00.25Z", "2030-06-01T14:00:00.250+02:00",
+                         "2030-06-01T06:30:00.250000-05:30"}) {
+    auto r = Cli(db + " enqueue k --run-at " + at);
+    ASSERT_EQ(r.status, 0) << at << "\n" << r.output;
+    Job j = client_->Get(r.output.substr(0, 36));
+    EXPECT_EQ(j.run_at, expected) << at;
+    EXPECT_EQ(j.state, JobState::kScheduled) << at;
+  }
+}
+
+// A child with the stop signals and SIGPIPE at their defaults, whatever this test inherited (it
+// may run under nohup). With `closed_stderr`, its stderr is a pipe nobody reads any more
+// (`spindle serve 2>&1 | head -1`, after head exited). SIGKILLed if still running at the end.
+class Child {
+ public:
+  Child(const std::vector<std::string>& argv, bool closed_stderr) {
+    int fds[2];
+    if (pipe(fds) != 0) throw std::runtime_error("pipe");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (closed_stderr) posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    for (int sig : {SIGHUP, SIGINT, SIGTERM, SIGPIPE}) sigaddset(&defaults, sig);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    int err = posix_spawn(&pid_, args[0], &fa, &attr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(fds[0]);  // the reader goes away at once
+    close(fds[1]);
+    if (err != 0) throw std::runtime_error("cannot start " + argv[0]);
+  }
+  ~Child() {
+    if (Running()) kill(pid_, SIGKILL);
+    Wait();
+  }
+  bool Running() {
+    if (status_ >= 0) return false;
+    int st = 0;
+    if (waitpid(pid_, &st, WNOHANG) != pid_) return true;
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return false;
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+  // The exit status, or 128+signal.
+  int Wait() {
+    if (status_ < 0) {
+      int st = 0;
+      waitpid(pid_, &st, 0);
+      status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+    return status_;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
+
+// Losing the log destination never stops the worker: writes to the closed pipe fail (no
+// SIGPIPE), and jobs, including a failing one that is logged, still run to their end.
+TEST_P(ProcessTest, ServeKeepsWorkingWhenItsLogPipeIsClosed) {
+  std::string cfg = TempFile("closed_log.toml");
+  std::ofstream(cfg) << "[worker]\nshutdown_grace = \"5s\"\n"
+                     << "[kinds.ok]\ncommand = [\"/bin/sh\", \"-c\", \"cat >/dev/null\"]\n"
+                     << "[kinds.bad]\ncommand = [\"/bin/sh\", \"-c\", "
+                     << "\"cat >/dev/null; echo boom >&2; echo twice >&2; exit 3\"]\n";
+  Child serve(
+      {SPINDLE_BIN, "--database", db_->url(), "--config", cfg, "--log-level", "debug", "serve"},
+      /*closed_stderr=*/true);
+  std::string ok = client_->Enqueue({.kind = "ok"});
+  std::string bad = client_->Enqueue({.kind = "bad", .max_attempts = 1});
+  ASSERT_TRUE(WaitUntil([&] {
+    return !serve.Running() || (client_->Get(ok).state == JobState::kCompleted &&
+                                client_->Get(bad).state == JobState::kFailed);
+  }, 120s)) << "ok is " << ToString(client_->Get(ok).state);
+  ASSERT_TRUE(serve.Running()) << "serve exited with " << serve.Wait();
+  EXPECT_EQ(client_->Get(ok).state, JobState::kCompleted);
+  EXPECT_EQ(client_->Get(bad).state, JobState::kFailed);
+  serve.Signal(SIGTERM);
+  EXPECT_EQ(serve.Wait(), 0);
+  EXPECT_TRUE(client_->Members().members.empty());
+}
+
+// SIGHUP (a closed terminal) stops serve gracefully, like SIGTERM: its running job finishes
+// within shutdown_grace, it deregisters and exits 0.
+TEST_P(ProcessTest, ServeStopsGracefullyOnSighup) {
+  std::string cfg = TempFile("sighup.toml");
+  std::string started = TempFile("sighup.started");
+  std::ofstream(cfg) << "[worker]\nshutdown_grace = \"60s\"\n"
+                     << "[cluster]\nheartbeat_interval = \"200ms\"\n"
+                     << "[kinds.slow]\ncommand = [\"/bin/sh\", \"-c\", \"cat >/dev/null; touch "
+                     << started << "; sleep 1\"]\n";
+  Child serve({SPINDLE_BIN, "--database", db_->url(), "--config", cfg, "serve"}, false);
+  std::string id = client_->Enqueue({.kind = "slow"});
+  ASSERT_TRUE(WaitUntil([&] { return std::ifstream(started).good(); }, 120s));
+  ASSERT_EQ(client_->Members().members.size(), 1u);
+  serve.Signal(SIGHUP);
+  EXPECT_EQ(serve.Wait(), 0);
+  EXPECT_EQ(client_->Get(id).state, JobState::kCompleted) << "the running job finished";
+  EXPECT_TRUE(client_->Members().members.empty()) << "deregistered";
+}
+
+// While serve stops, a second stop signal of any kind ends it at once.
+TEST_P(ProcessTest, ASecondStopSignalEndsServeAtOnce) {
+  std::string cfg = TempFile("second_signal.toml");
+  std::string started = TempFile("second_signal.started");
+  std::ofstream(cfg) << "[worker]\nshutdown_grace = \"60s\"\n"
+                     << "[kinds.slow]\ncommand = [\"/bin/sh\", \"-c\", \"cat >/dev/null; touch "
+                     << started << "; exec sleep 10\"]\n";
+  Child serve({SPINDLE_BIN, "--database", db_->url(), "--config", cfg, "serve"}, false);
+  client_->Enqueue({.kind = "slow"});
+  ASSERT_TRUE(WaitUntil([&] { return std::ifstream(started).good(); }, 120s));
+  serve.Signal(SIGHUP);
+  serve.Signal(SIGINT);  // the graceful stop would wait for the 10 s job and exit 0
+  EXPECT_EQ(serve.Wait(), 128 + SIGINT);
 }
 
 // `spindle serve` runs external commands from its configuration and stops cleanly on SIGTERM.

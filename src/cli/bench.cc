@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/options.h"
+#include "core/duration.h"
 #include "core/log.h"
 #include "spindle/spindle.h"
 
@@ -29,9 +31,17 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(i, v.size() - 1)];
 }
 
-// Environment variables of the peer harness override the defaults (N, N_SEQ, BATCH, ...).
+// Environment variables of the peer harness override the defaults (N, N_SEQ, BATCH, ...),
+// parsed as strictly as the options.
 void FromEnv(const char* name, int& field) {
-  if (const char* v = std::getenv(name); v && *v) field = std::atoi(v);
+  const char* v = std::getenv(name);
+  if (!v || !*v) return;
+  auto n = core::ParseInteger(v, 1, kIntMax);
+  if (!n) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{} must be {}, got '{}'", name,
+                                                         core::DescribeRange(1, kIntMax), v));
+  }
+  field = static_cast<int>(*n);
 }
 
 bool Has(const std::string& phases, const std::string& p) {
@@ -60,14 +70,17 @@ bool WaitFor(F done, std::chrono::seconds limit) {
 }  // namespace
 
 void AddBenchOptions(CLI::App& app, BenchOptions& o) {
-  app.add_option("--n", o.n, "Jobs for the batch and work phases (env N)");
-  app.add_option("--n-seq", o.n_seq, "Jobs enqueued one at a time (env N_SEQ)");
-  app.add_option("--batch", o.batch, "Jobs per batched enqueue (env BATCH)");
-  app.add_option("--lat-n", o.lat_n, "Jobs in the latency phase (env LAT_N)");
-  app.add_option("--lat-rate", o.lat_rate, "Arrival rate in the latency phase (env LAT_RATE)");
-  app.add_option("--concurrency", o.concurrency, "Worker slots (env SPINDLE_CONCURRENCY)");
+  AddIntOption(app, "--n", o.n, 1, kIntMax, "Jobs for the batch and work phases (env N)");
+  AddIntOption(app, "--n-seq", o.n_seq, 1, kIntMax, "Jobs enqueued one at a time (env N_SEQ)");
+  AddIntOption(app, "--batch", o.batch, 1, kIntMax, "Jobs per batched enqueue (env BATCH)");
+  AddIntOption(app, "--lat-n", o.lat_n, 1, kIntMax, "Jobs in the latency phase (env LAT_N)");
+  AddIntOption(app, "--lat-rate", o.lat_rate, 1, kIntMax,
+               "Arrival rate in the latency phase, jobs/s (env LAT_RATE)");
+  AddIntOption(app, "--concurrency", o.concurrency, 1, kIntMax,
+               "Worker slots (env SPINDLE_CONCURRENCY)");
   app.add_option("--phases", o.phases, "Any of seq,batch,work,latency (env PHASES)");
-  app.add_option("--workers", o.workers, "Workers in the work phase (env SPINDLE_WORKERS)");
+  AddIntOption(app, "--workers", o.workers, 1, kIntMax,
+               "Workers in the work phase (env SPINDLE_WORKERS)");
   app.add_flag("--partitioned", o.partitioned,
                "Partitioned dispatch in the work phase (env SPINDLE_PARTITIONED=1)");
   app.add_option("--label", o.label, "Name in the JSON line (env BENCH_LABEL)");
@@ -82,13 +95,20 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
   FromEnv("LAT_RATE", o.lat_rate);
   FromEnv("SPINDLE_CONCURRENCY", o.concurrency);
   FromEnv("SPINDLE_WORKERS", o.workers);
-  if (const char* v = std::getenv("SPINDLE_PARTITIONED"); v && *v) o.partitioned = *v == '1';
+  if (const char* v = std::getenv("SPINDLE_PARTITIONED"); v && *v) {
+    auto on = core::ParseInteger(v, 0, 1);
+    if (!on) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("SPINDLE_PARTITIONED must be 0 or 1, got '{}'", v));
+    }
+    o.partitioned = *on == 1;
+  }
   if (const char* v = std::getenv("PHASES"); v && *v) o.phases = v;
   if (const char* v = std::getenv("BENCH_LABEL"); v && *v) o.label = v;
-  if (o.n < 1 || o.n_seq < 1 || o.batch < 1 || o.lat_n < 1 || o.lat_rate < 1 ||
-      o.concurrency < o.workers || o.workers < 1) {
+  if (o.concurrency < o.workers) {
     throw Error(ErrorCode::kInvalidArgument,
-                "bench sizes and rates must be positive, with at least one slot per worker");
+                fmt::format("--concurrency ({}) must be at least one slot per worker ({})",
+                            o.concurrency, o.workers));
   }
   core::Log().set_level(spdlog::level::warn);
 

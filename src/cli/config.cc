@@ -1,10 +1,12 @@
 #include "cli/config.h"
 
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "cli/options.h"
 #include "core/duration.h"
 #include "spindle/error.h"
 
@@ -33,25 +35,41 @@ std::optional<std::string> Str(const std::string& path, const toml::table& t,
   Fail(path, fmt::format("'{}{}' must be a string", where, key));
 }
 
+// A value as written in TOML, for messages.
+std::string Shown(const toml::node& n) {
+  std::ostringstream out;
+  n.visit([&](const auto& v) { out << v; });
+  return out.str();
+}
+
+// A whole number in [min, max], checked before the caller narrows it.
 std::optional<int64_t> Int(const std::string& path, const toml::table& t, const std::string& key,
-                           const std::string& where, int64_t min) {
+                           const std::string& where, int64_t min, int64_t max) {
   const auto* n = t.get(key);
   if (!n) return std::nullopt;
   auto v = n->value<int64_t>();
-  if (!v || !n->is_integer()) Fail(path, fmt::format("'{}{}' must be an integer", where, key));
-  if (*v < min) Fail(path, fmt::format("'{}{}' must be at least {}", where, key, min));
+  if (!n->is_integer() || *v < min || *v > max) {
+    Fail(path, fmt::format("'{}{}' must be {}, got {}", where, key, core::DescribeRange(min, max),
+                           Shown(*n)));
+  }
   return *v;
 }
 
+// A duration; zero only where `zero_ok` (a zero lease, interval or timeout cannot work).
 std::optional<Millis> Dur(const std::string& path, const toml::table& t, const std::string& key,
-                          const std::string& where) {
+                          const std::string& where, bool zero_ok = false) {
   auto s = Str(path, t, key, where);
   if (!s) return std::nullopt;
+  Millis d;
   try {
-    return core::ParseDuration(*s);
+    d = core::ParseDuration(*s);
   } catch (const Error& e) {
     Fail(path, fmt::format("'{}{}': {}", where, key, e.what()));
   }
+  if (d == Millis(0) && !zero_ok) {
+    Fail(path, fmt::format("'{}{}' must be longer than 0s, got \"{}\"", where, key, *s));
+  }
+  return d;
 }
 
 std::vector<std::string> Strings(const std::string& path, const toml::table& t,
@@ -114,8 +132,11 @@ Config LoadConfig(const std::string& path) {
     if (auto v = Dur(path, *w, "poll_interval_no_notify", at)) o.poll_interval_no_notify = *v;
     if (auto v = Dur(path, *w, "rescue_interval", at)) o.rescue_interval = *v;
     if (auto v = Dur(path, *w, "default_timeout", at)) o.default_timeout = *v;
-    if (auto v = Dur(path, *w, "shutdown_grace", at)) o.shutdown_grace = *v;
-    if (auto v = Int(path, *w, "fetch_batch_max", at, 1)) o.fetch_batch_max = static_cast<int>(*v);
+    if (auto v = Dur(path, *w, "shutdown_grace", at, true)) o.shutdown_grace = *v;
+    // More than a queue's concurrency is never fetched at once.
+    if (auto v = Int(path, *w, "fetch_batch_max", at, 1, kMaxConcurrency)) {
+      o.fetch_batch_max = static_cast<int>(*v);
+    }
   }
   if (const auto* cl = Table(path, root, "cluster")) {
     const std::string at = "cluster.";
@@ -127,15 +148,19 @@ Config LoadConfig(const std::string& path) {
     if (const auto* p = cl->get("partition")) {
       if (p->value<std::string>() == "auto") {
         o.partition = kAutoPartition;
-      } else if (auto v = Int(path, *cl, "partition", at, 1)) {
+      } else if (auto v = p->value<int64_t>();
+                 p->is_integer() && *v >= 1 && *v <= kMaxPartition) {
         o.partition = static_cast<int>(*v);
+      } else {
+        Fail(path, fmt::format("'{}partition' must be {}, or \"auto\", got {}", at,
+                               core::DescribeRange(1, kMaxPartition), Shown(*p)));
       }
     }
     if (auto v = Dur(path, *cl, "heartbeat_interval", at)) o.heartbeat_interval = *v;
     if (auto v = Dur(path, *cl, "heartbeat_timeout", at)) o.heartbeat_timeout = *v;
     if (auto v = Dur(path, *cl, "partition_timeout", at)) o.partition_timeout = *v;
     if (auto v = Dur(path, *cl, "leader_ttl", at)) o.leader_ttl = *v;
-    if (auto v = Dur(path, *cl, "stability_period", at)) o.stability_period = *v;
+    if (auto v = Dur(path, *cl, "stability_period", at, true)) o.stability_period = *v;
   }
   if (const auto* as = Table(path, root, "assignments")) {
     for (const auto& [name, node] : *as) {
@@ -148,7 +173,7 @@ Config LoadConfig(const std::string& path) {
       if (!role || role->empty()) Fail(path, fmt::format("'{}role' is required", at));
       a.role = *role;
       a.command.argv = Strings(path, t, "command", at, true);
-      if (auto v = Dur(path, t, "kill_grace", at)) a.command.kill_grace = *v;
+      if (auto v = Dur(path, t, "kill_grace", at, true)) a.command.kill_grace = *v;
       c.assignments[std::string(name.str())] = std::move(a);
     }
   }
@@ -159,7 +184,9 @@ Config LoadConfig(const std::string& path) {
       OnlyKeys(path, *node.as_table(), at, {"concurrency"});
       QueueOptions q;
       q.name = name.str();
-      if (auto v = Int(path, *node.as_table(), "concurrency", at, 1)) q.concurrency = static_cast<int>(*v);
+      if (auto v = Int(path, *node.as_table(), "concurrency", at, 1, kMaxConcurrency)) {
+        q.concurrency = static_cast<int>(*v);
+      }
       c.worker.queues.push_back(q);
     }
   }
@@ -172,8 +199,10 @@ Config LoadConfig(const std::string& path) {
       KindConfig k;
       if (t.get("command")) k.command.argv = Strings(path, t, "command", at, true);
       k.command.timeout = Dur(path, t, "timeout", at);
-      if (auto v = Dur(path, t, "kill_grace", at)) k.command.kill_grace = *v;
-      if (auto v = Int(path, t, "max_attempts", at, 1)) k.max_attempts = static_cast<int>(*v);
+      if (auto v = Dur(path, t, "kill_grace", at, true)) k.command.kill_grace = *v;
+      if (auto v = Int(path, t, "max_attempts", at, 1, kIntMax)) {
+        k.max_attempts = static_cast<int>(*v);
+      }
       k.queue = Str(path, t, "queue", at);
       c.kinds[std::string(name.str())] = std::move(k);
     }

@@ -13,8 +13,10 @@
 
 #include "cli/bench.h"
 #include "cli/config.h"
+#include "cli/options.h"
 #include "core/duration.h"
 #include "core/log.h"
+#include "core/time.h"
 #include "spindle/spindle.h"
 
 namespace spindle::cli {
@@ -26,7 +28,7 @@ struct Globals {
   std::string log_level = "info";
   bool json = false;
   // serve
-  std::string partition;
+  std::optional<int> partition;  // kAutoPartition for "auto"
   std::vector<std::string> roles;
 };
 
@@ -194,21 +196,41 @@ std::unique_ptr<Client> OpenClient(const Globals& g, bool migrate) {
   return Client::Open({DatabaseUrl(g, MaybeConfig(g))}, migrate);
 }
 
+const char* SignalName(int sig) {
+  switch (sig) {
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+    case SIGHUP: return "SIGHUP";
+  }
+  return "unknown";
+}
+
+// The second stop signal: handlers that will not stop are not waited for. Whatever must not
+// outlive the worker is ended here, before the process exits with 128 + the signal's number.
+[[noreturn]] void ExitNow(int sig) {
+  core::Log().warn("event=signal signal={} action=exit_now", SignalName(sig));
+  std::_Exit(128 + sig);
+}
+
 int Serve(const Globals& g) {
   auto config = MaybeConfig(g);
   WorkerOptions opts = config ? config->worker : WorkerOptions{};
   opts.database_url = DatabaseUrl(g, config);
 
-  // Block the shutdown signals in every thread; this one waits for them below.
+  // Block the stop signals in every thread; this one waits for them below. SIGHUP (the
+  // terminal went away) stops like SIGTERM, unless the worker was started with it ignored
+  // (nohup): a blocked signal is delivered even when ignored, so it is left out then.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  struct sigaction hup {};
+  if (sigaction(SIGHUP, nullptr, &hup) == 0 && hup.sa_handler != SIG_IGN) {
+    sigaddset(&signals, SIGHUP);
+  }
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  if (!g.partition.empty()) {
-    opts.cluster.partition = g.partition == "auto" ? kAutoPartition : std::stoi(g.partition);
-  }
+  if (g.partition) opts.cluster.partition = *g.partition;
   for (const auto& r : g.roles) opts.cluster.roles.push_back(r);
 
   Worker worker(opts);
@@ -223,16 +245,15 @@ int Serve(const Globals& g) {
   worker.Start();
   std::string queues;
   for (const auto& q : opts.queues) queues += fmt::format("{}{}={}", queues.empty() ? "" : ",", q.name, q.concurrency);
-  core::Log().info("event=serving worker={} queues={}", worker.id(), queues);
+  core::Log().info("event=serving worker={} queues={}", core::LogValue(worker.id()),
+                   core::LogValue(queues));
   int sig = 0;
   sigwait(&signals, &sig);
-  core::Log().info("event=signal signal={} action=graceful_stop", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  // A second signal ends the process at once, for handlers that will not stop.
+  core::Log().info("event=signal signal={} action=graceful_stop", SignalName(sig));
   std::thread([signals] {
     int again = 0;
     sigwait(&signals, &again);
-    core::Log().warn("event=signal signal={} action=exit_now", again == SIGTERM ? "SIGTERM" : "SIGINT");
-    std::_Exit(130);
+    ExitNow(again);
   }).detach();
   worker.Stop();
   return 0;
@@ -260,17 +281,26 @@ int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::
   if (!run_at.empty() && !delay.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "give --run-at or --delay, not both");
   }
-  if (!run_at.empty()) {
-    std::tm tm{};
-    const char* end = strptime(run_at.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!end || !(*end == '\0' || (*end == 'Z' && end[1] == '\0'))) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "--run-at '" + run_at + "' is not a UTC time like 2026-01-31T12:00:00Z");
+  // Each option's own message names it.
+  auto option = [](const char* name, auto parse) {
+    try {
+      return parse();
+    } catch (const Error& e) {
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: {}", name, e.what()));
     }
-    spec.run_at = std::chrono::system_clock::from_time_t(timegm(&tm));
+  };
+  if (!run_at.empty()) spec.run_at = option("--run-at", [&] { return core::ParseRfc3339(run_at); });
+  if (!delay.empty()) {
+    spec.run_at = std::chrono::system_clock::now() +
+                  option("--delay", [&] { return core::ParseDuration(delay); });
   }
-  if (!delay.empty()) spec.run_at = std::chrono::system_clock::now() + core::ParseDuration(delay);
-  if (!timeout.empty()) spec.timeout = core::ParseDuration(timeout);
+  if (!timeout.empty()) {
+    spec.timeout = option("--timeout", [&] { return core::ParseDuration(timeout); });
+    if (*spec.timeout == Millis(0)) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("--timeout must be longer than 0s, got '{}'", timeout));
+    }
+  }
   spec.Validate();
   auto client = Client::Open({DatabaseUrl(g, config)});
   std::string id = client->Enqueue(spec);
@@ -297,6 +327,10 @@ int ExitCode(ErrorCode code) {
 int Main(int argc, char** argv) {
   CLI::App app{"Spindle: a durable, distributed job engine"};
   app.require_subcommand(1);
+  // Bad arguments read like every other error.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return fmt::format("error: {}\nRun with --help for more information.\n", e.what());
+  });
   app.fallthrough();  // global options may also follow the subcommand
   Globals g;
   app.add_option("--database", g.database,
@@ -307,10 +341,26 @@ int Main(int argc, char** argv) {
   app.add_flag("--json", g.json, "Machine-readable output");
 
   auto* migrate = app.add_subcommand("migrate", "Apply pending schema migrations");
-  auto* serve = app.add_subcommand("serve", "Run a worker until SIGTERM/SIGINT");
-  serve->add_option("--partition", g.partition,
-                    "Partitioned dispatch: this worker's number (1, 2, ...) or 'auto'")
-      ->check(CLI::IsMember({"auto"}) | CLI::PositiveNumber);
+  auto* serve = app.add_subcommand("serve", "Run a worker until SIGTERM, SIGINT or SIGHUP");
+  serve->footer(
+      "SIGTERM, SIGINT and SIGHUP each stop the worker gracefully: no new jobs; running jobs\n"
+      "get shutdown_grace to finish, the rest are handed back; exit 0. A second signal exits at\n"
+      "once. Started with SIGHUP ignored (nohup), the worker leaves it ignored. A closed log\n"
+      "pipe does not stop it: records it cannot write are dropped.");
+  serve->add_option_function<std::string>(
+      "--partition",
+      [&g](const std::string& text) {
+        if (text == "auto") {
+          g.partition = kAutoPartition;
+        } else if (auto v = core::ParseInteger(text, 1, kMaxPartition)) {
+          g.partition = static_cast<int>(*v);
+        } else {
+          throw CLI::ValidationError(fmt::format("--partition must be {}, or auto, got '{}'",
+                                                 core::DescribeRange(1, kMaxPartition), text));
+        }
+      },
+      "Partitioned dispatch: this worker's number (1, 2, ...) or 'auto'")
+      ->type_name("K|auto");
   serve->add_option("--role", g.roles, "A role for assignments (repeatable)");
 
   auto* workers = app.add_subcommand("workers", "Inspect the cluster");
@@ -324,12 +374,15 @@ int Main(int argc, char** argv) {
   enqueue->add_option("kind", spec.kind, "Job kind")->required();
   enqueue->add_option("--args", args, "Job arguments, a JSON object");
   auto* queue_opt = enqueue->add_option("--queue", spec.queue, "Queue (default: default)");
-  enqueue->add_option("--priority", spec.priority, "Lower runs first (default: 0)");
-  enqueue->add_option("--run-at", run_at, "UTC time to run at, e.g. 2026-01-31T12:00:00Z");
-  enqueue->add_option("--delay", delay, "Run after this long, e.g. 30s, 5m");
+  AddIntOption(*enqueue, "--priority", spec.priority, kIntMin, kIntMax,
+               "Lower runs first (default: 0)");
+  enqueue->add_option("--run-at", run_at,
+                      "When to run, RFC 3339 with an offset: 2026-01-31T12:00:00Z, "
+                      "2026-01-31T14:00:00+02:00, 2026-01-31T12:00:00.250Z");
+  enqueue->add_option("--delay", delay, "Run after this long, e.g. 30s, 5m, 1h30m");
   auto* attempts_opt =
-      enqueue->add_option("--max-attempts", spec.max_attempts, "Default: 25")->check(CLI::PositiveNumber);
-  enqueue->add_option("--timeout", timeout, "e.g. 30s (default: the worker's)");
+      AddIntOption(*enqueue, "--max-attempts", spec.max_attempts, 1, kIntMax, "Default: 25");
+  enqueue->add_option("--timeout", timeout, "More than 0, e.g. 30s (default: the worker's)");
 
   auto* jobs = app.add_subcommand("jobs", "Inspect and steer jobs");
   jobs->require_subcommand(1);
@@ -341,7 +394,7 @@ int Main(int argc, char** argv) {
   list->add_option("--queue", lqueue);
   list->add_option("--kind", kind);
   list->add_option("--parent", parent, "Only the children of this job");
-  list->add_option("--limit", limit)->check(CLI::Range(1, 100000));
+  AddIntOption(*list, "--limit", limit, 1, 100000, "At most this many (default: 100)");
   std::string id;
   auto* show = jobs->add_subcommand("show", "Show one job");
   show->add_option("id", id)->required();
@@ -477,4 +530,11 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace spindle::cli
 
-int main(int argc, char** argv) { return spindle::cli::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // A closed pipe (the log's reader went away, `spindle serve 2>&1 | head`) must not kill the
+  // worker: writes to it fail with EPIPE instead, and the logger drops what it cannot write.
+  // The library leaves process-wide dispositions alone; the program may set them. Commands
+  // still start with SIGPIPE at its default (src/runtime/command.cc).
+  signal(SIGPIPE, SIG_IGN);
+  return spindle::cli::Main(argc, argv);
+}

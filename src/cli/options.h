@@ -1,0 +1,42 @@
+// Whole-number options of the command line, parsed strictly (CLI11 alone would read "0x10" as
+// 16, "010" as 8, and a wrapped 99999999999999999999), and the limits the command line and the
+// configuration share.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "core/duration.h"
+
+namespace spindle::cli {
+
+// A partition number names one of at most this many workers; the worker's limit on a queue's
+// concurrency (src/runtime/worker.cc) is the same number.
+constexpr int64_t kMaxPartition = 10000;
+constexpr int64_t kMaxConcurrency = 10000;
+constexpr int64_t kIntMax = std::numeric_limits<int>::max();
+constexpr int64_t kIntMin = std::numeric_limits<int>::min();
+
+// `name` must be a whole number in [min, max]; anything else is a parse error (exit 2) that
+// says so.
+inline CLI::Option* AddIntOption(CLI::App& app, const std::string& name, int& field, int64_t min,
+                                 int64_t max, const std::string& help) {
+  return app.add_option_function<std::string>(
+      name,
+      [&field, name, min, max](const std::string& text) {
+        auto v = core::ParseInteger(text, min, max);
+        if (!v) {
+          throw CLI::ValidationError(
+              fmt::format("{} must be {}, got '{}'", name, core::DescribeRange(min, max), text));
+        }
+        field = static_cast<int>(*v);
+      },
+      help)
+      ->type_name("INT");
+}
+
+}  // namespace spindle::cli
