@@ -205,9 +205,11 @@ const char* SignalName(int sig) {
   return "unknown";
 }
 
-// The second stop signal: handlers that will not stop are not waited for.
+// The second stop signal: handlers that will not stop are not waited for. Whatever must not
+// outlive the worker is ended here, before the process exits with 128 + the signal's number.
 [[noreturn]] void ExitNow(int sig) {
   core::Log().warn("event=signal signal={} action=exit_now", SignalName(sig));
+  Worker::KillCommands();  // their supervisors would, a moment after the exit
   std::_Exit(128 + sig);
 }
 
