@@ -150,8 +150,8 @@ std::vector<Job> RunnableJobs(Store& store, const std::string& worker_id,
     try {
       store.JobFinishMany(worker_id, unreadable);
     } catch (const Error& e) {
-      core::Log().warn("event=unreadable_job_not_failed jobs={} error=\"{}\"", unreadable.size(),
-                       e.what());
+      core::Log().warn("event=unreadable_job_not_failed jobs={} error={}", unreadable.size(),
+                       core::LogValue(e.what()));
     }
   }
   return jobs;
