@@ -84,7 +84,8 @@ struct WorkerOptions {
   std::string id;
   // Default: one queue "default" with concurrency 10.
   std::vector<QueueOptions> queues{QueueOptions{}};
-  // A running job's lease; renewed every lease/3 while it runs. Default: 30 s.
+  // A running job's lease; renewed three times per (lease - fence margin) while the attempt's
+  // handler or command runs (docs/coordination.md, "Guarantees"). Default: 30 s.
   Millis lease{30000};
   // How often to look for jobs that no notification announced. Default: 1 s.
   Millis poll_interval{1000};

@@ -761,7 +761,8 @@ class Worker::Impl {
     last_renewal = std::chrono::steady_clock::now();
     completer = std::make_unique<LoopService>("completer", Millis(1000), [this] { return Complete(); });
     watchdog = std::make_unique<LoopService>("watchdog", Millis(50), [this] { return Watch(); });
-    renewer = std::make_unique<LoopService>("lease_renewer", opts.lease / 3,
+    // Three renewals fit in what the fence leaves of a lease: a slow one or two do not fence.
+    renewer = std::make_unique<LoopService>("lease_renewer", (opts.lease - fence_margin) / 3,
                                             [this] { return RenewLeases(); });
     rescuer = std::make_unique<LoopService>("rescuer", opts.rescue_interval,
                                             [this] { return Rescue(); });

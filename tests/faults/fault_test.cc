@@ -46,12 +46,12 @@ namespace fs = std::filesystem;
 
 // The workers' settings: short, so that rounds are quick.
 constexpr const char* kWorkerToml =
-    "lease = \"3s\"\nrescue_interval = \"1s\"\nshutdown_grace = \"5s\"\npoll_interval = "
+    "lease = \"4s\"\nrescue_interval = \"1s\"\nshutdown_grace = \"5s\"\npoll_interval = "
     "\"500ms\"\n";
 constexpr const char* kClusterToml =
-    "roles = [\"r\"]\nheartbeat_interval = \"200ms\"\nheartbeat_timeout = \"2s\"\n"
+    "roles = [\"r\"]\nheartbeat_interval = \"200ms\"\nheartbeat_timeout = \"3s\"\n"
     "partition_timeout = \"1s\"\nleader_ttl = \"2s\"\nstability_period = \"1s\"\n";
-constexpr auto kHeartbeatTimeout = 2s;
+constexpr auto kHeartbeatTimeout = 3s;
 constexpr const char* kKillGrace = "500ms";
 constexpr int kWorkers = 4;
 constexpr int kConcurrency = 3;
@@ -83,6 +83,7 @@ enum class Fault {
   kSqliteLock,  // another process holds the SQLite write lock past the busy timeout
   kDiskFull,    // the SQLite file's filesystem fills up, then has room again
   kExit,        // not injected: a worker exited by itself (a violation; recorded as a window)
+  kFenced,      // not injected: a worker fenced itself (the database was too slow for it)
 };
 
 const char* Name(Fault f) {
@@ -105,6 +106,8 @@ const char* Name(Fault f) {
       return "disk_full";
     case Fault::kExit:
       return "exit";
+    case Fault::kFenced:
+      return "fenced";
   }
   return "?";
 }
@@ -511,6 +514,7 @@ class FaultSuite : public ::testing::TestWithParam<Param> {
   // Drain, stop, check.
   void DrainAndStop();
   void CheckDatabase();
+  void ReadFences();
   void CheckLog();
   void PrintFigures();
 
@@ -573,6 +577,7 @@ class FaultSuite : public ::testing::TestWithParam<Param> {
   };
   std::vector<Violation> violations_;
   // Figures.
+  int64_t fences_ = 0;  // self-fences the workers logged
   int64_t jobs_in_ = 0, ended_once_ = 0, executions_ = 0, reruns_ = 0, overlaps_ = 0,
           assignment_overlaps_ = 0, orphans_ = 0;
 };
@@ -920,6 +925,7 @@ void FaultSuite::Inject(Fault f) {
       break;
     }
     case Fault::kExit:
+    case Fault::kFenced:
       break;
   }
 }
@@ -1039,7 +1045,37 @@ void FaultSuite::CheckDatabase() {
   }
 }
 
+// A worker that fences itself (the database did not answer in time) gives up what it runs: a
+// run that had just ended may then run again. That is a fault the worker saw, not one the
+// driver injected: read the fences from the workers' logs into the timeline.
+void FaultSuite::ReadFences() {
+  int64_t offset = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count() -
+                   NowNs();
+  for (const auto& entry : fs::directory_iterator(dir_ + "/workers")) {
+    if (entry.path().extension() != ".log") continue;
+    std::string tag = entry.path().stem();
+    std::ifstream in(entry.path());
+    for (std::string line; std::getline(in, line);) {
+      if (line.find("event=fenced") == std::string::npos) continue;
+      std::tm tm{};
+      int ms = 0;
+      if (sscanf(line.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                 &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7) {
+        continue;
+      }
+      tm.tm_year -= 1900;
+      tm.tm_mon -= 1;
+      int64_t at = static_cast<int64_t>(timegm(&tm)) * 1000000000 + int64_t{ms} * 1000000 - offset;
+      events_.push_back({Fault::kFenced, tag, at, at + 1000000, "seen in its log"});
+      ++fences_;
+    }
+  }
+}
+
 void FaultSuite::CheckLog() {
+  ReadFences();
   auto lines = ReadLog(dir_ + "/log");
   // Executions by (job or assignment, pid).
   std::map<std::pair<std::string, pid_t>, Execution> runs;
@@ -1142,12 +1178,13 @@ void FaultSuite::PrintFigures() {
       "  overlaps         {} of jobs, {} of assignments\n"
       "  orphans          {}\n"
       "  faults injected  {}\n"
+      "  self-fences      {}\n"
       "  faults not run   {}\n"
       "  violations       {}\n",
       name_, seed_, (NowNs() - t0_) / 1e9, (faults_end_ - t0_) / 1e9,
       (drained_ - faults_end_) / 1e9, (NowNs() - drained_) / 1e9, jobs_in_, enqueued_.size(),
       jobs_in_ - static_cast<int64_t>(enqueued_.size()), ended_once_, executions_, reruns_,
-      overlaps_, assignment_overlaps_, orphans_, fmt::join(faults, ", "),
+      overlaps_, assignment_overlaps_, orphans_, fmt::join(faults, ", "), fences_,
       not_run.empty() ? "none" : fmt::format("{}", fmt::join(not_run, ", ")), violations_.size());
   for (const auto& [invariant, vs] : by_invariant) {
     std::cout << "  " << invariant << ": " << vs.size() << "\n";
