@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <thread>
 
 #include "testing.h"
@@ -78,46 +79,44 @@ class FencingTest : public ::testing::TestWithParam<BackendKind> {
     });
   }
 
+  // Takes a running job from its worker and gives it back at once, while the first attempt
+  // still winds down: the second attempt waits until the first has ended (before, the same
+  // worker ran both at once, and the first one's end erased the second from the renewals, so
+  // it was rescued while running).
+  void TakeAwayAndGiveBack(const std::function<void(const std::string& id)>& take_and_give) {
+    Worker w(Options());
+    Overlaps o;
+    std::atomic<int> started{0};
+    RegisterStubborn(w, o, started, 1500ms);
+    w.Start();
+    std::string id = client_->Enqueue({.kind = "stubborn"});
+    ASSERT_TRUE(WaitUntil([&] { return started == 1; }));
+    take_and_give(id);
+    ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kCompleted; }));
+    EXPECT_EQ(o.most, 1) << "two attempts of one job ran at once";
+    EXPECT_EQ(o.runs, 2);
+    Job j = client_->Get(id);
+    EXPECT_EQ(j.attempt, 2);
+    EXPECT_FALSE(LeaseExpired(j)) << j.ToJson().dump();
+    EXPECT_EQ(Finishes(id), 1);
+  }
+
   std::unique_ptr<TestBackend> db_ = TestBackend::Make(GetParam());
   std::unique_ptr<Client> client_;
 };
 
-// Stopped and resumed while its first attempt is still winding down: the second attempt waits
-// until the first has ended (before, the same worker ran both at once, and the first one's end
-// erased the second from the renewals, so it was rescued while running).
 TEST_P(FencingTest, AResumedJobWaitsForItsStoppedAttemptToEnd) {
-  Worker w(Options());
-  Overlaps o;
-  std::atomic<int> started{0};
-  RegisterStubborn(w, o, started, 1500ms);
-  w.Start();
-  std::string id = client_->Enqueue({.kind = "stubborn"});
-  ASSERT_TRUE(WaitUntil([&] { return started == 1; }));
-  client_->Stop(id);
-  client_->Resume(id);
-  ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kCompleted; }));
-  EXPECT_EQ(o.most, 1) << "two attempts of one job ran at once";
-  EXPECT_EQ(o.runs, 2);
-  Job j = client_->Get(id);
-  EXPECT_EQ(j.attempt, 2);
-  EXPECT_FALSE(LeaseExpired(j)) << j.ToJson().dump();
-  EXPECT_EQ(Finishes(id), 1);
+  TakeAwayAndGiveBack([this](const std::string& id) {
+    client_->Stop(id);
+    client_->Resume(id);
+  });
 }
 
 TEST_P(FencingTest, AClusterResumeWaitsForTheHandedBackAttemptToEnd) {
-  Worker w(Options());
-  Overlaps o;
-  std::atomic<int> started{0};
-  RegisterStubborn(w, o, started, 1500ms);
-  w.Start();
-  std::string id = client_->Enqueue({.kind = "stubborn"});
-  ASSERT_TRUE(WaitUntil([&] { return started == 1; }));
-  client_->StopCluster("test");
-  client_->ResumeCluster();
-  ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kCompleted; }));
-  EXPECT_EQ(o.most, 1) << "two attempts of one job ran at once";
-  EXPECT_FALSE(LeaseExpired(client_->Get(id)));
-  EXPECT_EQ(Finishes(id), 1);
+  TakeAwayAndGiveBack([this](const std::string&) {
+    client_->StopCluster("test");
+    client_->ResumeCluster();
+  });
 }
 
 // A handler that ignores its timeout keeps its job for as long as it runs: the job is never
