@@ -11,6 +11,9 @@
 #include <functional>
 #include <thread>
 
+#include <sqlite3.h>
+
+#include "runtime/coordinator.h"
 #include "testing.h"
 
 namespace spindle {
@@ -244,6 +247,69 @@ TEST_P(FencingTest, RefusesOptionsUnderWhichItCouldNotStopInTime) {
     }
   }
   EXPECT_TRUE(client_->Members().members.empty()) << "a refused worker stayed registered";
+}
+
+// An assignment's claim whose release fails (a transient error: here SQLite's write lock held
+// past the busy timeout by another process's connection, taken while the assignment stops) is
+// released on a later round, so the new owner starts it. Before, the claim stayed with the
+// live worker that no longer ran it, and nobody else could claim it. SQLite only: the fault is
+// SQLite's.
+TEST(AssignmentReleaseTest, AFailedReleaseIsTriedAgain) {
+  auto db = TestBackend::Make(BackendKind::kSqlite);
+  std::string path = db->url().substr(std::string("sqlite:").size());
+  auto client = Client::Open({db->url()});
+  auto options = [&](const std::string& id) {
+    WorkerOptions o;
+    o.database_url = db->url();
+    o.id = id;
+    o.cluster.roles = {"r"};
+    o.cluster.heartbeat_interval = 500ms;
+    o.cluster.heartbeat_timeout = 30s;  // nobody is evicted while the file is locked
+    o.cluster.stability_period = 0ms;
+    return o;
+  };
+  // b wins "x" over a, so a hands it over when b joins.
+  std::string b_id;
+  for (int i = 0; b_id.empty(); ++i) {
+    Membership both;
+    for (std::string id : {std::string("a"), "b" + std::to_string(i)}) {
+      Member m;
+      m.info.id = id;
+      m.info.roles = {"r"};
+      both.members.push_back(m);
+    }
+    if (runtime::OwnerOf("x", "r", both) != "a") b_id = "b" + std::to_string(i);
+  }
+  std::thread holder;
+  std::atomic<bool> locked{false};
+  auto lock_the_file = [&] {
+    holder = std::thread([&] {
+      sqlite3* conn = nullptr;
+      sqlite3_open(path.c_str(), &conn);
+      sqlite3_exec(conn, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+      locked = true;
+      std::this_thread::sleep_for(7s);  // past the store's 5 s busy timeout
+      sqlite3_exec(conn, "ROLLBACK", nullptr, nullptr, nullptr);
+      sqlite3_close(conn);
+    });
+    while (!locked) std::this_thread::sleep_for(1ms);
+  };
+  std::atomic<int> a_stops{0};
+  Worker a(options("a")), b(options(b_id));
+  a.RegisterAssignment("x", "r",
+                       {[](const std::string&) {},
+                        [&](const std::string&) {
+                          if (a_stops++ == 0) lock_the_file();
+                        },
+                        100ms});
+  b.RegisterAssignment("x", "r", {[](const std::string&) {}, [](const std::string&) {}, 100ms});
+  a.Start();
+  ASSERT_TRUE(WaitUntil([&] { return a.assignments() == std::vector<std::string>{"x"}; }));
+  b.Start();
+  ASSERT_TRUE(WaitUntil([&] { return b.assignments() == std::vector<std::string>{"x"}; }, 60s))
+      << "the claim was stranded with a, which no longer runs x";
+  EXPECT_TRUE(a.assignments().empty());
+  holder.join();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, FencingTest, ::testing::ValuesIn(testing::kAllBackends),
