@@ -249,6 +249,40 @@ TEST_P(FencingTest, RefusesOptionsUnderWhichItCouldNotStopInTime) {
   EXPECT_TRUE(client_->Members().members.empty()) << "a refused worker stayed registered";
 }
 
+// A second worker started with the id of a live one is refused, and the refusal leaves the
+// live one alone: still a member, its running job not disturbed (before the fix the refused
+// worker's clean-up deregistered the id, which evicted the live worker).
+TEST_P(FencingTest, ADuplicateWorkerIdIsRefusedWithoutHarmToTheLiveOne) {
+  auto o = Options();
+  o.id = "twin";
+  Worker live(o);
+  std::atomic<int> started{0}, cancelled{0};
+  live.Register("long", [&](JobContext& ctx) {
+    ++started;
+    if (ctx.cancel.WaitFor(3s)) ++cancelled;
+    return JobResult::Done();
+  });
+  live.Start();
+  std::string id = client_->Enqueue({.kind = "long"});
+  ASSERT_TRUE(WaitUntil([&] { return started == 1; }));
+  Worker twin(o);
+  twin.Register("long", [](JobContext&) { return JobResult::Done(); });
+  try {
+    twin.Start();
+    FAIL() << "a second worker took the id of a live one";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kIllegalTransition);
+    EXPECT_NE(std::string(e.what()).find("already in use"), std::string::npos) << e.what();
+  }
+  auto members = client_->Members().members;
+  ASSERT_EQ(members.size(), 1u);
+  EXPECT_EQ(members[0].info.id, "twin");
+  EXPECT_EQ(members[0].info.pid, getpid());
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kCompleted; }));
+  EXPECT_EQ(cancelled, 0) << "the live worker's job was disturbed";
+  EXPECT_EQ(started, 1);
+}
+
 // An assignment's claim whose release fails (a transient error: here SQLite's write lock held
 // past the busy timeout by another process's connection, taken while the assignment stops) is
 // released on a later round, so the new owner starts it. Before, the claim stayed with the

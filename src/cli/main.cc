@@ -265,7 +265,7 @@ int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::
             bool attempts_set) {
   try {
     spec.args = Json::parse(args);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // a syntax error, or a number out of range (1e400)
     throw Error(ErrorCode::kInvalidArgument, fmt::format("--args is not valid JSON: {}", e.what()));
   }
   auto config = MaybeConfig(g);

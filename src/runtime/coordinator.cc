@@ -166,21 +166,25 @@ Millis FenceMargin(Millis longest_stop) { return longest_stop + kFenceSlack; }
 void CheckFenceMargin(const ClusterOptions& o, std::optional<Millis> lease, Millis longest_stop,
                       const std::string& what) {
   Millis margin = FenceMargin(longest_stop);
-  auto cannot = [&](std::string_view option, Millis needed, Millis is) {
-    return Error(ErrorCode::kInvalidArgument,
-                 fmt::format("{} may take {} to stop, so a worker cut off from the database "
-                             "must begin stopping it {} before its peers may take it over; "
-                             "{} must then be at least {} (it is {}): raise it, or shorten the "
-                             "stop",
-                             what, core::FormatDuration(longest_stop),
-                             core::FormatDuration(margin), option, core::FormatDuration(needed),
-                             core::FormatDuration(is)));
-  };
+  std::vector<std::string> raise;
   if (o.heartbeat_timeout < margin + 2 * o.heartbeat_interval) {
-    throw cannot("heartbeat_timeout (the margin and two heartbeat intervals)",
-                 margin + 2 * o.heartbeat_interval, o.heartbeat_timeout);
+    raise.push_back(fmt::format("[cluster] heartbeat_timeout must be at least {} (the margin and "
+                                "two heartbeat intervals; it is {})",
+                                core::FormatDuration(margin + 2 * o.heartbeat_interval),
+                                core::FormatDuration(o.heartbeat_timeout)));
   }
-  if (lease && *lease < 2 * margin) throw cannot("the lease (twice the margin)", 2 * margin, *lease);
+  if (lease && *lease < 2 * margin) {
+    raise.push_back(fmt::format("[worker] lease must be at least {} (twice the margin; it is {})",
+                                core::FormatDuration(2 * margin), core::FormatDuration(*lease)));
+  }
+  if (!raise.empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("{} may take {} to stop, so a worker cut off from the database must "
+                            "begin stopping it {} before its peers may take it over: {}. Raise "
+                            "them, or shorten the stop",
+                            what, core::FormatDuration(longest_stop),
+                            core::FormatDuration(margin), fmt::join(raise, ", and ")));
+  }
 }
 
 Coordinator::Coordinator(Store& store, MemberInfo me, ClusterOptions options)
@@ -457,6 +461,8 @@ void Coordinator::StopAssignments() {
 void Coordinator::Stop() {
   StopAssignments();
   if (ticker_) ticker_->Stop();
+  // Never registered (refused: another live worker holds the id): the row is not this one's.
+  if (registrations_ == 0) return;
   try {
     store_.MemberRemove(me_.id, false);
   } catch (const Error& e) {

@@ -209,7 +209,9 @@ namespace spindle {
 void ThrowWorkerIdInUse(std::string_view id, std::string_view host, int pid) {
   throw Error(ErrorCode::kIllegalTransition,
               fmt::format("worker id '{}' is already in use by a live worker (host {}, pid {}); "
-                          "give each worker its own id",
+                          "give each worker its own id. If that worker has just died, its peers "
+                          "evict it once it has been silent for its heartbeat timeout: start "
+                          "again then",
                           id, host, pid));
 }
 
