@@ -236,7 +236,14 @@ void Coordinator::Start() {
   ticker_ = std::make_unique<LoopService>("coordinator", tick, [this] { return Tick(); });
   assigner_ = std::make_unique<LoopService>("assigner", tick, [this] { return Rebalance(); });
   fencer_ = std::make_unique<LoopService>("fence", Millis(50), [this] { return Fence(); });
-  Tick();
+  try {
+    Tick();
+  } catch (const Error& e) {
+    // Registered, so the database was there a moment ago: the loop tries again, as it does
+    // whenever the database goes away.
+    if (e.code() != ErrorCode::kUnavailable) throw;
+    core::Log().warn("event=service_error service=coordinator error={}", core::LogValue(e.what()));
+  }
   ticker_->Start();
   if (!declared_.empty()) {
     assigner_->Start();
