@@ -309,7 +309,8 @@ TEST_P(ClusterStoreTest, AnotherIncarnationCannotTakeALiveMembersId) {
       EXPECT_EQ(e.code(), ErrorCode::kIllegalTransition);
       EXPECT_EQ(std::string(e.what()),
                 "worker id 'a' is already in use by a live worker (host host, pid 41); give "
-                "each worker its own id");
+                "each worker its own id. If that worker has just died, its peers evict it once "
+                "it has been silent for its heartbeat timeout: start again then");
     }
     Member kept = *Find("a");
     EXPECT_EQ(kept.info.incarnation, "first");
