@@ -522,17 +522,8 @@ class Worker::Impl {
                                     batch.begin() + std::min(batch.size(), start + kChunk));
       std::vector<std::string> applied;
       try {
-        try {
-          applied = store->JobFinishMany(opts.id, chunk);
-        } catch (const Error& e) {
-          if (e.code() == ErrorCode::kUnavailable) throw;
-          // The database refused the batch itself: write the outcomes one by one so that one
-          // bad outcome cannot hold back the others.
-          applied = FinishOneByOne(chunk, e.what());
-        } catch (const std::exception& e) {
-          applied = FinishOneByOne(chunk, e.what());
-        }
-      } catch (const Error& e) {
+        applied = FinishChunk(chunk);
+      } catch (const Error&) {
         // Unavailable: keep what was not written; completion is fenced, so writing an outcome
         // again is safe (it is refused where the first write went through).
         std::lock_guard lock(done_mu);
@@ -555,6 +546,23 @@ class Worker::Impl {
     return false;
   }
 
+  static bool Unavailable(const std::exception& e) {
+    auto* error = dynamic_cast<const Error*>(&e);
+    return error && error->code() == ErrorCode::kUnavailable;
+  }
+
+  // Writes a chunk of outcomes in one batch. When the database refuses the batch itself (or
+  // one outcome cannot even be sent), writes them one by one, so that one bad outcome cannot
+  // hold back the others. Throws Error(kUnavailable) when the database is gone.
+  std::vector<std::string> FinishChunk(const std::vector<JobOutcome>& chunk) {
+    try {
+      return store->JobFinishMany(opts.id, chunk);
+    } catch (const std::exception& e) {
+      if (Unavailable(e)) throw;
+      return FinishOneByOne(chunk, e.what());
+    }
+  }
+
   // Writes outcomes one at a time. One the database refuses is written again without what it
   // reported (its message and result), so that an attempt that ran always ends: a completed
   // job stays completed. Throws Error(kUnavailable) when the database is gone.
@@ -569,11 +577,8 @@ class Worker::Impl {
           auto one = store->JobFinishMany(opts.id, {o});
           applied.insert(applied.end(), one.begin(), one.end());
           break;
-        } catch (const Error& one_error) {
-          if (one_error.code() == ErrorCode::kUnavailable) throw;
-          core::Log().error("event=finish_refused job={} error={}", o.id,
-                            core::LogValue(one_error.what()));
         } catch (const std::exception& one_error) {
+          if (Unavailable(one_error)) throw;
           core::Log().error("event=finish_refused job={} error={}", o.id,
                             core::LogValue(one_error.what()));
         }
@@ -725,12 +730,14 @@ class Worker::Impl {
     // The longest a running attempt takes to die once told to: a command's kill_grace (a C++
     // handler is only told; see Watch). It must fit before peers may rescue the job.
     Millis longest_stop{0};
+    std::string slowest = "a job";
     for (const auto& [kind, c] : commands) {
-      runtime::CheckFenceMargin(opts.cluster, opts.lease, c.kill_grace,
-                                fmt::format("a job of kind '{}' (kill_grace)", kind));
-      longest_stop = std::max(longest_stop, c.kill_grace);
+      if (c.kill_grace > longest_stop) {
+        longest_stop = c.kill_grace;
+        slowest = fmt::format("a job of kind '{}' (kill_grace)", kind);
+      }
     }
-    if (commands.empty()) runtime::CheckFenceMargin(opts.cluster, opts.lease, longest_stop, "a job");
+    runtime::CheckFenceMargin(opts.cluster, opts.lease, longest_stop, slowest);
     fence_margin = runtime::FenceMargin(longest_stop);
     for (const auto& [kind, h] : handlers) kinds.push_back(kind);
     for (const auto& [kind, c] : commands) kinds.push_back(kind);
