@@ -16,6 +16,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::BackendKind;
+using testing::Cli;
+using testing::Quote;
 using testing::Process;
 using testing::TestBackend;
 using testing::WaitUntil;
@@ -102,28 +104,6 @@ TEST_P(ProcessTest, CompetingWorkerProcessesRunEveryJobExactlyOnce) {
 }
 
 // --- the command line -----------------------------------------------------------------------
-
-struct CliResult {
-  int status;
-  std::string output;  // stdout and stderr
-};
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-// Bounded in time: a command that should have failed at once must not hang the test.
-CliResult Cli(const std::string& args) {
-  std::string cmd = "timeout 120 " + std::string(SPINDLE_BIN) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 TEST_P(ProcessTest, CliEnqueuesListsAndShowsJobs) {
   std::string db = "--database " + Quote(db_->url());

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <stdexcept>
 
@@ -185,6 +187,35 @@ bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds limi
     if (std::chrono::steady_clock::now() > deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+}
+
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+namespace {
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+}  // namespace
+
+CliResult RunCommand(const std::string& program, const std::string& args,
+                     const std::string& input) {
+  static std::atomic<int> counter{0};
+  std::string base = ::testing::TempDir() + fmt::format("spindle_cli_{}_{}", getpid(), counter++);
+  std::ofstream(base + ".in", std::ios::binary) << input;
+  std::string cmd = fmt::format("timeout 120 {} {} <{} >{} 2>{}", program, args,
+                                Quote(base + ".in"), Quote(base + ".out"), Quote(base + ".err"));
+  int status = std::system(cmd.c_str());
+  CliResult r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, Slurp(base + ".out"),
+              Slurp(base + ".err"), ""};
+  r.output = r.out + r.err;
+  for (const char* ext : {".in", ".out", ".err"}) std::filesystem::remove(base + ext);
+  return r;
 }
 
 }  // namespace spindle::testing

@@ -101,6 +101,30 @@ class Process {
   FILE* out_ = nullptr;
 };
 
+// Shell-quotes one word.
+std::string Quote(const std::string& s);
+
+// One run of a command line: its exit status (-1 when it did not exit), stdout and stderr apart
+// and `output`, both (stdout first).
+struct CliResult {
+  int status;
+  std::string out;
+  std::string err;
+  std::string output;
+};
+
+// Runs `program` with `args` (shell words, quoted by the caller) and `input` on stdin, bounded in
+// time: a command that should have failed at once must not hang the test.
+CliResult RunCommand(const std::string& program, const std::string& args,
+                     const std::string& input = "");
+
+#ifdef SPINDLE_BIN
+// The spindle command line.
+inline CliResult Cli(const std::string& args, const std::string& input = "") {
+  return RunCommand(SPINDLE_BIN, args, input);
+}
+#endif
+
 // Polls `done` every 10 ms until it is true or `limit` passes; returns its last value.
 bool WaitUntil(const std::function<bool()>& done,
                std::chrono::milliseconds limit = std::chrono::seconds(60));

@@ -285,11 +285,7 @@ std::pair<int, std::string> Shell(const std::string& cmd) {
   return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, out};
 }
 
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+using testing::Quote;
 
 // --- the databases ----------------------------------------------------------------------------
 
