@@ -55,6 +55,22 @@ TEST(DurationTest, ParsesUnitsAndCombinations) {
   EXPECT_EQ(core::FormatDuration(Millis(1500)), "1500ms");
 }
 
+TEST(DurationTest, ElapsedTimesReadAsPeopleSayThem) {
+  EXPECT_EQ(core::FormatElapsed(Millis(-5)), "0ms");
+  EXPECT_EQ(core::FormatElapsed(Millis(250)), "250ms");
+  EXPECT_EQ(core::FormatElapsed(Millis(26826)), "26.8s");
+  EXPECT_EQ(core::FormatElapsed(Millis(59999)), "59.9s");
+  EXPECT_EQ(core::FormatElapsed(Millis(185000)), "3m 05s");
+  EXPECT_EQ(core::FormatElapsed(Millis(7380000)), "2h 03m");
+  EXPECT_EQ(core::FormatElapsed(Millis(273600000)), "3d 04h");
+}
+
+TEST(TimeTest, TimesAreShownInUtcWithTheirZone) {
+  SysTime t = core::ParseRfc3339("2026-12-04T00:08:45.2539+01:00");
+  EXPECT_EQ(core::FormatRfc3339(t), "2026-12-03T23:08:45.253Z");
+  EXPECT_EQ(core::FormatHumanTime(t), "2026-12-03T23:08:45Z");
+}
+
 TEST(DurationTest, RejectsMalformedText) {
   struct Case {
     const char* text;

@@ -56,9 +56,10 @@ std::string DatabaseUrl(const Globals& g, const std::optional<Config>& config) {
   return kDefaultDatabase;
 }
 
-std::string Time(const std::optional<SysTime>& t) {
-  if (!t) return "-";
-  return fmt::format("{:%Y-%m-%d %H:%M:%S}", std::chrono::time_point_cast<std::chrono::seconds>(*t));
+// A time for people ("-": none); JsonTime for machines (null: none).
+std::string Time(const std::optional<SysTime>& t) { return t ? core::FormatHumanTime(*t) : "-"; }
+Json JsonTime(const std::optional<SysTime>& t) {
+  return t ? Json(core::FormatRfc3339(*t)) : Json(nullptr);
 }
 
 void PrintJob(const Job& j, bool json) {
@@ -121,7 +122,7 @@ void PrintMembers(const Membership& ms, bool json) {
     return;
   }
   auto now = std::chrono::system_clock::now();
-  auto ago = [](Millis d) { return core::FormatDuration(std::max(d, Millis(0))); };
+  auto ago = [](Millis d) { return core::FormatElapsed(d); };
   std::cout << fmt::format("{:<32}  {:<16}  {:>7}  {:>8}  {:>9}  {:<9}  {:<20}  {:<16}  {}\n",
                            "ID", "HOST", "PID", "AGE", "HEARTBEAT", "PARTITION", "QUEUES",
                            "ROLES", "LEADER");
@@ -148,7 +149,7 @@ void PrintQueues(const std::vector<QueueInfo>& queues, bool json) {
     for (const auto& q : queues) {
       arr.push_back({{"name", q.name},
                      {"paused", q.paused_at.has_value()},
-                     {"paused_at", q.paused_at ? Json(Time(q.paused_at)) : Json(nullptr)},
+                     {"paused_at", JsonTime(q.paused_at)},
                      {"jobs", q.jobs}});
     }
     std::cout << arr.dump() << "\n";
@@ -174,7 +175,7 @@ void PrintCluster(const ClusterState& c, const Membership& ms, bool json) {
   }
   if (json) {
     std::cout << Json{{"stopped", c.stopped_at.has_value()},
-                      {"stopped_at", c.stopped_at ? Json(Time(c.stopped_at)) : Json(nullptr)},
+                      {"stopped_at", JsonTime(c.stopped_at)},
                       {"reason", c.stop_reason},
                       {"workers", ms.members.size()},
                       {"leader", leader.empty() ? Json(nullptr) : Json(leader)}}
@@ -485,9 +486,8 @@ int Main(int argc, char** argv) {
         PrintJob(job, false);
         std::cout << "history:\n";
         for (const auto& e : history) {
-          auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        e.at.time_since_epoch()).count() % 1000;
-          std::string line = fmt::format("  {}.{:03}  {:<10}  {}", Time(e.at), ms, e.type, e.detail);
+          std::string line =
+              fmt::format("  {}  {:<10}  {}", core::FormatRfc3339(e.at), e.type, e.detail);
           std::cout << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";
         }
       }

@@ -1,5 +1,6 @@
 #include "core/duration.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <limits>
@@ -62,6 +63,16 @@ std::string FormatDuration(Millis d) {
     }
   }
   return out;
+}
+
+std::string FormatElapsed(Millis d) {
+  int64_t ms = std::max<int64_t>(d.count(), 0);
+  if (ms < 1000) return std::to_string(ms) + "ms";
+  if (ms < 60'000) return fmt::format("{:.1f}s", static_cast<double>(ms / 100) / 10);
+  int64_t s = ms / 1000;
+  if (s < 3600) return fmt::format("{}m {:02}s", s / 60, s % 60);
+  if (s < 86400) return fmt::format("{}h {:02}m", s / 3600, s % 3600 / 60);
+  return fmt::format("{}d {:02}h", s / 86400, s % 86400 / 3600);
 }
 
 std::optional<int64_t> ParseInteger(std::string_view text, int64_t min, int64_t max) {

@@ -15,6 +15,9 @@ namespace spindle::core {
 Millis ParseDuration(std::string_view text);
 // The shortest exact form: 1500 ms -> "1500ms", 90000 -> "1m30s".
 std::string FormatDuration(Millis d);
+// A measured duration for people, rounded to what matters: "250ms", "26.8s", "3m 05s",
+// "2h 03m", "3d 04h". Negative durations read as 0ms.
+std::string FormatElapsed(Millis d);
 
 // A whole number in decimal ("42", "-7") within [min, max]; nullopt for anything else
 // ("1.5", "1e3", "0x10", "+1", " 1", a number out of range or too large for 64 bits).

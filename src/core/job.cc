@@ -3,6 +3,7 @@
 
 #include <fmt/chrono.h>
 
+#include "core/time.h"
 #include "spindle/error.h"
 #include "spindle/job.h"
 
@@ -22,12 +23,7 @@ constexpr std::array<std::pair<JobState, std::string_view>, 10> kStateNames{{
     {JobState::kWaiting, "waiting"},
 }};
 
-std::string Iso(SysTime t) {
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z",
-                     std::chrono::time_point_cast<std::chrono::microseconds>(t));
-}
-
-Json OptionalTime(const std::optional<SysTime>& t) { return t ? Json(Iso(*t)) : Json(nullptr); }
+Json OptionalTime(const std::optional<SysTime>& t) { return t ? Json(core::FormatRfc3339(*t)) : Json(nullptr); }
 
 }  // namespace
 
@@ -63,10 +59,10 @@ std::string_view ToString(ErrorCode code) {
 }
 
 Json JobError::ToJson() const {
-  return {{"attempt", attempt}, {"at", Iso(at)}, {"error", message}};
+  return {{"attempt", attempt}, {"at", core::FormatRfc3339(at)}, {"error", message}};
 }
 
-Json JobEvent::ToJson() const { return {{"at", Iso(at)}, {"type", type}, {"detail", detail}}; }
+Json JobEvent::ToJson() const { return {{"at", core::FormatRfc3339(at)}, {"type", type}, {"detail", detail}}; }
 
 Json Job::ToJson() const {
   Json errs = Json::array();
@@ -77,13 +73,13 @@ Json Job::ToJson() const {
       {"queue", queue},
       {"args", args},
       {"priority", priority},
-      {"run_at", Iso(run_at)},
+      {"run_at", core::FormatRfc3339(run_at)},
       {"state", ToString(state)},
       {"attempt", attempt},
       {"max_attempts", max_attempts},
       {"timeout_ms", timeout ? Json(timeout->count()) : Json(nullptr)},
       {"errors", errs},
-      {"created_at", Iso(created_at)},
+      {"created_at", core::FormatRfc3339(created_at)},
       {"started_at", OptionalTime(started_at)},
       {"finished_at", OptionalTime(finished_at)},
       {"lease_owner", lease_owner.empty() ? Json(nullptr) : Json(lease_owner)},

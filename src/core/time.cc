@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include "spindle/error.h"
@@ -51,6 +52,16 @@ SysTime ParseTimestamp(std::string_view text) {
   }
   int64_t secs = timegm(&tm);
   return SysTime(std::chrono::microseconds(secs * 1000000 + micros));
+}
+
+std::string FormatRfc3339(SysTime t) {
+  auto ms = std::chrono::floor<std::chrono::milliseconds>(t);
+  auto s = std::chrono::floor<std::chrono::seconds>(ms);
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", s, (ms - s).count());
+}
+
+std::string FormatHumanTime(SysTime t) {
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", std::chrono::floor<std::chrono::seconds>(t));
 }
 
 SysTime ParseRfc3339(std::string_view text) {

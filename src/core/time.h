@@ -20,6 +20,10 @@ SysTime ParseTimestamp(std::string_view text);
 // +HH:MM / -HH:MM). The date must exist (2027-02-31 does not) and the time must be 00:00:00 to
 // 23:59:59 (no leap second). Throws Error(kInvalidArgument) "invalid time '...': <why>".
 SysTime ParseRfc3339(std::string_view text);
+// Times as Spindle shows them, in UTC. For machines (JSON, messages): RFC 3339 with milliseconds,
+// "2026-12-03T23:08:45.253Z". For people (tables): to the second, "2026-12-03T23:08:45Z".
+std::string FormatRfc3339(SysTime t);
+std::string FormatHumanTime(SysTime t);
 
 // A job's error list as stored: [{"attempt": n, "at": "<timestamp>", "error": "..."}].
 std::vector<JobError> ParseJobErrors(const Json& errors);

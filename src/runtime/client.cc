@@ -74,8 +74,8 @@ Json ToJson(const Member& m) {
          {"partition", nullptr},
          {"partition_count", m.partition_count},
          {"heartbeat_timeout_ms", m.info.heartbeat_timeout.count()},
-         {"started_at", core::FormatTimestamp(m.started_at)},
-         {"heartbeat_at", core::FormatTimestamp(m.heartbeat_at)},
+         {"started_at", core::FormatRfc3339(m.started_at)},
+         {"heartbeat_at", core::FormatRfc3339(m.heartbeat_at)},
          {"silent_ms", m.silent_for.count()},
          {"leader", m.leader}};
   if (m.info.partition) j["partition"] = *m.info.partition;
