@@ -31,6 +31,14 @@ class Client {
   static std::unique_ptr<Client> Open(const ClientOptions& options, bool migrate = true);
   ~Client();
 
+  // This library's version, "0.1.0".
+  static std::string Version();
+  // The newest schema version this library knows (the backends share the numbering).
+  static int KnownSchemaVersion();
+  // The file an embedded database URL (sqlite:PATH) names; nullopt for a server's URL. Throws
+  // Error(kInvalidArgument) for "sqlite:" without a path.
+  static std::optional<std::string> DatabaseFile(const std::string& database_url);
+
   // Applies pending migrations; returns the schema version now in place.
   int Migrate();
   int SchemaVersion();

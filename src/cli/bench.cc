@@ -84,6 +84,8 @@ void AddBenchOptions(CLI::App& app, BenchOptions& o) {
   app.add_flag("--partitioned", o.partitioned,
                "Partitioned dispatch in the work phase (env SPINDLE_PARTITIONED=1)");
   app.add_option("--label", o.label, "Name in the JSON line (env BENCH_LABEL)");
+  app.add_flag("--use-default-database", o.use_default_database,
+               "Run on the default database (sqlite:spindle.db) when none is named");
 }
 
 int RunBench(const std::string& url, const BenchOptions& opts) {
@@ -104,6 +106,17 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
     o.partitioned = *on == 1;
   }
   if (const char* v = std::getenv("PHASES"); v && *v) o.phases = v;
+  for (size_t at = 0; at <= o.phases.size();) {
+    size_t end = std::min(o.phases.find(',', at), o.phases.size());
+    std::string phase = o.phases.substr(at, end - at);
+    if (phase != "seq" && phase != "batch" && phase != "work" && phase != "latency") {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("unknown bench phase '{}' in '{}': phases are seq, batch, work and "
+                              "latency, separated by commas",
+                              phase, o.phases));
+    }
+    at = end + 1;
+  }
   if (const char* v = std::getenv("BENCH_LABEL"); v && *v) o.label = v;
   if (o.concurrency < o.workers) {
     throw Error(ErrorCode::kInvalidArgument,

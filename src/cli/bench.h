@@ -20,6 +20,7 @@ struct BenchOptions {
   bool partitioned = false;  // the work phase's workers are numbered 1..workers
   std::string phases = "seq,batch,work,latency";
   std::string label = "spindle";
+  bool use_default_database = false;  // allowed to run on the default database
 };
 
 void AddBenchOptions(CLI::App& app, BenchOptions& o);

@@ -13,7 +13,9 @@
 
 #include "cli/bench.h"
 #include "cli/config.h"
+#include "cli/input.h"
 #include "cli/options.h"
+#include "cli/usage.h"
 #include "core/duration.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -25,7 +27,7 @@ namespace {
 struct Globals {
   std::string database;
   std::string config_path;
-  std::string log_level = "info";
+  std::string log_level;  // default: info for serve, warn for the rest
   bool json = false;
   // serve
   std::optional<int> partition;  // kAutoPartition for "auto"
@@ -41,6 +43,10 @@ std::optional<Config> MaybeConfig(const Globals& g) {
   if (path.empty()) return std::nullopt;
   if (!std::filesystem::exists(path)) {
     throw Error(ErrorCode::kInvalidArgument, "configuration file '" + path + "' does not exist");
+  }
+  if (std::filesystem::is_directory(path)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "configuration file '" + path + "' is a directory: name a TOML file");
   }
   return LoadConfig(path);
 }
@@ -62,7 +68,24 @@ Json JsonTime(const std::optional<SysTime>& t) {
   return t ? Json(core::FormatRfc3339(*t)) : Json(nullptr);
 }
 
-void PrintJob(const Job& j, bool json) {
+// An error message for a table: its last `keep` lines (0: all), indented, without the trailing
+// newlines a command's stderr ends with, and a line saying what was left out.
+std::string ErrorLines(const std::string& message, size_t keep) {
+  std::vector<std::string> lines;
+  std::string text = message.substr(0, message.find_last_not_of(" \t\r\n") + 1);
+  for (size_t at = 0; at <= text.size();) {
+    size_t end = std::min(text.find('\n', at), text.size());
+    lines.push_back(text.substr(at, end - at));
+    at = end + 1;
+  }
+  std::string out;
+  size_t first = keep > 0 && lines.size() > keep ? lines.size() - keep : 0;
+  if (first > 0) out += fmt::format("    ... {} earlier line(s); --full shows them\n", first);
+  for (size_t i = first; i < lines.size(); ++i) out += "    " + lines[i] + "\n";
+  return out;
+}
+
+void PrintJob(const Job& j, bool json, bool full = false) {
   if (json) {
     std::cout << j.ToJson().dump() << "\n";
     return;
@@ -93,7 +116,8 @@ void PrintJob(const Job& j, bool json) {
   if (!j.errors.empty()) {
     std::cout << "errors:\n";
     for (const auto& e : j.errors) {
-      std::cout << fmt::format("  attempt {} at {}: {}\n", e.attempt, Time(e.at), e.message);
+      std::cout << fmt::format("  attempt {} at {}:\n{}", e.attempt, Time(e.at),
+                               ErrorLines(e.message, full ? 0 : 5));
     }
   }
 }
@@ -193,8 +217,35 @@ void PrintCluster(const ClusterState& c, const Membership& ms, bool json) {
                            leader.empty() ? "none" : leader);
 }
 
-std::unique_ptr<Client> OpenClient(const Globals& g, bool migrate) {
-  return Client::Open({DatabaseUrl(g, MaybeConfig(g))}, migrate);
+// What a command may do to a database that does not exist yet.
+enum class Access {
+  kRead,    // nothing: it is an error (inspecting and steering jobs)
+  kCreate,  // create and migrate it, and say so (serve, migrate, enqueue, bench)
+};
+
+// Checks, for an embedded database, that the file exists or may be created; returns a note to
+// print once the database is open ("" when there is nothing to say).
+std::string CheckDatabaseFile(const std::string& url, Access access) {
+  auto file = Client::DatabaseFile(url);
+  if (!file || *file == ":memory:" || std::filesystem::exists(*file)) return "";
+  if (access == Access::kRead) {
+    throw Error(ErrorCode::kNotFound,
+                fmt::format("no database at '{}' (--database {}): nothing was enqueued or served "
+                            "there yet; `spindle migrate` creates it",
+                            *file, url));
+  }
+  return fmt::format("note: created a new database at '{}' ({})", *file, url);
+}
+
+std::unique_ptr<Client> OpenClient(const std::string& url, Access access) {
+  std::string note = CheckDatabaseFile(url, access);
+  auto client = Client::Open({url}, /*migrate=*/access == Access::kCreate);
+  if (!note.empty()) std::cerr << note << "\n";
+  return client;
+}
+
+std::unique_ptr<Client> OpenClient(const Globals& g, Access access = Access::kRead) {
+  return OpenClient(DatabaseUrl(g, MaybeConfig(g)), access);
 }
 
 const char* SignalName(int sig) {
@@ -244,7 +295,9 @@ int Serve(const Globals& g) {
       worker.RegisterAssignmentCommand(name, a.role, a.command);
     }
   }
+  std::string note = CheckDatabaseFile(opts.database_url, Access::kCreate);
   worker.Start();
+  if (!note.empty()) std::cerr << note << "\n";
   std::string queues;
   for (const auto& q : opts.queues) queues += fmt::format("{}{}={}", queues.empty() ? "" : ",", q.name, q.concurrency);
   core::Log().info("event=serving worker={} queues={}", core::LogValue(worker.id()),
@@ -263,12 +316,7 @@ int Serve(const Globals& g) {
 
 int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::string& run_at,
             const std::string& delay, const std::string& timeout, bool queue_set,
-            bool attempts_set) {
-  try {
-    spec.args = Json::parse(args);
-  } catch (const Json::exception& e) {  // a syntax error, or a number out of range (1e400)
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("--args is not valid JSON: {}", e.what()));
-  }
+            bool attempts_set, bool args_set, int batch_size) {
   auto config = MaybeConfig(g);
   if (config) {
     auto it = config->kinds.find(spec.kind);
@@ -303,8 +351,18 @@ int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::
                   fmt::format("--timeout must be longer than 0s, got '{}'", timeout));
     }
   }
+  if (batch_size > 0) {
+    if (args_set) throw Error(ErrorCode::kInvalidArgument, "--batch reads the args from stdin: "
+                                                          "give --args or --batch, not both");
+    auto specs = ReadBatch(std::cin, spec);
+    if (specs.empty()) throw Error(ErrorCode::kInvalidArgument, "--batch: stdin has no jobs");
+    InsertBatch(*OpenClient(DatabaseUrl(g, config), Access::kCreate), specs,
+                static_cast<size_t>(batch_size), g.json);
+    return 0;
+  }
+  spec.args = ReadArgs(args);
   spec.Validate();
-  auto client = Client::Open({DatabaseUrl(g, config)});
+  auto client = OpenClient(DatabaseUrl(g, config), Access::kCreate);
   std::string id = client->Enqueue(spec);
   if (g.json) {
     std::cout << Json{{"id", id}}.dump() << "\n";
@@ -312,6 +370,16 @@ int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::
     std::cout << id << "\n";
   }
   return 0;
+}
+
+// `spindle version`: this binary's version and the newest schema it knows.
+std::string VersionText(bool json) {
+  if (json) {
+    return Json{{"version", Client::Version()}, {"schema_version", Client::KnownSchemaVersion()}}
+        .dump();
+  }
+  return fmt::format("spindle {} (schema version {})", Client::Version(),
+                     Client::KnownSchemaVersion());
 }
 
 int ExitCode(ErrorCode code) {
@@ -329,19 +397,18 @@ int ExitCode(ErrorCode code) {
 int Main(int argc, char** argv) {
   CLI::App app{"Spindle: a durable, distributed job engine"};
   app.require_subcommand(1);
-  // Bad arguments read like every other error.
-  app.failure_message([](const CLI::App*, const CLI::Error& e) {
-    return fmt::format("error: {}\nRun with --help for more information.\n", e.what());
-  });
   app.fallthrough();  // global options may also follow the subcommand
   Globals g;
+  app.set_version_flag("--version", VersionText(false), "Print the version and the schema version");
   app.add_option("--database", g.database,
                  "postgresql://... or sqlite:PATH (default: $SPINDLE_DATABASE, then the "
                  "configuration, then sqlite:spindle.db)");
   app.add_option("--config", g.config_path, "TOML configuration (default: $SPINDLE_CONFIG)");
-  app.add_option("--log-level", g.log_level, "trace, debug, info, warn, error, off");
+  app.add_option("--log-level", g.log_level, "trace, debug, info, warn, error, off (default: the configuration's, else info for "
+                 "serve; warn for the rest)");
   app.add_flag("--json", g.json, "Machine-readable output");
 
+  auto* version = app.add_subcommand("version", "Print the version and the schema version");
   auto* migrate = app.add_subcommand("migrate", "Apply pending schema migrations");
   auto* serve = app.add_subcommand("serve", "Run a worker until SIGTERM, SIGINT or SIGHUP");
   serve->footer(
@@ -374,7 +441,15 @@ int Main(int argc, char** argv) {
   JobSpec spec;
   std::string args = "{}", run_at, delay, timeout;
   enqueue->add_option("kind", spec.kind, "Job kind")->required();
-  enqueue->add_option("--args", args, "Job arguments, a JSON object");
+  auto* args_opt = enqueue->add_option(
+      "--args", args, "Job arguments: a JSON object, @FILE (read from FILE) or - (read stdin)");
+  bool batch = false;
+  int batch_size = 1000;
+  enqueue->add_flag("--batch", batch,
+                    "Enqueue many: one job per line of JSON on stdin, its args or a spec with "
+                    "\"args\" (docs/jobs.md)");
+  AddIntOption(*enqueue, "--batch-size", batch_size, 1, 100000,
+               "With --batch: jobs per transaction (default: 1000)");
   auto* queue_opt = enqueue->add_option("--queue", spec.queue, "Queue (default: default)");
   AddIntOption(*enqueue, "--priority", spec.priority, kIntMin, kIntMax,
                "Lower runs first (default: 0)");
@@ -400,6 +475,8 @@ int Main(int argc, char** argv) {
   std::string id;
   auto* show = jobs->add_subcommand("show", "Show one job");
   show->add_option("id", id)->required();
+  bool full = false;
+  show->add_flag("--full", full, "Every line of each error (default: the last 5)");
   auto* cancel = jobs->add_subcommand("cancel", "Cancel a job that has not finished");
   cancel->add_option("id", id)->required();
   auto* retry = jobs->add_subcommand("retry", "Run a completed, failed or cancelled job again");
@@ -435,20 +512,39 @@ int Main(int argc, char** argv) {
   BenchOptions bo;
   AddBenchOptions(*bench, bo);
 
+  // Bad arguments read like every other error, and are "bad input" (exit 2). Under --json the
+  // error is JSON even when the arguments around it could not be parsed.
+  bool json = std::any_of(argv + 1, argv + argc, [](const char* a) { return a == std::string_view("--json"); });
+  auto misuse = [&](const std::string& message) {
+    ReportError(ToString(ErrorCode::kInvalidArgument), message, json);
+    if (!json) std::cerr << "Run with --help for more information.\n";
+    return 2;
+  };
+  if (auto unknown = UnknownCommand(app, argc, argv)) return misuse(*unknown);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForVersion&) {
+    std::cout << VersionText(json) << "\n";
+    return 0;
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;  // --help is 0; every bad argument is "bad input"
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    return misuse(e.what());
   }
 
   try {
-    core::ConfigureLogging(g.log_level);
-    if (auto config = (serve->parsed() ? MaybeConfig(g) : std::nullopt);
-        config && config->log_level && g.log_level == "info") {
-      core::ConfigureLogging(*config->log_level);
+    // A worker tells what it does; a one-off command only what went wrong.
+    std::string level = g.log_level;
+    if (level.empty() && serve->parsed()) {
+      auto config = MaybeConfig(g);
+      level = config && config->log_level ? *config->log_level : "info";
+    }
+    core::ConfigureLogging(level.empty() ? "warn" : level);
+    if (version->parsed()) {
+      std::cout << VersionText(g.json) << "\n";
+      return 0;
     }
     if (migrate->parsed()) {
-      auto client = OpenClient(g, /*migrate=*/true);
+      auto client = OpenClient(g, Access::kCreate);
       int v = client->SchemaVersion();
       std::cout << (g.json ? Json{{"version", v}}.dump() : fmt::format("schema version {}", v))
                 << "\n";
@@ -457,7 +553,7 @@ int Main(int argc, char** argv) {
     if (serve->parsed()) return Serve(g);
     if (enqueue->parsed()) {
       return Enqueue(g, spec, args, run_at, delay, timeout, queue_opt->count() > 0,
-                     attempts_opt->count() > 0);
+                     attempts_opt->count() > 0, args_opt->count() > 0, batch ? batch_size : 0);
     }
     if (list->parsed()) {
       JobFilter f;
@@ -469,12 +565,12 @@ int Main(int argc, char** argv) {
       f.kind = kind;
       f.parent_id = parent;
       f.limit = limit;
-      PrintJobs(OpenClient(g, false)->List(f), g.json);
+      PrintJobs(OpenClient(g)->List(f), g.json);
       return 0;
     }
-    if (workers_list->parsed()) PrintMembers(OpenClient(g, false)->Members(), g.json);
+    if (workers_list->parsed()) PrintMembers(OpenClient(g)->Members(), g.json);
     if (show->parsed()) {
-      auto client = OpenClient(g, false);
+      auto client = OpenClient(g);
       Job job = client->Get(id);
       auto history = client->History(id);
       if (g.json) {
@@ -483,7 +579,7 @@ int Main(int argc, char** argv) {
         for (const auto& e : history) out["history"].push_back(e.ToJson());
         std::cout << out.dump() << "\n";
       } else {
-        PrintJob(job, false);
+        PrintJob(job, false, full);
         std::cout << "history:\n";
         for (const auto& e : history) {
           std::string line =
@@ -492,13 +588,13 @@ int Main(int argc, char** argv) {
         }
       }
     }
-    if (cancel->parsed()) PrintJob(OpenClient(g, false)->Cancel(id), g.json);
-    if (retry->parsed()) PrintJob(OpenClient(g, false)->Retry(id), g.json);
-    if (stop->parsed()) PrintJob(OpenClient(g, false)->Stop(id), g.json);
-    if (resume->parsed()) PrintJob(OpenClient(g, false)->Resume(id), g.json);
-    if (wake->parsed()) PrintJob(OpenClient(g, false)->Wake(id), g.json);
+    if (cancel->parsed()) PrintJob(OpenClient(g)->Cancel(id), g.json);
+    if (retry->parsed()) PrintJob(OpenClient(g)->Retry(id), g.json);
+    if (stop->parsed()) PrintJob(OpenClient(g)->Stop(id), g.json);
+    if (resume->parsed()) PrintJob(OpenClient(g)->Resume(id), g.json);
+    if (wake->parsed()) PrintJob(OpenClient(g)->Wake(id), g.json);
     if (queues_pause->parsed() || queues_resume->parsed()) {
-      auto client = OpenClient(g, false);
+      auto client = OpenClient(g);
       if (queues_pause->parsed()) {
         client->PauseQueue(queue_name);
       } else {
@@ -506,24 +602,31 @@ int Main(int argc, char** argv) {
       }
       PrintQueues(client->Queues(), g.json);
     }
-    if (queues_list->parsed()) PrintQueues(OpenClient(g, false)->Queues(), g.json);
+    if (queues_list->parsed()) PrintQueues(OpenClient(g)->Queues(), g.json);
     if (cluster_status->parsed() || cluster_stop->parsed() || cluster_resume->parsed()) {
-      auto client = OpenClient(g, false);
+      auto client = OpenClient(g);
       if (cluster_stop->parsed()) client->StopCluster(reason);
       if (cluster_resume->parsed()) client->ResumeCluster();
       PrintCluster(client->Cluster(), client->Members(), g.json);
     }
-    if (bench->parsed()) return RunBench(DatabaseUrl(g, MaybeConfig(g)), bo);
+    if (bench->parsed()) {
+      std::string url = DatabaseUrl(g, MaybeConfig(g));
+      if (url == kDefaultDatabase && !bo.use_default_database) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "spindle bench writes and removes many jobs: name a database for it with "
+                    "--database (e.g. sqlite:/tmp/bench.db), or pass --use-default-database to "
+                    "run it on sqlite:spindle.db");
+      }
+      std::string note = CheckDatabaseFile(url, Access::kCreate);
+      if (!note.empty()) std::cerr << note << "\n";
+      return RunBench(url, bo);
+    }
     return 0;
   } catch (const Error& e) {
-    if (g.json) {
-      std::cerr << Json{{"error", ToString(e.code())}, {"reason", e.what()}}.dump() << "\n";
-    } else {
-      std::cerr << "error: " << e.what() << "\n";
-    }
+    ReportError(ToString(e.code()), e.what(), g.json);
     return ExitCode(e.code());
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    ReportError(ToString(ErrorCode::kInternal), e.what(), g.json);
     return 1;
   }
 }

@@ -30,8 +30,13 @@ inline CLI::Option* AddIntOption(CLI::App& app, const std::string& name, int& fi
       [&field, name, min, max](const std::string& text) {
         auto v = core::ParseInteger(text, min, max);
         if (!v) {
-          throw CLI::ValidationError(
-              fmt::format("{} must be {}, got '{}'", name, core::DescribeRange(min, max), text));
+          // A whole number out of bounds is told the bound it crossed.
+          auto any = core::ParseInteger(text, std::numeric_limits<int64_t>::min(),
+                                        std::numeric_limits<int64_t>::max());
+          std::string want = !any       ? core::DescribeRange(min, max)
+                             : *any < min ? fmt::format("at least {}", min)
+                                          : fmt::format("at most {}", max);
+          throw CLI::ValidationError(fmt::format("{} must be {}, got '{}'", name, want, text));
         }
         field = static_cast<int>(*v);
       },

@@ -96,8 +96,18 @@ Json Job::ToJson() const {
 
 void JobSpec::Validate() const {
   auto invalid = [](const std::string& msg) { return Error(ErrorCode::kInvalidArgument, msg); };
-  if (kind.empty() || kind.size() > 255) throw invalid("job kind must be 1 to 255 characters");
-  if (queue.empty() || queue.size() > 255) throw invalid("queue name must be 1 to 255 characters");
+  // Names are shown in tables and typed in commands: no blanks, no control characters.
+  auto name = [&](const std::string& text, const char* what) {
+    if (text.empty() || text.size() > 255) throw invalid(fmt::format("{} must be 1 to 255 characters", what));
+    if (text.find_first_not_of(" \t\n\r\v\f") == std::string::npos) {
+      throw invalid(fmt::format("{} must not be blank", what));
+    }
+    for (unsigned char c : text) {
+      if (c < 0x20 || c == 0x7f) throw invalid(fmt::format("{} must not contain control characters", what));
+    }
+  };
+  name(kind, "job kind");
+  name(queue, "queue name");
   if (!args.is_object()) throw invalid("job args must be a JSON object, got " + args.dump());
   if (max_attempts < 1) throw invalid("max_attempts must be at least 1");
   if (timeout && timeout->count() <= 0) throw invalid("timeout must be positive");

@@ -1,5 +1,7 @@
 #include "spindle/client.h"
 
+#include <cctype>
+
 #include "core/time.h"
 #include "core/uuid.h"
 #include "spindle/error.h"
@@ -20,6 +22,13 @@ std::unique_ptr<Client> Client::Open(const ClientOptions& options, bool migrate)
   return std::unique_ptr<Client>(new Client(std::move(store)));
 }
 
+std::string Client::Version() { return SPINDLE_VERSION; }
+int Client::KnownSchemaVersion() { return LatestSchemaVersion(); }
+
+std::optional<std::string> Client::DatabaseFile(const std::string& database_url) {
+  return SqliteFileOf(database_url);
+}
+
 Client::Client(std::unique_ptr<Store> store) : store_(std::move(store)) {}
 Client::~Client() = default;
 
@@ -32,7 +41,18 @@ std::vector<std::string> Client::EnqueueMany(const std::vector<JobSpec>& specs) 
   return store_->JobInsertMany(specs);
 }
 
-Job Client::Get(const std::string& id) {
+namespace {
+// Job ids as stored: UUIDs in lower case. People may paste them in any case.
+std::string JobId(const std::string& id) {
+  if (!core::IsUuid(id)) return id;
+  std::string lower = id;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower;
+}
+}  // namespace
+
+Job Client::Get(const std::string& given) {
+  std::string id = JobId(given);
   auto job = store_->JobGet(id);
   if (!job) throw Error(ErrorCode::kNotFound, "no job with id '" + id + "'");
   return *job;
@@ -40,21 +60,23 @@ Job Client::Get(const std::string& id) {
 
 std::vector<JobEvent> Client::History(const std::string& id) {
   Job job = Get(id);
-  return JobTimeline(job, store_->JobEvents(id));
+  return JobTimeline(job, store_->JobEvents(job.id));
 }
 
-std::vector<Job> Client::List(const JobFilter& filter) {
+std::vector<Job> Client::List(const JobFilter& given) {
+  JobFilter filter = given;
   if (!filter.parent_id.empty() && !core::IsUuid(filter.parent_id)) {
     throw Error(ErrorCode::kInvalidArgument,
                 "'" + filter.parent_id + "' is not a job id (a UUID), so it has no children");
   }
+  filter.parent_id = JobId(filter.parent_id);
   return store_->JobList(filter);
 }
-Job Client::Cancel(const std::string& id) { return store_->JobCancel(id); }
-Job Client::Retry(const std::string& id) { return store_->JobRetry(id); }
-Job Client::Stop(const std::string& id) { return store_->JobStop(id); }
-Job Client::Resume(const std::string& id) { return store_->JobResume(id); }
-Job Client::Wake(const std::string& id) { return store_->JobWake(id); }
+Job Client::Cancel(const std::string& id) { return store_->JobCancel(JobId(id)); }
+Job Client::Retry(const std::string& id) { return store_->JobRetry(JobId(id)); }
+Job Client::Stop(const std::string& id) { return store_->JobStop(JobId(id)); }
+Job Client::Resume(const std::string& id) { return store_->JobResume(JobId(id)); }
+Job Client::Wake(const std::string& id) { return store_->JobWake(JobId(id)); }
 void Client::PauseQueue(const std::string& name) { store_->QueuePause(name, true); }
 void Client::ResumeQueue(const std::string& name) { store_->QueuePause(name, false); }
 std::vector<QueueInfo> Client::Queues() { return store_->QueueList(); }

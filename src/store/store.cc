@@ -30,6 +30,13 @@ std::unique_ptr<Store> OpenStore(const StoreOptions& options) {
                   "': expected postgresql://... or sqlite:PATH");
 }
 
+int LatestSchemaVersion() { return sqlite::SqliteStore::Latest(); }
+
+std::optional<std::string> SqliteFileOf(const std::string& url) {
+  if (url.rfind("sqlite:", 0) != 0) return std::nullopt;
+  return sqlite::SqliteStore::PathOf(url);
+}
+
 int PartitionOf(std::string_view job_id, int count) {
   if (count <= 0 || job_id.size() < 4) return 0;
   int h = std::stoi(std::string(job_id.substr(job_id.size() - 4)), nullptr, 16);

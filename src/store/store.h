@@ -234,6 +234,13 @@ struct StoreOptions {
 // Throws kInvalidArgument for an unknown scheme.
 std::unique_ptr<Store> OpenStore(const StoreOptions& options);
 
+// The newest schema version this binary knows: every backend's LatestVersion().
+int LatestSchemaVersion();
+
+// The file a sqlite:PATH URL names; nullopt for other URLs. Throws kInvalidArgument for
+// "sqlite:" without a path.
+std::optional<std::string> SqliteFileOf(const std::string& url);
+
 // For backends: a job's timeline from the entries its backend stored (oldest first) and what its
 // row still says: when it was enqueued, and its latest attempt's start and completion, which the
 // backends do not store while the row holds them (docs/jobs.md, "History").

@@ -184,7 +184,8 @@ SqliteStore::SqliteStore(const StoreOptions& options)
 
 int64_t SqliteStore::NowMicros() const { return Micros(clock_->Now()); }
 
-int SqliteStore::LatestVersion() const { return std::end(kMigrations)[-1].version; }
+int SqliteStore::Latest() { return std::end(kMigrations)[-1].version; }
+int SqliteStore::LatestVersion() const { return Latest(); }
 
 int SqliteStore::SchemaVersion() {
   auto c = pool_.Acquire();

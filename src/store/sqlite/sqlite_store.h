@@ -58,6 +58,8 @@ class SqliteStore final : public Store {
 
   // The file of a "sqlite:PATH" URL. Throws kInvalidArgument when PATH is empty.
   static std::string PathOf(const std::string& url);
+  // The newest migration's version.
+  static int Latest();
 
  private:
   // The store's clock, for reads. A write reads it once it holds the write lock (Write in
