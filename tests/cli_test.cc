@@ -1,6 +1,12 @@
 // The spindle command line as people use it, on both backends: each test runs the real binary.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include <fmt/format.h>
+
 #include "store/store.h"
 #include "testing.h"
 
@@ -34,6 +40,202 @@ TEST_P(CliTest, EnqueuePrintsTheNewJobsId) {
   auto r = Run("enqueue mail --args '{\"to\":\"x@y\"}'");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(client_->Get(r.out.substr(0, 36)).kind, "mail");
+}
+
+// Misuse reads like every other error: "error: ..." (JSON under --json), exit 2, bounds in words,
+// and an unknown command is named with the one meant.
+TEST_P(CliTest, MisuseIsReportedInSpindlesFormat) {
+  auto r = Run("job list");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_EQ(r.err.rfind("error: unknown command 'job' (did you mean 'jobs'?)", 0), 0u) << r.err;
+  r = Run("jobs lst --json");
+  EXPECT_EQ(r.status, 2) << r.output;
+  Json e = Json::parse(r.err);
+  EXPECT_EQ(e["error"], "invalid_argument");
+  EXPECT_NE(e["reason"].get<std::string>().find("did you mean 'jobs list'?"), std::string::npos);
+  r = Run("enqueue k --max-attempts 0");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err.rfind("error: --max-attempts must be at least 1, got '0'", 0), 0u) << r.err;
+  r = Run("enqueue k --max-attempts 3000000000 --json");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(Json::parse(r.err)["reason"], "--max-attempts must be at most 2147483647, got '3000000000'");
+  r = Run("enqueue --json");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(Json::parse(r.err)["error"], "invalid_argument");
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM {jobs}"), 0);
+}
+
+TEST_P(CliTest, VersionNamesTheSchemaItKnows) {
+  std::string expected = fmt::format("(schema version {})", LatestSchemaVersion());
+  for (const char* args : {"--version", "version"}) {
+    auto r = Cli(args);
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(r.out.rfind("spindle ", 0), 0u) << r.out;
+    EXPECT_NE(r.out.find(expected), std::string::npos) << r.out;
+  }
+  auto r = Cli("version --json");
+  EXPECT_EQ(Json::parse(r.out)["schema_version"], LatestSchemaVersion());
+}
+
+TEST_P(CliTest, ArgsComeFromAFileOrStdin) {
+  std::string file = TempFile("args.json");
+  std::ofstream(file) << "{\"from\": \"file\"}\n";
+  auto r = Run("enqueue k --args @" + Quote(file));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(client_->Get(r.out.substr(0, 36)).args["from"], "file");
+  r = Run("enqueue k --args -", "{\"from\": \"stdin\"}");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(client_->Get(r.out.substr(0, 36)).args["from"], "stdin");
+  r = Run("enqueue k --args @" + Quote(file + ".missing"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("cannot read"), std::string::npos) << r.err;
+  r = Run("enqueue k --args -", "{oops");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--args from stdin is not valid JSON"), std::string::npos) << r.err;
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM {jobs}"), 2);
+}
+
+// --batch: one job per line, args or a whole spec, in transactions of --batch-size; a bad line
+// anywhere changes nothing.
+TEST_P(CliTest, BatchEnqueueReadsOneJobPerLine) {
+  std::string input;
+  for (int i = 0; i < 2500; ++i) input += fmt::format("{{\"n\": {}}}\n", i);
+  input += "\n{\"args\": {\"n\": -1}, \"queue\": \"special\", \"priority\": 7, \"kind\": \"other\", "
+           "\"run_at\": \"2030-01-01T00:00:00+02:00\", \"timeout\": \"30s\"}\n";
+  auto r = Run("enqueue k --batch --batch-size 1000 --queue bulk", input);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.out.rfind("enqueued 2501 jobs in ", 0), 0u) << r.out;
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM {jobs} WHERE kind = 'k' AND queue = 'bulk'"), 2500);
+  auto special = client_->List({.queue = "special"});
+  ASSERT_EQ(special.size(), 1u);
+  EXPECT_EQ(special[0].kind, "other");
+  EXPECT_EQ(special[0].priority, 7);
+  EXPECT_EQ(special[0].timeout, Millis(30000));
+  EXPECT_EQ(special[0].state, JobState::kScheduled);
+
+  for (std::string bad : {"{\"n\": 1}\n{\"args\": {}, \"queu\": \"x\"}\n", "{\"n\": 1}\n[1]\n",
+                          "{\"n\": 1}\n{\"args\": {}, \"priority\": 1e10}\n", "{\"n\": 1}\n{bad\n"}) {
+    r = Run("enqueue k --batch --json", bad);
+    EXPECT_EQ(r.status, 2) << bad << r.output;
+    EXPECT_NE(Json::parse(r.err)["reason"].get<std::string>().find("line 2: "), std::string::npos)
+        << r.err;
+  }
+  r = Run("enqueue k --batch --args '{}'", "{}\n");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM {jobs}"), 2501);
+}
+
+TEST_P(CliTest, BlankNamesAreRefusedAndIdsReadInAnyCase) {
+  for (const char* args : {"enqueue ''", "enqueue '   '", "enqueue k --queue ' '",
+                           "enqueue \"$(printf 'a\\tb')\""}) {
+    auto r = Cli(std::string("--database ") + Quote(db_->url()) + " " + args);
+    EXPECT_EQ(r.status, 2) << args << r.output;
+    EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+  }
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM {jobs}"), 0);
+  std::string id = client_->Enqueue({.kind = "k"});
+  std::string upper = id;
+  for (char& c : upper) c = static_cast<char>(toupper(c));
+  auto r = Run("jobs show " + upper + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(Json::parse(r.out)["id"], id);
+  r = Run("jobs cancel " + upper);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(client_->Get(id).state, JobState::kCancelled);
+}
+
+TEST_P(CliTest, AConfigurationThatIsADirectoryIsAnError) {
+  auto r = Run("--config " + Quote(::testing::TempDir()) + " jobs list");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.err.find("is a directory"), std::string::npos) << r.err;
+}
+
+// Machine-readable times are RFC 3339 in UTC with milliseconds; people's say their zone.
+TEST_P(CliTest, TimesHaveOneFormat) {
+  std::regex machine(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)");
+  std::string id = client_->Enqueue({.kind = "k"});
+  client_->PauseQueue("default");
+  client_->StopCluster("test");
+  Json job = Json::parse(Run("jobs show " + id + " --json").out);
+  EXPECT_TRUE(std::regex_match(job["created_at"].get<std::string>(), machine)) << job;
+  EXPECT_TRUE(std::regex_match(job["run_at"].get<std::string>(), machine)) << job;
+  EXPECT_TRUE(std::regex_match(job["history"][0]["at"].get<std::string>(), machine)) << job;
+  Json cluster = Json::parse(Run("cluster status --json").out);
+  EXPECT_TRUE(std::regex_match(cluster["stopped_at"].get<std::string>(), machine)) << cluster;
+  std::string queues = Run("queues list --json").out;
+  std::smatch m;
+  EXPECT_TRUE(std::regex_search(queues, m, std::regex(R"re("paused_at":"([^"]*)")re")) &&
+              std::regex_match(m[1].str(), machine))
+      << queues;
+  std::string human = Run("jobs show " + id).out;
+  EXPECT_TRUE(std::regex_search(human, std::regex(R"(created_at: +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")))
+      << human;
+}
+
+// jobs show gives an error's last lines, without the blank lines of a trailing newline; --full
+// and --json give all of it.
+TEST_P(CliTest, LongErrorsShowTheirLastLines) {
+  std::string message;
+  for (int i = 1; i <= 12; ++i) message += fmt::format("trace line {}\n", i);
+  message += "\n\n";
+  WorkerOptions o;
+  o.database_url = db_->url();
+  o.queues = {QueueOptions{"default", 1}};
+  Worker worker(o);
+  worker.Register("fails", [&](JobContext&) { return JobResult::Discard(message); });
+  std::string id = client_->Enqueue({.kind = "fails"});
+  worker.Start();
+  ASSERT_TRUE(testing::WaitUntil([&] { return client_->Get(id).state == JobState::kFailed; }));
+  worker.Stop();
+  auto r = Run("jobs show " + id);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.out.find("7 earlier line(s); --full shows them"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("trace line 7\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("    trace line 12\nhistory:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("failed      trace line 1 ...\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("\n\n"), std::string::npos) << r.out;
+  r = Run("jobs show --full " + id);
+  EXPECT_NE(r.out.find("    trace line 1\n"), std::string::npos) << r.out;
+  Json j = Json::parse(Run("jobs show --json " + id).out);
+  EXPECT_NE(j["errors"][0]["error"].get<std::string>().find("trace line 1\n"), std::string::npos);
+}
+
+TEST_P(CliTest, BenchRefusesUnknownPhasesAndTheDefaultDatabase) {
+  auto r = Run("bench --phases seq,wrk --n-seq 1");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.err.find("unknown bench phase 'wrk'"), std::string::npos) << r.err;
+  std::string dir = TempFile("benchdir");
+  std::filesystem::create_directories(dir);
+  r = testing::RunCommand("env -C " + Quote(dir) + " -u SPINDLE_DATABASE -u SPINDLE_CONFIG " +
+                              SPINDLE_BIN,
+                          "bench --phases seq --n-seq 1");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.err.find("--use-default-database"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/spindle.db"));
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM {jobs}"), 0);
+}
+
+// Inspecting and steering never create a database file; a command that creates one says so.
+TEST(CliDatabaseFileTest, OnlyWritingCommandsCreateADatabaseAndTheySaySo) {
+  std::string dir = ::testing::TempDir() + "spindle_cli_newdb_" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::string db = "--database sqlite:" + Quote(dir + "/new.db") + " ";
+  for (const char* args : {"jobs list", "jobs show 01900000-0000-7000-8000-000000000000",
+                           "queues list", "workers list", "cluster status", "queues pause q"}) {
+    auto r = Cli(db + args);
+    EXPECT_EQ(r.status, 3) << args << r.output;
+    EXPECT_NE(r.err.find("no database at"), std::string::npos) << args << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir + "/new.db")) << args;
+  }
+  auto r = Cli(db + "enqueue k");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.err.find("note: created a new database at"), std::string::npos) << r.err;
+  r = Cli(db + "enqueue k");
+  EXPECT_EQ(r.err.find("created"), std::string::npos) << r.err;
+  r = Cli(db + "jobs list --json");
+  EXPECT_EQ(r.status, 0) << r.output;
+  std::filesystem::remove_all(dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CliTest, ::testing::ValuesIn(testing::kAllBackends),

@@ -176,13 +176,20 @@ TEST_P(ProcessTest, CliRefusesBadNumbersDurationsAndTimes) {
     EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << args << "\n" << r.output;
     EXPECT_NE(r.output.find(text), std::string::npos) << args << "\n" << r.output;
   };
+  // What is no whole number is told the range; a whole number out of it, the bound it crossed.
   std::string priority = "--priority must be a whole number between -2147483648 and 2147483647";
-  for (const char* bad : {"1.5", "1e3", "0x10", "99999999999999999999", "4294967297", "+1", "x"}) {
+  for (const char* bad : {"1.5", "1e3", "0x10", "99999999999999999999", "+1", "x"}) {
     expect(db + " enqueue k --priority " + bad, priority + ", got '" + bad + "'");
   }
+  expect(db + " enqueue k --priority 4294967297", "--priority must be at most 2147483647");
+  expect(db + " enqueue k --priority -4294967297", "--priority must be at least -2147483648");
   std::string attempts = "--max-attempts must be a whole number between 1 and 2147483647";
-  for (const char* bad : {"0", "-1", "1.5", "1e3", "0x10", "99999999999999999999"}) {
+  for (const char* bad : {"1.5", "1e3", "0x10", "99999999999999999999"}) {
     expect(db + " enqueue k --max-attempts " + bad, attempts + ", got '" + bad + "'");
+  }
+  for (const char* bad : {"0", "-1"}) {
+    expect(db + " enqueue k --max-attempts " + bad,
+           std::string("--max-attempts must be at least 1, got '") + bad + "'");
   }
   expect(db + " jobs list --limit 1.5", "--limit must be a whole number between 1 and 100000");
   expect(db + " jobs list --limit 0x10", "--limit must be a whole number between 1 and 100000");

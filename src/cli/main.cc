@@ -582,8 +582,11 @@ int Main(int argc, char** argv) {
         PrintJob(job, false, full);
         std::cout << "history:\n";
         for (const auto& e : history) {
+          // One line each: an error's first (the errors above show it whole).
+          std::string detail = e.detail.substr(0, e.detail.find('\n'));
+          if (detail.size() < e.detail.size()) detail += " ...";
           std::string line =
-              fmt::format("  {}  {:<10}  {}", core::FormatRfc3339(e.at), e.type, e.detail);
+              fmt::format("  {}  {:<10}  {}", core::FormatRfc3339(e.at), e.type, detail);
           std::cout << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";
         }
       }
