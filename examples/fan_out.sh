@@ -5,7 +5,7 @@
 #   command = ["/bin/sh", "examples/fan_out.sh"]
 #   [kinds.square]
 #   command = ["/bin/sh", "examples/fan_out.sh"]
-# and enqueue: spindle enqueue sum_squares '{"numbers": [1, 2, 3]}'
+# and enqueue: spindle enqueue sum_squares --args '{"numbers": [1, 2, 3]}'
 set -eu
 job=$(cat)  # the job: id, kind, args, attempt, step, checkpoint, and children once it has some
 get() { printf '%s' "$job" | jq -c "$1"; }
