@@ -484,7 +484,7 @@ TEST_P(ClusterStoreTest, APartitionSetFetchesEachOfItsPartitions) {
   EXPECT_GT(by_partition[1], 50);
   EXPECT_GT(by_partition[3], 50);
   EXPECT_TRUE(fetch({0, 1, 2, 3}).empty());
-  EXPECT_EQ(store_->JobList({.state = JobState::kRunning, .limit = 1000}).size(), 400u);
+  EXPECT_EQ(store_->JobList({.states = {JobState::kRunning}, .limit = 1000}).size(), 400u);
 }
 
 TEST_P(ClusterStoreTest, OverdueFetchesOnlyJobsDueLongEnoughAgo) {

@@ -330,7 +330,7 @@ TEST_P(ClusterTest, AMissingPartitionIsServedUnderABacklog) {
   }
   ASSERT_TRUE(WaitUntil([&] { return Count("state = 'completed'") >= kJobs / 2; }, 120s));
   int done_orphans = 0, done_others = 0;
-  for (const auto& j : client_->List({.state = JobState::kCompleted, .limit = kJobs})) {
+  for (const auto& j : client_->List({.states = {JobState::kCompleted}, .limit = kJobs})) {
     (orphans.count(j.id) ? done_orphans : done_others)++;
   }
   double orphan_rate = static_cast<double>(done_orphans) / orphans.size();

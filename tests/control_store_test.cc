@@ -585,6 +585,170 @@ TEST_P(ControlStoreTest, QueueListShowsPausesAndJobsByState) {
   EXPECT_EQ(store_->QueueList()[1].paused_at, std::nullopt);
 }
 
+// --- bulk changes, page by page ----------------------------------------------------------
+
+// Runs a bulk change page by page, as Client::ChangeAll does; returns how many changed.
+int64_t AllPages(const std::function<Store::JobPage(const JobFilter&)>& page_fn, JobFilter f,
+                 int page_size, int* pages = nullptr) {
+  f.limit = page_size;
+  int64_t changed = 0;
+  for (;;) {
+    auto page = page_fn(f);
+    if (page.last_id.empty()) return changed;
+    if (pages) ++*pages;
+    changed += page.changed;
+    f.after_id = page.last_id;
+  }
+}
+
+TEST_P(ControlStoreTest, BulkChangesApplyOnlyLegalTransitionsAsTheSingleJobOnesDo) {
+  std::map<JobState, std::string> ids;
+  for (JobState s : kEveryState) ids[s] = Make(s);
+  clock_->Advance(1s);
+  auto unfinished = JobFilter{.states = {JobState::kScheduled, JobState::kAvailable,
+                                         JobState::kRunning, JobState::kRetryable,
+                                         JobState::kStopped, JobState::kWaiting}};
+  auto finished =
+      JobFilter{.states = {JobState::kCompleted, JobState::kFailed, JobState::kCancelled}};
+  // Even when asked for every state, each change touches only the states it applies to.
+  JobFilter every;
+  for (JobState s : kEveryState) every.states.push_back(s);
+
+  EXPECT_EQ(AllPages([&](const JobFilter& f) { return store_->JobRetryPage(f); }, every, 3), 3);
+  for (JobState s : {JobState::kCompleted, JobState::kFailed, JobState::kCancelled}) {
+    Job j = Get(ids[s]);
+    EXPECT_EQ(j.state, JobState::kAvailable) << ToString(s);
+    EXPECT_EQ(j.run_at, Now());
+    EXPECT_GE(j.max_attempts, j.attempt + 1);
+  }
+  EXPECT_EQ(Get(ids[JobState::kExpired]).state, JobState::kExpired);
+
+  auto listener = Listener();
+  int64_t cancelled =
+      AllPages([&](const JobFilter& f) { return store_->JobCancelPage(f); }, unfinished, 2);
+  // Every unfinished job (the retried ones too), and the waiting job's child is cancelled with
+  // its parent, by one or the other.
+  EXPECT_GE(cancelled, 9);
+  for (const auto& [s, id] : ids) {
+    if (s == JobState::kExpired) continue;
+    EXPECT_EQ(Get(id).state, JobState::kCancelled) << ToString(s);
+  }
+  // The running job's worker is told and keeps its lease, as with JobCancel.
+  EXPECT_EQ(Hear(*listener).workers.count("maker"), 1u);
+  Job running = Get(ids[JobState::kRunning]);
+  EXPECT_EQ(running.lease_owner, "maker");
+  EXPECT_EQ(running.finished_at, Now());
+  EXPECT_EQ(Renew("maker", {{running.id, 1}}).give_up, (Refs{{running.id, 1}}));
+
+  int64_t to_delete = store_->JobCount(finished);
+  EXPECT_EQ(AllPages([&](const JobFilter& f) { return store_->JobDeletePage(f); }, finished, 4),
+            to_delete);
+  EXPECT_EQ(store_->JobCount({}), 1) << "only the expired job stays";
+}
+
+TEST_P(ControlStoreTest, BulkDeleteKeepsJobsWithUnfinishedChildrenOrParents) {
+  // A parent woken early completes while its child still runs.
+  std::string parent = Insert({.kind = "k", .queue = "p"});
+  ASSERT_EQ(Fetch("w", "p").size(), 1u);
+  ASSERT_TRUE(store_->JobSave("w", {parent, 1}, {.children = {{.kind = "k", .queue = "c"},
+                                                              {.kind = "k", .queue = "c"}}}));
+  auto children = store_->JobList({.parent_id = parent});
+  ASSERT_EQ(children.size(), 2u);
+  store_->JobWake(parent);
+  ASSERT_EQ(Fetch("w", "p").size(), 1u);
+  ASSERT_EQ(store_->JobFinishMany("w", {{parent, 2}}).size(), 1u);
+  ASSERT_EQ(Get(parent).state, JobState::kCompleted);
+  store_->JobCancel(children[0].id);  // finished; its sibling is unfinished
+  std::string lone = Make(JobState::kFailed);
+
+  JobFilter finished{.states = {JobState::kCompleted, JobState::kFailed, JobState::kCancelled}};
+  EXPECT_EQ(AllPages([&](const JobFilter& f) { return store_->JobDeletePage(f); }, finished, 10),
+            2) << "the parent with an unfinished child was deleted";
+  EXPECT_TRUE(store_->JobGet(parent).has_value());
+  EXPECT_FALSE(store_->JobGet(lone).has_value());
+  EXPECT_FALSE(store_->JobGet(children[0].id).has_value()) << "its parent had finished";
+  EXPECT_TRUE(store_->JobEvents(lone).empty()) << "the history stayed";
+  ExpectError([&] { store_->JobDelete(parent); }, ErrorCode::kIllegalTransition,
+              {"cannot delete job", "1 unfinished children"});
+  ExpectError([&] { store_->JobDelete(children[1].id); }, ErrorCode::kIllegalTransition,
+              {"it is available"});
+  ExpectError([&] { store_->JobDelete(core::NewUuidV7()); }, ErrorCode::kNotFound, {"no job"});
+  Job deleted = store_->JobDelete(Make(JobState::kCancelled));
+  EXPECT_FALSE(store_->JobGet(deleted.id).has_value());
+  EXPECT_EQ(deleted.state, JobState::kCancelled);
+}
+
+TEST_P(ControlStoreTest, BulkChangesCrossManyPagesAndSkipJobsThatMovedOn) {
+  constexpr int kJobs = 5000;
+  std::vector<JobSpec> specs(kJobs, JobSpec{.kind = "k", .queue = "bulk"});
+  auto inserted = store_->JobInsertMany(specs);
+  Insert({.kind = "k", .queue = "other"});
+  Insert({.kind = "other", .queue = "bulk"});
+  JobFilter cancel{.states = {JobState::kAvailable}, .queue = "bulk", .kind = "k"};
+  EXPECT_EQ(store_->JobCount(cancel), kJobs);
+
+  // A job that moves on between pages is skipped: a page takes the newest first, so the oldest
+  // is fetched by a worker after the first page.
+  int pages = 0;
+  bool moved = false;
+  int64_t cancelled = AllPages(
+      [&](const JobFilter& f) {
+        if (!moved && !f.after_id.empty()) {
+          moved = true;
+          EXPECT_EQ(Fetch("w", "bulk", 1).at(0).id, inserted.front());
+        }
+        return store_->JobCancelPage(f);
+      },
+      cancel, 1000, &pages);
+  EXPECT_EQ(pages, 5);
+  EXPECT_EQ(cancelled, kJobs - 1);
+  EXPECT_EQ(Get(inserted.front()).state, JobState::kRunning);
+  EXPECT_EQ(store_->JobCount({.states = {JobState::kCancelled}}), kJobs - 1);
+  EXPECT_EQ(store_->JobCount({.states = {JobState::kAvailable}}), 2) << "outside the filter";
+
+  JobFilter retry{.states = {JobState::kCancelled}, .queue = "bulk"};
+  EXPECT_EQ(AllPages([&](const JobFilter& f) { return store_->JobRetryPage(f); }, retry, 1000),
+            kJobs - 1);
+  EXPECT_EQ(store_->JobCount({.states = {JobState::kAvailable}, .queue = "bulk"}), kJobs);
+  store_->JobCancelPage({.states = {JobState::kAvailable}, .limit = 100000});
+  JobFilter del{.states = {JobState::kCancelled}, .kind = "k"};
+  EXPECT_EQ(AllPages([&](const JobFilter& f) { return store_->JobDeletePage(f); }, del, 1000),
+            kJobs);
+  EXPECT_EQ(store_->JobCount({}), 2);
+}
+
+TEST_P(ControlStoreTest, ListPagesByKeysetAndSeveralStates) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(Insert({.kind = "k"}));
+  std::string failed = Make(JobState::kFailed);
+  std::string retryable = Make(JobState::kRetryable);
+  auto two = store_->JobList({.states = {JobState::kFailed, JobState::kRetryable}});
+  EXPECT_EQ(Ids(two), (std::vector<std::string>{std::min(failed, retryable),
+                                                std::max(failed, retryable)}));
+  auto first = store_->JobList({.queue = "default", .limit = 3});
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(first[0].id, ids[4]) << "newest first";
+  EXPECT_EQ(store_->JobCount({.queue = "default"}), 5);
+  auto next = store_->JobList({.queue = "default", .after_id = first.back().id, .limit = 3});
+  ASSERT_EQ(next.size(), 2u);
+  EXPECT_EQ(next[0].id, ids[1]);
+  EXPECT_EQ(next[1].id, ids[0]);
+  EXPECT_EQ(store_->JobCount({.queue = "default", .after_id = first.back().id}), 2);
+}
+
+TEST_P(ControlStoreTest, QueueRemoveForgetsOnlyAQueueWithoutJobs) {
+  Insert({.kind = "k", .queue = "busy"});
+  store_->QueuePause("busy", true);
+  store_->QueuePause("empty", true);
+  EXPECT_EQ(store_->QueueRemove("busy"), 1);
+  EXPECT_EQ(store_->QueueRemove("empty"), 0);
+  EXPECT_EQ(store_->QueueRemove("never"), 0);
+  auto list = store_->QueueList();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].name, "busy");
+  EXPECT_TRUE(list[0].paused_at.has_value()) << "a refused remove changed the queue";
+}
+
 // --- the cluster --------------------------------------------------------------------------
 
 TEST_P(ControlStoreTest, ClusterStopHandsBackRunningJobsUntilResumed) {

@@ -127,7 +127,7 @@ TEST_P(ProcessTest, CliEnqueuesListsAndShowsJobs) {
   EXPECT_EQ(Json::parse(r.output)["kind"], "mail");
   r = Cli(db + " jobs list --state available --json");
   ASSERT_EQ(r.status, 0) << r.output;
-  auto list = Json::parse(r.output);
+  auto list = Json::parse(r.output)["jobs"];
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0]["id"], id);
   r = Cli(db + " jobs list --queue q1");
@@ -522,7 +522,7 @@ TEST_P(ProcessTest, CliControlsJobsQueuesAndTheCluster) {
       << r.output;
   r = Cli(db + " jobs list --parent " + parent + " --json");
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_EQ(Json::parse(r.output).size(), 2u);
+  EXPECT_EQ(Json::parse(r.output)["jobs"].size(), 2u);
 }
 
 // A six-step job whose worker is SIGKILLed during each step in turn: each time it resumes at that

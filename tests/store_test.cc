@@ -394,7 +394,7 @@ TEST_P(StoreTest, AFetchedRowTheWorkerCannotReadFailsAloneAndReadingPathsShowIts
     EXPECT_EQ(events.back().type, "failed");
   }
   EXPECT_EQ(store_->JobList({}).size(), 5u);
-  EXPECT_EQ(store_->JobList({.state = JobState::kFailed}).size(), 2u);
+  EXPECT_EQ(store_->JobList({.states = {JobState::kFailed}}).size(), 2u);
   EXPECT_TRUE(Fetch("w2").empty());
   // The good ones run on as usual.
   for (const auto& id : good) EXPECT_EQ(Finish("w", {id, 1}), std::vector<std::string>{id});
@@ -648,8 +648,8 @@ TEST_P(StoreTest, ListFiltersNewestFirst) {
   EXPECT_EQ(store_->JobList({}).front().id, c);
   EXPECT_EQ(store_->JobList({.queue = "q1"}).size(), 2u);
   EXPECT_EQ(store_->JobList({.kind = "a"}).size(), 2u);
-  EXPECT_EQ(store_->JobList({.state = JobState::kCancelled}).size(), 1u);
-  EXPECT_EQ(store_->JobList({.state = JobState::kAvailable, .queue = "q1", .kind = "b"}).size(), 1u);
+  EXPECT_EQ(store_->JobList({.states = {JobState::kCancelled}}).size(), 1u);
+  EXPECT_EQ(store_->JobList({.states = {JobState::kAvailable}, .queue = "q1", .kind = "b"}).size(), 1u);
   EXPECT_EQ(store_->JobList({.limit = 1}).size(), 1u);
 }
 

@@ -55,10 +55,30 @@ class Client {
   // entry that repeats the one before it only moving that one's time. Throws kNotFound.
   std::vector<JobEvent> History(const std::string& id);
 
+  // How many jobs match `filter`, whatever its limit.
+  int64_t Count(const JobFilter& filter);
+
   // Cancels a job that has not finished. Throws kIllegalTransition for a finished job.
   Job Cancel(const std::string& id);
   // Makes a completed, failed or cancelled job available again.
   Job Retry(const std::string& id);
+  // Deletes a completed, failed or cancelled job and its history; returns it as it was. A job
+  // with unfinished children, or whose parent has not finished (it may still read its
+  // children), is refused with kIllegalTransition.
+  Job Delete(const std::string& id);
+
+  // Bulk changes: every job matching a filter (states, queue, kind, parent; not its limit or
+  // after_id), as Cancel, Retry and Delete change one.
+  enum class BulkAction { kCancel, kRetry, kDelete };
+  // The filter a bulk change works on: `filter` with no states meaning every state `action`
+  // applies to (cancel: unfinished; retry and delete: completed, failed, cancelled). A state it
+  // does not apply to is kInvalidArgument. Count() of it says how many jobs it would touch.
+  static JobFilter BulkFilter(BulkAction action, JobFilter filter);
+  // Changes every job of BulkFilter(action, filter), in pages of `page_size` newest first, each
+  // page its own short transaction, so that no lock is held long, also over millions of jobs. A
+  // job that moved to another state meanwhile is skipped; so is one Delete would refuse.
+  // Returns how many changed.
+  int64_t ChangeAll(BulkAction action, const JobFilter& filter, int page_size = 1000);
 
   // Job control (docs/jobs.md). Each throws kNotFound or kIllegalTransition and then changes
   // nothing. A running job's worker is told; its handler's cancel token fires.
@@ -67,10 +87,17 @@ class Client {
   Job Resume(const std::string& id);
   // Ends a napping (snoozed) job's nap now; a running job keeps the wake-up for its next nap.
   Job Wake(const std::string& id);
-  // No new fetches from a paused queue; running jobs finish. Idempotent.
+  // No new fetches from a paused queue; running jobs finish. Idempotent. A queue nobody knows
+  // (see KnownQueues) is kNotFound, and nothing changes.
   void PauseQueue(const std::string& name);
   void ResumeQueue(const std::string& name);
   std::vector<QueueInfo> Queues();
+  // The queues that exist, by name: those with jobs or paused (Queues()), and those a
+  // registered worker serves.
+  std::vector<std::string> KnownQueues();
+  // Forgets a queue without jobs, and its pause. kNotFound for a queue nobody knows,
+  // kIllegalTransition (saying how many) while it has jobs.
+  void RemoveQueue(const std::string& name);
   ClusterState Cluster();
   // Stops the whole cluster: no fetches, running jobs are handed back and run again on resume
   // (jobs stopped one by one stay stopped). Throws kIllegalTransition when already stopped.

@@ -112,13 +112,17 @@ struct JobSpec {
   void Validate() const;
 };
 
-// Filters for listing jobs. Empty fields do not filter.
+// Filters for listing jobs, newest first, and for changing them in bulk. Empty fields do not
+// filter.
 struct JobFilter {
-  std::optional<JobState> state;
+  std::vector<JobState> states;  // jobs in any of these states
   std::string queue;
   std::string kind;
   std::string parent_id;  // the children of this job
-  int limit = 100;  // Default: 100; newest first
+  // Keyset paging: only jobs older than this one (listed after it, newest first): the last id
+  // of one page gives the next.
+  std::string after_id;
+  int limit = 100;  // Default: 100
 };
 
 }  // namespace spindle

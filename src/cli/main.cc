@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "cli/bench.h"
+#include "cli/bulk.h"
 #include "cli/config.h"
 #include "cli/input.h"
 #include "cli/options.h"
@@ -122,19 +123,31 @@ void PrintJob(const Job& j, bool json, bool full = false) {
   }
 }
 
-void PrintJobs(const std::vector<Job>& jobs, bool json) {
+// One page of `jobs list`: `total` jobs match from its start. JSON: {"jobs": [...], "total": N,
+// "next_after": the id to pass as --after for the next page, null on the last}. People: a
+// table, and on stderr where the next page starts when this one is cut off.
+void PrintJobs(const std::vector<Job>& jobs, int64_t total, bool json) {
+  bool cut = total > static_cast<int64_t>(jobs.size());
+  Json next = cut ? Json(jobs.back().id) : Json(nullptr);
   if (json) {
     Json arr = Json::array();
     for (const auto& j : jobs) arr.push_back(j.ToJson());
-    std::cout << arr.dump() << "\n";
+    std::cout << Json{{"jobs", arr}, {"total", total}, {"next_after", next}}.dump() << "\n";
     return;
   }
-  std::cout << fmt::format("{:<36}  {:<20}  {:<12}  {:<10}  {:>7}  {:>8}  {}\n", "ID", "KIND",
-                           "QUEUE", "STATE", "ATTEMPT", "PRIORITY", "RUN_AT");
+  // WHEN: the next run of a job waiting to run, a running job's start, a finished job's end.
+  std::cout << fmt::format("{:<36}  {:<20}  {:<12}  {:<10}  {:>7}  {:>8}  {:<20}  {}\n", "ID",
+                           "KIND", "QUEUE", "STATE", "ATTEMPT", "PRIORITY", "WHEN", "ERROR");
   for (const auto& j : jobs) {
-    std::cout << fmt::format("{:<36}  {:<20}  {:<12}  {:<10}  {:>3}/{:<3}  {:>8}  {}\n", j.id,
-                             j.kind, j.queue, ToString(j.state), j.attempt, j.max_attempts,
-                             j.priority, Time(j.run_at));
+    std::string line = fmt::format(
+        "{:<36}  {:<20}  {:<12}  {:<10}  {:>3}/{:<3}  {:>8}  {:<20}  {}", j.id, j.kind, j.queue,
+        ToString(j.state), j.attempt, j.max_attempts, j.priority, Time(RelevantTime(j)),
+        ErrorLine(j, 60));
+    std::cout << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";
+  }
+  if (cut) {
+    std::cerr << fmt::format("showing {} of {}; next page: --after {}\n", jobs.size(), total,
+                             jobs.back().id);
   }
 }
 
@@ -465,22 +478,36 @@ int Main(int argc, char** argv) {
   jobs->require_subcommand(1);
   jobs->fallthrough();
   auto* list = jobs->add_subcommand("list", "List jobs, newest first");
-  std::string state, lqueue, kind, parent;
+  std::string state, lqueue, kind, parent, after;
   int limit = 100;
-  list->add_option("--state", state, "scheduled, available, running, retryable, completed, ...");
+  list->add_option("--state", state,
+                   "scheduled, available, running, retryable, completed, ...; several: "
+                   "failed,retryable");
   list->add_option("--queue", lqueue);
   list->add_option("--kind", kind);
   list->add_option("--parent", parent, "Only the children of this job");
+  list->add_option("--after", after, "The next page: jobs older than this id");
   AddIntOption(*list, "--limit", limit, 1, 100000, "At most this many (default: 100)");
   std::string id;
   auto* show = jobs->add_subcommand("show", "Show one job");
   show->add_option("id", id)->required();
   bool full = false;
   show->add_flag("--full", full, "Every line of each error (default: the last 5)");
-  auto* cancel = jobs->add_subcommand("cancel", "Cancel a job that has not finished");
-  cancel->add_option("id", id)->required();
-  auto* retry = jobs->add_subcommand("retry", "Run a completed, failed or cancelled job again");
-  retry->add_option("id", id)->required();
+  BulkOptions bulk;
+  auto* cancel = jobs->add_subcommand("cancel", "Cancel a job, or every job selected, that has "
+                                                "not finished (with its unfinished children)");
+  cancel->add_option("id", id);
+  AddBulkOptions(*cancel, bulk);
+  auto* retry = jobs->add_subcommand(
+      "retry", "Run a completed, failed or cancelled job, or every job selected (default: "
+               "failed), again");
+  retry->add_option("id", id);
+  AddBulkOptions(*retry, bulk);
+  auto* del = jobs->add_subcommand(
+      "delete", "Delete a completed, failed or cancelled job, or every job selected, with its "
+                "history");
+  del->add_option("id", id);
+  AddBulkOptions(*del, bulk);
   auto* stop = jobs->add_subcommand("stop", "Stop a waiting or running job until resumed");
   stop->add_option("id", id)->required();
   auto* resume = jobs->add_subcommand("resume", "Make a stopped job available again");
@@ -497,6 +524,8 @@ int Main(int argc, char** argv) {
   queues_pause->add_option("name", queue_name)->required();
   auto* queues_resume = queues->add_subcommand("resume", "Fetch from a paused queue again");
   queues_resume->add_option("name", queue_name)->required();
+  auto* queues_remove = queues->add_subcommand("remove", "Forget a queue that has no jobs");
+  queues_remove->add_option("name", queue_name)->required();
 
   auto* cluster = app.add_subcommand("cluster", "Stop and resume the whole cluster");
   cluster->require_subcommand(1);
@@ -557,15 +586,19 @@ int Main(int argc, char** argv) {
     }
     if (list->parsed()) {
       JobFilter f;
-      if (!state.empty()) {
-        f.state = ParseJobState(state);
-        if (!f.state) throw Error(ErrorCode::kInvalidArgument, "unknown state '" + state + "'");
-      }
+      if (!state.empty()) f.states = ParseStates(state);
       f.queue = lqueue;
       f.kind = kind;
       f.parent_id = parent;
+      f.after_id = after;
       f.limit = limit;
-      PrintJobs(OpenClient(g)->List(f), g.json);
+      auto client = OpenClient(g);
+      auto page = client->List(f);
+      // Counted only when the page is full: a shorter one is all there is.
+      int64_t total = static_cast<int64_t>(page.size()) < limit
+                          ? static_cast<int64_t>(page.size())
+                          : client->Count(f);
+      PrintJobs(page, total, g.json);
       return 0;
     }
     if (workers_list->parsed()) PrintMembers(OpenClient(g)->Members(), g.json);
@@ -591,8 +624,13 @@ int Main(int argc, char** argv) {
         }
       }
     }
-    if (cancel->parsed()) PrintJob(OpenClient(g)->Cancel(id), g.json);
-    if (retry->parsed()) PrintJob(OpenClient(g)->Retry(id), g.json);
+    for (auto [command, action] : {std::pair{cancel, Client::BulkAction::kCancel},
+                                   std::pair{retry, Client::BulkAction::kRetry},
+                                   std::pair{del, Client::BulkAction::kDelete}}) {
+      if (!command->parsed()) continue;
+      return RunJobChange(*OpenClient(g), action, id, bulk, g.json,
+                          [&](const Job& job) { PrintJob(job, g.json); });
+    }
     if (stop->parsed()) PrintJob(OpenClient(g)->Stop(id), g.json);
     if (resume->parsed()) PrintJob(OpenClient(g)->Resume(id), g.json);
     if (wake->parsed()) PrintJob(OpenClient(g)->Wake(id), g.json);
@@ -606,6 +644,11 @@ int Main(int argc, char** argv) {
       PrintQueues(client->Queues(), g.json);
     }
     if (queues_list->parsed()) PrintQueues(OpenClient(g)->Queues(), g.json);
+    if (queues_remove->parsed()) {
+      auto client = OpenClient(g);
+      client->RemoveQueue(queue_name);
+      PrintQueues(client->Queues(), g.json);
+    }
     if (cluster_status->parsed() || cluster_stop->parsed() || cluster_resume->parsed()) {
       auto client = OpenClient(g);
       if (cluster_stop->parsed()) client->StopCluster(reason);

@@ -1,6 +1,11 @@
 #include "spindle/client.h"
 
+#include <algorithm>
 #include <cctype>
+#include <set>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/time.h"
 #include "core/uuid.h"
@@ -63,23 +68,118 @@ std::vector<JobEvent> Client::History(const std::string& id) {
   return JobTimeline(job, store_->JobEvents(job.id));
 }
 
-std::vector<Job> Client::List(const JobFilter& given) {
-  JobFilter filter = given;
+namespace {
+
+// Checks a filter's ids and puts them in the stored (lower) case.
+JobFilter CheckFilter(JobFilter filter) {
   if (!filter.parent_id.empty() && !core::IsUuid(filter.parent_id)) {
     throw Error(ErrorCode::kInvalidArgument,
                 "'" + filter.parent_id + "' is not a job id (a UUID), so it has no children");
   }
+  if (!filter.after_id.empty() && !core::IsUuid(filter.after_id)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "'" + filter.after_id + "' is not a job id (a UUID) to list after");
+  }
   filter.parent_id = JobId(filter.parent_id);
-  return store_->JobList(filter);
+  filter.after_id = JobId(filter.after_id);
+  return filter;
 }
+
+}  // namespace
+
+std::vector<Job> Client::List(const JobFilter& filter) {
+  return store_->JobList(CheckFilter(filter));
+}
+int64_t Client::Count(const JobFilter& filter) { return store_->JobCount(CheckFilter(filter)); }
+
 Job Client::Cancel(const std::string& id) { return store_->JobCancel(JobId(id)); }
 Job Client::Retry(const std::string& id) { return store_->JobRetry(JobId(id)); }
+Job Client::Delete(const std::string& id) { return store_->JobDelete(JobId(id)); }
+
+JobFilter Client::BulkFilter(BulkAction action, JobFilter filter) {
+  static const std::vector<JobState> kUnfinished = {
+      JobState::kScheduled, JobState::kAvailable, JobState::kRunning,
+      JobState::kRetryable, JobState::kStopped,   JobState::kWaiting};
+  static const std::vector<JobState> kFinished = {JobState::kCompleted, JobState::kFailed,
+                                                  JobState::kCancelled};
+  const auto& legal = action == BulkAction::kCancel ? kUnfinished : kFinished;
+  const char* verb = action == BulkAction::kCancel  ? "cancel"
+                     : action == BulkAction::kRetry ? "retry"
+                                                    : "delete";
+  if (filter.states.empty()) filter.states = legal;
+  for (JobState s : filter.states) {
+    if (std::find(legal.begin(), legal.end(), s) == legal.end()) {
+      std::string names;
+      for (JobState l : legal) names += (names.empty() ? "" : ", ") + std::string(ToString(l));
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("cannot {} {} jobs: {} applies to {} jobs only", verb, ToString(s),
+                              verb, names));
+    }
+  }
+  return filter;
+}
+
+int64_t Client::ChangeAll(BulkAction action, const JobFilter& filter, int page_size) {
+  JobFilter f = CheckFilter(BulkFilter(action, filter));
+  f.limit = page_size;
+  f.after_id.clear();
+  int64_t changed = 0;
+  for (;;) {
+    Store::JobPage page = action == BulkAction::kCancel  ? store_->JobCancelPage(f)
+                          : action == BulkAction::kRetry ? store_->JobRetryPage(f)
+                                                         : store_->JobDeletePage(f);
+    if (page.last_id.empty()) return changed;
+    changed += page.changed;
+    f.after_id = page.last_id;
+  }
+}
 Job Client::Stop(const std::string& id) { return store_->JobStop(JobId(id)); }
 Job Client::Resume(const std::string& id) { return store_->JobResume(JobId(id)); }
 Job Client::Wake(const std::string& id) { return store_->JobWake(JobId(id)); }
-void Client::PauseQueue(const std::string& name) { store_->QueuePause(name, true); }
-void Client::ResumeQueue(const std::string& name) { store_->QueuePause(name, false); }
+
+namespace {
+
+// Throws kNotFound, listing the known queues, unless `name` is one of them.
+void RequireKnownQueue(const std::string& name, const std::vector<std::string>& known) {
+  if (name.empty()) throw Error(ErrorCode::kInvalidArgument, "a queue needs a name");
+  if (std::find(known.begin(), known.end(), name) != known.end()) return;
+  throw Error(ErrorCode::kNotFound,
+              fmt::format("unknown queue '{}'; known queues: {}", name,
+                          known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", "))));
+}
+
+}  // namespace
+
+// A queue that only a worker's configuration names, with no jobs yet, counts as known: pausing
+// it before its first job arrives is what an operator wants (docs/jobs.md).
+void Client::PauseQueue(const std::string& name) {
+  RequireKnownQueue(name, KnownQueues());
+  store_->QueuePause(name, true);
+}
+void Client::ResumeQueue(const std::string& name) {
+  RequireKnownQueue(name, KnownQueues());
+  store_->QueuePause(name, false);
+}
 std::vector<QueueInfo> Client::Queues() { return store_->QueueList(); }
+
+std::vector<std::string> Client::KnownQueues() {
+  std::set<std::string> names;
+  for (const auto& q : store_->QueueList()) names.insert(q.name);
+  for (const auto& m : store_->MemberList().members) {
+    names.insert(m.info.queues.begin(), m.info.queues.end());
+  }
+  return {names.begin(), names.end()};
+}
+
+void Client::RemoveQueue(const std::string& name) {
+  RequireKnownQueue(name, KnownQueues());
+  if (int64_t jobs = store_->QueueRemove(name); jobs > 0) {
+    throw Error(ErrorCode::kIllegalTransition,
+                fmt::format("cannot remove queue '{}': it still has {} job{} (delete or wait for "
+                            "them first)",
+                            name, jobs, jobs == 1 ? "" : "s"));
+  }
+}
 ClusterState Client::Cluster() { return store_->ClusterGet(); }
 ClusterState Client::StopCluster(const std::string& reason) { return store_->ClusterStop(reason); }
 ClusterState Client::ResumeCluster() { return store_->ClusterResume(); }

@@ -209,6 +209,27 @@ void ThrowChangeRefused(Store& store, const std::string& id, std::string_view ac
               fmt::format("cannot {} job {}: it is {}", action, id, ToString(job->state)));
 }
 
+void ThrowDeleteRefused(Store& store, const std::string& id) {
+  auto job = store.JobGet(id);
+  if (!job) throw Error(ErrorCode::kNotFound, "no job with id '" + id + "'");
+  if (job->state != JobState::kCompleted && job->state != JobState::kFailed &&
+      job->state != JobState::kCancelled) {
+    throw Error(ErrorCode::kIllegalTransition,
+                fmt::format("cannot delete job {}: it is {} (only completed, failed and cancelled "
+                            "jobs can be deleted)",
+                            id, ToString(job->state)));
+  }
+  if (job->children_pending > 0) {
+    throw Error(ErrorCode::kIllegalTransition,
+                fmt::format("cannot delete job {}: it has {} unfinished children", id,
+                            job->children_pending));
+  }
+  throw Error(ErrorCode::kIllegalTransition,
+              fmt::format("cannot delete job {}: its parent {} has not finished and may still "
+                          "read it",
+                          id, job->parent_id));
+}
+
 }  // namespace spindle
 
 namespace spindle {

@@ -124,7 +124,10 @@ class Store {
   // The history entries the backend stored for a job, oldest first: the last kHistoryLimit. The
   // whole timeline is JobTimeline of these and the job.
   virtual std::vector<JobEvent> JobEvents(const std::string& id) = 0;
+  // The jobs that match `filter`, newest first, at most filter.limit.
   virtual std::vector<Job> JobList(const JobFilter& filter) = 0;
+  // How many jobs match `filter` (all of them, whatever its limit).
+  virtual int64_t JobCount(const JobFilter& filter) = 0;
 
   // Leases up to `limit` due jobs of a queue to a worker, in priority, run_at, id order.
   // SKIP LOCKED: concurrent fetchers never get the same job. Returned jobs carry no errors.
@@ -179,6 +182,9 @@ class Store {
   virtual void QueuePause(const std::string& name, bool paused) = 0;
   // Every queue that has jobs or is paused, by name.
   virtual std::vector<QueueInfo> QueueList() = 0;
+  // Forgets a queue without jobs: its pause (its row) goes. Returns how many jobs it still has:
+  // when that is not 0, nothing changed.
+  virtual int64_t QueueRemove(const std::string& name) = 0;
 
   virtual ClusterState ClusterGet() = 0;
   // Stops the cluster: nothing is fetched, running jobs are handed back (their attempt does not
@@ -189,6 +195,24 @@ class Store {
   virtual ClusterState ClusterResume() = 0;
   // Makes a completed, failed or cancelled job available again.
   virtual Job JobRetry(const std::string& id) = 0;
+  // Deletes a completed, failed or cancelled job and its history, unless it has unfinished
+  // children or an unfinished parent (which may still read it). Returns it as it was.
+  virtual Job JobDelete(const std::string& id) = 0;
+
+  // Bulk changes (Client::CancelAll, RetryAll, DeleteAll), one page at a time so that no lock is
+  // held long: each takes the page JobList(filter) would list (filter.states required), and in
+  // one short transaction changes those of its jobs that are then still in one of
+  // filter.states, exactly as the single-job method above would (a cancelled running job's
+  // worker is told and keeps its lease; a job that cannot be deleted is left). Jobs that moved
+  // on meanwhile are skipped. Returns how many changed and the page's last id, the next page's
+  // filter.after_id ("" when the page was empty: done).
+  struct JobPage {
+    int64_t changed = 0;
+    std::string last_id;
+  };
+  virtual JobPage JobCancelPage(const JobFilter& filter) = 0;
+  virtual JobPage JobRetryPage(const JobFilter& filter) = 0;
+  virtual JobPage JobDeletePage(const JobFilter& filter) = 0;
 
   // --- cluster (docs/coordination.md) ---
 
@@ -287,6 +311,9 @@ std::vector<Job> RunnableJobs(Store& store, const std::string& worker_id,
 // For backends: a state change of job `id` matched no row. Throws kNotFound when the job does
 // not exist, else kIllegalTransition naming its state.
 [[noreturn]] void ThrowChangeRefused(Store& store, const std::string& id, std::string_view action);
+// For backends: a delete of job `id` matched no row. Throws kNotFound, or kIllegalTransition
+// saying why it stays (its state, its unfinished children, its unfinished parent).
+[[noreturn]] void ThrowDeleteRefused(Store& store, const std::string& id);
 // For backends: a registration found worker id `id` held by a live member of another
 // incarnation, on `host` as process `pid`. Throws kIllegalTransition.
 [[noreturn]] void ThrowWorkerIdInUse(std::string_view id, std::string_view host, int pid);

@@ -936,7 +936,7 @@ void FaultSuite::DrainAndStop() {
       if ((left = Unfinished()) == 0) break;
       // A job with many attempts behind it may wait long for its back-off (that is no
       // invariant): it is woken, so that the drain stays short.
-      for (const auto& j : client_->List({.state = JobState::kRetryable, .limit = 1000})) {
+      for (const auto& j : client_->List({.states = {JobState::kRetryable}, .limit = 1000})) {
         if (j.run_at > std::chrono::system_clock::now() + 5s) client_->Wake(j.id);
       }
     } catch (const std::exception&) {

@@ -84,6 +84,30 @@ void InTransaction(Conn& c, Body body) {
   }
 }
 
+// A change of a parent or child locks both (the triggers of migration 006), so it can deadlock
+// with a batch finishing that job's relatives; PostgreSQL then aborts one side, and it is safe to
+// run `fn` again.
+template <class Fn>
+auto RetryingDeadlocks(Fn fn) {
+  for (int tries = 1;; ++tries) {
+    try {
+      return fn();
+    } catch (const Error& e) {
+      if (tries == 3 || std::string_view(e.what()).find("deadlock") == std::string_view::npos) {
+        throw;
+      }
+    }
+  }
+}
+
+// A filter's states as a parameter (NULL: every state).
+std::optional<std::string> States(const JobFilter& f) {
+  if (f.states.empty()) return std::nullopt;
+  std::vector<std::optional<std::string>> names;
+  for (JobState s : f.states) names.push_back(std::string(ToString(s)));
+  return FormatArray(names);
+}
+
 void RequireUuid(const std::string& id) {
   if (!core::IsUuid(id)) {
     throw Error(ErrorCode::kNotFound, "no job with id '" + id + "' (not a UUID)");
@@ -207,12 +231,17 @@ std::vector<JobEvent> PgStore::JobEvents(const std::string& id) {
 
 std::vector<Job> PgStore::JobList(const JobFilter& f) {
   auto c = pool_.Acquire();
-  std::optional<std::string> state;
-  if (f.state) state = std::string(ToString(*f.state));
-  Params p{state, Opt(f.queue), Opt(f.kind), std::to_string(f.limit)};
+  Params p{States(f), Opt(f.queue), Opt(f.kind), std::to_string(f.limit), Opt(f.after_id)};
   if (f.parent_id.empty()) return ReadJobs(c->ExecPrepared("job_list", kJobList, p));
   p.push_back(f.parent_id);
   return ReadJobs(c->ExecPrepared("job_children", kJobChildren, p));
+}
+
+int64_t PgStore::JobCount(const JobFilter& f) {
+  auto c = pool_.Acquire();
+  auto r = c->ExecPrepared("job_count", kJobCount,
+                           {States(f), Opt(f.queue), Opt(f.kind), Opt(f.parent_id), Opt(f.after_id)});
+  return std::stoll(std::string(r.Get(0, 0)));
 }
 
 std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
@@ -293,22 +322,54 @@ int PgStore::JobRescue(int limit) {
 Job PgStore::ChangeOne(const char* name, std::string_view sql, const std::string& id,
                        std::string_view action) {
   RequireUuid(id);
-  // A change of a parent or child locks both (the triggers of migration 006), so it can deadlock
-  // with a batch finishing that job's relatives; PostgreSQL then aborts one side, and it is safe
-  // to try again.
-  for (int tries = 1;; ++tries) {
-    try {
-      auto c = pool_.Acquire();
-      auto r = c->ExecPrepared(name, sql, {Now(), id});
-      if (r.rows() == 1) return ReadJob(r, 0);
-      break;
-    } catch (const Error& e) {
-      if (tries == 3 || std::string_view(e.what()).find("deadlock") == std::string_view::npos) {
-        throw;
-      }
-    }
-  }
-  ThrowChangeRefused(*this, id, action);
+  auto changed = RetryingDeadlocks([&]() -> std::optional<Job> {
+    auto c = pool_.Acquire();
+    auto r = c->ExecPrepared(name, sql, {Now(), id});
+    if (r.rows() == 1) return ReadJob(r, 0);
+    return std::nullopt;
+  });
+  if (!changed) ThrowChangeRefused(*this, id, action);
+  return *changed;
+}
+
+Job PgStore::JobDelete(const std::string& id) {
+  RequireUuid(id);
+  auto deleted = RetryingDeadlocks([&]() -> std::optional<Job> {
+    auto c = pool_.Acquire();
+    auto r = c->ExecPrepared("job_delete", kJobDelete, {id});
+    if (r.rows() == 1) return ReadJob(r, 0);
+    return std::nullopt;
+  });
+  if (!deleted) ThrowDeleteRefused(*this, id);
+  return *deleted;
+}
+
+Store::JobPage PgStore::ChangePage(const char* name, std::string_view sql, const JobFilter& f,
+                                   bool with_now) {
+  if (f.states.empty()) throw Error(ErrorCode::kInvalidArgument, "a bulk change needs states");
+  Params p{States(f), Opt(f.queue), Opt(f.kind), Opt(f.parent_id), Opt(f.after_id),
+           std::to_string(f.limit)};
+  if (with_now) p.insert(p.begin(), Now());
+  return RetryingDeadlocks([&] {
+    auto c = pool_.Acquire();
+    auto r = c->ExecPrepared(name, sql, p);
+    JobPage page;
+    if (!r.IsNull(0, 0)) page.last_id = r.Get(0, 0);
+    page.changed = std::stoll(std::string(r.Get(0, 1)));
+    return page;
+  });
+}
+
+Store::JobPage PgStore::JobCancelPage(const JobFilter& f) {
+  return ChangePage("job_cancel_page", kJobCancelPage, f, true);
+}
+
+Store::JobPage PgStore::JobRetryPage(const JobFilter& f) {
+  return ChangePage("job_retry_page", kJobRetryPage, f, true);
+}
+
+Store::JobPage PgStore::JobDeletePage(const JobFilter& f) {
+  return ChangePage("job_delete_page", kJobDeletePage, f, false);
 }
 
 Job PgStore::JobCancel(const std::string& id) {
@@ -369,6 +430,11 @@ std::vector<QueueInfo> PgStore::QueueList() {
     if (!r.IsNull(i, 2)) out.back().jobs[std::string(r.Get(i, 2))] = std::stoll(std::string(r.Get(i, 3)));
   }
   return out;
+}
+
+int64_t PgStore::QueueRemove(const std::string& name) {
+  auto c = pool_.Acquire();
+  return std::stoll(std::string(c->ExecPrepared("queue_remove", kQueueRemove, {name}).Get(0, 0)));
 }
 
 namespace {

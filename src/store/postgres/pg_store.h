@@ -20,6 +20,7 @@ class PgStore final : public Store {
   std::vector<std::string> JobInsertMany(const std::vector<JobSpec>& specs) override;
   std::optional<Job> JobGet(const std::string& id) override;
   std::vector<Job> JobList(const JobFilter& filter) override;
+  int64_t JobCount(const JobFilter& filter) override;
   std::vector<Job> JobFetch(const JobFetchParams& params) override;
   std::vector<std::string> JobFinishMany(const std::string& worker_id,
                                          const std::vector<JobOutcome>& outcomes) override;
@@ -28,6 +29,10 @@ class PgStore final : public Store {
   int JobRescue(int limit) override;
   Job JobCancel(const std::string& id) override;
   Job JobRetry(const std::string& id) override;
+  Job JobDelete(const std::string& id) override;
+  JobPage JobCancelPage(const JobFilter& filter) override;
+  JobPage JobRetryPage(const JobFilter& filter) override;
+  JobPage JobDeletePage(const JobFilter& filter) override;
   std::vector<JobEvent> JobEvents(const std::string& id) override;
   bool JobSave(const std::string& worker_id, const JobRef& job,
                const JobSaveParams& save) override;
@@ -36,6 +41,7 @@ class PgStore final : public Store {
   Job JobWake(const std::string& id) override;
   void QueuePause(const std::string& name, bool paused) override;
   std::vector<QueueInfo> QueueList() override;
+  int64_t QueueRemove(const std::string& name) override;
   ClusterState ClusterGet() override;
   ClusterState ClusterStop(const std::string& reason) override;
   ClusterState ClusterResume() override;
@@ -59,6 +65,10 @@ class PgStore final : public Store {
   // kIllegalTransition.
   Job ChangeOne(const char* name, std::string_view sql, const std::string& id,
                 std::string_view action);
+  // Runs one page of a bulk change (job_*_page.sql); `with_now`: the statement takes the time
+  // as $1 before the filter.
+  JobPage ChangePage(const char* name, std::string_view sql, const JobFilter& filter,
+                     bool with_now);
 
   std::shared_ptr<Clock> clock_;
   Pool pool_;

@@ -65,6 +65,18 @@ Job ReadJob(const Statement& st, std::string* problem = nullptr) {
   return j;
 }
 
+// A filter's states as a JSON array (NULL: every state).
+std::optional<std::string> States(const JobFilter& f) {
+  if (f.states.empty()) return std::nullopt;
+  Json names = Json::array();
+  for (JobState s : f.states) names.push_back(ToString(s));
+  return names.dump();
+}
+
+std::optional<std::string> Opt(const std::string& s) {
+  return s.empty() ? std::nullopt : std::optional<std::string>(s);
+}
+
 std::optional<std::string> Dump(const std::optional<Json>& j) {
   return j ? std::optional(StorableJson(*j)) : std::nullopt;
 }
@@ -261,14 +273,27 @@ std::vector<Job> SqliteStore::JobList(const JobFilter& f) {
   auto c = pool_.Acquire();
   auto st = f.parent_id.empty() ? c->Prepare("job_list", kJobList)
                                 : c->Prepare("job_children", kJobChildren);
-  if (f.state) st.Bind(1, ToString(*f.state));
-  if (!f.queue.empty()) st.Bind(2, std::string_view(f.queue));
-  if (!f.kind.empty()) st.Bind(3, std::string_view(f.kind));
-  st.Bind(4, int64_t{f.limit});
-  if (!f.parent_id.empty()) st.Bind(5, std::string_view(f.parent_id));
+  st.Bind(1, States(f))
+      .Bind(2, Opt(f.queue))
+      .Bind(3, Opt(f.kind))
+      .Bind(4, int64_t{f.limit})
+      .Bind(5, Opt(f.after_id));
+  if (!f.parent_id.empty()) st.Bind(6, std::string_view(f.parent_id));
   std::vector<Job> jobs;
   while (st.Step()) jobs.push_back(ReadJob(st));
   return jobs;
+}
+
+int64_t SqliteStore::JobCount(const JobFilter& f) {
+  auto c = pool_.Acquire();
+  auto st = c->Prepare("job_count", kJobCount);
+  st.Bind(1, States(f))
+      .Bind(2, Opt(f.queue))
+      .Bind(3, Opt(f.kind))
+      .Bind(4, Opt(f.parent_id))
+      .Bind(5, Opt(f.after_id));
+  st.Step();
+  return st.Int(0);
 }
 
 std::vector<Job> SqliteStore::JobFetch(const JobFetchParams& p) {
@@ -429,6 +454,93 @@ Job SqliteStore::JobRetry(const std::string& id) {
   return ChangeOne("job_retry", kJobRetry, id, "retry");
 }
 
+namespace {
+
+// Deletes job `id` as job_delete.sql does, with its history. Returns it as it was.
+std::optional<Job> DeleteJob(Conn& c, const std::string& id) {
+  std::optional<Job> deleted;
+  {
+    auto st = c.Prepare("job_delete", kJobDelete);
+    st.Bind(1, std::string_view(id));
+    if (st.Step()) deleted = ReadJob(st);
+  }
+  if (deleted) c.Prepare("job_events_delete", kJobEventsDelete).Bind(1, std::string_view(id)).Step();
+  return deleted;
+}
+
+}  // namespace
+
+Job SqliteStore::JobDelete(const std::string& id) {
+  std::optional<Job> deleted;
+  {
+    auto c = pool_.Acquire();
+    Write w(*c, *clock_);
+    deleted = DeleteJob(*c, id);
+    w.Commit();
+  }
+  if (!deleted) ThrowDeleteRefused(*this, id);
+  return *deleted;
+}
+
+Store::JobPage SqliteStore::ChangePage(
+    const JobFilter& f, const std::function<bool(Conn&, int64_t, const std::string&,
+                                                 std::set<std::string>&)>& change) {
+  if (f.states.empty()) throw Error(ErrorCode::kInvalidArgument, "a bulk change needs states");
+  JobPage page;
+  std::set<std::string> due;
+  std::vector<std::string> told;
+  {
+    auto c = pool_.Acquire();
+    Write w(*c, *clock_);
+    std::vector<std::string> ids;
+    {
+      auto st = c->Prepare("job_page", kJobPage);
+      st.Bind(1, States(f))
+          .Bind(2, Opt(f.queue))
+          .Bind(3, Opt(f.kind))
+          .Bind(4, Opt(f.parent_id))
+          .Bind(5, Opt(f.after_id))
+          .Bind(6, int64_t{f.limit});
+      while (st.Step()) ids.push_back(st.Text(0));
+    }
+    // In this transaction nothing else writes; only the changes of this page (a cancelled
+    // parent's children) can move a later job of it on, and its single-job statement then
+    // matches no row.
+    for (const auto& id : ids) {
+      if (change(*c, w.now(), id, due)) ++page.changed;
+    }
+    TakeNotices(*c, due, told);  // cancelled running jobs' workers, parents made available
+    w.Commit();
+    if (!ids.empty()) page.last_id = ids.back();
+  }
+  hub_->Notify({.queues = {due.begin(), due.end()}, .workers = told});
+  return page;
+}
+
+Store::JobPage SqliteStore::JobCancelPage(const JobFilter& f) {
+  return ChangePage(f, [](Conn& c, int64_t now, const std::string& id, std::set<std::string>&) {
+    auto st = c.Prepare("job_cancel", kJobCancel);
+    st.Bind(1, now).Bind(2, std::string_view(id));
+    return st.Step();
+  });
+}
+
+Store::JobPage SqliteStore::JobRetryPage(const JobFilter& f) {
+  return ChangePage(f, [](Conn& c, int64_t now, const std::string& id, std::set<std::string>& due) {
+    auto st = c.Prepare("job_retry", kJobRetry);
+    st.Bind(1, now).Bind(2, std::string_view(id));
+    if (!st.Step()) return false;
+    due.insert(st.Text(2));  // its queue
+    return true;
+  });
+}
+
+Store::JobPage SqliteStore::JobDeletePage(const JobFilter& f) {
+  return ChangePage(f, [](Conn& c, int64_t, const std::string& id, std::set<std::string>&) {
+    return DeleteJob(c, id).has_value();
+  });
+}
+
 bool SqliteStore::JobSave(const std::string& worker_id, const JobRef& job,
                           const JobSaveParams& save) {
   std::set<std::string> due;
@@ -493,6 +605,17 @@ std::vector<QueueInfo> SqliteStore::QueueList() {
     if (!st.IsNull(2)) out.back().jobs[st.Text(2)] = st.Int(3);
   }
   return out;
+}
+
+int64_t SqliteStore::QueueRemove(const std::string& name) {
+  auto c = pool_.Acquire();
+  Write w(*c, *clock_);
+  auto count = c->Prepare("queue_jobs", kQueueJobs);
+  count.Bind(1, std::string_view(name)).Step();
+  int64_t jobs = count.Int(0);
+  if (jobs == 0) c->Prepare("queue_remove", kQueueRemove).Bind(1, std::string_view(name)).Step();
+  w.Commit();
+  return jobs;
 }
 
 ClusterState SqliteStore::ClusterGet() {

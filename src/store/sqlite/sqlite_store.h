@@ -3,7 +3,10 @@
 // FOR UPDATE SKIP LOCKED); WAL mode lets readers go on meanwhile.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <set>
+#include <string>
 
 #include "store/local_hub.h"
 #include "store/sqlite/sqlite_conn.h"
@@ -24,6 +27,7 @@ class SqliteStore final : public Store {
   std::vector<std::string> JobInsertMany(const std::vector<JobSpec>& specs) override;
   std::optional<Job> JobGet(const std::string& id) override;
   std::vector<Job> JobList(const JobFilter& filter) override;
+  int64_t JobCount(const JobFilter& filter) override;
   std::vector<JobEvent> JobEvents(const std::string& id) override;
   std::vector<Job> JobFetch(const JobFetchParams& params) override;
   std::vector<std::string> JobFinishMany(const std::string& worker_id,
@@ -33,6 +37,10 @@ class SqliteStore final : public Store {
   int JobRescue(int limit) override;
   Job JobCancel(const std::string& id) override;
   Job JobRetry(const std::string& id) override;
+  Job JobDelete(const std::string& id) override;
+  JobPage JobCancelPage(const JobFilter& filter) override;
+  JobPage JobRetryPage(const JobFilter& filter) override;
+  JobPage JobDeletePage(const JobFilter& filter) override;
   bool JobSave(const std::string& worker_id, const JobRef& job,
                const JobSaveParams& save) override;
   Job JobStop(const std::string& id) override;
@@ -40,6 +48,7 @@ class SqliteStore final : public Store {
   Job JobWake(const std::string& id) override;
   void QueuePause(const std::string& name, bool paused) override;
   std::vector<QueueInfo> QueueList() override;
+  int64_t QueueRemove(const std::string& name) override;
   ClusterState ClusterGet() override;
   ClusterState ClusterStop(const std::string& reason) override;
   ClusterState ClusterResume() override;
@@ -67,6 +76,11 @@ class SqliteStore final : public Store {
   int64_t NowMicros() const;
   Job ChangeOne(std::string_view name, std::string_view sql, const std::string& id,
                 std::string_view action);
+  // One page of a bulk change: each job of the page changed by `change` (true: changed), all
+  // in one write transaction.
+  JobPage ChangePage(const JobFilter& filter,
+                     const std::function<bool(Conn&, int64_t now, const std::string& id,
+                                              std::set<std::string>& due)>& change);
 
   std::shared_ptr<Clock> clock_;
   Pool<Conn> pool_;

@@ -1,11 +1,12 @@
--- Newest first. Empty filters ($1 state, $2 queue, $3 kind) do not filter. A job's children:
--- job_children.sql.
+-- Newest first. Empty filters ($1 states, $2 queue, $3 kind, $5 after: only older jobs) do not
+-- filter. A job's children: job_children.sql.
 SELECT id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
        created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
        parent_id, children_total, children_pending, progress, result
 FROM spindle.jobs
-WHERE ($1::spindle.job_state IS NULL OR state = $1)
+WHERE ($1::spindle.job_state[] IS NULL OR state = ANY ($1))
   AND ($2::text IS NULL OR queue = $2)
   AND ($3::text IS NULL OR kind = $3)
+  AND ($5::uuid IS NULL OR id < $5)
 ORDER BY id DESC
 LIMIT $4

@@ -1,12 +1,13 @@
--- The children of job ?5, newest first, through the parent index; the other filters as in
+-- The children of job ?6, newest first, through the parent index; the other filters as in
 -- job_list.sql.
 SELECT id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
        created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
        parent_id, children_total, children_pending, progress, result
 FROM spindle_jobs
-WHERE parent_id = ?5
-  AND (?1 IS NULL OR state = ?1)
+WHERE parent_id = ?6
+  AND (?1 IS NULL OR state IN (SELECT value FROM json_each(?1)))
   AND (?2 IS NULL OR queue = ?2)
   AND (?3 IS NULL OR kind = ?3)
+  AND (?5 IS NULL OR id < ?5)
 ORDER BY id DESC
 LIMIT ?4

@@ -1,11 +1,12 @@
--- Newest first. NULL filters (?1 state, ?2 queue, ?3 kind) do not filter. A job's children:
--- job_children.sql.
+-- Newest first. NULL filters (?1 states, a JSON array; ?2 queue; ?3 kind; ?5 after: only older
+-- jobs) do not filter. A job's children: job_children.sql.
 SELECT id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
        created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
        parent_id, children_total, children_pending, progress, result
 FROM spindle_jobs
-WHERE (?1 IS NULL OR state = ?1)
+WHERE (?1 IS NULL OR state IN (SELECT value FROM json_each(?1)))
   AND (?2 IS NULL OR queue = ?2)
   AND (?3 IS NULL OR kind = ?3)
+  AND (?5 IS NULL OR id < ?5)
 ORDER BY id DESC
 LIMIT ?4
