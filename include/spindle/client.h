@@ -62,7 +62,10 @@ class Client {
   // No new fetches from a paused queue; running jobs finish. Idempotent.
   void PauseQueue(const std::string& name);
   void ResumeQueue(const std::string& name);
+  // Every queue that has jobs, is paused or has a live consumer, by name, with its consumers.
   std::vector<QueueInfo> Queues();
+  // The kinds' recorded defaults (docs/jobs.md, "Kind defaults"), by name.
+  std::vector<KindInfo> Kinds();
   ClusterState Cluster();
   // Stops the whole cluster: no fetches, running jobs are handed back and run again on resume
   // (jobs stopped one by one stay stopped). Throws kIllegalTransition when already stopped.

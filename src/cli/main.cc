@@ -13,6 +13,7 @@
 
 #include "cli/bench.h"
 #include "cli/config.h"
+#include "cli/kinds.h"
 #include "cli/options.h"
 #include "core/duration.h"
 #include "core/log.h"
@@ -62,7 +63,8 @@ Json JsonTime(const std::optional<SysTime>& t) {
   return t ? Json(core::FormatRfc3339(*t)) : Json(nullptr);
 }
 
-void PrintJob(const Job& j, bool json) {
+// `kinds`, when looked up: the recorded kind defaults, for the effective timeout.
+void PrintJob(const Job& j, bool json, const std::vector<KindInfo>* kinds = nullptr) {
   if (json) {
     std::cout << j.ToJson().dump() << "\n";
     return;
@@ -73,7 +75,7 @@ void PrintJob(const Job& j, bool json) {
       "timeout:      {}\ncreated_at:   {}\nstarted_at:   {}\nfinished_at:  {}\n"
       "lease_owner:  {}\nlease_until:  {}\n",
       j.id, j.kind, j.queue, ToString(j.state), j.priority, j.attempt, j.max_attempts,
-      j.args.dump(), Time(j.run_at), j.timeout ? core::FormatDuration(*j.timeout) : "default",
+      j.args.dump(), Time(j.run_at), TimeoutText(j, kinds),
       Time(j.created_at), Time(j.started_at), Time(j.finished_at),
       j.lease_owner.empty() ? "-" : j.lease_owner, Time(j.lease_expires_at));
   if (!j.step.empty()) {
@@ -123,17 +125,16 @@ void PrintMembers(const Membership& ms, bool json) {
   }
   auto now = std::chrono::system_clock::now();
   auto ago = [](Millis d) { return core::FormatElapsed(d); };
-  std::cout << fmt::format("{:<32}  {:<16}  {:>7}  {:>8}  {:>9}  {:<9}  {:<20}  {:<16}  {}\n",
+  std::cout << fmt::format("{:<32}  {:<16}  {:>7}  {:>8}  {:>9}  {:<9}  {:<24}  {:<16}  {}\n",
                            "ID", "HOST", "PID", "AGE", "HEARTBEAT", "PARTITION", "QUEUES",
                            "ROLES", "LEADER");
   for (const auto& m : ms.members) {
     auto age = std::chrono::duration_cast<Millis>(now - m.started_at);
     std::string partition =
         m.info.partition ? fmt::format("{}/{}", *m.info.partition, m.partition_count) : "-";
-    std::cout << fmt::format("{:<32}  {:<16}  {:>7}  {:>8}  {:>9}  {:<9}  {:<20}  {:<16}  {}\n",
+    std::cout << fmt::format("{:<32}  {:<16}  {:>7}  {:>8}  {:>9}  {:<9}  {:<24}  {:<16}  {}\n",
                              m.info.id, m.info.host, m.info.pid, ago(age),
-                             ago(m.silent_for) + " ago", partition,
-                             fmt::join(m.info.queues, ","),
+                             ago(m.silent_for) + " ago", partition, QueuesText(m.info),
                              m.info.roles.empty() ? "-" : fmt::format("{}", fmt::join(m.info.roles, ",")),
                              m.leader ? "yes" : "");
   }
@@ -142,7 +143,7 @@ void PrintMembers(const Membership& ms, bool json) {
 }
 
 void PrintQueues(const std::vector<QueueInfo>& queues, bool json) {
-  static const char* kStates[] = {"available", "scheduled", "running", "retryable",
+  static const char* kStates[] = {"available", "scheduled", "running", "retryable", "waiting",
                                   "completed", "failed",    "cancelled", "stopped"};
   if (json) {
     Json arr = Json::array();
@@ -150,21 +151,27 @@ void PrintQueues(const std::vector<QueueInfo>& queues, bool json) {
       arr.push_back({{"name", q.name},
                      {"paused", q.paused_at.has_value()},
                      {"paused_at", JsonTime(q.paused_at)},
-                     {"jobs", q.jobs}});
+                     {"jobs", q.jobs},
+                     {"consumers", q.consumers},
+                     {"concurrency", q.concurrency},
+                     {"no_consumer", q.unserved()}});
     }
     std::cout << arr.dump() << "\n";
     return;
   }
-  std::cout << fmt::format("{:<24}  {:<6}", "QUEUE", "PAUSED");
+  // CONSUMERS: live workers fetching from the queue, and their concurrency in all.
+  std::cout << fmt::format("{:<24}  {:<6}  {:<9}", "QUEUE", "PAUSED", "CONSUMERS");
   for (const char* st : kStates) std::cout << fmt::format("  {:>9}", st);
   std::cout << "\n";
   for (const auto& q : queues) {
-    std::cout << fmt::format("{:<24}  {:<6}", q.name, q.paused_at ? "yes" : "no");
+    std::cout << fmt::format("{:<24}  {:<6}  {:<9}", q.name, q.paused_at ? "yes" : "no",
+                             q.consumers ? fmt::format("{} ({})", q.consumers, q.concurrency)
+                                         : "0");
     for (const char* st : kStates) {
       auto it = q.jobs.find(st);
       std::cout << fmt::format("  {:>9}", it == q.jobs.end() ? 0 : it->second);
     }
-    std::cout << "\n";
+    std::cout << (q.unserved() ? "  NO CONSUMER" : "") << "\n";
   }
 }
 
@@ -262,8 +269,7 @@ int Serve(const Globals& g) {
 }
 
 int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::string& run_at,
-            const std::string& delay, const std::string& timeout, bool queue_set,
-            bool attempts_set) {
+            const std::string& delay, const std::string& timeout) {
   try {
     spec.args = Json::parse(args);
   } catch (const Json::exception& e) {  // a syntax error, or a number out of range (1e400)
@@ -277,8 +283,12 @@ int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::
                                                     "declares no [kinds.{}]",
                                                     spec.kind, spec.kind));
     }
-    if (!queue_set && it->second.queue) spec.queue = *it->second.queue;
-    if (!attempts_set && it->second.max_attempts) spec.max_attempts = *it->second.max_attempts;
+    // What the command line leaves unset; the rest comes from the kind's recorded defaults.
+    const auto& d = it->second.defaults;
+    if (!spec.queue) spec.queue = d.queue;
+    if (!spec.priority) spec.priority = d.priority;
+    if (!spec.max_attempts) spec.max_attempts = d.max_attempts;
+    if (timeout.empty()) spec.timeout = d.timeout;
   }
   if (!run_at.empty() && !delay.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "give --run-at or --delay, not both");
@@ -306,10 +316,16 @@ int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::
   spec.Validate();
   auto client = Client::Open({DatabaseUrl(g, config)});
   std::string id = client->Enqueue(spec);
+  // Where the job went, its kind's defaults applied; and whether any live worker will run it.
+  std::string queue = client->Get(id).queue;
+  auto unserved = Unserved(client->Members(), spec.kind, queue);
   if (g.json) {
-    std::cout << Json{{"id", id}}.dump() << "\n";
+    Json out{{"id", id}, {"queue", queue}, {"served", !unserved}};
+    if (unserved) out["warning"] = *unserved;
+    std::cout << out.dump() << "\n";
   } else {
     std::cout << id << "\n";
+    if (unserved) std::cerr << "warning: " << *unserved << "\n";
   }
   return 0;
 }
@@ -375,16 +391,19 @@ int Main(int argc, char** argv) {
   std::string args = "{}", run_at, delay, timeout;
   enqueue->add_option("kind", spec.kind, "Job kind")->required();
   enqueue->add_option("--args", args, "Job arguments, a JSON object");
-  auto* queue_opt = enqueue->add_option("--queue", spec.queue, "Queue (default: default)");
+  enqueue->add_option_function<std::string>(
+      "--queue", [&spec](const std::string& q) { spec.queue = q; },
+      "Queue (default: the kind's, else default)");
   AddIntOption(*enqueue, "--priority", spec.priority, kIntMin, kIntMax,
-               "Lower runs first (default: 0)");
+               "Lower runs first (default: the kind's, else 0)");
   enqueue->add_option("--run-at", run_at,
                       "When to run, RFC 3339 with an offset: 2026-01-31T12:00:00Z, "
                       "2026-01-31T14:00:00+02:00, 2026-01-31T12:00:00.250Z");
   enqueue->add_option("--delay", delay, "Run after this long, e.g. 30s, 5m, 1h30m");
-  auto* attempts_opt =
-      AddIntOption(*enqueue, "--max-attempts", spec.max_attempts, 1, kIntMax, "Default: 25");
-  enqueue->add_option("--timeout", timeout, "More than 0, e.g. 30s (default: the worker's)");
+  AddIntOption(*enqueue, "--max-attempts", spec.max_attempts, 1, kIntMax,
+               "Default: the kind's, else 25");
+  enqueue->add_option("--timeout", timeout,
+                      "More than 0, e.g. 30s (default: the kind's, else the worker's)");
 
   auto* jobs = app.add_subcommand("jobs", "Inspect and steer jobs");
   jobs->require_subcommand(1);
@@ -456,8 +475,7 @@ int Main(int argc, char** argv) {
     }
     if (serve->parsed()) return Serve(g);
     if (enqueue->parsed()) {
-      return Enqueue(g, spec, args, run_at, delay, timeout, queue_opt->count() > 0,
-                     attempts_opt->count() > 0);
+      return Enqueue(g, spec, args, run_at, delay, timeout);
     }
     if (list->parsed()) {
       JobFilter f;
@@ -477,13 +495,21 @@ int Main(int argc, char** argv) {
       auto client = OpenClient(g, false);
       Job job = client->Get(id);
       auto history = client->History(id);
+      auto kinds = client->Kinds();
       if (g.json) {
         Json out = job.ToJson();
+        std::optional<Millis> kind_timeout;
+        for (const auto& k : kinds) {
+          if (k.kind == job.kind) kind_timeout = k.defaults.timeout;
+        }
+        // The timeout it runs with: its own, else its kind's (null: the worker's default).
+        auto effective = job.timeout ? job.timeout : kind_timeout;
+        out["effective_timeout_ms"] = effective ? Json(effective->count()) : Json(nullptr);
         out["history"] = Json::array();
         for (const auto& e : history) out["history"].push_back(e.ToJson());
         std::cout << out.dump() << "\n";
       } else {
-        PrintJob(job, false);
+        PrintJob(job, false, &kinds);
         std::cout << "history:\n";
         for (const auto& e : history) {
           std::string line =

@@ -94,13 +94,48 @@ Json Job::ToJson() const {
   };
 }
 
+namespace {
+
+Error Invalid(const std::string& msg) { return Error(ErrorCode::kInvalidArgument, msg); }
+
+void CheckQueue(const std::optional<std::string>& queue, const std::string& what) {
+  if (queue && (queue->empty() || queue->size() > 255)) {
+    throw Invalid(what + "queue name must be 1 to 255 characters");
+  }
+}
+
+}  // namespace
+
 void JobSpec::Validate() const {
-  auto invalid = [](const std::string& msg) { return Error(ErrorCode::kInvalidArgument, msg); };
-  if (kind.empty() || kind.size() > 255) throw invalid("job kind must be 1 to 255 characters");
-  if (queue.empty() || queue.size() > 255) throw invalid("queue name must be 1 to 255 characters");
-  if (!args.is_object()) throw invalid("job args must be a JSON object, got " + args.dump());
-  if (max_attempts < 1) throw invalid("max_attempts must be at least 1");
-  if (timeout && timeout->count() <= 0) throw invalid("timeout must be positive");
+  if (kind.empty() || kind.size() > 255) throw Invalid("job kind must be 1 to 255 characters");
+  CheckQueue(queue, "");
+  if (!args.is_object()) throw Invalid("job args must be a JSON object, got " + args.dump());
+  if (max_attempts && *max_attempts < 1) throw Invalid("max_attempts must be at least 1");
+  if (timeout && timeout->count() <= 0) throw Invalid("timeout must be positive");
+}
+
+void KindDefaults::Validate(const std::string& kind) const {
+  if (kind.empty() || kind.size() > 255) throw Invalid("job kind must be 1 to 255 characters");
+  std::string at = "kind '" + kind + "': ";
+  CheckQueue(queue, at);
+  if (max_attempts && *max_attempts < 1) throw Invalid(at + "max_attempts must be at least 1");
+  if (timeout && timeout->count() <= 0) throw Invalid(at + "timeout must be positive");
+}
+
+Json KindDefaults::ToJson() const {
+  auto opt = [](const auto& v) { return v ? Json(*v) : Json(nullptr); };
+  return {{"queue", opt(queue)},
+          {"priority", opt(priority)},
+          {"max_attempts", opt(max_attempts)},
+          {"timeout_ms", timeout ? Json(timeout->count()) : Json(nullptr)}};
+}
+
+Json KindInfo::ToJson() const {
+  Json j = defaults.ToJson();
+  j["kind"] = kind;
+  j["worker"] = worker;
+  j["registered_at"] = core::FormatRfc3339(registered_at);
+  return j;
 }
 
 }  // namespace spindle

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <compare>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -189,6 +190,16 @@ class Store {
   virtual ClusterState ClusterResume() = 0;
   // Makes a completed, failed or cancelled job available again.
   virtual Job JobRetry(const std::string& id) = 0;
+
+  // --- kinds (docs/jobs.md, "Kind defaults") ---
+
+  // Records the defaults of kinds that worker `worker_id` declares, each replacing what was
+  // recorded for its kind (the last worker to start wins). Enqueues apply them from then on
+  // (JobInsertMany, and every other entrance, through the same SQL).
+  virtual void KindRegister(const std::string& worker_id,
+                            const std::map<std::string, KindDefaults>& kinds) = 0;
+  // Every kind with recorded defaults, by name.
+  virtual std::vector<KindInfo> KindList() = 0;
 
   // --- cluster (docs/coordination.md) ---
 
