@@ -39,14 +39,18 @@ std::string QueuesText(const MemberInfo& m) {
   return out.empty() ? "-" : out;
 }
 
+std::optional<Millis> EffectiveTimeout(const Job& job, const std::vector<KindInfo>& kinds) {
+  if (job.timeout) return job.timeout;
+  for (const auto& k : kinds) {
+    if (k.kind == job.kind) return k.defaults.timeout;
+  }
+  return std::nullopt;
+}
+
 std::string TimeoutText(const Job& job, const std::vector<KindInfo>* kinds) {
   if (job.timeout) return core::FormatDuration(*job.timeout);
   if (!kinds) return "none on the job (the kind's, else the worker's default_timeout, applies)";
-  for (const auto& k : *kinds) {
-    if (k.kind == job.kind && k.defaults.timeout) {
-      return core::FormatDuration(*k.defaults.timeout) + " (the kind's)";
-    }
-  }
+  if (auto t = EffectiveTimeout(job, *kinds)) return core::FormatDuration(*t) + " (the kind's)";
   return "none (the worker's default_timeout applies)";
 }
 

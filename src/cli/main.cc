@@ -498,12 +498,7 @@ int Main(int argc, char** argv) {
       auto kinds = client->Kinds();
       if (g.json) {
         Json out = job.ToJson();
-        std::optional<Millis> kind_timeout;
-        for (const auto& k : kinds) {
-          if (k.kind == job.kind) kind_timeout = k.defaults.timeout;
-        }
-        // The timeout it runs with: its own, else its kind's (null: the worker's default).
-        auto effective = job.timeout ? job.timeout : kind_timeout;
+        auto effective = EffectiveTimeout(job, kinds);  // null: the worker's default
         out["effective_timeout_ms"] = effective ? Json(effective->count()) : Json(nullptr);
         out["history"] = Json::array();
         for (const auto& e : history) out["history"].push_back(e.ToJson());

@@ -119,7 +119,9 @@ class Store {
   // The newest schema version this binary knows.
   virtual int LatestVersion() const = 0;
 
-  // Inserts jobs in one statement and transaction, notifying once per queue with due jobs.
+  // Inserts jobs in one statement and transaction, notifying once per queue with due jobs. What
+  // a spec leaves unset comes from its kind's recorded defaults (KindRegister), else the
+  // built-in ones.
   virtual std::vector<std::string> JobInsertMany(const std::vector<JobSpec>& specs) = 0;
   virtual std::optional<Job> JobGet(const std::string& id) = 0;
   // The history entries the backend stored for a job, oldest first: the last kHistoryLimit. The
