@@ -149,6 +149,8 @@ TEST_P(ClusterStoreTest, ListReportsEveryFieldOrderedById) {
                           .pid = 4242,
                           .version = "0.9.1",
                           .queues = {"mail", "default"},
+                          .concurrency = {{"mail", 2}, {"default", 10}},
+                          .kinds = {"email", "sms"},
                           .roles = {"scheduler", "pruner"},
                           .partition = 3,
                           .heartbeat_timeout = 7s});
@@ -167,6 +169,8 @@ TEST_P(ClusterStoreTest, ListReportsEveryFieldOrderedById) {
   EXPECT_EQ(a.info.pid, 4242);
   EXPECT_EQ(a.info.version, "0.9.1");
   EXPECT_EQ(a.info.queues, (std::vector<std::string>{"mail", "default"}));
+  EXPECT_EQ(a.info.concurrency, (std::map<std::string, int>{{"mail", 2}, {"default", 10}}));
+  EXPECT_EQ(a.info.kinds, (std::vector<std::string>{"email", "sms"}));
   EXPECT_EQ(a.info.roles, (std::vector<std::string>{"scheduler", "pruner"}));
   EXPECT_EQ(a.info.partition, 3);
   EXPECT_EQ(a.info.heartbeat_timeout, 7s);
@@ -177,6 +181,7 @@ TEST_P(ClusterStoreTest, ListReportsEveryFieldOrderedById) {
   EXPECT_FALSE(a.leader);
   EXPECT_TRUE(ms.members[1].info.roles.empty());
   EXPECT_EQ(ms.members[1].info.queues, std::vector<std::string>{"default"});
+  EXPECT_TRUE(ms.members[1].info.kinds.empty());
   EXPECT_EQ(ms.members[1].partition_count, 0);
 }
 

@@ -185,6 +185,102 @@ TEST_P(StoreTest, BadInputChangesNothing) {
   EXPECT_EQ(Count(), 0);
 }
 
+// --- kind defaults ---------------------------------------------------------------------
+
+TEST_P(StoreTest, KindDefaultsApplyToWhatTheEnqueuerLeavesUnset) {
+  store_->KindRegister("w1", {{"img", {.queue = "images", .priority = 3, .max_attempts = 4,
+                                       .timeout = 90s}},
+                              {"mail", {.queue = "mail"}}});
+  auto listener = store_->Listen();
+  Drain(*listener);
+  Job img = Get(Insert({.kind = "img"}));
+  EXPECT_EQ(img.queue, "images");
+  EXPECT_EQ(img.priority, 3);
+  EXPECT_EQ(img.max_attempts, 4);
+  EXPECT_EQ(img.timeout, Millis(90s));
+  // The kind's queue is the one that is woken.
+  EXPECT_EQ(Drain(*listener), (std::multiset<std::string>{"images"}));
+
+  // What the enqueuer says wins, field by field.
+  Job own = Get(Insert({.kind = "img", .queue = "q", .priority = -1, .max_attempts = 9,
+                        .timeout = 5s}));
+  EXPECT_EQ(own.queue, "q");
+  EXPECT_EQ(own.priority, -1);
+  EXPECT_EQ(own.max_attempts, 9);
+  EXPECT_EQ(own.timeout, Millis(5s));
+  Job some = Get(Insert({.kind = "img", .max_attempts = 2}));
+  EXPECT_EQ(some.queue, "images");
+  EXPECT_EQ(some.max_attempts, 2);
+
+  // What the kind leaves unset, and a kind without defaults, take the built-in defaults.
+  Job mail = Get(Insert({.kind = "mail"}));
+  EXPECT_EQ(mail.queue, "mail");
+  EXPECT_EQ(mail.priority, kDefaultPriority);
+  EXPECT_EQ(mail.max_attempts, kDefaultMaxAttempts);
+  EXPECT_FALSE(mail.timeout);
+  Job other = Get(Insert({.kind = "other"}));
+  EXPECT_EQ(other.queue, kDefaultQueue);
+  EXPECT_EQ(other.priority, 0);
+  EXPECT_EQ(other.max_attempts, 25);
+  EXPECT_FALSE(other.timeout);
+
+  // A batch of both.
+  Drain(*listener);
+  auto ids = store_->JobInsertMany({{.kind = "img"}, {.kind = "other"}});
+  EXPECT_EQ(Get(ids[0]).queue, "images");
+  EXPECT_EQ(Get(ids[1]).queue, "default");
+  EXPECT_EQ(Drain(*listener), (std::multiset<std::string>{"images", "default"}));
+
+  // A step's children too.
+  std::string parent = Insert({.kind = "parent", .queue = "parents"});
+  ASSERT_EQ(Fetch("w", 10, "parents").size(), 1u);
+  ASSERT_TRUE(store_->JobSave("w", {parent, 1}, {.step = "join", .children = {{.kind = "img"}}}));
+  auto children = store_->JobList({.parent_id = parent});
+  ASSERT_EQ(children.size(), 1u);
+  EXPECT_EQ(children[0].queue, "images");
+  EXPECT_EQ(children[0].max_attempts, 4);
+}
+
+TEST_P(StoreTest, TheLastWorkerToRecordAKindsDefaultsWins) {
+  EXPECT_TRUE(store_->KindList().empty());
+  store_->KindRegister("w1", {{"img", {.queue = "a", .max_attempts = 4}}});
+  clock_->Advance(1s);
+  store_->KindRegister("w2", {{"img", {.queue = "b", .timeout = 1min}}, {"zip", {.priority = 7}}});
+  store_->KindRegister("w3", {});  // declares nothing: changes nothing
+  auto kinds = store_->KindList();
+  ASSERT_EQ(kinds.size(), 2u);
+  EXPECT_EQ(kinds[0].kind, "img");
+  EXPECT_EQ(kinds[0].worker, "w2");
+  EXPECT_EQ(kinds[0].defaults.queue, "b");
+  EXPECT_FALSE(kinds[0].defaults.max_attempts) << "the whole record is replaced";
+  EXPECT_EQ(kinds[0].defaults.timeout, Millis(1min));
+  EXPECT_EQ(kinds[0].registered_at,
+            std::chrono::time_point_cast<std::chrono::microseconds>(clock_->Now()));
+  EXPECT_EQ(kinds[1].kind, "zip");
+  EXPECT_EQ(kinds[1].defaults.priority, 7);
+  EXPECT_FALSE(kinds[1].defaults.queue);
+  Job img = Get(Insert({.kind = "img"}));
+  EXPECT_EQ(img.queue, "b");
+  EXPECT_EQ(img.max_attempts, kDefaultMaxAttempts);
+}
+
+TEST_P(StoreTest, InvalidKindDefaultsAreRefusedAndChangeNothing) {
+  store_->KindRegister("w1", {{"img", {.queue = "images"}}});
+  for (const KindDefaults& bad : {KindDefaults{.queue = ""}, KindDefaults{.max_attempts = 0},
+                                  KindDefaults{.timeout = 0ms}}) {
+    try {
+      store_->KindRegister("w2", {{"aaa", {.queue = "fine"}}, {"img", bad}});
+      ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << e.what();
+      EXPECT_NE(std::string(e.what()).find("kind 'img'"), std::string::npos) << e.what();
+    }
+  }
+  auto kinds = store_->KindList();
+  ASSERT_EQ(kinds.size(), 1u);
+  EXPECT_EQ(kinds[0].worker, "w1");
+}
+
 // The application's connection and transaction, per backend.
 class AppTransaction {
  public:
@@ -242,6 +338,18 @@ TEST_P(StoreTest, EnqueueInTheApplicationsTransaction) {
   }
 }
 
+TEST_P(StoreTest, EnqueueInTheApplicationsTransactionAppliesKindDefaults) {
+  store_->KindRegister("w1", {{"img", {.queue = "images", .max_attempts = 4}}});
+  AppTransaction app(*db_);
+  app.Exec("BEGIN");
+  auto ids = app.Enqueue({{.kind = "img"}, {.kind = "img", .queue = "own"}});
+  app.Exec("COMMIT");
+  EXPECT_EQ(Get(ids[0]).queue, "images");
+  EXPECT_EQ(Get(ids[0]).max_attempts, 4);
+  EXPECT_EQ(Get(ids[1]).queue, "own");
+  EXPECT_EQ(Get(ids[1]).max_attempts, 4);
+}
+
 // PostgreSQL only: SQL triggers, and the connection semantics of libpq.
 class PostgresStoreTest : public StoreTest {};
 
@@ -269,6 +377,26 @@ TEST_P(PostgresStoreTest, EnqueueFromASqlTrigger) {
   // A failing insert rolls back its job too.
   EXPECT_ANY_THROW(db_->Query("INSERT INTO orders (email) VALUES (NULL)"));
   EXPECT_EQ(Count(), 3);
+}
+
+TEST_P(PostgresStoreTest, EnqueueFromSqlAppliesKindDefaults) {
+  store_->KindRegister("w1", {{"img", {.queue = "images", .priority = 3, .max_attempts = 4,
+                                       .timeout = 90s}}});
+  auto listener = store_->Listen();
+  Drain(*listener);
+  db_->Query("SELECT spindle.enqueue('img', '{\"n\": 1}')");
+  db_->Query("SELECT spindle.enqueue('img', '{\"n\": 2}', queue => 'own', max_attempts => 9)");
+  db_->Query("SELECT spindle.enqueue('other')");
+  EXPECT_EQ(Count("args->>'n' = '1' AND queue = 'images' AND priority = 3 AND max_attempts = 4 "
+                  "AND timeout_ms = 90000"),
+            1);
+  EXPECT_EQ(Count("args->>'n' = '2' AND queue = 'own' AND priority = 3 AND max_attempts = 9 "
+                  "AND timeout_ms = 90000"),
+            1);
+  EXPECT_EQ(Count("kind = 'other' AND queue = 'default' AND priority = 0 AND max_attempts = 25 "
+                  "AND timeout_ms IS NULL"),
+            1);
+  EXPECT_EQ(Drain(*listener), (std::multiset<std::string>{"images", "own", "default"}));
 }
 
 TEST_P(PostgresStoreTest, EnqueueFromSqlRefusesNumbersWorkersCannotRead) {

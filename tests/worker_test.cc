@@ -65,6 +65,54 @@ TEST_P(WorkerTest, RunsAHandlerAndCompletesTheJob) {
   EXPECT_EQ(seen, (Json{{"name", "ada"}}));
 }
 
+TEST_P(WorkerTest, RecordsTheDefaultsOfTheKindsItHandlesAndTheirJobsRunWithThem) {
+  WorkerOptions o = Options();
+  o.queues = {QueueOptions{"images", 2}};
+  o.kinds = {{"img", {.queue = "images", .max_attempts = 3, .timeout = 200ms}},
+             {"unhandled", {.queue = "nowhere"}}};
+  Worker w(o);
+  std::atomic<int> calls{0};
+  w.Register("img", [&](JobContext& ctx) -> JobResult {
+    ++calls;
+    ctx.cancel.WaitFor(10s);  // until the kind's timeout cancels it
+    return JobResult::Error("slow");
+  });
+  w.Start();
+  auto kinds = client_->Kinds();
+  ASSERT_EQ(kinds.size(), 1u) << "recorded a kind it has no handler for";
+  EXPECT_EQ(kinds[0].kind, "img");
+  EXPECT_EQ(kinds[0].worker, w.id());
+  auto members = client_->Members().members;
+  ASSERT_EQ(members.size(), 1u);
+  EXPECT_EQ(members[0].info.kinds, std::vector<std::string>{"img"});
+  EXPECT_EQ(members[0].info.concurrency, (std::map<std::string, int>{{"images", 2}}));
+  EXPECT_TRUE(members[0].Serves("img", "images"));
+  EXPECT_FALSE(members[0].Serves("img", "default"));
+
+  // Enqueued without a queue, the job goes where the worker serves it, and runs with the
+  // kind's attempts and timeout.
+  std::string id = client_->Enqueue({.kind = "img"});
+  ASSERT_TRUE(WaitUntil([&] { return Finished(id); }));
+  Job j = client_->Get(id);
+  EXPECT_EQ(j.queue, "images");
+  EXPECT_EQ(j.state, JobState::kFailed);
+  EXPECT_EQ(j.attempt, 3);
+  EXPECT_NE(j.errors.back().message.find("timed out after 200ms"), std::string::npos)
+      << j.errors.back().message;
+}
+
+TEST_P(WorkerTest, RefusesInvalidKindDefaults) {
+  WorkerOptions o = Options();
+  o.kinds = {{"img", {.max_attempts = 0}}};
+  try {
+    Worker w(o);
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(std::string(e.what()), "kind 'img': max_attempts must be at least 1");
+  }
+}
+
 TEST_P(WorkerTest, ThrownExceptionsAreRecordedAndRetried) {
   Worker w(Options());
   std::atomic<int> calls{0};

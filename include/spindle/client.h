@@ -91,6 +91,7 @@ class Client {
   // (see KnownQueues) is kNotFound, and nothing changes.
   void PauseQueue(const std::string& name);
   void ResumeQueue(const std::string& name);
+  // Every queue that has jobs, is paused or has a live consumer, by name, with its consumers.
   std::vector<QueueInfo> Queues();
   // The queues that exist, by name: those with jobs or paused (Queues()), and those a
   // registered worker serves.
@@ -98,6 +99,8 @@ class Client {
   // Forgets a queue without jobs, and its pause. kNotFound for a queue nobody knows,
   // kIllegalTransition (saying how many) while it has jobs.
   void RemoveQueue(const std::string& name);
+  // The kinds' recorded defaults (docs/jobs.md, "Kind defaults"), by name.
+  std::vector<KindInfo> Kinds();
   ClusterState Cluster();
   // Stops the whole cluster: no fetches, running jobs are handed back and run again on resume
   // (jobs stopped one by one stay stopped). Throws kIllegalTransition when already stopped.

@@ -18,6 +18,10 @@ struct MemberInfo {
   int pid = 0;
   std::string version;
   std::vector<std::string> queues;
+  // Each queue's concurrency: how many of its jobs the worker runs at once.
+  std::map<std::string, int> concurrency;
+  // The kinds the worker has handlers for: the only ones it fetches, from each of its queues.
+  std::vector<std::string> kinds;
   std::vector<std::string> roles;
   // Partitioned dispatch: the worker's number (1-based), kAutoPartition for the lowest number
   // no member holds, or nullopt for an unpartitioned worker.
@@ -38,6 +42,11 @@ struct Member {
   SysTime heartbeat_at;
   Millis silent_for{0};  // since its last heartbeat, by the database's clock
   bool leader = false;   // holds an unexpired leader term
+
+  // Heard from within its heartbeat timeout. A silent member is evicted by its peers soon.
+  bool live() const { return silent_for <= info.heartbeat_timeout; }
+  // Live, and fetches jobs of `kind` from `queue`.
+  bool Serves(const std::string& kind, const std::string& queue) const;
 };
 
 struct Membership {
@@ -56,6 +65,13 @@ struct QueueInfo {
   std::string name;
   std::optional<SysTime> paused_at;  // set: no new fetches; running jobs finish
   std::map<std::string, int64_t> jobs;  // by state name
+  // Its live consumers (Client::Queues): how many live workers fetch from it, and how many of
+  // its jobs they run at once in all.
+  int consumers = 0;
+  int concurrency = 0;
+
+  // It has available jobs and no live consumer: nobody will run them.
+  bool unserved() const;
 };
 
 // The cluster's stop switch. While stopped, nothing is fetched; the jobs that were running were

@@ -57,7 +57,7 @@ struct Job {
   JobState state = JobState::kAvailable;
   int attempt = 0;  // number of times it has been fetched
   int max_attempts = 0;
-  std::optional<Millis> timeout;  // nullopt: the worker's default for the kind
+  std::optional<Millis> timeout;  // nullopt: the worker's (a command's timeout, else default_timeout)
   std::vector<JobError> errors;
   SysTime created_at;
   std::optional<SysTime> started_at;
@@ -97,16 +97,48 @@ inline constexpr size_t kHistoryLimit = 50;
 // The largest args accepted, as serialized JSON.
 inline constexpr size_t kMaxArgsBytes = 1 << 20;
 
-// What to enqueue. Defaults are the engine's defaults.
+// The built-in defaults of a job, for what neither its enqueuer nor its kind says (KindDefaults).
+// The backends' SQL applies the same (job_insert*.sql, spindle.enqueue).
+inline constexpr const char* kDefaultQueue = "default";
+inline constexpr int kDefaultPriority = 0;
+inline constexpr int kDefaultMaxAttempts = 25;  // as Oban and River
+
+// A kind's defaults for its jobs (docs/jobs.md, "Kind defaults"): what a worker declares for a
+// kind it handles (WorkerOptions::kinds), recorded in the database when it starts and applied
+// wherever a job of the kind is enqueued without saying. Unset: the built-in default.
+struct KindDefaults {
+  std::optional<std::string> queue;
+  std::optional<int> priority;
+  std::optional<int> max_attempts;
+  std::optional<Millis> timeout;
+
+  bool empty() const { return !queue && !priority && !max_attempts && !timeout; }
+  // Throws spindle::Error(kInvalidArgument) naming the kind and the field.
+  void Validate(const std::string& kind) const;
+  Json ToJson() const;
+};
+
+// A kind's defaults as recorded (Client::Kinds): by the last worker that started declaring them.
+struct KindInfo {
+  std::string kind;
+  KindDefaults defaults;
+  std::string worker;  // the worker that recorded them
+  SysTime registered_at;
+
+  Json ToJson() const;
+};
+
+// What to enqueue. Unset fields take the kind's recorded defaults (KindDefaults), else the
+// built-in ones: queue "default", priority 0, max_attempts 25, no timeout (the worker's).
 struct JobSpec {
   std::string kind;               // required
   Json args = Json::object();     // must be a JSON object
-  std::string queue = "default";  // Default: "default"
-  int priority = 0;               // Default: 0; lower runs first
+  std::optional<std::string> queue;
+  std::optional<int> priority;    // lower runs first
   // Default: now. A time in the future makes the job `scheduled`.
   std::optional<SysTime> run_at;
-  int max_attempts = 25;          // Default: 25 (as Oban/River)
-  std::optional<Millis> timeout;  // Default: the worker's default for the kind
+  std::optional<int> max_attempts;
+  std::optional<Millis> timeout;  // none anywhere: the worker's (see Job::timeout)
 
   // Checks the spec; throws spindle::Error(kInvalidArgument) with a clear message.
   void Validate() const;

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <memory>
 #include <string>
@@ -84,6 +85,12 @@ struct WorkerOptions {
   std::string id;
   // Default: one queue "default" with concurrency 10.
   std::vector<QueueOptions> queues{QueueOptions{}};
+  // Defaults for the jobs of kinds this worker handles: their queue, priority, max_attempts and
+  // timeout. Start() records them in the database (the last worker to start that declares
+  // defaults for a kind wins), and every enqueue of such a job applies them to what it leaves
+  // unset, on whichever process or entrance (docs/jobs.md, "Kind defaults"). Entries for kinds
+  // this worker has no handler for are not recorded.
+  std::map<std::string, KindDefaults> kinds;
   // A running job's lease; renewed three times per (lease - fence margin) while the attempt's
   // handler or command runs (docs/coordination.md, "Guarantees"). Default: 30 s.
   Millis lease{30000};

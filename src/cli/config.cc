@@ -195,21 +195,30 @@ Config LoadConfig(const std::string& path) {
       const std::string at = fmt::format("kinds.{}.", name.str());
       if (!node.is_table()) Fail(path, fmt::format("'kinds.{}' must be a table", name.str()));
       const auto& t = *node.as_table();
-      OnlyKeys(path, t, at, {"command", "timeout", "kill_grace", "max_attempts", "queue"});
+      OnlyKeys(path, t, at,
+               {"command", "timeout", "kill_grace", "max_attempts", "queue", "priority"});
       KindConfig k;
       if (t.get("command")) k.command.argv = Strings(path, t, "command", at, true);
-      k.command.timeout = Dur(path, t, "timeout", at);
+      k.defaults.timeout = Dur(path, t, "timeout", at);
+      k.command.timeout = k.defaults.timeout;
       if (auto v = Dur(path, t, "kill_grace", at, true)) k.command.kill_grace = *v;
       if (auto v = Int(path, t, "max_attempts", at, 1, kIntMax)) {
-        k.max_attempts = static_cast<int>(*v);
+        k.defaults.max_attempts = static_cast<int>(*v);
       }
-      k.queue = Str(path, t, "queue", at);
+      if (auto v = Int(path, t, "priority", at, kIntMin, kIntMax)) {
+        k.defaults.priority = static_cast<int>(*v);
+      }
+      k.defaults.queue = Str(path, t, "queue", at);
+      if (k.defaults.queue && (k.defaults.queue->empty() || k.defaults.queue->size() > 255)) {
+        Fail(path, fmt::format("'{}queue' must be 1 to 255 characters", at));
+      }
+      c.worker.kinds[std::string(name.str())] = k.defaults;
       c.kinds[std::string(name.str())] = std::move(k);
     }
   }
   // Every queue a kind names is served; a configuration without queues serves "default".
   for (const auto& [name, k] : c.kinds) {
-    std::string q = k.queue.value_or("default");
+    std::string q = k.defaults.queue.value_or(kDefaultQueue);
     bool known = false;
     for (const auto& existing : c.worker.queues) known |= existing.name == q;
     if (!known) c.worker.queues.push_back(QueueOptions{q, 10});

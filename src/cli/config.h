@@ -12,8 +12,9 @@ namespace spindle::cli {
 
 struct KindConfig {
   CommandOptions command;  // argv empty: the kind has no command (C++ handlers only)
-  std::optional<int> max_attempts;
-  std::optional<std::string> queue;
+  // queue, priority, max_attempts, timeout (also the command's): what `spindle serve` records
+  // for the kind and `spindle enqueue --config` applies (also in Config::worker.kinds).
+  KindDefaults defaults;
 };
 
 struct AssignmentConfig {

@@ -15,6 +15,7 @@
 #include "cli/bulk.h"
 #include "cli/config.h"
 #include "cli/input.h"
+#include "cli/kinds.h"
 #include "cli/options.h"
 #include "cli/usage.h"
 #include "core/duration.h"
@@ -86,7 +87,9 @@ std::string ErrorLines(const std::string& message, size_t keep) {
   return out;
 }
 
-void PrintJob(const Job& j, bool json, bool full = false) {
+// `kinds`, when looked up: the recorded kind defaults, for the effective timeout.
+void PrintJob(const Job& j, bool json, bool full = false,
+              const std::vector<KindInfo>* kinds = nullptr) {
   if (json) {
     std::cout << j.ToJson().dump() << "\n";
     return;
@@ -97,7 +100,7 @@ void PrintJob(const Job& j, bool json, bool full = false) {
       "timeout:      {}\ncreated_at:   {}\nstarted_at:   {}\nfinished_at:  {}\n"
       "lease_owner:  {}\nlease_until:  {}\n",
       j.id, j.kind, j.queue, ToString(j.state), j.priority, j.attempt, j.max_attempts,
-      j.args.dump(), Time(j.run_at), j.timeout ? core::FormatDuration(*j.timeout) : "default",
+      j.args.dump(), Time(j.run_at), TimeoutText(j, kinds),
       Time(j.created_at), Time(j.started_at), Time(j.finished_at),
       j.lease_owner.empty() ? "-" : j.lease_owner, Time(j.lease_expires_at));
   if (!j.step.empty()) {
@@ -160,17 +163,16 @@ void PrintMembers(const Membership& ms, bool json) {
   }
   auto now = std::chrono::system_clock::now();
   auto ago = [](Millis d) { return core::FormatElapsed(d); };
-  std::cout << fmt::format("{:<32}  {:<16}  {:>7}  {:>8}  {:>9}  {:<9}  {:<20}  {:<16}  {}\n",
+  std::cout << fmt::format("{:<32}  {:<16}  {:>7}  {:>8}  {:>9}  {:<9}  {:<24}  {:<16}  {}\n",
                            "ID", "HOST", "PID", "AGE", "HEARTBEAT", "PARTITION", "QUEUES",
                            "ROLES", "LEADER");
   for (const auto& m : ms.members) {
     auto age = std::chrono::duration_cast<Millis>(now - m.started_at);
     std::string partition =
         m.info.partition ? fmt::format("{}/{}", *m.info.partition, m.partition_count) : "-";
-    std::cout << fmt::format("{:<32}  {:<16}  {:>7}  {:>8}  {:>9}  {:<9}  {:<20}  {:<16}  {}\n",
+    std::cout << fmt::format("{:<32}  {:<16}  {:>7}  {:>8}  {:>9}  {:<9}  {:<24}  {:<16}  {}\n",
                              m.info.id, m.info.host, m.info.pid, ago(age),
-                             ago(m.silent_for) + " ago", partition,
-                             fmt::join(m.info.queues, ","),
+                             ago(m.silent_for) + " ago", partition, QueuesText(m.info),
                              m.info.roles.empty() ? "-" : fmt::format("{}", fmt::join(m.info.roles, ",")),
                              m.leader ? "yes" : "");
   }
@@ -179,7 +181,7 @@ void PrintMembers(const Membership& ms, bool json) {
 }
 
 void PrintQueues(const std::vector<QueueInfo>& queues, bool json) {
-  static const char* kStates[] = {"available", "scheduled", "running", "retryable",
+  static const char* kStates[] = {"available", "scheduled", "running", "retryable", "waiting",
                                   "completed", "failed",    "cancelled", "stopped"};
   if (json) {
     Json arr = Json::array();
@@ -187,21 +189,27 @@ void PrintQueues(const std::vector<QueueInfo>& queues, bool json) {
       arr.push_back({{"name", q.name},
                      {"paused", q.paused_at.has_value()},
                      {"paused_at", JsonTime(q.paused_at)},
-                     {"jobs", q.jobs}});
+                     {"jobs", q.jobs},
+                     {"consumers", q.consumers},
+                     {"concurrency", q.concurrency},
+                     {"no_consumer", q.unserved()}});
     }
     std::cout << arr.dump() << "\n";
     return;
   }
-  std::cout << fmt::format("{:<24}  {:<6}", "QUEUE", "PAUSED");
+  // CONSUMERS: live workers fetching from the queue, and their concurrency in all.
+  std::cout << fmt::format("{:<24}  {:<6}  {:<9}", "QUEUE", "PAUSED", "CONSUMERS");
   for (const char* st : kStates) std::cout << fmt::format("  {:>9}", st);
   std::cout << "\n";
   for (const auto& q : queues) {
-    std::cout << fmt::format("{:<24}  {:<6}", q.name, q.paused_at ? "yes" : "no");
+    std::cout << fmt::format("{:<24}  {:<6}  {:<9}", q.name, q.paused_at ? "yes" : "no",
+                             q.consumers ? fmt::format("{} ({})", q.consumers, q.concurrency)
+                                         : "0");
     for (const char* st : kStates) {
       auto it = q.jobs.find(st);
       std::cout << fmt::format("  {:>9}", it == q.jobs.end() ? 0 : it->second);
     }
-    std::cout << "\n";
+    std::cout << (q.unserved() ? "  NO CONSUMER" : "") << "\n";
   }
 }
 
@@ -328,8 +336,8 @@ int Serve(const Globals& g) {
 }
 
 int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::string& run_at,
-            const std::string& delay, const std::string& timeout, bool queue_set,
-            bool attempts_set, bool args_set, int batch_size) {
+            const std::string& delay, const std::string& timeout, bool args_set,
+            int batch_size) {
   auto config = MaybeConfig(g);
   if (config) {
     auto it = config->kinds.find(spec.kind);
@@ -338,8 +346,12 @@ int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::
                                                     "declares no [kinds.{}]",
                                                     spec.kind, spec.kind));
     }
-    if (!queue_set && it->second.queue) spec.queue = *it->second.queue;
-    if (!attempts_set && it->second.max_attempts) spec.max_attempts = *it->second.max_attempts;
+    // What the command line leaves unset; the rest comes from the kind's recorded defaults.
+    const auto& d = it->second.defaults;
+    if (!spec.queue) spec.queue = d.queue;
+    if (!spec.priority) spec.priority = d.priority;
+    if (!spec.max_attempts) spec.max_attempts = d.max_attempts;
+    if (timeout.empty()) spec.timeout = d.timeout;
   }
   if (!run_at.empty() && !delay.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "give --run-at or --delay, not both");
@@ -377,10 +389,16 @@ int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::
   spec.Validate();
   auto client = OpenClient(DatabaseUrl(g, config), Access::kCreate);
   std::string id = client->Enqueue(spec);
+  // Where the job went, its kind's defaults applied; and whether any live worker will run it.
+  std::string queue = client->Get(id).queue;
+  auto unserved = Unserved(client->Members(), spec.kind, queue);
   if (g.json) {
-    std::cout << Json{{"id", id}}.dump() << "\n";
+    Json out{{"id", id}, {"queue", queue}, {"served", !unserved}};
+    if (unserved) out["warning"] = *unserved;
+    std::cout << out.dump() << "\n";
   } else {
     std::cout << id << "\n";
+    if (unserved) std::cerr << "warning: " << *unserved << "\n";
   }
   return 0;
 }
@@ -463,16 +481,19 @@ int Main(int argc, char** argv) {
                     "\"args\" (docs/jobs.md)");
   AddIntOption(*enqueue, "--batch-size", batch_size, 1, 100000,
                "With --batch: jobs per transaction (default: 1000)");
-  auto* queue_opt = enqueue->add_option("--queue", spec.queue, "Queue (default: default)");
+  enqueue->add_option_function<std::string>(
+      "--queue", [&spec](const std::string& q) { spec.queue = q; },
+      "Queue (default: the kind's, else default)");
   AddIntOption(*enqueue, "--priority", spec.priority, kIntMin, kIntMax,
-               "Lower runs first (default: 0)");
+               "Lower runs first (default: the kind's, else 0)");
   enqueue->add_option("--run-at", run_at,
                       "When to run, RFC 3339 with an offset: 2026-01-31T12:00:00Z, "
                       "2026-01-31T14:00:00+02:00, 2026-01-31T12:00:00.250Z");
   enqueue->add_option("--delay", delay, "Run after this long, e.g. 30s, 5m, 1h30m");
-  auto* attempts_opt =
-      AddIntOption(*enqueue, "--max-attempts", spec.max_attempts, 1, kIntMax, "Default: 25");
-  enqueue->add_option("--timeout", timeout, "More than 0, e.g. 30s (default: the worker's)");
+  AddIntOption(*enqueue, "--max-attempts", spec.max_attempts, 1, kIntMax,
+               "Default: the kind's, else 25");
+  enqueue->add_option("--timeout", timeout,
+                      "More than 0, e.g. 30s (default: the kind's, else the worker's)");
 
   auto* jobs = app.add_subcommand("jobs", "Inspect and steer jobs");
   jobs->require_subcommand(1);
@@ -581,8 +602,8 @@ int Main(int argc, char** argv) {
     }
     if (serve->parsed()) return Serve(g);
     if (enqueue->parsed()) {
-      return Enqueue(g, spec, args, run_at, delay, timeout, queue_opt->count() > 0,
-                     attempts_opt->count() > 0, args_opt->count() > 0, batch ? batch_size : 0);
+      return Enqueue(g, spec, args, run_at, delay, timeout, args_opt->count() > 0,
+                     batch ? batch_size : 0);
     }
     if (list->parsed()) {
       JobFilter f;
@@ -606,13 +627,16 @@ int Main(int argc, char** argv) {
       auto client = OpenClient(g);
       Job job = client->Get(id);
       auto history = client->History(id);
+      auto kinds = client->Kinds();
       if (g.json) {
         Json out = job.ToJson();
+        auto effective = EffectiveTimeout(job, kinds);  // null: the worker's default
+        out["effective_timeout_ms"] = effective ? Json(effective->count()) : Json(nullptr);
         out["history"] = Json::array();
         for (const auto& e : history) out["history"].push_back(e.ToJson());
         std::cout << out.dump() << "\n";
       } else {
-        PrintJob(job, false, full);
+        PrintJob(job, false, full, &kinds);
         std::cout << "history:\n";
         for (const auto& e : history) {
           // One line each: an error's first (the errors above show it whole).

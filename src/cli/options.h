@@ -22,9 +22,10 @@ constexpr int64_t kIntMax = std::numeric_limits<int>::max();
 constexpr int64_t kIntMin = std::numeric_limits<int>::min();
 
 // `name` must be a whole number in [min, max]; anything else is a parse error (exit 2) that
-// says so.
-inline CLI::Option* AddIntOption(CLI::App& app, const std::string& name, int& field, int64_t min,
-                                 int64_t max, const std::string& help) {
+// says so. `field` is an int or a std::optional<int> (unset unless given).
+template <class Field>
+CLI::Option* AddIntOption(CLI::App& app, const std::string& name, Field& field, int64_t min,
+                          int64_t max, const std::string& help) {
   return app.add_option_function<std::string>(
       name,
       [&field, name, min, max](const std::string& text) {

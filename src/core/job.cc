@@ -94,23 +94,58 @@ Json Job::ToJson() const {
   };
 }
 
+namespace {
+
+Error Invalid(const std::string& msg) { return Error(ErrorCode::kInvalidArgument, msg); }
+
+// Names are shown in tables and typed in commands: 1 to 255 characters, not blank, no control
+// characters.
+void CheckName(const std::string& text, const std::string& what) {
+  if (text.empty() || text.size() > 255) throw Invalid(what + " must be 1 to 255 characters");
+  if (text.find_first_not_of(" \t\n\r\v\f") == std::string::npos) {
+    throw Invalid(what + " must not be blank");
+  }
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) throw Invalid(what + " must not contain control characters");
+  }
+}
+
+void CheckQueue(const std::optional<std::string>& queue, const std::string& what) {
+  if (queue) CheckName(*queue, what + "queue name");
+}
+
+}  // namespace
+
 void JobSpec::Validate() const {
-  auto invalid = [](const std::string& msg) { return Error(ErrorCode::kInvalidArgument, msg); };
-  // Names are shown in tables and typed in commands: no blanks, no control characters.
-  auto name = [&](const std::string& text, const char* what) {
-    if (text.empty() || text.size() > 255) throw invalid(fmt::format("{} must be 1 to 255 characters", what));
-    if (text.find_first_not_of(" \t\n\r\v\f") == std::string::npos) {
-      throw invalid(fmt::format("{} must not be blank", what));
-    }
-    for (unsigned char c : text) {
-      if (c < 0x20 || c == 0x7f) throw invalid(fmt::format("{} must not contain control characters", what));
-    }
-  };
-  name(kind, "job kind");
-  name(queue, "queue name");
-  if (!args.is_object()) throw invalid("job args must be a JSON object, got " + args.dump());
-  if (max_attempts < 1) throw invalid("max_attempts must be at least 1");
-  if (timeout && timeout->count() <= 0) throw invalid("timeout must be positive");
+  CheckName(kind, "job kind");
+  CheckQueue(queue, "");
+  if (!args.is_object()) throw Invalid("job args must be a JSON object, got " + args.dump());
+  if (max_attempts && *max_attempts < 1) throw Invalid("max_attempts must be at least 1");
+  if (timeout && timeout->count() <= 0) throw Invalid("timeout must be positive");
+}
+
+void KindDefaults::Validate(const std::string& kind) const {
+  CheckName(kind, "job kind");
+  std::string at = "kind '" + kind + "': ";
+  CheckQueue(queue, at);
+  if (max_attempts && *max_attempts < 1) throw Invalid(at + "max_attempts must be at least 1");
+  if (timeout && timeout->count() <= 0) throw Invalid(at + "timeout must be positive");
+}
+
+Json KindDefaults::ToJson() const {
+  auto opt = [](const auto& v) { return v ? Json(*v) : Json(nullptr); };
+  return {{"queue", opt(queue)},
+          {"priority", opt(priority)},
+          {"max_attempts", opt(max_attempts)},
+          {"timeout_ms", timeout ? Json(timeout->count()) : Json(nullptr)}};
+}
+
+Json KindInfo::ToJson() const {
+  Json j = defaults.ToJson();
+  j["kind"] = kind;
+  j["worker"] = worker;
+  j["registered_at"] = core::FormatRfc3339(registered_at);
+  return j;
 }
 
 }  // namespace spindle

@@ -160,7 +160,31 @@ void Client::ResumeQueue(const std::string& name) {
   RequireKnownQueue(name, KnownQueues());
   store_->QueuePause(name, false);
 }
-std::vector<QueueInfo> Client::Queues() { return store_->QueueList(); }
+std::vector<QueueInfo> Client::Queues() {
+  auto queues = store_->QueueList();
+  auto members = store_->MemberList().members;
+  // A queue that live workers consume is listed even before it has jobs.
+  for (const auto& m : members) {
+    if (!m.live()) continue;
+    for (const auto& name : m.info.queues) {
+      auto it = std::find_if(queues.begin(), queues.end(),
+                             [&](const QueueInfo& q) { return q.name == name; });
+      if (it == queues.end()) {
+        it = queues.insert(std::upper_bound(queues.begin(), queues.end(), name,
+                                            [](const std::string& n, const QueueInfo& q) {
+                                              return n < q.name;
+                                            }),
+                           QueueInfo{.name = name});
+      }
+      ++it->consumers;
+      if (auto c = m.info.concurrency.find(name); c != m.info.concurrency.end()) {
+        it->concurrency += c->second;
+      }
+    }
+  }
+  return queues;
+}
+std::vector<KindInfo> Client::Kinds() { return store_->KindList(); }
 
 std::vector<std::string> Client::KnownQueues() {
   std::set<std::string> names;
@@ -186,12 +210,24 @@ ClusterState Client::ResumeCluster() { return store_->ClusterResume(); }
 Membership Client::Members() { return store_->MemberList(); }
 std::vector<ClaimedAssignment> Client::Assignments() { return store_->AssignmentList(); }
 
+bool Member::Serves(const std::string& kind, const std::string& queue) const {
+  return live() && std::find(info.kinds.begin(), info.kinds.end(), kind) != info.kinds.end() &&
+         std::find(info.queues.begin(), info.queues.end(), queue) != info.queues.end();
+}
+
+bool QueueInfo::unserved() const {
+  auto it = jobs.find("available");
+  return consumers == 0 && it != jobs.end() && it->second > 0;
+}
+
 Json ToJson(const Member& m) {
   Json j{{"id", m.info.id},
          {"host", m.info.host},
          {"pid", m.info.pid},
          {"version", m.info.version},
          {"queues", m.info.queues},
+         {"concurrency", m.info.concurrency},
+         {"kinds", m.info.kinds},
          {"roles", m.info.roles},
          {"partition", nullptr},
          {"partition_count", m.partition_count},

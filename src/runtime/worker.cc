@@ -7,6 +7,7 @@
 //   coordinator: membership, leadership, partition (read by producers), assignments
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <map>
@@ -98,6 +99,7 @@ class Worker::Impl {
                                 q.concurrency, kMaxConcurrency));
       }
     }
+    for (const auto& [kind, d] : opts.kinds) d.Validate(kind);
     if (opts.lease < Millis(100) || opts.poll_interval < Millis(1) ||
         opts.poll_interval_no_notify < Millis(1) ||
         opts.rescue_interval < Millis(100) || opts.default_timeout < Millis(1) ||
@@ -245,8 +247,12 @@ class Worker::Impl {
     rj->attempt = job.attempt;
     const CommandOptions* cmd = nullptr;
     if (auto it = commands.find(job.kind); it != commands.end()) cmd = &it->second;
-    rj->timeout = job.timeout ? *job.timeout
-                              : (cmd && cmd->timeout ? *cmd->timeout : opts.default_timeout);
+    // A job enqueued before its kind's defaults were recorded has no timeout of its own.
+    std::optional<Millis> kind_timeout = cmd ? cmd->timeout : std::nullopt;
+    if (auto k = opts.kinds.find(job.kind); k != opts.kinds.end() && k->second.timeout) {
+      kind_timeout = k->second.timeout;
+    }
+    rj->timeout = job.timeout.value_or(kind_timeout.value_or(opts.default_timeout));
     rj->deadline = std::chrono::steady_clock::now() + std::min(rj->timeout, kMaxTimeout);
     {
       std::lock_guard lock(running_mu);
@@ -758,9 +764,22 @@ class Worker::Impl {
     StoreOptions so{opts.database_url, static_cast<int>(opts.queues.size()) + 4, opts.clock};
     store = OpenStore(so);
     store->Migrate();
+    // Recorded before the worker joins: whoever sees it serve a kind sees its defaults too.
+    std::map<std::string, KindDefaults> defaults;
+    for (const auto& kind : kinds) {
+      if (auto it = opts.kinds.find(kind); it != opts.kinds.end() && !it->second.empty()) {
+        defaults.insert(*it);
+      }
+    }
+    store->KindRegister(opts.id, defaults);
     MemberInfo me{.id = opts.id, .host = HostName(), .pid = getpid(), .version = SPINDLE_VERSION};
     me.incarnation = fmt::format("{:016x}", std::mt19937_64{std::random_device{}()}());
-    for (const auto& q : opts.queues) me.queues.push_back(q.name);
+    for (const auto& q : opts.queues) {
+      me.queues.push_back(q.name);
+      me.concurrency[q.name] = q.concurrency;
+    }
+    me.kinds = kinds;
+    std::sort(me.kinds.begin(), me.kinds.end());
     coordinator = std::make_unique<runtime::Coordinator>(*store, me, opts.cluster);
     for (auto& [name, role, handler] : assignments) coordinator->AddAssignment(name, role, handler);
     coordinator->on_evicted = [this] { GiveUp(nullptr); };

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <compare>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -118,7 +119,9 @@ class Store {
   // The newest schema version this binary knows.
   virtual int LatestVersion() const = 0;
 
-  // Inserts jobs in one statement and transaction, notifying once per queue with due jobs.
+  // Inserts jobs in one statement and transaction, notifying once per queue with due jobs. What
+  // a spec leaves unset comes from its kind's recorded defaults (KindRegister), else the
+  // built-in ones.
   virtual std::vector<std::string> JobInsertMany(const std::vector<JobSpec>& specs) = 0;
   virtual std::optional<Job> JobGet(const std::string& id) = 0;
   // The history entries the backend stored for a job, oldest first: the last kHistoryLimit. The
@@ -213,6 +216,16 @@ class Store {
   virtual JobPage JobCancelPage(const JobFilter& filter) = 0;
   virtual JobPage JobRetryPage(const JobFilter& filter) = 0;
   virtual JobPage JobDeletePage(const JobFilter& filter) = 0;
+
+  // --- kinds (docs/jobs.md, "Kind defaults") ---
+
+  // Records the defaults of kinds that worker `worker_id` declares, each replacing what was
+  // recorded for its kind (the last worker to start wins). Enqueues apply them from then on
+  // (JobInsertMany, and every other entrance, through the same SQL).
+  virtual void KindRegister(const std::string& worker_id,
+                            const std::map<std::string, KindDefaults>& kinds) = 0;
+  // Every kind with recorded defaults, by name.
+  virtual std::vector<KindInfo> KindList() = 0;
 
   // --- cluster (docs/coordination.md) ---
 

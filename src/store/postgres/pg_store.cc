@@ -24,6 +24,14 @@ std::optional<std::string> Opt(const std::string& s) {
   return s.empty() ? std::nullopt : std::optional<std::string>(s);
 }
 
+// A number as a parameter, NULL when unset.
+std::optional<std::string> OptNumber(const std::optional<int>& v) {
+  return v ? std::optional(std::to_string(*v)) : std::nullopt;
+}
+std::optional<std::string> OptNumber(const std::optional<Millis>& v) {
+  return v ? std::optional(std::to_string(v->count())) : std::nullopt;
+}
+
 // Reads the job columns in the order of job_get.sql, starting at column 0. Never fails on the
 // JSON columns: one the worker cannot parse holds its raw text (ReadJobJson), and `problem`, if
 // given, says which and why.
@@ -134,10 +142,10 @@ std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& spec
     kind.push_back(s.kind);
     queue.push_back(s.queue);
     args.push_back(std::move(a));
-    priority.push_back(std::to_string(s.priority));
+    priority.push_back(OptNumber(s.priority));
     run_at.push_back(s.run_at ? std::optional(FormatTimestamp(*s.run_at)) : std::nullopt);
-    max_attempts.push_back(std::to_string(s.max_attempts));
-    timeout.push_back(s.timeout ? std::optional(std::to_string(s.timeout->count())) : std::nullopt);
+    max_attempts.push_back(OptNumber(s.max_attempts));
+    timeout.push_back(OptNumber(s.timeout));
   }
   Params p{now,
            FormatArray(id),
@@ -471,9 +479,44 @@ ClusterState PgStore::ClusterResume() {
   ThrowClusterChangeRefused(ClusterGet(), "resume");
 }
 
+void PgStore::KindRegister(const std::string& worker_id,
+                           const std::map<std::string, KindDefaults>& kinds) {
+  if (kinds.empty()) return;
+  std::vector<std::optional<std::string>> kind, queue, priority, max_attempts, timeout;
+  for (const auto& [name, d] : kinds) {
+    d.Validate(name);
+    kind.push_back(name);
+    queue.push_back(d.queue);
+    priority.push_back(OptNumber(d.priority));
+    max_attempts.push_back(OptNumber(d.max_attempts));
+    timeout.push_back(OptNumber(d.timeout));
+  }
+  auto c = pool_.Acquire();
+  c->ExecPrepared("kind_register", kKindRegister,
+                  {Now(), worker_id, FormatArray(kind), FormatArray(queue), FormatArray(priority),
+                   FormatArray(max_attempts), FormatArray(timeout)});
+}
+
+std::vector<KindInfo> PgStore::KindList() {
+  auto c = pool_.Acquire();
+  auto r = c->ExecPrepared("kind_list", kKindList);
+  std::vector<KindInfo> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    KindInfo k{.kind = std::string(r.Get(i, 0)), .worker = std::string(r.Get(i, 5))};
+    if (!r.IsNull(i, 1)) k.defaults.queue = std::string(r.Get(i, 1));
+    if (!r.IsNull(i, 2)) k.defaults.priority = std::stoi(std::string(r.Get(i, 2)));
+    if (!r.IsNull(i, 3)) k.defaults.max_attempts = std::stoi(std::string(r.Get(i, 3)));
+    if (!r.IsNull(i, 4)) k.defaults.timeout = Millis(std::stoll(std::string(r.Get(i, 4))));
+    k.registered_at = ParseTimestamp(r.Get(i, 6));
+    out.push_back(std::move(k));
+  }
+  return out;
+}
+
 Member PgStore::MemberRegister(const MemberInfo& info) {
   std::vector<std::optional<std::string>> queues(info.queues.begin(), info.queues.end());
   std::vector<std::optional<std::string>> roles(info.roles.begin(), info.roles.end());
+  std::vector<std::optional<std::string>> kinds(info.kinds.begin(), info.kinds.end());
   std::optional<std::string> partition;
   if (info.partition) partition = std::to_string(*info.partition);
   auto c = pool_.Acquire();
@@ -491,7 +534,8 @@ Member PgStore::MemberRegister(const MemberInfo& info) {
     auto r = c->ExecPrepared("member_register", kMemberRegister,
                              {Now(), info.id, info.host, std::to_string(info.pid), info.version,
                               FormatArray(queues), FormatArray(roles), partition,
-                              std::to_string(info.heartbeat_timeout.count()), info.incarnation});
+                              std::to_string(info.heartbeat_timeout.count()), info.incarnation,
+                              FormatArray(kinds), Json(info.concurrency).dump()});
     if (!r.IsNull(0, 0)) m.info.partition = std::stoi(std::string(r.Get(0, 0)));
     m.started_at = ParseTimestamp(r.Get(0, 1));
     m.heartbeat_at = ParseTimestamp(r.Get(0, 2));
@@ -542,6 +586,8 @@ Membership PgStore::MemberList() {
     m.silent_for = Millis(std::stoll(std::string(r.Get(i, 12))));
     m.leader = r.Get(i, 13) == "t";
     m.info.incarnation = r.Get(i, 14);
+    m.info.kinds = strings(r.Get(i, 15));
+    m.info.concurrency = Json::parse(r.Get(i, 16)).get<std::map<std::string, int>>();
     ms.members.push_back(std::move(m));
   }
   return ms;

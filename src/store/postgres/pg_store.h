@@ -46,6 +46,9 @@ class PgStore final : public Store {
   ClusterState ClusterStop(const std::string& reason) override;
   ClusterState ClusterResume() override;
 
+  void KindRegister(const std::string& worker_id,
+                    const std::map<std::string, KindDefaults>& kinds) override;
+  std::vector<KindInfo> KindList() override;
   Member MemberRegister(const MemberInfo& info) override;
   bool MemberHeartbeat(const std::string& id, int partition_count) override;
   std::vector<std::string> MemberRemove(const std::optional<std::string>& id,

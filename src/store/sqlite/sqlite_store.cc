@@ -103,6 +103,14 @@ ClusterState ReadCluster(const Statement& st) {
   return cs;
 }
 
+// A number as a parameter, NULL when unset.
+std::optional<int64_t> OptInt(const std::optional<int>& v) {
+  return v ? std::optional<int64_t>(*v) : std::nullopt;
+}
+std::optional<int64_t> OptInt(const std::optional<Millis>& v) {
+  return v ? std::optional<int64_t>(v->count()) : std::nullopt;
+}
+
 // Inserts jobs on `conn` (the caller owns the transaction), children of `parent` if set. Returns
 // the ids; adds the queues that received due jobs to `due`.
 std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& specs, int64_t now,
@@ -118,21 +126,19 @@ std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& spec
     ids.push_back(core::NewUuidV7());
     std::optional<int64_t> run_at;
     if (s.run_at) run_at = Micros(*s.run_at);
-    std::optional<int64_t> timeout;
-    if (s.timeout) timeout = s.timeout->count();
     auto st = conn.Prepare("job_insert", kJobInsert);
     st.Bind(1, std::string_view(ids.back()))
         .Bind(2, std::string_view(s.kind))
-        .Bind(3, std::string_view(s.queue))
+        .Bind(3, s.queue)
         .Bind(4, std::string_view(args[i]))
-        .Bind(5, int64_t{s.priority})
+        .Bind(5, OptInt(s.priority))
         .Bind(6, run_at)
-        .Bind(7, int64_t{s.max_attempts})
-        .Bind(8, timeout)
+        .Bind(7, OptInt(s.max_attempts))
+        .Bind(8, OptInt(s.timeout))
         .Bind(9, parent)
         .Bind(10, now);
-    st.Step();
-    if (!run_at || *run_at <= now) due.insert(s.queue);
+    st.Step();  // the queue the job got (the kind's default when unset) and its state
+    if (st.Text(1) == "available") due.insert(st.Text(0));
   }
   return ids;
 }
@@ -675,6 +681,42 @@ ClusterState SqliteStore::ClusterResume() {
 
 // Membership changes reach only this process's listeners (the hub); other processes notice them
 // by polling MemberList.
+void SqliteStore::KindRegister(const std::string& worker_id,
+                               const std::map<std::string, KindDefaults>& kinds) {
+  if (kinds.empty()) return;
+  for (const auto& [name, d] : kinds) d.Validate(name);
+  auto c = pool_.Acquire();
+  Write w(*c, *clock_);
+  for (const auto& [name, d] : kinds) {
+    c->Prepare("kind_register", kKindRegister)
+        .Bind(1, w.now())
+        .Bind(2, std::string_view(worker_id))
+        .Bind(3, std::string_view(name))
+        .Bind(4, d.queue)
+        .Bind(5, OptInt(d.priority))
+        .Bind(6, OptInt(d.max_attempts))
+        .Bind(7, OptInt(d.timeout))
+        .Step();
+  }
+  w.Commit();
+}
+
+std::vector<KindInfo> SqliteStore::KindList() {
+  auto c = pool_.Acquire();
+  auto st = c->Prepare("kind_list", kKindList);
+  std::vector<KindInfo> out;
+  while (st.Step()) {
+    KindInfo k{.kind = st.Text(0), .worker = st.Text(5)};
+    if (!st.IsNull(1)) k.defaults.queue = st.Text(1);
+    if (!st.IsNull(2)) k.defaults.priority = static_cast<int>(st.Int(2));
+    if (!st.IsNull(3)) k.defaults.max_attempts = static_cast<int>(st.Int(3));
+    if (!st.IsNull(4)) k.defaults.timeout = Millis(st.Int(4));
+    k.registered_at = FromMicros(st.Int(6));
+    out.push_back(std::move(k));
+  }
+  return out;
+}
+
 Member SqliteStore::MemberRegister(const MemberInfo& info) {
   std::optional<int64_t> partition;
   if (info.partition) partition = *info.partition;
@@ -705,7 +747,9 @@ Member SqliteStore::MemberRegister(const MemberInfo& info) {
           .Bind(7, std::string_view(Json(info.roles).dump()))
           .Bind(8, partition)
           .Bind(9, int64_t{info.heartbeat_timeout.count()})
-          .Bind(10, std::string_view(info.incarnation));
+          .Bind(10, std::string_view(info.incarnation))
+          .Bind(11, std::string_view(Json(info.kinds).dump()))
+          .Bind(12, std::string_view(Json(info.concurrency).dump()));
       st.Step();
       if (!st.IsNull(0)) m.info.partition = static_cast<int>(st.Int(0));
       m.started_at = FromMicros(st.Int(1));
@@ -770,6 +814,8 @@ Membership SqliteStore::MemberList() {
     m.silent_for = Millis(st.Int(12));
     m.leader = st.Int(13) != 0;
     m.info.incarnation = st.Text(14);
+    m.info.kinds = strings(st.Text(15));
+    m.info.concurrency = Json::parse(st.Text(16)).get<std::map<std::string, int>>();
     ms.members.push_back(std::move(m));
   }
   return ms;

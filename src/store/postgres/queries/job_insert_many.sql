@@ -1,6 +1,7 @@
 -- Inserts a batch (arrays of equal length, one element per job) and wakes idle workers with one
 -- NOTIFY per queue that received due jobs. $1 = now (NULL: the database's clock). $10: the parent
--- of them all (NULL: none).
+-- of them all (NULL: none). What the caller left unset (NULL: queue, priority, max_attempts,
+-- timeout) comes from the kind's defaults, else the built-in ones (migration 009).
 WITH input AS (
   SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::integer[],
                        $7::timestamptz[], $8::integer[], $9::bigint[])
@@ -8,11 +9,13 @@ WITH input AS (
 ), inserted AS (
   INSERT INTO spindle.jobs (id, kind, queue, args, priority, run_at, state, max_attempts,
                             timeout_ms, created_at, parent_id)
-  SELECT id, kind, queue, args, priority, coalesce(run_at, coalesce($1, now())),
-         CASE WHEN run_at IS NULL OR run_at <= coalesce($1, now()) THEN 'available'
+  SELECT i.id, i.kind, coalesce(i.queue, k.queue, 'default'), i.args,
+         coalesce(i.priority, k.priority, 0), coalesce(i.run_at, coalesce($1, now())),
+         CASE WHEN i.run_at IS NULL OR i.run_at <= coalesce($1, now()) THEN 'available'
               ELSE 'scheduled' END::spindle.job_state,
-         max_attempts, timeout_ms, coalesce($1, now()), $10::uuid
-  FROM input
+         coalesce(i.max_attempts, k.max_attempts, 25), coalesce(i.timeout_ms, k.timeout_ms),
+         coalesce($1, now()), $10::uuid
+  FROM input i LEFT JOIN spindle.kinds k ON k.kind = i.kind
   RETURNING queue, state
 )
 SELECT count(*) FILTER (WHERE pg_notify('spindle_jobs', queue) IS NULL)
