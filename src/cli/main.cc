@@ -62,6 +62,14 @@ Json JsonTime(const std::optional<SysTime>& t) {
   return t ? Json(core::FormatRfc3339(*t)) : Json(nullptr);
 }
 
+// "3 of 25 used (run 5)": the attempts that count toward max_attempts, and the runs when naps,
+// stops, hand-backs or waits for children made more (docs/jobs.md, "Attempts").
+std::string Attempts(const Job& j) {
+  std::string s = fmt::format("{} of {} used", j.attempts_used, j.max_attempts);
+  if (j.attempt != j.attempts_used) s += fmt::format(" (run {})", j.attempt);
+  return s;
+}
+
 void PrintJob(const Job& j, bool json) {
   if (json) {
     std::cout << j.ToJson().dump() << "\n";
@@ -69,11 +77,10 @@ void PrintJob(const Job& j, bool json) {
   }
   std::cout << fmt::format(
       "id:           {}\nkind:         {}\nqueue:        {}\nstate:        {}\n"
-      "priority:     {}\nattempt:      {} of {}\nargs:         {}\nrun_at:       {}\n"
+      "priority:     {}\nattempts:     {}\nargs:         {}\nrun_at:       {}\n"
       "timeout:      {}\ncreated_at:   {}\nstarted_at:   {}\nfinished_at:  {}\n"
       "lease_owner:  {}\nlease_until:  {}\n",
-      j.id, j.kind, j.queue, ToString(j.state), j.priority, j.attempt, j.max_attempts,
-      j.args.dump(), Time(j.run_at), j.timeout ? core::FormatDuration(*j.timeout) : "default",
+      j.id, j.kind, j.queue, ToString(j.state), j.priority, Attempts(j), j.args.dump(), Time(j.run_at), j.timeout ? core::FormatDuration(*j.timeout) : "default",
       Time(j.created_at), Time(j.started_at), Time(j.finished_at),
       j.lease_owner.empty() ? "-" : j.lease_owner, Time(j.lease_expires_at));
   if (!j.step.empty()) {
@@ -105,12 +112,14 @@ void PrintJobs(const std::vector<Job>& jobs, bool json) {
     std::cout << arr.dump() << "\n";
     return;
   }
-  std::cout << fmt::format("{:<36}  {:<20}  {:<12}  {:<10}  {:>7}  {:>8}  {}\n", "ID", "KIND",
-                           "QUEUE", "STATE", "ATTEMPT", "PRIORITY", "RUN_AT");
+  std::cout << fmt::format("{:<36}  {:<20}  {:<12}  {:<10}  {:>8}  {:>8}  {}\n", "ID", "KIND",
+                           "QUEUE", "STATE", "ATTEMPTS", "PRIORITY", "RUN_AT");
   for (const auto& j : jobs) {
-    std::cout << fmt::format("{:<36}  {:<20}  {:<12}  {:<10}  {:>3}/{:<3}  {:>8}  {}\n", j.id,
-                             j.kind, j.queue, ToString(j.state), j.attempt, j.max_attempts,
-                             j.priority, Time(j.run_at));
+    // Used of max_attempts, as `jobs show` says them.
+    std::cout << fmt::format("{:<36}  {:<20}  {:<12}  {:<10}  {:>8}  {:>8}  {}\n", j.id, j.kind,
+                             j.queue, ToString(j.state),
+                             fmt::format("{}/{}", j.attempts_used, j.max_attempts), j.priority,
+                             Time(j.run_at));
   }
 }
 
@@ -402,14 +411,29 @@ int Main(int argc, char** argv) {
   show->add_option("id", id)->required();
   auto* cancel = jobs->add_subcommand("cancel", "Cancel a job that has not finished");
   cancel->add_option("id", id)->required();
+  cancel->footer(
+      "Applies to: scheduled, available, retryable, waiting, running, stopped. The job becomes\n"
+      "cancelled (final), with its unfinished children; a running command gets SIGTERM.");
   auto* retry = jobs->add_subcommand("retry", "Run a completed, failed or cancelled job again");
   retry->add_option("id", id)->required();
+  retry->footer(
+      "Applies to: completed, failed, cancelled. The job becomes available; one that used all\n"
+      "its attempts gets one more (max_attempts + 1).");
   auto* stop = jobs->add_subcommand("stop", "Stop a waiting or running job until resumed");
   stop->add_option("id", id)->required();
+  stop->footer(
+      "Applies to: scheduled, available, retryable, waiting, running. The job stays stopped\n"
+      "until `jobs resume`; a running command gets SIGTERM, and its attempt does not count.");
   auto* resume = jobs->add_subcommand("resume", "Make a stopped job available again");
   resume->add_option("id", id)->required();
+  resume->footer(
+      "Applies to: stopped. The job becomes available; scheduled if its run_at is still ahead\n"
+      "(a job stopped before its time keeps it); waiting while it has unfinished children.");
   auto* wake = jobs->add_subcommand("wake", "End a napping or waiting job's nap now");
   wake->add_option("id", id)->required();
+  wake->footer(
+      "Applies to: scheduled, retryable, waiting (available at once), and available or running\n"
+      "(a running job's next nap ends at once).");
 
   auto* queues = app.add_subcommand("queues", "Inspect, pause and resume queues");
   queues->require_subcommand(1);
