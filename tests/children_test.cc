@@ -99,7 +99,8 @@ TEST_P(ChildrenTest, AHundredChildrenFanOutAndTheParentSeesEachOutcome) {
   EXPECT_FALSE(parent_ran_early) << "the parent ran before its last child finished";
   EXPECT_TRUE(children_in_order) << "Children() is not oldest first";
   EXPECT_EQ(parent.attempt, 2) << "one attempt per step";
-  EXPECT_EQ(parent.max_attempts, 26) << "waiting for children counted as an attempt";
+  EXPECT_EQ(parent.max_attempts, 25) << "max_attempts changed";
+  EXPECT_EQ(parent.attempts_used, 1) << "waiting for children counted as an attempt";
   auto children = ChildrenOf(id);
   ASSERT_EQ(children.size(), 100u);
   for (const auto& c : children) {
@@ -206,7 +207,7 @@ TEST_P(ChildrenTest, CommandProtocolSavesCheckpointsAtOnceAndIgnoresInvalidLines
         echo '{"next": 7}'
         echo 'plain output'
         exit 3 ;;
-      *'"attempt":2,"checkpoint":{"rows":10}'*'"step":"copy"'*)
+      *'"attempt":2,"attempts_used":2,"checkpoint":{"rows":10}'*'"step":"copy"'*)
         echo '{"checkpoint": {"rows": 20}, "nap": "1h"}'
         exit 0 ;;
       *'"checkpoint":{"rows":20}'*)
@@ -283,19 +284,67 @@ TEST_P(ChildrenTest, HistoryTellsEachTransitionWithoutWritingOnTheHotPath) {
   // People's changes, and a retry of a completed job, which keeps the completed attempt.
   std::string later = client_->Enqueue({.kind = "plain", .run_at = std::chrono::system_clock::now() + 1h});
   client_->Stop(later);
-  client_->Resume(later);
+  // Resumed before its time, it waits for it again.
+  EXPECT_EQ(client_->Resume(later).state, JobState::kScheduled);
+  client_->Wake(later);
   ASSERT_TRUE(WaitUntil([&] { return StateOf(later) == JobState::kCompleted; }, 60s));
   client_->Retry(later);
   ASSERT_TRUE(WaitUntil([&] { return StateOf(later) == JobState::kCompleted; }, 60s));
   EXPECT_EQ(Entries(client_->History(later)),
-            (V{"enqueued: queue default", "stopped", "available: resumed", "running: attempt 1",
-               "completed", "available: retried", "running: attempt 2", "completed"}));
+            (V{"enqueued: queue default", "stopped", "scheduled: resumed", "available: woken",
+               "running: attempt 1", "completed", "available: retried", "running: attempt 2",
+               "completed"}));
+}
+
+TEST_P(ChildrenTest, HistoryTellsEveryAttemptOfAWokenJobAndOfAStoppedAndResumedOne) {
+  WorkerOptions o = Options();
+  o.id = "w1";
+  Worker w(o);
+  w.Register("sleeper", [](JobContext& ctx) {
+    return ctx.job.attempt <= 3 ? JobResult::Snooze(1h) : JobResult::Done();
+  });
+  w.Register("long", [](JobContext& ctx) {
+    if (ctx.job.attempt == 1 && ctx.cancel.WaitFor(10min)) return JobResult::Error("stopped");
+    return JobResult::Done();
+  });
+  w.Start();
+  std::string sleeper = client_->Enqueue({.kind = "sleeper"});
+  for (int run = 1; run <= 3; ++run) {
+    ASSERT_TRUE(WaitUntil([&] {
+      Job j = client_->Get(sleeper);
+      return j.state == JobState::kScheduled && j.attempt == run;
+    }, 60s));
+    client_->Wake(sleeper);
+  }
+  std::string stopped = client_->Enqueue({.kind = "long"});
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(stopped) == JobState::kRunning; }, 60s));
+  client_->Stop(stopped);
+  client_->Resume(stopped);
+  for (const auto& id : {sleeper, stopped}) {
+    ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kCompleted; }, 60s));
+  }
+  using V = std::vector<std::string>;
+  EXPECT_EQ(Entries(client_->History(sleeper)),
+            (V{"enqueued: queue default", "running: attempt 1 on w1", "scheduled: nap",
+               "available: woken", "running: attempt 2 on w1", "scheduled: nap",
+               "available: woken", "running: attempt 3 on w1", "scheduled: nap",
+               "available: woken", "running: attempt 4", "completed"}));
+  EXPECT_EQ(Entries(client_->History(stopped)),
+            (V{"enqueued: queue default", "running: attempt 1 on w1", "stopped",
+               "available: resumed", "running: attempt 2", "completed"}));
+  // The naps and the stop did not count.
+  Job j = client_->Get(sleeper);
+  EXPECT_EQ(j.attempts_used, 1);
+  EXPECT_EQ(j.max_attempts, 25);
+  EXPECT_EQ(client_->Get(stopped).attempts_used, 1);
 }
 
 TEST_P(ChildrenTest, HistoryCollapsesRepeatsAndKeepsTheLastFifty) {
-  Worker w(Options());
-  // Naps five times in the same step: one entry, its time moved. (The first nap saves the step,
-  // which is an entry of its own.)
+  WorkerOptions o = Options();
+  o.id = "w1";
+  Worker w(o);
+  // Naps five times in the same step: each run and its nap told once. (The first nap saves the
+  // step, which is an entry of its own.)
   w.RegisterSteps("poll", {{"poll", [](StepContext& ctx) {
                               int n = ctx.checkpoint.is_null() ? 0 : ctx.checkpoint.get<int>();
                               ctx.checkpoint = n + 1;
@@ -319,9 +368,15 @@ TEST_P(ChildrenTest, HistoryCollapsesRepeatsAndKeepsTheLastFifty) {
     ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kCompleted; }, 60s));
   }
   using V = std::vector<std::string>;
-  EXPECT_EQ(Entries(client_->History(poll)),
-            (V{"enqueued: queue default", "step: poll", "scheduled: nap in step poll",
-               "running: attempt 6", "completed"}));
+  V expected{"enqueued: queue default", "running: attempt 1 on w1", "step: poll",
+             "scheduled: nap in step poll"};
+  for (int run = 2; run <= 5; ++run) {
+    expected.push_back("running: attempt " + std::to_string(run) + " on w1");
+    expected.push_back("scheduled: nap in step poll");
+  }
+  expected.push_back("running: attempt 6");
+  expected.push_back("completed");
+  EXPECT_EQ(Entries(client_->History(poll)), expected);
   auto history = client_->History(bouncer);
   ASSERT_EQ(history.size(), kHistoryLimit);
   EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM {job_events} WHERE job_id = '" + bouncer + "'"),

@@ -238,6 +238,36 @@ TEST(CliDatabaseFileTest, OnlyWritingCommandsCreateADatabaseAndTheySaySo) {
   std::filesystem::remove_all(dir);
 }
 
+TEST_P(CliTest, ShowsTheAttemptsUsedOfMaxAttemptsAndTheRunsBesides) {
+  std::string id = client_->Enqueue({.kind = "k", .max_attempts = 25});
+  auto r = Run("jobs show " + id);
+  EXPECT_NE(r.out.find("attempts:     0 of 25 used\n"), std::string::npos) << r.out;
+  // Five runs, two of which (naps, stops, hand-backs) did not count.
+  db_->Query("UPDATE {jobs} SET attempt = 5, attempts_used = 3 WHERE id = '" + id + "'");
+  r = Run("jobs show " + id);
+  EXPECT_NE(r.out.find("attempts:     3 of 25 used (run 5)\n"), std::string::npos) << r.out;
+  Json j = Json::parse(Run("jobs show " + id + " --json").out);
+  EXPECT_EQ(j["attempts_used"], 3);
+  EXPECT_EQ(j["attempt"], 5);
+  EXPECT_EQ(j["max_attempts"], 25);
+  r = Run("jobs list");
+  EXPECT_NE(r.out.find("ATTEMPTS"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("    3/25  "), std::string::npos) << r.out;
+}
+
+TEST_P(CliTest, ControlCommandsSayWhichStatesTheyApplyTo) {
+  for (const auto& [command, states] : std::vector<std::pair<std::string, std::string>>{
+           {"stop", "Applies to: scheduled, available, retryable, waiting, running."},
+           {"resume", "Applies to: stopped."},
+           {"cancel", "Applies to: scheduled, available, retryable, waiting, running, stopped."},
+           {"retry", "Applies to: completed, failed, cancelled."},
+           {"wake", "Applies to: scheduled, retryable, waiting"}}) {
+    auto r = Run("jobs " + command + " --help");
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find(states), std::string::npos) << command << ": " << r.output;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, CliTest, ::testing::ValuesIn(testing::kAllBackends),
                          [](const auto& info) { return testing::Name(info.param); });
 

@@ -912,6 +912,33 @@ TEST(CommandLineTest, ParsesEachInstruction) {
   EXPECT_EQ(ParseCommandLine(R"({"result": [1, 2]})")->result, (Json{1, 2}));
 }
 
+TEST(CommandLineTest, SaysWhyAJsonObjectIsNotObeyed) {
+  auto why = [](std::string_view line) {
+    std::string reason;
+    EXPECT_FALSE(ParseCommandLine(line, &reason)) << line;
+    return reason;
+  };
+  EXPECT_EQ(why(R"({"progres": 0.5})"), "unknown key 'progres'");
+  EXPECT_EQ(why(R"({"next": 7})"), "a value key 'next' cannot take");
+  EXPECT_EQ(why(R"({"enqueue": [{"kind": "a", "colour": 1}]})"), "an invalid child in 'enqueue'");
+  EXPECT_EQ(why(R"({"message": "no progress"})"), "'message' without 'progress'");
+  EXPECT_NE(why(R"({"nap": "soon"})").find("soon"), std::string::npos);
+  // Output that is not a JSON object is simply output.
+  for (const char* line : {"plain text", "[1]", "{not json", "{}"}) EXPECT_EQ(why(line), "");
+}
+
+TEST(StdoutLineTest, OverlongLinesAreToldWithTheirLength) {
+  std::vector<size_t> sizes;
+  CommandRun run = MakeRun(
+      {"/bin/sh", "-c", "printf '0123456789ABC\\nok\\n0123'; sleep 0.05; printf '456789XY'"});
+  run.output_limit = 10;
+  run.on_stdout_line = [](std::string_view) { return true; };
+  run.on_overlong_line = [&](size_t bytes) { sizes.push_back(bytes); };
+  CommandResult r = RunCommand(run);
+  ASSERT_TRUE(r.started) << r.error;
+  EXPECT_EQ(sizes, (std::vector<size_t>{13, 12})) << "the second one unterminated, in two writes";
+}
+
 TEST(CommandLineTest, AnythingElseIsOutput) {
   for (const char* line : {
            "", "plain text", "[1]", "{}", "{not json", R"("checkpoint")",

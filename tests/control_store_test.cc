@@ -193,8 +193,10 @@ TEST_P(ControlStoreTest, StopFromEveryState) {
         EXPECT_EQ(stopped.ToJson(), Get(stopped.id).ToJson()) << "returned another row";
         EXPECT_EQ(stopped.state, JobState::kStopped);
         // A running job's attempt does not count; a waiting job's attempts are as they were.
-        EXPECT_EQ(stopped.max_attempts,
-                  before.max_attempts + (from == JobState::kRunning ? 1 : 0));
+        // max_attempts stays as enqueued.
+        EXPECT_EQ(stopped.max_attempts, before.max_attempts);
+        EXPECT_EQ(stopped.attempts_used,
+                  before.attempts_used - (from == JobState::kRunning ? 1 : 0));
         EXPECT_EQ(stopped.attempt, before.attempt);
         EXPECT_EQ(stopped.run_at, before.run_at);
         EXPECT_EQ(stopped.errors.size(), before.errors.size());
@@ -248,7 +250,8 @@ TEST_P(ControlStoreTest, RetryFromEveryState) {
         EXPECT_EQ(retried.run_at, Now()) << "a retried job is due at once";
         EXPECT_EQ(retried.finished_at, std::nullopt);
         EXPECT_EQ(retried.attempt, before.attempt);
-        EXPECT_GE(retried.max_attempts, retried.attempt + 1) << "no attempt left";
+        EXPECT_GE(retried.max_attempts, retried.attempts_used + 1) << "no attempt left";
+        EXPECT_EQ(retried.attempts_used, before.attempts_used);
         EXPECT_EQ(retried.errors.size(), before.errors.size()) << "the error list was lost";
       });
 }
@@ -271,6 +274,58 @@ TEST_P(ControlStoreTest, WakeFromEveryState) {
         EXPECT_EQ(woken.attempt, before.attempt);
         EXPECT_EQ(woken.children_pending, before.children_pending);
       });
+}
+
+TEST_P(ControlStoreTest, AJobStoppedBeforeItsTimeIsResumedToItsTime) {
+  SysTime later = Now() + 1h;
+  std::string id = Insert({.kind = "k", .run_at = later});
+  store_->JobStop(id);
+  Job resumed = store_->JobResume(id);
+  EXPECT_EQ(resumed.state, JobState::kScheduled) << "a job resumed before its time ran early";
+  EXPECT_EQ(resumed.run_at, later);
+  EXPECT_TRUE(Fetch("w").empty());
+  clock_->Advance(1h);
+  EXPECT_EQ(Ids(Fetch("w")), Ids({Get(id)}));
+
+  // Its time passed while it was stopped: due at once.
+  std::string passed = Insert({.kind = "k", .run_at = Now() + 1min});
+  store_->JobStop(passed);
+  clock_->Advance(2min);
+  resumed = store_->JobResume(passed);
+  EXPECT_EQ(resumed.state, JobState::kAvailable);
+  EXPECT_EQ(resumed.run_at, Now());
+}
+
+// Every attempt once, in order, also one that was rescued and one that ended in a hand-back
+// (which the row forgets at the next fetch).
+TEST_P(ControlStoreTest, HistoryTellsEveryAttemptOfARescuedAndHandedBackJob) {
+  std::string id = Insert({.kind = "k"});
+  ASSERT_EQ(store_->JobFetch({.queue = "default", .limit = 1, .worker_id = "w1", .lease = 1s,
+                              .kinds = {"k"}})
+                .size(),
+            1u);
+  // Hours apart: the history's own entries are stamped by the database's clock (never before
+  // the attempt the row holds), the row's by this fake one.
+  clock_->Advance(1h);
+  ASSERT_EQ(store_->JobRescue(10), 1);
+  clock_->Advance(1h);
+  ASSERT_EQ(Fetch("w2").size(), 1u);
+  store_->JobFinishMany("w2", {{id, 2, JobOutcome::Kind::kRelease}});
+  clock_->Advance(1h);
+  ASSERT_EQ(Fetch("w2").size(), 1u);
+  store_->JobFinishMany("w2", {{id, 3}});
+  std::vector<std::string> entries;
+  for (const auto& e : JobTimeline(Get(id), store_->JobEvents(id))) {
+    entries.push_back(e.type + (e.detail.empty() ? "" : ": " + e.detail));
+  }
+  EXPECT_EQ(entries, (std::vector<std::string>{
+                         "enqueued: queue default", "running: attempt 1 on w1",
+                         "retryable: lease expired: worker w1 stopped renewing it",
+                         "running: attempt 2 on w2", "available: released", "running: attempt 3",
+                         "completed"}));
+  Job j = Get(id);
+  EXPECT_EQ(j.attempts_used, 2) << "the rescued attempt counts, the handed-back one not";
+  EXPECT_EQ(j.max_attempts, 25);
 }
 
 TEST_P(ControlStoreTest, AStoppedParentResumesToWaitingWhileItHasUnfinishedChildren) {
@@ -358,8 +413,10 @@ TEST_P(ControlStoreTest, StoppingARunningJobHandsItBackAndTellsItsWorker) {
   std::string other = Insert({.kind = "k"});
   ASSERT_EQ(Ids(Fetch("w1")), Ids({Get(id), Get(other)}));
 
+  EXPECT_EQ(Get(id).attempts_used, 1);
   Job stopped = store_->JobStop(id);
-  EXPECT_EQ(stopped.max_attempts, 4) << "the stopped attempt counted";
+  EXPECT_EQ(stopped.max_attempts, 3) << "max_attempts changed";
+  EXPECT_EQ(stopped.attempts_used, 0) << "the stopped attempt counted";
   EXPECT_EQ(Hear(*listener).workers, std::multiset<std::string>{"w1"});
 
   // The worker learns it at its next renewal too (its other job it keeps), and its late
@@ -380,7 +437,8 @@ TEST_P(ControlStoreTest, StoppingARunningJobHandsItBackAndTellsItsWorker) {
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].id, id);
   EXPECT_EQ(again[0].attempt, 2);
-  EXPECT_EQ(again[0].max_attempts, 4);
+  EXPECT_EQ(again[0].attempts_used, 1);
+  EXPECT_EQ(again[0].max_attempts, 3);
 }
 
 TEST_P(ControlStoreTest, CancellingARunningJobTellsItsWorker) {
@@ -775,7 +833,8 @@ TEST_P(ControlStoreTest, ClusterStopHandsBackRunningJobsUntilResumed) {
   for (const std::string& id : {a, b}) {
     Job j = Get(id);
     EXPECT_EQ(j.state, JobState::kAvailable);
-    EXPECT_EQ(j.max_attempts, 6) << "the handed-back attempt counted";
+    EXPECT_EQ(j.max_attempts, 5) << "max_attempts changed";
+    EXPECT_EQ(j.attempts_used, 0) << "the handed-back attempt counted";
     EXPECT_EQ(j.attempt, 1);
     EXPECT_EQ(j.run_at, Now());
     // Each keeps its attempt's lease while the attempt's process may be alive.
@@ -783,6 +842,7 @@ TEST_P(ControlStoreTest, ClusterStopHandsBackRunningJobsUntilResumed) {
     EXPECT_EQ(j.lease_expires_at, Now() - 1s + 1h);
   }
   EXPECT_EQ(Get(waiting).max_attempts, 25) << "a waiting job's attempts changed";
+  EXPECT_EQ(Get(waiting).attempts_used, 0) << "a waiting job's attempts changed";
   // a's attempt ends: its outcome is refused and ends the lease. b's worker is still stopping it.
   EXPECT_TRUE(store_->JobFinishMany("w1", {{a, 1}}).empty()) << "a handed-back outcome applied";
   EXPECT_EQ(Get(a).lease_owner, "");

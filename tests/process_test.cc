@@ -460,6 +460,27 @@ TEST_P(ProcessTest, ServeJoinsTheClusterAndWorkersListShowsIt) {
 }
 
 // Job, queue and cluster control from the command line, including refusals with exit code 4.
+// `spindle jobs stop` and `jobs cancel` from another process reach the worker that runs the job
+// within a fraction of a second, not at its next lease renewal (a lease of 60 s renews every
+// ~19 s): through NOTIFY on PostgreSQL, through the control version the listener reads every
+// 250 ms on SQLite.
+TEST_P(ProcessTest, AStopOrCancelFromAnotherProcessReachesTheRunningJobAtOnce) {
+  std::string db = "--database " + Quote(db_->url());
+  Process worker({TEST_WORKER_BIN, db_->url(), "--lease", "60000", "--sleep", "600000"});
+  ASSERT_FALSE(worker.ReadLine().empty());
+  for (const std::string action : {"stop", "cancel"}) {
+    std::string id = client_->Enqueue({.kind = "work"});
+    ASSERT_TRUE(WaitUntil([&] { return client_->Get(id).state == JobState::kRunning; }, 60s));
+    auto r = Cli(db + " jobs " + action + " " + id);
+    ASSERT_EQ(r.status, 0) << r.output;
+    auto told = std::chrono::steady_clock::now();
+    // The handler has returned when its refused outcome ends the lease the attempt kept.
+    ASSERT_TRUE(WaitUntil([&] { return client_->Get(id).lease_owner.empty(); }, 60s));
+    EXPECT_LT(std::chrono::steady_clock::now() - told, 5s)
+        << action << " reached the worker only at its lease renewal";
+  }
+}
+
 TEST_P(ProcessTest, CliControlsJobsQueuesAndTheCluster) {
   std::string db = "--database " + Quote(db_->url());
   std::string id = client_->Enqueue({.kind = "k", .queue = "mail"});

@@ -617,15 +617,17 @@ TEST_P(StoreTest, ReleaseDoesNotCountTheAttempt) {
   Job j = Get(id);
   EXPECT_EQ(j.state, JobState::kScheduled);
   EXPECT_EQ(j.attempt, 1) << "attempt only grows: it is the fencing token";
-  EXPECT_EQ(j.max_attempts, 2) << "so the released attempt is given back here";
+  EXPECT_EQ(j.attempts_used, 0) << "so the released attempt is given back here";
+  EXPECT_EQ(j.max_attempts, 1) << "max_attempts stays as enqueued";
   EXPECT_TRUE(Fetch("w").empty());
   clock_->Advance(5s);
   ASSERT_EQ(Fetch("w").size(), 1u);
   EXPECT_EQ(Get(id).attempt, 2);
+  EXPECT_EQ(Get(id).attempts_used, 1);
   // The released attempt's late outcome no longer applies.
   EXPECT_TRUE(Finish("w", {id, 1}).empty());
   Finish("w", {id, 2, JobOutcome::Kind::kError, "still failing", 1s});
-  EXPECT_EQ(Get(id).state, JobState::kFailed);
+  EXPECT_EQ(Get(id).state, JobState::kFailed) << "its one counted attempt did not fail it";
 }
 
 // --- leases and rescue --------------------------------------------------------------------
@@ -852,7 +854,8 @@ TEST_P(StoreTest, SavedChildrenCommitWithTheCheckpointAndTheParentWaits) {
   EXPECT_EQ(p.checkpoint, (Json{{"n", 2}}));
   EXPECT_EQ(p.children_total, 2);
   EXPECT_EQ(p.children_pending, 2);
-  EXPECT_EQ(p.max_attempts, 4) << "the attempt that waits counted";
+  EXPECT_EQ(p.max_attempts, 3) << "max_attempts changed";
+  EXPECT_EQ(p.attempts_used, 0) << "the attempt that waits counted";
   EXPECT_EQ(p.attempt, 1);
   EXPECT_EQ(p.run_at, std::chrono::time_point_cast<std::chrono::microseconds>(clock_->Now()));
   EXPECT_EQ(p.lease_owner, "");

@@ -7,6 +7,9 @@
 #include <mutex>
 #include <set>
 
+#include <spdlog/sinks/base_sink.h>
+
+#include "core/log.h"
 #include "testing.h"
 
 namespace spindle {
@@ -16,6 +19,59 @@ using namespace std::chrono_literals;
 using testing::BackendKind;
 using testing::TestBackend;
 using testing::WaitUntil;
+
+// Keeps the library's log records, at debug and above, while it lives.
+class LogCapture {
+ public:
+  LogCapture() : level_(core::Log().level()) {
+    core::Log().sinks().push_back(sink_);
+    core::Log().set_level(spdlog::level::debug);
+  }
+  ~LogCapture() {
+    auto& sinks = core::Log().sinks();
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+    core::Log().set_level(level_);
+  }
+  // The records at `level` that hold every one of `parts`.
+  std::vector<std::string> Find(spdlog::level::level_enum level,
+                                const std::vector<std::string>& parts) {
+    std::vector<std::string> found;
+    for (const auto& [l, text] : sink_->Records()) {
+      bool all = l == level;
+      for (const auto& p : parts) all = all && text.find(p) != std::string::npos;
+      if (all) found.push_back(text);
+    }
+    return found;
+  }
+  // Every record that holds `part`, whatever its level.
+  std::vector<std::pair<spdlog::level::level_enum, std::string>> About(const std::string& part) {
+    std::vector<std::pair<spdlog::level::level_enum, std::string>> found;
+    for (const auto& r : sink_->Records()) {
+      if (r.second.find(part) != std::string::npos) found.push_back(r);
+    }
+    return found;
+  }
+
+ private:
+  class Sink : public spdlog::sinks::base_sink<std::mutex> {
+   public:
+    std::vector<std::pair<spdlog::level::level_enum, std::string>> Records() {
+      std::lock_guard lock(mutex_);
+      return records_;
+    }
+
+   protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+      records_.emplace_back(msg.level, std::string(msg.payload.data(), msg.payload.size()));
+    }
+    void flush_() override {}
+
+   private:
+    std::vector<std::pair<spdlog::level::level_enum, std::string>> records_;
+  };
+  std::shared_ptr<Sink> sink_ = std::make_shared<Sink>();
+  spdlog::level::level_enum level_;
+};
 
 class WorkerTest : public ::testing::TestWithParam<BackendKind> {
  protected:
@@ -363,7 +419,8 @@ TEST_P(WorkerTest, ShutdownHandsBackJobsThatOutliveTheGrace) {
   w->Stop();
   Job j = client_->Get(id);
   EXPECT_EQ(j.state, JobState::kAvailable);
-  EXPECT_EQ(j.max_attempts, 2) << "handing back must not use up an attempt";
+  EXPECT_EQ(j.attempts_used, 0) << "handing back must not use up an attempt";
+  EXPECT_EQ(j.max_attempts, 1);
   EXPECT_TRUE(j.lease_owner.empty());
   // Another worker finishes it.
   Worker w2(Options());
@@ -458,7 +515,8 @@ TEST_P(ControlTest, StoppingARunningJobCancelsItsHandlerUntilResumed) {
   // Its late outcome was refused: still stopped, and nothing fetches it.
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(StateOf(id), JobState::kStopped);
-  EXPECT_EQ(client_->Get(id).max_attempts, 26) << "the stopped attempt does not count";
+  EXPECT_EQ(client_->Get(id).attempts_used, 0) << "the stopped attempt does not count";
+  EXPECT_EQ(client_->Get(id).max_attempts, 25);
   client_->Resume(id);
   ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kCompleted; }));
   EXPECT_EQ(client_->Get(id).attempt, 2);
@@ -499,7 +557,8 @@ TEST_P(ControlTest, ClusterStopHandsBackRunningJobsButNotIndividuallyStoppedOnes
   ASSERT_TRUE(WaitUntil([&] { return Finished(b) && Finished(c); }));
   EXPECT_EQ(StateOf(b), JobState::kCompleted);
   EXPECT_EQ(StateOf(c), JobState::kCompleted);
-  EXPECT_EQ(client_->Get(b).max_attempts, 26) << "the handed-back attempt does not count";
+  EXPECT_EQ(client_->Get(b).attempts_used, 1) << "the handed-back attempt counted";
+  EXPECT_EQ(client_->Get(b).max_attempts, 25);
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(StateOf(a), JobState::kStopped) << "a job stopped by a person stays stopped";
   client_->Resume(a);
@@ -610,6 +669,84 @@ TEST_P(PostgresWorkerTest, SurvivesLosingItsConnections) {
   ASSERT_TRUE(WaitUntil([&] { return Count("state = 'completed'") == kJobs; }, 120s));
   EXPECT_EQ(FinishCount(), kJobs);
   EXPECT_EQ(db_->QueryInt("SELECT count(DISTINCT id) FROM test_finish"), kJobs);
+}
+
+// --- what the worker logs about its jobs ------------------------------------------------------
+
+TEST_P(WorkerTest, LogsEachRunAtDebugAFailureForGoodAtWarnAndAPersonsStopAtInfo) {
+  LogCapture logs;
+  WorkerOptions o = Options();
+  o.id = "w1";
+  Worker w(o);
+  w.Register("ok", [](JobContext&) { return JobResult::Done(); });
+  w.Register("bad", [](JobContext&) { return JobResult::Error("boom"); });
+  w.Register("odd", [](JobContext&) { return JobResult::Discard("not for us"); });
+  w.Register("long", [](JobContext& ctx) {
+    return ctx.cancel.WaitFor(10min) ? JobResult::Error("stopped") : JobResult::Done();
+  });
+  w.Start();
+  std::string ok = client_->Enqueue({.kind = "ok"});
+  std::string bad = client_->Enqueue({.kind = "bad", .max_attempts = 2});
+  std::string odd = client_->Enqueue({.kind = "odd"});
+  std::string stopped = client_->Enqueue({.kind = "long"});
+  std::string cancelled = client_->Enqueue({.kind = "long"});
+  for (const auto& id : {stopped, cancelled}) {
+    ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kRunning; }));
+  }
+  client_->Stop(stopped);
+  client_->Cancel(cancelled);
+  for (const auto& id : {ok, bad, odd}) ASSERT_TRUE(WaitUntil([&] { return Finished(id); }));
+  for (const auto& id : {stopped, cancelled}) {
+    ASSERT_TRUE(WaitUntil([&] { return client_->Get(id).lease_owner.empty(); }));
+  }
+  w.Stop();
+  using spdlog::level::debug, spdlog::level::info, spdlog::level::warn;
+  EXPECT_EQ(logs.Find(debug, {"event=job_started job=" + ok, "attempts_used=1 of=25"}).size(), 1u);
+  EXPECT_EQ(logs.Find(debug, {"event=job_finished job=" + ok, "outcome=completed", "duration="})
+                .size(),
+            1u);
+  EXPECT_EQ(logs.Find(info, {"event=job_error job=" + bad, "attempts_used=1 of=2"}).size(), 1u);
+  EXPECT_EQ(logs.Find(warn, {"event=job_failed job=" + bad, "attempts_used=2 of=2", "boom"}).size(),
+            1u);
+  EXPECT_EQ(logs.Find(warn, {"event=job_failed job=" + odd, "discarded=true"}).size(), 1u);
+  for (const auto& id : {stopped, cancelled}) {
+    EXPECT_EQ(logs.Find(info, {"event=job_given_up job=" + id}).size(), 1u) << id;
+    EXPECT_EQ(logs.Find(debug, {"event=job_finished job=" + id, "outcome=given_up"}).size(), 1u);
+    for (const auto& [level, text] : logs.About(id)) {
+      EXPECT_LT(level, warn) << "a person's stop or cancel logged as a problem: " << text;
+    }
+  }
+  for (const auto& [level, text] : logs.About(ok)) EXPECT_LT(level, info) << text;
+}
+
+TEST_P(WorkerTest, ACommandLineThatIsNotObeyedIsToldOncePerRunAtWarn) {
+  LogCapture logs;
+  Worker w(Options());
+  w.RegisterCommand("typo", {.argv = {"/bin/sh", "-c",
+                                      "echo '{\"progres\": 0.5}'; echo '{\"progres\": 0.6}'; "
+                                      "echo '{\"nap\": \"soon\"}'"}});
+  // One line of 9 MB, over the 8 MiB a protocol line may have.
+  w.RegisterCommand("huge", {.argv = {"/bin/sh", "-c",
+                                      "head -c 9000000 /dev/zero | tr '\\0' a; echo; "
+                                      "head -c 9000000 /dev/zero | tr '\\0' b; echo"}});
+  w.RegisterCommand("quiet", {.argv = {"/bin/sh", "-c", "echo '{\"progress\": 0.5}'; echo hi"}});
+  w.Start();
+  std::string typo = client_->Enqueue({.kind = "typo"});
+  std::string huge = client_->Enqueue({.kind = "huge"});
+  std::string quiet = client_->Enqueue({.kind = "quiet"});
+  for (const auto& id : {typo, huge, quiet}) {
+    ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kCompleted; }));
+  }
+  w.Stop();
+  auto typos = logs.Find(spdlog::level::warn, {"event=command_line_ignored job=" + typo});
+  ASSERT_EQ(typos.size(), 1u) << "not once per run";
+  EXPECT_NE(typos[0].find("unknown key 'progres'"), std::string::npos) << typos[0];
+  auto huges = logs.Find(spdlog::level::warn, {"event=command_line_ignored job=" + huge});
+  ASSERT_EQ(huges.size(), 1u);
+  EXPECT_NE(huges[0].find("a line of 9000000 bytes, over the limit of 8388608"),
+            std::string::npos)
+      << huges[0];
+  EXPECT_TRUE(logs.Find(spdlog::level::warn, {"job=" + quiet}).empty());
 }
 
 auto BackendName = [](const auto& info) { return testing::Name(info.param); };

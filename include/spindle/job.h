@@ -55,8 +55,13 @@ struct Job {
   int priority = 0;  // lower runs first
   SysTime run_at;
   JobState state = JobState::kAvailable;
-  int attempt = 0;  // number of times it has been fetched
-  int max_attempts = 0;
+  // Every run: the number of times it has been fetched. It only grows, which makes (id, attempt)
+  // the fencing token of a run.
+  int attempt = 0;
+  int max_attempts = 0;  // as enqueued (a person's retry of a job that used them all adds one)
+  // The attempts that count toward max_attempts, the running one included: a nap, a hand-back,
+  // a person's stop, a wait for children and a cluster stop do not count.
+  int attempts_used = 0;
   std::optional<Millis> timeout;  // nullopt: the worker's (a command's timeout, else default_timeout)
   std::vector<JobError> errors;
   SysTime created_at;

@@ -87,6 +87,14 @@ std::string ErrorLines(const std::string& message, size_t keep) {
   return out;
 }
 
+// "3 of 25 used (run 5)": the attempts that count toward max_attempts, and the runs when naps,
+// stops, hand-backs or waits for children made more (docs/jobs.md, "Attempts").
+std::string Attempts(const Job& j) {
+  std::string s = fmt::format("{} of {} used", j.attempts_used, j.max_attempts);
+  if (j.attempt != j.attempts_used) s += fmt::format(" (run {})", j.attempt);
+  return s;
+}
+
 // `kinds`, when looked up: the recorded kind defaults, for the effective timeout.
 void PrintJob(const Job& j, bool json, bool full = false,
               const std::vector<KindInfo>* kinds = nullptr) {
@@ -96,10 +104,10 @@ void PrintJob(const Job& j, bool json, bool full = false,
   }
   std::cout << fmt::format(
       "id:           {}\nkind:         {}\nqueue:        {}\nstate:        {}\n"
-      "priority:     {}\nattempt:      {} of {}\nargs:         {}\nrun_at:       {}\n"
+      "priority:     {}\nattempts:     {}\nargs:         {}\nrun_at:       {}\n"
       "timeout:      {}\ncreated_at:   {}\nstarted_at:   {}\nfinished_at:  {}\n"
       "lease_owner:  {}\nlease_until:  {}\n",
-      j.id, j.kind, j.queue, ToString(j.state), j.priority, j.attempt, j.max_attempts,
+      j.id, j.kind, j.queue, ToString(j.state), j.priority, Attempts(j),
       j.args.dump(), Time(j.run_at), TimeoutText(j, kinds),
       Time(j.created_at), Time(j.started_at), Time(j.finished_at),
       j.lease_owner.empty() ? "-" : j.lease_owner, Time(j.lease_expires_at));
@@ -139,12 +147,12 @@ void PrintJobs(const std::vector<Job>& jobs, int64_t total, bool json) {
     return;
   }
   // WHEN: the next run of a job waiting to run, a running job's start, a finished job's end.
-  std::cout << fmt::format("{:<36}  {:<20}  {:<12}  {:<10}  {:>7}  {:>8}  {:<20}  {}\n", "ID",
-                           "KIND", "QUEUE", "STATE", "ATTEMPT", "PRIORITY", "WHEN", "ERROR");
+  std::cout << fmt::format("{:<36}  {:<20}  {:<12}  {:<10}  {:>8}  {:>8}  {:<20}  {}\n", "ID",
+                           "KIND", "QUEUE", "STATE", "ATTEMPTS", "PRIORITY", "WHEN", "ERROR");
   for (const auto& j : jobs) {
     std::string line = fmt::format(
-        "{:<36}  {:<20}  {:<12}  {:<10}  {:>3}/{:<3}  {:>8}  {:<20}  {}", j.id, j.kind, j.queue,
-        ToString(j.state), j.attempt, j.max_attempts, j.priority, Time(RelevantTime(j)),
+        "{:<36}  {:<20}  {:<12}  {:<10}  {:>8}  {:>8}  {:<20}  {}", j.id, j.kind, j.queue,
+        ToString(j.state), fmt::format("{}/{}", j.attempts_used, j.max_attempts), j.priority, Time(RelevantTime(j)),
         ErrorLine(j, 60));
     std::cout << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";
   }
@@ -519,11 +527,17 @@ int Main(int argc, char** argv) {
                                                 "not finished (with its unfinished children)");
   cancel->add_option("id", id);
   AddBulkOptions(*cancel, bulk);
+  cancel->footer(
+      "Applies to: scheduled, available, retryable, waiting, running, stopped. The job becomes\n"
+      "cancelled (final), with its unfinished children; a running command gets SIGTERM.");
   auto* retry = jobs->add_subcommand(
       "retry", "Run a completed, failed or cancelled job, or every job selected (default: "
                "failed), again");
   retry->add_option("id", id);
   AddBulkOptions(*retry, bulk);
+  retry->footer(
+      "Applies to: completed, failed, cancelled. The job becomes available; one that used all\n"
+      "its attempts gets one more (max_attempts + 1).");
   auto* del = jobs->add_subcommand(
       "delete", "Delete a completed, failed or cancelled job, or every job selected, with its "
                 "history");
@@ -531,10 +545,19 @@ int Main(int argc, char** argv) {
   AddBulkOptions(*del, bulk);
   auto* stop = jobs->add_subcommand("stop", "Stop a waiting or running job until resumed");
   stop->add_option("id", id)->required();
+  stop->footer(
+      "Applies to: scheduled, available, retryable, waiting, running. The job stays stopped\n"
+      "until `jobs resume`; a running command gets SIGTERM, and its attempt does not count.");
   auto* resume = jobs->add_subcommand("resume", "Make a stopped job available again");
   resume->add_option("id", id)->required();
+  resume->footer(
+      "Applies to: stopped. The job becomes available; scheduled if its run_at is still ahead\n"
+      "(a job stopped before its time keeps it); waiting while it has unfinished children.");
   auto* wake = jobs->add_subcommand("wake", "End a napping or waiting job's nap now");
   wake->add_option("id", id)->required();
+  wake->footer(
+      "Applies to: scheduled, retryable, waiting (available at once), and available or running\n"
+      "(a running job's next nap ends at once).");
 
   auto* queues = app.add_subcommand("queues", "Inspect, pause and resume queues");
   queues->require_subcommand(1);

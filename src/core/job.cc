@@ -77,6 +77,7 @@ Json Job::ToJson() const {
       {"state", ToString(state)},
       {"attempt", attempt},
       {"max_attempts", max_attempts},
+      {"attempts_used", attempts_used},
       {"timeout_ms", timeout ? Json(timeout->count()) : Json(nullptr)},
       {"errors", errs},
       {"created_at", core::FormatRfc3339(created_at)},

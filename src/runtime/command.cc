@@ -379,12 +379,14 @@ class Child {
       const size_t text = newline == nullptr ? piece : piece - 1;
       if (!overlong_line_ && line_.size() + text > run_.output_limit) {
         KeepStdout(line_.data(), line_.size());
+        overlong_bytes_ = line_.size();
         line_.clear();
         overlong_line_ = true;
       }
       if (overlong_line_) {
         KeepStdout(data, piece);
-        overlong_line_ = newline == nullptr;
+        overlong_bytes_ += text;
+        if (newline != nullptr) EndOverlongLine();
       } else {
         line_.append(data, piece);
         if (newline != nullptr) EmitLine();
@@ -397,7 +399,12 @@ class Child {
   // Delivers the last line if it had no '\n'. Idempotent.
   void EndStdoutLine() {
     if (!line_.empty()) EmitLine();
+    if (overlong_line_) EndOverlongLine();
+  }
+
+  void EndOverlongLine() noexcept {
     overlong_line_ = false;
+    if (run_.on_overlong_line) run_.on_overlong_line(overlong_bytes_);
   }
 
   // line_ holds one line of at most output_limit bytes, plus its '\n' if it had one. noexcept:
@@ -519,6 +526,7 @@ class Child {
   std::string buffer_;
   std::string line_;            // partial stdout line, with on_stdout_line only
   bool overlong_line_ = false;  // in a line too long for on_stdout_line: kept as output
+  size_t overlong_bytes_ = 0;   // its length so far
   size_t stdin_offset_ = 0;
   bool have_status_ = false;    // the supervisor reported the command's wait status...
   int command_status_ = 0;      // ...this one

@@ -57,6 +57,9 @@ struct CommandRun {
   // stdout_data. Lines longer than output_limit are not passed to it (their first bytes are kept as
   // output as before). May throw nothing (a throw terminates the process).
   std::function<bool(std::string_view line)> on_stdout_line;
+  // If set (with on_stdout_line), called with the length of each line longer than output_limit
+  // once it has ended. May throw nothing.
+  std::function<void(size_t bytes)> on_overlong_line;
 };
 
 struct CommandResult {

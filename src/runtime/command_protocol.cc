@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
+
+#include <fmt/format.h>
 
 #include "core/duration.h"
+#include "core/log.h"
 #include "spindle/error.h"
 
 namespace spindle::runtime {
@@ -46,12 +50,31 @@ Json ProgressJson(double fraction, std::string_view message) {
   return {{"fraction", std::clamp(fraction, 0.0, 1.0)}, {"message", std::string(message)}};
 }
 
-std::optional<CommandLine> ParseCommandLine(std::string_view line) {
+void IgnoredLines::NotObeyed(std::string_view why) { Say(why); }
+
+void IgnoredLines::TooLong(size_t bytes, size_t limit) {
+  Say(fmt::format("a line of {} bytes, over the limit of {}", bytes, limit));
+}
+
+void IgnoredLines::Say(std::string_view why) {
+  if (std::exchange(said_, true)) return;
+  core::Log().warn("event=command_line_ignored job={} attempt={} why={} (not obeyed, kept as "
+                   "output; said once per run)",
+                   job_id_, attempt_, core::LogValue(why));
+}
+
+std::optional<CommandLine> ParseCommandLine(std::string_view line, std::string* not_obeyed) {
   // Cheap rejection of ordinary output before a JSON parse.
   auto first = line.find_first_not_of(" \t");
   if (first == std::string_view::npos || line[first] != '{') return std::nullopt;
   Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object() || j.empty()) return std::nullopt;
+  auto refuse = [&](std::string why) -> std::optional<CommandLine> {
+    if (not_obeyed) *not_obeyed = std::move(why);
+    return std::nullopt;
+  };
+  static constexpr std::string_view kKeys[] = {"checkpoint", "next",    "progress", "message",
+                                               "nap",        "enqueue", "result"};
   CommandLine out;
   std::optional<std::string> message;
   try {
@@ -71,19 +94,21 @@ std::optional<CommandLine> ParseCommandLine(std::string_view line) {
       } else if (key == "enqueue" && v.is_array() && !v.empty()) {
         for (const auto& c : v) {
           auto child = ParseChild(c);
-          if (!child) return std::nullopt;
+          if (!child) return refuse("an invalid child in 'enqueue'");
           out.enqueue.push_back(std::move(*child));
         }
       } else if (key == "result") {
         out.result = v;
+      } else if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
+        return refuse(fmt::format("unknown key '{}'", key));
       } else {
-        return std::nullopt;
+        return refuse(fmt::format("a value key '{}' cannot take", key));
       }
     }
-  } catch (const Error&) {  // a bad duration or an invalid child
-    return std::nullopt;
+  } catch (const Error& e) {  // a bad duration or an invalid child
+    return refuse(e.what());
   }
-  if (message && !out.progress) return std::nullopt;
+  if (message && !out.progress) return refuse("'message' without 'progress'");
   if (out.progress) out.progress = ProgressJson(out.progress->get<double>(), message.value_or(""));
   return out;
 }

@@ -26,8 +26,28 @@ struct CommandLine {
 };
 
 // Parses one line; nullopt when it is not a protocol line: not a JSON object, an unknown key, a
-// wrong type, no instruction at all, or an invalid child.
-std::optional<CommandLine> ParseCommandLine(std::string_view line);
+// wrong type, no instruction at all, or an invalid child. When the line is a JSON object that is
+// not obeyed for one of these reasons, `not_obeyed` (if given) says which, e.g. "unknown key
+// 'progres'".
+std::optional<CommandLine> ParseCommandLine(std::string_view line,
+                                            std::string* not_obeyed = nullptr);
+
+// Tells, once per run of a command, at warn, that it wrote a line that looks meant for Spindle
+// but is not obeyed: a JSON object with an unknown key or a wrong value, or a line over the
+// protocol's size limit. Once, so that a command printing JSON logs of its own does not flood
+// the worker's log; at all, so that a typo (`{"progres": 0.5}`) does not go unnoticed.
+class IgnoredLines {
+ public:
+  IgnoredLines(std::string job_id, int attempt) : job_id_(std::move(job_id)), attempt_(attempt) {}
+  void NotObeyed(std::string_view why);
+  void TooLong(size_t bytes, size_t limit);
+
+ private:
+  void Say(std::string_view why);
+  std::string job_id_;
+  int attempt_;
+  bool said_ = false;
+};
 
 // The progress value stored for a fraction and message: {"fraction", "message"}, the fraction
 // clamped to 0..1.

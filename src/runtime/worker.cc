@@ -25,6 +25,7 @@
 #include "runtime/command_fence.h"
 #include "runtime/command_protocol.h"
 #include "runtime/coordinator.h"
+#include "runtime/job_log.h"
 #include "runtime/service.h"
 #include "spindle/error.h"
 #include "spindle/worker.h"
@@ -242,7 +243,16 @@ class Worker::Impl {
   }
 
   std::optional<JobOutcome> Run(const Job& job) {
+    runtime::LogJobStarted(job);
+    auto began = std::chrono::steady_clock::now();
     auto rj = std::make_shared<RunningJob>();
+    auto outcome = Outcome(job, rj);
+    runtime::LogJobEnded(job, outcome, rj->shutdown,
+                         std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - began));
+    return outcome;
+  }
+
+  std::optional<JobOutcome> Outcome(const Job& job, const std::shared_ptr<RunningJob>& rj) {
     rj->id = job.id;
     rj->attempt = job.attempt;
     const CommandOptions* cmd = nullptr;
@@ -303,11 +313,7 @@ class Worker::Impl {
         break;
       case JobResult::Kind::kError:
         o.kind = JobOutcome::Kind::kError;
-        o.delay = core::BackoffDelay(opts.backoff, job.attempt);
-        // The last attempt's error is a failure someone should see: warn.
-        core::Log().log(job.attempt >= job.max_attempts ? spdlog::level::warn : spdlog::level::info,
-                        "event=job_error job={} kind={} attempt={} of={} error={}", job.id,
-                        job.kind, job.attempt, job.max_attempts, core::LogValue(result.message));
+        o.delay = core::BackoffDelay(opts.backoff, job.attempts_used);
         break;
       case JobResult::Kind::kDiscard:
         o.kind = JobOutcome::Kind::kDiscard;
@@ -410,6 +416,7 @@ class Worker::Impl {
                {"args", job.args},
                {"attempt", job.attempt},
                {"max_attempts", job.max_attempts},
+               {"attempts_used", job.attempts_used},
                {"step", job.step.empty() ? Json() : Json(job.step)},
                {"checkpoint", job.checkpoint}};
     if (job.children_total > 0) {
@@ -442,8 +449,12 @@ class Worker::Impl {
     Json result;
     std::string save_error;
     auto progress = ProgressReporter(job);
+    runtime::IgnoredLines ignored(job.id, job.attempt);
+    run.on_overlong_line = [&](size_t bytes) { ignored.TooLong(bytes, run.output_limit); };
     run.on_stdout_line = [&](std::string_view text) {
-      auto line = runtime::ParseCommandLine(text);
+      std::string why;
+      auto line = runtime::ParseCommandLine(text, &why);
+      if (!why.empty()) ignored.NotObeyed(why);
       if (!line) return false;
       if (line->result) result = *line->result;
       if (line->progress) {
@@ -539,9 +550,18 @@ class Worker::Impl {
       std::unordered_map<std::string_view, bool> ok;
       for (const auto& id : applied) ok[id] = true;
       for (const auto& o : chunk) {
+        bool told;
+        {
+          std::lock_guard lock(done_mu);
+          told = told_to_give_up.erase({o.id, o.attempt}) > 0;
+        }
         if (!ok.count(o.id)) {
           ++lost;
-          core::Log().warn("event=lease_lost job={} attempt={} outcome_dropped=true", o.id, o.attempt);
+          // Expected when this worker was told to give the attempt up (a person's stop or
+          // cancel, a cluster stop): said at info then, when it was told.
+          core::Log().log(told ? spdlog::level::debug : spdlog::level::warn,
+                          "event=lease_lost job={} attempt={} outcome_dropped=true", o.id,
+                          o.attempt);
         } else if (o.kind == JobOutcome::Kind::kCompleted) {
           ++completed;
         } else if (o.kind != JobOutcome::Kind::kRelease) {
@@ -697,8 +717,9 @@ class Worker::Impl {
     bool all = listener_broken.exchange(false);  // notifications may have been missed
     if (all || notices.members) coordinator->Wake();
     // A job this worker runs was stopped or cancelled: the renewal says which.
-    if (all || std::find(notices.workers.begin(), notices.workers.end(), opts.id) !=
-                   notices.workers.end()) {
+    if (all || notices.taken_elsewhere ||
+        std::find(notices.workers.begin(), notices.workers.end(), opts.id) !=
+            notices.workers.end()) {
       renewer->Wake();
     }
     const auto& names = notices.queues;
@@ -841,6 +862,8 @@ class Worker::Impl {
     std::set<AttemptKey> which;
     if (refs) {
       for (const auto& r : *refs) which.emplace(r.id, r.attempt);
+      std::lock_guard lock(done_mu);
+      told_to_give_up.insert(which.begin(), which.end());
     }
     auto mine = [&](const std::string& id, int attempt) {
       return !refs || which.count({id, attempt}) > 0;
@@ -855,6 +878,13 @@ class Worker::Impl {
       if (!mine(key.first, key.second) || rj->shutdown.exchange(true)) continue;
       rj->token.Cancel();
       ++n;
+      // Not a failure: a person stopped or cancelled it, or the cluster was stopped (or, rarely,
+      // a peer rescued it).
+      if (refs) {
+        core::Log().info("event=job_given_up job={} attempt={} worker={} (stopped, cancelled or "
+                         "handed back elsewhere)",
+                         key.first, key.second, opts.id);
+      }
     }
     if (n) core::Log().info("event=jobs_given_up worker={} jobs={}", opts.id, n);
   }
@@ -955,6 +985,8 @@ class Worker::Impl {
 
   std::mutex done_mu;
   std::vector<JobOutcome> done;     // outcomes waiting for the completer
+  // Attempts a renewal or notice told this worker to give up: their refused outcomes are expected.
+  std::set<AttemptKey> told_to_give_up;
   std::vector<JobOutcome> writing;  // outcomes the completer is writing now
 
   std::unique_ptr<LoopService> completer, watchdog, renewer, rescuer, listener;

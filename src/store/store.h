@@ -27,7 +27,8 @@ namespace spindle {
 struct StoreCapabilities {
   // "New jobs in queue Q" notifications reach other processes (PostgreSQL LISTEN/NOTIFY).
   // Without it, Listen() hears only this process's own enqueues, and workers learn of other
-  // processes' jobs by polling.
+  // processes' jobs by polling. (It does hear, within a fraction of a second, that another
+  // process took a running job from its worker: Notices::taken_elsewhere.)
   bool notifies_other_processes = false;
 };
 
@@ -94,6 +95,8 @@ struct Notices {
   std::vector<std::string> queues;   // "new jobs in queue Q"
   bool members = false;              // the membership changed
   std::vector<std::string> workers;  // "worker W: a job you run was stopped or cancelled"
+  // A running job was taken from its worker, which one unknown (SQLite, another process).
+  bool taken_elsewhere = false;
 };
 
 // Receives notifications. One per listening thread.

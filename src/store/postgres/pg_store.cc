@@ -49,6 +49,7 @@ Job ReadJob(const Result& r, int row, std::string* problem = nullptr) {
   j.state = ParseJobState(r.Get(row, 6)).value_or(JobState::kAvailable);
   j.attempt = std::stoi(std::string(r.Get(row, 7)));
   j.max_attempts = std::stoi(std::string(r.Get(row, 8)));
+  j.attempts_used = std::stoi(std::string(r.Get(row, 23)));
   if (!r.IsNull(row, 9)) j.timeout = Millis(std::stoll(std::string(r.Get(row, 9))));
   j.created_at = ParseTimestamp(r.Get(row, 11));
   j.started_at = opt_time(12);

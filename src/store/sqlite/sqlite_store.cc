@@ -40,6 +40,7 @@ Job ReadJob(const Statement& st, std::string* problem = nullptr) {
   j.state = ParseJobState(st.Text(6)).value_or(JobState::kAvailable);
   j.attempt = static_cast<int>(st.Int(7));
   j.max_attempts = static_cast<int>(st.Int(8));
+  j.attempts_used = static_cast<int>(st.Int(23));
   if (!st.IsNull(9)) j.timeout = Millis(st.Int(9));
   j.created_at = FromMicros(st.Int(11));
   j.started_at = opt_time(12);
@@ -865,6 +866,52 @@ std::vector<ClaimedAssignment> SqliteStore::AssignmentList() {
   return out;
 }
 
-std::unique_ptr<StoreListener> SqliteStore::Listen() { return hub_->Listen(); }
+namespace {
+
+// This process's notifications (the hub), and one cheap read every kControlPoll: the control
+// version, which grows whenever a running job is taken from its worker in any process (migration
+// 010). When it moved, the listener says so (Notices::taken_elsewhere), and the worker asks which
+// of its jobs to give up.
+class SqliteListener final : public StoreListener {
+ public:
+  static constexpr Millis kControlPoll{250};
+
+  SqliteListener(std::unique_ptr<StoreListener> hub, std::string path)
+      : hub_(std::move(hub)), path_(std::move(path)) {}
+
+  Notices Wait(Millis timeout) override {
+    auto now = std::chrono::steady_clock::now();
+    Notices n = hub_->Wait(std::max(Millis(0), std::min(timeout, std::chrono::duration_cast<Millis>(
+                                                                      next_poll_ - now))));
+    now = std::chrono::steady_clock::now();
+    if (now < next_poll_) return n;
+    next_poll_ = now + kControlPoll;
+    try {
+      if (!conn_) conn_ = Conn::Connect(path_);
+      auto st = conn_->Prepare("control_version", kControlVersion);
+      st.Step();
+      int64_t version = st.Int(0);
+      n.taken_elsewhere = seen_ && version != *seen_;
+      seen_ = version;
+    } catch (const Error&) {
+      conn_.reset();
+      throw;
+    }
+    return n;
+  }
+
+ private:
+  std::unique_ptr<StoreListener> hub_;
+  std::string path_;
+  std::unique_ptr<Conn> conn_;
+  std::optional<int64_t> seen_;
+  std::chrono::steady_clock::time_point next_poll_;
+};
+
+}  // namespace
+
+std::unique_ptr<StoreListener> SqliteStore::Listen() {
+  return std::make_unique<SqliteListener>(hub_->Listen(), pool_.target());
+}
 
 }  // namespace spindle::sqlite

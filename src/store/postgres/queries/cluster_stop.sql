@@ -12,7 +12,7 @@ WITH c AS (
   FOR UPDATE
 ), released AS (
   UPDATE spindle.jobs j
-  SET state = 'available', run_at = coalesce($1, now()), max_attempts = j.max_attempts + 1
+  SET state = 'available', run_at = coalesce($1, now()), attempts_used = j.attempts_used - 1
   FROM old
   WHERE j.id = old.id
   RETURNING old.lease_owner AS told

@@ -8,9 +8,9 @@
 --   kind 'error'     -> retryable after delay_ms, or failed when attempts are exhausted
 --   kind 'discard'   -> failed
 --   kind 'release'   -> available/scheduled again after delay_ms (a nap; at once when a wake-up
---                       arrived while it ran); the attempt does not count:
---                       max_attempts grows by one (attempt itself only ever grows, which is
---                       what makes it a fencing token)
+--                       arrived while it ran); the attempt does not count: attempts_used
+--                       gives it back (attempt itself only ever grows, which is what makes it
+--                       a fencing token)
 -- $9: the parents of these jobs. They are locked first, in id order, before any of the jobs: a
 -- finished child's trigger updates its parent, and a cancel locks a parent before its children,
 -- so taking parents first and in one order keeps batches and cancels from deadlocking.
@@ -25,19 +25,19 @@ WITH parents AS (
   SET state = (CASE
         WHEN o.kind = 'completed' THEN 'completed'
         WHEN o.kind = 'discard' THEN 'failed'
-        WHEN o.kind = 'error' AND j.attempt >= j.max_attempts THEN 'failed'
+        WHEN o.kind = 'error' AND j.attempts_used >= j.max_attempts THEN 'failed'
         WHEN o.kind = 'error' THEN 'retryable'
         WHEN o.delay_ms > 0 AND NOT j.wake_requested THEN 'scheduled'
         ELSE 'available' END)::spindle.job_state,
-      max_attempts = CASE WHEN o.kind = 'release' THEN j.max_attempts + 1
-                          ELSE j.max_attempts END,
+      attempts_used = CASE WHEN o.kind = 'release' THEN j.attempts_used - 1
+                           ELSE j.attempts_used END,
       run_at = CASE WHEN o.kind = 'release' AND j.wake_requested THEN coalesce($1, now())
                     WHEN o.kind IN ('error', 'release')
                     THEN coalesce($1, now()) + o.delay_ms * interval '1 millisecond'
                     ELSE j.run_at END,
       wake_requested = false,
       finished_at = CASE WHEN o.kind IN ('completed', 'discard')
-                           OR (o.kind = 'error' AND j.attempt >= j.max_attempts)
+                           OR (o.kind = 'error' AND j.attempts_used >= j.max_attempts)
                          THEN coalesce($1, now()) END,
       errors = CASE WHEN o.kind IN ('error', 'discard')
                     THEN j.errors || jsonb_build_array(jsonb_build_object(

@@ -2,7 +2,7 @@
 -- filter. A job's children: job_children.sql.
 SELECT id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
        created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
-       parent_id, children_total, children_pending, progress, result
+       parent_id, children_total, children_pending, progress, result, attempts_used
 FROM spindle.jobs
 WHERE ($1::spindle.job_state[] IS NULL OR state = ANY ($1))
   AND ($2::text IS NULL OR queue = $2)

@@ -9,10 +9,10 @@ WITH expired AS (
   FOR UPDATE SKIP LOCKED
 ), rescued AS (
   UPDATE spindle.jobs j
-  SET state = (CASE WHEN j.attempt >= j.max_attempts THEN 'failed'
+  SET state = (CASE WHEN j.attempts_used >= j.max_attempts THEN 'failed'
                     ELSE 'retryable' END)::spindle.job_state,
       run_at = coalesce($1, now()),
-      finished_at = CASE WHEN j.attempt >= j.max_attempts THEN coalesce($1, now()) END,
+      finished_at = CASE WHEN j.attempts_used >= j.max_attempts THEN coalesce($1, now()) END,
       errors = j.errors || jsonb_build_array(jsonb_build_object(
                  'attempt', j.attempt, 'at', coalesce($1, now()),
                  'error', 'lease expired: worker ' || coalesce(j.lease_owner, '?') ||

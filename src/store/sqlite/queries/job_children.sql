@@ -2,7 +2,7 @@
 -- job_list.sql.
 SELECT id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
        created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
-       parent_id, children_total, children_pending, progress, result
+       parent_id, children_total, children_pending, progress, result, attempts_used
 FROM spindle_jobs
 WHERE parent_id = ?6
   AND (?1 IS NULL OR state IN (SELECT value FROM json_each(?1)))

@@ -7,6 +7,7 @@
 UPDATE spindle_jobs
 SET state = 'running',
     attempt = attempt + 1,
+    attempts_used = attempts_used + 1,
     started_at = ?1,
     lease_owner = ?4,
     lease_expires_at = ?1 + ?5 * 1000
@@ -28,4 +29,4 @@ WHERE id IN (
   LIMIT ?3)
 RETURNING id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms,
           '[]', created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
-          parent_id, children_total, children_pending, progress, result
+          parent_id, children_total, children_pending, progress, result, attempts_used

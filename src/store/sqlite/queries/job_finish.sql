@@ -6,16 +6,16 @@ UPDATE spindle_jobs
 SET state = CASE
       WHEN ?5 = 'completed' THEN 'completed'
       WHEN ?5 = 'discard' THEN 'failed'
-      WHEN ?5 = 'error' AND attempt >= max_attempts THEN 'failed'
+      WHEN ?5 = 'error' AND attempts_used >= max_attempts THEN 'failed'
       WHEN ?5 = 'error' THEN 'retryable'
       WHEN ?7 > 0 AND NOT wake_requested THEN 'scheduled'
       ELSE 'available' END,
-    max_attempts = CASE WHEN ?5 = 'release' THEN max_attempts + 1 ELSE max_attempts END,
+    attempts_used = CASE WHEN ?5 = 'release' THEN attempts_used - 1 ELSE attempts_used END,
     run_at = CASE WHEN ?5 = 'release' AND wake_requested THEN ?1
                   WHEN ?5 IN ('error', 'release') THEN ?1 + ?7 * 1000 ELSE run_at END,
     wake_requested = 0,
     finished_at = CASE WHEN ?5 IN ('completed', 'discard')
-                         OR (?5 = 'error' AND attempt >= max_attempts)
+                         OR (?5 = 'error' AND attempts_used >= max_attempts)
                        THEN ?1 END,
     errors = CASE WHEN ?5 IN ('error', 'discard')
                   THEN json_insert(errors, '$[#]',
