@@ -215,6 +215,16 @@ TEST_P(CliTest, BenchRefusesUnknownPhasesAndTheDefaultDatabase) {
   EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM {jobs}"), 0);
 }
 
+TEST_P(CliTest, BenchRemovesTheJobsItMade) {
+  std::string mine = client_->Enqueue({.kind = "k"});
+  auto r = Run("bench --n 300 --n-seq 20 --batch 100 --lat-n 10 --lat-rate 100 --concurrency 4");
+  ASSERT_EQ(r.status, 0) << r.output;
+  Json out = Json::parse(r.out);
+  EXPECT_EQ(out["removed_jobs"], 330) << out;
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM {jobs}"), 1);  // the job that was there before
+  EXPECT_EQ(client_->Get(mine).state, JobState::kAvailable);
+}
+
 // Inspecting and steering never create a database file; a command that creates one says so.
 TEST(CliDatabaseFileTest, OnlyWritingCommandsCreateADatabaseAndTheySaySo) {
   std::string dir = ::testing::TempDir() + "spindle_cli_newdb_" + std::to_string(getpid());

@@ -129,7 +129,7 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
   // Every run uses queues of its own, so leftovers of other runs do not count.
   std::string run = fmt::format("bench-{:08x}", std::random_device{}());
   Json out = {{"name", o.label},
-              {"version", "0.1.0"},
+              {"version", Client::Version()},
               {"ok", true},
               {"n", o.n},
               {"config",
@@ -228,6 +228,15 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
       out["error"] = "latency phase timed out";
     }
   }
+  // It leaves nothing behind: its queues exist only by their jobs, which go now (after the
+  // figures, so they do not count).
+  int64_t removed = 0;
+  for (const char* phase : {"-seq", "-work", "-latency"}) {
+    JobFilter mine{.queue = run + phase};
+    client->ChangeAll(Client::BulkAction::kCancel, mine);
+    removed += client->ChangeAll(Client::BulkAction::kDelete, mine);
+  }
+  out["removed_jobs"] = removed;
   std::cout << out.dump() << std::endl;
   return out["ok"].get<bool>() ? 0 : 1;
 }
