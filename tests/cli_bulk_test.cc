@@ -181,6 +181,28 @@ TEST_P(CliBulkTest, ListTakesSeveralStatesPagesWithAfterAndShowsWhenAndErrors) {
   EXPECT_EQ(Run("jobs list --after nonsense").status, 2);
 }
 
+// A bulk change of thousands of jobs leaves a running job alone: its worker's heartbeats and
+// renewals get through between the pages (SQLite has one writer at a time), so it neither fences
+// itself nor loses the job, which finishes in its first attempt.
+TEST_P(CliBulkTest, ABulkChangeDoesNotDisturbARunningJob) {
+  db_->InstallFinishLog();
+  testing::Process worker({TEST_WORKER_BIN, db_->url(), "--sleep", "6000", "--concurrency", "1"});
+  ASSERT_FALSE(worker.ReadLine().empty());
+  std::string running = client_->Enqueue({.kind = "work"});
+  ASSERT_TRUE(testing::WaitUntil([&] { return client_->Get(running).state == JobState::kRunning; }));
+  Add(5000, "elsewhere", "other", false);
+  auto r = Run("jobs cancel --kind other --yes");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.out.find("cancelled 5000 jobs"), std::string::npos) << r.out;
+  ASSERT_TRUE(testing::WaitUntil([&] { return client_->Get(running).state == JobState::kCompleted; },
+                                 60s));
+  Job job = client_->Get(running);
+  EXPECT_EQ(job.attempt, 1);
+  for (const auto& e : client_->History(running)) EXPECT_NE(e.detail, "released") << e.type;
+  worker.Signal(SIGTERM);
+  EXPECT_EQ(worker.Wait(), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, CliBulkTest, ::testing::ValuesIn(testing::kAllBackends),
                          [](const auto& info) { return testing::Name(info.param); });
 

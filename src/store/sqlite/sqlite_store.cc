@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <algorithm>
+#include <thread>
 #include <filesystem>
 #include <set>
 
@@ -493,12 +494,18 @@ Store::JobPage SqliteStore::ChangePage(
     const JobFilter& f, const std::function<bool(Conn&, int64_t, const std::string&,
                                                  std::set<std::string>&)>& change) {
   if (f.states.empty()) throw Error(ErrorCode::kInvalidArgument, "a bulk change needs states");
+  // SQLite has one writer at a time, and its waiting writers poll: a page is kept small, and after
+  // it this writer pauses as long as it held the lock, so that heartbeats, fetches and outcomes
+  // of running workers get their turn however many pages follow.
+  constexpr int64_t kMaxPage = 200;
   JobPage page;
   std::set<std::string> due;
   std::vector<std::string> told;
+  auto held_since = std::chrono::steady_clock::now();
   {
     auto c = pool_.Acquire();
     Write w(*c, *clock_);
+    held_since = std::chrono::steady_clock::now();
     std::vector<std::string> ids;
     {
       auto st = c->Prepare("job_page", kJobPage);
@@ -507,7 +514,7 @@ Store::JobPage SqliteStore::ChangePage(
           .Bind(3, Opt(f.kind))
           .Bind(4, Opt(f.parent_id))
           .Bind(5, Opt(f.after_id))
-          .Bind(6, int64_t{f.limit});
+          .Bind(6, std::min(int64_t{f.limit}, kMaxPage));
       while (st.Step()) ids.push_back(st.Text(0));
     }
     // In this transaction nothing else writes; only the changes of this page (a cancelled
@@ -521,6 +528,10 @@ Store::JobPage SqliteStore::ChangePage(
     if (!ids.empty()) page.last_id = ids.back();
   }
   hub_->Notify({.queues = {due.begin(), due.end()}, .workers = told});
+  if (!page.last_id.empty()) {
+    std::this_thread::sleep_for(std::max(std::chrono::steady_clock::now() - held_since,
+                                         std::chrono::steady_clock::duration(Millis(20))));
+  }
   return page;
 }
 
