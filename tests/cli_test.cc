@@ -62,6 +62,22 @@ TEST_P(CliTest, MisuseIsReportedInSpindlesFormat) {
   r = Run("enqueue --json");
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(Json::parse(r.err)["error"], "invalid_argument");
+  // Misspelt options are named with the one meant; an empty value is never "no filter".
+  for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
+           {"--databse x jobs list", "unknown option '--databse' (did you mean '--database'?)"},
+           {"jobs list --stat failed", "unknown option '--stat' for 'jobs list' (did you mean '--state'?)"},
+           {"jobs cancel --queue default --kind '' --yes", "--kind needs a value, got ''"},
+           {"enqueue k --delay ''", "--delay needs a value, got ''"},
+           {"enqueue k --batch-size 5", "--batch-size requires --batch"},
+           {"enqueue k --args @/tmp", "--args @/tmp: '/tmp' is a directory, not a JSON file"},
+           {"enqueue k --args '{x'", "--args is not valid JSON: parse error at line 1"}}) {
+    r = Cli(args.rfind("--databse", 0) == 0 ? args : "--database " + Quote(db_->url()) + " " + args);
+    EXPECT_EQ(r.status, 2) << args << r.output;
+    EXPECT_EQ(r.err.rfind("error: " + message, 0), 0u) << args << "\n" << r.err;
+  }
+  r = Cli("--database /tmp/spindle.db jobs list");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.err.find("for a SQLite file write sqlite:/tmp/spindle.db"), std::string::npos) << r.err;
   EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM {jobs}"), 0);
 }
 

@@ -27,7 +27,8 @@ class Client {
  public:
   // Connects. Throws Error(kInvalidArgument) for a bad URL, Error(kUnavailable) when the
   // database cannot be reached, Error(kSchemaTooNew) for a database of a newer Spindle.
-  // Applies pending migrations unless `migrate` is false.
+  // Applies pending migrations unless `migrate` is false; then a database without the current
+  // schema (none, or an older one) is Error(kNotFound).
   static std::unique_ptr<Client> Open(const ClientOptions& options, bool migrate = true);
   ~Client();
 

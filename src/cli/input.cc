@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -20,7 +21,12 @@ Json ParseJson(const std::string& text, const std::string& what) {
   try {
     return Json::parse(text);
   } catch (const Json::exception& e) {  // a syntax error, or a number out of range (1e400)
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("{} is not valid JSON: {}", what, e.what()));
+    // Without the library's "[json.exception.parse_error.101] " prefix.
+    std::string why = e.what();
+    if (why.rfind("[json.", 0) == 0 && why.find("] ") != std::string::npos) {
+      why = why.substr(why.find("] ") + 2);
+    }
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{} is not valid JSON: {}", what, why));
   }
 }
 
@@ -86,6 +92,10 @@ Json ReadArgs(const std::string& value) {
   }
   if (!value.empty() && value[0] == '@') {
     std::string path = value.substr(1);
+    if (std::filesystem::is_directory(path)) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("--args {}: '{}' is a directory, not a JSON file", value, path));
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
       throw Error(ErrorCode::kInvalidArgument,
@@ -137,7 +147,7 @@ void InsertBatch(Client& client, const std::vector<JobSpec>& specs, size_t batch
     std::cout << Json{{"enqueued", done}, {"seconds", seconds}, {"jobs_per_second", rate}}.dump()
               << "\n";
   } else {
-    std::cout << fmt::format("enqueued {} jobs in {} ({:.0f} jobs/s)\n", done,
+    std::cout << fmt::format("enqueued {} job{} in {} ({:.0f} jobs/s)\n", done, done == 1 ? "" : "s",
                              core::FormatElapsed(std::chrono::duration_cast<Millis>(
                                  std::chrono::duration<double>(seconds))),
                              rate);

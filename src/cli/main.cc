@@ -488,7 +488,8 @@ int Main(int argc, char** argv) {
                     "Enqueue many: one job per line of JSON on stdin, its args or a spec with "
                     "\"args\" (docs/jobs.md)");
   AddIntOption(*enqueue, "--batch-size", batch_size, 1, 100000,
-               "With --batch: jobs per transaction (default: 1000)");
+               "With --batch: jobs per transaction (default: 1000)")
+      ->needs("--batch");
   enqueue->add_option_function<std::string>(
       "--queue", [&spec](const std::string& q) { spec.queue = q; },
       "Queue (default: the kind's, else default)");
@@ -603,6 +604,7 @@ int Main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
     return misuse(e.what());
   }
+  if (auto empty = EmptyOptionValue(app)) return misuse(*empty);
 
   try {
     // A worker tells what it does; a one-off command only what went wrong.

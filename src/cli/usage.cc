@@ -33,6 +33,26 @@ const CLI::Option* FindOption(CLI::App* app, const std::string& word) {
   return nullptr;
 }
 
+// "unknown option '--databse' (did you mean '--database'?)": the closest option of the command
+// or of those it falls through to.
+std::string UnknownOption(CLI::App* at, const std::string& path, const std::string& word) {
+  std::string closest;
+  size_t best = 3;
+  for (CLI::App* app = at; app; app = app->get_parent()) {
+    for (const CLI::Option* opt : app->get_options()) {
+      for (const std::string& name : opt->get_lnames()) {
+        if (size_t d = EditDistance(word, "--" + name); d < best) {
+          best = d;
+          closest = "--" + name;
+        }
+      }
+    }
+  }
+  std::string command = path.empty() ? "" : fmt::format(" for '{}'", path.substr(0, path.size() - 1));
+  return fmt::format("unknown option '{}'{}{}", word, command,
+                     closest.empty() ? "" : fmt::format(" (did you mean '{}'?)", closest));
+}
+
 }  // namespace
 
 std::optional<std::string> UnknownCommand(CLI::App& app, int argc, char** argv) {
@@ -42,8 +62,10 @@ std::optional<std::string> UnknownCommand(CLI::App& app, int argc, char** argv) 
     std::string word = argv[i];
     if (word == "--") return std::nullopt;
     if (word.size() > 1 && word[0] == '-') {
-      const CLI::Option* opt = word.find('=') == std::string::npos ? FindOption(at, word) : nullptr;
-      if (opt && opt->get_expected_min() > 0) ++i;  // skip its value
+      std::string name = word.substr(0, word.find('='));
+      const CLI::Option* opt = FindOption(at, name);
+      if (!opt) return UnknownOption(at, path, name);
+      if (opt->get_expected_min() > 0 && name == word) ++i;  // skip its value
       continue;
     }
     auto commands = at->get_subcommands([](CLI::App*) { return true; });
@@ -66,6 +88,18 @@ std::optional<std::string> UnknownCommand(CLI::App& app, int argc, char** argv) 
     }
     std::string hint = closest.empty() ? "" : fmt::format(" (did you mean '{}{}'?)", path, closest);
     return fmt::format("unknown command '{}{}'{}; {}commands: {}", path, word, hint, path, names);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> EmptyOptionValue(const CLI::App& app) {
+  for (const CLI::Option* opt : app.get_options()) {
+    for (const std::string& value : opt->results()) {
+      if (value.empty()) return fmt::format("{} needs a value, got ''", opt->get_name());
+    }
+  }
+  for (const CLI::App* sub : app.get_subcommands()) {
+    if (auto found = EmptyOptionValue(*sub)) return found;
   }
   return std::nullopt;
 }

@@ -10,10 +10,14 @@
 
 namespace spindle::cli {
 
-// When the words on the command line name a command that does not exist ("spindle job list",
-// "spindle jobs lst"), what to say: "unknown command 'job' (did you mean 'jobs'?); commands: ...".
-// nullopt when every command word is known.
+// When the words on the command line name a command or an option that does not exist ("spindle
+// job list", "spindle jobs lst", "--databse"), what to say: "unknown command 'job' (did you mean
+// 'jobs'?); commands: ...". nullopt when every command word and option is known.
 std::optional<std::string> UnknownCommand(CLI::App& app, int argc, char** argv);
+
+// The first option given an empty value ("--kind ''"), as a message; nullopt when none was. An
+// empty value is always a mistake (an unset shell variable), never "no filter".
+std::optional<std::string> EmptyOptionValue(const CLI::App& app);
 
 // Writes an error to stderr: "error: MESSAGE", or {"error": CODE, "reason": MESSAGE} when `json`.
 void ReportError(std::string_view code, std::string_view message, bool json);

@@ -21,8 +21,13 @@ std::unique_ptr<Client> Client::Open(const ClientOptions& options, bool migrate)
   } else if (int v = store->SchemaVersion(); v > store->LatestVersion()) {
     ThrowSchemaTooNew(v, store->LatestVersion());
   } else if (v == 0) {
-    throw Error(ErrorCode::kInvalidArgument,
+    throw Error(ErrorCode::kNotFound,
                 "the database has no Spindle schema yet: run 'spindle migrate' first");
+  } else if (v < store->LatestVersion()) {
+    throw Error(ErrorCode::kNotFound,
+                fmt::format("the database's Spindle schema (version {}) is older than this "
+                            "version's ({}): run 'spindle migrate' first",
+                            v, store->LatestVersion()));
   }
   return std::unique_ptr<Client>(new Client(std::move(store)));
 }

@@ -24,6 +24,11 @@ std::unique_ptr<Store> OpenStore(const StoreOptions& options) {
                 "no database configured: pass --database URL or set SPINDLE_DATABASE");
   }
   // Name only the scheme: the rest of a URL may hold a password.
+  if (url.find(':') == std::string::npos) {  // a path, most likely
+    throw Error(ErrorCode::kInvalidArgument,
+                "database URL '" + url + "' has no scheme: for a SQLite file write sqlite:" + url +
+                    "; for PostgreSQL, postgresql://...");
+  }
   std::string scheme = url.substr(0, std::min(url.find(':'), size_t{32}));
   throw Error(ErrorCode::kInvalidArgument,
               "unsupported database URL scheme '" + scheme +
