@@ -544,7 +544,7 @@ int Main(int argc, char** argv) {
                 "history");
   del->add_option("id", id);
   AddBulkOptions(*del, bulk);
-  auto* stop = jobs->add_subcommand("stop", "Stop a waiting or running job until resumed");
+  auto* stop = jobs->add_subcommand("stop", "Stop a job that has not finished, until resumed");
   stop->add_option("id", id)->required();
   stop->footer(
       "Applies to: scheduled, available, retryable, waiting, running. The job stays stopped\n"
