@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <regex>
 
 #include "store/store.h"
 #include "testing.h"
@@ -520,6 +521,10 @@ TEST_P(ProcessTest, CliControlsJobsQueuesAndTheCluster) {
   r = Cli(db + " cluster stop");
   EXPECT_EQ(r.status, 4) << r.output;
   EXPECT_NE(r.output.find("disk full"), std::string::npos) << r.output;
+  // Times in messages read as in JSON: RFC 3339, UTC, milliseconds.
+  EXPECT_TRUE(std::regex_search(
+      r.output, std::regex(R"(stopped since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \()")))
+      << r.output;
   r = Cli(db + " cluster status --json");
   EXPECT_EQ(Json::parse(r.output)["stopped"], true) << r.output;
   EXPECT_EQ(Cli(db + " cluster resume").status, 0);

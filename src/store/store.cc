@@ -252,7 +252,7 @@ void ThrowClusterChangeRefused(const ClusterState& now, std::string_view action)
   throw Error(ErrorCode::kIllegalTransition,
               now.stopped_at
                   ? fmt::format("cannot {} the cluster: it is stopped since {} ({})", action,
-                                core::FormatTimestamp(*now.stopped_at),
+                                core::FormatRfc3339(*now.stopped_at),
                                 now.stop_reason.empty() ? "no reason given" : now.stop_reason)
                   : fmt::format("cannot {} the cluster: it is running", action));
 }
