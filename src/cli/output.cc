@@ -1,0 +1,196 @@
+#include "cli/output.h"
+
+#include <algorithm>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "cli/bulk.h"
+#include "cli/kinds.h"
+#include "core/duration.h"
+#include "core/time.h"
+
+namespace spindle::cli {
+namespace {
+
+// A time for people ("-": none); JsonTime for machines (null: none).
+std::string Time(const std::optional<SysTime>& t) { return t ? core::FormatHumanTime(*t) : "-"; }
+Json JsonTime(const std::optional<SysTime>& t) {
+  return t ? Json(core::FormatRfc3339(*t)) : Json(nullptr);
+}
+
+// An error message for a table: its last `keep` lines (0: all), indented, without the trailing
+// newlines a command's stderr ends with, and a line saying what was left out.
+std::string ErrorLines(const std::string& message, size_t keep) {
+  std::vector<std::string> lines;
+  std::string text = message.substr(0, message.find_last_not_of(" \t\r\n") + 1);
+  for (size_t at = 0; at <= text.size();) {
+    size_t end = std::min(text.find('\n', at), text.size());
+    lines.push_back(text.substr(at, end - at));
+    at = end + 1;
+  }
+  std::string out;
+  size_t first = keep > 0 && lines.size() > keep ? lines.size() - keep : 0;
+  if (first > 0) out += fmt::format("    ... {} earlier line(s); --full shows them\n", first);
+  for (size_t i = first; i < lines.size(); ++i) out += "    " + lines[i] + "\n";
+  return out;
+}
+
+// "3 of 25 used (run 5)": the attempts that count toward max_attempts, and the runs when naps,
+// stops, hand-backs or waits for children made more (docs/jobs.md, "Attempts").
+std::string Attempts(const Job& j) {
+  std::string s = fmt::format("{} of {} used", j.attempts_used, j.max_attempts);
+  if (j.attempt != j.attempts_used) s += fmt::format(" (run {})", j.attempt);
+  return s;
+}
+
+}  // namespace
+
+void PrintJob(const Job& j, bool json, bool full, const std::vector<KindInfo>* kinds) {
+  if (json) {
+    std::cout << j.ToJson().dump() << "\n";
+    return;
+  }
+  std::cout << fmt::format(
+      "id:           {}\nkind:         {}\nqueue:        {}\nstate:        {}\n"
+      "priority:     {}\nattempts:     {}\nargs:         {}\nrun_at:       {}\n"
+      "timeout:      {}\ncreated_at:   {}\nstarted_at:   {}\nfinished_at:  {}\n"
+      "lease_owner:  {}\nlease_until:  {}\n",
+      j.id, j.kind, j.queue, ToString(j.state), j.priority, Attempts(j),
+      j.args.dump(), Time(j.run_at), TimeoutText(j, kinds),
+      Time(j.created_at), Time(j.started_at), Time(j.finished_at),
+      j.lease_owner.empty() ? "-" : j.lease_owner, Time(j.lease_expires_at));
+  if (!j.step.empty()) {
+    std::cout << fmt::format("step:         {}\ncheckpoint:   {}\n", j.step, j.checkpoint.dump());
+  }
+  if (j.progress.is_object()) {
+    std::cout << fmt::format("progress:     {:.0f}% {}\n",
+                             100 * j.progress.value("fraction", 0.0),
+                             j.progress.value("message", ""));
+  }
+  if (!j.parent_id.empty()) std::cout << fmt::format("parent:       {}\n", j.parent_id);
+  if (j.children_total > 0) {
+    std::cout << fmt::format("children:     {} ({} unfinished; spindle jobs list --parent {})\n",
+                             j.children_total, j.children_pending, j.id);
+  }
+  if (!j.result.is_null()) std::cout << fmt::format("result:       {}\n", j.result.dump());
+  if (!j.errors.empty()) {
+    std::cout << "errors:\n";
+    for (const auto& e : j.errors) {
+      std::cout << fmt::format("  attempt {} at {}:\n{}", e.attempt, Time(e.at),
+                               ErrorLines(e.message, full ? 0 : 5));
+    }
+  }
+}
+
+void PrintJobs(const std::vector<Job>& jobs, int64_t total, bool json) {
+  bool cut = total > static_cast<int64_t>(jobs.size());
+  Json next = cut ? Json(jobs.back().id) : Json(nullptr);
+  if (json) {
+    Json arr = Json::array();
+    for (const auto& j : jobs) arr.push_back(j.ToJson());
+    std::cout << Json{{"jobs", arr}, {"total", total}, {"next_after", next}}.dump() << "\n";
+    return;
+  }
+  // WHEN: the next run of a job waiting to run, a running job's start, a finished job's end.
+  std::cout << fmt::format("{:<36}  {:<20}  {:<12}  {:<10}  {:>8}  {:>8}  {:<20}  {}\n", "ID",
+                           "KIND", "QUEUE", "STATE", "ATTEMPTS", "PRIORITY", "WHEN", "ERROR");
+  for (const auto& j : jobs) {
+    std::string line = fmt::format(
+        "{:<36}  {:<20}  {:<12}  {:<10}  {:>8}  {:>8}  {:<20}  {}", j.id, j.kind, j.queue,
+        ToString(j.state), fmt::format("{}/{}", j.attempts_used, j.max_attempts), j.priority, Time(RelevantTime(j)),
+        ErrorLine(j, 60));
+    std::cout << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";
+  }
+  if (cut) {
+    std::cerr << fmt::format("showing {} of {}; next page: --after {}\n", jobs.size(), total,
+                             jobs.back().id);
+  }
+}
+
+void PrintMembers(const Membership& ms, bool json) {
+  if (json) {
+    Json arr = Json::array();
+    for (const auto& m : ms.members) arr.push_back(ToJson(m));
+    std::cout << Json{{"version", ms.version}, {"workers", arr}}.dump() << "\n";
+    return;
+  }
+  auto now = std::chrono::system_clock::now();
+  auto ago = [](Millis d) { return core::FormatElapsed(d); };
+  std::cout << fmt::format("{:<32}  {:<16}  {:>7}  {:>8}  {:>9}  {:<9}  {:<24}  {:<16}  {}\n",
+                           "ID", "HOST", "PID", "AGE", "HEARTBEAT", "PARTITION", "QUEUES",
+                           "ROLES", "LEADER");
+  for (const auto& m : ms.members) {
+    auto age = std::chrono::duration_cast<Millis>(now - m.started_at);
+    std::string partition =
+        m.info.partition ? fmt::format("{}/{}", *m.info.partition, m.partition_count) : "-";
+    std::cout << fmt::format("{:<32}  {:<16}  {:>7}  {:>8}  {:>9}  {:<9}  {:<24}  {:<16}  {}\n",
+                             m.info.id, m.info.host, m.info.pid, ago(age),
+                             ago(m.silent_for) + " ago", partition, QueuesText(m.info),
+                             m.info.roles.empty() ? "-" : fmt::format("{}", fmt::join(m.info.roles, ",")),
+                             m.leader ? "yes" : "");
+  }
+  std::cout << fmt::format("{} worker(s), membership version {}\n", ms.members.size(),
+                           ms.version);
+}
+
+void PrintQueues(const std::vector<QueueInfo>& queues, bool json) {
+  static const char* kStates[] = {"available", "scheduled", "running", "retryable", "waiting",
+                                  "completed", "failed",    "cancelled", "stopped"};
+  if (json) {
+    Json arr = Json::array();
+    for (const auto& q : queues) {
+      arr.push_back({{"name", q.name},
+                     {"paused", q.paused_at.has_value()},
+                     {"paused_at", JsonTime(q.paused_at)},
+                     {"jobs", q.jobs},
+                     {"consumers", q.consumers},
+                     {"concurrency", q.concurrency},
+                     {"no_consumer", q.unserved()}});
+    }
+    std::cout << arr.dump() << "\n";
+    return;
+  }
+  // CONSUMERS: live workers fetching from the queue, and their concurrency in all.
+  std::cout << fmt::format("{:<24}  {:<6}  {:<9}", "QUEUE", "PAUSED", "CONSUMERS");
+  for (const char* st : kStates) std::cout << fmt::format("  {:>9}", st);
+  std::cout << "\n";
+  for (const auto& q : queues) {
+    std::cout << fmt::format("{:<24}  {:<6}  {:<9}", q.name, q.paused_at ? "yes" : "no",
+                             q.consumers ? fmt::format("{} ({})", q.consumers, q.concurrency)
+                                         : "0");
+    for (const char* st : kStates) {
+      auto it = q.jobs.find(st);
+      std::cout << fmt::format("  {:>9}", it == q.jobs.end() ? 0 : it->second);
+    }
+    std::cout << (q.unserved() ? "  NO CONSUMER" : "") << "\n";
+  }
+}
+
+void PrintCluster(const ClusterState& c, const Membership& ms, bool json) {
+  std::string leader;
+  for (const auto& m : ms.members) {
+    if (m.leader) leader = m.info.id;
+  }
+  if (json) {
+    std::cout << Json{{"stopped", c.stopped_at.has_value()},
+                      {"stopped_at", JsonTime(c.stopped_at)},
+                      {"reason", c.stop_reason},
+                      {"workers", ms.members.size()},
+                      {"leader", leader.empty() ? Json(nullptr) : Json(leader)}}
+                     .dump()
+              << "\n";
+    return;
+  }
+  if (c.stopped_at) {
+    std::cout << fmt::format("stopped since {}: {}\n", Time(c.stopped_at),
+                             c.stop_reason.empty() ? "(no reason given)" : c.stop_reason);
+  } else {
+    std::cout << "running\n";
+  }
+  std::cout << fmt::format("{} worker(s), leader: {}\n", ms.members.size(),
+                           leader.empty() ? "none" : leader);
+}
+
+}  // namespace spindle::cli
