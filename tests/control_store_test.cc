@@ -758,7 +758,8 @@ TEST_P(ControlStoreTest, BulkChangesCrossManyPagesAndSkipJobsThatMovedOn) {
         return store_->JobCancelPage(f);
       },
       cancel, 1000, &pages);
-  EXPECT_EQ(pages, 5);
+  // SQLite, which has one writer at a time, takes pages of at most 200.
+  EXPECT_EQ(pages, GetParam() == testing::BackendKind::kSqlite ? 25 : 5);
   EXPECT_EQ(cancelled, kJobs - 1);
   EXPECT_EQ(Get(inserted.front()).state, JobState::kRunning);
   EXPECT_EQ(store_->JobCount({.states = {JobState::kCancelled}}), kJobs - 1);
@@ -768,7 +769,8 @@ TEST_P(ControlStoreTest, BulkChangesCrossManyPagesAndSkipJobsThatMovedOn) {
   EXPECT_EQ(AllPages([&](const JobFilter& f) { return store_->JobRetryPage(f); }, retry, 1000),
             kJobs - 1);
   EXPECT_EQ(store_->JobCount({.states = {JobState::kAvailable}, .queue = "bulk"}), kJobs);
-  store_->JobCancelPage({.states = {JobState::kAvailable}, .limit = 100000});
+  AllPages([&](const JobFilter& f) { return store_->JobCancelPage(f); },
+           {.states = {JobState::kAvailable}}, 100000);
   JobFilter del{.states = {JobState::kCancelled}, .kind = "k"};
   EXPECT_EQ(AllPages([&](const JobFilter& f) { return store_->JobDeletePage(f); }, del, 1000),
             kJobs);

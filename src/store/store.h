@@ -205,8 +205,9 @@ class Store {
   // children or an unfinished parent (which may still read it). Returns it as it was.
   virtual Job JobDelete(const std::string& id) = 0;
 
-  // Bulk changes (Client::CancelAll, RetryAll, DeleteAll), one page at a time so that no lock is
-  // held long: each takes the page JobList(filter) would list (filter.states required), and in
+  // Bulk changes (Client::ChangeAll), one page at a time so that no lock is held long: each takes
+  // the page JobList(filter) would list (filter.states required; a backend may take fewer than
+  // filter.limit: SQLite takes at most 200, and then pauses as long as it held the lock), and in
   // one short transaction changes those of its jobs that are then still in one of
   // filter.states, exactly as the single-job method above would (a cancelled running job's
   // worker is told and keeps its lease; a job that cannot be deleted is left). Jobs that moved
