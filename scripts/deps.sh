@@ -10,6 +10,7 @@ pkgs=(
   build-essential cmake pkg-config git ca-certificates
   libpq-dev libsqlite3-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
+  libhowardhinnant-date-dev tzdata
   libgtest-dev
 )
 if [[ ${1:-} == --test ]]; then

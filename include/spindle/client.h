@@ -9,6 +9,7 @@
 #include "spindle/clock.h"
 #include "spindle/cluster.h"
 #include "spindle/job.h"
+#include "spindle/schedule.h"
 
 namespace spindle {
 
@@ -102,6 +103,16 @@ class Client {
   void RemoveQueue(const std::string& name);
   // The kinds' recorded defaults (docs/jobs.md, "Kind defaults"), by name.
   std::vector<KindInfo> Kinds();
+  // Periodic jobs (docs/jobs.md, "Periodic jobs"), declared by workers
+  // (WorkerOptions::schedules, `spindle serve`'s [schedules.NAME]). Every schedule, by name.
+  std::vector<ScheduleInfo> Schedules();
+  // Pause and resume are idempotent; a resume does not catch up the slots that passed while
+  // paused. kNotFound for an unknown name.
+  void PauseSchedule(const std::string& name);
+  void ResumeSchedule(const std::string& name);
+  // Enqueues the schedule's job now, whatever its pause, slots and overrun policy; returns the
+  // job's id. kNotFound for an unknown name.
+  std::string RunSchedule(const std::string& name);
   ClusterState Cluster();
   // Stops the whole cluster: no fetches, running jobs are handed back and run again on resume
   // (jobs stopped one by one stay stopped). Throws kIllegalTransition when already stopped.

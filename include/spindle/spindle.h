@@ -7,4 +7,5 @@
 #include "spindle/error.h"
 #include "spindle/handler.h"
 #include "spindle/job.h"
+#include "spindle/schedule.h"
 #include "spindle/worker.h"

@@ -17,6 +17,7 @@
 #include "spindle/cluster.h"
 #include "spindle/handler.h"
 #include "spindle/job.h"
+#include "spindle/schedule.h"
 
 namespace spindle {
 
@@ -91,6 +92,10 @@ struct WorkerOptions {
   // unset, on whichever process or entrance (docs/jobs.md, "Kind defaults"). Entries for kinds
   // this worker has no handler for are not recorded.
   std::map<std::string, KindDefaults> kinds;
+  // Periodic jobs (docs/jobs.md, "Periodic jobs"). Set: Start() makes the database's schedules
+  // these (new ones added, existing ones updated keeping their state, the others removed).
+  // Unset: the schedules in the database are left as they are. The leader enqueues their jobs.
+  std::optional<std::vector<Schedule>> schedules;
   // A running job's lease; renewed three times per (lease - fence margin) while the attempt's
   // handler or command runs (docs/coordination.md, "Guarantees"). Default: 30 s.
   Millis lease{30000};

@@ -101,6 +101,66 @@ const toml::table* Table(const std::string& path, const toml::table& t, const st
   return n->as_table();
 }
 
+// A TOML value as JSON (a schedule's args).
+Json ToJson(const toml::node& n) {
+  if (const auto* t = n.as_table()) {
+    Json out = Json::object();
+    for (const auto& [k, v] : *t) out[std::string(k.str())] = ToJson(v);
+    return out;
+  }
+  if (const auto* a = n.as_array()) {
+    Json out = Json::array();
+    for (const auto& v : *a) out.push_back(ToJson(v));
+    return out;
+  }
+  if (auto v = n.value_exact<std::string>()) return *v;
+  if (auto v = n.value_exact<int64_t>()) return *v;
+  if (auto v = n.value_exact<double>()) return *v;
+  if (auto v = n.value_exact<bool>()) return *v;
+  return Shown(n);  // dates and times, as written
+}
+
+Schedule ReadSchedule(const std::string& path, const std::string& name, const toml::table& t) {
+  const std::string at = fmt::format("schedules.{}.", name);
+  OnlyKeys(path, t, at,
+           {"cron", "zone", "kind", "args", "queue", "priority", "max_attempts", "timeout",
+            "jitter", "overrun", "catch_up"});
+  Schedule s{.name = name};
+  auto required = [&](const std::string& key) {
+    auto v = Str(path, t, key, at);
+    if (!v) Fail(path, fmt::format("'{}{}' is required", at, key));
+    return *v;
+  };
+  s.cron = required("cron");
+  s.kind = required("kind");
+  if (auto v = Str(path, t, "zone", at)) s.zone = *v;
+  if (const auto* a = t.get("args")) {
+    if (!a->is_table()) Fail(path, fmt::format("'{}args' must be a table", at));
+    s.args = ToJson(*a);
+  }
+  s.queue = Str(path, t, "queue", at);
+  if (auto v = Int(path, t, "priority", at, kIntMin, kIntMax)) s.priority = static_cast<int>(*v);
+  if (auto v = Int(path, t, "max_attempts", at, 1, kIntMax)) s.max_attempts = static_cast<int>(*v);
+  s.timeout = Dur(path, t, "timeout", at);
+  if (auto v = Dur(path, t, "jitter", at, true)) s.jitter = *v;
+  if (auto v = Str(path, t, "overrun", at)) {
+    auto o = ParseOverrun(*v);
+    if (!o) Fail(path, fmt::format("'{}overrun' must be skip, queue or replace, got \"{}\"", at, *v));
+    s.overrun = *o;
+  }
+  if (auto v = Str(path, t, "catch_up", at)) {
+    auto c = ParseCatchUp(*v);
+    if (!c) Fail(path, fmt::format("'{}catch_up' must be latest or none, got \"{}\"", at, *v));
+    s.catch_up = *c;
+  }
+  try {
+    s.Validate();
+  } catch (const Error& e) {
+    Fail(path, e.what());
+  }
+  return s;
+}
+
 }  // namespace
 
 Config LoadConfig(const std::string& path) {
@@ -115,7 +175,8 @@ Config LoadConfig(const std::string& path) {
   Config c;
   c.worker.queues.clear();
   OnlyKeys(path, root, "",
-           {"database", "log_level", "worker", "cluster", "queues", "kinds", "assignments"});
+           {"database", "log_level", "worker", "cluster", "queues", "kinds", "assignments",
+            "schedules"});
   c.database = Str(path, root, "database", "");
   c.log_level = Str(path, root, "log_level", "");
 
@@ -214,6 +275,16 @@ Config LoadConfig(const std::string& path) {
       }
       c.worker.kinds[std::string(name.str())] = k.defaults;
       c.kinds[std::string(name.str())] = std::move(k);
+    }
+  }
+  // A file with a [schedules] table owns the set: `spindle serve` removes the others.
+  if (const auto* ss = Table(path, root, "schedules")) {
+    c.worker.schedules.emplace();
+    for (const auto& [name, node] : *ss) {
+      if (!node.is_table()) {
+        Fail(path, fmt::format("'schedules.{}' must be a table", name.str()));
+      }
+      c.worker.schedules->push_back(ReadSchedule(path, std::string(name.str()), *node.as_table()));
     }
   }
   // Every queue a kind names is served; a configuration without queues serves "default".

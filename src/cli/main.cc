@@ -17,6 +17,7 @@
 #include "cli/kinds.h"
 #include "cli/options.h"
 #include "cli/output.h"
+#include "cli/schedules.h"
 #include "cli/usage.h"
 #include "core/duration.h"
 #include "core/log.h"
@@ -400,6 +401,9 @@ int Main(int argc, char** argv) {
   cluster_stop->add_option("--reason", reason, "Shown by `cluster status`");
   auto* cluster_resume = cluster->add_subcommand("resume", "Resume a stopped cluster");
 
+  ScheduleCommands schedule_commands;
+  AddScheduleCommands(app, schedule_commands);
+
   auto* bench = app.add_subcommand("bench", "Measure enqueue and work throughput and latency");
   BenchOptions bo;
   AddBenchOptions(*bench, bo);
@@ -522,6 +526,7 @@ int Main(int argc, char** argv) {
       if (cluster_resume->parsed()) client->ResumeCluster();
       PrintCluster(client->Cluster(), client->Members(), g.json);
     }
+    if (RunScheduleCommands(schedule_commands, [&] { return OpenClient(g); }, g.json)) return 0;
     if (bench->parsed()) {
       std::string url = DatabaseUrl(g, MaybeConfig(g));
       if (url == kDefaultDatabase && !bo.use_default_database) {

@@ -209,6 +209,11 @@ void Client::RemoveQueue(const std::string& name) {
                             name, jobs, jobs == 1 ? "" : "s"));
   }
 }
+std::vector<ScheduleInfo> Client::Schedules() { return store_->ScheduleList(); }
+void Client::PauseSchedule(const std::string& name) { store_->SchedulePause(name, true); }
+void Client::ResumeSchedule(const std::string& name) { store_->SchedulePause(name, false); }
+std::string Client::RunSchedule(const std::string& name) { return store_->ScheduleRun(name); }
+
 ClusterState Client::Cluster() { return store_->ClusterGet(); }
 ClusterState Client::StopCluster(const std::string& reason) { return store_->ClusterStop(reason); }
 ClusterState Client::ResumeCluster() { return store_->ClusterResume(); }

@@ -3,7 +3,7 @@
 //   listener ──wake──▶ producer(queue) ──JobFetch──▶ ready deque ──▶ executor threads
 //                                                                        │ handler / command
 //   watchdog (timeouts) ─cancel token─▶ running jobs                     ▼
-//   lease renewer, rescuer (leader only)           completer ◀── outcomes (batched JobFinishMany)
+//   lease renewer, rescuer and scheduler (leader only)           completer ◀── outcomes (batched JobFinishMany)
 //   coordinator: membership, leadership, partition (read by producers), assignments
 #include <unistd.h>
 
@@ -21,6 +21,7 @@
 #include "core/backoff.h"
 #include "core/duration.h"
 #include "core/text.h"
+#include "maintenance/scheduler.h"
 #include "runtime/command.h"
 #include "runtime/command_fence.h"
 #include "runtime/command_protocol.h"
@@ -101,6 +102,7 @@ class Worker::Impl {
       }
     }
     for (const auto& [kind, d] : opts.kinds) d.Validate(kind);
+    if (opts.schedules) ScheduleRows(*opts.schedules);  // validates them
     if (opts.lease < Millis(100) || opts.poll_interval < Millis(1) ||
         opts.poll_interval_no_notify < Millis(1) ||
         opts.rescue_interval < Millis(100) || opts.default_timeout < Millis(1) ||
@@ -793,6 +795,7 @@ class Worker::Impl {
       }
     }
     store->KindRegister(opts.id, defaults);
+    if (opts.schedules) store->ScheduleSync(*opts.schedules, /*remove_others=*/true);
     MemberInfo me{.id = opts.id, .host = HostName(), .pid = getpid(), .version = SPINDLE_VERSION};
     me.incarnation = fmt::format("{:016x}", std::mt19937_64{std::random_device{}()}());
     for (const auto& q : opts.queues) {
@@ -813,6 +816,11 @@ class Worker::Impl {
                                             [this] { return RenewLeases(); });
     rescuer = std::make_unique<LoopService>("rescuer", opts.rescue_interval,
                                             [this] { return Rescue(); });
+    scheduler = std::make_unique<maintenance::Scheduler>(*store);
+    schedule_loop = std::make_unique<LoopService>("scheduler", Millis(1000), [this] {
+      if (coordinator->leader()) scheduler->Tick(opts.clock->Now());
+      return false;
+    });
     Millis poll = store->capabilities().notifies_other_processes ? opts.poll_interval
                                                                  : opts.poll_interval_no_notify;
     for (const auto& qo : opts.queues) {
@@ -830,6 +838,7 @@ class Worker::Impl {
     watchdog->Start();
     renewer->Start();
     rescuer->Start();
+    schedule_loop->Start();
     for (auto& q : queues) {
       for (int i = 0; i < q->opts.concurrency; ++i) {
         q->executors.emplace_back([this, raw = q.get()] { Execute(*raw); });
@@ -943,7 +952,7 @@ class Worker::Impl {
         std::this_thread::sleep_for(Millis(250));
       }
     }
-    for (auto* s : {watchdog.get(), renewer.get(), rescuer.get()}) {
+    for (auto* s : {watchdog.get(), renewer.get(), rescuer.get(), schedule_loop.get()}) {
       if (s) s->Stop();
     }
     if (coordinator) coordinator->Stop();
@@ -990,6 +999,8 @@ class Worker::Impl {
   std::vector<JobOutcome> writing;  // outcomes the completer is writing now
 
   std::unique_ptr<LoopService> completer, watchdog, renewer, rescuer, listener;
+  std::unique_ptr<maintenance::Scheduler> scheduler;  // periodic jobs, on the leader
+  std::unique_ptr<LoopService> schedule_loop;
   std::atomic<bool> listener_broken{false};
   std::atomic<int64_t> fetched{0}, completed{0}, errored{0}, lost{0};
   bool started = false;

@@ -169,6 +169,28 @@ std::vector<Job> RunnableJobs(Store& store, const std::string& worker_id,
   return jobs;
 }
 
+std::pair<std::string, std::string> ScheduleRows(const std::vector<Schedule>& schedules) {
+  Json rows = Json::array(), names = Json::array();
+  for (const auto& sc : schedules) {
+    sc.Validate();
+    if (std::find(names.begin(), names.end(), sc.name) != names.end()) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("schedule '{}' is declared twice", sc.name));
+    }
+    names.push_back(sc.name);
+    Json row = sc.ToJson();
+    row["args"] = Json::parse(ValidatedArgs({.kind = sc.kind, .args = sc.args}));
+    rows.push_back(std::move(row));
+  }
+  return {rows.dump(), names.dump()};
+}
+
+bool ScheduleOverruns(const std::optional<std::string>& state) {
+  if (!state) return false;
+  auto s = ParseJobState(*state);
+  return s && !IsFinal(*s);
+}
+
 std::string ValidatedArgs(const JobSpec& spec) {
   spec.Validate();
   std::string args = StorableJson(spec.args);

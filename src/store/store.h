@@ -21,6 +21,7 @@
 #include "spindle/clock.h"
 #include "spindle/cluster.h"
 #include "spindle/job.h"
+#include "spindle/schedule.h"
 
 namespace spindle {
 
@@ -30,6 +31,22 @@ struct StoreCapabilities {
   // processes' jobs by polling. (It does hear, within a fraction of a second, that another
   // process took a running job from its worker: Notices::taken_elsewhere.)
   bool notifies_other_processes = false;
+};
+
+// One slot of a schedule, as the scheduler takes it (Store::ScheduleFire).
+struct ScheduleFireParams {
+  std::string name;
+  SysTime slot;
+  SysTime run_at;       // the slot's job's run_at: the slot plus its jitter
+  bool enqueue = true;  // false: the slot is passed over (missed, under CatchUp::kNone)
+};
+
+// What became of a slot.
+struct ScheduleFired {
+  bool taken = false;   // false: paused, unknown, or the slot was taken already (by anyone)
+  std::string job_id;   // the job enqueued ("" for none)
+  std::string skipped;  // why none was: "missed", "overrun" (the previous job is unfinished)
+  std::string replaced; // Overrun::kReplace: the previous job, cancelled
 };
 
 struct JobFetchParams {
@@ -231,6 +248,26 @@ class Store {
   // Every kind with recorded defaults, by name.
   virtual std::vector<KindInfo> KindList() = 0;
 
+  // --- schedules (docs/jobs.md, "Periodic jobs") ---
+
+  // Declares schedules (validated): new ones are added with last_slot = now, existing ones take
+  // the new definition and keep their state (paused, last_slot, last job). With
+  // `remove_others`, the schedules not among them are removed, all in one transaction.
+  virtual void ScheduleSync(const std::vector<Schedule>& schedules, bool remove_others) = 0;
+  // Every schedule, by name.
+  virtual std::vector<ScheduleInfo> ScheduleList() = 0;
+  // Pauses or resumes a schedule; idempotent. A resume moves last_slot to now (the slots that
+  // passed while paused do not run). Throws kNotFound for an unknown name.
+  virtual void SchedulePause(const std::string& name, bool paused) = 0;
+  // Takes a slot, in one transaction: moves the schedule's last_slot forward to it (nothing
+  // when it is paused or last_slot is at or past the slot already: taken, by anyone), applies
+  // the overrun policy to the previous job when that is unfinished (skip: no job; replace:
+  // cancel it) and enqueues the slot's job. So each slot enqueues at most once, whoever races.
+  virtual ScheduleFired ScheduleFire(const ScheduleFireParams& params) = 0;
+  // Enqueues schedule `name`'s job now (run-now: whatever its pause, slots and overrun policy)
+  // and records it as the schedule's latest. Throws kNotFound for an unknown name.
+  virtual std::string ScheduleRun(const std::string& name) = 0;
+
   // --- cluster (docs/coordination.md) ---
 
   // Registers a worker, or registers it again after an eviction, and announces the change.
@@ -281,6 +318,13 @@ int LatestSchemaVersion();
 // The file a sqlite:PATH URL names; nullopt for other URLs. Throws kInvalidArgument for
 // "sqlite:" without a path.
 std::optional<std::string> SqliteFileOf(const std::string& url);
+
+// For backends: schedules (validated, names unique) as the JSON array schedule_sync.sql reads,
+// and their names as another.
+std::pair<std::string, std::string> ScheduleRows(const std::vector<Schedule>& schedules);
+
+// For backends: whether a previous job in `state` (nullopt: none, or deleted) is unfinished.
+bool ScheduleOverruns(const std::optional<std::string>& state);
 
 // For backends: a job's timeline from the entries its backend stored (oldest first) and what its
 // row still says: when it was enqueued, and its latest attempt's start and completion, which the

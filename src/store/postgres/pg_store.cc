@@ -514,6 +514,114 @@ std::vector<KindInfo> PgStore::KindList() {
   return out;
 }
 
+namespace {
+
+// The job of a schedule, from columns kind, args, queue, priority, max_attempts, timeout_ms at
+// `col` (schedule_claim.sql, schedule_get.sql).
+JobSpec ScheduleJob(const Result& r, int col, std::optional<SysTime> run_at) {
+  JobSpec spec{.kind = std::string(r.Get(0, col)), .args = Json::parse(r.Get(0, col + 1)),
+               .run_at = run_at};
+  if (!r.IsNull(0, col + 2)) spec.queue = std::string(r.Get(0, col + 2));
+  if (!r.IsNull(0, col + 3)) spec.priority = std::stoi(std::string(r.Get(0, col + 3)));
+  if (!r.IsNull(0, col + 4)) spec.max_attempts = std::stoi(std::string(r.Get(0, col + 4)));
+  if (!r.IsNull(0, col + 5)) spec.timeout = Millis(std::stoll(std::string(r.Get(0, col + 5))));
+  return spec;
+}
+
+}  // namespace
+
+void PgStore::ScheduleSync(const std::vector<Schedule>& schedules, bool remove_others) {
+  auto [rows, names] = ScheduleRows(schedules);
+  auto c = pool_.Acquire();
+  InTransaction(*c, [&] {
+    c->ExecPrepared("schedule_sync", kScheduleSync, {Now(), rows});
+    if (remove_others) c->ExecPrepared("schedule_remove_others", kScheduleRemoveOthers, {names});
+    return true;
+  });
+}
+
+std::vector<ScheduleInfo> PgStore::ScheduleList() {
+  auto c = pool_.Acquire();
+  auto r = c->ExecPrepared("schedule_list", kScheduleList);
+  std::vector<ScheduleInfo> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    ScheduleInfo info;
+    Schedule& s = info.schedule;
+    s.name = r.Get(i, 0);
+    s.cron = r.Get(i, 1);
+    s.zone = r.Get(i, 2);
+    s.kind = r.Get(i, 3);
+    s.args = Json::parse(r.Get(i, 4));
+    if (!r.IsNull(i, 5)) s.queue = std::string(r.Get(i, 5));
+    if (!r.IsNull(i, 6)) s.priority = std::stoi(std::string(r.Get(i, 6)));
+    if (!r.IsNull(i, 7)) s.max_attempts = std::stoi(std::string(r.Get(i, 7)));
+    if (!r.IsNull(i, 8)) s.timeout = Millis(std::stoll(std::string(r.Get(i, 8))));
+    s.jitter = Millis(std::stoll(std::string(r.Get(i, 9))));
+    s.overrun = ParseOverrun(r.Get(i, 10)).value_or(Overrun::kSkip);
+    s.catch_up = ParseCatchUp(r.Get(i, 11)).value_or(CatchUp::kLatest);
+    info.paused = r.Get(i, 12) == "t";
+    info.last_slot = ParseTimestamp(r.Get(i, 13));
+    if (!r.IsNull(i, 14)) info.last_job_id = r.Get(i, 14);
+    if (!r.IsNull(i, 15)) info.last_enqueued_at = ParseTimestamp(r.Get(i, 15));
+    info.created_at = ParseTimestamp(r.Get(i, 16));
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+void PgStore::SchedulePause(const std::string& name, bool paused) {
+  auto c = pool_.Acquire();
+  auto r = c->ExecPrepared("schedule_pause", kSchedulePause,
+                           {Now(), name, paused ? "true" : "false"});
+  if (r.rows() == 0) throw Error(ErrorCode::kNotFound, "no schedule named '" + name + "'");
+}
+
+ScheduleFired PgStore::ScheduleFire(const ScheduleFireParams& p) {
+  ScheduleFired fired;
+  auto c = pool_.Acquire();
+  InTransaction(*c, [&] {
+    fired = {};
+    auto r = c->ExecPrepared("schedule_claim", kScheduleClaim,
+                             {p.name, FormatTimestamp(p.slot)});
+    if (r.rows() == 0) return false;
+    fired.taken = true;
+    if (!p.enqueue) {
+      fired.skipped = "missed";
+      return true;
+    }
+    std::optional<std::string> previous_state;
+    if (!r.IsNull(0, 8)) previous_state = std::string(r.Get(0, 8));
+    if (ScheduleOverruns(previous_state)) {
+      auto overrun = ParseOverrun(r.Get(0, 6)).value_or(Overrun::kSkip);
+      if (overrun == Overrun::kSkip) {
+        fired.skipped = "overrun";
+        return true;
+      }
+      if (overrun == Overrun::kReplace) {
+        fired.replaced = r.Get(0, 7);
+        c->ExecPrepared("job_cancel", kJobCancel, {Now(), fired.replaced});
+      }
+    }
+    fired.job_id = InsertJobs(*c, {ScheduleJob(r, 0, p.run_at)}, Now(), true, std::nullopt)[0];
+    c->ExecPrepared("schedule_enqueued", kScheduleEnqueued, {Now(), p.name, fired.job_id});
+    return true;
+  });
+  return fired;
+}
+
+std::string PgStore::ScheduleRun(const std::string& name) {
+  std::string id;
+  auto c = pool_.Acquire();
+  InTransaction(*c, [&] {
+    auto r = c->ExecPrepared("schedule_get", kScheduleGet, {name});
+    if (r.rows() == 0) throw Error(ErrorCode::kNotFound, "no schedule named '" + name + "'");
+    id = InsertJobs(*c, {ScheduleJob(r, 0, std::nullopt)}, Now(), true, std::nullopt)[0];
+    c->ExecPrepared("schedule_enqueued", kScheduleEnqueued, {Now(), name, id});
+    return true;
+  });
+  return id;
+}
+
 Member PgStore::MemberRegister(const MemberInfo& info) {
   std::vector<std::optional<std::string>> queues(info.queues.begin(), info.queues.end());
   std::vector<std::optional<std::string>> roles(info.roles.begin(), info.roles.end());

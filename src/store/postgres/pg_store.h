@@ -49,6 +49,11 @@ class PgStore final : public Store {
   void KindRegister(const std::string& worker_id,
                     const std::map<std::string, KindDefaults>& kinds) override;
   std::vector<KindInfo> KindList() override;
+  void ScheduleSync(const std::vector<Schedule>& schedules, bool remove_others) override;
+  std::vector<ScheduleInfo> ScheduleList() override;
+  void SchedulePause(const std::string& name, bool paused) override;
+  ScheduleFired ScheduleFire(const ScheduleFireParams& params) override;
+  std::string ScheduleRun(const std::string& name) override;
   Member MemberRegister(const MemberInfo& info) override;
   bool MemberHeartbeat(const std::string& id, int partition_count) override;
   std::vector<std::string> MemberRemove(const std::optional<std::string>& id,

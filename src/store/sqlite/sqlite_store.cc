@@ -691,6 +691,146 @@ ClusterState SqliteStore::ClusterResume() {
   return *resumed;
 }
 
+namespace {
+
+// The job of a schedule, from columns kind, args, queue, priority, max_attempts, timeout_ms
+// (schedule_claim.sql, schedule_get.sql).
+JobSpec ScheduleJob(const Statement& st, std::optional<SysTime> run_at) {
+  JobSpec spec{.kind = st.Text(0), .args = Json::parse(st.Text(1)), .run_at = run_at};
+  if (!st.IsNull(2)) spec.queue = st.Text(2);
+  if (!st.IsNull(3)) spec.priority = static_cast<int>(st.Int(3));
+  if (!st.IsNull(4)) spec.max_attempts = static_cast<int>(st.Int(4));
+  if (!st.IsNull(5)) spec.timeout = Millis(st.Int(5));
+  return spec;
+}
+
+}  // namespace
+
+void SqliteStore::ScheduleSync(const std::vector<Schedule>& schedules, bool remove_others) {
+  auto [rows, names] = ScheduleRows(schedules);
+  auto c = pool_.Acquire();
+  Write w(*c, *clock_);
+  c->Prepare("schedule_sync", kScheduleSync).Bind(1, w.now()).Bind(2, std::string_view(rows)).Step();
+  if (remove_others) {
+    c->Prepare("schedule_remove_others", kScheduleRemoveOthers)
+        .Bind(1, std::string_view(names))
+        .Step();
+  }
+  w.Commit();
+}
+
+std::vector<ScheduleInfo> SqliteStore::ScheduleList() {
+  auto c = pool_.Acquire();
+  auto st = c->Prepare("schedule_list", kScheduleList);
+  std::vector<ScheduleInfo> out;
+  while (st.Step()) {
+    ScheduleInfo info;
+    Schedule& s = info.schedule;
+    s.name = st.Text(0);
+    s.cron = st.Text(1);
+    s.zone = st.Text(2);
+    s.kind = st.Text(3);
+    s.args = Json::parse(st.Text(4));
+    if (!st.IsNull(5)) s.queue = st.Text(5);
+    if (!st.IsNull(6)) s.priority = static_cast<int>(st.Int(6));
+    if (!st.IsNull(7)) s.max_attempts = static_cast<int>(st.Int(7));
+    if (!st.IsNull(8)) s.timeout = Millis(st.Int(8));
+    s.jitter = Millis(st.Int(9));
+    s.overrun = ParseOverrun(st.Text(10)).value_or(Overrun::kSkip);
+    s.catch_up = ParseCatchUp(st.Text(11)).value_or(CatchUp::kLatest);
+    info.paused = st.Int(12) != 0;
+    info.last_slot = FromMicros(st.Int(13));
+    if (!st.IsNull(14)) info.last_job_id = st.Text(14);
+    if (!st.IsNull(15)) info.last_enqueued_at = FromMicros(st.Int(15));
+    info.created_at = FromMicros(st.Int(16));
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+void SqliteStore::SchedulePause(const std::string& name, bool paused) {
+  auto c = pool_.Acquire();
+  Write w(*c, *clock_);
+  auto st = c->Prepare("schedule_pause", kSchedulePause);
+  st.Bind(1, w.now()).Bind(2, std::string_view(name)).Bind(3, int64_t{paused});
+  if (!st.Step()) throw Error(ErrorCode::kNotFound, "no schedule named '" + name + "'");
+  st.Step();
+  w.Commit();
+}
+
+ScheduleFired SqliteStore::ScheduleFire(const ScheduleFireParams& p) {
+  ScheduleFired fired;
+  std::set<std::string> due;
+  std::vector<std::string> told;
+  {
+    auto c = pool_.Acquire();
+    Write w(*c, *clock_);
+    std::optional<JobSpec> spec;
+    std::optional<std::string> previous, previous_state;
+    Overrun overrun = Overrun::kSkip;
+    {
+      auto st = c->Prepare("schedule_claim", kScheduleClaim);
+      st.Bind(1, std::string_view(p.name)).Bind(2, Micros(p.slot));
+      if (!st.Step()) return fired;  // rolled back: nothing changed
+      spec = ScheduleJob(st, p.run_at);
+      overrun = ParseOverrun(st.Text(6)).value_or(Overrun::kSkip);
+      if (!st.IsNull(7)) previous = st.Text(7);
+      if (!st.IsNull(8)) previous_state = st.Text(8);
+      st.Step();
+    }
+    fired.taken = true;
+    if (!p.enqueue) {
+      fired.skipped = "missed";
+    } else if (ScheduleOverruns(previous_state) && overrun == Overrun::kSkip) {
+      fired.skipped = "overrun";
+    } else {
+      if (ScheduleOverruns(previous_state) && overrun == Overrun::kReplace) {
+        fired.replaced = *previous;
+        auto st = c->Prepare("job_cancel", kJobCancel);
+        st.Bind(1, w.now()).Bind(2, std::string_view(*previous));
+        while (st.Step()) {
+        }
+        TakeNotices(*c, due, told);  // the cancelled job's worker, if it runs
+      }
+      fired.job_id = InsertJobs(*c, {*spec}, w.now(), std::nullopt, due)[0];
+      c->Prepare("schedule_enqueued", kScheduleEnqueued)
+          .Bind(1, w.now())
+          .Bind(2, std::string_view(p.name))
+          .Bind(3, std::string_view(fired.job_id))
+          .Step();
+    }
+    w.Commit();
+  }
+  hub_->Notify({.queues = {due.begin(), due.end()}, .workers = told});
+  return fired;
+}
+
+std::string SqliteStore::ScheduleRun(const std::string& name) {
+  std::string id;
+  std::set<std::string> due;
+  {
+    auto c = pool_.Acquire();
+    Write w(*c, *clock_);
+    std::optional<JobSpec> spec;
+    {
+      auto st = c->Prepare("schedule_get", kScheduleGet);
+      st.Bind(1, std::string_view(name));
+      if (!st.Step()) throw Error(ErrorCode::kNotFound, "no schedule named '" + name + "'");
+      spec = ScheduleJob(st, std::nullopt);
+      st.Step();
+    }
+    id = InsertJobs(*c, {*spec}, w.now(), std::nullopt, due)[0];
+    c->Prepare("schedule_enqueued", kScheduleEnqueued)
+        .Bind(1, w.now())
+        .Bind(2, std::string_view(name))
+        .Bind(3, std::string_view(id))
+        .Step();
+    w.Commit();
+  }
+  hub_->Notify({.queues = {due.begin(), due.end()}});
+  return id;
+}
+
 // Membership changes reach only this process's listeners (the hub); other processes notice them
 // by polling MemberList.
 void SqliteStore::KindRegister(const std::string& worker_id,
