@@ -113,6 +113,9 @@ class Client {
   // Enqueues the schedule's job now, whatever its pause, slots and overrun policy; returns the
   // job's id. kNotFound for an unknown name.
   std::string RunSchedule(const std::string& name);
+  // Each kind's measured run time (the estimate that makes a waiting job at risk), and how many
+  // of its jobs missed their deadline or expired (docs/jobs.md, "Deadlines").
+  std::vector<KindRunStats> KindStats();
   ClusterState Cluster();
   // Stops the whole cluster: no fetches, running jobs are handed back and run again on resume
   // (jobs stopped one by one stay stopped). Throws kIllegalTransition when already stopped.

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -61,8 +62,24 @@ struct ClaimedAssignment {
 };
 
 // A queue as people steer it: paused or not, and its jobs by state.
+// The order in which a queue's jobs are fetched within each priority (docs/jobs.md,
+// "Deadlines"): fifo (run_at, then id), or earliest deadline first (jobs without a deadline
+// after those with one, in fifo order).
+enum class QueueOrder { kFifo, kDeadline };
+std::string_view ToString(QueueOrder order);
+std::optional<QueueOrder> ParseQueueOrder(std::string_view name);
+
+// A queue's dispatch settings, as the workers that serve it declare them (QueueOptions) and the
+// last of them to start recorded them.
+struct QueueSettings {
+  QueueOrder order = QueueOrder::kFifo;
+  // Jobs that can no longer meet their deadline expire instead of running late.
+  bool shed = false;
+};
+
 struct QueueInfo {
   std::string name;
+  QueueSettings settings;  // as recorded (defaults when no worker recorded any)
   std::optional<SysTime> paused_at;  // set: no new fetches; running jobs finish
   std::map<std::string, int64_t> jobs;  // by state name
   // Its live consumers (Client::Queues): how many live workers fetch from it, and how many of

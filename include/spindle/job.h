@@ -82,7 +82,14 @@ struct Job {
   // cleared when it completes; and the result it completed with (null: none).
   Json progress;
   Json result;
+  // Deadlines (docs/jobs.md, "Deadlines"): when it should be finished (soft: it runs all the
+  // same, and is counted as missed if it finishes later), and when it must have started by
+  // (firm: a job still waiting then becomes `expired` and never runs). Unset: none.
+  std::optional<SysTime> deadline;
+  std::optional<SysTime> expires_at;
 
+  // How late it finished: finished_at - deadline, when it finished after its deadline.
+  std::optional<Millis> MissedBy() const;
   Json ToJson() const;
 };
 
@@ -144,6 +151,9 @@ struct JobSpec {
   std::optional<SysTime> run_at;
   std::optional<int> max_attempts;
   std::optional<Millis> timeout;  // none anywhere: the worker's (see Job::timeout)
+  // See Job::deadline and Job::expires_at. expires_at must be after run_at when both are set.
+  std::optional<SysTime> deadline;
+  std::optional<SysTime> expires_at;
 
   // Checks the spec; throws spindle::Error(kInvalidArgument) with a clear message.
   void Validate() const;
@@ -159,7 +169,24 @@ struct JobFilter {
   // Keyset paging: only jobs older than this one (listed after it, newest first): the last id
   // of one page gives the next.
   std::string after_id;
+  // Only jobs at risk of missing their deadline: still waiting (scheduled, available,
+  // retryable) and deadline - their kind's run-time estimate <= now (docs/jobs.md, "Deadlines").
+  bool at_risk = false;
   int limit = 100;  // Default: 100
+};
+
+// How a kind's jobs run (Client::KindStats): the 90th percentile of its run time as its workers
+// measured it (nullopt: never measured), from how many runs, and how many of its jobs finished
+// after their deadline or expired.
+struct KindRunStats {
+  std::string kind;
+  std::optional<Millis> estimate;
+  int64_t samples = 0;
+  int64_t missed = 0;
+  int64_t expired = 0;
+  SysTime updated_at;
+
+  Json ToJson() const;
 };
 
 }  // namespace spindle

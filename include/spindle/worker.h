@@ -25,6 +25,10 @@ struct QueueOptions {
   std::string name = "default";
   // Jobs of this queue run at once in this worker. Default: 10.
   int concurrency = 10;
+  // Fetch order and shedding (docs/jobs.md, "Deadlines"). Start() records them in the database
+  // (the last worker to start wins); each worker fetches in the order it declares.
+  QueueOrder order = QueueOrder::kFifo;
+  bool shed = false;
 };
 
 struct BackoffOptions {
@@ -106,6 +110,11 @@ struct WorkerOptions {
   Millis poll_interval_no_notify{200};
   // How often to rescue jobs whose lease expired. Default: 5 s.
   Millis rescue_interval{5000};
+  // How often the leader expires waiting jobs whose expires_at passed (and, in queues that shed,
+  // those that can no longer meet their deadline), and how often a worker records the run times
+  // it measured. Default: 1 s and 10 s.
+  Millis expire_interval{1000};
+  Millis stats_interval{10000};
   // Timeout of a job that declares none. Default: 30 min.
   Millis default_timeout{30 * 60 * 1000};
   // On Stop(): how long running jobs may take to finish before they are cancelled and handed

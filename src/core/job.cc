@@ -5,6 +5,7 @@
 
 #include "core/time.h"
 #include "spindle/error.h"
+#include "spindle/cluster.h"
 #include "spindle/job.h"
 
 namespace spindle {
@@ -92,7 +93,34 @@ Json Job::ToJson() const {
       {"children_pending", children_pending},
       {"progress", progress},
       {"result", result},
+      {"deadline", OptionalTime(deadline)},
+      {"expires_at", OptionalTime(expires_at)},
+      {"missed_by_ms", MissedBy() ? Json(MissedBy()->count()) : Json(nullptr)},
   };
+}
+
+std::optional<Millis> Job::MissedBy() const {
+  if (!deadline || !finished_at || *finished_at <= *deadline) return std::nullopt;
+  return std::chrono::duration_cast<Millis>(*finished_at - *deadline);
+}
+
+Json KindRunStats::ToJson() const {
+  return {{"kind", kind},
+          {"estimate_ms", estimate ? Json(estimate->count()) : Json(nullptr)},
+          {"samples", samples},
+          {"missed", missed},
+          {"expired", expired},
+          {"updated_at", core::FormatRfc3339(updated_at)}};
+}
+
+std::string_view ToString(QueueOrder order) {
+  return order == QueueOrder::kDeadline ? "deadline" : "fifo";
+}
+
+std::optional<QueueOrder> ParseQueueOrder(std::string_view name) {
+  if (name == "fifo") return QueueOrder::kFifo;
+  if (name == "deadline") return QueueOrder::kDeadline;
+  return std::nullopt;
 }
 
 namespace {
@@ -123,6 +151,10 @@ void JobSpec::Validate() const {
   if (!args.is_object()) throw Invalid("job args must be a JSON object, got " + args.dump());
   if (max_attempts && *max_attempts < 1) throw Invalid("max_attempts must be at least 1");
   if (timeout && timeout->count() <= 0) throw Invalid("timeout must be positive");
+  if (expires_at && run_at && *expires_at <= *run_at) {
+    throw Invalid("expires_at " + core::FormatRfc3339(*expires_at) + " is not after run_at " +
+                  core::FormatRfc3339(*run_at) + ": the job would never run");
+  }
 }
 
 void KindDefaults::Validate(const std::string& kind) const {

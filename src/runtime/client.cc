@@ -191,6 +191,8 @@ std::vector<QueueInfo> Client::Queues() {
 }
 std::vector<KindInfo> Client::Kinds() { return store_->KindList(); }
 
+std::vector<KindRunStats> Client::KindStats() { return store_->KindStatsList(); }
+
 std::vector<std::string> Client::KnownQueues() {
   std::set<std::string> names;
   for (const auto& q : store_->QueueList()) names.insert(q.name);

@@ -27,6 +27,8 @@
 #include "runtime/command_protocol.h"
 #include "runtime/coordinator.h"
 #include "runtime/job_log.h"
+#include "runtime/run_stats.h"
+#include "maintenance/expirer.h"
 #include "runtime/service.h"
 #include "spindle/error.h"
 #include "spindle/worker.h"
@@ -106,10 +108,12 @@ class Worker::Impl {
     if (opts.lease < Millis(100) || opts.poll_interval < Millis(1) ||
         opts.poll_interval_no_notify < Millis(1) ||
         opts.rescue_interval < Millis(100) || opts.default_timeout < Millis(1) ||
+        opts.expire_interval < Millis(1) || opts.stats_interval < Millis(1) ||
         opts.shutdown_grace < Millis(0) || opts.fetch_batch_max < 1) {
       throw Error(ErrorCode::kInvalidArgument,
                   "worker options: lease and rescue_interval must be at least 100ms; "
-                  "poll intervals, default_timeout and fetch_batch_max must be positive");
+                  "poll intervals, default_timeout, expire_interval, stats_interval and fetch_batch_max "
+                  "must be positive");
     }
     runtime::CheckClusterOptions(opts.cluster);
   }
@@ -184,6 +188,7 @@ class Worker::Impl {
   std::vector<Job> Fetch(Queue& q, int limit) {
     auto part = coordinator->partition();
     JobFetchParams p{q.opts.name, limit, opts.id, opts.lease, kinds, part.count, part.indexes};
+    p.order = q.opts.order;
     auto jobs = store->JobFetch(p);
     if (part.count == 0) return jobs;
     auto now = std::chrono::steady_clock::now();
@@ -249,9 +254,22 @@ class Worker::Impl {
     auto began = std::chrono::steady_clock::now();
     auto rj = std::make_shared<RunningJob>();
     auto outcome = Outcome(job, rj);
-    runtime::LogJobEnded(job, outcome, rj->shutdown,
-                         std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - began));
+    auto took = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - began);
+    runtime::LogJobEnded(job, outcome, rj->shutdown, took);
+    if (outcome) Measure(job, *outcome, took);
     return outcome;
+  }
+
+  // Deadlines (docs/jobs.md): a completed run's time feeds its kind's estimate, and a job that
+  // ends after its deadline counts as missed. In memory; flushed by run_stats_flusher.
+  void Measure(const Job& job, const JobOutcome& o, Millis took) {
+    using K = JobOutcome::Kind;
+    bool ends = o.kind == K::kCompleted || o.kind == K::kDiscard ||
+                (o.kind == K::kError && job.attempts_used >= job.max_attempts);
+    bool missed = ends && job.deadline && opts.clock->Now() > *job.deadline;
+    if (o.kind != K::kCompleted && !missed) return;
+    run_stats.Record(job.kind, o.kind == K::kCompleted ? std::optional(took) : std::nullopt,
+                     missed);
   }
 
   std::optional<JobOutcome> Outcome(const Job& job, const std::shared_ptr<RunningJob>& rj) {
@@ -796,6 +814,9 @@ class Worker::Impl {
     }
     store->KindRegister(opts.id, defaults);
     if (opts.schedules) store->ScheduleSync(*opts.schedules, /*remove_others=*/true);
+    std::map<std::string, QueueSettings> queue_settings;
+    for (const auto& q : opts.queues) queue_settings[q.name] = {q.order, q.shed};
+    store->QueueRegister(queue_settings);
     MemberInfo me{.id = opts.id, .host = HostName(), .pid = getpid(), .version = SPINDLE_VERSION};
     me.incarnation = fmt::format("{:016x}", std::mt19937_64{std::random_device{}()}());
     for (const auto& q : opts.queues) {
@@ -821,6 +842,12 @@ class Worker::Impl {
       if (coordinator->leader()) scheduler->Tick(opts.clock->Now());
       return false;
     });
+    expirer = maintenance::NewExpirer(*store, [this] { return coordinator->leader(); },
+                                      opts.expire_interval);
+    run_stats_flusher = std::make_unique<LoopService>("run_stats", opts.stats_interval, [this] {
+      store->KindStatsFlush(run_stats.Take());
+      return false;
+    });
     Millis poll = store->capabilities().notifies_other_processes ? opts.poll_interval
                                                                  : opts.poll_interval_no_notify;
     for (const auto& qo : opts.queues) {
@@ -839,6 +866,8 @@ class Worker::Impl {
     renewer->Start();
     rescuer->Start();
     schedule_loop->Start();
+    expirer->Start();
+    run_stats_flusher->Start();
     for (auto& q : queues) {
       for (int i = 0; i < q->opts.concurrency; ++i) {
         q->executors.emplace_back([this, raw = q.get()] { Execute(*raw); });
@@ -952,8 +981,14 @@ class Worker::Impl {
         std::this_thread::sleep_for(Millis(250));
       }
     }
-    for (auto* s : {watchdog.get(), renewer.get(), rescuer.get(), schedule_loop.get()}) {
+    for (auto* s : {watchdog.get(), renewer.get(), rescuer.get(), schedule_loop.get(),
+                    expirer.get(), run_stats_flusher.get()}) {
       if (s) s->Stop();
+    }
+    try {
+      if (run_stats_flusher) run_stats_flusher->RunOnce();  // what this worker measured last
+    } catch (const std::exception& e) {
+      core::Log().warn("event=run_stats_flush_failed error={}", core::LogValue(e.what()));
     }
     if (coordinator) coordinator->Stop();
     core::Log().info("event=worker_stopped worker={}", opts.id);
@@ -998,7 +1033,9 @@ class Worker::Impl {
   std::set<AttemptKey> told_to_give_up;
   std::vector<JobOutcome> writing;  // outcomes the completer is writing now
 
-  std::unique_ptr<LoopService> completer, watchdog, renewer, rescuer, listener;
+  runtime::RunStats run_stats;
+  std::unique_ptr<LoopService> completer, watchdog, renewer, rescuer, listener, expirer,
+      run_stats_flusher;
   std::unique_ptr<maintenance::Scheduler> scheduler;  // periodic jobs, on the leader
   std::unique_ptr<LoopService> schedule_loop;
   std::atomic<bool> listener_broken{false};

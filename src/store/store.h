@@ -62,6 +62,18 @@ struct JobFetchParams {
   std::vector<int> partitions;
   // Only jobs due at least this long ago (the partitioned workers' fallback scan).
   Millis overdue{0};
+  // kDeadline: earliest deadline first within each priority, jobs without one after
+  // (job_fetch_deadline.sql); kFifo: job_fetch.sql, untouched by deadlines.
+  QueueOrder order = QueueOrder::kFifo;
+};
+
+// What one worker measured of a kind's runs since its last flush (Store::KindStatsFlush): the
+// 90th percentile of its recent run times (nullopt: no runs), how many runs, and how many of the
+// kind's jobs finished after their deadline.
+struct KindRunSample {
+  std::optional<Millis> estimate;
+  int64_t samples = 0;
+  int64_t missed = 0;
 };
 
 // The partition (0-based, of `count`) of a job id: its last 16 bits, which are random in a
@@ -185,6 +197,11 @@ class Store {
   // Returns running jobs whose lease expired to be retried (or fails them when out of
   // attempts). Returns how many.
   virtual int JobRescue(int limit) = 0;
+  // Makes up to `limit` waiting jobs (scheduled, available, retryable) `expired`, at the store's
+  // now: those whose expires_at passed, and in queues that shed, those that can no longer meet
+  // their deadline (deadline < now + their kind's estimate). Their history says why; their
+  // kinds' expired counts grow. Returns how many (docs/jobs.md, "Deadlines").
+  virtual int JobExpire(int limit) = 0;
 
   // Job control (docs/jobs.md). Each throws kNotFound / kIllegalTransition and then changes
   // nothing. A running job's worker is told (a notification, and its next lease renewal) and
@@ -247,6 +264,14 @@ class Store {
                             const std::map<std::string, KindDefaults>& kinds) = 0;
   // Every kind with recorded defaults, by name.
   virtual std::vector<KindInfo> KindList() = 0;
+  // Merges what a worker measured into each kind's record: the estimate moves toward the
+  // worker's in proportion to its runs (the record weighs as at most 1000 runs), counts add up.
+  virtual void KindStatsFlush(const std::map<std::string, KindRunSample>& samples) = 0;
+  // Every kind with a record, by name.
+  virtual std::vector<KindRunStats> KindStatsList() = 0;
+  // Records the dispatch settings of the queues a worker serves (the last worker to start wins);
+  // a queue's pause is kept.
+  virtual void QueueRegister(const std::map<std::string, QueueSettings>& queues) = 0;
 
   // --- schedules (docs/jobs.md, "Periodic jobs") ---
 

@@ -25,6 +25,8 @@ class Result {
   explicit Result(PGresult* r) : r_(r, &PQclear) {}
   int rows() const { return PQntuples(r_.get()); }
   bool IsNull(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+  // The column of that name, or -1.
+  int Column(const char* name) const { return PQfnumber(r_.get(), name); }
   std::string_view Get(int row, int col) const {
     return {PQgetvalue(r_.get(), row, col),
             static_cast<size_t>(PQgetlength(r_.get(), row, col))};

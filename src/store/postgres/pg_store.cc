@@ -60,6 +60,9 @@ Job ReadJob(const Result& r, int row, std::string* problem = nullptr) {
   if (!r.IsNull(row, 18)) j.parent_id = r.Get(row, 18);
   j.children_total = std::stoi(std::string(r.Get(row, 19)));
   j.children_pending = std::stoi(std::string(r.Get(row, 20)));
+  // Deadlines (migration 011), by name: only the queries that show them select them.
+  if (int c = r.Column("deadline"); c >= 0) j.deadline = opt_time(c);
+  if (int c = r.Column("expires_at"); c >= 0) j.expires_at = opt_time(c);
   auto opt_text = [&](int col) -> std::optional<std::string_view> {
     if (r.IsNull(row, col)) return std::nullopt;
     return r.Get(row, col);
@@ -131,7 +134,11 @@ std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& spec
   if (specs.empty()) return {};
   std::vector<std::string> ids;
   std::vector<std::optional<std::string>> id, kind, queue, args, priority, run_at, max_attempts,
-      timeout;
+      timeout, deadline, expires_at;
+  auto time = [](const std::optional<SysTime>& t) {
+    return t ? std::optional(FormatTimestamp(*t)) : std::nullopt;
+  };
+  bool deadlines = false;  // ordinary batches send none: NULL arrays, which unnest pads
   for (auto* v : {&id, &kind, &queue, &args, &priority, &run_at, &max_attempts, &timeout}) {
     v->reserve(specs.size());
   }
@@ -144,9 +151,12 @@ std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& spec
     queue.push_back(s.queue);
     args.push_back(std::move(a));
     priority.push_back(OptNumber(s.priority));
-    run_at.push_back(s.run_at ? std::optional(FormatTimestamp(*s.run_at)) : std::nullopt);
+    run_at.push_back(time(s.run_at));
     max_attempts.push_back(OptNumber(s.max_attempts));
     timeout.push_back(OptNumber(s.timeout));
+    deadline.push_back(time(s.deadline));
+    expires_at.push_back(time(s.expires_at));
+    deadlines = deadlines || s.deadline || s.expires_at;
   }
   Params p{now,
            FormatArray(id),
@@ -157,7 +167,9 @@ std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& spec
            FormatArray(run_at),
            FormatArray(max_attempts),
            FormatArray(timeout),
-           parent};
+           parent,
+           deadlines ? std::optional(FormatArray(deadline)) : std::nullopt,
+           deadlines ? std::optional(FormatArray(expires_at)) : std::nullopt};
   if (prepared) {
     conn.ExecPrepared("job_insert_many", kJobInsertMany, p);
   } else {
@@ -240,7 +252,8 @@ std::vector<JobEvent> PgStore::JobEvents(const std::string& id) {
 
 std::vector<Job> PgStore::JobList(const JobFilter& f) {
   auto c = pool_.Acquire();
-  Params p{States(f), Opt(f.queue), Opt(f.kind), std::to_string(f.limit), Opt(f.after_id)};
+  Params p{States(f), Opt(f.queue), Opt(f.kind), std::to_string(f.limit), Opt(f.after_id),
+           f.at_risk ? "true" : "false", Now()};
   if (f.parent_id.empty()) return ReadJobs(c->ExecPrepared("job_list", kJobList, p));
   p.push_back(f.parent_id);
   return ReadJobs(c->ExecPrepared("job_children", kJobChildren, p));
@@ -249,7 +262,8 @@ std::vector<Job> PgStore::JobList(const JobFilter& f) {
 int64_t PgStore::JobCount(const JobFilter& f) {
   auto c = pool_.Acquire();
   auto r = c->ExecPrepared("job_count", kJobCount,
-                           {States(f), Opt(f.queue), Opt(f.kind), Opt(f.parent_id), Opt(f.after_id)});
+                           {States(f), Opt(f.queue), Opt(f.kind), Opt(f.parent_id), Opt(f.after_id),
+                            f.at_risk ? "true" : "false", Now()});
   return std::stoll(std::string(r.Get(0, 0)));
 }
 
@@ -260,8 +274,9 @@ std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
   std::vector<std::pair<Job, std::string>> fetched;
   {
     auto c = pool_.Acquire();
+    bool edf = p.order == QueueOrder::kDeadline;
     auto r = c->ExecPrepared(
-        "job_fetch", kJobFetch,
+        edf ? "job_fetch_deadline" : "job_fetch", edf ? kJobFetchDeadline : kJobFetch,
         {Now(), p.queue, std::to_string(p.limit), p.worker_id, std::to_string(p.lease.count()),
          FormatArray(kinds), std::to_string(p.partition_count), FormatArray(partitions),
          std::to_string(p.overdue.count())});
@@ -326,6 +341,24 @@ int PgStore::JobRescue(int limit) {
   auto c = pool_.Acquire();
   auto r = c->ExecPrepared("job_rescue", kJobRescue, {Now(), std::to_string(limit)});
   return std::stoi(std::string(r.Get(0, 0)));
+}
+
+int PgStore::JobExpire(int limit) {
+  auto c = pool_.Acquire();
+  int n = 0;
+  InTransaction(*c, [&] {
+    auto r = c->ExecPrepared("job_expire", kJobExpire, {Now(), std::to_string(limit)});
+    n = r.rows();
+    if (n == 0) return true;
+    std::vector<std::optional<std::string>> ids, why;
+    for (int i = 0; i < n; ++i) {
+      ids.emplace_back(r.Get(i, 0));
+      why.emplace_back(r.Get(i, 1));
+    }
+    c->ExecPrepared("job_expire_detail", kJobExpireDetail, {FormatArray(ids), FormatArray(why)});
+    return true;
+  });
+  return n;
 }
 
 Job PgStore::ChangeOne(const char* name, std::string_view sql, const std::string& id,
@@ -437,8 +470,23 @@ std::vector<QueueInfo> PgStore::QueueList() {
       if (!r.IsNull(i, 1)) out.back().paused_at = ParseTimestamp(r.Get(i, 1));
     }
     if (!r.IsNull(i, 2)) out.back().jobs[std::string(r.Get(i, 2))] = std::stoll(std::string(r.Get(i, 3)));
+    out.back().settings = {ParseQueueOrder(r.Get(i, 4)).value_or(QueueOrder::kFifo),
+                           r.Get(i, 5) == "t"};
   }
   return out;
+}
+
+void PgStore::QueueRegister(const std::map<std::string, QueueSettings>& queues) {
+  if (queues.empty()) return;
+  std::vector<std::optional<std::string>> name, order, shed;
+  for (const auto& [n, q] : queues) {
+    name.push_back(n);
+    order.push_back(std::string(ToString(q.order)));
+    shed.push_back(q.shed ? "true" : "false");
+  }
+  auto c = pool_.Acquire();
+  c->ExecPrepared("queue_register", kQueueRegister,
+                  {FormatArray(name), FormatArray(order), FormatArray(shed)});
 }
 
 int64_t PgStore::QueueRemove(const std::string& name) {
@@ -620,6 +668,37 @@ std::string PgStore::ScheduleRun(const std::string& name) {
     return true;
   });
   return id;
+}
+
+void PgStore::KindStatsFlush(const std::map<std::string, KindRunSample>& samples) {
+  if (samples.empty()) return;
+  std::vector<std::optional<std::string>> kind, estimate, runs, missed;
+  for (const auto& [k, s] : samples) {
+    kind.push_back(k);
+    estimate.push_back(OptNumber(s.estimate));
+    runs.push_back(std::to_string(s.samples));
+    missed.push_back(std::to_string(s.missed));
+  }
+  auto c = pool_.Acquire();
+  c->ExecPrepared("kind_stats_flush", kKindStatsFlush,
+                  {Now(), FormatArray(kind), FormatArray(estimate), FormatArray(runs),
+                   FormatArray(missed)});
+}
+
+std::vector<KindRunStats> PgStore::KindStatsList() {
+  auto c = pool_.Acquire();
+  auto r = c->ExecPrepared("kind_stats_list", kKindStatsList);
+  std::vector<KindRunStats> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    KindRunStats k{.kind = std::string(r.Get(i, 0))};
+    if (!r.IsNull(i, 1)) k.estimate = Millis(std::stoll(std::string(r.Get(i, 1))));
+    k.samples = std::stoll(std::string(r.Get(i, 2)));
+    k.missed = std::stoll(std::string(r.Get(i, 3)));
+    k.expired = std::stoll(std::string(r.Get(i, 4)));
+    k.updated_at = ParseTimestamp(r.Get(i, 5));
+    out.push_back(std::move(k));
+  }
+  return out;
 }
 
 Member PgStore::MemberRegister(const MemberInfo& info) {

@@ -27,6 +27,7 @@ class PgStore final : public Store {
   LeaseRenewal JobLeaseRenew(const std::string& worker_id, const std::vector<JobRef>& held,
                              Millis lease) override;
   int JobRescue(int limit) override;
+  int JobExpire(int limit) override;
   Job JobCancel(const std::string& id) override;
   Job JobRetry(const std::string& id) override;
   Job JobDelete(const std::string& id) override;
@@ -54,6 +55,9 @@ class PgStore final : public Store {
   void SchedulePause(const std::string& name, bool paused) override;
   ScheduleFired ScheduleFire(const ScheduleFireParams& params) override;
   std::string ScheduleRun(const std::string& name) override;
+  void KindStatsFlush(const std::map<std::string, KindRunSample>& samples) override;
+  std::vector<KindRunStats> KindStatsList() override;
+  void QueueRegister(const std::map<std::string, QueueSettings>& queues) override;
   Member MemberRegister(const MemberInfo& info) override;
   bool MemberHeartbeat(const std::string& id, int partition_count) override;
   std::vector<std::string> MemberRemove(const std::optional<std::string>& id,

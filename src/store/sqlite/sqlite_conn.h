@@ -38,6 +38,13 @@ class Statement {
   bool Step();
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  // The column of that name, or -1.
+  int Column(std::string_view name) const {
+    for (int i = 0, n = sqlite3_column_count(stmt_); i < n; ++i) {
+      if (name == sqlite3_column_name(stmt_, i)) return i;
+    }
+    return -1;
+  }
   std::string Text(int col) const;
 
  private:

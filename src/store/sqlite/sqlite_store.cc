@@ -52,6 +52,9 @@ Job ReadJob(const Statement& st, std::string* problem = nullptr) {
   if (!st.IsNull(18)) j.parent_id = st.Text(18);
   j.children_total = static_cast<int>(st.Int(19));
   j.children_pending = static_cast<int>(st.Int(20));
+  // Deadlines (migration 011), by name: only the queries that show them select them.
+  if (int c = st.Column("deadline"); c >= 0) j.deadline = opt_time(c);
+  if (int c = st.Column("expires_at"); c >= 0) j.expires_at = opt_time(c);
   auto opt_text = [&](int col) -> std::optional<std::string> {
     if (st.IsNull(col)) return std::nullopt;
     return st.Text(col);
@@ -126,19 +129,22 @@ std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& spec
   for (size_t i = 0; i < specs.size(); ++i) {
     const auto& s = specs[i];
     ids.push_back(core::NewUuidV7());
-    std::optional<int64_t> run_at;
-    if (s.run_at) run_at = Micros(*s.run_at);
+    auto time = [](const std::optional<SysTime>& t) {
+      return t ? std::optional(Micros(*t)) : std::nullopt;
+    };
     auto st = conn.Prepare("job_insert", kJobInsert);
     st.Bind(1, std::string_view(ids.back()))
         .Bind(2, std::string_view(s.kind))
         .Bind(3, s.queue)
         .Bind(4, std::string_view(args[i]))
         .Bind(5, OptInt(s.priority))
-        .Bind(6, run_at)
+        .Bind(6, time(s.run_at))
         .Bind(7, OptInt(s.max_attempts))
         .Bind(8, OptInt(s.timeout))
         .Bind(9, parent)
-        .Bind(10, now);
+        .Bind(10, now)
+        .Bind(11, time(s.deadline))
+        .Bind(12, time(s.expires_at));
     st.Step();  // the queue the job got (the kind's default when unset) and its state
     if (st.Text(1) == "available") due.insert(st.Text(0));
   }
@@ -285,8 +291,10 @@ std::vector<Job> SqliteStore::JobList(const JobFilter& f) {
       .Bind(2, Opt(f.queue))
       .Bind(3, Opt(f.kind))
       .Bind(4, int64_t{f.limit})
-      .Bind(5, Opt(f.after_id));
-  if (!f.parent_id.empty()) st.Bind(6, std::string_view(f.parent_id));
+      .Bind(5, Opt(f.after_id))
+      .Bind(6, int64_t{f.at_risk})
+      .Bind(7, NowMicros());
+  if (!f.parent_id.empty()) st.Bind(8, std::string_view(f.parent_id));
   std::vector<Job> jobs;
   while (st.Step()) jobs.push_back(ReadJob(st));
   return jobs;
@@ -299,7 +307,9 @@ int64_t SqliteStore::JobCount(const JobFilter& f) {
       .Bind(2, Opt(f.queue))
       .Bind(3, Opt(f.kind))
       .Bind(4, Opt(f.parent_id))
-      .Bind(5, Opt(f.after_id));
+      .Bind(5, Opt(f.after_id))
+      .Bind(6, int64_t{f.at_risk})
+      .Bind(7, NowMicros());
   st.Step();
   return st.Int(0);
 }
@@ -309,7 +319,9 @@ std::vector<Job> SqliteStore::JobFetch(const JobFetchParams& p) {
   {
     auto c = pool_.Acquire();
     Write w(*c, *clock_);
-    auto st = c->Prepare("job_fetch", kJobFetch);
+    bool edf = p.order == QueueOrder::kDeadline;
+    auto st = edf ? c->Prepare("job_fetch_deadline", kJobFetchDeadline)
+                  : c->Prepare("job_fetch", kJobFetch);
     st.Bind(1, w.now())
         .Bind(2, std::string_view(p.queue))
         .Bind(3, int64_t{p.limit})
@@ -326,9 +338,14 @@ std::vector<Job> SqliteStore::JobFetch(const JobFetchParams& p) {
     }
     w.Commit();
   }
-  std::sort(fetched.begin(), fetched.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.first.priority, a.first.run_at, a.first.id) <
-           std::tie(b.first.priority, b.first.run_at, b.first.id);
+  std::sort(fetched.begin(), fetched.end(), [&](const auto& a, const auto& b) {
+    // Earliest deadline first: no deadline sorts last (SysTime::max()), then fifo.
+    auto due = [&](const Job& j) {
+      return p.order == QueueOrder::kDeadline ? j.deadline.value_or(SysTime::max()) : SysTime{};
+    };
+    auto da = due(a.first), db = due(b.first);
+    return std::tie(a.first.priority, da, a.first.run_at, a.first.id) <
+           std::tie(b.first.priority, db, b.first.run_at, b.first.id);
   });
   return RunnableJobs(*this, p.worker_id, std::move(fetched));
 }
@@ -404,6 +421,50 @@ Store::LeaseRenewal SqliteStore::JobLeaseRenew(const std::string& worker_id,
   }
   w.Commit();
   return out;
+}
+
+int SqliteStore::JobExpire(int limit) {
+  struct Due {
+    std::string id, kind, why;
+  };
+  std::vector<Due> due;
+  std::set<std::string> woken;  // parents their last child made available
+  std::vector<std::string> told;
+  int n = 0;
+  {
+    auto c = pool_.Acquire();
+    Write w(*c, *clock_);
+    {
+      auto st = c->Prepare("job_expire", kJobExpire);
+      st.Bind(1, w.now()).Bind(2, int64_t{limit});
+      while (st.Step()) due.push_back({st.Text(0), st.Text(1), st.Text(2)});
+    }
+    std::map<std::string, int64_t> per_kind;
+    for (const auto& d : due) {
+      c->Prepare("job_expire_one", kJobExpireOne)
+          .Bind(1, w.now())
+          .Bind(2, std::string_view(d.id))
+          .Step();
+      if (sqlite3_changes(c->raw()) == 0) continue;
+      c->Prepare("job_expire_detail", kJobExpireDetail)
+          .Bind(1, std::string_view(d.id))
+          .Bind(2, std::string_view(d.why))
+          .Step();
+      ++per_kind[d.kind];
+      ++n;
+    }
+    for (const auto& [kind, count] : per_kind) {
+      c->Prepare("kind_stats_expired", kKindStatsExpired)
+          .Bind(1, w.now())
+          .Bind(2, std::string_view(kind))
+          .Bind(3, count)
+          .Step();
+    }
+    TakeNotices(*c, woken, told);
+    w.Commit();
+  }
+  hub_->Notify({.queues = {woken.begin(), woken.end()}, .workers = told});
+  return n;
 }
 
 int SqliteStore::JobRescue(int limit) {
@@ -621,8 +682,24 @@ std::vector<QueueInfo> SqliteStore::QueueList() {
       if (!st.IsNull(1)) out.back().paused_at = FromMicros(st.Int(1));
     }
     if (!st.IsNull(2)) out.back().jobs[st.Text(2)] = st.Int(3);
+    out.back().settings = {ParseQueueOrder(st.Text(4)).value_or(QueueOrder::kFifo),
+                           st.Int(5) != 0};
   }
   return out;
+}
+
+void SqliteStore::QueueRegister(const std::map<std::string, QueueSettings>& queues) {
+  if (queues.empty()) return;
+  auto c = pool_.Acquire();
+  Write w(*c, *clock_);
+  for (const auto& [name, q] : queues) {
+    c->Prepare("queue_register", kQueueRegister)
+        .Bind(1, std::string_view(name))
+        .Bind(2, ToString(q.order))
+        .Bind(3, int64_t{q.shed})
+        .Step();
+  }
+  w.Commit();
 }
 
 int64_t SqliteStore::QueueRemove(const std::string& name) {
@@ -864,6 +941,38 @@ std::vector<KindInfo> SqliteStore::KindList() {
     if (!st.IsNull(3)) k.defaults.max_attempts = static_cast<int>(st.Int(3));
     if (!st.IsNull(4)) k.defaults.timeout = Millis(st.Int(4));
     k.registered_at = FromMicros(st.Int(6));
+    out.push_back(std::move(k));
+  }
+  return out;
+}
+
+void SqliteStore::KindStatsFlush(const std::map<std::string, KindRunSample>& samples) {
+  if (samples.empty()) return;
+  auto c = pool_.Acquire();
+  Write w(*c, *clock_);
+  for (const auto& [kind, s] : samples) {
+    c->Prepare("kind_stats_flush", kKindStatsFlush)
+        .Bind(1, w.now())
+        .Bind(2, std::string_view(kind))
+        .Bind(3, OptInt(s.estimate))
+        .Bind(4, s.samples)
+        .Bind(5, s.missed)
+        .Step();
+  }
+  w.Commit();
+}
+
+std::vector<KindRunStats> SqliteStore::KindStatsList() {
+  auto c = pool_.Acquire();
+  auto st = c->Prepare("kind_stats_list", kKindStatsList);
+  std::vector<KindRunStats> out;
+  while (st.Step()) {
+    KindRunStats k{.kind = st.Text(0)};
+    if (!st.IsNull(1)) k.estimate = Millis(st.Int(1));
+    k.samples = st.Int(2);
+    k.missed = st.Int(3);
+    k.expired = st.Int(4);
+    k.updated_at = FromMicros(st.Int(5));
     out.push_back(std::move(k));
   }
   return out;

@@ -35,6 +35,7 @@ class SqliteStore final : public Store {
   LeaseRenewal JobLeaseRenew(const std::string& worker_id, const std::vector<JobRef>& held,
                              Millis lease) override;
   int JobRescue(int limit) override;
+  int JobExpire(int limit) override;
   Job JobCancel(const std::string& id) override;
   Job JobRetry(const std::string& id) override;
   Job JobDelete(const std::string& id) override;
@@ -61,6 +62,9 @@ class SqliteStore final : public Store {
   void SchedulePause(const std::string& name, bool paused) override;
   ScheduleFired ScheduleFire(const ScheduleFireParams& params) override;
   std::string ScheduleRun(const std::string& name) override;
+  void KindStatsFlush(const std::map<std::string, KindRunSample>& samples) override;
+  std::vector<KindRunStats> KindStatsList() override;
+  void QueueRegister(const std::map<std::string, QueueSettings>& queues) override;
   Member MemberRegister(const MemberInfo& info) override;
   bool MemberHeartbeat(const std::string& id, int partition_count) override;
   std::vector<std::string> MemberRemove(const std::optional<std::string>& id,

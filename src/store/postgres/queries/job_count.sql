@@ -6,3 +6,9 @@ WHERE ($1::spindle.job_state[] IS NULL OR state = ANY ($1))
   AND ($3::text IS NULL OR kind = $3)
   AND ($4::uuid IS NULL OR parent_id = $4)
   AND ($5::uuid IS NULL OR id < $5)
+  -- At risk (JobFilter::at_risk): still waiting, and its kind's estimate does not fit before
+  -- its deadline any more. $7 = now (NULL: the database's clock).
+  AND (NOT $6::boolean OR (state IN ('scheduled', 'available', 'retryable')
+       AND deadline - coalesce((SELECT s.estimate_ms FROM spindle.kind_stats s
+                                WHERE s.kind = jobs.kind), 0) * interval '1 millisecond'
+           <= coalesce($7::timestamptz, now())))

@@ -14,6 +14,8 @@ WITH picked AS (
     -- attempt's lease while its process may live: it runs again only once the attempt's outcome
     -- ended the lease (job_finish_many.sql) or the lease expired, never beside it.
     AND (lease_expires_at IS NULL OR lease_expires_at <= coalesce($1, now()))
+    -- Past its expires_at a job never starts; the expirer makes it `expired` (job_expire.sql).
+    AND (expires_at IS NULL OR expires_at > coalesce($1, now()))
     AND ($7 = 0 OR (get_byte(uuid_send(id), 14) * 256 + get_byte(uuid_send(id), 15))
                    * $7 / 65536 = ANY ($8::int[]))
     AND kind = ANY ($6::text[])
@@ -37,4 +39,4 @@ RETURNING j.id, j.kind, j.queue, j.args, j.priority, j.run_at, j.state, j.attemp
           j.max_attempts, j.timeout_ms, '[]'::jsonb, j.created_at, j.started_at, j.finished_at,
           j.lease_owner, j.lease_expires_at, j.step, j.checkpoint,
           j.parent_id, j.children_total, j.children_pending, j.progress,
-          j.result, j.attempts_used
+          j.result, j.attempts_used, j.deadline, j.expires_at

@@ -1,20 +1,22 @@
 -- Inserts a batch (arrays of equal length, one element per job) and wakes idle workers with one
 -- NOTIFY per queue that received due jobs. $1 = now (NULL: the database's clock). $10: the parent
 -- of them all (NULL: none). What the caller left unset (NULL: queue, priority, max_attempts,
--- timeout) comes from the kind's defaults, else the built-in ones (migration 009).
+-- timeout) comes from the kind's defaults, else the built-in ones (migration 009). $11, $12:
+-- deadline and expires_at (NULL: none).
 WITH input AS (
   SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::integer[],
-                       $7::timestamptz[], $8::integer[], $9::bigint[])
-    AS t(id, kind, queue, args, priority, run_at, max_attempts, timeout_ms)
+                       $7::timestamptz[], $8::integer[], $9::bigint[], $11::timestamptz[],
+                       $12::timestamptz[])
+    AS t(id, kind, queue, args, priority, run_at, max_attempts, timeout_ms, deadline, expires_at)
 ), inserted AS (
   INSERT INTO spindle.jobs (id, kind, queue, args, priority, run_at, state, max_attempts,
-                            timeout_ms, created_at, parent_id)
+                            timeout_ms, created_at, parent_id, deadline, expires_at)
   SELECT i.id, i.kind, coalesce(i.queue, k.queue, 'default'), i.args,
          coalesce(i.priority, k.priority, 0), coalesce(i.run_at, coalesce($1, now())),
          CASE WHEN i.run_at IS NULL OR i.run_at <= coalesce($1, now()) THEN 'available'
               ELSE 'scheduled' END::spindle.job_state,
          coalesce(i.max_attempts, k.max_attempts, 25), coalesce(i.timeout_ms, k.timeout_ms),
-         coalesce($1, now()), $10::uuid
+         coalesce($1, now()), $10::uuid, i.deadline, i.expires_at
   FROM input i LEFT JOIN spindle.kinds k ON k.kind = i.kind
   RETURNING queue, state
 )

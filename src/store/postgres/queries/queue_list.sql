@@ -1,7 +1,8 @@
 -- Every queue with jobs or paused: its pause time and its jobs by state (one row per queue and
 -- state; state NULL for a paused queue without jobs). A resumed queue keeps its row (paused_at
--- NULL) and is listed only while it has jobs.
-SELECT coalesce(j.queue, q.name), q.paused_at, j.state, coalesce(j.n, 0)
+-- NULL) and is listed only while it has jobs. Then its dispatch settings (queue_register.sql).
+SELECT coalesce(j.queue, q.name), q.paused_at, j.state, coalesce(j.n, 0),
+       coalesce(q.ordering, 'fifo'), coalesce(q.shed, false)
 FROM (SELECT queue, state::text, count(*) AS n FROM spindle.jobs GROUP BY queue, state) j
 FULL JOIN spindle.queues q ON q.name = j.queue
 WHERE j.queue IS NOT NULL OR q.paused_at IS NOT NULL

@@ -6,3 +6,8 @@ WHERE (?1 IS NULL OR state IN (SELECT value FROM json_each(?1)))
   AND (?3 IS NULL OR kind = ?3)
   AND (?4 IS NULL OR parent_id = ?4)
   AND (?5 IS NULL OR id < ?5)
+  -- At risk (JobFilter::at_risk): still waiting, and its kind's estimate (ms) does not fit
+  -- before its deadline any more. ?7 = now.
+  AND (?6 = 0 OR (state IN ('scheduled', 'available', 'retryable')
+       AND deadline - coalesce((SELECT s.estimate_ms FROM spindle_kind_stats s
+                                WHERE s.kind = spindle_jobs.kind), 0) * 1000 <= ?7))

@@ -20,6 +20,8 @@ WHERE id IN (
     -- A job taken from a running worker keeps that attempt's lease while its process may live,
     -- as on PostgreSQL (see its job_fetch.sql).
     AND (lease_expires_at IS NULL OR lease_expires_at <= ?1)
+    -- Past its expires_at a job never starts; the expirer makes it `expired` (job_expire.sql).
+    AND (expires_at IS NULL OR expires_at > ?1)
     AND (?7 = 0 OR spindle_partition(id, ?7) IN (SELECT value FROM json_each(?8)))
     AND kind IN (SELECT value FROM json_each(?6))
     -- Nothing is fetched from a paused queue or a stopped cluster.
@@ -29,4 +31,5 @@ WHERE id IN (
   LIMIT ?3)
 RETURNING id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms,
           '[]', created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
-          parent_id, children_total, children_pending, progress, result, attempts_used
+          parent_id, children_total, children_pending, progress, result, attempts_used,
+          deadline, expires_at

@@ -2,11 +2,17 @@
 -- jobs) do not filter. A job's children: job_children.sql.
 SELECT id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
        created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
-       parent_id, children_total, children_pending, progress, result, attempts_used
+       parent_id, children_total, children_pending, progress, result, attempts_used,
+       deadline, expires_at
 FROM spindle_jobs
 WHERE (?1 IS NULL OR state IN (SELECT value FROM json_each(?1)))
   AND (?2 IS NULL OR queue = ?2)
   AND (?3 IS NULL OR kind = ?3)
   AND (?5 IS NULL OR id < ?5)
+  -- At risk (JobFilter::at_risk): still waiting, and its kind's estimate (ms) does not fit
+  -- before its deadline any more. ?7 = now.
+  AND (?6 = 0 OR (state IN ('scheduled', 'available', 'retryable')
+       AND deadline - coalesce((SELECT s.estimate_ms FROM spindle_kind_stats s
+                                WHERE s.kind = spindle_jobs.kind), 0) * 1000 <= ?7))
 ORDER BY id DESC
 LIMIT ?4

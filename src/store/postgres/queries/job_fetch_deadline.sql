@@ -1,0 +1,56 @@
+-- job_fetch.sql in earliest-deadline-first order (a queue with order = "deadline"): within
+-- each priority, jobs with a deadline by deadline, then those without one in job_fetch.sql's
+-- order. The same parameters and filters. Each arm reads its own index in order and stops at
+-- $3 rows (jobs_deadline_idx, jobs_fetch_idx): one statement, no sort of the queue; the arms'
+-- surplus rows stay locked only until this statement ends.
+WITH candidates AS (
+  (SELECT id, priority, deadline, run_at
+   FROM spindle.jobs
+   WHERE deadline IS NOT NULL
+      AND state IN ('scheduled', 'available', 'retryable')
+      AND queue = $2
+      AND run_at <= coalesce($1, now()) - $9 * interval '1 millisecond'
+      AND (lease_expires_at IS NULL OR lease_expires_at <= coalesce($1, now()))
+      AND (expires_at IS NULL OR expires_at > coalesce($1, now()))
+      AND ($7 = 0 OR (get_byte(uuid_send(id), 14) * 256 + get_byte(uuid_send(id), 15))
+                     * $7 / 65536 = ANY ($8::int[]))
+      AND kind = ANY ($6::text[])
+      AND NOT EXISTS (SELECT 1 FROM spindle.queues q WHERE q.name = $2 AND q.paused_at IS NOT NULL)
+      AND (SELECT c.stopped_at FROM spindle.cluster c) IS NULL
+   ORDER BY priority, deadline, run_at, id
+   LIMIT $3
+   FOR UPDATE SKIP LOCKED)
+  UNION ALL
+  (SELECT id, priority, deadline, run_at
+   FROM spindle.jobs
+   WHERE deadline IS NULL
+      AND state IN ('scheduled', 'available', 'retryable')
+      AND queue = $2
+      AND run_at <= coalesce($1, now()) - $9 * interval '1 millisecond'
+      AND (lease_expires_at IS NULL OR lease_expires_at <= coalesce($1, now()))
+      AND (expires_at IS NULL OR expires_at > coalesce($1, now()))
+      AND ($7 = 0 OR (get_byte(uuid_send(id), 14) * 256 + get_byte(uuid_send(id), 15))
+                     * $7 / 65536 = ANY ($8::int[]))
+      AND kind = ANY ($6::text[])
+      AND NOT EXISTS (SELECT 1 FROM spindle.queues q WHERE q.name = $2 AND q.paused_at IS NOT NULL)
+      AND (SELECT c.stopped_at FROM spindle.cluster c) IS NULL
+   ORDER BY priority, run_at, id
+   LIMIT $3
+   FOR UPDATE SKIP LOCKED)
+), picked AS (
+  SELECT id FROM candidates ORDER BY priority, deadline NULLS LAST, run_at, id LIMIT $3
+)
+UPDATE spindle.jobs j
+SET state = 'running',
+    attempt = j.attempt + 1,
+    attempts_used = j.attempts_used + 1,
+    started_at = coalesce($1, now()),
+    lease_owner = $4,
+    lease_expires_at = coalesce($1, now()) + $5 * interval '1 millisecond'
+FROM picked
+WHERE j.id = picked.id
+RETURNING j.id, j.kind, j.queue, j.args, j.priority, j.run_at, j.state, j.attempt,
+          j.max_attempts, j.timeout_ms, '[]'::jsonb, j.created_at, j.started_at, j.finished_at,
+          j.lease_owner, j.lease_expires_at, j.step, j.checkpoint,
+          j.parent_id, j.children_total, j.children_pending, j.progress,
+          j.result, j.attempts_used, j.deadline, j.expires_at
