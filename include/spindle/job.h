@@ -90,6 +90,9 @@ struct Job {
 
   // How late it finished: finished_at - deadline, when it finished after its deadline.
   std::optional<Millis> MissedBy() const;
+  // At risk of missing its deadline: it still waits (scheduled, available, retryable) and its
+  // kind's run-time estimate (nullopt: none yet, taken as 0) no longer fits before the deadline.
+  bool AtRisk(std::optional<Millis> estimate, SysTime now) const;
   Json ToJson() const;
 };
 

@@ -242,11 +242,26 @@ Config LoadConfig(const std::string& path) {
     for (const auto& [name, node] : *qs) {
       const std::string at = fmt::format("queues.{}.", name.str());
       if (!node.is_table()) Fail(path, fmt::format("'queues.{}' must be a table", name.str()));
-      OnlyKeys(path, *node.as_table(), at, {"concurrency"});
+      const auto& t = *node.as_table();
+      OnlyKeys(path, t, at, {"concurrency", "order", "shed"});
       QueueOptions q;
       q.name = name.str();
-      if (auto v = Int(path, *node.as_table(), "concurrency", at, 1, kMaxConcurrency)) {
+      if (auto v = Int(path, t, "concurrency", at, 1, kMaxConcurrency)) {
         q.concurrency = static_cast<int>(*v);
+      }
+      // Deadlines (docs/jobs.md): the fetch order within each priority, and shedding.
+      if (auto v = Str(path, t, "order", at)) {
+        auto order = ParseQueueOrder(*v);
+        if (!order) {
+          Fail(path, fmt::format("'{}order' must be \"fifo\" or \"deadline\", got \"{}\"", at, *v));
+        }
+        q.order = *order;
+      }
+      if (const auto* shed = t.get("shed")) {
+        if (!shed->is_boolean()) {
+          Fail(path, fmt::format("'{}shed' must be true or false, got {}", at, Shown(*shed)));
+        }
+        q.shed = shed->as_boolean()->get();
       }
       c.worker.queues.push_back(q);
     }

@@ -162,9 +162,49 @@ int Serve(const Globals& g) {
   return 0;
 }
 
+// `enqueue`'s deadline options (docs/jobs.md, "Deadlines"): each a time or a duration from now.
+struct DeadlineOptions {
+  std::string deadline, deadline_in, expires_at, expires_in;
+};
+
+// Sets the spec's deadline and expires_at from the options. A deadline may lie in the past (it
+// is soft: the job runs and counts as missed); an expiry not after the job's run time is refused,
+// as the job would never run.
+void ApplyDeadlines(JobSpec& spec, const DeadlineOptions& o, SysTime now) {
+  auto time = [&](const char* at_name, const std::string& at, const char* in_name,
+                  const std::string& in) -> std::optional<SysTime> {
+    if (!at.empty() && !in.empty()) {
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("give {} or {}, not both", at_name,
+                                                           in_name));
+    }
+    try {
+      if (!at.empty()) return core::ParseRfc3339(at);
+      if (in.empty()) return std::nullopt;
+      Millis d = core::ParseDuration(in);
+      if (d == Millis(0)) throw Error(ErrorCode::kInvalidArgument, "must be longer than 0s");
+      return now + d;
+    } catch (const Error& e) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{}: {}", at.empty() ? in_name : at_name, e.what()));
+    }
+  };
+  if (auto t = time("--deadline", o.deadline, "--deadline-in", o.deadline_in)) spec.deadline = t;
+  auto expires = time("--expires-at", o.expires_at, "--expires-in", o.expires_in);
+  if (!expires) return;
+  SysTime runs = spec.run_at.value_or(now);
+  if (*expires <= runs) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("{} {} is not after the time the job would run ({}): it would never "
+                            "run",
+                            o.expires_at.empty() ? "--expires-in" : "--expires-at",
+                            core::FormatRfc3339(*expires), core::FormatRfc3339(runs)));
+  }
+  spec.expires_at = expires;
+}
+
 int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::string& run_at,
             const std::string& delay, const std::string& timeout, bool args_set,
-            int batch_size) {
+            int batch_size, const DeadlineOptions& deadlines) {
   auto config = MaybeConfig(g);
   if (config) {
     auto it = config->kinds.find(spec.kind);
@@ -203,6 +243,7 @@ int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::
                   fmt::format("--timeout must be longer than 0s, got '{}'", timeout));
     }
   }
+  ApplyDeadlines(spec, deadlines, std::chrono::system_clock::now());
   if (batch_size > 0) {
     if (args_set) throw Error(ErrorCode::kInvalidArgument, "--batch reads the args from stdin: "
                                                           "give --args or --batch, not both");
@@ -318,6 +359,14 @@ int Main(int argc, char** argv) {
                       "When to run, RFC 3339 with an offset: 2026-01-31T12:00:00Z, "
                       "2026-01-31T14:00:00+02:00, 2026-01-31T12:00:00.250Z");
   enqueue->add_option("--delay", delay, "Run after this long, e.g. 30s, 5m, 1h30m");
+  DeadlineOptions deadlines;
+  enqueue->add_option("--deadline", deadlines.deadline,
+                      "When it should be finished (RFC 3339; soft: it still runs, and counts as "
+                      "missed if later)");
+  enqueue->add_option("--deadline-in", deadlines.deadline_in, "The deadline as a duration from now");
+  enqueue->add_option("--expires-at", deadlines.expires_at,
+                      "If not started by then (RFC 3339), it never runs: it becomes expired");
+  enqueue->add_option("--expires-in", deadlines.expires_in, "The expiry as a duration from now");
   AddIntOption(*enqueue, "--max-attempts", spec.max_attempts, 1, kIntMax,
                "Default: the kind's, else 25");
   enqueue->add_option("--timeout", timeout,
@@ -337,6 +386,9 @@ int Main(int argc, char** argv) {
   list->add_option("--parent", parent, "Only the children of this job");
   list->add_option("--after", after, "The next page: jobs older than this id");
   AddIntOption(*list, "--limit", limit, 1, 100000, "At most this many (default: 100)");
+  bool at_risk = false;
+  list->add_flag("--at-risk", at_risk,
+                 "Only waiting jobs whose kind's run time no longer fits before their deadline");
   std::string id;
   auto* show = jobs->add_subcommand("show", "Show one job");
   show->add_option("id", id)->required();
@@ -450,7 +502,7 @@ int Main(int argc, char** argv) {
     if (serve->parsed()) return Serve(g);
     if (enqueue->parsed()) {
       return Enqueue(g, spec, args, run_at, delay, timeout, args_opt->count() > 0,
-                     batch ? batch_size : 0);
+                     batch ? batch_size : 0, deadlines);
     }
     if (list->parsed()) {
       JobFilter f;
@@ -460,6 +512,7 @@ int Main(int argc, char** argv) {
       f.parent_id = parent;
       f.after_id = after;
       f.limit = limit;
+      f.at_risk = at_risk;
       auto client = OpenClient(g);
       auto page = client->List(f);
       // Counted only when the page is full: a shorter one is all there is.
@@ -475,8 +528,14 @@ int Main(int argc, char** argv) {
       Job job = client->Get(id);
       auto history = client->History(id);
       auto kinds = client->Kinds();
+      std::optional<Millis> estimate;  // its kind's run time, which makes a waiting job at risk
+      for (const auto& k : client->KindStats()) {
+        if (k.kind == job.kind) estimate = k.estimate;
+      }
       if (g.json) {
         Json out = job.ToJson();
+        out["estimate_ms"] = estimate ? Json(estimate->count()) : Json(nullptr);
+        out["at_risk"] = job.AtRisk(estimate, std::chrono::system_clock::now());
         auto effective = EffectiveTimeout(job, kinds);  // null: the worker's default
         out["effective_timeout_ms"] = effective ? Json(effective->count()) : Json(nullptr);
         out["history"] = Json::array();
@@ -484,6 +543,7 @@ int Main(int argc, char** argv) {
         std::cout << out.dump() << "\n";
       } else {
         PrintJob(job, false, full, &kinds);
+        PrintDeadlines(job, estimate);
         std::cout << "history:\n";
         for (const auto& e : history) {
           // One line each: an error's first (the errors above show it whole).

@@ -84,6 +84,20 @@ void PrintJob(const Job& j, bool json, bool full, const std::vector<KindInfo>* k
   }
 }
 
+void PrintDeadlines(const Job& j, std::optional<Millis> estimate) {
+  if (j.deadline) {
+    std::string how;
+    if (auto late = j.MissedBy()) {
+      how = " (missed by " + core::FormatDuration(*late) + ")";
+    } else if (j.AtRisk(estimate, std::chrono::system_clock::now())) {
+      how = estimate ? " (at risk: its kind takes " + core::FormatDuration(*estimate) + ")"
+                     : " (at risk)";
+    }
+    std::cout << fmt::format("deadline:     {}{}\n", Time(j.deadline), how);
+  }
+  if (j.expires_at) std::cout << fmt::format("expires_at:   {}\n", Time(j.expires_at));
+}
+
 void PrintJobs(const std::vector<Job>& jobs, int64_t total, bool json) {
   bool cut = total > static_cast<int64_t>(jobs.size());
   Json next = cut ? Json(jobs.back().id) : Json(nullptr);
@@ -137,7 +151,11 @@ void PrintMembers(const Membership& ms, bool json) {
 
 void PrintQueues(const std::vector<QueueInfo>& queues, bool json) {
   static const char* kStates[] = {"available", "scheduled", "running", "retryable", "waiting",
-                                  "completed", "failed",    "cancelled", "stopped"};
+                                  "completed", "failed",    "cancelled", "stopped", "expired"};
+  // ORDER: the fetch order within each priority, "+shed" when late work expires.
+  auto order = [](const QueueInfo& q) {
+    return std::string(ToString(q.settings.order)) + (q.settings.shed ? "+shed" : "");
+  };
   if (json) {
     Json arr = Json::array();
     for (const auto& q : queues) {
@@ -147,17 +165,21 @@ void PrintQueues(const std::vector<QueueInfo>& queues, bool json) {
                      {"jobs", q.jobs},
                      {"consumers", q.consumers},
                      {"concurrency", q.concurrency},
-                     {"no_consumer", q.unserved()}});
+                     {"no_consumer", q.unserved()},
+                     {"order", ToString(q.settings.order)},
+                     {"shed", q.settings.shed}});
     }
     std::cout << arr.dump() << "\n";
     return;
   }
   // CONSUMERS: live workers fetching from the queue, and their concurrency in all.
-  std::cout << fmt::format("{:<24}  {:<6}  {:<9}", "QUEUE", "PAUSED", "CONSUMERS");
+  std::cout << fmt::format("{:<24}  {:<6}  {:<13}  {:<9}", "QUEUE", "PAUSED", "ORDER",
+                           "CONSUMERS");
   for (const char* st : kStates) std::cout << fmt::format("  {:>9}", st);
   std::cout << "\n";
   for (const auto& q : queues) {
-    std::cout << fmt::format("{:<24}  {:<6}  {:<9}", q.name, q.paused_at ? "yes" : "no",
+    std::cout << fmt::format("{:<24}  {:<6}  {:<13}  {:<9}", q.name, q.paused_at ? "yes" : "no",
+                             order(q),
                              q.consumers ? fmt::format("{} ({})", q.consumers, q.concurrency)
                                          : "0");
     for (const char* st : kStates) {

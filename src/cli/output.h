@@ -14,6 +14,9 @@ namespace spindle::cli {
 // recorded kind defaults, for the effective timeout.
 void PrintJob(const Job& j, bool json, bool full = false,
               const std::vector<KindInfo>* kinds = nullptr);
+// Its deadline lines (docs/jobs.md, "Deadlines"): the deadline, missed by how much or at risk
+// given its kind's estimate, and expires_at. Nothing for a job without either.
+void PrintDeadlines(const Job& j, std::optional<Millis> estimate);
 // One page of `jobs list`: `total` jobs match from its start. JSON: {"jobs": [...], "total": N,
 // "next_after": the id to pass as --after for the next page, null on the last}. People: a
 // table, and on stderr where the next page starts when this one is cut off.

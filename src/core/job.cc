@@ -104,6 +104,12 @@ std::optional<Millis> Job::MissedBy() const {
   return std::chrono::duration_cast<Millis>(*finished_at - *deadline);
 }
 
+bool Job::AtRisk(std::optional<Millis> estimate, SysTime now) const {
+  bool waits = state == JobState::kScheduled || state == JobState::kAvailable ||
+               state == JobState::kRetryable;
+  return waits && deadline && *deadline - estimate.value_or(Millis(0)) <= now;
+}
+
 Json KindRunStats::ToJson() const {
   return {{"kind", kind},
           {"estimate_ms", estimate ? Json(estimate->count()) : Json(nullptr)},
