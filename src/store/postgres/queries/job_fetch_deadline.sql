@@ -3,42 +3,44 @@
 -- order. The same parameters and filters. Each arm reads its own index in order and stops at
 -- $3 rows (jobs_deadline_idx, jobs_fetch_idx): one statement, no sort of the queue; the arms'
 -- surplus rows stay locked only until this statement ends.
-WITH candidates AS (
-  (SELECT id, priority, deadline, run_at
-   FROM spindle.jobs
-   WHERE deadline IS NOT NULL
-      AND state IN ('scheduled', 'available', 'retryable')
-      AND queue = $2
-      AND run_at <= coalesce($1, now()) - $9 * interval '1 millisecond'
-      AND (lease_expires_at IS NULL OR lease_expires_at <= coalesce($1, now()))
-      AND (expires_at IS NULL OR expires_at > coalesce($1, now()))
-      AND ($7 = 0 OR (get_byte(uuid_send(id), 14) * 256 + get_byte(uuid_send(id), 15))
-                     * $7 / 65536 = ANY ($8::int[]))
-      AND kind = ANY ($6::text[])
-      AND NOT EXISTS (SELECT 1 FROM spindle.queues q WHERE q.name = $2 AND q.paused_at IS NOT NULL)
-      AND (SELECT c.stopped_at FROM spindle.cluster c) IS NULL
-   ORDER BY priority, deadline, run_at, id
-   LIMIT $3
-   FOR UPDATE SKIP LOCKED)
-  UNION ALL
-  (SELECT id, priority, deadline, run_at
-   FROM spindle.jobs
-   WHERE deadline IS NULL
-      AND state IN ('scheduled', 'available', 'retryable')
-      AND queue = $2
-      AND run_at <= coalesce($1, now()) - $9 * interval '1 millisecond'
-      AND (lease_expires_at IS NULL OR lease_expires_at <= coalesce($1, now()))
-      AND (expires_at IS NULL OR expires_at > coalesce($1, now()))
-      AND ($7 = 0 OR (get_byte(uuid_send(id), 14) * 256 + get_byte(uuid_send(id), 15))
-                     * $7 / 65536 = ANY ($8::int[]))
-      AND kind = ANY ($6::text[])
-      AND NOT EXISTS (SELECT 1 FROM spindle.queues q WHERE q.name = $2 AND q.paused_at IS NOT NULL)
-      AND (SELECT c.stopped_at FROM spindle.cluster c) IS NULL
-   ORDER BY priority, run_at, id
-   LIMIT $3
-   FOR UPDATE SKIP LOCKED)
+WITH with_deadline AS (
+  SELECT id, priority, deadline, run_at
+  FROM spindle.jobs
+  WHERE deadline IS NOT NULL
+    AND state IN ('scheduled', 'available', 'retryable')
+    AND queue = $2
+    AND run_at <= coalesce($1, now()) - $9 * interval '1 millisecond'
+    AND (lease_expires_at IS NULL OR lease_expires_at <= coalesce($1, now()))
+    AND (expires_at IS NULL OR expires_at > coalesce($1, now()))
+    AND ($7 = 0 OR (get_byte(uuid_send(id), 14) * 256 + get_byte(uuid_send(id), 15))
+                   * $7 / 65536 = ANY ($8::int[]))
+    AND kind = ANY ($6::text[])
+    AND NOT EXISTS (SELECT 1 FROM spindle.queues q WHERE q.name = $2 AND q.paused_at IS NOT NULL)
+    AND (SELECT c.stopped_at FROM spindle.cluster c) IS NULL
+  ORDER BY priority, deadline, run_at, id
+  LIMIT $3
+  FOR UPDATE SKIP LOCKED
+), without_deadline AS (
+  SELECT id, priority, deadline, run_at
+  FROM spindle.jobs
+  WHERE deadline IS NULL
+    AND state IN ('scheduled', 'available', 'retryable')
+    AND queue = $2
+    AND run_at <= coalesce($1, now()) - $9 * interval '1 millisecond'
+    AND (lease_expires_at IS NULL OR lease_expires_at <= coalesce($1, now()))
+    AND (expires_at IS NULL OR expires_at > coalesce($1, now()))
+    AND ($7 = 0 OR (get_byte(uuid_send(id), 14) * 256 + get_byte(uuid_send(id), 15))
+                   * $7 / 65536 = ANY ($8::int[]))
+    AND kind = ANY ($6::text[])
+    AND NOT EXISTS (SELECT 1 FROM spindle.queues q WHERE q.name = $2 AND q.paused_at IS NOT NULL)
+    AND (SELECT c.stopped_at FROM spindle.cluster c) IS NULL
+  ORDER BY priority, run_at, id
+  LIMIT $3
+  FOR UPDATE SKIP LOCKED
 ), picked AS (
-  SELECT id FROM candidates ORDER BY priority, deadline NULLS LAST, run_at, id LIMIT $3
+  SELECT id
+  FROM (SELECT * FROM with_deadline UNION ALL SELECT * FROM without_deadline) AS candidates
+  ORDER BY priority, deadline NULLS LAST, run_at, id LIMIT $3
 )
 UPDATE spindle.jobs j
 SET state = 'running',
