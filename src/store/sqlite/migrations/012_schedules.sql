@@ -1,4 +1,4 @@
--- Periodic jobs, as PostgreSQL's 013_schedules.sql: a slot's job is inserted only in the
+-- Periodic jobs, as PostgreSQL's 012_schedules.sql: a slot's job is inserted only in the
 -- transaction that moves `last_slot` forward to that slot, so each slot enqueues once.
 CREATE TABLE spindle_schedules (
   name             TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 255),
