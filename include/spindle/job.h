@@ -87,6 +87,10 @@ struct Job {
   // (firm: a job still waiting then becomes `expired` and never runs). Unset: none.
   std::optional<SysTime> deadline;
   std::optional<SysTime> expires_at;
+  // Serial keys (docs/jobs.md, "Serial keys"): the job's key (empty: none), and whether it waits
+  // behind another unfinished job of its key (held: not fetched until that one is done).
+  std::string serial_key;
+  bool serial_held = false;
 
   // How late it finished: finished_at - deadline, when it finished after its deadline.
   std::optional<Millis> MissedBy() const;
@@ -118,6 +122,15 @@ inline constexpr const char* kDefaultQueue = "default";
 inline constexpr int kDefaultPriority = 0;
 inline constexpr int kDefaultMaxAttempts = 25;  // as Oban and River
 
+// What a failing head does to the jobs behind it on its serial key (docs/jobs.md, "Serial keys").
+enum class SerialPolicy {
+  kBlock,     // it stays the head and blocks its key until it succeeds, fails for good or is cancelled
+  kContinue,  // it goes to the end of its key's line and retries after the others
+};
+std::string_view ToString(SerialPolicy p);
+// "block" or "continue"; nullopt for anything else.
+std::optional<SerialPolicy> ParseSerialPolicy(std::string_view name);
+
 // A kind's defaults for its jobs (docs/jobs.md, "Kind defaults"): what a worker declares for a
 // kind it handles (WorkerOptions::kinds), recorded in the database when it starts and applied
 // wherever a job of the kind is enqueued without saying. Unset: the built-in default.
@@ -126,8 +139,9 @@ struct KindDefaults {
   std::optional<int> priority;
   std::optional<int> max_attempts;
   std::optional<Millis> timeout;
+  std::optional<SerialPolicy> serial;  // unset: block
 
-  bool empty() const { return !queue && !priority && !max_attempts && !timeout; }
+  bool empty() const { return !queue && !priority && !max_attempts && !timeout && !serial; }
   // Throws spindle::Error(kInvalidArgument) naming the kind and the field.
   void Validate(const std::string& kind) const;
   Json ToJson() const;
@@ -157,6 +171,8 @@ struct JobSpec {
   // See Job::deadline and Job::expires_at. expires_at must be after run_at when both are set.
   std::optional<SysTime> deadline;
   std::optional<SysTime> expires_at;
+  // Jobs that share a serial key run one at a time, in enqueue order (docs/jobs.md).
+  std::optional<std::string> serial_key;
 
   // Checks the spec; throws spindle::Error(kInvalidArgument) with a clear message.
   void Validate() const;
@@ -169,6 +185,7 @@ struct JobFilter {
   std::string queue;
   std::string kind;
   std::string parent_id;  // the children of this job
+  std::string serial_key;  // jobs with this serial key (listing only; bulk changes refuse it)
   // Keyset paging: only jobs older than this one (listed after it, newest first): the last id
   // of one page gives the next.
   std::string after_id;

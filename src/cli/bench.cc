@@ -83,6 +83,9 @@ void AddBenchOptions(CLI::App& app, BenchOptions& o) {
                "Workers in the work phase (env SPINDLE_WORKERS)");
   app.add_flag("--partitioned", o.partitioned,
                "Partitioned dispatch in the work phase (env SPINDLE_PARTITIONED=1)");
+  AddIntOption(app, "--serial-keys", o.serial_keys, 0, kIntMax,
+               "Spread the batch and work phases' jobs over this many serial keys (env "
+               "SERIAL_KEYS; default 0: none)");
   app.add_option("--label", o.label, "Name in the JSON line (env BENCH_LABEL)");
   app.add_flag("--use-default-database", o.use_default_database,
                "Run on the default database (sqlite:spindle.db) when none is named");
@@ -97,6 +100,7 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
   FromEnv("LAT_RATE", o.lat_rate);
   FromEnv("SPINDLE_CONCURRENCY", o.concurrency);
   FromEnv("SPINDLE_WORKERS", o.workers);
+  FromEnv("SERIAL_KEYS", o.serial_keys);
   if (const char* v = std::getenv("SPINDLE_PARTITIONED"); v && *v) {
     auto on = core::ParseInteger(v, 0, 1);
     if (!on) {
@@ -136,6 +140,7 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
                {{"concurrency", o.concurrency},
                 {"workers", o.workers},
                 {"partitioned", o.partitioned},
+                {"serial_keys", o.serial_keys},
                 {"batch", o.batch},
                 {"fetch_batch_max", WorkerOptions{}.fetch_batch_max}}}};
 
@@ -153,6 +158,9 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
     auto t0 = Steady::now();
     for (int done = 0; done < o.n; done += o.batch) {
       chunk.resize(std::min(o.batch, o.n - done));
+      for (size_t i = 0; o.serial_keys > 0 && i < chunk.size(); ++i) {
+        chunk[i].serial_key = fmt::format("{}-{}", run, (done + i) % o.serial_keys);
+      }
       client->EnqueueMany(chunk);
     }
     if (Has(o.phases, "batch")) out["enqueue_batch_jps"] = o.n / Seconds(t0, Steady::now());

@@ -18,6 +18,8 @@ struct BenchOptions {
   int concurrency = 200;  // worker slots, split evenly between the workers
   int workers = 1;        // workers in the work phase (each its own connections)
   bool partitioned = false;  // the work phase's workers are numbered 1..workers
+  // The batch and work phases' jobs spread over this many serial keys, round robin (0: none).
+  int serial_keys = 0;
   std::string phases = "seq,batch,work,latency";
   std::string label = "spindle";
   bool use_default_database = false;  // allowed to run on the default database

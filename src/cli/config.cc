@@ -272,7 +272,8 @@ Config LoadConfig(const std::string& path) {
       if (!node.is_table()) Fail(path, fmt::format("'kinds.{}' must be a table", name.str()));
       const auto& t = *node.as_table();
       OnlyKeys(path, t, at,
-               {"command", "timeout", "kill_grace", "max_attempts", "queue", "priority"});
+               {"command", "timeout", "kill_grace", "max_attempts", "queue", "priority",
+                "serial"});
       KindConfig k;
       if (t.get("command")) k.command.argv = Strings(path, t, "command", at, true);
       k.defaults.timeout = Dur(path, t, "timeout", at);
@@ -287,6 +288,12 @@ Config LoadConfig(const std::string& path) {
       k.defaults.queue = Str(path, t, "queue", at);
       if (k.defaults.queue && (k.defaults.queue->empty() || k.defaults.queue->size() > 255)) {
         Fail(path, fmt::format("'{}queue' must be 1 to 255 characters", at));
+      }
+      if (auto v = Str(path, t, "serial", at)) {
+        k.defaults.serial = ParseSerialPolicy(*v);
+        if (!k.defaults.serial) {
+          Fail(path, fmt::format("'{}serial' must be \"block\" or \"continue\", got \"{}\"", at, *v));
+        }
       }
       c.worker.kinds[std::string(name.str())] = k.defaults;
       c.kinds[std::string(name.str())] = std::move(k);

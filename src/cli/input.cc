@@ -73,12 +73,14 @@ JobSpec SpecOf(const Json& line, const JobSpec& base) {
       spec.max_attempts = IntField(line, "max_attempts");
     } else if (key == "run_at") {
       spec.run_at = core::ParseRfc3339(Field<std::string>(line, "run_at", &Json::is_string, "a string"));
+    } else if (key == "serial_key") {
+      spec.serial_key = Field<std::string>(line, "serial_key", &Json::is_string, "a string");
     } else if (key == "timeout") {
       spec.timeout = core::ParseDuration(Field<std::string>(line, "timeout", &Json::is_string, "a string"));
     } else {
       throw Error(ErrorCode::kInvalidArgument,
                   fmt::format("unknown key \"{}\" in a job spec (args, kind, queue, priority, "
-                              "max_attempts, run_at, timeout)", key));
+                              "max_attempts, run_at, timeout, serial_key)", key));
     }
   }
   return spec;

@@ -17,7 +17,7 @@ Json ReadArgs(const std::string& value);
 
 // --batch input: one JSON object per line (blank lines are skipped). A line is a job spec when it
 // has an "args" key, with any of "kind", "queue", "priority", "max_attempts", "run_at" (RFC 3339)
-// and "timeout" (a duration such as "30s"); any other line is the job's args. What a line leaves
+// "timeout" (a duration such as "30s") and "serial_key"; any other line is the job's args. What a line leaves
 // out comes from `base` (the command line's options). Every line is read and validated before
 // anything is returned: a bad one throws Error(kInvalidArgument) "line N: ...".
 std::vector<JobSpec> ReadBatch(std::istream& in, const JobSpec& base);

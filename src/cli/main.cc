@@ -371,12 +371,15 @@ int Main(int argc, char** argv) {
                "Default: the kind's, else 25");
   enqueue->add_option("--timeout", timeout,
                       "More than 0, e.g. 30s (default: the kind's, else the worker's)");
+  enqueue->add_option_function<std::string>(
+      "--serial-key", [&spec](const std::string& k) { spec.serial_key = k; },
+      "Jobs with the same key run one at a time, in enqueue order (docs/jobs.md)");
 
   auto* jobs = app.add_subcommand("jobs", "Inspect and steer jobs");
   jobs->require_subcommand(1);
   jobs->fallthrough();
   auto* list = jobs->add_subcommand("list", "List jobs, newest first");
-  std::string state, lqueue, kind, parent, after;
+  std::string state, lqueue, kind, parent, after, serial_key;
   int limit = 100;
   list->add_option("--state", state,
                    "scheduled, available, running, retryable, completed, ...; several: "
@@ -384,6 +387,7 @@ int Main(int argc, char** argv) {
   list->add_option("--queue", lqueue);
   list->add_option("--kind", kind);
   list->add_option("--parent", parent, "Only the children of this job");
+  list->add_option("--serial-key", serial_key, "Only the jobs of this serial key");
   list->add_option("--after", after, "The next page: jobs older than this id");
   AddIntOption(*list, "--limit", limit, 1, 100000, "At most this many (default: 100)");
   bool at_risk = false;
@@ -510,6 +514,7 @@ int Main(int argc, char** argv) {
       f.queue = lqueue;
       f.kind = kind;
       f.parent_id = parent;
+      f.serial_key = serial_key;
       f.after_id = after;
       f.limit = limit;
       f.at_risk = at_risk;

@@ -45,6 +45,16 @@ std::string Attempts(const Job& j) {
   return s;
 }
 
+// Where a job with a serial key stands in its key's line (docs/jobs.md, "Serial keys").
+std::string SerialText(const Job& j) {
+  if (IsFinal(j.state)) return "";
+  if (j.serial_held) {
+    return fmt::format(" (held: waits behind the key's unfinished job; "
+                       "spindle jobs list --serial-key {})", j.serial_key);
+  }
+  return " (the head of its key)";
+}
+
 }  // namespace
 
 void PrintJob(const Job& j, bool json, bool full, const std::vector<KindInfo>* kinds) {
@@ -70,6 +80,9 @@ void PrintJob(const Job& j, bool json, bool full, const std::vector<KindInfo>* k
                              j.progress.value("message", ""));
   }
   if (!j.parent_id.empty()) std::cout << fmt::format("parent:       {}\n", j.parent_id);
+  if (!j.serial_key.empty()) {
+    std::cout << fmt::format("serial_key:   {}{}\n", j.serial_key, SerialText(j));
+  }
   if (j.children_total > 0) {
     std::cout << fmt::format("children:     {} ({} unfinished; spindle jobs list --parent {})\n",
                              j.children_total, j.children_pending, j.id);
@@ -113,7 +126,8 @@ void PrintJobs(const std::vector<Job>& jobs, int64_t total, bool json) {
   for (const auto& j : jobs) {
     std::string line = fmt::format(
         "{:<36}  {:<20}  {:<12}  {:<10}  {:>8}  {:>8}  {:<20}  {}", j.id, j.kind, j.queue,
-        ToString(j.state), fmt::format("{}/{}", j.attempts_used, j.max_attempts), j.priority, Time(RelevantTime(j)),
+        ToString(j.state), fmt::format("{}/{}", j.attempts_used, j.max_attempts), j.priority,
+        j.serial_held ? std::string("held (serial key)") : Time(RelevantTime(j)),
         ErrorLine(j, 60));
     std::cout << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";
   }

@@ -96,6 +96,8 @@ Json Job::ToJson() const {
       {"deadline", OptionalTime(deadline)},
       {"expires_at", OptionalTime(expires_at)},
       {"missed_by_ms", MissedBy() ? Json(MissedBy()->count()) : Json(nullptr)},
+      {"serial_key", serial_key.empty() ? Json(nullptr) : Json(serial_key)},
+      {"serial_held", serial_held},
   };
 }
 
@@ -126,6 +128,16 @@ std::string_view ToString(QueueOrder order) {
 std::optional<QueueOrder> ParseQueueOrder(std::string_view name) {
   if (name == "fifo") return QueueOrder::kFifo;
   if (name == "deadline") return QueueOrder::kDeadline;
+  return std::nullopt;
+}
+
+std::string_view ToString(SerialPolicy p) {
+  return p == SerialPolicy::kContinue ? "continue" : "block";
+}
+
+std::optional<SerialPolicy> ParseSerialPolicy(std::string_view name) {
+  if (name == "block") return SerialPolicy::kBlock;
+  if (name == "continue") return SerialPolicy::kContinue;
   return std::nullopt;
 }
 
@@ -161,6 +173,7 @@ void JobSpec::Validate() const {
     throw Invalid("expires_at " + core::FormatRfc3339(*expires_at) + " is not after run_at " +
                   core::FormatRfc3339(*run_at) + ": the job would never run");
   }
+  if (serial_key) CheckName(*serial_key, "serial key");
 }
 
 void KindDefaults::Validate(const std::string& kind) const {
@@ -176,7 +189,8 @@ Json KindDefaults::ToJson() const {
   return {{"queue", opt(queue)},
           {"priority", opt(priority)},
           {"max_attempts", opt(max_attempts)},
-          {"timeout_ms", timeout ? Json(timeout->count()) : Json(nullptr)}};
+          {"timeout_ms", timeout ? Json(timeout->count()) : Json(nullptr)},
+          {"serial", serial ? Json(ToString(*serial)) : Json(nullptr)}};
 }
 
 Json KindInfo::ToJson() const {

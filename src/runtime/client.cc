@@ -125,6 +125,9 @@ JobFilter Client::BulkFilter(BulkAction action, JobFilter filter) {
 }
 
 int64_t Client::ChangeAll(BulkAction action, const JobFilter& filter, int page_size) {
+  if (!filter.serial_key.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "bulk changes do not select jobs by serial key");
+  }
   JobFilter f = CheckFilter(BulkFilter(action, filter));
   f.limit = page_size;
   f.after_id.clear();

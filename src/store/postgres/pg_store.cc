@@ -60,6 +60,8 @@ Job ReadJob(const Result& r, int row, std::string* problem = nullptr) {
   if (!r.IsNull(row, 18)) j.parent_id = r.Get(row, 18);
   j.children_total = std::stoi(std::string(r.Get(row, 19)));
   j.children_pending = std::stoi(std::string(r.Get(row, 20)));
+  if (!r.IsNull(row, 24)) j.serial_key = r.Get(row, 24);
+  j.serial_held = r.Get(row, 25) == "t";
   // Deadlines (migration 011), by name: only the queries that show them select them.
   if (int c = r.Column("deadline"); c >= 0) j.deadline = opt_time(c);
   if (int c = r.Column("expires_at"); c >= 0) j.expires_at = opt_time(c);
@@ -134,12 +136,14 @@ std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& spec
   if (specs.empty()) return {};
   std::vector<std::string> ids;
   std::vector<std::optional<std::string>> id, kind, queue, args, priority, run_at, max_attempts,
-      timeout, deadline, expires_at;
+      timeout, deadline, expires_at, serial_key;
   auto time = [](const std::optional<SysTime>& t) {
     return t ? std::optional(FormatTimestamp(*t)) : std::nullopt;
   };
   bool deadlines = false;  // ordinary batches send none: NULL arrays, which unnest pads
-  for (auto* v : {&id, &kind, &queue, &args, &priority, &run_at, &max_attempts, &timeout}) {
+  bool keyed = false;      // likewise when no job has a serial key
+  for (auto* v : {&id, &kind, &queue, &args, &priority, &run_at, &max_attempts, &timeout,
+                  &serial_key}) {
     v->reserve(specs.size());
   }
   ids.reserve(specs.size());
@@ -157,6 +161,8 @@ std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& spec
     deadline.push_back(time(s.deadline));
     expires_at.push_back(time(s.expires_at));
     deadlines = deadlines || s.deadline || s.expires_at;
+    serial_key.push_back(s.serial_key);
+    keyed = keyed || s.serial_key;
   }
   Params p{now,
            FormatArray(id),
@@ -169,7 +175,8 @@ std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& spec
            FormatArray(timeout),
            parent,
            deadlines ? std::optional(FormatArray(deadline)) : std::nullopt,
-           deadlines ? std::optional(FormatArray(expires_at)) : std::nullopt};
+           deadlines ? std::optional(FormatArray(expires_at)) : std::nullopt,
+           keyed ? std::optional(FormatArray(serial_key)) : std::nullopt};
   if (prepared) {
     conn.ExecPrepared("job_insert_many", kJobInsertMany, p);
   } else {
@@ -254,8 +261,12 @@ std::vector<Job> PgStore::JobList(const JobFilter& f) {
   auto c = pool_.Acquire();
   Params p{States(f), Opt(f.queue), Opt(f.kind), std::to_string(f.limit), Opt(f.after_id),
            f.at_risk ? "true" : "false", Now()};
-  if (f.parent_id.empty()) return ReadJobs(c->ExecPrepared("job_list", kJobList, p));
+  if (f.parent_id.empty()) {
+    p.push_back(Opt(f.serial_key));
+    return ReadJobs(c->ExecPrepared("job_list", kJobList, p));
+  }
   p.push_back(f.parent_id);
+  p.push_back(Opt(f.serial_key));
   return ReadJobs(c->ExecPrepared("job_children", kJobChildren, p));
 }
 
@@ -263,7 +274,7 @@ int64_t PgStore::JobCount(const JobFilter& f) {
   auto c = pool_.Acquire();
   auto r = c->ExecPrepared("job_count", kJobCount,
                            {States(f), Opt(f.queue), Opt(f.kind), Opt(f.parent_id), Opt(f.after_id),
-                            f.at_risk ? "true" : "false", Now()});
+                            f.at_risk ? "true" : "false", Now(), Opt(f.serial_key)});
   return std::stoll(std::string(r.Get(0, 0)));
 }
 
@@ -531,7 +542,7 @@ ClusterState PgStore::ClusterResume() {
 void PgStore::KindRegister(const std::string& worker_id,
                            const std::map<std::string, KindDefaults>& kinds) {
   if (kinds.empty()) return;
-  std::vector<std::optional<std::string>> kind, queue, priority, max_attempts, timeout;
+  std::vector<std::optional<std::string>> kind, queue, priority, max_attempts, timeout, serial;
   for (const auto& [name, d] : kinds) {
     d.Validate(name);
     kind.push_back(name);
@@ -539,11 +550,12 @@ void PgStore::KindRegister(const std::string& worker_id,
     priority.push_back(OptNumber(d.priority));
     max_attempts.push_back(OptNumber(d.max_attempts));
     timeout.push_back(OptNumber(d.timeout));
+    serial.push_back(d.serial ? std::optional(std::string(ToString(*d.serial))) : std::nullopt);
   }
   auto c = pool_.Acquire();
   c->ExecPrepared("kind_register", kKindRegister,
                   {Now(), worker_id, FormatArray(kind), FormatArray(queue), FormatArray(priority),
-                   FormatArray(max_attempts), FormatArray(timeout)});
+                   FormatArray(max_attempts), FormatArray(timeout), FormatArray(serial)});
 }
 
 std::vector<KindInfo> PgStore::KindList() {
@@ -556,6 +568,7 @@ std::vector<KindInfo> PgStore::KindList() {
     if (!r.IsNull(i, 2)) k.defaults.priority = std::stoi(std::string(r.Get(i, 2)));
     if (!r.IsNull(i, 3)) k.defaults.max_attempts = std::stoi(std::string(r.Get(i, 3)));
     if (!r.IsNull(i, 4)) k.defaults.timeout = Millis(std::stoll(std::string(r.Get(i, 4))));
+    if (!r.IsNull(i, 7)) k.defaults.serial = ParseSerialPolicy(r.Get(i, 7));
     k.registered_at = ParseTimestamp(r.Get(i, 6));
     out.push_back(std::move(k));
   }

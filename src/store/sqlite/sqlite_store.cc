@@ -52,6 +52,8 @@ Job ReadJob(const Statement& st, std::string* problem = nullptr) {
   if (!st.IsNull(18)) j.parent_id = st.Text(18);
   j.children_total = static_cast<int>(st.Int(19));
   j.children_pending = static_cast<int>(st.Int(20));
+  if (!st.IsNull(24)) j.serial_key = st.Text(24);
+  j.serial_held = st.Int(25) != 0;
   // Deadlines (migration 011), by name: only the queries that show them select them.
   if (int c = st.Column("deadline"); c >= 0) j.deadline = opt_time(c);
   if (int c = st.Column("expires_at"); c >= 0) j.expires_at = opt_time(c);
@@ -144,7 +146,8 @@ std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& spec
         .Bind(9, parent)
         .Bind(10, now)
         .Bind(11, time(s.deadline))
-        .Bind(12, time(s.expires_at));
+        .Bind(12, time(s.expires_at))
+        .Bind(13, s.serial_key);
     st.Step();  // the queue the job got (the kind's default when unset) and its state
     if (st.Text(1) == "available") due.insert(st.Text(0));
   }
@@ -294,7 +297,11 @@ std::vector<Job> SqliteStore::JobList(const JobFilter& f) {
       .Bind(5, Opt(f.after_id))
       .Bind(6, int64_t{f.at_risk})
       .Bind(7, NowMicros());
-  if (!f.parent_id.empty()) st.Bind(8, std::string_view(f.parent_id));
+  if (f.parent_id.empty()) {
+    st.Bind(8, Opt(f.serial_key));
+  } else {
+    st.Bind(8, std::string_view(f.parent_id)).Bind(9, Opt(f.serial_key));
+  }
   std::vector<Job> jobs;
   while (st.Step()) jobs.push_back(ReadJob(st));
   return jobs;
@@ -309,7 +316,8 @@ int64_t SqliteStore::JobCount(const JobFilter& f) {
       .Bind(4, Opt(f.parent_id))
       .Bind(5, Opt(f.after_id))
       .Bind(6, int64_t{f.at_risk})
-      .Bind(7, NowMicros());
+      .Bind(7, NowMicros())
+      .Bind(8, Opt(f.serial_key));
   st.Step();
   return st.Int(0);
 }
@@ -925,6 +933,7 @@ void SqliteStore::KindRegister(const std::string& worker_id,
         .Bind(5, OptInt(d.priority))
         .Bind(6, OptInt(d.max_attempts))
         .Bind(7, OptInt(d.timeout))
+        .Bind(8, d.serial ? std::optional<std::string>(ToString(*d.serial)) : std::nullopt)
         .Step();
   }
   w.Commit();
@@ -940,6 +949,7 @@ std::vector<KindInfo> SqliteStore::KindList() {
     if (!st.IsNull(2)) k.defaults.priority = static_cast<int>(st.Int(2));
     if (!st.IsNull(3)) k.defaults.max_attempts = static_cast<int>(st.Int(3));
     if (!st.IsNull(4)) k.defaults.timeout = Millis(st.Int(4));
+    if (!st.IsNull(7)) k.defaults.serial = ParseSerialPolicy(st.Text(7));
     k.registered_at = FromMicros(st.Int(6));
     out.push_back(std::move(k));
   }

@@ -1,14 +1,15 @@
 -- The children of job $8, newest first, through the parent index; the other filters (and $6,
--- $7: at risk, now) as in job_list.sql.
+-- $7: at risk, now; $9: the serial key) as in job_list.sql.
 SELECT id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
        created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
-       parent_id, children_total, children_pending, progress, result, attempts_used,
+       parent_id, children_total, children_pending, progress, result, attempts_used, serial_key, serial_held,
        deadline, expires_at
 FROM spindle.jobs
 WHERE parent_id = $8
   AND ($1::spindle.job_state[] IS NULL OR state = ANY ($1))
   AND ($2::text IS NULL OR queue = $2)
   AND ($3::text IS NULL OR kind = $3)
+  AND ($9::text IS NULL OR serial_key = $9)
   AND ($5::uuid IS NULL OR id < $5)
   AND (NOT $6::boolean OR (state IN ('scheduled', 'available', 'retryable')
        AND deadline - coalesce((SELECT s.estimate_ms FROM spindle.kind_stats s

@@ -8,6 +8,7 @@ WITH picked AS (
   SELECT id
   FROM spindle.jobs
   WHERE state IN ('scheduled', 'available', 'retryable')
+    AND NOT serial_held  -- waits behind another job of its serial key (not in the index)
     AND queue = $2
     AND run_at <= coalesce($1, now()) - $9 * interval '1 millisecond'
     -- A job taken from a running worker (stopped, cancelled, the cluster stopped) keeps that
@@ -39,4 +40,5 @@ RETURNING j.id, j.kind, j.queue, j.args, j.priority, j.run_at, j.state, j.attemp
           j.max_attempts, j.timeout_ms, '[]'::jsonb, j.created_at, j.started_at, j.finished_at,
           j.lease_owner, j.lease_expires_at, j.step, j.checkpoint,
           j.parent_id, j.children_total, j.children_pending, j.progress,
-          j.result, j.attempts_used, j.deadline, j.expires_at
+          j.result, j.attempts_used, j.serial_key, j.serial_held,
+          j.deadline, j.expires_at

@@ -7,4 +7,4 @@ WHERE id = ?2 AND state IN ('scheduled', 'available', 'running', 'retryable', 's
                           'waiting')
 RETURNING id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
        created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
-       parent_id, children_total, children_pending, progress, result, attempts_used
+       parent_id, children_total, children_pending, progress, result, attempts_used, serial_key, serial_held

@@ -1,14 +1,15 @@
 -- The children of job ?8, newest first, through the parent index; the other filters (and ?6,
--- ?7: at risk, now) as in job_list.sql.
+-- ?7: at risk, now; ?9: the serial key) as in job_list.sql.
 SELECT id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
        created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
-       parent_id, children_total, children_pending, progress, result, attempts_used,
+       parent_id, children_total, children_pending, progress, result, attempts_used, serial_key, serial_held,
        deadline, expires_at
 FROM spindle_jobs
 WHERE parent_id = ?8
   AND (?1 IS NULL OR state IN (SELECT value FROM json_each(?1)))
   AND (?2 IS NULL OR queue = ?2)
   AND (?3 IS NULL OR kind = ?3)
+  AND (?9 IS NULL OR serial_key = ?9)
   AND (?5 IS NULL OR id < ?5)
   -- At risk (JobFilter::at_risk): still waiting, and its kind's estimate (ms) does not fit
   -- before its deadline any more. ?7 = now.

@@ -15,6 +15,7 @@ WHERE id IN (
   SELECT id
   FROM spindle_jobs
   WHERE state IN ('scheduled', 'available', 'retryable')
+    AND NOT serial_held  -- waits behind another job of its serial key (not in the index)
     AND queue = ?2
     AND run_at <= ?1 - ?9 * 1000
     -- A job taken from a running worker keeps that attempt's lease while its process may live,
@@ -31,5 +32,5 @@ WHERE id IN (
   LIMIT ?3)
 RETURNING id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms,
           '[]', created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
-          parent_id, children_total, children_pending, progress, result, attempts_used,
+          parent_id, children_total, children_pending, progress, result, attempts_used, serial_key, serial_held,
           deadline, expires_at

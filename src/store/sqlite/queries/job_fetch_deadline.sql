@@ -14,6 +14,7 @@ WHERE id IN (
       SELECT id, priority, deadline, run_at FROM spindle_jobs
       WHERE deadline IS NOT NULL
         AND state IN ('scheduled', 'available', 'retryable')
+        AND NOT serial_held  -- waits behind another job of its serial key (not in the indexes)
         AND queue = ?2
         AND run_at <= ?1 - ?9 * 1000
         AND (lease_expires_at IS NULL OR lease_expires_at <= ?1)
@@ -29,6 +30,7 @@ WHERE id IN (
       SELECT id, priority, deadline, run_at FROM spindle_jobs
       WHERE deadline IS NULL
         AND state IN ('scheduled', 'available', 'retryable')
+        AND NOT serial_held  -- waits behind another job of its serial key (not in the indexes)
         AND queue = ?2
         AND run_at <= ?1 - ?9 * 1000
         AND (lease_expires_at IS NULL OR lease_expires_at <= ?1)
@@ -43,5 +45,5 @@ WHERE id IN (
   LIMIT ?3)
 RETURNING id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms,
           '[]', created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
-          parent_id, children_total, children_pending, progress, result, attempts_used,
+          parent_id, children_total, children_pending, progress, result, attempts_used, serial_key, serial_held,
           deadline, expires_at

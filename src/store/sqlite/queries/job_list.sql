@@ -1,13 +1,14 @@
 -- Newest first. NULL filters (?1 states, a JSON array; ?2 queue; ?3 kind; ?5 after: only older
--- jobs) do not filter. A job's children: job_children.sql.
+-- jobs; ?8 serial key) do not filter. A job's children: job_children.sql.
 SELECT id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
        created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
-       parent_id, children_total, children_pending, progress, result, attempts_used,
+       parent_id, children_total, children_pending, progress, result, attempts_used, serial_key, serial_held,
        deadline, expires_at
 FROM spindle_jobs
 WHERE (?1 IS NULL OR state IN (SELECT value FROM json_each(?1)))
   AND (?2 IS NULL OR queue = ?2)
   AND (?3 IS NULL OR kind = ?3)
+  AND (?8 IS NULL OR serial_key = ?8)
   AND (?5 IS NULL OR id < ?5)
   -- At risk (JobFilter::at_risk): still waiting, and its kind's estimate (ms) does not fit
   -- before its deadline any more. ?7 = now.

@@ -5,4 +5,4 @@ SET state = 'available', run_at = ?1, finished_at = NULL,
 WHERE id = ?2 AND state IN ('completed', 'failed', 'cancelled')
 RETURNING id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
        created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
-       parent_id, children_total, children_pending, progress, result, attempts_used
+       parent_id, children_total, children_pending, progress, result, attempts_used, serial_key, serial_held
