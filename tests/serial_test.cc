@@ -2,7 +2,10 @@
 // order, on every backend; through the store's fetch directly and through real workers.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -349,6 +352,39 @@ TEST_P(SerialTest, RealWorkersRunAKeyOneAtATimeInOrder) {
   for (int i = 0; i < kPerKey; ++i) expected[i] = i;
   EXPECT_EQ(rec.order["a"], expected);
   EXPECT_EQ(rec.order["b"], expected);
+}
+
+// The command line: --serial-key, what held jobs show, the listing by key, the kind setting.
+TEST_P(SerialTest, CommandLine) {
+  auto run = [&](const std::string& args) {
+    return testing::Cli("--database " + testing::Quote(db_->url()) + " " + args);
+  };
+  auto first = run("enqueue k --serial-key acct-1");
+  ASSERT_EQ(first.status, 0) << first.output;
+  auto second = run("--json enqueue k --serial-key acct-1");
+  ASSERT_EQ(second.status, 0) << second.output;
+  std::string id = Json::parse(second.out)["id"];
+  auto show = run("jobs show " + id);
+  EXPECT_NE(show.out.find("serial_key:   acct-1 (held: waits behind"), std::string::npos)
+      << show.out;
+  auto head = run("jobs show " + first.out.substr(0, first.out.find('\n')));
+  EXPECT_NE(head.out.find("acct-1 (the head of its key)"), std::string::npos) << head.out;
+  auto json = Json::parse(run("--json jobs show " + id).out);
+  EXPECT_EQ(json["serial_key"], "acct-1");
+  EXPECT_EQ(json["serial_held"], true);
+  auto list = run("jobs list --serial-key acct-1");
+  EXPECT_NE(list.out.find("held (serial key)"), std::string::npos) << list.out;
+  EXPECT_EQ(Json::parse(run("--json jobs list --serial-key acct-1").out)["total"], 2);
+  EXPECT_EQ(Json::parse(run("--json jobs list --serial-key other").out)["total"], 0);
+  auto empty = run("enqueue k --serial-key ''");
+  EXPECT_EQ(empty.status, 2) << empty.output;
+  std::string cfg = ::testing::TempDir() + "spindle_serial_" + std::to_string(getpid()) + "_" +
+                    testing::Name(GetParam()) + ".toml";
+  std::ofstream(cfg) << "[kinds.k]\nserial = \"later\"\n";
+  auto bad = run("--config " + testing::Quote(cfg) + " enqueue k");
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_NE(bad.err.find("kinds.k.serial"), std::string::npos) << bad.err;
+  EXPECT_EQ(store_->JobCount({}), 2);  // the refused ones changed nothing
 }
 
 class PostgresSerialTest : public SerialTest {};
