@@ -11,7 +11,11 @@
 --
 -- Every change of a key's line locks the key's row in `serial_keys` first (the enqueue's upsert,
 -- the head's finish), so concurrent enqueuers and finishers of one key take turns; the row holds
--- the last place given out and is deleted when the key has no unfinished job left.
+-- the last place given out and is deleted when the key has no unfinished job left, so a job
+-- that gets place 1 starts a new line and is its head: the enqueue reads no jobs.
+--
+-- The functions plan their statements at each call (plan_cache_mode): a plan cached while the
+-- table was nearly empty would scan it whole for every keyed job once it has grown.
 ALTER TABLE spindle.jobs ADD COLUMN serial_key text CHECK (length(serial_key) BETWEEN 1 AND 255);
 ALTER TABLE spindle.jobs ADD COLUMN serial_held boolean NOT NULL DEFAULT false;
 ALTER TABLE spindle.jobs ADD COLUMN serial_seq bigint;
@@ -58,17 +62,14 @@ BEGIN
       MESSAGE = format('a child job cannot have the serial key %L of its parent or an ancestor: '
                        'it would wait for them while they wait for it', NEW.serial_key);
   END IF;
+  -- The key's row exists while the key has an unfinished job (its head).
   INSERT INTO spindle.serial_keys AS k (key, seq) VALUES (NEW.serial_key, 1)
   ON CONFLICT (key) DO UPDATE SET seq = k.seq + 1
   RETURNING k.seq INTO NEW.serial_seq;
-  -- A statement of its own, so it sees what committed while the key's row was locked.
-  NEW.serial_held := EXISTS (
-    SELECT 1 FROM spindle.jobs j
-    WHERE j.serial_key = NEW.serial_key AND j.id <> NEW.id
-      AND j.state NOT IN ('completed', 'failed', 'cancelled', 'expired'));
+  NEW.serial_held := NEW.serial_seq > 1;
   RETURN NEW;
 END
-$$;
+$$ SET plan_cache_mode = force_custom_plan;
 
 CREATE TRIGGER jobs_serial_enqueued BEFORE INSERT ON spindle.jobs FOR EACH ROW
   WHEN (NEW.serial_key IS NOT NULL)
@@ -122,7 +123,7 @@ BEGIN
   END IF;
   RETURN NULL;
 END
-$$;
+$$ SET plan_cache_mode = force_custom_plan;
 
 CREATE TRIGGER jobs_serial_advanced AFTER UPDATE OF state ON spindle.jobs FOR EACH ROW
   WHEN (NEW.serial_key IS NOT NULL AND NOT OLD.serial_held

@@ -2,7 +2,8 @@
 -- key run one at a time, in enqueue order. Of a key's unfinished jobs one is its head; the others
 -- are held (`serial_held`), out of the fetch index, and released in line (`serial_seq`) by
 -- triggers that fire only for rows with a key. SQLite has one writer at a time, so no lock is
--- needed: `spindle_serial_keys` only gives out the places in each line.
+-- needed: `spindle_serial_keys` gives out the places in each line, and has a key's row while the
+-- key has an unfinished job, so a job that gets place 1 starts a new line and is its head.
 ALTER TABLE spindle_jobs ADD COLUMN serial_key TEXT
   CHECK (serial_key IS NULL OR length(serial_key) BETWEEN 1 AND 255);
 ALTER TABLE spindle_jobs ADD COLUMN serial_held INTEGER NOT NULL DEFAULT 0;
@@ -42,10 +43,7 @@ BEGIN
   ON CONFLICT (key) DO UPDATE SET seq = seq + 1;
   UPDATE spindle_jobs
   SET serial_seq = (SELECT seq FROM spindle_serial_keys WHERE key = NEW.serial_key),
-      serial_held = EXISTS (
-        SELECT 1 FROM spindle_jobs j
-        WHERE j.serial_key = NEW.serial_key AND j.id <> NEW.id
-          AND j.state NOT IN ('completed', 'failed', 'cancelled', 'expired'))
+      serial_held = (SELECT seq > 1 FROM spindle_serial_keys WHERE key = NEW.serial_key)
   WHERE id = NEW.id;
 END;
 
@@ -59,10 +57,7 @@ BEGIN
   ON CONFLICT (key) DO UPDATE SET seq = seq + 1;
   UPDATE spindle_jobs
   SET serial_seq = (SELECT seq FROM spindle_serial_keys WHERE key = NEW.serial_key),
-      serial_held = EXISTS (
-        SELECT 1 FROM spindle_jobs j
-        WHERE j.serial_key = NEW.serial_key AND j.id <> NEW.id
-          AND j.state NOT IN ('completed', 'failed', 'cancelled', 'expired'))
+      serial_held = (SELECT seq > 1 FROM spindle_serial_keys WHERE key = NEW.serial_key)
   WHERE id = NEW.id;
 END;
 
