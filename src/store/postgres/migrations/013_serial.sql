@@ -14,8 +14,8 @@
 -- the last place given out and is deleted when the key has no unfinished job left, so a job
 -- that gets place 1 starts a new line and is its head: the enqueue reads no jobs.
 --
--- The functions plan their statements at each call (plan_cache_mode): a plan cached while the
--- table was nearly empty would scan it whole for every keyed job once it has grown.
+-- The functions' statements all have an index to use, and must: a plan cached while the table
+-- was nearly empty would otherwise scan it whole for every keyed job once it has grown.
 ALTER TABLE spindle.jobs ADD COLUMN serial_key text CHECK (length(serial_key) BETWEEN 1 AND 255);
 ALTER TABLE spindle.jobs ADD COLUMN serial_held boolean NOT NULL DEFAULT false;
 ALTER TABLE spindle.jobs ADD COLUMN serial_seq bigint;
@@ -69,7 +69,7 @@ BEGIN
   NEW.serial_held := NEW.serial_seq > 1;
   RETURN NEW;
 END
-$$ SET plan_cache_mode = force_custom_plan;
+$$ SET enable_seqscan = off;
 
 CREATE TRIGGER jobs_serial_enqueued BEFORE INSERT ON spindle.jobs FOR EACH ROW
   WHEN (NEW.serial_key IS NOT NULL)
@@ -123,7 +123,7 @@ BEGIN
   END IF;
   RETURN NULL;
 END
-$$ SET plan_cache_mode = force_custom_plan;
+$$ SET enable_seqscan = off;
 
 CREATE TRIGGER jobs_serial_advanced AFTER UPDATE OF state ON spindle.jobs FOR EACH ROW
   WHEN (NEW.serial_key IS NOT NULL AND NOT OLD.serial_held
