@@ -119,6 +119,54 @@ TEST_P(SerialTest, BatchesAndEveryEnqueueEntranceJoinTheLine) {
   }
 }
 
+// With deadlines (migration 011): an earliest-deadline-first queue fetches only heads, as a fifo
+// one does, and a waiting head that expires leaves its line like a cancelled one.
+TEST_P(SerialTest, DeadlineQueuesFetchOnlyHeadsAndAnExpiredHeadLetsTheLineGoOn) {
+  SysTime now = clock_->Now();
+  std::string c1 = store_->JobInsertMany({{.kind = "k", .expires_at = now + 1min,
+                                           .serial_key = "c"}}).front();
+  std::string c2 = Insert("c");
+  EXPECT_TRUE(Get(c2).serial_held);
+  clock_->Advance(2min);
+  EXPECT_EQ(store_->JobExpire(100), 1);
+  EXPECT_EQ(Get(c1).state, JobState::kExpired);
+  EXPECT_FALSE(Get(c1).serial_held);
+  EXPECT_FALSE(Get(c2).serial_held);  // the next in line is the head now
+  now = clock_->Now();
+  auto ids = store_->JobInsertMany({{.kind = "k", .deadline = now + 1h, .serial_key = "a"},
+                                    {.kind = "k", .deadline = now + 10min, .serial_key = "a"},
+                                    {.kind = "k", .deadline = now + 30min, .serial_key = "b"}});
+  EXPECT_EQ(Get(ids[1]).deadline, now + 10min);
+  EXPECT_EQ(Get(ids[1]).serial_key, "a");
+  EXPECT_TRUE(Get(ids[1]).serial_held);
+  JobFetchParams p{"default", 10, "w1", 30s, {"k"}};
+  p.order = QueueOrder::kDeadline;
+  std::vector<std::string> fetched;
+  for (const auto& j : store_->JobFetch(p)) {
+    fetched.push_back(j.id);
+    if (j.id == ids[0]) {
+      EXPECT_EQ(j.deadline, now + 1h);
+    }
+  }
+  // a's second job has the earliest deadline but waits behind a's first: never fetched early.
+  EXPECT_EQ(fetched, (std::vector<std::string>{ids[2], ids[0], c2}));
+  EXPECT_TRUE(store_->JobFetch(p).empty());
+  Finish(ids[0]);
+  fetched.clear();
+  for (const auto& j : store_->JobFetch(p)) fetched.push_back(j.id);
+  EXPECT_EQ(fetched, (std::vector<std::string>{ids[1]}));
+  if (GetParam() == BackendKind::kPostgres) {
+    // SQL: 011's parameters and the serial key, by name, in one call.
+    std::string id = db_->Query(
+        "SELECT spindle.enqueue('k', deadline => now() + interval '1 hour', "
+        "expires_at => now() + interval '2 hours', serial_key => 'd')");
+    Job j = Get(id);
+    EXPECT_TRUE(j.deadline.has_value());
+    EXPECT_TRUE(j.expires_at.has_value());
+    EXPECT_EQ(j.serial_key, "d");
+  }
+}
+
 TEST_P(SerialTest, AFailingHeadBlocksItsKeyUntilItSucceedsOrFails) {
   std::string a1 = Insert("a"), a2 = Insert("a");
   auto got = Fetch();
