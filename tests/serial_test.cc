@@ -139,18 +139,20 @@ TEST_P(SerialTest, DeadlineQueuesFetchOnlyHeadsAndAnExpiredHeadLetsTheLineGoOn) 
   EXPECT_EQ(Get(ids[1]).deadline, now + 10min);
   EXPECT_EQ(Get(ids[1]).serial_key, "a");
   EXPECT_TRUE(Get(ids[1]).serial_held);
-  JobFetchParams p{"default", 10, "w1", 30s, {"k"}};
+  // One at a time, so that the order shows (PostgreSQL returns a batch unordered).
+  JobFetchParams p{"default", 1, "w1", 30s, {"k"}};
   p.order = QueueOrder::kDeadline;
   std::vector<std::string> fetched;
-  for (const auto& j : store_->JobFetch(p)) {
-    fetched.push_back(j.id);
-    if (j.id == ids[0]) {
-      EXPECT_EQ(j.deadline, now + 1h);
+  for (int i = 0; i < 4; ++i) {
+    for (const auto& j : store_->JobFetch(p)) {
+      fetched.push_back(j.id);
+      if (j.id == ids[0]) {
+        EXPECT_EQ(j.deadline, now + 1h);
+      }
     }
   }
   // a's second job has the earliest deadline but waits behind a's first: never fetched early.
   EXPECT_EQ(fetched, (std::vector<std::string>{ids[2], ids[0], c2}));
-  EXPECT_TRUE(store_->JobFetch(p).empty());
   Finish(ids[0]);
   fetched.clear();
   for (const auto& j : store_->JobFetch(p)) fetched.push_back(j.id);
