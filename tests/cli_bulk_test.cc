@@ -105,7 +105,7 @@ TEST_P(CliBulkTest, BadBulkInputIsRefused) {
   expect("jobs cancel " + id + " --queue q", 2, "not both");
   expect("jobs delete " + id, 4, "cannot delete job " + id + ": it is available");
   expect("jobs delete --state bogus --yes", 2, "unknown state 'bogus'; valid states: scheduled");
-  expect("jobs list --state failed,expired", 2, "unknown state 'expired'");  // nothing sets it yet
+  expect("jobs list --state failed,gone", 2, "unknown state 'gone'");
   EXPECT_EQ(Count(JobState::kAvailable), 1);
   // The single-job forms work as before.
   auto r = Run("jobs cancel " + id);

@@ -79,6 +79,7 @@ TEST_P(CliSchedulesTest, ServeDeclaresAndTheCommandsSteer) {
   r = Run("schedules pause nightly --json");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(Json::parse(r.out)[0]["paused"], true);
+  EXPECT_EQ(Json::parse(r.out)[0]["next"], Json::array());  // it fires at none while paused
   r = Run("schedules resume nightly");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.out.find("nightly"), std::string::npos);

@@ -395,6 +395,10 @@ TEST_P(DeadlineTest, EnqueueTakesDeadlinesAndRefusesBadOnesChangingNothing) {
   auto listed = Json::parse(Run("--json jobs list --at-risk").out);
   ASSERT_EQ(listed["jobs"].size(), 1u);
   EXPECT_EQ(listed["jobs"][0]["id"], past);
+  EXPECT_EQ(listed["jobs"][0]["at_risk"], true);
+  auto table = Run("jobs list --at-risk").out;
+  EXPECT_NE(table.find("DEADLINE"), std::string::npos) << table;
+  EXPECT_NE(table.find("2020-01-01"), std::string::npos) << table;
   EXPECT_NE(Run("jobs show " + past).out.find("(at risk)"), std::string::npos);
   EXPECT_EQ(Json::parse(Run("--json jobs show " + past).out)["at_risk"], true);
 
@@ -420,6 +424,28 @@ TEST_P(DeadlineTest, EnqueueTakesDeadlinesAndRefusesBadOnesChangingNothing) {
     EXPECT_EQ(r.err.rfind(message, 0), 0u) << args << ": " << r.err;
   }
   EXPECT_EQ(store_->JobCount({}), 2);  // nothing more
+}
+
+TEST_P(DeadlineTest, ExpiredJobsAreListedAndDeletedLikeOtherFinishedOnes) {
+  std::string one = Insert({.kind = "k", .expires_at = Now() + 1min});
+  std::string two = Insert({.kind = "k", .expires_at = Now() + 1min});
+  std::string waiting = Insert({.kind = "k"});
+  clock_->Advance(2min);
+  ASSERT_EQ(store_->JobExpire(100), 2);
+  auto listed = Json::parse(Run("--json jobs list --state expired").out);
+  ASSERT_EQ(listed["jobs"].size(), 2u);
+  auto r = Run("jobs retry --state expired --yes");
+  EXPECT_EQ(r.status, 2) << r.err;  // it could never start again
+  EXPECT_NE(r.err.find("cannot retry expired jobs"), std::string::npos) << r.err;
+  r = Run("jobs delete " + one);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(store_->JobGet(one));
+  r = Run("jobs delete --state expired --yes");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "deleted 1 job\n");
+  EXPECT_FALSE(store_->JobGet(two));
+  EXPECT_TRUE(store_->JobEvents(two).empty());
+  EXPECT_EQ(Get(waiting).state, JobState::kAvailable);
 }
 
 TEST_P(DeadlineTest, ConfigurationRefusesBadQueueSettingsNamingTheKey) {

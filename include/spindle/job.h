@@ -92,7 +92,8 @@ struct Job {
   std::string serial_key;
   bool serial_held = false;
 
-  // How late it finished: finished_at - deadline, when it finished after its deadline.
+  // How late it finished: finished_at - deadline, when it finished after its deadline (not
+  // for an expired job, which never ran).
   std::optional<Millis> MissedBy() const;
   // At risk of missing its deadline: it still waits (scheduled, available, retryable) and its
   // kind's run-time estimate (nullopt: none yet, taken as 0) no longer fits before the deadline.

@@ -13,11 +13,11 @@
 namespace spindle::cli {
 namespace {
 
-// The states a job reaches today (docs/jobs.md). `expired` is kept for firm deadlines, which
-// nothing sets yet, so it is not offered.
+// Every state a job can be in (docs/jobs.md), in the order a job passes through them.
 constexpr JobState kStates[] = {JobState::kScheduled, JobState::kAvailable, JobState::kRunning,
                                 JobState::kRetryable, JobState::kCompleted, JobState::kFailed,
-                                JobState::kCancelled, JobState::kStopped,   JobState::kWaiting};
+                                JobState::kCancelled, JobState::kStopped,   JobState::kWaiting,
+                                JobState::kExpired};
 
 const char* Verb(Client::BulkAction a) {
   switch (a) {

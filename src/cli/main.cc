@@ -415,8 +415,8 @@ int Main(int argc, char** argv) {
       "Applies to: completed, failed, cancelled. The job becomes available; one that used all\n"
       "its attempts gets one more (max_attempts + 1).");
   auto* del = jobs->add_subcommand(
-      "delete", "Delete a completed, failed or cancelled job, or every job selected, with its "
-                "history");
+      "delete", "Delete a completed, failed, cancelled or expired job, or every job selected, "
+                "with its history");
   del->add_option("id", id);
   AddBulkOptions(*del, bulk);
   auto* stop = jobs->add_subcommand("stop", "Stop a job that has not finished, until resumed");
@@ -524,7 +524,7 @@ int Main(int argc, char** argv) {
       int64_t total = static_cast<int64_t>(page.size()) < limit
                           ? static_cast<int64_t>(page.size())
                           : client->Count(f);
-      PrintJobs(page, total, g.json);
+      PrintJobs(page, total, g.json, at_risk);
       return 0;
     }
     if (workers_list->parsed()) PrintMembers(OpenClient(g)->Members(), g.json);

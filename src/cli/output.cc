@@ -101,9 +101,9 @@ void PrintDeadlines(const Job& j, std::optional<Millis> estimate) {
   if (j.deadline) {
     std::string how;
     if (auto late = j.MissedBy()) {
-      how = " (missed by " + core::FormatDuration(*late) + ")";
+      how = " (missed by " + core::FormatElapsed(*late) + ")";
     } else if (j.AtRisk(estimate, std::chrono::system_clock::now())) {
-      how = estimate ? " (at risk: its kind takes " + core::FormatDuration(*estimate) + ")"
+      how = estimate ? " (at risk: its kind takes " + core::FormatElapsed(*estimate) + ")"
                      : " (at risk)";
     }
     std::cout << fmt::format("deadline:     {}{}\n", Time(j.deadline), how);
@@ -111,24 +111,29 @@ void PrintDeadlines(const Job& j, std::optional<Millis> estimate) {
   if (j.expires_at) std::cout << fmt::format("expires_at:   {}\n", Time(j.expires_at));
 }
 
-void PrintJobs(const std::vector<Job>& jobs, int64_t total, bool json) {
+void PrintJobs(const std::vector<Job>& jobs, int64_t total, bool json, bool at_risk) {
   bool cut = total > static_cast<int64_t>(jobs.size());
   Json next = cut ? Json(jobs.back().id) : Json(nullptr);
   if (json) {
     Json arr = Json::array();
-    for (const auto& j : jobs) arr.push_back(j.ToJson());
+    for (const auto& j : jobs) {
+      arr.push_back(j.ToJson());
+      if (at_risk) arr.back()["at_risk"] = true;
+    }
     std::cout << Json{{"jobs", arr}, {"total", total}, {"next_after", next}}.dump() << "\n";
     return;
   }
   // WHEN: the next run of a job waiting to run, a running job's start, a finished job's end.
+  // Jobs at risk show their deadline instead of the error they cannot have yet.
   std::cout << fmt::format("{:<36}  {:<20}  {:<12}  {:<10}  {:>8}  {:>8}  {:<20}  {}\n", "ID",
-                           "KIND", "QUEUE", "STATE", "ATTEMPTS", "PRIORITY", "WHEN", "ERROR");
+                           "KIND", "QUEUE", "STATE", "ATTEMPTS", "PRIORITY", "WHEN",
+                           at_risk ? "DEADLINE" : "ERROR");
   for (const auto& j : jobs) {
     std::string line = fmt::format(
         "{:<36}  {:<20}  {:<12}  {:<10}  {:>8}  {:>8}  {:<20}  {}", j.id, j.kind, j.queue,
         ToString(j.state), fmt::format("{}/{}", j.attempts_used, j.max_attempts), j.priority,
         j.serial_held ? std::string("held (serial key)") : Time(RelevantTime(j)),
-        ErrorLine(j, 60));
+        at_risk ? Time(j.deadline) : ErrorLine(j, 60));
     std::cout << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";
   }
   if (cut) {

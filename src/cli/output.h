@@ -19,8 +19,9 @@ void PrintJob(const Job& j, bool json, bool full = false,
 void PrintDeadlines(const Job& j, std::optional<Millis> estimate);
 // One page of `jobs list`: `total` jobs match from its start. JSON: {"jobs": [...], "total": N,
 // "next_after": the id to pass as --after for the next page, null on the last}. People: a
-// table, and on stderr where the next page starts when this one is cut off.
-void PrintJobs(const std::vector<Job>& jobs, int64_t total, bool json);
+// table, and on stderr where the next page starts when this one is cut off. `at_risk`: the page
+// lists at-risk jobs (`--at-risk`): each says so, and the table shows deadlines, not errors.
+void PrintJobs(const std::vector<Job>& jobs, int64_t total, bool json, bool at_risk = false);
 void PrintMembers(const Membership& ms, bool json);
 void PrintQueues(const std::vector<QueueInfo>& queues, bool json);
 void PrintCluster(const ClusterState& c, const Membership& ms, bool json);

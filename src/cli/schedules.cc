@@ -10,10 +10,12 @@
 namespace spindle::cli {
 namespace {
 
-// The fire times listed: the next three after now (or after the last slot taken, if later).
+// The fire times listed: the next three after now (or after the last slot taken, if later);
+// none while paused, as a paused schedule fires at none of them.
 constexpr int kNextShown = 3;
 
 std::vector<SysTime> Next(const ScheduleInfo& s) {
+  if (s.paused) return {};
   try {
     return s.schedule.NextFireTimes(std::max(std::chrono::system_clock::now(), s.last_slot),
                                     kNextShown);
@@ -41,7 +43,7 @@ void Print(const std::vector<ScheduleInfo>& schedules, bool json) {
     std::cout << fmt::format(
         "{:<20}  {:<18}  {:<16}  {:<6}  {:<20}  {:<20}  {}\n", s.schedule.name, s.schedule.cron,
         s.schedule.zone, s.paused ? "yes" : "no",
-        s.paused || next.empty() ? "-" : core::FormatHumanTime(next[0]),
+        next.empty() ? "-" : core::FormatHumanTime(next[0]),
         s.last_enqueued_at ? core::FormatHumanTime(*s.last_enqueued_at) : "-", s.schedule.kind);
   }
 }

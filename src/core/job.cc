@@ -102,7 +102,10 @@ Json Job::ToJson() const {
 }
 
 std::optional<Millis> Job::MissedBy() const {
-  if (!deadline || !finished_at || *finished_at <= *deadline) return std::nullopt;
+  // An expired job never ran: it missed its start, which `expired` already says.
+  if (!deadline || !finished_at || *finished_at <= *deadline || state == JobState::kExpired) {
+    return std::nullopt;
+  }
   return std::chrono::duration_cast<Millis>(*finished_at - *deadline);
 }
 

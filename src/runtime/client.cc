@@ -105,9 +105,14 @@ JobFilter Client::BulkFilter(BulkAction action, JobFilter filter) {
   static const std::vector<JobState> kUnfinished = {
       JobState::kScheduled, JobState::kAvailable, JobState::kRunning,
       JobState::kRetryable, JobState::kStopped,   JobState::kWaiting};
+  static const std::vector<JobState> kRetryable = {JobState::kCompleted, JobState::kFailed,
+                                                   JobState::kCancelled};
   static const std::vector<JobState> kFinished = {JobState::kCompleted, JobState::kFailed,
-                                                  JobState::kCancelled};
-  const auto& legal = action == BulkAction::kCancel ? kUnfinished : kFinished;
+                                                  JobState::kCancelled, JobState::kExpired};
+  // An expired job is not retried: its firm expiry has passed, so it could never start again.
+  const auto& legal = action == BulkAction::kCancel  ? kUnfinished
+                      : action == BulkAction::kRetry ? kRetryable
+                                                     : kFinished;
   const char* verb = action == BulkAction::kCancel  ? "cancel"
                      : action == BulkAction::kRetry ? "retry"
                                                     : "delete";

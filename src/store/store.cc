@@ -239,11 +239,10 @@ void ThrowChangeRefused(Store& store, const std::string& id, std::string_view ac
 void ThrowDeleteRefused(Store& store, const std::string& id) {
   auto job = store.JobGet(id);
   if (!job) throw Error(ErrorCode::kNotFound, "no job with id '" + id + "'");
-  if (job->state != JobState::kCompleted && job->state != JobState::kFailed &&
-      job->state != JobState::kCancelled) {
+  if (!IsFinal(job->state)) {
     throw Error(ErrorCode::kIllegalTransition,
-                fmt::format("cannot delete job {}: it is {} (only completed, failed and cancelled "
-                            "jobs can be deleted)",
+                fmt::format("cannot delete job {}: it is {} (only completed, failed, cancelled "
+                            "and expired jobs can be deleted)",
                             id, ToString(job->state)));
   }
   if (job->children_pending > 0) {

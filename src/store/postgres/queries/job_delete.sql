@@ -1,7 +1,7 @@
 -- Deletes finished job $1 (its history goes with it: ON DELETE CASCADE) unless it has unfinished
 -- children, or an unfinished parent, which may still read it. No row: unknown id or refused.
 DELETE FROM spindle.jobs j
-WHERE j.id = $1 AND j.state IN ('completed', 'failed', 'cancelled') AND j.children_pending = 0
+WHERE j.id = $1 AND j.state IN ('completed', 'failed', 'cancelled', 'expired') AND j.children_pending = 0
   AND NOT EXISTS (SELECT 1 FROM spindle.jobs p
                   WHERE p.id = j.parent_id
                     AND p.state NOT IN ('completed', 'failed', 'cancelled', 'expired'))

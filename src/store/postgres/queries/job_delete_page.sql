@@ -14,7 +14,7 @@ WITH page AS (
 ), gone AS (
   DELETE FROM spindle.jobs j
   WHERE j.id IN (SELECT id FROM page) AND j.state = ANY ($1::spindle.job_state[])
-    AND j.state IN ('completed', 'failed', 'cancelled') AND j.children_pending = 0
+    AND j.state IN ('completed', 'failed', 'cancelled', 'expired') AND j.children_pending = 0
     AND NOT EXISTS (SELECT 1 FROM spindle.jobs p
                     WHERE p.id = j.parent_id
                       AND p.state NOT IN ('completed', 'failed', 'cancelled', 'expired'))

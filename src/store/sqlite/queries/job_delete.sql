@@ -1,7 +1,7 @@
 -- Deletes finished job ?1 unless it has unfinished children, or an unfinished parent, which may
 -- still read it. No row: unknown id or refused. Its history: job_events_delete.sql.
 DELETE FROM spindle_jobs
-WHERE id = ?1 AND state IN ('completed', 'failed', 'cancelled') AND children_pending = 0
+WHERE id = ?1 AND state IN ('completed', 'failed', 'cancelled', 'expired') AND children_pending = 0
   AND NOT EXISTS (SELECT 1 FROM spindle_jobs p
                   WHERE p.id = spindle_jobs.parent_id
                     AND p.state NOT IN ('completed', 'failed', 'cancelled', 'expired'))
