@@ -7,22 +7,8 @@
 WITH picked AS (
   SELECT id
   FROM spindle.jobs
-  WHERE state IN ('scheduled', 'available', 'retryable')
-    AND NOT serial_held  -- waits behind another job of its serial key (not in the index)
-    AND queue = $2
-    AND run_at <= coalesce($1, now()) - $9 * interval '1 millisecond'
-    -- A job taken from a running worker (stopped, cancelled, the cluster stopped) keeps that
-    -- attempt's lease while its process may live: it runs again only once the attempt's outcome
-    -- ended the lease (job_finish_many.sql) or the lease expired, never beside it.
-    AND (lease_expires_at IS NULL OR lease_expires_at <= coalesce($1, now()))
-    -- Past its expires_at a job never starts; the expirer makes it `expired` (job_expire.sql).
-    AND (expires_at IS NULL OR expires_at > coalesce($1, now()))
-    AND ($7 = 0 OR (get_byte(uuid_send(id), 14) * 256 + get_byte(uuid_send(id), 15))
-                   * $7 / 65536 = ANY ($8::int[]))
-    AND kind = ANY ($6::text[])
-    -- Nothing is fetched from a paused queue or a stopped cluster.
-    AND NOT EXISTS (SELECT 1 FROM spindle.queues q WHERE q.name = $2 AND q.paused_at IS NOT NULL)
-    AND (SELECT c.stopped_at FROM spindle.cluster c) IS NULL
+  WHERE
+    -- include: job_fetchable.sql
   ORDER BY priority, run_at, id
   LIMIT $3
   FOR UPDATE SKIP LOCKED

@@ -7,17 +7,8 @@ WITH with_deadline AS (
   SELECT id, priority, deadline, run_at
   FROM spindle.jobs
   WHERE deadline IS NOT NULL
-    AND state IN ('scheduled', 'available', 'retryable')
-    AND NOT serial_held  -- waits behind another job of its serial key (not in the indexes)
-    AND queue = $2
-    AND run_at <= coalesce($1, now()) - $9 * interval '1 millisecond'
-    AND (lease_expires_at IS NULL OR lease_expires_at <= coalesce($1, now()))
-    AND (expires_at IS NULL OR expires_at > coalesce($1, now()))
-    AND ($7 = 0 OR (get_byte(uuid_send(id), 14) * 256 + get_byte(uuid_send(id), 15))
-                   * $7 / 65536 = ANY ($8::int[]))
-    AND kind = ANY ($6::text[])
-    AND NOT EXISTS (SELECT 1 FROM spindle.queues q WHERE q.name = $2 AND q.paused_at IS NOT NULL)
-    AND (SELECT c.stopped_at FROM spindle.cluster c) IS NULL
+    AND
+    -- include: job_fetchable.sql
   ORDER BY priority, deadline, run_at, id
   LIMIT $3
   FOR UPDATE SKIP LOCKED
@@ -25,17 +16,8 @@ WITH with_deadline AS (
   SELECT id, priority, deadline, run_at
   FROM spindle.jobs
   WHERE deadline IS NULL
-    AND state IN ('scheduled', 'available', 'retryable')
-    AND NOT serial_held  -- waits behind another job of its serial key (not in the indexes)
-    AND queue = $2
-    AND run_at <= coalesce($1, now()) - $9 * interval '1 millisecond'
-    AND (lease_expires_at IS NULL OR lease_expires_at <= coalesce($1, now()))
-    AND (expires_at IS NULL OR expires_at > coalesce($1, now()))
-    AND ($7 = 0 OR (get_byte(uuid_send(id), 14) * 256 + get_byte(uuid_send(id), 15))
-                   * $7 / 65536 = ANY ($8::int[]))
-    AND kind = ANY ($6::text[])
-    AND NOT EXISTS (SELECT 1 FROM spindle.queues q WHERE q.name = $2 AND q.paused_at IS NOT NULL)
-    AND (SELECT c.stopped_at FROM spindle.cluster c) IS NULL
+    AND
+    -- include: job_fetchable.sql
   ORDER BY priority, run_at, id
   LIMIT $3
   FOR UPDATE SKIP LOCKED

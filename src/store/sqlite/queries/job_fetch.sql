@@ -14,20 +14,8 @@ SET state = 'running',
 WHERE id IN (
   SELECT id
   FROM spindle_jobs
-  WHERE state IN ('scheduled', 'available', 'retryable')
-    AND NOT serial_held  -- waits behind another job of its serial key (not in the index)
-    AND queue = ?2
-    AND run_at <= ?1 - ?9 * 1000
-    -- A job taken from a running worker keeps that attempt's lease while its process may live,
-    -- as on PostgreSQL (see its job_fetch.sql).
-    AND (lease_expires_at IS NULL OR lease_expires_at <= ?1)
-    -- Past its expires_at a job never starts; the expirer makes it `expired` (job_expire.sql).
-    AND (expires_at IS NULL OR expires_at > ?1)
-    AND (?7 = 0 OR spindle_partition(id, ?7) IN (SELECT value FROM json_each(?8)))
-    AND kind IN (SELECT value FROM json_each(?6))
-    -- Nothing is fetched from a paused queue or a stopped cluster.
-    AND NOT EXISTS (SELECT 1 FROM spindle_queues q WHERE q.name = ?2 AND q.paused_at IS NOT NULL)
-    AND (SELECT stopped_at FROM spindle_cluster) IS NULL
+  WHERE
+    -- include: job_fetchable.sql
   ORDER BY priority, run_at, id
   LIMIT ?3)
 RETURNING id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms,

@@ -13,32 +13,16 @@ WHERE id IN (
     SELECT * FROM (
       SELECT id, priority, deadline, run_at FROM spindle_jobs
       WHERE deadline IS NOT NULL
-        AND state IN ('scheduled', 'available', 'retryable')
-        AND NOT serial_held  -- waits behind another job of its serial key (not in the indexes)
-        AND queue = ?2
-        AND run_at <= ?1 - ?9 * 1000
-        AND (lease_expires_at IS NULL OR lease_expires_at <= ?1)
-        AND (expires_at IS NULL OR expires_at > ?1)
-        AND (?7 = 0 OR spindle_partition(id, ?7) IN (SELECT value FROM json_each(?8)))
-        AND kind IN (SELECT value FROM json_each(?6))
-        AND NOT EXISTS (SELECT 1 FROM spindle_queues q WHERE q.name = ?2 AND q.paused_at IS NOT NULL)
-        AND (SELECT stopped_at FROM spindle_cluster) IS NULL
+        AND
+        -- include: job_fetchable.sql
       ORDER BY priority, deadline, run_at, id
       LIMIT ?3)
     UNION ALL
     SELECT * FROM (
       SELECT id, priority, deadline, run_at FROM spindle_jobs
       WHERE deadline IS NULL
-        AND state IN ('scheduled', 'available', 'retryable')
-        AND NOT serial_held  -- waits behind another job of its serial key (not in the indexes)
-        AND queue = ?2
-        AND run_at <= ?1 - ?9 * 1000
-        AND (lease_expires_at IS NULL OR lease_expires_at <= ?1)
-        AND (expires_at IS NULL OR expires_at > ?1)
-        AND (?7 = 0 OR spindle_partition(id, ?7) IN (SELECT value FROM json_each(?8)))
-        AND kind IN (SELECT value FROM json_each(?6))
-        AND NOT EXISTS (SELECT 1 FROM spindle_queues q WHERE q.name = ?2 AND q.paused_at IS NOT NULL)
-        AND (SELECT stopped_at FROM spindle_cluster) IS NULL
+        AND
+        -- include: job_fetchable.sql
       ORDER BY priority, run_at, id
       LIMIT ?3))
   ORDER BY priority, deadline IS NULL, deadline, run_at, id
