@@ -1,7 +1,8 @@
 // Periodic jobs on both backends: the schedules table (Store::Schedule*) and the scheduler
 // (src/maintenance/scheduler.h) driven directly with a FakeClock: one job per slot, also with
 // two schedulers racing and a leader change mid-slot; catch-up; overrun; jitter; pause, resume
-// and run-now; declaring schedules.
+// and run-now; declaring schedules. And a real worker's scheduler, which stops first when the
+// worker stops.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 
 #include "core/time.h"
 #include "maintenance/scheduler.h"
+#include "spindle/worker.h"
 #include "store/store.h"
 #include "testing.h"
 
@@ -275,6 +277,38 @@ TEST_P(ScheduleTest, InvalidSchedulesAreRefusedAndChangeNothing) {
 }
 
 auto BackendName = [](const auto& info) { return testing::Name(info.param); };
+// A worker that is stopping enqueues no more periodic jobs while it drains its running ones.
+TEST_P(ScheduleTest, AStoppingWorkerEnqueuesNothingWhileItDrains) {
+  WorkerOptions o;
+  o.database_url = db_->url();
+  o.queues = {QueueOptions{"default", 1}};
+  o.shutdown_grace = 60s;
+  o.cluster.heartbeat_interval = 100ms;
+  o.cluster.heartbeat_timeout = 10s;
+  o.schedules = {{.name = "tick", .cron = "* * * * * *", .kind = "tick",
+                  .overrun = Overrun::kQueue}};  // every second, also while one runs
+  Worker w(o);
+  std::atomic<bool> release{false};
+  w.Register("tick", [&](JobContext&) {
+    while (!release) std::this_thread::sleep_for(5ms);
+    return JobResult::Done();
+  });
+  w.Start();
+  auto client = Client::Open({db_->url()});
+  auto running = [&] { return !client->List({.states = {JobState::kRunning}}).empty(); };
+  ASSERT_TRUE(testing::WaitUntil(running, 60s));
+  SysTime stop_began = std::chrono::system_clock::now();
+  std::thread stopper([&] { w.Stop(); });
+  // Three slots pass while the running job holds the stop up.
+  std::this_thread::sleep_for(3500ms);
+  release = true;
+  stopper.join();
+  // A round under way when the stop began may still end; none begins after it.
+  for (const auto& j : client->List({.kind = "tick", .limit = 1000})) {
+    EXPECT_LT(j.created_at, stop_began + 1s) << j.id << " at " << core::FormatRfc3339(j.created_at);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ScheduleTest, ::testing::ValuesIn(testing::kAllBackends),
                          BackendName);
 

@@ -3,8 +3,9 @@
 //   listener ──wake──▶ producer(queue) ──JobFetch──▶ ready deque ──▶ executor threads
 //                                                                        │ handler / command
 //   watchdog (timeouts) ─cancel token─▶ running jobs                     ▼
-//   lease renewer, rescuer and scheduler (leader only)           completer ◀── outcomes (batched JobFinishMany)
+//   lease renewer, run-time stats                                completer ◀── outcomes (batched JobFinishMany)
 //   coordinator: membership, leadership, partition (read by producers), assignments
+//   maintenance (src/maintenance/, the leader's): rescuer, expirer, scheduler
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,14 +22,13 @@
 #include "core/backoff.h"
 #include "core/duration.h"
 #include "core/text.h"
-#include "maintenance/scheduler.h"
 #include "runtime/command.h"
 #include "runtime/command_fence.h"
 #include "runtime/command_protocol.h"
 #include "runtime/coordinator.h"
 #include "runtime/job_log.h"
 #include "runtime/run_stats.h"
-#include "maintenance/expirer.h"
+#include "maintenance/maintenance.h"
 #include "runtime/service.h"
 #include "spindle/error.h"
 #include "spindle/worker.h"
@@ -718,14 +718,6 @@ class Worker::Impl {
     return false;
   }
 
-  bool Rescue() {
-    if (!coordinator->leader()) return false;
-    constexpr int kLimit = 1000;
-    int n = store->JobRescue(kLimit);
-    if (n) core::Log().info("event=rescued jobs={}", n);
-    return n == kLimit;
-  }
-
   bool Listen() {
     Notices notices;
     try {
@@ -835,15 +827,12 @@ class Worker::Impl {
     // Three renewals fit in what the fence leaves of a lease: a slow one or two do not fence.
     renewer = std::make_unique<LoopService>("lease_renewer", (opts.lease - fence_margin) / 3,
                                             [this] { return RenewLeases(); });
-    rescuer = std::make_unique<LoopService>("rescuer", opts.rescue_interval,
-                                            [this] { return Rescue(); });
-    scheduler = std::make_unique<maintenance::Scheduler>(*store);
-    schedule_loop = std::make_unique<LoopService>("scheduler", Millis(1000), [this] {
-      if (coordinator->leader()) scheduler->Tick(opts.clock->Now());
-      return false;
-    });
-    expirer = maintenance::NewExpirer(*store, [this] { return coordinator->leader(); },
-                                      opts.expire_interval);
+    maintenance = std::make_unique<maintenance::Maintenance>(
+        *store,
+        maintenance::MaintenanceOptions{.rescue_interval = opts.rescue_interval,
+                                        .expire_interval = opts.expire_interval,
+                                        .clock = opts.clock},
+        [this] { return coordinator->leader(); });
     run_stats_flusher = std::make_unique<LoopService>("run_stats", opts.stats_interval, [this] {
       store->KindStatsFlush(run_stats.Take());
       return false;
@@ -864,9 +853,7 @@ class Worker::Impl {
     completer->Start();
     watchdog->Start();
     renewer->Start();
-    rescuer->Start();
-    schedule_loop->Start();
-    expirer->Start();
+    maintenance->Start();
     run_stats_flusher->Start();
     for (auto& q : queues) {
       for (int i = 0; i < q->opts.concurrency; ++i) {
@@ -933,6 +920,9 @@ class Worker::Impl {
     core::Log().info("event=worker_stopping worker={} grace_ms={}", opts.id,
                  opts.shutdown_grace.count());
     if (coordinator) coordinator->StopAssignments();
+    // 0. Nothing more on the cluster's behalf: no scheduled jobs enqueued, none rescued or expired
+    // by a worker on its way out.
+    if (maintenance) maintenance->Stop();
     // 1. Stop fetching; hand back what was fetched but not started.
     if (listener) listener->Stop();
     for (auto& q : queues) {
@@ -981,8 +971,7 @@ class Worker::Impl {
         std::this_thread::sleep_for(Millis(250));
       }
     }
-    for (auto* s : {watchdog.get(), renewer.get(), rescuer.get(), schedule_loop.get(),
-                    expirer.get(), run_stats_flusher.get()}) {
+    for (auto* s : {watchdog.get(), renewer.get(), run_stats_flusher.get()}) {
       if (s) s->Stop();
     }
     try {
@@ -1034,10 +1023,9 @@ class Worker::Impl {
   std::vector<JobOutcome> writing;  // outcomes the completer is writing now
 
   runtime::RunStats run_stats;
-  std::unique_ptr<LoopService> completer, watchdog, renewer, rescuer, listener, expirer,
-      run_stats_flusher;
-  std::unique_ptr<maintenance::Scheduler> scheduler;  // periodic jobs, on the leader
-  std::unique_ptr<LoopService> schedule_loop;
+  std::unique_ptr<LoopService> completer, watchdog, renewer, listener, run_stats_flusher;
+  // The leader's loops (rescuer, expirer, scheduler); uses store and coordinator.
+  std::unique_ptr<maintenance::Maintenance> maintenance;
   std::atomic<bool> listener_broken{false};
   std::atomic<int64_t> fetched{0}, completed{0}, errored{0}, lost{0};
   bool started = false;

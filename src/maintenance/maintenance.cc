@@ -1,0 +1,53 @@
+#include "maintenance/maintenance.h"
+
+#include "core/log.h"
+#include "maintenance/scheduler.h"
+
+namespace spindle::maintenance {
+
+Maintenance::Maintenance(Store& store, MaintenanceOptions options, std::function<bool()> leads)
+    : store_(store),
+      options_(std::move(options)),
+      leads_(std::move(leads)),
+      scheduler_(std::make_unique<Scheduler>(store)) {
+  rescuer_ = std::make_unique<runtime::LoopService>("rescuer", options_.rescue_interval,
+                                                    [this] { return Rescue(); });
+  expirer_ = std::make_unique<runtime::LoopService>("expirer", options_.expire_interval,
+                                                    [this] { return Expire(); });
+  schedule_loop_ =
+      std::make_unique<runtime::LoopService>("scheduler", options_.schedule_interval, [this] {
+        if (leads_()) scheduler_->Tick(options_.clock->Now());
+        return false;
+      });
+}
+
+Maintenance::~Maintenance() { Stop(); }
+
+void Maintenance::Start() {
+  rescuer_->Start();
+  expirer_->Start();
+  schedule_loop_->Start();
+}
+
+void Maintenance::Stop() {
+  for (auto* loop : {schedule_loop_.get(), expirer_.get(), rescuer_.get()}) loop->Stop();
+}
+
+// Each round in small batches: short transactions, and the next one at once while more are due.
+bool Maintenance::Rescue() {
+  if (!leads_()) return false;
+  constexpr int kBatch = 1000;
+  int n = store_.JobRescue(kBatch);
+  if (n) core::Log().info("event=rescued jobs={}", n);
+  return n == kBatch;
+}
+
+bool Maintenance::Expire() {
+  if (!leads_()) return false;
+  constexpr int kBatch = 500;
+  int n = store_.JobExpire(kBatch);
+  if (n) core::Log().info("event=expired jobs={}", n);
+  return n == kBatch;
+}
+
+}  // namespace spindle::maintenance
