@@ -45,10 +45,16 @@ class Client {
   int Migrate();
   int SchemaVersion();
 
-  // Enqueues one job; returns its id. One notification wakes idle workers.
+  // Enqueues one job; returns its id. One notification wakes idle workers. For a spec whose
+  // unique key a job holds (docs/jobs.md, "Unique jobs"), nothing is inserted and the id is
+  // that job's; Insert says which happened.
   std::string Enqueue(const JobSpec& spec);
-  // Enqueues many jobs with one COPY in one transaction and one notification per queue.
+  // Enqueues many jobs in one statement and transaction and one notification per queue; the
+  // ids, as Enqueue's.
   std::vector<std::string> EnqueueMany(const std::vector<JobSpec>& specs);
+  // Enqueue and EnqueueMany, saying for each spec whether a job already held its unique key.
+  EnqueueResult Insert(const JobSpec& spec);
+  std::vector<EnqueueResult> InsertMany(const std::vector<JobSpec>& specs);
 
   // Throws Error(kNotFound) for an unknown id.
   Job Get(const std::string& id);

@@ -174,10 +174,40 @@ struct JobSpec {
   std::optional<SysTime> expires_at;
   // Jobs that share a serial key run one at a time, in enqueue order (docs/jobs.md).
   std::optional<std::string> serial_key;
+  // Unique jobs (docs/jobs.md, "Unique jobs"): while a job with this key is in one of its
+  // unique_states, enqueueing another returns that job's id instead of inserting one
+  // (EnqueueResult::existing). The database enforces it, also between processes. Keys are one
+  // namespace for every kind and queue. Unset: no uniqueness.
+  std::optional<std::string> unique_key;
+  // The key is unique within each period of this length, counted from the Unix epoch (1h: each
+  // UTC hour), that the job's run_at (now when not scheduled) falls in. Unset: for all time.
+  std::optional<Millis> unique_period;
+  // The states in which a job holds its key; they must include kRequiredUniqueStates. Empty:
+  // kDefaultUniqueStates.
+  std::vector<JobState> unique_states;
 
   // Checks the spec; throws spindle::Error(kInvalidArgument) with a clear message.
   void Validate() const;
 };
+
+// What an enqueue did with one spec.
+struct EnqueueResult {
+  std::string id;         // the new job's; for a unique key already taken, the job holding it
+  bool existing = false;  // a job held the spec's unique key: nothing was inserted
+};
+
+// The states in which a unique job holds its key unless its spec says: every unfinished one.
+inline constexpr JobState kDefaultUniqueStates[] = {
+    JobState::kScheduled, JobState::kAvailable, JobState::kRunning,
+    JobState::kRetryable, JobState::kWaiting,   JobState::kStopped};
+// The states every unique_states must include: the ones a job moves between on its own, so that
+// no worker's change can ever collide with another job's key (only a person's retry or resume
+// can, and is refused).
+inline constexpr JobState kRequiredUniqueStates[] = {
+    JobState::kScheduled, JobState::kAvailable, JobState::kRunning, JobState::kRetryable,
+    JobState::kWaiting};
+// The longest unique key, in bytes.
+inline constexpr size_t kMaxUniqueKeyBytes = 1000;
 
 // Filters for listing jobs, newest first, and for changing them in bulk. Empty fields do not
 // filter.

@@ -20,6 +20,9 @@
 
 namespace spindle::pg {
 
+// The jobs' ids: for a spec whose unique key a job holds, that job's.
 std::vector<std::string> Enqueue(PGconn* conn, const std::vector<JobSpec>& specs);
+// The same, saying for each spec whether a job already held its unique key.
+std::vector<EnqueueResult> Insert(PGconn* conn, const std::vector<JobSpec>& specs);
 
 }  // namespace spindle::pg

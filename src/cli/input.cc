@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/bulk.h"
 #include "core/duration.h"
 #include "core/time.h"
 #include "spindle/error.h"
@@ -77,10 +78,19 @@ JobSpec SpecOf(const Json& line, const JobSpec& base) {
       spec.serial_key = Field<std::string>(line, "serial_key", &Json::is_string, "a string");
     } else if (key == "timeout") {
       spec.timeout = core::ParseDuration(Field<std::string>(line, "timeout", &Json::is_string, "a string"));
+    } else if (key == "unique_key") {
+      spec.unique_key = Field<std::string>(line, "unique_key", &Json::is_string, "a string");
+    } else if (key == "unique_period") {
+      spec.unique_period =
+          core::ParseDuration(Field<std::string>(line, "unique_period", &Json::is_string, "a string"));
+    } else if (key == "unique_states") {
+      spec.unique_states = ParseStates(
+          Field<std::string>(line, "unique_states", &Json::is_string, "a string such as \"a,b\""));
     } else {
       throw Error(ErrorCode::kInvalidArgument,
                   fmt::format("unknown key \"{}\" in a job spec (args, kind, queue, priority, "
-                              "max_attempts, run_at, timeout, serial_key)", key));
+                              "max_attempts, run_at, timeout, serial_key, unique_key, "
+                              "unique_period, unique_states)", key));
     }
   }
   return spec;
@@ -129,12 +139,15 @@ std::vector<JobSpec> ReadBatch(std::istream& in, const JobSpec& base) {
 void InsertBatch(Client& client, const std::vector<JobSpec>& specs, size_t batch_size, bool json) {
   auto start = std::chrono::steady_clock::now();
   bool terminal = isatty(STDERR_FILENO) != 0;
-  size_t done = 0;
+  size_t done = 0, existing = 0;  // existing: a job already held the spec's unique key
   try {
     for (size_t i = 0; i < specs.size(); i += batch_size) {
       std::vector<JobSpec> chunk(specs.begin() + static_cast<ptrdiff_t>(i),
                                  specs.begin() + static_cast<ptrdiff_t>(std::min(i + batch_size, specs.size())));
-      done += client.EnqueueMany(chunk).size();
+      for (const auto& r : client.InsertMany(chunk)) {
+        ++done;
+        existing += r.existing;
+      }
       if (terminal) std::cerr << fmt::format("\renqueued {} of {}", done, specs.size()) << std::flush;
     }
   } catch (const Error& e) {
@@ -146,13 +159,20 @@ void InsertBatch(Client& client, const std::vector<JobSpec>& specs, size_t batch
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
   if (json) {
-    std::cout << Json{{"enqueued", done}, {"seconds", seconds}, {"jobs_per_second", rate}}.dump()
+    std::cout << Json{{"enqueued", done - existing}, {"existing", existing}, {"seconds", seconds},
+                      {"jobs_per_second", rate}}
+                     .dump()
               << "\n";
   } else {
-    std::cout << fmt::format("enqueued {} job{} in {} ({:.0f} jobs/s)\n", done, done == 1 ? "" : "s",
+    std::cout << fmt::format("enqueued {} job{} in {} ({:.0f} jobs/s)", done - existing,
+                             done - existing == 1 ? "" : "s",
                              core::FormatElapsed(std::chrono::duration_cast<Millis>(
                                  std::chrono::duration<double>(seconds))),
                              rate);
+    if (existing > 0) {
+      std::cout << fmt::format("; {} already existed (unique keys held)", existing);
+    }
+    std::cout << "\n";
   }
 }
 

@@ -204,7 +204,8 @@ void ApplyDeadlines(JobSpec& spec, const DeadlineOptions& o, SysTime now) {
 
 int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::string& run_at,
             const std::string& delay, const std::string& timeout, bool args_set,
-            int batch_size, const DeadlineOptions& deadlines) {
+            int batch_size, const DeadlineOptions& deadlines, const std::string& unique_period,
+            const std::string& unique_states) {
   auto config = MaybeConfig(g);
   if (config) {
     auto it = config->kinds.find(spec.kind);
@@ -244,6 +245,12 @@ int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::
     }
   }
   ApplyDeadlines(spec, deadlines, std::chrono::system_clock::now());
+  if (!unique_period.empty()) {
+    spec.unique_period = option("--unique-period", [&] { return core::ParseDuration(unique_period); });
+  }
+  if (!unique_states.empty()) {
+    spec.unique_states = option("--unique-states", [&] { return ParseStates(unique_states); });
+  }
   if (batch_size > 0) {
     if (args_set) throw Error(ErrorCode::kInvalidArgument, "--batch reads the args from stdin: "
                                                           "give --args or --batch, not both");
@@ -256,16 +263,22 @@ int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::
   spec.args = ReadArgs(args);
   spec.Validate();
   auto client = OpenClient(DatabaseUrl(g, config), Access::kCreate);
-  std::string id = client->Enqueue(spec);
+  auto [id, existing] = client->Insert(spec);
   // Where the job went, its kind's defaults applied; and whether any live worker will run it.
-  std::string queue = client->Get(id).queue;
-  auto unserved = Unserved(client->Members(), spec.kind, queue);
+  Job job = client->Get(id);
+  auto unserved = Unserved(client->Members(), spec.kind, job.queue);
   if (g.json) {
-    Json out{{"id", id}, {"queue", queue}, {"served", !unserved}};
+    Json out{{"id", id}, {"queue", job.queue}, {"served", !unserved}, {"existing", existing}};
+    if (existing) out["state"] = ToString(job.state);
     if (unserved) out["warning"] = *unserved;
     std::cout << out.dump() << "\n";
   } else {
     std::cout << id << "\n";
+    if (existing) {
+      std::cerr << fmt::format("job {} already exists (unique key '{}', state {}): nothing was "
+                               "enqueued\n",
+                               id, *spec.unique_key, ToString(job.state));
+    }
     if (unserved) std::cerr << "warning: " << *unserved << "\n";
   }
   return 0;
@@ -374,6 +387,16 @@ int Main(int argc, char** argv) {
   enqueue->add_option_function<std::string>(
       "--serial-key", [&spec](const std::string& k) { spec.serial_key = k; },
       "Jobs with the same key run one at a time, in enqueue order (docs/jobs.md)");
+  std::string unique_period, unique_states;
+  enqueue->add_option_function<std::string>(
+      "--unique-key", [&spec](const std::string& k) { spec.unique_key = k; },
+      "While a job with this key is unfinished, enqueue returns it instead (docs/jobs.md)");
+  enqueue->add_option("--unique-period", unique_period,
+                      "With --unique-key: unique within each period of this length from the "
+                      "epoch, e.g. 1h");
+  enqueue->add_option("--unique-states", unique_states,
+                      "With --unique-key: the states that hold the key (default: scheduled, "
+                      "available, running, retryable, waiting, stopped)");
 
   auto* jobs = app.add_subcommand("jobs", "Inspect and steer jobs");
   jobs->require_subcommand(1);
@@ -506,7 +529,7 @@ int Main(int argc, char** argv) {
     if (serve->parsed()) return Serve(g);
     if (enqueue->parsed()) {
       return Enqueue(g, spec, args, run_at, delay, timeout, args_opt->count() > 0,
-                     batch ? batch_size : 0, deadlines);
+                     batch ? batch_size : 0, deadlines, unique_period, unique_states);
     }
     if (list->parsed()) {
       JobFilter f;

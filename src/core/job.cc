@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -177,6 +178,25 @@ void JobSpec::Validate() const {
                   core::FormatRfc3339(*run_at) + ": the job would never run");
   }
   if (serial_key) CheckName(*serial_key, "serial key");
+  if (unique_key) {
+    if (unique_key->empty() || unique_key->size() > kMaxUniqueKeyBytes ||
+        unique_key->find('\0') != std::string::npos) {
+      throw Invalid(fmt::format("unique_key must be 1 to {} bytes without NUL", kMaxUniqueKeyBytes));
+    }
+  } else if (unique_period || !unique_states.empty()) {
+    throw Invalid("unique_period and unique_states need a unique_key");
+  }
+  if (unique_period && unique_period->count() <= 0) throw Invalid("unique_period must be positive");
+  if (!unique_states.empty()) {
+    for (JobState required : kRequiredUniqueStates) {
+      if (std::find(unique_states.begin(), unique_states.end(), required) == unique_states.end()) {
+        throw Invalid(fmt::format(
+            "unique_states must include scheduled, available, running, retryable and waiting "
+            "(a job moves between them on its own); {} is missing",
+            ToString(required)));
+      }
+    }
+  }
 }
 
 void KindDefaults::Validate(const std::string& kind) const {

@@ -47,6 +47,12 @@ int Client::SchemaVersion() { return store_->SchemaVersion(); }
 
 std::string Client::Enqueue(const JobSpec& spec) { return store_->JobInsertMany({spec}).front(); }
 
+EnqueueResult Client::Insert(const JobSpec& spec) { return store_->JobInsert({spec}).front(); }
+
+std::vector<EnqueueResult> Client::InsertMany(const std::vector<JobSpec>& specs) {
+  return store_->JobInsert(specs);
+}
+
 std::vector<std::string> Client::EnqueueMany(const std::vector<JobSpec>& specs) {
   return store_->JobInsertMany(specs);
 }

@@ -191,6 +191,31 @@ bool ScheduleOverruns(const std::optional<std::string>& state) {
   return s && !IsFinal(*s);
 }
 
+std::vector<std::string> Store::JobInsertMany(const std::vector<JobSpec>& specs) {
+  std::vector<std::string> ids;
+  ids.reserve(specs.size());
+  for (auto& r : JobInsert(specs)) ids.push_back(std::move(r.id));
+  return ids;
+}
+
+void ThrowUniqueKeyTaken(std::string_view id, std::string_view action, std::string_view key,
+                         std::string_view holder, std::string_view holder_state) {
+  throw Error(ErrorCode::kIllegalTransition,
+              fmt::format("cannot {} job {}: job {} ({}) holds its unique key '{}'", action, id,
+                          holder, holder_state, key));
+}
+
+void CheckChildren(const std::vector<JobSpec>& children) {
+  for (const auto& c : children) {
+    if (c.unique_key) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("child job of kind '{}' has a unique key: children cannot be "
+                              "unique jobs (a parent waits for its own children only)",
+                              c.kind));
+    }
+  }
+}
+
 std::string ValidatedArgs(const JobSpec& spec) {
   spec.Validate();
   std::string args = StorableJson(spec.args);

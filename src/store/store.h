@@ -153,8 +153,12 @@ class Store {
 
   // Inserts jobs in one statement and transaction, notifying once per queue with due jobs. What
   // a spec leaves unset comes from its kind's recorded defaults (KindRegister), else the
-  // built-in ones.
-  virtual std::vector<std::string> JobInsertMany(const std::vector<JobSpec>& specs) = 0;
+  // built-in ones. A spec whose unique key a job holds (also one earlier in the same batch) is
+  // not inserted: its result is that job's id, `existing`. A batch without unique keys costs
+  // what it did before unique jobs existed.
+  virtual std::vector<EnqueueResult> JobInsert(const std::vector<JobSpec>& specs) = 0;
+  // JobInsert's ids.
+  std::vector<std::string> JobInsertMany(const std::vector<JobSpec>& specs);
   virtual std::optional<Job> JobGet(const std::string& id) = 0;
   // The history entries the backend stored for a job, oldest first: the last kHistoryLimit. The
   // whole timeline is JobTimeline of these and the job.
@@ -403,6 +407,20 @@ std::vector<Job> RunnableJobs(Store& store, const std::string& worker_id,
 // For backends: a registration found worker id `id` held by a live member of another
 // incarnation, on `host` as process `pid`. Throws kIllegalTransition.
 [[noreturn]] void ThrowWorkerIdInUse(std::string_view id, std::string_view host, int pid);
+// For backends: a person's change of job `id` (retry, resume) would have put it in a state in
+// which it holds its unique key `key`, which job `holder` (in state `holder_state`) holds. Throws
+// kIllegalTransition.
+[[noreturn]] void ThrowUniqueKeyTaken(std::string_view id, std::string_view action,
+                                      std::string_view key, std::string_view holder,
+                                      std::string_view holder_state);
+// For backends: children are enqueued without unique keys (a child that turned out to be another
+// job could not be waited for). Throws kInvalidArgument when one has one.
+void CheckChildren(const std::vector<JobSpec>& children);
+// For backends: the ids of the specs of JobInsert whose unique key was taken at insert but whose
+// holder could not be found afterwards (it finished or was deleted meanwhile) are inserted again,
+// at most this many rounds.
+inline constexpr int kUniqueInsertRounds = 5;
+
 // For backends: a cluster stop or resume matched nothing. Throws kIllegalTransition.
 [[noreturn]] void ThrowClusterChangeRefused(const ClusterState& now, std::string_view action);
 

@@ -43,6 +43,9 @@ void ThrowError(PGconn* conn, PGresult* r, std::string_view what) {
     code = ErrorCode::kUnavailable;
   } else if (IsInvalidInput(state)) {
     code = ErrorCode::kInvalidArgument;
+  } else if (const char* c = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+             state == "23505" && c && std::string_view(c) == "jobs_unique_idx") {
+    code = ErrorCode::kIllegalTransition;  // a change would give a job a key another holds
   }
   throw Error(code, fmt::format("{}: {}", what, msg.empty() ? "unknown database error" : msg));
 }

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -130,39 +131,57 @@ void RequireUuid(const std::string& id) {
 
 }  // namespace
 
-std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& specs,
-                                    const std::optional<std::string>& now, bool prepared,
-                                    const std::optional<std::string>& parent) {
-  if (specs.empty()) return {};
-  std::vector<std::string> ids;
+namespace {
+
+// A spec's unique states as an array literal (NULL: the default, or no key).
+std::optional<std::string> UniqueStates(const JobSpec& s) {
+  if (s.unique_states.empty()) return std::nullopt;
+  std::vector<std::optional<std::string>> names;
+  for (JobState st : s.unique_states) names.push_back(std::string(ToString(st)));
+  return FormatArray(names);
+}
+
+// One round of InsertJobs: inserts `specs` with fresh ids. Returns their results; a spec whose
+// key was taken by a job this statement could not see gets an empty id and its bucket in
+// `bucket` (for the look-up).
+std::vector<EnqueueResult> InsertRound(Conn& conn, const std::vector<const JobSpec*>& specs,
+                                       const std::optional<std::string>& now, bool prepared,
+                                       const std::optional<std::string>& parent,
+                                       std::vector<std::optional<std::string>>& bucket) {
+  std::vector<EnqueueResult> results;
   std::vector<std::optional<std::string>> id, kind, queue, args, priority, run_at, max_attempts,
-      timeout, deadline, expires_at, serial_key;
+      timeout, deadline, expires_at, serial_key, unique_key, unique_period, unique_states;
   auto time = [](const std::optional<SysTime>& t) {
     return t ? std::optional(FormatTimestamp(*t)) : std::nullopt;
   };
   bool deadlines = false;  // ordinary batches send none: NULL arrays, which unnest pads
-  bool keyed = false;      // likewise when no job has a serial key
+  bool serial = false;     // likewise when no job has a serial key
   for (auto* v : {&id, &kind, &queue, &args, &priority, &run_at, &max_attempts, &timeout,
-                  &serial_key}) {
+                  &serial_key, &unique_key, &unique_period, &unique_states}) {
     v->reserve(specs.size());
   }
-  ids.reserve(specs.size());
-  for (const auto& s : specs) {
-    std::string a = ValidatedArgs(s);
-    ids.push_back(core::NewUuidV7());
-    id.push_back(ids.back());
-    kind.push_back(s.kind);
-    queue.push_back(s.queue);
+  results.reserve(specs.size());
+  bool keyed = false;
+  for (const JobSpec* s : specs) {
+    std::string a = ValidatedArgs(*s);
+    results.push_back({core::NewUuidV7()});
+    id.push_back(results.back().id);
+    kind.push_back(s->kind);
+    queue.push_back(s->queue);
     args.push_back(std::move(a));
-    priority.push_back(OptNumber(s.priority));
-    run_at.push_back(time(s.run_at));
-    max_attempts.push_back(OptNumber(s.max_attempts));
-    timeout.push_back(OptNumber(s.timeout));
-    deadline.push_back(time(s.deadline));
-    expires_at.push_back(time(s.expires_at));
-    deadlines = deadlines || s.deadline || s.expires_at;
-    serial_key.push_back(s.serial_key);
-    keyed = keyed || s.serial_key;
+    priority.push_back(OptNumber(s->priority));
+    run_at.push_back(time(s->run_at));
+    max_attempts.push_back(OptNumber(s->max_attempts));
+    timeout.push_back(OptNumber(s->timeout));
+    deadline.push_back(time(s->deadline));
+    expires_at.push_back(time(s->expires_at));
+    deadlines = deadlines || s->deadline || s->expires_at;
+    serial_key.push_back(s->serial_key);
+    serial = serial || s->serial_key;
+    unique_key.push_back(s->unique_key);
+    unique_period.push_back(OptNumber(s->unique_period));
+    unique_states.push_back(UniqueStates(*s));
+    keyed = keyed || s->unique_key;
   }
   Params p{now,
            FormatArray(id),
@@ -176,16 +195,87 @@ std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& spec
            parent,
            deadlines ? std::optional(FormatArray(deadline)) : std::nullopt,
            deadlines ? std::optional(FormatArray(expires_at)) : std::nullopt,
-           keyed ? std::optional(FormatArray(serial_key)) : std::nullopt};
-  if (prepared) {
-    conn.ExecPrepared("job_insert_many", kJobInsertMany, p);
-  } else {
-    conn.Exec(kJobInsertMany, p);
+           serial ? std::optional(FormatArray(serial_key)) : std::nullopt};
+  bucket.assign(specs.size(), std::nullopt);
+  // Without unique keys, the statement of before unique jobs: their cost stays what it was.
+  if (!keyed) {
+    if (prepared) {
+      conn.ExecPrepared("job_insert_many", kJobInsertMany, p);
+    } else {
+      conn.Exec(kJobInsertMany, p);
+    }
+    return results;
   }
-  return ids;
+  p.push_back(FormatArray(unique_key));
+  p.push_back(FormatArray(unique_period));
+  p.push_back(FormatArray(unique_states));
+  auto r = prepared ? conn.ExecPrepared("job_insert_unique", kJobInsertUnique, p)
+                    : conn.Exec(kJobInsertUnique, p);
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < results.size(); ++i) index[results[i].id] = i;
+  for (int row = 0; row < r.rows(); ++row) {
+    if (r.IsNull(row, 0)) continue;  // nothing was skipped
+    size_t i = index.at(std::string(r.Get(row, 0)));
+    results[i].existing = true;
+    results[i].id = r.IsNull(row, 2) ? "" : std::string(r.Get(row, 2));
+    if (!r.IsNull(row, 1)) bucket[i] = std::string(r.Get(row, 1));
+  }
+  return results;
+}
+
+}  // namespace
+
+std::vector<EnqueueResult> InsertJobs(Conn& conn, const std::vector<JobSpec>& specs,
+                                      const std::optional<std::string>& now, bool prepared,
+                                      const std::optional<std::string>& parent) {
+  if (specs.empty()) return {};
+  if (parent) CheckChildren(specs);
+  std::vector<const JobSpec*> round;
+  for (const auto& s : specs) round.push_back(&s);
+  std::vector<EnqueueResult> results;
+  std::vector<size_t> at(specs.size());  // where each spec of this round goes in `results`
+  for (size_t i = 0; i < at.size(); ++i) at[i] = i;
+  for (int n = 1; !round.empty(); ++n) {
+    std::vector<std::optional<std::string>> bucket;
+    auto got = InsertRound(conn, round, now, prepared, parent, bucket);
+    if (results.empty()) results = got;
+    std::vector<const JobSpec*> again;
+    std::vector<size_t> again_at;
+    for (size_t i = 0; i < got.size(); ++i) {
+      if (!got[i].existing || !got[i].id.empty()) {
+        results[at[i]] = got[i];
+        continue;
+      }
+      // The holder committed after this statement's snapshot was taken: a new statement sees
+      // it, unless it let go of the key meanwhile; then the spec is inserted again.
+      auto r = prepared ? conn.ExecPrepared("job_unique_holder", kJobUniqueHolder,
+                                            {round[i]->unique_key, bucket[i]})
+                        : conn.Exec(kJobUniqueHolder, {round[i]->unique_key, bucket[i]});
+      if (r.rows() == 1) {
+        results[at[i]] = {std::string(r.Get(0, 0)), true};
+      } else {
+        again.push_back(round[i]);
+        again_at.push_back(at[i]);
+      }
+    }
+    if (!again.empty() && n == kUniqueInsertRounds) {
+      throw Error(ErrorCode::kUnavailable,
+                  fmt::format("unique key '{}' kept changing hands; try again",
+                              *again.front()->unique_key));
+    }
+    round = std::move(again);
+    at = std::move(again_at);
+  }
+  return results;
 }
 
 std::vector<std::string> Enqueue(PGconn* conn, const std::vector<JobSpec>& specs) {
+  std::vector<std::string> ids;
+  for (auto& r : Insert(conn, specs)) ids.push_back(std::move(r.id));
+  return ids;
+}
+
+std::vector<EnqueueResult> Insert(PGconn* conn, const std::vector<JobSpec>& specs) {
   Conn borrowed = Conn::Borrow(conn);
   return InsertJobs(borrowed, specs, std::nullopt, /*prepared=*/false, std::nullopt);
 }
@@ -233,7 +323,7 @@ int PgStore::Migrate() {
   return current;
 }
 
-std::vector<std::string> PgStore::JobInsertMany(const std::vector<JobSpec>& specs) {
+std::vector<EnqueueResult> PgStore::JobInsert(const std::vector<JobSpec>& specs) {
   auto c = pool_.Acquire();
   return InsertJobs(*c, specs, Now(), /*prepared=*/true, std::nullopt);
 }
@@ -377,8 +467,16 @@ Job PgStore::ChangeOne(const char* name, std::string_view sql, const std::string
   RequireUuid(id);
   auto changed = RetryingDeadlocks([&]() -> std::optional<Job> {
     auto c = pool_.Acquire();
-    auto r = c->ExecPrepared(name, sql, {Now(), id});
-    if (r.rows() == 1) return ReadJob(r, 0);
+    try {
+      auto r = c->ExecPrepared(name, sql, {Now(), id});
+      if (r.rows() == 1) return ReadJob(r, 0);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kIllegalTransition) throw;
+      // A retry or resume would have given the job its unique key, which another job holds.
+      auto held = c->ExecPrepared("job_unique_conflict", kJobUniqueConflict, {id});
+      if (held.rows() == 0) throw;
+      ThrowUniqueKeyTaken(id, action, held.Get(0, 0), held.Get(0, 1), held.Get(0, 2));
+    }
     return std::nullopt;
   });
   if (!changed) ThrowChangeRefused(*this, id, action);
@@ -405,7 +503,17 @@ Store::JobPage PgStore::ChangePage(const char* name, std::string_view sql, const
   if (with_now) p.insert(p.begin(), Now());
   return RetryingDeadlocks([&] {
     auto c = pool_.Acquire();
-    auto r = c->ExecPrepared(name, sql, p);
+    // A retry skips jobs whose unique key another job holds; one that an enqueue took while the
+    // page ran (kIllegalTransition) is seen, and skipped, when the page runs again.
+    auto r = [&] {
+      for (int tries = 1;; ++tries) {
+        try {
+          return c->ExecPrepared(name, sql, p);
+        } catch (const Error& e) {
+          if (tries == 3 || e.code() != ErrorCode::kIllegalTransition) throw;
+        }
+      }
+    }();
     JobPage page;
     if (!r.IsNull(0, 0)) page.last_id = r.Get(0, 0);
     page.changed = std::stoll(std::string(r.Get(0, 1)));
@@ -663,7 +771,7 @@ ScheduleFired PgStore::ScheduleFire(const ScheduleFireParams& p) {
         c->ExecPrepared("job_cancel", kJobCancel, {Now(), fired.replaced});
       }
     }
-    fired.job_id = InsertJobs(*c, {ScheduleJob(r, 0, p.run_at)}, Now(), true, std::nullopt)[0];
+    fired.job_id = InsertJobs(*c, {ScheduleJob(r, 0, p.run_at)}, Now(), true, std::nullopt)[0].id;
     c->ExecPrepared("schedule_enqueued", kScheduleEnqueued, {Now(), p.name, fired.job_id});
     return true;
   });
@@ -676,7 +784,7 @@ std::string PgStore::ScheduleRun(const std::string& name) {
   InTransaction(*c, [&] {
     auto r = c->ExecPrepared("schedule_get", kScheduleGet, {name});
     if (r.rows() == 0) throw Error(ErrorCode::kNotFound, "no schedule named '" + name + "'");
-    id = InsertJobs(*c, {ScheduleJob(r, 0, std::nullopt)}, Now(), true, std::nullopt)[0];
+    id = InsertJobs(*c, {ScheduleJob(r, 0, std::nullopt)}, Now(), true, std::nullopt)[0].id;
     c->ExecPrepared("schedule_enqueued", kScheduleEnqueued, {Now(), name, id});
     return true;
   });

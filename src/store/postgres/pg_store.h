@@ -17,7 +17,7 @@ class PgStore final : public Store {
   int SchemaVersion() override;
   int LatestVersion() const override;
 
-  std::vector<std::string> JobInsertMany(const std::vector<JobSpec>& specs) override;
+  std::vector<EnqueueResult> JobInsert(const std::vector<JobSpec>& specs) override;
   std::optional<Job> JobGet(const std::string& id) override;
   std::vector<Job> JobList(const JobFilter& filter) override;
   int64_t JobCount(const JobFilter& filter) override;
@@ -87,7 +87,7 @@ class PgStore final : public Store {
 };
 
 // Shared by PgStore and the public spindle::pg::Enqueue (the application's connection).
-std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& specs,
+std::vector<EnqueueResult> InsertJobs(Conn& conn, const std::vector<JobSpec>& specs,
                                     const std::optional<std::string>& now, bool prepared,
                                     const std::optional<std::string>& parent);
 

@@ -42,8 +42,13 @@ void ThrowError(sqlite3* db, int rc, std::string_view what) {
     case SQLITE_PERM:
       code = ErrorCode::kUnavailable;
       break;
-    case SQLITE_NOTADB:
     case SQLITE_CONSTRAINT:
+      // A change that would give a job a unique key another holds (migration 014).
+      code = msg.find("spindle_jobs_unique_idx") != std::string::npos
+                 ? ErrorCode::kIllegalTransition
+                 : ErrorCode::kInvalidArgument;
+      break;
+    case SQLITE_NOTADB:
     case SQLITE_TOOBIG:
     case SQLITE_MISMATCH:
       code = ErrorCode::kInvalidArgument;

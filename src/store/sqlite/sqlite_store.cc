@@ -118,24 +118,41 @@ std::optional<int64_t> OptInt(const std::optional<Millis>& v) {
   return v ? std::optional<int64_t>(v->count()) : std::nullopt;
 }
 
+// A spec's unique states as the column holds them (',a,b,'), the default when it names none.
+std::string UniqueStates(const JobSpec& s) {
+  std::string text = ",";
+  auto add = [&](JobState st) { text += std::string(ToString(st)) + ","; };
+  if (s.unique_states.empty()) {
+    for (JobState st : kDefaultUniqueStates) add(st);
+  } else {
+    for (JobState st : s.unique_states) add(st);
+  }
+  return text;
+}
+
 // Inserts jobs on `conn` (the caller owns the transaction), children of `parent` if set. Returns
-// the ids; adds the queues that received due jobs to `due`.
-std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& specs, int64_t now,
-                                    const std::optional<std::string>& parent,
-                                    std::set<std::string>& due) {
+// their results (a spec whose unique key a job holds, also one earlier in the batch, gets that
+// job's id); adds the queues that received due jobs to `due`. The transaction holds the file's
+// write lock, so a key's holder cannot change between the insert and its look-up.
+std::vector<EnqueueResult> InsertJobs(Conn& conn, const std::vector<JobSpec>& specs, int64_t now,
+                                      const std::optional<std::string>& parent,
+                                      std::set<std::string>& due) {
+  if (parent) CheckChildren(specs);
   std::vector<std::string> args;
   args.reserve(specs.size());
   for (const auto& s : specs) args.push_back(ValidatedArgs(s));
-  std::vector<std::string> ids;
-  ids.reserve(specs.size());
+  std::vector<EnqueueResult> results;
+  results.reserve(specs.size());
   for (size_t i = 0; i < specs.size(); ++i) {
     const auto& s = specs[i];
-    ids.push_back(core::NewUuidV7());
+    results.push_back({core::NewUuidV7()});
     auto time = [](const std::optional<SysTime>& t) {
       return t ? std::optional(Micros(*t)) : std::nullopt;
     };
-    auto st = conn.Prepare("job_insert", kJobInsert);
-    st.Bind(1, std::string_view(ids.back()))
+    // Keyless jobs: the statement of before unique jobs, at its cost.
+    auto st = s.unique_key ? conn.Prepare("job_insert_unique", kJobInsertUnique)
+                           : conn.Prepare("job_insert", kJobInsert);
+    st.Bind(1, std::string_view(results.back().id))
         .Bind(2, std::string_view(s.kind))
         .Bind(3, s.queue)
         .Bind(4, std::string_view(args[i]))
@@ -148,10 +165,28 @@ std::vector<std::string> InsertJobs(Conn& conn, const std::vector<JobSpec>& spec
         .Bind(11, time(s.deadline))
         .Bind(12, time(s.expires_at))
         .Bind(13, s.serial_key);
-    st.Step();  // the queue the job got (the kind's default when unset) and its state
-    if (st.Text(1) == "available") due.insert(st.Text(0));
+    std::optional<int64_t> period;
+    std::string states;
+    if (s.unique_key) {
+      if (s.unique_period) period = int64_t{s.unique_period->count()} * 1000;
+      states = UniqueStates(s);
+      st.Bind(14, std::string_view(*s.unique_key)).Bind(15, period).Bind(16, std::string_view(states));
+    }
+    if (st.Step()) {  // the queue the job got (the kind's default when unset) and its state
+      if (st.Text(1) == "available") due.insert(st.Text(0));
+      continue;
+    }
+    auto holder = conn.Prepare("job_unique_holder", kJobUniqueHolder);
+    holder.Bind(1, std::string_view(*s.unique_key))
+        .Bind(2, time(s.run_at).value_or(now))
+        .Bind(3, period);
+    if (!holder.Step()) {
+      throw Error(ErrorCode::kInternal,
+                  fmt::format("unique key '{}' is taken, but no job holds it", *s.unique_key));
+    }
+    results.back() = {holder.Text(0), true};
   }
-  return ids;
+  return results;
 }
 
 // Takes the notices that the triggers of the transaction on `conn` left (migration 006): adds
@@ -189,6 +224,12 @@ std::vector<std::string> RemoveMembers(Conn& conn, int64_t now, const std::optio
 }  // namespace
 
 std::vector<std::string> Enqueue(sqlite3* db, const std::vector<JobSpec>& specs) {
+  std::vector<std::string> ids;
+  for (auto& r : Insert(db, specs)) ids.push_back(std::move(r.id));
+  return ids;
+}
+
+std::vector<EnqueueResult> Insert(sqlite3* db, const std::vector<JobSpec>& specs) {
   auto conn = Conn::Borrow(db);
   std::set<std::string> due;
   return InsertJobs(*conn, specs, Micros(std::chrono::system_clock::now()), std::nullopt, due);
@@ -255,10 +296,10 @@ int SqliteStore::Migrate() {
   return current;
 }
 
-std::vector<std::string> SqliteStore::JobInsertMany(const std::vector<JobSpec>& specs) {
+std::vector<EnqueueResult> SqliteStore::JobInsert(const std::vector<JobSpec>& specs) {
   if (specs.empty()) return {};
   std::set<std::string> due;
-  std::vector<std::string> ids;
+  std::vector<EnqueueResult> ids;
   {
     auto c = pool_.Acquire();
     Write w(*c, *clock_);
@@ -505,10 +546,17 @@ Job SqliteStore::ChangeOne(std::string_view name, std::string_view sql, const st
   {
     auto c = pool_.Acquire();
     Write w(*c, *clock_);
-    {
+    try {
       auto st = c->Prepare(name, sql);
       st.Bind(1, w.now()).Bind(2, std::string_view(id));
       if (st.Step()) changed = ReadJob(st);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kIllegalTransition) throw;
+      // A retry or resume would have given the job its unique key, which another job holds.
+      auto held = c->Prepare("job_unique_conflict", kJobUniqueConflict);
+      held.Bind(1, std::string_view(id));
+      if (!held.Step()) throw;
+      ThrowUniqueKeyTaken(id, action, held.Text(0), held.Text(1), held.Text(2));
     }
     // The workers of the running jobs a stop or cancel took (this one, its children), and the
     // parent a cancelled child's last sibling made available.
@@ -616,7 +664,12 @@ Store::JobPage SqliteStore::JobRetryPage(const JobFilter& f) {
   return ChangePage(f, [](Conn& c, int64_t now, const std::string& id, std::set<std::string>& due) {
     auto st = c.Prepare("job_retry", kJobRetry);
     st.Bind(1, now).Bind(2, std::string_view(id));
-    if (!st.Step()) return false;
+    try {
+      if (!st.Step()) return false;
+    } catch (const Error& e) {  // another job holds its unique key: skipped, nothing changed
+      if (e.code() != ErrorCode::kIllegalTransition) throw;
+      return false;
+    }
     due.insert(st.Text(2));  // its queue
     return true;
   });
@@ -877,7 +930,7 @@ ScheduleFired SqliteStore::ScheduleFire(const ScheduleFireParams& p) {
         }
         TakeNotices(*c, due, told);  // the cancelled job's worker, if it runs
       }
-      fired.job_id = InsertJobs(*c, {*spec}, w.now(), std::nullopt, due)[0];
+      fired.job_id = InsertJobs(*c, {*spec}, w.now(), std::nullopt, due)[0].id;
       c->Prepare("schedule_enqueued", kScheduleEnqueued)
           .Bind(1, w.now())
           .Bind(2, std::string_view(p.name))
@@ -904,7 +957,7 @@ std::string SqliteStore::ScheduleRun(const std::string& name) {
       spec = ScheduleJob(st, std::nullopt);
       st.Step();
     }
-    id = InsertJobs(*c, {*spec}, w.now(), std::nullopt, due)[0];
+    id = InsertJobs(*c, {*spec}, w.now(), std::nullopt, due)[0].id;
     c->Prepare("schedule_enqueued", kScheduleEnqueued)
         .Bind(1, w.now())
         .Bind(2, std::string_view(name))

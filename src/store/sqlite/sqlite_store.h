@@ -24,7 +24,7 @@ class SqliteStore final : public Store {
   int SchemaVersion() override;
   int LatestVersion() const override;
 
-  std::vector<std::string> JobInsertMany(const std::vector<JobSpec>& specs) override;
+  std::vector<EnqueueResult> JobInsert(const std::vector<JobSpec>& specs) override;
   std::optional<Job> JobGet(const std::string& id) override;
   std::vector<Job> JobList(const JobFilter& filter) override;
   int64_t JobCount(const JobFilter& filter) override;

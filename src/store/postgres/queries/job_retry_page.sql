@@ -1,7 +1,8 @@
 -- One page of a bulk retry (Store::JobRetryPage): the jobs job_list.sql would list ($2 states,
 -- $3 queue, $4 kind, $5 parent, $6 after, $7 limit), each made available again as
 -- job_retry.sql does if, once locked, it is still in one of $2 and finished; their queues'
--- workers are woken. Returns the page's last id (NULL: empty page) and how many were retried.
+-- workers are woken; of several with one unique key, only the newest, and none whose key another
+-- job holds. Returns the page's last id (NULL: empty page) and how many were retried.
 WITH page AS (
   SELECT id FROM spindle.jobs
   WHERE state = ANY ($2::spindle.job_state[])
@@ -17,6 +18,16 @@ WITH page AS (
       max_attempts = greatest(max_attempts, attempt + 1)
   WHERE id IN (SELECT id FROM page) AND state = ANY ($2::spindle.job_state[])
     AND state IN ('completed', 'failed', 'cancelled')
+    -- Unique jobs (migration 014): not when another job holds the key, nor a second of one key.
+    AND (unique_key IS NULL OR (
+      NOT EXISTS (SELECT 1 FROM spindle.jobs o
+                  WHERE o.unique_key = jobs.unique_key
+                    AND coalesce(o.unique_bucket, '-infinity') =
+                        coalesce(jobs.unique_bucket, '-infinity')
+                    AND o.state = ANY (o.unique_states) AND o.id <> jobs.id)
+      AND id = (SELECT max(p.id::text)::uuid FROM spindle.jobs p
+                WHERE p.id IN (SELECT id FROM page) AND p.unique_key = jobs.unique_key
+                  AND p.unique_bucket IS NOT DISTINCT FROM jobs.unique_bucket)))
   RETURNING queue
 )
 SELECT (SELECT id FROM page ORDER BY id LIMIT 1)::text,
