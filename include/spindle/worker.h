@@ -84,6 +84,21 @@ struct AssignmentHandler {
   Millis stop_timeout{5000};
 };
 
+// Retention (docs/jobs.md, "Retention"): the leader deletes finished jobs, with their history,
+// once they finished this long ago, by state. 0: kept until deleted by hand. Defaults as River's:
+// completed, cancelled and expired a day, failed a week.
+struct RetentionOptions {
+  Millis completed{24 * 3600 * 1000};
+  Millis failed{7 * 24 * 3600 * 1000};
+  Millis cancelled{24 * 3600 * 1000};
+  Millis expired{24 * 3600 * 1000};
+  // How often the leader looks for jobs to delete. Default: 1 min.
+  Millis interval{60000};
+  // Jobs deleted per transaction, and the pause between two such batches. Defaults: 1000, 100 ms.
+  int batch = 1000;
+  Millis pause{100};
+};
+
 struct WorkerOptions {
   std::string database_url;  // required: "postgresql://..." or "sqlite:PATH"
   // A unique name for this worker. Default: host-pid-random.
@@ -124,6 +139,7 @@ struct WorkerOptions {
   int fetch_batch_max = 1000;
   BackoffOptions backoff;
   ClusterOptions cluster;
+  RetentionOptions retention;
   // Default: the system clock.
   std::shared_ptr<Clock> clock;
 };

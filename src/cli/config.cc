@@ -176,7 +176,7 @@ Config LoadConfig(const std::string& path) {
   c.worker.queues.clear();
   OnlyKeys(path, root, "",
            {"database", "log_level", "worker", "cluster", "queues", "kinds", "assignments",
-            "schedules"});
+            "schedules", "retention"});
   c.database = Str(path, root, "database", "");
   c.log_level = Str(path, root, "log_level", "");
 
@@ -222,6 +222,31 @@ Config LoadConfig(const std::string& path) {
     if (auto v = Dur(path, *cl, "partition_timeout", at)) o.partition_timeout = *v;
     if (auto v = Dur(path, *cl, "leader_ttl", at)) o.leader_ttl = *v;
     if (auto v = Dur(path, *cl, "stability_period", at, true)) o.stability_period = *v;
+  }
+  if (const auto* r = Table(path, root, "retention")) {
+    const std::string at = "retention.";
+    OnlyKeys(path, *r, at, {"completed", "failed", "cancelled", "expired", "interval", "batch"});
+    auto& o = c.worker.retention;
+    // An age: a duration, or 0, "0" or "forever" to keep such jobs until deleted by hand.
+    auto age = [&](const char* key, Millis& out) {
+      if (const auto* n = r->get(key); n && n->is_integer() && n->value<int64_t>() == 0) {
+        out = Millis(0);
+        return;
+      }
+      auto s = Str(path, *r, key, at);
+      if (!s) return;
+      if (*s == "0" || *s == "forever") {
+        out = Millis(0);
+      } else {
+        out = *Dur(path, *r, key, at, true);
+      }
+    };
+    age("completed", o.completed);
+    age("failed", o.failed);
+    age("cancelled", o.cancelled);
+    age("expired", o.expired);
+    if (auto v = Dur(path, *r, "interval", at)) o.interval = *v;
+    if (auto v = Int(path, *r, "batch", at, 1, 100000)) o.batch = static_cast<int>(*v);
   }
   if (const auto* as = Table(path, root, "assignments")) {
     for (const auto& [name, node] : *as) {

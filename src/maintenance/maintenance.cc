@@ -1,6 +1,7 @@
 #include "maintenance/maintenance.h"
 
 #include "core/log.h"
+#include "maintenance/pruner.h"
 #include "maintenance/scheduler.h"
 
 namespace spindle::maintenance {
@@ -9,7 +10,8 @@ Maintenance::Maintenance(Store& store, MaintenanceOptions options, std::function
     : store_(store),
       options_(std::move(options)),
       leads_(std::move(leads)),
-      scheduler_(std::make_unique<Scheduler>(store)) {
+      scheduler_(std::make_unique<Scheduler>(store)),
+      pruner_(std::make_unique<Pruner>(store, options_.retention, leads_)) {
   rescuer_ = std::make_unique<runtime::LoopService>("rescuer", options_.rescue_interval,
                                                     [this] { return Rescue(); });
   expirer_ = std::make_unique<runtime::LoopService>("expirer", options_.expire_interval,
@@ -27,9 +29,11 @@ void Maintenance::Start() {
   rescuer_->Start();
   expirer_->Start();
   schedule_loop_->Start();
+  pruner_->Start();
 }
 
 void Maintenance::Stop() {
+  pruner_->Stop();
   for (auto* loop : {schedule_loop_.get(), expirer_.get(), rescuer_.get()}) loop->Stop();
 }
 

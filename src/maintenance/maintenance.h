@@ -4,6 +4,7 @@
 //   rescuer    jobs whose lease expired (their worker died or froze) to retryable or failed
 //   expirer    waiting jobs past their expires_at, or hopeless in a shedding queue, to expired
 //   scheduler  the jobs of periodic schedules, one per slot
+//   pruner     finished jobs past their state's age, deleted with their history (retention)
 // The worker starts them once it has joined the cluster and stops them first when it stops,
 // so that nothing is enqueued or changed on the cluster's behalf while it drains.
 #pragma once
@@ -12,17 +13,20 @@
 #include <memory>
 
 #include "spindle/clock.h"
+#include "spindle/worker.h"
 #include "runtime/service.h"
 #include "store/store.h"
 
 namespace spindle::maintenance {
 
 class Scheduler;
+class Pruner;
 
 struct MaintenanceOptions {
   Millis rescue_interval{5000};
   Millis expire_interval{1000};
   Millis schedule_interval{1000};
+  RetentionOptions retention;
   std::shared_ptr<Clock> clock;  // the scheduler's time
 };
 
@@ -43,6 +47,7 @@ class Maintenance {
   MaintenanceOptions options_;
   std::function<bool()> leads_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<Pruner> pruner_;
   std::unique_ptr<runtime::LoopService> rescuer_, expirer_, schedule_loop_;
 };
 

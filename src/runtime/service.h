@@ -22,9 +22,12 @@ namespace spindle::runtime {
 
 class LoopService {
  public:
-  // run_once returns true when it should run again at once (more work is likely waiting).
-  LoopService(std::string name, Millis interval, std::function<bool()> run_once)
-      : name_(std::move(name)), interval_(interval), run_once_(std::move(run_once)) {}
+  // run_once returns true when it should run again at once (more work is likely waiting), or
+  // after `again_pause` (a loop that yields to others between short transactions).
+  LoopService(std::string name, Millis interval, std::function<bool()> run_once,
+              Millis again_pause = Millis(0))
+      : name_(std::move(name)), interval_(interval), again_pause_(again_pause),
+        run_once_(std::move(run_once)) {}
   ~LoopService() { Stop(); }
 
   void Start() {
@@ -62,7 +65,7 @@ class LoopService {
     while (true) {
       {
         std::unique_lock lock(mu_);
-        Millis wait = backoff.count() ? backoff : (again ? Millis(0) : interval_);
+        Millis wait = backoff.count() ? backoff : (again ? again_pause_ : interval_);
         cv_.wait_for(lock, wait, [&] { return stopping_ || (woken_ && !backoff.count()); });
         if (stopping_) return;
         woken_ = false;
@@ -81,6 +84,7 @@ class LoopService {
 
   const std::string name_;
   const Millis interval_;
+  const Millis again_pause_;
   const std::function<bool()> run_once_;
   std::mutex mu_;
   std::condition_variable cv_;

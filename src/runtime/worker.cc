@@ -5,7 +5,7 @@
 //   watchdog (timeouts) ─cancel token─▶ running jobs                     ▼
 //   lease renewer, run-time stats                                completer ◀── outcomes (batched JobFinishMany)
 //   coordinator: membership, leadership, partition (read by producers), assignments
-//   maintenance (src/maintenance/, the leader's): rescuer, expirer, scheduler
+//   maintenance (src/maintenance/, the leader's): rescuer, expirer, scheduler, pruner
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +29,7 @@
 #include "runtime/job_log.h"
 #include "runtime/run_stats.h"
 #include "maintenance/maintenance.h"
+#include "maintenance/pruner.h"
 #include "runtime/service.h"
 #include "spindle/error.h"
 #include "spindle/worker.h"
@@ -116,6 +117,7 @@ class Worker::Impl {
                   "must be positive");
     }
     runtime::CheckClusterOptions(opts.cluster);
+    maintenance::Pruner::Validate(opts.retention);
   }
 
   static constexpr int kMaxConcurrency = 10000;
@@ -831,6 +833,7 @@ class Worker::Impl {
         *store,
         maintenance::MaintenanceOptions{.rescue_interval = opts.rescue_interval,
                                         .expire_interval = opts.expire_interval,
+                                        .retention = opts.retention,
                                         .clock = opts.clock},
         [this] { return coordinator->leader(); });
     run_stats_flusher = std::make_unique<LoopService>("run_stats", opts.stats_interval, [this] {

@@ -259,6 +259,15 @@ class Store {
   virtual JobPage JobRetryPage(const JobFilter& filter) = 0;
   virtual JobPage JobDeletePage(const JobFilter& filter) = 0;
 
+  // Retention (docs/jobs.md, "Retention"): deletes up to `limit` jobs that finished (completed,
+  // failed, cancelled, expired) longer ago than their state's age (0: kept), with their
+  // history, in one short transaction; never a job with unfinished children or an unfinished
+  // parent (which may still read it). Returns how many.
+  struct PruneAges {
+    Millis completed{0}, failed{0}, cancelled{0}, expired{0};
+  };
+  virtual int64_t JobPrune(const PruneAges& ages, int limit) = 0;
+
   // --- kinds (docs/jobs.md, "Kind defaults") ---
 
   // Records the defaults of kinds that worker `worker_id` declares, each replacing what was

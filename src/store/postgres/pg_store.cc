@@ -541,6 +541,15 @@ Job PgStore::JobRetry(const std::string& id) {
   return ChangeOne("job_retry", kJobRetry, id, "retry");
 }
 
+int64_t PgStore::JobPrune(const PruneAges& ages, int limit) {
+  auto age = [](Millis m) { return m.count() > 0 ? OptNumber(m) : std::nullopt; };
+  auto c = pool_.Acquire();
+  auto r = c->ExecPrepared("job_prune", kJobPrune,
+                           {Now(), age(ages.completed), age(ages.failed), age(ages.cancelled),
+                            age(ages.expired), std::to_string(limit)});
+  return std::stoll(std::string(r.Get(0, 0)));
+}
+
 bool PgStore::JobSave(const std::string& worker_id, const JobRef& job,
                       const JobSaveParams& save) {
   auto dump = [](const std::optional<Json>& j) {

@@ -681,6 +681,29 @@ Store::JobPage SqliteStore::JobDeletePage(const JobFilter& f) {
   });
 }
 
+int64_t SqliteStore::JobPrune(const PruneAges& ages, int limit) {
+  auto age = [](Millis m) { return m.count() > 0 ? std::optional<int64_t>(m.count()) : std::nullopt; };
+  auto c = pool_.Acquire();
+  Write w(*c, *clock_);
+  std::vector<std::string> ids;
+  {
+    auto st = c->Prepare("job_prune", kJobPrune);
+    st.Bind(1, w.now())
+        .Bind(2, age(ages.completed))
+        .Bind(3, age(ages.failed))
+        .Bind(4, age(ages.cancelled))
+        .Bind(5, age(ages.expired))
+        .Bind(6, int64_t{limit});
+    while (st.Step()) ids.push_back(st.Text(0));
+  }
+  if (ids.empty()) return 0;
+  std::string list = Json(ids).dump();
+  c->Prepare("job_prune_events", kJobPruneEvents).Bind(1, std::string_view(list)).Step();
+  c->Prepare("job_prune_delete", kJobPruneDelete).Bind(1, std::string_view(list)).Step();
+  w.Commit();
+  return static_cast<int64_t>(ids.size());
+}
+
 bool SqliteStore::JobSave(const std::string& worker_id, const JobRef& job,
                           const JobSaveParams& save) {
   std::set<std::string> due;
