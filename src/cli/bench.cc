@@ -78,7 +78,7 @@ void AddBenchOptions(CLI::App& app, BenchOptions& o) {
                "Arrival rate in the latency phase, jobs/s (env LAT_RATE)");
   AddIntOption(app, "--concurrency", o.concurrency, 1, kIntMax,
                "Worker slots (env SPINDLE_CONCURRENCY)");
-  app.add_option("--phases", o.phases, "Any of seq,batch,work,latency (env PHASES)");
+  app.add_option("--phases", o.phases, "Any of seq,batch,work,latency,soak (env PHASES)");
   AddIntOption(app, "--workers", o.workers, 1, kIntMax,
                "Workers in the work phase (env SPINDLE_WORKERS)");
   app.add_flag("--partitioned", o.partitioned,
@@ -113,10 +113,11 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
   for (size_t at = 0; at <= o.phases.size();) {
     size_t end = std::min(o.phases.find(',', at), o.phases.size());
     std::string phase = o.phases.substr(at, end - at);
-    if (phase != "seq" && phase != "batch" && phase != "work" && phase != "latency") {
+    if (phase != "seq" && phase != "batch" && phase != "work" && phase != "latency" &&
+        phase != "soak") {
       throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("unknown bench phase '{}' in '{}': phases are seq, batch, work and "
-                              "latency, separated by commas",
+                  fmt::format("unknown bench phase '{}' in '{}': phases are seq, batch, work, "
+                              "latency and soak, separated by commas",
                               phase, o.phases));
     }
     at = end + 1;
@@ -196,6 +197,38 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
     if (!finished) {
       out["ok"] = false;
       out["error"] = "work phase timed out";
+    }
+  }
+
+  if (Has(o.phases, "soak")) {
+    // Retention's soak (bench/retention_soak.sh, on demand): --n jobs through one worker that
+    // deletes completed jobs 10 s after they finished, enqueued in batches of 1000 at most 20000
+    // ahead of it; progress on stderr every 5 s while the script samples the tables' size.
+    std::string queue = run + "-soak";
+    auto wo = BenchWorker(url, queue, o.concurrency);
+    wo.retention = {.completed = Millis(10000), .interval = Millis(1000)};
+    Worker worker(wo);
+    worker.Register("noop", [](JobContext&) { return JobResult::Done(); });
+    worker.Start();
+    auto t0 = Steady::now(), shown = t0;
+    auto completed = [&] { return worker.stats().completed; };
+    auto progress = [&] {
+      if (Steady::now() - shown < std::chrono::seconds(5)) return;
+      shown = Steady::now();
+      std::cerr << fmt::format("soak: {:.0f}s completed={}\n", Seconds(t0, shown), completed());
+    };
+    std::vector<JobSpec> chunk(1000, JobSpec{.kind = "noop", .queue = queue});
+    for (int done = 0; done < o.n; done += static_cast<int>(chunk.size())) {
+      WaitFor([&] { progress(); return done - completed() < 20000; }, std::chrono::seconds(600));
+      chunk.resize(std::min(1000, o.n - done));
+      client->EnqueueMany(chunk);
+    }
+    bool finished = WaitFor([&] { progress(); return completed() >= o.n; }, std::chrono::seconds(600));
+    out["soak_jps"] = o.n / Seconds(t0, Steady::now());
+    worker.Stop();
+    if (!finished) {
+      out["ok"] = false;
+      out["error"] = "soak phase timed out";
     }
   }
 
