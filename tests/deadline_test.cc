@@ -411,6 +411,7 @@ TEST_P(DeadlineTest, EnqueueTakesDeadlinesAndRefusesBadOnesChangingNothing) {
             "run (2030-01-01T00:00:00.000Z): it would never run"},
            {"--expires-at 2020-01-01T00:00:00Z", "error: --expires-at 2020-01-01T00:00:00.000Z "
                                                  "is not after the time the job would run"},
+           {"--delay 1h --expires-in 1h", "error: --expires-in 1h ("},  // the same instant
            {"--deadline 2030-01-01T00:00:00Z --deadline-in 1h",
             "error: give --deadline or --deadline-in, not both"},
            {"--expires-at 2030-01-01T00:00:00Z --expires-in 1h",

@@ -243,6 +243,7 @@ TEST_P(RetentionConfigTest, TheConfigurationReadsAgesAndRefusesBadOnesNamingTheK
        {std::pair{"completed = \"soon\"", "retention.completed"},
         {"failed = 7", "retention.failed"},
         {"cancelled = \"-1h\"", "retention.cancelled"},
+        {"expired = \"0s\"", "write 0 or \"forever\""},
         {"interval = \"0s\"", "retention.interval"},
         {"batch = 0", "retention.batch"},
         {"complete = \"1h\"", "retention.complete"}}) {

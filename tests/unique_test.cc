@@ -439,7 +439,12 @@ TEST_P(UniqueCliTest, TheCommandLineSaysTheJobWasAlreadyThere) {
   EXPECT_NE(bad.err.find("unique_states must include"), std::string::npos) << bad.err;
   EXPECT_EQ(Run("enqueue mail --unique-key h2 --unique-period 1x").status, 2);
   EXPECT_EQ(Run("enqueue mail --unique-key h2 --unique-states nope").status, 2);
-  EXPECT_EQ(Run("enqueue mail --unique-period 1h").status, 2);
+  bad = Run("enqueue mail --unique-period 1h");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_EQ(bad.err, "error: --unique-period and --unique-states need --unique-key\n");
+  bad = Run("enqueue mail --unique-key h3 --unique-period 0s");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_EQ(bad.err, "error: --unique-period: must be longer than 0s\n");
   EXPECT_EQ(Jobs(), 3);
 
   // --batch lines.

@@ -237,8 +237,14 @@ Config LoadConfig(const std::string& path) {
       if (!s) return;
       if (*s == "0" || *s == "forever") {
         out = Millis(0);
-      } else {
-        out = *Dur(path, *r, key, at, true);
+        return;
+      }
+      out = *Dur(path, *r, key, at, true);
+      // "0s" could mean "at once" as well as "keep": neither is guessed.
+      if (out == Millis(0)) {
+        Fail(path, fmt::format("'{}{}' = \"{}\": an age must be longer than 0s; to keep such jobs "
+                               "until deleted by hand, write 0 or \"forever\"",
+                               at, key, *s));
       }
     };
     age("completed", o.completed);

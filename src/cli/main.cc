@@ -150,6 +150,14 @@ int Serve(const Globals& g) {
   for (const auto& q : opts.queues) queues += fmt::format("{}{}={}", queues.empty() ? "" : ",", q.name, q.concurrency);
   core::Log().info("event=serving worker={} queues={}", core::LogValue(worker.id()),
                    core::LogValue(queues));
+  // Another worker may serve it: said, not refused.
+  for (const auto& s : opts.schedules.value_or(std::vector<Schedule>{})) {
+    if (!config || !config->kinds.count(s.kind) || config->kinds.at(s.kind).command.argv.empty()) {
+      core::Log().warn("event=schedule_kind_not_served schedule={} kind={} (its jobs wait until "
+                       "a worker serves the kind)",
+                       core::LogValue(s.name), core::LogValue(s.kind));
+    }
+  }
   int sig = 0;
   sigwait(&signals, &sig);
   core::Log().info("event=signal signal={} action=graceful_stop", SignalName(sig));
@@ -194,10 +202,12 @@ void ApplyDeadlines(JobSpec& spec, const DeadlineOptions& o, SysTime now) {
   SysTime runs = spec.run_at.value_or(now);
   if (*expires <= runs) {
     throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("{} {} is not after the time the job would run ({}): it would never "
-                            "run",
-                            o.expires_at.empty() ? "--expires-in" : "--expires-at",
-                            core::FormatRfc3339(*expires), core::FormatRfc3339(runs)));
+                fmt::format("{} is not after the time the job would run ({}): it would never run",
+                            o.expires_at.empty()
+                                ? fmt::format("--expires-in {} ({})", o.expires_in,
+                                              core::FormatRfc3339(*expires))
+                                : "--expires-at " + core::FormatRfc3339(*expires),
+                            core::FormatRfc3339(runs)));
   }
   spec.expires_at = expires;
 }
@@ -233,9 +243,10 @@ int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::
     }
   };
   if (!run_at.empty()) spec.run_at = option("--run-at", [&] { return core::ParseRfc3339(run_at); });
+  // One "now" for every relative time, so --delay 1h --expires-in 1h reads as the same instant.
+  SysTime now = std::chrono::system_clock::now();
   if (!delay.empty()) {
-    spec.run_at = std::chrono::system_clock::now() +
-                  option("--delay", [&] { return core::ParseDuration(delay); });
+    spec.run_at = now + option("--delay", [&] { return core::ParseDuration(delay); });
   }
   if (!timeout.empty()) {
     spec.timeout = option("--timeout", [&] { return core::ParseDuration(timeout); });
@@ -244,9 +255,13 @@ int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::
                   fmt::format("--timeout must be longer than 0s, got '{}'", timeout));
     }
   }
-  ApplyDeadlines(spec, deadlines, std::chrono::system_clock::now());
+  ApplyDeadlines(spec, deadlines, now);
   if (!unique_period.empty()) {
-    spec.unique_period = option("--unique-period", [&] { return core::ParseDuration(unique_period); });
+    spec.unique_period = option("--unique-period", [&] {
+      Millis period = core::ParseDuration(unique_period);
+      if (period == Millis(0)) throw Error(ErrorCode::kInvalidArgument, "must be longer than 0s");
+      return period;
+    });
   }
   if (!unique_states.empty()) {
     spec.unique_states = option("--unique-states", [&] { return ParseStates(unique_states); });
@@ -260,13 +275,17 @@ int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::
                 static_cast<size_t>(batch_size), g.json);
     return 0;
   }
+  if (!spec.unique_key && (spec.unique_period || !spec.unique_states.empty())) {
+    throw Error(ErrorCode::kInvalidArgument, "--unique-period and --unique-states need --unique-key");
+  }
   spec.args = ReadArgs(args);
   spec.Validate();
   auto client = OpenClient(DatabaseUrl(g, config), Access::kCreate);
   auto [id, existing] = client->Insert(spec);
-  // Where the job went, its kind's defaults applied; and whether any live worker will run it.
+  // Where the job went, its kind's defaults applied; and whether any live worker will run it
+  // (the job that was already there, when its unique key was held).
   Job job = client->Get(id);
-  auto unserved = Unserved(client->Members(), spec.kind, job.queue);
+  auto unserved = Unserved(client->Members(), job.kind, job.queue);
   if (g.json) {
     Json out{{"id", id}, {"queue", job.queue}, {"served", !unserved}, {"existing", existing}};
     if (existing) out["state"] = ToString(job.state);
