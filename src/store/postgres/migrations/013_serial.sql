@@ -67,12 +67,27 @@ BEGIN
   ON CONFLICT (key) DO UPDATE SET seq = k.seq + 1
   RETURNING k.seq INTO NEW.serial_seq;
   NEW.serial_held := NEW.serial_seq > 1;
+  IF TG_WHEN = 'AFTER' THEN  -- jobs_serial_inserted: the row is in; its place is written to it
+    UPDATE spindle.jobs SET serial_seq = NEW.serial_seq, serial_held = NEW.serial_held
+    WHERE id = NEW.id;
+    RETURN NULL;
+  END IF;
   RETURN NEW;
 END
 $$ SET enable_seqscan = off;
 
+-- A BEFORE INSERT trigger fires also for a row that ON CONFLICT DO NOTHING then skips: a unique
+-- job (014) that was not inserted would take a place in its key's line (and, as the first, leave
+-- the key's row behind with nobody at its head, holding every later job of the key for good). So
+-- an insert that may be skipped (job_insert_unique.sql, spindle.enqueue with a unique key) gives
+-- a keyed job serial_seq 0, and for such a row the same function runs as an AFTER trigger, which
+-- fires only for rows that were inserted, in their order. Every other insert takes its place
+-- before the row is written, which costs less.
 CREATE TRIGGER jobs_serial_enqueued BEFORE INSERT ON spindle.jobs FOR EACH ROW
-  WHEN (NEW.serial_key IS NOT NULL)
+  WHEN (NEW.serial_key IS NOT NULL AND NEW.serial_seq IS NULL)
+  EXECUTE FUNCTION spindle.serial_joined();
+CREATE TRIGGER jobs_serial_inserted AFTER INSERT ON spindle.jobs FOR EACH ROW
+  WHEN (NEW.serial_key IS NOT NULL AND NEW.serial_seq = 0)
   EXECUTE FUNCTION spindle.serial_joined();
 CREATE TRIGGER jobs_serial_reopened BEFORE UPDATE OF state ON spindle.jobs FOR EACH ROW
   WHEN (NEW.serial_key IS NOT NULL
@@ -132,61 +147,5 @@ CREATE TRIGGER jobs_serial_advanced AFTER UPDATE OF state ON spindle.jobs FOR EA
              OR (OLD.state = 'running' AND NEW.state = 'retryable')))
   EXECUTE FUNCTION spindle.serial_advanced();
 
--- Enqueue from SQL, as in 011_deadlines.sql (every parameter and check of it), with a serial
--- key (NULL: none). Dropped and created again because a function's parameters cannot change
--- in place.
-DROP FUNCTION spindle.enqueue(text, jsonb, text, integer, timestamptz, integer, bigint,
-                              timestamptz, timestamptz);
-CREATE FUNCTION spindle.enqueue(
-    kind text,
-    args jsonb DEFAULT '{}',
-    queue text DEFAULT NULL,
-    priority integer DEFAULT NULL,
-    run_at timestamptz DEFAULT NULL,
-    max_attempts integer DEFAULT NULL,
-    timeout_ms bigint DEFAULT NULL,
-    deadline timestamptz DEFAULT NULL,
-    expires_at timestamptz DEFAULT NULL,
-    serial_key text DEFAULT NULL)
-  RETURNS uuid LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-  new_id uuid := spindle.uuid_v7();
-  the_queue text;
-  the_priority integer;
-  the_max_attempts integer;
-  the_timeout_ms bigint;
-  due boolean := run_at IS NULL OR run_at <= now();
-  too_big jsonb := jsonb_path_query_first(args,
-    'strict $.** ? (@.type() == "number" && @.abs() >= $max)',
-    jsonb_build_object('max', 2::numeric ^ 1024 - 2::numeric ^ 970));
-BEGIN
-  IF too_big IS NOT NULL THEN
-    RAISE EXCEPTION USING ERRCODE = '22023',
-      MESSAGE = format('spindle.enqueue: the args of a %s job hold the number %s, beyond the '
-                       'range workers read (a double: at most about 1.8e308 in magnitude)',
-                       kind, CASE WHEN length(too_big::text) > 24
-                                  THEN left(too_big::text, 12) || '...(' ||
-                                       length(too_big::text) || ' characters)'
-                                  ELSE too_big::text END);
-  END IF;
-  IF expires_at IS NOT NULL AND expires_at <= coalesce(run_at, now()) THEN
-    RAISE EXCEPTION USING ERRCODE = '22023',
-      MESSAGE = format('spindle.enqueue: expires_at %s is not after the time the %s job would '
-                       'run (%s): it would never run', expires_at, kind, coalesce(run_at, now()));
-  END IF;
-  SELECT coalesce(enqueue.queue, k.queue, 'default'), coalesce(enqueue.priority, k.priority, 0),
-         coalesce(enqueue.max_attempts, k.max_attempts, 25),
-         coalesce(enqueue.timeout_ms, k.timeout_ms)
-  INTO the_queue, the_priority, the_max_attempts, the_timeout_ms
-  FROM (SELECT) AS one LEFT JOIN spindle.kinds k ON k.kind = enqueue.kind;
-  INSERT INTO spindle.jobs (id, kind, queue, args, priority, run_at, state, max_attempts, timeout_ms,
-                            deadline, expires_at, serial_key)
-  VALUES (new_id, kind, the_queue, coalesce(args, '{}'), the_priority, coalesce(run_at, now()),
-          CASE WHEN due THEN 'available' ELSE 'scheduled' END::spindle.job_state,
-          the_max_attempts, the_timeout_ms, deadline, expires_at, serial_key);
-  IF due THEN
-    PERFORM pg_notify('spindle_jobs', the_queue);
-  END IF;
-  RETURN new_id;
-END
-$$;
+-- spindle.enqueue takes the serial key from 014_unique_retention.sql on, which recreates it once
+-- with the serial and the unique keys.

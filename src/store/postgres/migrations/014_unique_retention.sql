@@ -15,57 +15,12 @@ CREATE UNIQUE INDEX jobs_unique_idx
   ON spindle.jobs (unique_key, coalesce(unique_bucket, '-infinity'))
   WHERE unique_key IS NOT NULL AND state = ANY (unique_states);
 
--- Serial keys (013) with unique keys. 013's jobs_serial_enqueued is a BEFORE trigger, and a
--- BEFORE INSERT trigger fires also for a row that ON CONFLICT DO NOTHING then skips: a unique job
--- that was not inserted would have taken a place in its serial key's line (and, as the first,
--- left the key's row behind with nobody at its head, so every later job of the key would be held
--- for good). So an insert that may be skipped (job_insert_unique.sql, spindle.enqueue below) gives
--- a keyed job serial_seq 0, and for such a row the same function runs as an AFTER trigger, which
--- fires only for rows that were inserted, in their order, and writes the place to the row.
--- Every other insert keeps the BEFORE trigger and its cost.
-CREATE OR REPLACE FUNCTION spindle.serial_joined() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP = 'UPDATE' AND NEW.state IN ('completed', 'failed', 'cancelled', 'expired') THEN
-    NEW.serial_held := false;  -- a held job that ended (cancelled) waits for nothing
-    RETURN NEW;
-  END IF;
-  IF NEW.parent_id IS NOT NULL AND EXISTS (
-      WITH RECURSIVE up AS (
-        SELECT j.id, j.parent_id, j.serial_key FROM spindle.jobs j WHERE j.id = NEW.parent_id
-        UNION ALL
-        SELECT j.id, j.parent_id, j.serial_key FROM spindle.jobs j JOIN up ON j.id = up.parent_id)
-      SELECT 1 FROM up WHERE up.serial_key = NEW.serial_key) THEN
-    RAISE EXCEPTION USING ERRCODE = '22023',
-      MESSAGE = format('a child job cannot have the serial key %L of its parent or an ancestor: '
-                       'it would wait for them while they wait for it', NEW.serial_key);
-  END IF;
-  -- The key's row exists while the key has an unfinished job (its head).
-  INSERT INTO spindle.serial_keys AS k (key, seq) VALUES (NEW.serial_key, 1)
-  ON CONFLICT (key) DO UPDATE SET seq = k.seq + 1
-  RETURNING k.seq INTO NEW.serial_seq;
-  NEW.serial_held := NEW.serial_seq > 1;
-  IF TG_WHEN = 'AFTER' THEN  -- jobs_serial_inserted: the row is in; its place is written to it
-    UPDATE spindle.jobs SET serial_seq = NEW.serial_seq, serial_held = NEW.serial_held
-    WHERE id = NEW.id;
-    RETURN NULL;
-  END IF;
-  RETURN NEW;
-END
-$$ SET enable_seqscan = off;
-
-DROP TRIGGER jobs_serial_enqueued ON spindle.jobs;
-CREATE TRIGGER jobs_serial_enqueued BEFORE INSERT ON spindle.jobs FOR EACH ROW
-  WHEN (NEW.serial_key IS NOT NULL AND NEW.serial_seq IS NULL)
-  EXECUTE FUNCTION spindle.serial_joined();
-CREATE TRIGGER jobs_serial_inserted AFTER INSERT ON spindle.jobs FOR EACH ROW
-  WHEN (NEW.serial_key IS NOT NULL AND NEW.serial_seq = 0)
-  EXECUTE FUNCTION spindle.serial_joined();
-
--- Enqueue from SQL, as in 013_serial.sql (every parameter and check of it, in its order), with
--- the unique key, its period and its states after them: for a key that a job holds, nothing is
--- inserted and the holder's id is returned. Dropped and created again: a new signature.
+-- Enqueue from SQL, as in 011_deadlines.sql (every parameter and check of it, in its order), with
+-- the serial key (013) and the unique key, its period and its states after them: for a unique
+-- key that a job holds, nothing is inserted and the holder's id is returned. Dropped and created
+-- again: a new signature.
 DROP FUNCTION spindle.enqueue(text, jsonb, text, integer, timestamptz, integer, bigint,
-                              timestamptz, timestamptz, text);
+                              timestamptz, timestamptz);
 CREATE FUNCTION spindle.enqueue(
     kind text,
     args jsonb DEFAULT '{}',
@@ -135,7 +90,7 @@ BEGIN
   FROM (SELECT) AS one LEFT JOIN spindle.kinds k ON k.kind = enqueue.kind;
   -- A key's holder can finish between the conflict and the look-up: then try again.
   FOR try IN 1..5 LOOP
-    -- serial_seq 0 for a unique job: placed in its serial key's line only if inserted (above).
+    -- serial_seq 0 for a unique job: placed in its serial key's line only if inserted (013).
     INSERT INTO spindle.jobs (id, kind, queue, args, priority, run_at, state, max_attempts,
                               timeout_ms, deadline, expires_at, serial_key, serial_seq,
                               unique_key, unique_bucket, unique_states)
