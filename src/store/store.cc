@@ -227,6 +227,19 @@ std::string ValidatedArgs(const JobSpec& spec) {
   return args;
 }
 
+int64_t Store::JobPrune(const PruneAges& ages, int limit) {
+  int64_t pruned = 0;
+  for (auto [state, age] : {std::pair{JobState::kCompleted, ages.completed},
+                            {JobState::kFailed, ages.failed},
+                            {JobState::kCancelled, ages.cancelled},
+                            {JobState::kExpired, ages.expired}}) {
+    if (age.count() > 0 && pruned < limit) {
+      pruned += JobPruneState(state, age, static_cast<int>(limit - pruned));
+    }
+  }
+  return pruned;
+}
+
 std::vector<JobEvent> JobTimeline(const Job& job, std::vector<JobEvent> stored) {
   std::vector<JobEvent> t;
   t.reserve(stored.size() + 3);

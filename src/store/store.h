@@ -261,12 +261,15 @@ class Store {
 
   // Retention (docs/jobs.md, "Retention"): deletes up to `limit` jobs that finished (completed,
   // failed, cancelled, expired) longer ago than their state's age (0: kept), with their
-  // history, in one short transaction; never a job with unfinished children or an unfinished
-  // parent (which may still read it). Returns how many.
+  // history, a short transaction per state (JobPruneState); never a job with unfinished
+  // children or an unfinished parent (which may still read it). Returns how many.
   struct PruneAges {
     Millis completed{0}, failed{0}, cancelled{0}, expired{0};
   };
-  virtual int64_t JobPrune(const PruneAges& ages, int limit) = 0;
+  int64_t JobPrune(const PruneAges& ages, int limit);
+  // One state's part of it: up to `limit` jobs in final state `state` that finished more than
+  // `age` (> 0) ago, in one transaction.
+  virtual int64_t JobPruneState(JobState state, Millis age, int limit) = 0;
 
   // --- kinds (docs/jobs.md, "Kind defaults") ---
 

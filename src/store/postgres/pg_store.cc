@@ -541,12 +541,11 @@ Job PgStore::JobRetry(const std::string& id) {
   return ChangeOne("job_retry", kJobRetry, id, "retry");
 }
 
-int64_t PgStore::JobPrune(const PruneAges& ages, int limit) {
-  auto age = [](Millis m) { return m.count() > 0 ? OptNumber(m) : std::nullopt; };
+int64_t PgStore::JobPruneState(JobState state, Millis age, int limit) {
   auto c = pool_.Acquire();
   auto r = c->ExecPrepared("job_prune", kJobPrune,
-                           {Now(), age(ages.completed), age(ages.failed), age(ages.cancelled),
-                            age(ages.expired), std::to_string(limit)});
+                           {Now(), std::string(ToString(state)), std::to_string(age.count()),
+                            std::to_string(limit)});
   return std::stoll(std::string(r.Get(0, 0)));
 }
 

@@ -34,7 +34,7 @@ class PgStore final : public Store {
   JobPage JobCancelPage(const JobFilter& filter) override;
   JobPage JobRetryPage(const JobFilter& filter) override;
   JobPage JobDeletePage(const JobFilter& filter) override;
-  int64_t JobPrune(const PruneAges& ages, int limit) override;
+  int64_t JobPruneState(JobState state, Millis age, int limit) override;
   std::vector<JobEvent> JobEvents(const std::string& id) override;
   bool JobSave(const std::string& worker_id, const JobRef& job,
                const JobSaveParams& save) override;

@@ -681,19 +681,16 @@ Store::JobPage SqliteStore::JobDeletePage(const JobFilter& f) {
   });
 }
 
-int64_t SqliteStore::JobPrune(const PruneAges& ages, int limit) {
-  auto age = [](Millis m) { return m.count() > 0 ? std::optional<int64_t>(m.count()) : std::nullopt; };
+int64_t SqliteStore::JobPruneState(JobState state, Millis age, int limit) {
   auto c = pool_.Acquire();
   Write w(*c, *clock_);
   std::vector<std::string> ids;
   {
     auto st = c->Prepare("job_prune", kJobPrune);
     st.Bind(1, w.now())
-        .Bind(2, age(ages.completed))
-        .Bind(3, age(ages.failed))
-        .Bind(4, age(ages.cancelled))
-        .Bind(5, age(ages.expired))
-        .Bind(6, int64_t{limit});
+        .Bind(2, std::string_view(ToString(state)))
+        .Bind(3, age.count())
+        .Bind(4, int64_t{limit});
     while (st.Step()) ids.push_back(st.Text(0));
   }
   if (ids.empty()) return 0;
