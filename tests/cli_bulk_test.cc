@@ -115,6 +115,13 @@ TEST_P(CliBulkTest, BadBulkInputIsRefused) {
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(Json::parse(r.out)["id"], id);
   EXPECT_EQ(client_->Count({}), 0);
+  // Without --json, one line that says the job is gone.
+  std::string other = client_->Enqueue({.kind = "k", .queue = "q"});
+  ASSERT_EQ(Run("jobs cancel " + other).status, 0);
+  r = Run("jobs delete " + other);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.out, "deleted job " + other + " (k, cancelled)\n");
+  EXPECT_EQ(client_->Count({}), 0);
 }
 
 TEST_P(CliBulkTest, PausingAnUnknownQueueIsAnErrorAndRemoveForgetsAnEmptyOne) {

@@ -244,6 +244,20 @@ TEST_P(CliKindsTest, TheConfigurationsKindPriorityIsAWholeNumber) {
   EXPECT_TRUE(client_->List({}).empty());
 }
 
+// Kinds configured only for their settings (a serial policy, a queue) give `serve` nothing to
+// run: it says which, and exits without joining the cluster.
+TEST_P(CliKindsTest, ServeWithKindsThatHaveNoCommandSaysWhichAndExits) {
+  std::string config = TempFile("settings.toml", "[kinds.a]\nserial = \"continue\"\n"
+                                                 "[kinds.b]\nqueue = \"q\"\n");
+  auto r = Run("--config " + Quote(config) + " serve");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.err.find("nothing to serve: [kinds.a], [kinds.b] of the configuration has no "
+                       "command = [...]"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(client_->Members().members.empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, CliKindsTest, ::testing::ValuesIn(testing::kAllBackends),
                          [](const auto& info) { return testing::Name(info.param); });
 

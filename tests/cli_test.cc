@@ -264,6 +264,23 @@ TEST(CliDatabaseFileTest, OnlyWritingCommandsCreateADatabaseAndTheySaySo) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(CliDatabaseFileTest, AServersDatabaseGetsItsSchemaOnTheFirstWriteAndItIsSaid) {
+  auto db = testing::TestBackend::Make(BackendKind::kPostgres);  // empty: no schema yet
+  std::string url = "--database " + Quote(db->url()) + " ";
+  auto r = Cli(url + "jobs list");
+  EXPECT_EQ(r.status, 3) << r.output;
+  EXPECT_NE(r.err.find("no Spindle schema yet"), std::string::npos) << r.err;
+  r = Cli(url + "enqueue k");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.err.find("note: created or upgraded Spindle's schema (version " +
+                       std::to_string(Client::KnownSchemaVersion()) + ")"),
+            std::string::npos)
+      << r.err;
+  r = Cli(url + "enqueue k");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.err.find("schema"), std::string::npos) << r.err;
+}
+
 TEST_P(CliTest, ShowsTheAttemptsUsedOfMaxAttemptsAndTheRunsBesides) {
   std::string id = client_->Enqueue({.kind = "k", .max_attempts = 25});
   auto r = Run("jobs show " + id);

@@ -97,6 +97,11 @@ int RunJobChange(Client& client, Client::BulkAction action, const std::string& i
       throw Error(ErrorCode::kInvalidArgument,
                   fmt::format("give a job id or --state/--queue/--kind, not both"));
     }
+    if (action == Client::BulkAction::kDelete && !json) {  // a job that is gone: one line
+      Job job = client.Delete(id);
+      std::cout << fmt::format("deleted job {} ({}, {})\n", job.id, job.kind, ToString(job.state));
+      return 0;
+    }
     print_job(action == Client::BulkAction::kCancel  ? client.Cancel(id)
               : action == Client::BulkAction::kRetry ? client.Retry(id)
                                                      : client.Delete(id));

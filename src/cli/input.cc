@@ -157,7 +157,8 @@ void InsertBatch(Client& client, const std::vector<JobSpec>& specs, size_t batch
   }
   if (terminal) std::cerr << "\n";
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+  // New jobs per second: lines whose unique key a job already held made no job.
+  double rate = seconds > 0 ? static_cast<double>(done - existing) / seconds : 0;
   if (json) {
     std::cout << Json{{"enqueued", done - existing}, {"existing", existing}, {"seconds", seconds},
                       {"jobs_per_second", rate}}

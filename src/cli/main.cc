@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/bench.h"
 #include "cli/bulk.h"
@@ -87,6 +88,19 @@ std::string CheckDatabaseFile(const std::string& url, Access access) {
 
 std::unique_ptr<Client> OpenClient(const std::string& url, Access access) {
   std::string note = CheckDatabaseFile(url, access);
+  if (access == Access::kCreate && note.empty()) {
+    // An existing database (a server's, or a file) without the schema, or with an older one:
+    // migrated, and said so, as a new file is.
+    try {
+      return Client::Open({url}, /*migrate=*/false);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound) throw;
+    }
+    auto client = Client::Open({url}, /*migrate=*/true);
+    std::cerr << fmt::format("note: created or upgraded Spindle's schema (version {}) in {}\n",
+                             client->SchemaVersion(), url);
+    return client;
+  }
   auto client = Client::Open({url}, /*migrate=*/access == Access::kCreate);
   if (!note.empty()) std::cerr << note << "\n";
   return client;
@@ -136,8 +150,22 @@ int Serve(const Globals& g) {
 
   Worker worker(opts);
   if (config) {
+    std::vector<std::string> without_command;
     for (const auto& [kind, k] : config->kinds) {
-      if (!k.command.argv.empty()) worker.RegisterCommand(kind, k.command);
+      if (!k.command.argv.empty()) {
+        worker.RegisterCommand(kind, k.command);
+      } else {
+        without_command.push_back(kind);
+      }
+    }
+    if (without_command.size() == config->kinds.size() && config->assignments.empty() &&
+        !without_command.empty()) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("nothing to serve: [kinds.{}] of the configuration has no command "
+                              "= [...]; a kind's other settings (queue, serial, ...) apply "
+                              "wherever its jobs are enqueued, but `serve` runs only kinds with "
+                              "a command",
+                              fmt::join(without_command, "], [kinds.")));
     }
     for (const auto& [name, a] : config->assignments) {
       worker.RegisterAssignmentCommand(name, a.role, a.command);
