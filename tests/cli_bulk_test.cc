@@ -64,7 +64,7 @@ TEST_P(CliBulkTest, RetryByFilterAcrossManyPagesWithYes) {
 
   r = Run("jobs cancel --kind k --yes --json");
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_EQ(Json::parse(r.out), (Json{{"action", "cancel"}, {"dry_run", false}, {"jobs", 2502}}));
+  EXPECT_EQ(Json::parse(r.out), (Json{{"action", "cancel"}, {"dry_run", false}, {"jobs", 2502}, {"counted", 2502}}));
 
   r = Run("jobs delete --state completed,failed,cancelled --queue q --yes");
   ASSERT_EQ(r.status, 0) << r.output;

@@ -251,11 +251,15 @@ TEST_P(CliKindsTest, ServeWithKindsThatHaveNoCommandSaysWhichAndExits) {
                                                  "[kinds.b]\nqueue = \"q\"\n");
   auto r = Run("--config " + Quote(config) + " serve");
   EXPECT_EQ(r.status, 2) << r.output;
-  EXPECT_NE(r.err.find("nothing to serve: [kinds.a], [kinds.b] of the configuration has no "
+  EXPECT_NE(r.err.find("nothing to serve: [kinds.a], [kinds.b] of the configuration have no "
                        "command = [...]"),
             std::string::npos)
       << r.err;
   EXPECT_TRUE(client_->Members().members.empty());
+  // No configuration at all: the same, with what to write.
+  r = Run("serve");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.err.find("nothing to serve: give a configuration"), std::string::npos) << r.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CliKindsTest, ::testing::ValuesIn(testing::kAllBackends),

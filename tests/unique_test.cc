@@ -65,6 +65,7 @@ TEST_P(UniqueTest, ASecondEnqueueOfAKeyReturnsTheJobHoldingIt) {
   auto again = Insert({.kind = "report", .args = {{"other", 1}}, .unique_key = "report:7"});
   EXPECT_TRUE(again.existing);
   EXPECT_EQ(again.id, first.id);
+  EXPECT_EQ(Get(first.id).unique_key, "report:7");  // shown by jobs show
   // Another key, and keyless jobs, are not held back.
   EXPECT_FALSE(Insert({.kind = "report", .unique_key = "report:8"}).existing);
   EXPECT_FALSE(Insert({.kind = "report"}).existing);

@@ -91,6 +91,9 @@ struct Job {
   // behind another unfinished job of its key (held: not fetched until that one is done).
   std::string serial_key;
   bool serial_held = false;
+  // Unique jobs (docs/jobs.md, "Unique jobs"): the key it was enqueued with (empty: none). Read
+  // by `Client::Get` (jobs show), not in lists.
+  std::string unique_key;
 
   // How late it finished: finished_at - deadline, when it finished after its deadline (not
   // for an expired job, which never ran).

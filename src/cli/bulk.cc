@@ -123,12 +123,20 @@ int RunJobChange(Client& client, Client::BulkAction action, const std::string& i
   filter.kind = o.kind;
   filter = Client::BulkFilter(action, filter);
   int64_t matching = client.Count(filter);
+  // n: the jobs changed (or, in a dry run, counted). Fewer changed than counted: the others
+  // were skipped (docs/jobs.md), which the summary says.
   auto report = [&](int64_t n, bool dry_run) {
     if (json) {
-      std::cout << Json{{"action", Verb(action)}, {"dry_run", dry_run}, {"jobs", n}}.dump()
+      std::cout << Json{{"action", Verb(action)}, {"dry_run", dry_run}, {"jobs", n},
+                        {"counted", matching}}
+                       .dump()
                 << "\n";
     } else if (dry_run) {
       std::cout << fmt::format("would {} {} ({})\n", Verb(action), Jobs(n), Describe(filter));
+    } else if (n < matching) {
+      std::cout << fmt::format("{} {}; {} of the {} counted were skipped (`spindle jobs {} ID` "
+                               "says why for one)\n",
+                               Done(action), Jobs(n), matching - n, matching, Verb(action));
     } else {
       std::cout << fmt::format("{} {}\n", Done(action), Jobs(n));
     }

@@ -229,9 +229,13 @@ Config LoadConfig(const std::string& path) {
     auto& o = c.worker.retention;
     // An age: a duration, or 0, "0" or "forever" to keep such jobs until deleted by hand.
     auto age = [&](const char* key, Millis& out) {
-      if (const auto* n = r->get(key); n && n->is_integer() && n->value<int64_t>() == 0) {
-        out = Millis(0);
-        return;
+      const std::string what = "a duration (\"24h\"), or 0 or \"forever\" to keep such jobs";
+      if (const auto* n = r->get(key); n && !n->is_string()) {
+        if (n->is_integer() && n->value<int64_t>() == 0) {
+          out = Millis(0);
+          return;
+        }
+        Fail(path, fmt::format("'{}{}' must be {}", at, key, what));
       }
       auto s = Str(path, *r, key, at);
       if (!s) return;
@@ -239,7 +243,11 @@ Config LoadConfig(const std::string& path) {
         out = Millis(0);
         return;
       }
-      out = *Dur(path, *r, key, at, true);
+      try {
+        out = *Dur(path, *r, key, at, true);
+      } catch (const Error& e) {
+        throw Error(e.code(), fmt::format("{} ({})", e.what(), what));
+      }
       // "0s" could mean "at once" as well as "keep": neither is guessed.
       if (out == Millis(0)) {
         Fail(path, fmt::format("'{}{}' = \"{}\": an age must be longer than 0s; to keep such jobs "

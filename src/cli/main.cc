@@ -86,22 +86,36 @@ std::string CheckDatabaseFile(const std::string& url, Access access) {
   return fmt::format("note: created a new database at '{}' ({})", *file, url);
 }
 
+// Said once a writing command has created or upgraded the schema in an existing database (a
+// server's, or a file), as a new file is.
+std::string SchemaNote(const std::string& url) {
+  return fmt::format("note: created or upgraded Spindle's schema (version {}) in {}",
+                     Client::KnownSchemaVersion(), url);
+}
+
+// A client of `url` when its schema is current; nullptr when it has none or an older one.
+std::unique_ptr<Client> OpenIfCurrent(const std::string& url) {
+  try {
+    return Client::Open({url}, /*migrate=*/false);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kNotFound) throw;
+  }
+  return nullptr;
+}
+
 std::unique_ptr<Client> OpenClient(const std::string& url, Access access) {
   std::string note = CheckDatabaseFile(url, access);
   if (access == Access::kCreate && note.empty()) {
-    // An existing database (a server's, or a file) without the schema, or with an older one:
-    // migrated, and said so, as a new file is.
-    try {
-      return Client::Open({url}, /*migrate=*/false);
-    } catch (const Error& e) {
-      if (e.code() != ErrorCode::kNotFound) throw;
-    }
-    auto client = Client::Open({url}, /*migrate=*/true);
-    std::cerr << fmt::format("note: created or upgraded Spindle's schema (version {}) in {}\n",
-                             client->SchemaVersion(), url);
-    return client;
+    if (auto client = OpenIfCurrent(url)) return client;
+    note = SchemaNote(url);
   }
-  auto client = Client::Open({url}, /*migrate=*/access == Access::kCreate);
+  std::unique_ptr<Client> client;
+  try {
+    client = Client::Open({url}, /*migrate=*/access == Access::kCreate);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kNotFound) throw;
+    throw Error(e.code(), fmt::format("{} (--database {})", e.what(), url));  // which database
+  }
   if (!note.empty()) std::cerr << note << "\n";
   return client;
 }
@@ -161,18 +175,30 @@ int Serve(const Globals& g) {
     if (without_command.size() == config->kinds.size() && config->assignments.empty() &&
         !without_command.empty()) {
       throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("nothing to serve: [kinds.{}] of the configuration has no command "
+                  fmt::format("nothing to serve: [kinds.{}] of the configuration {} no command "
                               "= [...]; a kind's other settings (queue, serial, ...) apply "
                               "wherever its jobs are enqueued, but `serve` runs only kinds with "
                               "a command",
-                              fmt::join(without_command, "], [kinds.")));
+                              fmt::join(without_command, "], [kinds."),
+                              without_command.size() == 1 ? "has" : "have"));
     }
-    for (const auto& [name, a] : config->assignments) {
-      worker.RegisterAssignmentCommand(name, a.role, a.command);
+    for (const auto& kind : without_command) {
+      core::Log().warn("event=kind_not_served kind={} (its [kinds] table has no command)",
+                       core::LogValue(kind));
     }
   }
+  if (!config || (config->kinds.empty() && config->assignments.empty())) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "nothing to serve: give a configuration (--config FILE or SPINDLE_CONFIG) with "
+                "a [kinds.NAME] table and its command = [...] for each kind to run (README, "
+                "\"Quick start\")");
+  }
+  for (const auto& [name, a] : config->assignments) {
+    worker.RegisterAssignmentCommand(name, a.role, a.command);
+  }
   std::string note = CheckDatabaseFile(opts.database_url, Access::kCreate);
-  worker.Start();
+  if (note.empty() && !OpenIfCurrent(opts.database_url)) note = SchemaNote(opts.database_url);
+  worker.Start();  // creates or upgrades the database first
   if (!note.empty()) std::cerr << note << "\n";
   std::string queues;
   for (const auto& q : opts.queues) queues += fmt::format("{}{}={}", queues.empty() ? "" : ",", q.name, q.concurrency);
@@ -313,7 +339,10 @@ int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::
   // Where the job went, its kind's defaults applied; and whether any live worker will run it
   // (the job that was already there, when its unique key was held).
   Job job = client->Get(id);
-  auto unserved = Unserved(client->Members(), job.kind, job.queue);
+  std::optional<std::string> unserved;  // only for a job that still waits to run
+  if (!IsFinal(job.state) && job.state != JobState::kRunning) {
+    unserved = Unserved(client->Members(), job.kind, job.queue);
+  }
   if (g.json) {
     Json out{{"id", id}, {"queue", job.queue}, {"served", !unserved}, {"existing", existing}};
     if (existing) out["state"] = ToString(job.state);

@@ -99,6 +99,7 @@ Json Job::ToJson() const {
       {"missed_by_ms", MissedBy() ? Json(MissedBy()->count()) : Json(nullptr)},
       {"serial_key", serial_key.empty() ? Json(nullptr) : Json(serial_key)},
       {"serial_held", serial_held},
+      {"unique_key", unique_key.empty() ? Json(nullptr) : Json(unique_key)},
   };
 }
 

@@ -63,9 +63,11 @@ Job ReadJob(const Result& r, int row, std::string* problem = nullptr) {
   j.children_pending = std::stoi(std::string(r.Get(row, 20)));
   if (!r.IsNull(row, 24)) j.serial_key = r.Get(row, 24);
   j.serial_held = r.Get(row, 25) == "t";
-  // Deadlines (migration 011), by name: only the queries that show them select them.
+  // Deadlines (migration 011) and the unique key (014), by name: only the queries that show
+  // them select them.
   if (int c = r.Column("deadline"); c >= 0) j.deadline = opt_time(c);
   if (int c = r.Column("expires_at"); c >= 0) j.expires_at = opt_time(c);
+  if (int c = r.Column("unique_key"); c >= 0 && !r.IsNull(row, c)) j.unique_key = r.Get(row, c);
   auto opt_text = [&](int col) -> std::optional<std::string_view> {
     if (r.IsNull(row, col)) return std::nullopt;
     return r.Get(row, col);

@@ -54,9 +54,11 @@ Job ReadJob(const Statement& st, std::string* problem = nullptr) {
   j.children_pending = static_cast<int>(st.Int(20));
   if (!st.IsNull(24)) j.serial_key = st.Text(24);
   j.serial_held = st.Int(25) != 0;
-  // Deadlines (migration 011), by name: only the queries that show them select them.
+  // Deadlines (migration 011) and the unique key (014), by name: only the queries that show
+  // them select them.
   if (int c = st.Column("deadline"); c >= 0) j.deadline = opt_time(c);
   if (int c = st.Column("expires_at"); c >= 0) j.expires_at = opt_time(c);
+  if (int c = st.Column("unique_key"); c >= 0 && !st.IsNull(c)) j.unique_key = st.Text(c);
   auto opt_text = [&](int col) -> std::optional<std::string> {
     if (st.IsNull(col)) return std::nullopt;
     return st.Text(col);
