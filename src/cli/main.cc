@@ -103,11 +103,24 @@ std::unique_ptr<Client> OpenIfCurrent(const std::string& url) {
   return nullptr;
 }
 
+// What a writing command will have created in `url`, to say once it is done ("" when nothing):
+// a new SQLite file, or the schema in an existing database. Sets `current` to a client when the
+// database is already current (nothing to create).
+std::string CreationNote(const std::string& url, std::unique_ptr<Client>& current) {
+  std::string note = CheckDatabaseFile(url, Access::kCreate);
+  if (!note.empty()) return note;
+  current = OpenIfCurrent(url);
+  return current ? "" : SchemaNote(url);
+}
+
 std::unique_ptr<Client> OpenClient(const std::string& url, Access access) {
-  std::string note = CheckDatabaseFile(url, access);
-  if (access == Access::kCreate && note.empty()) {
-    if (auto client = OpenIfCurrent(url)) return client;
-    note = SchemaNote(url);
+  std::string note;
+  if (access == Access::kCreate) {
+    std::unique_ptr<Client> current;
+    note = CreationNote(url, current);
+    if (current) return current;
+  } else {
+    note = CheckDatabaseFile(url, access);
   }
   std::unique_ptr<Client> client;
   try {
@@ -196,8 +209,9 @@ int Serve(const Globals& g) {
   for (const auto& [name, a] : config->assignments) {
     worker.RegisterAssignmentCommand(name, a.role, a.command);
   }
-  std::string note = CheckDatabaseFile(opts.database_url, Access::kCreate);
-  if (note.empty() && !OpenIfCurrent(opts.database_url)) note = SchemaNote(opts.database_url);
+  std::unique_ptr<Client> current;
+  std::string note = CreationNote(opts.database_url, current);
+  current.reset();
   worker.Start();  // creates or upgrades the database first
   if (!note.empty()) std::cerr << note << "\n";
   std::string queues;
