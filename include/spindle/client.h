@@ -9,6 +9,7 @@
 #include "spindle/clock.h"
 #include "spindle/cluster.h"
 #include "spindle/job.h"
+#include "spindle/limit.h"
 #include "spindle/schedule.h"
 
 namespace spindle {
@@ -109,6 +110,9 @@ class Client {
   void RemoveQueue(const std::string& name);
   // The kinds' recorded defaults (docs/jobs.md, "Kind defaults"), by name.
   std::vector<KindInfo> Kinds();
+  // Every recorded cluster-wide limit, with what runs under it and waits for it now
+  // (docs/regulation.md).
+  std::vector<LimitInfo> Limits();
   // Periodic jobs (docs/jobs.md, "Periodic jobs"), declared by workers
   // (WorkerOptions::schedules, `spindle serve`'s [schedules.NAME]). Every schedule, by name.
   std::vector<ScheduleInfo> Schedules();

@@ -7,5 +7,6 @@
 #include "spindle/error.h"
 #include "spindle/handler.h"
 #include "spindle/job.h"
+#include "spindle/limit.h"
 #include "spindle/schedule.h"
 #include "spindle/worker.h"

@@ -96,6 +96,9 @@ void AddBenchOptions(CLI::App& app, BenchOptions& o) {
   AddIntOption(app, "--serial-keys", o.serial_keys, 0, kIntMax,
                "Spread the batch and work phases' jobs over this many serial keys (env "
                "SERIAL_KEYS; default 0: none)");
+  AddIntOption(app, "--limit", o.limit, 0, 1000000,
+               "Limit the work phase's queue to this many running jobs cluster-wide (env "
+               "SPINDLE_LIMIT; default 0: none)");
   app.add_option("--label", o.label, "Name in the JSON line (env BENCH_LABEL)");
   app.add_flag("--use-default-database", o.use_default_database,
                "Run on the default database (sqlite:spindle.db) when none is named");
@@ -111,6 +114,7 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
   FromEnv("SPINDLE_CONCURRENCY", o.concurrency);
   FromEnv("SPINDLE_WORKERS", o.workers);
   FromEnv("SERIAL_KEYS", o.serial_keys);
+  FromEnv("SPINDLE_LIMIT", o.limit);
   if (const char* v = std::getenv("SPINDLE_PARTITIONED"); v && *v) {
     auto on = core::ParseInteger(v, 0, 1);
     if (!on) {
@@ -152,6 +156,7 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
                 {"workers", o.workers},
                 {"partitioned", o.partitioned},
                 {"serial_keys", o.serial_keys},
+                {"limit", o.limit},
                 {"batch", o.batch},
                 {"fetch_batch_max", WorkerOptions{}.fetch_batch_max}}}};
 
@@ -189,6 +194,9 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
     for (int i = 0; i < o.workers; ++i) {
       auto wo = BenchWorker(url, work_queue, o.concurrency / o.workers);
       if (o.partitioned) wo.cluster.partition = i + 1;
+      if (o.limit > 0) {
+        wo.limits = {{.name = "queue:" + work_queue, .capacity = o.limit, .queue = work_queue}};
+      }
       workers.push_back(std::make_unique<Worker>(wo));
       workers.back()->Register("noop", [&](JobContext&) {
         if (++calls == o.n) last_start = Steady::now();

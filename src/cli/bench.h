@@ -20,6 +20,9 @@ struct BenchOptions {
   bool partitioned = false;  // the work phase's workers are numbered 1..workers
   // The batch and work phases' jobs spread over this many serial keys, round robin (0: none).
   int serial_keys = 0;
+  // The work phase's queue limited to this many running jobs cluster-wide (0: no limit;
+  // docs/regulation.md): what a limit costs when it is not the bottleneck.
+  int limit = 0;
   std::string phases = "seq,batch,work,latency";
   std::string label = "spindle";
   bool use_default_database = false;  // allowed to run on the default database

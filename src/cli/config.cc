@@ -176,7 +176,7 @@ Config LoadConfig(const std::string& path) {
   c.worker.queues.clear();
   OnlyKeys(path, root, "",
            {"database", "log_level", "worker", "cluster", "queues", "kinds", "assignments",
-            "schedules", "retention"});
+            "schedules", "retention", "limits"});
   c.database = Str(path, root, "database", "");
   c.log_level = Str(path, root, "log_level", "");
 
@@ -277,14 +277,40 @@ Config LoadConfig(const std::string& path) {
       c.assignments[std::string(name.str())] = std::move(a);
     }
   }
+  if (const auto* ls = Table(path, root, "limits")) {
+    for (const auto& [name, node] : *ls) {
+      const std::string at = fmt::format("limits.{}.", name.str());
+      if (!node.is_table()) Fail(path, fmt::format("'limits.{}' must be a table", name.str()));
+      const auto& t = *node.as_table();
+      OnlyKeys(path, t, at, {"capacity", "key", "queue", "kind"});
+      Limit l{.name = std::string(name.str())};
+      auto capacity = Int(path, t, "capacity", at, 1, 1000000);
+      if (!capacity) Fail(path, fmt::format("'{}capacity' is required", at));
+      l.capacity = static_cast<int>(*capacity);
+      l.key = Str(path, t, "key", at);
+      l.queue = Str(path, t, "queue", at);
+      l.kind = Str(path, t, "kind", at);
+      try {
+        l.Validate();
+      } catch (const Error& e) {
+        Fail(path, e.what());
+      }
+      c.worker.limits.push_back(std::move(l));
+    }
+  }
   if (const auto* qs = Table(path, root, "queues")) {
     for (const auto& [name, node] : *qs) {
       const std::string at = fmt::format("queues.{}.", name.str());
       if (!node.is_table()) Fail(path, fmt::format("'queues.{}' must be a table", name.str()));
       const auto& t = *node.as_table();
-      OnlyKeys(path, t, at, {"concurrency", "order", "shed"});
+      OnlyKeys(path, t, at, {"concurrency", "order", "shed", "limit"});
       QueueOptions q;
       q.name = name.str();
+      // Regulation (docs/regulation.md): at most `limit` of its jobs run at once, cluster-wide.
+      if (auto v = Int(path, t, "limit", at, 1, 1000000)) {
+        c.worker.limits.push_back(
+            {.name = "queue:" + q.name, .capacity = static_cast<int>(*v), .queue = q.name});
+      }
       if (auto v = Int(path, t, "concurrency", at, 1, kMaxConcurrency)) {
         q.concurrency = static_cast<int>(*v);
       }
@@ -312,8 +338,13 @@ Config LoadConfig(const std::string& path) {
       const auto& t = *node.as_table();
       OnlyKeys(path, t, at,
                {"command", "timeout", "kill_grace", "max_attempts", "queue", "priority",
-                "serial"});
+                "serial", "limit"});
       KindConfig k;
+      if (auto v = Int(path, t, "limit", at, 1, 1000000)) {
+        c.worker.limits.push_back({.name = "kind:" + std::string(name.str()),
+                                   .capacity = static_cast<int>(*v),
+                                   .kind = std::string(name.str())});
+      }
       if (t.get("command")) k.command.argv = Strings(path, t, "command", at, true);
       k.defaults.timeout = Dur(path, t, "timeout", at);
       k.command.timeout = k.defaults.timeout;

@@ -560,6 +560,11 @@ int Main(int argc, char** argv) {
   auto* queues_remove = queues->add_subcommand("remove", "Forget a queue that has no jobs");
   queues_remove->add_option("name", queue_name)->required();
 
+  auto* limits = app.add_subcommand("limits", "Cluster-wide limits and their use");
+  limits->require_subcommand(1);
+  limits->fallthrough();
+  auto* limits_list =
+      limits->add_subcommand("list", "Every limit: capacity, what it applies to, running, waiting");
   auto* cluster = app.add_subcommand("cluster", "Stop and resume the whole cluster");
   cluster->require_subcommand(1);
   cluster->fallthrough();
@@ -693,6 +698,7 @@ int Main(int argc, char** argv) {
       PrintQueues(client->Queues(), g.json);
     }
     if (queues_list->parsed()) PrintQueues(OpenClient(g)->Queues(), g.json);
+    if (limits_list->parsed()) PrintLimits(OpenClient(g)->Limits(), g.json);
     if (queues_remove->parsed()) {
       auto client = OpenClient(g);
       client->RemoveQueue(queue_name);

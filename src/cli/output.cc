@@ -169,6 +169,32 @@ void PrintMembers(const Membership& ms, bool json) {
                            ms.version);
 }
 
+void PrintLimits(const std::vector<LimitInfo>& limits, bool json) {
+  if (json) {
+    Json arr = Json::array();
+    for (const auto& l : limits) arr.push_back(l.ToJson());
+    std::cout << arr.dump() << "\n";
+    return;
+  }
+  if (limits.empty()) {
+    std::cout << "no limits recorded (docs/regulation.md says how to declare them)\n";
+    return;
+  }
+  // APPLIES TO: which jobs; KEY: the args path each value of which is limited on its own.
+  std::cout << fmt::format("{:<24}  {:>8}  {:<28}  {:<16}  {:>7}  {:>7}  {:>6}\n", "LIMIT",
+                           "CAPACITY", "APPLIES TO", "KEY", "RUNNING", "WAITING", "KEYS");
+  for (const auto& info : limits) {
+    const Limit& l = info.limit;
+    std::string scope;
+    if (l.queue) scope = "queue " + *l.queue;
+    if (l.kind) scope += (scope.empty() ? "" : ", ") + ("kind " + *l.kind);
+    if (scope.empty()) scope = "every job";
+    std::cout << fmt::format("{:<24}  {:>8}  {:<28}  {:<16}  {:>7}  {:>7}  {:>6}\n", l.name,
+                             l.capacity, scope, l.key.value_or("-"), info.running, info.waiting,
+                             l.key ? std::to_string(info.keys) : "-");
+  }
+}
+
 void PrintQueues(const std::vector<QueueInfo>& queues, bool json) {
   static const char* kStates[] = {"available", "scheduled", "running", "retryable", "waiting",
                                   "completed", "failed",    "cancelled", "stopped", "expired"};

@@ -24,6 +24,8 @@ void PrintDeadlines(const Job& j, std::optional<Millis> estimate);
 void PrintJobs(const std::vector<Job>& jobs, int64_t total, bool json, bool at_risk = false);
 void PrintMembers(const Membership& ms, bool json);
 void PrintQueues(const std::vector<QueueInfo>& queues, bool json);
+// The recorded cluster-wide limits with what runs under them and waits for them.
+void PrintLimits(const std::vector<LimitInfo>& limits, bool json);
 void PrintCluster(const ClusterState& c, const Membership& ms, bool json);
 
 }  // namespace spindle::cli

@@ -43,7 +43,10 @@ bool Maintenance::Rescue() {
   constexpr int kBatch = 1000;
   int n = store_.JobRescue(kBatch);
   if (n) core::Log().info("event=rescued jobs={}", n);
-  return n == kBatch;
+  if (n == kBatch) return true;
+  // With the rescues done, the limits' safety net: parked jobs no release let go.
+  if (int64_t opened = store_.LimitSweep()) core::Log().info("event=limits_swept jobs={}", opened);
+  return false;
 }
 
 bool Maintenance::Expire() {

@@ -205,6 +205,8 @@ std::vector<QueueInfo> Client::Queues() {
 }
 std::vector<KindInfo> Client::Kinds() { return store_->KindList(); }
 
+std::vector<LimitInfo> Client::Limits() { return store_->LimitList(/*usage=*/true); }
+
 std::vector<KindRunStats> Client::KindStats() { return store_->KindStatsList(); }
 
 std::vector<std::string> Client::KnownQueues() {

@@ -27,6 +27,7 @@
 #include "runtime/command_protocol.h"
 #include "runtime/coordinator.h"
 #include "runtime/job_log.h"
+#include "runtime/limits_cache.h"
 #include "runtime/run_stats.h"
 #include "maintenance/maintenance.h"
 #include "maintenance/pruner.h"
@@ -105,6 +106,13 @@ class Worker::Impl {
       }
     }
     for (const auto& [kind, d] : opts.kinds) d.Validate(kind);
+    std::set<std::string> limit_names;
+    for (const auto& l : opts.limits) {
+      l.Validate();
+      if (!limit_names.insert(l.name).second) {
+        throw Error(ErrorCode::kInvalidArgument, fmt::format("limit '{}' is declared twice", l.name));
+      }
+    }
     if (opts.schedules) ScheduleRows(*opts.schedules);  // validates them
     if (opts.lease < Millis(100) || opts.poll_interval < Millis(1) ||
         opts.poll_interval_no_notify < Millis(1) ||
@@ -191,6 +199,7 @@ class Worker::Impl {
     auto part = coordinator->partition();
     JobFetchParams p{q.opts.name, limit, opts.id, opts.lease, kinds, part.count, part.indexes};
     p.order = q.opts.order;
+    p.limits = limits.For(q.opts.name, kinds);
     auto jobs = store->JobFetch(p);
     if (part.count == 0) return jobs;
     auto now = std::chrono::steady_clock::now();
@@ -811,6 +820,10 @@ class Worker::Impl {
     std::map<std::string, QueueSettings> queue_settings;
     for (const auto& q : opts.queues) queue_settings[q.name] = {q.order, q.shed};
     store->QueueRegister(queue_settings);
+    std::vector<std::string> queue_names;
+    for (const auto& q : opts.queues) queue_names.push_back(q.name);
+    store->LimitRegister(opts.limits, queue_names, kinds);
+    limits.Read(*store);
     MemberInfo me{.id = opts.id, .host = HostName(), .pid = getpid(), .version = SPINDLE_VERSION};
     me.incarnation = fmt::format("{:016x}", std::mt19937_64{std::random_device{}()}());
     for (const auto& q : opts.queues) {
@@ -840,6 +853,10 @@ class Worker::Impl {
       store->KindStatsFlush(run_stats.Take());
       return false;
     });
+    limits_reader = std::make_unique<LoopService>("limits", opts.cluster.heartbeat_interval, [this] {
+      limits.Read(*store);
+      return false;
+    });
     Millis poll = store->capabilities().notifies_other_processes ? opts.poll_interval
                                                                  : opts.poll_interval_no_notify;
     for (const auto& qo : opts.queues) {
@@ -858,6 +875,7 @@ class Worker::Impl {
     renewer->Start();
     maintenance->Start();
     run_stats_flusher->Start();
+    limits_reader->Start();
     for (auto& q : queues) {
       for (int i = 0; i < q->opts.concurrency; ++i) {
         q->executors.emplace_back([this, raw = q.get()] { Execute(*raw); });
@@ -974,7 +992,7 @@ class Worker::Impl {
         std::this_thread::sleep_for(Millis(250));
       }
     }
-    for (auto* s : {watchdog.get(), renewer.get(), run_stats_flusher.get()}) {
+    for (auto* s : {watchdog.get(), renewer.get(), run_stats_flusher.get(), limits_reader.get()}) {
       if (s) s->Stop();
     }
     try {
@@ -1026,7 +1044,9 @@ class Worker::Impl {
   std::vector<JobOutcome> writing;  // outcomes the completer is writing now
 
   runtime::RunStats run_stats;
-  std::unique_ptr<LoopService> completer, watchdog, renewer, listener, run_stats_flusher;
+  runtime::LimitsCache limits;
+  std::unique_ptr<LoopService> completer, watchdog, renewer, listener, run_stats_flusher,
+      limits_reader;
   // The leader's loops (rescuer, expirer, scheduler); uses store and coordinator.
   std::unique_ptr<maintenance::Maintenance> maintenance;
   std::atomic<bool> listener_broken{false};

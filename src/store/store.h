@@ -21,6 +21,7 @@
 #include "spindle/clock.h"
 #include "spindle/cluster.h"
 #include "spindle/job.h"
+#include "spindle/limit.h"
 #include "spindle/schedule.h"
 
 namespace spindle {
@@ -65,6 +66,10 @@ struct JobFetchParams {
   // kDeadline: earliest deadline first within each priority, jobs without one after
   // (job_fetch_deadline.sql); kFifo: job_fetch.sql, untouched by deadlines.
   QueueOrder order = QueueOrder::kFifo;
+  // The cluster-wide limits that may apply to these jobs (regulation::LimitsFor). Empty: the
+  // plain fetch. Else a job starts only within them and one that cannot waits, parked
+  // (docs/regulation.md); the fetch is then in priority order even in a deadline-ordered queue.
+  std::vector<Limit> limits;
 };
 
 // What one worker measured of a kind's runs since its last flush (Store::KindStatsFlush): the
@@ -288,6 +293,21 @@ class Store {
   // Records the dispatch settings of the queues a worker serves (the last worker to start wins);
   // a queue's pause is kept.
   virtual void QueueRegister(const std::map<std::string, QueueSettings>& queues) = 0;
+
+  // --- limits (docs/regulation.md) ---
+
+  // Records the limits a worker declares, each replacing the one of its name (the last worker to
+  // start wins), and removes the recorded limits it does not declare that apply only to its
+  // `queues` or `kinds`, or to every job. Jobs waiting for a limit that grew or went are let go.
+  virtual void LimitRegister(const std::vector<Limit>& limits,
+                             const std::vector<std::string>& queues,
+                             const std::vector<std::string>& kinds) = 0;
+  // Every recorded limit, by name; with `usage`, also what runs under it and waits for it.
+  virtual std::vector<LimitInfo> LimitList(bool usage) = 0;
+  // Lets go the jobs waiting at gates that have room: the safety net for a waiting job that no
+  // release let go (its gate's holders ended meanwhile, say). The leader runs it now and then.
+  // Returns how many jobs it let go.
+  virtual int64_t LimitSweep() = 0;
 
   // --- schedules (docs/jobs.md, "Periodic jobs") ---
 

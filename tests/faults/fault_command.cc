@@ -10,6 +10,7 @@
 //   start <job> <attempt> <pid> <tag> <ns> <kind> <step> <exec ns>
 //   end <job> <attempt> <pid> <tag> <ns> done|nap|wait
 //   overlap <job> <attempt> <pid> <tag> <ns> <holder pid> <holder tag> <holder attempt>
+//   limit_overlap <job> <attempt> <pid> <tag> <ns> <gate> <capacity>
 //   assignment_start|assignment_end <name> 0 <pid> <tag> <ns>
 //   assignment_overlap <name> 0 <pid> <tag> <ns> <holder pid> <holder tag> 0
 //
@@ -19,7 +20,9 @@
 // its whole run: the kernel drops it when the process dies, however it dies, so finding it held
 // means another execution of the same job is alive right now. That is recorded as an overlap,
 // then this execution waits for the lock, so one violation is recorded once and the load goes
-// on unchanged.
+// on unchanged. Likewise, a job whose args name cluster-wide limits (`gates`: {"name": capacity})
+// holds one of `capacity` slots, flock(DIR/locks/gate-<name>-<i>), per gate: finding them all
+// held means more executions under that limit are alive than it allows (`limit_overlap`).
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -106,6 +109,25 @@ void Exclusive(Log& log, const std::string& path, const std::string& what, const
   if (ftruncate(fd, 0) != 0 || pwrite(fd, me.data(), me.size(), 0) < 0) DieErrno("write " + path);
 }
 
+// Holds one of gate's `capacity` slots until the process ends; all held: logs `limit_overlap`,
+// then waits for slot 0.
+void Slot(Log& log, const std::string& dir, const std::string& gate, int capacity,
+          const std::string& id, long long attempt) {
+  int fd = -1;
+  for (int i = 0; i < capacity; ++i) {
+    std::string path = dir + "/locks/gate-" + gate + "-" + std::to_string(i);
+    fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) DieErrno("cannot open " + path);
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return;
+    if (errno != EWOULDBLOCK) DieErrno("flock " + path);
+    if (i + 1 < capacity) close(fd);
+  }
+  log.Line("limit_overlap", id, attempt, gate + " " + std::to_string(capacity));
+  while (flock(fd, LOCK_EX) != 0) {
+    if (errno != EINTR) DieErrno("flock gate " + gate);
+  }
+}
+
 int Job(const std::string& dir, long long exec_ns) {
   std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   Json job = Json::parse(input);
@@ -116,6 +138,11 @@ int Job(const std::string& dir, long long exec_ns) {
   std::string step = job.value("step", Json()).is_string() ? job["step"].get<std::string>() : "-";
   Log log(dir);
   Exclusive(log, dir + "/locks/" + id, "overlap", id, attempt);
+  if (args.contains("gates")) {
+    for (const auto& [gate, capacity] : args["gates"].items()) {
+      Slot(log, dir, gate, capacity.get<int>(), id, attempt);
+    }
+  }
   log.Line("start", id, attempt, kind + " " + step + " " + std::to_string(exec_ns));
   SleepMs(args.at("ms").get<long long>());
 

@@ -55,6 +55,9 @@ constexpr auto kHeartbeatTimeout = 3s;
 constexpr const char* kKillGrace = "500ms";
 constexpr int kWorkers = 4;
 constexpr int kConcurrency = 3;
+// Cluster-wide limits the workers declare: per value of args.group, and on kind "steps".
+constexpr int kGroupLimit = 2;
+constexpr int kStepsLimit = 2;
 constexpr int kAssignments = 3;
 // How long faults are injected in CI, per test.
 constexpr auto kFaultTime = 30s;
@@ -575,7 +578,7 @@ class FaultSuite : public ::testing::TestWithParam<Param> {
   // Figures.
   int64_t fences_ = 0;  // self-fences the workers logged
   int64_t jobs_in_ = 0, ended_once_ = 0, executions_ = 0, reruns_ = 0, overlaps_ = 0,
-          assignment_overlaps_ = 0, orphans_ = 0;
+          assignment_overlaps_ = 0, orphans_ = 0, limit_overlaps_ = 0;
 };
 
 void FaultSuite::SetUp() {
@@ -651,9 +654,13 @@ std::string FaultSuite::ConfigFor(const std::string& tag) {
   std::string toml = fmt::format("log_level = \"info\"\n[worker]\nid = \"{}\"\n{}[cluster]\n{}",
                                  tag, kWorkerToml, kClusterToml);
   toml += fmt::format("[queues.default]\nconcurrency = {}\n", kConcurrency);
+  // Cluster-wide limits (docs/regulation.md), below the workers' slots so that they bind: the
+  // jobs' args name them (`gates`), and fault_command checks them from its side (slot locks).
+  toml += fmt::format("[limits.group]\ncapacity = {}\nkey = \"group\"\n", kGroupLimit);
   for (const char* kind : {"plain", "steps", "fanout"}) {
     toml += fmt::format("[kinds.{}]\ncommand = {}\ntimeout = \"60s\"\nkill_grace = \"{}\"\n", kind,
                         cmd, kKillGrace);
+    if (std::string(kind) == "steps") toml += fmt::format("limit = {}\n", kStepsLimit);
   }
   for (int a = 1; a <= kAssignments; ++a) {
     toml += fmt::format(
@@ -685,12 +692,19 @@ void FaultSuite::EnqueueWave() {
   auto spec = [](const char* kind, Json args) {
     return JobSpec{.kind = kind, .args = std::move(args), .max_attempts = 1000};
   };
-  for (int i = 0; i < 24; ++i) specs.push_back(spec("plain", {{"ms", Uniform(50, 500)}}));
+  for (int i = 0; i < 24; ++i) {
+    int group = i % 3;
+    specs.push_back(spec("plain", {{"ms", Uniform(50, 500)},
+                                   {"group", group},
+                                   {"gates", {{"group-" + std::to_string(group), kGroupLimit}}}}));
+  }
   for (int i = 0; i < 2; ++i) specs.push_back(spec("plain", {{"ms", Uniform(2500, 7000)}}));
   for (int i = 0; i < 4; ++i) {
     specs.push_back(
-        spec("steps",
-             {{"steps", Uniform(2, 4)}, {"ms", Uniform(100, 300)}, {"nap_ms", Uniform(100, 500)}}));
+        spec("steps", {{"steps", Uniform(2, 4)},
+                       {"ms", Uniform(100, 300)},
+                       {"nap_ms", Uniform(100, 500)},
+                       {"gates", {{"kind-steps", kStepsLimit}}}}));
   }
   Json children = Json::array();
   for (int i = Uniform(3, 6); i > 0; --i) children.push_back(Uniform(50, 300));
@@ -1091,6 +1105,13 @@ void FaultSuite::CheckLog() {
       }
       it->second.end = l.ns;
       it->second.outcome = l.rest.empty() ? "done" : l.rest[0];
+    } else if (l.what == "limit_overlap") {
+      ++limit_overlaps_;
+      Violate("no limit is exceeded",
+              fmt::format("job {} (attempt {}, pid {} on worker {}) started at {} while {} other "
+                          "executions under limit {} were alive",
+                          l.key, l.attempt, l.pid, l.tag, At(l.ns),
+                          l.rest.size() > 1 ? l.rest[1] : "?", l.rest.empty() ? "?" : l.rest[0]));
     } else if (l.what == "overlap" || l.what == "assignment_overlap") {
       bool job = l.what == "overlap";
       (job ? overlaps_ : assignment_overlaps_)++;
@@ -1171,7 +1192,7 @@ void FaultSuite::PrintFigures() {
       "  jobs in          {} ({} enqueued, {} children)\n"
       "  jobs ended once  {}\n"
       "  executions       {} (re-runs after a lost outcome: {})\n"
-      "  overlaps         {} of jobs, {} of assignments\n"
+      "  overlaps         {} of jobs, {} of assignments, {} over a limit\n"
       "  orphans          {}\n"
       "  faults injected  {}\n"
       "  self-fences      {}\n"
@@ -1180,7 +1201,7 @@ void FaultSuite::PrintFigures() {
       name_, seed_, (NowNs() - t0_) / 1e9, (faults_end_ - t0_) / 1e9,
       (drained_ - faults_end_) / 1e9, (NowNs() - drained_) / 1e9, jobs_in_, enqueued_.size(),
       jobs_in_ - static_cast<int64_t>(enqueued_.size()), ended_once_, executions_, reruns_,
-      overlaps_, assignment_overlaps_, orphans_, fmt::join(faults, ", "), fences_,
+      overlaps_, assignment_overlaps_, limit_overlaps_, orphans_, fmt::join(faults, ", "), fences_,
       not_run.empty() ? "none" : fmt::format("{}", fmt::join(not_run, ", ")), violations_.size());
   for (const auto& [invariant, vs] : by_invariant) {
     std::cout << "  " << invariant << ": " << vs.size() << "\n";

@@ -10,6 +10,7 @@
 
 #include "core/time.h"
 #include "core/uuid.h"
+#include "regulation/admission.h"
 #include "spindle/error.h"
 #include "spindle/postgres.h"
 #include "store/postgres/sql.h"
@@ -375,7 +376,13 @@ std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
   std::vector<std::optional<std::string>> partitions;
   for (int index : p.partitions) partitions.push_back(std::to_string(index));
   std::vector<std::pair<Job, std::string>> fetched;
-  {
+  if (!p.limits.empty()) {
+    auto c = pool_.Acquire();
+    InTransaction(*c, [&] {
+      FetchRegulated(*c, p, kinds, partitions, fetched);
+      return true;
+    });
+  } else {
     auto c = pool_.Acquire();
     bool edf = p.order == QueueOrder::kDeadline;
     auto r = c->ExecPrepared(
@@ -390,6 +397,114 @@ std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
     }
   }
   return RunnableJobs(*this, p.worker_id, std::move(fetched));
+}
+
+// The regulated fetch (docs/regulation.md), in the caller's transaction: under the advisory
+// lock every regulated fetch and release takes, candidates in fetch order, then what holds their
+// gates now (a statement of its own, so that it sees what the lock's last holder committed),
+// then the admission's decisions: lease some, park the rest. Rounds go on while jobs were parked
+// and the batch is short, so that parked jobs do not make a fetch look like an empty queue.
+void PgStore::FetchRegulated(Conn& c, const JobFetchParams& p,
+                             const std::vector<std::optional<std::string>>& kinds,
+                             const std::vector<std::optional<std::string>>& partitions,
+                             std::vector<std::pair<Job, std::string>>& fetched) {
+  c.ExecScript("SELECT pg_advisory_xact_lock(7361626470)");
+  regulation::Admission admission(p.limits);
+  for (int round = 0; round < 8 && static_cast<int>(fetched.size()) < p.limit; ++round) {
+    int want = p.limit - static_cast<int>(fetched.size());
+    auto r = c.ExecPrepared(
+        "job_fetch_candidates", kJobFetchCandidates,
+        {Now(), p.queue, std::to_string(want), p.worker_id, std::to_string(p.lease.count()),
+         FormatArray(kinds), std::to_string(p.partition_count), FormatArray(partitions),
+         std::to_string(p.overdue.count())});
+    std::vector<std::string> ids;
+    std::vector<std::vector<std::string>> gates;
+    std::set<std::optional<std::string>> all;
+    for (int i = 0; i < r.rows(); ++i) {
+      ids.emplace_back(r.Get(i, 0));
+      regulation::Candidate cand{ids.back(), std::string(r.Get(i, 1)), p.queue,
+                                 Json::parse(r.Get(i, 2), nullptr, false)};
+      gates.push_back(admission.Gates(cand));
+      all.insert(gates.back().begin(), gates.back().end());
+    }
+    if (ids.empty()) break;
+    std::map<std::string, int64_t> running;
+    auto u = c.ExecPrepared("permit_count", kPermitCount,
+                            {Now(), FormatArray({all.begin(), all.end()})});
+    for (int i = 0; i < u.rows(); ++i) running[std::string(u.Get(i, 0))] = std::stoll(std::string(u.Get(i, 1)));
+    auto decisions = admission.Decide(std::move(gates), std::move(running));
+    std::vector<std::optional<std::string>> lease_ids, lease_gates, park_ids, park_gates;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const auto& d = decisions[i];
+      if (d.wait.empty()) {
+        lease_ids.push_back(ids[i]);
+        lease_gates.push_back(d.gates.empty() ? std::nullopt
+                                              : std::optional(Json(d.gates).dump()));
+      } else {
+        park_ids.push_back(ids[i]);
+        park_gates.push_back(d.wait);
+      }
+    }
+    auto l = c.ExecPrepared("job_lease", kJobLease,
+                            {Now(), FormatArray(lease_ids), p.worker_id,
+                             std::to_string(p.lease.count()), FormatArray(lease_gates),
+                             FormatArray(park_ids), FormatArray(park_gates)});
+    for (int i = 0; i < l.rows(); ++i) {
+      std::string problem;
+      Job j = ReadJob(l, i, &problem);
+      fetched.emplace_back(std::move(j), std::move(problem));
+    }
+    if (park_ids.empty() || static_cast<int>(ids.size()) < want) break;
+  }
+}
+
+void PgStore::LimitRegister(const std::vector<Limit>& limits,
+                            const std::vector<std::string>& queues,
+                            const std::vector<std::string>& kinds) {
+  std::vector<std::optional<std::string>> name, capacity, queue, kind, key;
+  for (const auto& l : limits) {
+    l.Validate();
+    name.push_back(l.name);
+    capacity.push_back(std::to_string(l.capacity));
+    queue.push_back(l.queue);
+    kind.push_back(l.kind);
+    key.push_back(l.key);
+  }
+  auto c = pool_.Acquire();
+  InTransaction(*c, [&] {
+    c->ExecScript("SELECT pg_advisory_xact_lock(7361626470)");
+    c->ExecPrepared("limit_register", kLimitRegister,
+                    {FormatArray(name), FormatArray(capacity), FormatArray(queue),
+                     FormatArray(kind), FormatArray(key),
+                     FormatArray({queues.begin(), queues.end()}),
+                     FormatArray({kinds.begin(), kinds.end()}), Now()});
+    c->ExecScript("SELECT spindle.gates_sweep()");
+    return true;
+  });
+}
+
+std::vector<LimitInfo> PgStore::LimitList(bool usage) {
+  auto c = pool_.Acquire();
+  auto r = c->ExecPrepared("limit_list", kLimitList, {usage ? "true" : "false", Now()});
+  std::vector<LimitInfo> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    LimitInfo info;
+    auto opt = [&](int col) {
+      return r.IsNull(i, col) ? std::nullopt : std::optional<std::string>(r.Get(i, col));
+    };
+    info.limit = {std::string(r.Get(i, 0)), std::stoi(std::string(r.Get(i, 1))), opt(2), opt(3),
+                  opt(4)};
+    info.running = std::stoll(std::string(r.Get(i, 5)));
+    info.waiting = std::stoll(std::string(r.Get(i, 6)));
+    info.keys = std::stoll(std::string(r.Get(i, 7)));
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+int64_t PgStore::LimitSweep() {
+  auto c = pool_.Acquire();
+  return std::stoll(std::string(c->Exec("SELECT spindle.gates_sweep()").Get(0, 0)));
 }
 
 std::vector<std::string> PgStore::JobFinishMany(const std::string& worker_id,

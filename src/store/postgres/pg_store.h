@@ -59,6 +59,10 @@ class PgStore final : public Store {
   void KindStatsFlush(const std::map<std::string, KindRunSample>& samples) override;
   std::vector<KindRunStats> KindStatsList() override;
   void QueueRegister(const std::map<std::string, QueueSettings>& queues) override;
+  void LimitRegister(const std::vector<Limit>& limits, const std::vector<std::string>& queues,
+                     const std::vector<std::string>& kinds) override;
+  std::vector<LimitInfo> LimitList(bool usage) override;
+  int64_t LimitSweep() override;
   Member MemberRegister(const MemberInfo& info) override;
   bool MemberHeartbeat(const std::string& id, int partition_count) override;
   std::vector<std::string> MemberRemove(const std::optional<std::string>& id,
@@ -82,6 +86,10 @@ class PgStore final : public Store {
   // as $1 before the filter.
   JobPage ChangePage(const char* name, std::string_view sql, const JobFilter& filter,
                      bool with_now);
+  void FetchRegulated(Conn& c, const JobFetchParams& p,
+                      const std::vector<std::optional<std::string>>& kinds,
+                      const std::vector<std::optional<std::string>>& partitions,
+                      std::vector<std::pair<Job, std::string>>& fetched);
 
   std::shared_ptr<Clock> clock_;
   Pool pool_;

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/time.h"
 #include "core/uuid.h"
+#include "regulation/admission.h"
 #include "spindle/error.h"
 #include "spindle/sqlite.h"
 #include "store/sqlite/sql.h"
@@ -249,9 +250,7 @@ SqliteStore::SqliteStore(const StoreOptions& options)
     : clock_(options.clock ? options.clock : std::make_shared<SystemClock>()),
       pool_(PathOf(options.url), options.pool_size) {
   pool_.Acquire();  // fail fast: cannot open, not a database
-  std::error_code ec;
-  auto canonical = std::filesystem::weakly_canonical(pool_.target(), ec);
-  hub_ = LocalHub::For(ec ? pool_.target() : canonical.string());
+  hub_ = LocalHub::ForFile(pool_.target());
 }
 
 int64_t SqliteStore::NowMicros() const { return Micros(clock_->Now()); }
@@ -367,7 +366,12 @@ int64_t SqliteStore::JobCount(const JobFilter& f) {
 
 std::vector<Job> SqliteStore::JobFetch(const JobFetchParams& p) {
   std::vector<std::pair<Job, std::string>> fetched;
-  {
+  if (!p.limits.empty()) {
+    auto c = pool_.Acquire();
+    Write w(*c, *clock_);
+    FetchRegulated(*c, w.now(), p, fetched);
+    w.Commit();
+  } else {
     auto c = pool_.Acquire();
     Write w(*c, *clock_);
     bool edf = p.order == QueueOrder::kDeadline;
@@ -399,6 +403,151 @@ std::vector<Job> SqliteStore::JobFetch(const JobFetchParams& p) {
            std::tie(b.first.priority, db, b.first.run_at, b.first.id);
   });
   return RunnableJobs(*this, p.worker_id, std::move(fetched));
+}
+
+// The regulated fetch (docs/regulation.md), in the caller's transaction (whose write lock keeps
+// every other fetch and release out): candidates in fetch order, what holds their gates now, the
+// admission's decisions: lease some, park the rest; more rounds while jobs were parked and the
+// batch is short, as on PostgreSQL.
+void SqliteStore::FetchRegulated(Conn& c, int64_t now, const JobFetchParams& p,
+                                 std::vector<std::pair<Job, std::string>>& fetched) {
+  regulation::Admission admission(p.limits);
+  std::string kinds = Json(p.kinds).dump(), partitions = Json(p.partitions).dump();
+  for (int round = 0; round < 8 && static_cast<int>(fetched.size()) < p.limit; ++round) {
+    int want = p.limit - static_cast<int>(fetched.size());
+    std::vector<std::string> ids;
+    std::vector<std::vector<std::string>> gates;
+    std::set<std::string> all;
+    {
+      auto st = c.Prepare("job_fetch_candidates", kJobFetchCandidates);
+      st.Bind(1, now)
+          .Bind(2, std::string_view(p.queue))
+          .Bind(3, int64_t{want})
+          .Bind(6, std::string_view(kinds))
+          .Bind(7, int64_t{p.partition_count})
+          .Bind(8, std::string_view(partitions))
+          .Bind(9, int64_t{p.overdue.count()});
+      while (st.Step()) {
+        ids.push_back(st.Text(0));
+        regulation::Candidate cand{ids.back(), st.Text(1), p.queue,
+                                   Json::parse(st.Text(2), nullptr, false)};
+        gates.push_back(admission.Gates(cand));
+        all.insert(gates.back().begin(), gates.back().end());
+      }
+    }
+    if (ids.empty()) break;
+    std::map<std::string, int64_t> running;
+    {
+      auto st = c.Prepare("permit_count", kPermitCount);
+      st.Bind(1, now).Bind(2, std::string_view(Json(all).dump()));
+      while (st.Step()) running[st.Text(0)] = st.Int(1);
+    }
+    auto decisions = admission.Decide(std::move(gates), std::move(running));
+    bool parked = false;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const auto& d = decisions[i];
+      if (!d.wait.empty()) {
+        c.Prepare("job_park", kJobPark).Bind(1, std::string_view(ids[i])).Bind(2, std::string_view(d.wait)).Step();
+        parked = true;
+        continue;
+      }
+      std::optional<std::string> held;
+      if (!d.gates.empty()) {
+        held = Json(d.gates).dump();
+        c.Prepare("permit_take", kPermitTake).Bind(1, std::string_view(ids[i])).Bind(2, held).Step();
+      }
+      auto st = c.Prepare("job_lease", kJobLease);
+      st.Bind(1, now)
+          .Bind(2, std::string_view(ids[i]))
+          .Bind(3, std::string_view(p.worker_id))
+          .Bind(4, int64_t{p.lease.count()})
+          .Bind(5, held);
+      while (st.Step()) {
+        std::string problem;
+        Job j = ReadJob(st, &problem);
+        fetched.emplace_back(std::move(j), std::move(problem));
+      }
+    }
+    if (!parked || static_cast<int>(ids.size()) < want) break;
+  }
+}
+
+void SqliteStore::LimitRegister(const std::vector<Limit>& limits,
+                                const std::vector<std::string>& queues,
+                                const std::vector<std::string>& kinds) {
+  Json names = Json::array();
+  for (const auto& l : limits) {
+    l.Validate();
+    names.push_back(l.name);
+  }
+  auto c = pool_.Acquire();
+  Write w(*c, *clock_);
+  for (const auto& l : limits) {
+    c->Prepare("limit_upsert", kLimitUpsert)
+        .Bind(1, std::string_view(l.name))
+        .Bind(2, int64_t{l.capacity})
+        .Bind(3, l.queue)
+        .Bind(4, l.kind)
+        .Bind(5, l.key)
+        .Bind(6, w.now())
+        .Step();
+  }
+  c->Prepare("limit_remove_others", kLimitRemoveOthers)
+      .Bind(1, std::string_view(names.dump()))
+      .Bind(2, std::string_view(Json(queues).dump()))
+      .Bind(3, std::string_view(Json(kinds).dump()))
+      .Step();
+  std::set<std::string> opened;
+  for (auto& q : OpenGates(*c)) opened.insert(std::move(q));
+  w.Commit();
+  if (!opened.empty()) hub_->Notify({.queues = {opened.begin(), opened.end()}});
+}
+
+// Opens every gate with parked jobs as far as it has room (gate_open.sql); returns the queue of
+// each job it let go. In the caller's transaction.
+std::vector<std::string> SqliteStore::OpenGates(Conn& c) {
+  std::vector<std::string> queues;
+  std::optional<std::string> gate;
+  while (true) {
+    {
+      auto st = c.Prepare("gate_next", kGateNext);
+      st.Bind(1, gate);
+      st.Step();
+      if (st.IsNull(0)) break;
+      gate = st.Text(0);
+    }
+    auto st = c.Prepare("gate_open", kGateOpen);
+    st.Bind(1, gate);
+    while (st.Step()) queues.push_back(st.Text(0));
+  }
+  return queues;
+}
+
+std::vector<LimitInfo> SqliteStore::LimitList(bool usage) {
+  auto c = pool_.Acquire();
+  auto st = c->Prepare("limit_list", kLimitList);
+  st.Bind(1, int64_t{usage}).Bind(2, NowMicros());
+  std::vector<LimitInfo> out;
+  while (st.Step()) {
+    auto opt = [&](int col) { return st.IsNull(col) ? std::nullopt : std::optional(st.Text(col)); };
+    LimitInfo info;
+    info.limit = {st.Text(0), static_cast<int>(st.Int(1)), opt(2), opt(3), opt(4)};
+    info.running = st.Int(5);
+    info.waiting = st.Int(6);
+    info.keys = st.Int(7);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+int64_t SqliteStore::LimitSweep() {
+  auto c = pool_.Acquire();
+  Write w(*c, *clock_);
+  auto opened = OpenGates(*c);
+  w.Commit();
+  std::set<std::string> queues(opened.begin(), opened.end());
+  if (!queues.empty()) hub_->Notify({.queues = {queues.begin(), queues.end()}});
+  return static_cast<int64_t>(opened.size());
 }
 
 std::vector<std::string> SqliteStore::JobFinishMany(const std::string& worker_id,

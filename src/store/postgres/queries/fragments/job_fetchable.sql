@@ -3,6 +3,7 @@
     -- serial key, not past their expiry, from a queue not paused, while the cluster runs.
     state IN ('scheduled', 'available', 'retryable')
     AND NOT serial_held  -- waits behind another job of its serial key (not in the indexes)
+    AND gate_wait IS NULL  -- parked at a full gate of a limit (not in the indexes)
     AND queue = $2
     AND run_at <= coalesce($1, now()) - $9 * interval '1 millisecond'
     -- A job taken from a running worker (stopped, cancelled, the cluster stopped) keeps that

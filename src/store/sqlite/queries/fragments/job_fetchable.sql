@@ -5,6 +5,7 @@
     -- live), from a queue not paused, while the cluster runs.
     state IN ('scheduled', 'available', 'retryable')
     AND NOT serial_held
+    AND gate_wait IS NULL  -- parked at a full gate of a limit (not in the indexes)
     AND queue = ?2
     AND run_at <= ?1 - ?9 * 1000
     AND (lease_expires_at IS NULL OR lease_expires_at <= ?1)

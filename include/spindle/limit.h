@@ -1,0 +1,42 @@
+// Cluster-wide concurrency limits (docs/regulation.md): at most `capacity` jobs run at once
+// across every worker, per queue, per kind, or per value of a key in the job's arguments.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "spindle/job.h"
+
+namespace spindle {
+
+struct Limit {
+  // Letters, digits, '_', '-', '.' and ':'; at most 100 bytes. `queue:NAME` and `kind:NAME` are
+  // the names the configuration gives a queue's and a kind's `limit`.
+  std::string name;
+  // At most this many jobs the limit applies to run at once (per key value, with `key`), >= 1.
+  int capacity = 1;
+  // Which jobs it applies to: of this queue, of this kind (unset: any). Both set: both must match.
+  std::optional<std::string> queue;
+  std::optional<std::string> kind;
+  // A path into the job's args, dot-separated ("customer_id", "account.id"): the limit applies
+  // to each value there on its own (a job without one is not limited). Unset: one limit for all.
+  std::optional<std::string> key;
+
+  // Throws spindle::Error(kInvalidArgument) naming the limit and what is wrong.
+  void Validate() const;
+  Json ToJson() const;
+  bool operator==(const Limit&) const = default;
+};
+
+// A limit as recorded, with how it is used right now (Client::Limits).
+struct LimitInfo {
+  Limit limit;
+  int64_t running = 0;  // jobs running under it (all its key values together)
+  int64_t waiting = 0;  // jobs due that wait for it
+  int64_t keys = 0;     // key values with a running or waiting job (a limit without key: 0 or 1)
+
+  Json ToJson() const;
+};
+
+}  // namespace spindle

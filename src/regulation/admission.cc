@@ -1,0 +1,77 @@
+#include "regulation/admission.h"
+
+#include <algorithm>
+
+namespace spindle::regulation {
+
+std::optional<std::string> GateOf(const Limit& limit, std::string_view kind,
+                                  std::string_view queue, const Json& args) {
+  if (limit.queue && *limit.queue != queue) return std::nullopt;
+  if (limit.kind && *limit.kind != kind) return std::nullopt;
+  if (!limit.key) return limit.name;
+  const Json* at = &args;
+  std::string_view path = *limit.key;
+  while (true) {
+    auto dot = path.find('.');
+    auto part = std::string(path.substr(0, dot));
+    if (!at->is_object()) return std::nullopt;
+    auto it = at->find(part);
+    if (it == at->end()) return std::nullopt;
+    at = &*it;
+    if (dot == std::string_view::npos) break;
+    path.remove_prefix(dot + 1);
+  }
+  if (at->is_null()) return std::nullopt;
+  return limit.name + "/" + (at->is_string() ? at->get<std::string>() : at->dump());
+}
+
+std::string_view LimitOfGate(std::string_view gate) { return gate.substr(0, gate.find('/')); }
+
+Admission::Admission(std::vector<Limit> limits) : limits_(std::move(limits)) {
+  for (const auto& l : limits_) capacity_[l.name] = l.capacity;
+}
+
+std::vector<std::string> Admission::Gates(const Candidate& c) const {
+  std::vector<std::string> gates;
+  for (const auto& l : limits_) {
+    if (auto g = GateOf(l, c.kind, c.queue, c.args)) gates.push_back(std::move(*g));
+  }
+  std::sort(gates.begin(), gates.end());
+  gates.erase(std::unique(gates.begin(), gates.end()), gates.end());
+  return gates;
+}
+
+std::vector<Decision> Admission::Decide(std::vector<std::vector<std::string>> gates,
+                                        std::map<std::string, int64_t> running) const {
+  std::vector<Decision> decisions;
+  decisions.reserve(gates.size());
+  for (auto& g : gates) {
+    Decision d;
+    for (const auto& gate : g) {
+      auto cap = capacity_.find(LimitOfGate(gate));
+      if (cap != capacity_.end() && running[gate] >= cap->second) {
+        d.wait = gate;
+        break;
+      }
+    }
+    if (d.wait.empty()) {
+      for (const auto& gate : g) ++running[gate];
+    }
+    d.gates = std::move(g);
+    decisions.push_back(std::move(d));
+  }
+  return decisions;
+}
+
+std::vector<Limit> LimitsFor(const std::vector<Limit>& limits, const std::string& queue,
+                             const std::vector<std::string>& kinds) {
+  std::vector<Limit> out;
+  for (const auto& l : limits) {
+    if (l.queue && *l.queue != queue) continue;
+    if (l.kind && std::find(kinds.begin(), kinds.end(), *l.kind) == kinds.end()) continue;
+    out.push_back(l);
+  }
+  return out;
+}
+
+}  // namespace spindle::regulation

@@ -1,0 +1,63 @@
+// Which fetched jobs may start under the cluster-wide limits (docs/regulation.md), the same on
+// both backends: pure logic, the store supplies the candidates and what runs now.
+//
+// A limit makes a *gate* of each job it applies to: its name, or `name/value` for a limit with a
+// key (one gate per key value). A job starts only when every one of its gates has room; the
+// store records the gates it holds (permits) until its lease ends. A job that cannot start is
+// parked at its first full gate, out of the fetch's index, until a holder of that gate lets go.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "spindle/limit.h"
+
+namespace spindle::regulation {
+
+// The gate `limit` makes of a job, or nullopt when it does not apply to the job (another queue
+// or kind, or no value at its key). A key's value is its text for a JSON string, else its JSON.
+std::optional<std::string> GateOf(const Limit& limit, std::string_view kind,
+                                  std::string_view queue, const Json& args);
+
+// The limit a gate belongs to: its name up to the first '/'.
+std::string_view LimitOfGate(std::string_view gate);
+
+struct Candidate {
+  std::string id;
+  std::string kind;
+  std::string queue;
+  Json args;
+};
+
+struct Decision {
+  std::vector<std::string> gates;  // every gate of the job, sorted
+  std::string wait;                // empty: it starts; else the full gate it waits at
+};
+
+class Admission {
+ public:
+  explicit Admission(std::vector<Limit> limits);
+
+  // The job's gates, sorted, without duplicates.
+  std::vector<std::string> Gates(const Candidate& c) const;
+  // Decides, in order, for candidates whose gates are `gates` (from Gates), given how many jobs
+  // hold each gate now (`running`; a gate not in it: none). A candidate starts when each of its
+  // gates has room, counting the candidates started before it; all or nothing, so a job never
+  // holds some gates while it waits for another.
+  std::vector<Decision> Decide(std::vector<std::vector<std::string>> gates,
+                               std::map<std::string, int64_t> running) const;
+
+ private:
+  std::vector<Limit> limits_;
+  std::map<std::string, int, std::less<>> capacity_;
+};
+
+// The limits that may apply to jobs of `queue` with one of `kinds`: what a worker's fetch of that
+// queue passes to the store (JobFetchParams::limits).
+std::vector<Limit> LimitsFor(const std::vector<Limit>& limits, const std::string& queue,
+                             const std::vector<std::string>& kinds);
+
+}  // namespace spindle::regulation

@@ -1,0 +1,53 @@
+#include <fmt/format.h>
+
+#include "spindle/error.h"
+#include "spindle/limit.h"
+
+namespace spindle {
+namespace {
+
+Error Invalid(const std::string& msg) { return Error(ErrorCode::kInvalidArgument, msg); }
+
+bool NameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         c == '_' || c == '-' || c == '.' || c == ':';
+}
+
+}  // namespace
+
+void Limit::Validate() const {
+  if (name.empty() || name.size() > 100) throw Invalid("a limit's name must be 1 to 100 characters");
+  for (char c : name) {
+    if (!NameChar(c)) {
+      throw Invalid(fmt::format(
+          "limit '{}': a name may hold letters, digits, '_', '-', '.' and ':' only", name));
+    }
+  }
+  std::string at = "limit '" + name + "': ";
+  if (capacity < 1 || capacity > 1'000'000) throw Invalid(at + "capacity must be 1 to 1000000");
+  if (queue && queue->empty()) throw Invalid(at + "queue must not be empty");
+  if (kind && kind->empty()) throw Invalid(at + "kind must not be empty");
+  if (key) {
+    if (key->empty() || key->front() == '.' || key->back() == '.' ||
+        key->find("..") != std::string::npos) {
+      throw Invalid(at + "key must be a path into the job's args such as \"customer_id\" or "
+                         "\"account.id\"");
+    }
+  }
+}
+
+Json Limit::ToJson() const {
+  auto opt = [](const auto& v) { return v ? Json(*v) : Json(nullptr); };
+  return {{"name", name}, {"capacity", capacity}, {"queue", opt(queue)},
+          {"kind", opt(kind)}, {"key", opt(key)}};
+}
+
+Json LimitInfo::ToJson() const {
+  Json j = limit.ToJson();
+  j["running"] = running;
+  j["waiting"] = waiting;
+  j["keys"] = keys;
+  return j;
+}
+
+}  // namespace spindle

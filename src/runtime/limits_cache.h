@@ -1,0 +1,44 @@
+// The cluster's recorded limits as a worker last read them (docs/regulation.md): what its
+// fetches pass to the store. Read when the worker starts and every heartbeat interval after, so
+// a limit another worker records applies here within one interval.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "regulation/admission.h"
+#include "store/store.h"
+
+namespace spindle::runtime {
+
+class LimitsCache {
+ public:
+  // Reads the recorded limits; on failure keeps the last ones read (and throws).
+  void Read(Store& store) {
+    std::vector<Limit> limits;
+    for (auto& info : store.LimitList(/*usage=*/false)) limits.push_back(std::move(info.limit));
+    std::lock_guard lock(mu_);
+    if (limits == limits_) return;
+    limits_ = std::move(limits);
+    by_queue_.clear();
+  }
+
+  // The limits that may apply to a fetch of `queue` by a worker of `kinds` (empty: none).
+  std::vector<Limit> For(const std::string& queue, const std::vector<std::string>& kinds) {
+    std::lock_guard lock(mu_);
+    auto it = by_queue_.find(queue);
+    if (it == by_queue_.end()) {
+      it = by_queue_.emplace(queue, regulation::LimitsFor(limits_, queue, kinds)).first;
+    }
+    return it->second;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Limit> limits_;
+  std::map<std::string, std::vector<Limit>> by_queue_;  // For's answers, per queue
+};
+
+}  // namespace spindle::runtime

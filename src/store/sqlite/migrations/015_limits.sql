@@ -1,0 +1,60 @@
+-- Cluster-wide concurrency limits (docs/regulation.md), as on PostgreSQL (its 015_limits.sql
+-- says how they work). The fetch's BEGIN IMMEDIATE already keeps every fetch and release apart,
+-- so there is no lock of their own here.
+CREATE TABLE spindle_limits (
+  name TEXT PRIMARY KEY,
+  capacity INTEGER NOT NULL CHECK (capacity BETWEEN 1 AND 1000000),
+  queue TEXT,
+  kind TEXT,
+  key TEXT,
+  registered_at INTEGER NOT NULL
+);
+
+CREATE TABLE spindle_permits (
+  job_id TEXT NOT NULL,
+  gate TEXT NOT NULL,
+  PRIMARY KEY (job_id, gate)
+) WITHOUT ROWID;
+CREATE INDEX spindle_permits_gate_idx ON spindle_permits (gate);
+
+ALTER TABLE spindle_jobs ADD COLUMN gates TEXT;      -- JSON array: the gates its attempt took
+ALTER TABLE spindle_jobs ADD COLUMN gate_wait TEXT;  -- parked: waits for room at this gate
+
+DROP INDEX spindle_jobs_fetch_idx;
+CREATE INDEX spindle_jobs_fetch_idx ON spindle_jobs (queue, priority, run_at, id)
+  WHERE state IN ('scheduled', 'available', 'retryable') AND NOT serial_held
+    AND gate_wait IS NULL;
+DROP INDEX spindle_jobs_deadline_idx;
+CREATE INDEX spindle_jobs_deadline_idx ON spindle_jobs (queue, priority, deadline, run_at, id)
+  WHERE deadline IS NOT NULL AND state IN ('scheduled', 'available', 'retryable')
+    AND NOT serial_held AND gate_wait IS NULL;
+CREATE INDEX spindle_jobs_parked_idx ON spindle_jobs (gate_wait, priority, run_at, id)
+  WHERE gate_wait IS NOT NULL;
+
+-- A lease ended: its permits go, and each of its gates that now has room lets the first job in
+-- its line go (a gate whose limit went lets go of one too; the next sweep lets go of the rest),
+-- and wakes this process's workers of its queue (spindle_wake, a function of Spindle's
+-- connections: it returns NULL).
+CREATE TRIGGER spindle_jobs_gates_released AFTER UPDATE OF lease_expires_at ON spindle_jobs
+  WHEN OLD.gates IS NOT NULL AND OLD.lease_expires_at IS NOT NULL
+    AND NEW.lease_expires_at IS NULL
+BEGIN
+  DELETE FROM spindle_permits WHERE job_id = NEW.id;
+  UPDATE spindle_jobs SET gate_wait = spindle_wake(queue)
+  WHERE id IN (
+    SELECT (SELECT w.id FROM spindle_jobs w WHERE w.gate_wait = g.value
+            ORDER BY w.priority, w.run_at, w.id LIMIT 1)
+    FROM json_each(OLD.gates) AS g
+    WHERE coalesce((SELECT l.capacity FROM spindle_limits l
+                    WHERE l.name = CASE WHEN instr(g.value, '/') > 0
+                                       THEN substr(g.value, 1, instr(g.value, '/') - 1)
+                                       ELSE g.value END), 1000000000)
+          > (SELECT count(*) FROM spindle_permits p WHERE p.gate = g.value));
+END;
+
+-- A parked job whose state changes waits no more: if it may run again, the fetch decides anew.
+CREATE TRIGGER spindle_jobs_gate_left AFTER UPDATE OF state ON spindle_jobs
+  WHEN OLD.gate_wait IS NOT NULL AND NEW.state IS NOT OLD.state
+BEGIN
+  UPDATE spindle_jobs SET gate_wait = NULL WHERE id = NEW.id;
+END;

@@ -1,0 +1,12 @@
+-- Lets go of as many of gate ?1's parked jobs, in line, as it has room for (all of them when no
+-- limit is recorded for it any more): the fetch decides again whether they start. Returns their
+-- queues.
+UPDATE spindle_jobs SET gate_wait = NULL
+WHERE id IN (
+  SELECT w.id FROM spindle_jobs w WHERE w.gate_wait = ?1
+  ORDER BY w.priority, w.run_at, w.id
+  LIMIT coalesce(max(0, (SELECT l.capacity FROM spindle_limits l
+                         WHERE l.name = CASE WHEN instr(?1, '/') > 0
+                                             THEN substr(?1, 1, instr(?1, '/') - 1) ELSE ?1 END)
+                        - (SELECT count(*) FROM spindle_permits p WHERE p.gate = ?1)), -1))
+RETURNING queue

@@ -1,0 +1,6 @@
+-- Records limit ?1 (docs/regulation.md), replacing the one of its name. ?6 = now.
+INSERT INTO spindle_limits (name, capacity, queue, kind, key, registered_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+ON CONFLICT (name) DO UPDATE
+SET capacity = excluded.capacity, queue = excluded.queue, kind = excluded.kind,
+    key = excluded.key, registered_at = excluded.registered_at

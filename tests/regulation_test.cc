@@ -1,0 +1,454 @@
+// Cluster-wide concurrency limits (docs/regulation.md): per queue, per kind and per key value,
+// on every backend; through the store's fetch directly (a pinned clock, no sleeps), under
+// threads that fetch and finish at once, and through real workers.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "regulation/admission.h"
+#include "spindle/spindle.h"
+#include "store/store.h"
+#include "testing.h"
+
+namespace spindle {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::BackendKind;
+using testing::TestBackend;
+using testing::WaitUntil;
+using Kind = JobOutcome::Kind;
+
+Limit QueueLimit(int capacity) { return {.name = "queue:default", .capacity = capacity, .queue = "default"}; }
+Limit KindLimit(const std::string& kind, int capacity) {
+  return {.name = "kind:" + kind, .capacity = capacity, .kind = kind};
+}
+Limit KeyLimit(const std::string& key, int capacity) {
+  return {.name = "per_key", .capacity = capacity, .key = key};
+}
+
+class RegulationTest : public ::testing::TestWithParam<BackendKind> {
+ protected:
+  void SetUp() override {
+    clock_ = std::make_shared<FakeClock>();
+    store_ = OpenStore({db_->url(), 4, clock_});
+    store_->Migrate();
+  }
+
+  void Limits(std::vector<Limit> limits) {
+    store_->LimitRegister(limits, {"default"}, {"a", "b"});
+    limits_ = std::move(limits);
+  }
+  std::string Insert(const std::string& kind = "a", Json args = Json::object()) {
+    return store_->JobInsertMany({{.kind = kind, .args = std::move(args)}}).front();
+  }
+  // Fetches as a worker of kinds a and b that read the recorded limits.
+  std::vector<Job> Fetch(int limit = 10, const std::string& worker = "w1", Millis lease = 30s) {
+    std::vector<Limit> recorded;
+    for (auto& info : store_->LimitList(false)) recorded.push_back(info.limit);
+    JobFetchParams p{"default", limit, worker, lease, {"a", "b"}};
+    p.limits = regulation::LimitsFor(recorded, "default", p.kinds);
+    return store_->JobFetch(p);
+  }
+  void Finish(const Job& j, Kind kind = Kind::kCompleted, const std::string& worker = "w1") {
+    ASSERT_EQ(store_->JobFinishMany(worker, {{.id = j.id, .attempt = j.attempt, .kind = kind,
+                                              .message = "boom", .delay = 0ms}})
+                  .size(),
+              1u);
+  }
+  int64_t Parked() {
+    return db_->QueryInt("SELECT count(*) FROM {jobs} WHERE gate_wait IS NOT NULL");
+  }
+  // Running jobs per gate, from the jobs alone (not the permits): what the limits promise.
+  std::map<std::string, int> RunningPerGate() {
+    regulation::Admission admission(limits_);
+    std::map<std::string, int> n;
+    auto now = clock_->Now();
+    for (const auto& j : store_->JobList({.states = {JobState::kRunning}, .limit = 100000})) {
+      if (!j.lease_expires_at || *j.lease_expires_at <= now) continue;
+      for (const auto& g : admission.Gates({j.id, j.kind, j.queue, j.args})) ++n[g];
+    }
+    return n;
+  }
+  void ExpectWithinLimits() {
+    std::map<std::string, int> cap;
+    for (const auto& l : limits_) cap[l.name] = l.capacity;
+    for (const auto& [gate, n] : RunningPerGate()) {
+      EXPECT_LE(n, cap[std::string(regulation::LimitOfGate(gate))]) << gate;
+    }
+  }
+
+  std::unique_ptr<TestBackend> db_ = TestBackend::Make(GetParam());
+  std::shared_ptr<FakeClock> clock_;
+  std::unique_ptr<Store> store_;
+  std::vector<Limit> limits_;
+};
+
+TEST_P(RegulationTest, AQueueLimitCapsRunningJobsAcrossWorkers) {
+  Limits({QueueLimit(2)});
+  for (int i = 0; i < 5; ++i) Insert();
+  auto first = Fetch(10, "w1");
+  EXPECT_EQ(first.size(), 2u);
+  EXPECT_TRUE(Fetch(10, "w2").empty());
+  EXPECT_EQ(Parked(), 3);  // met once, parked: later fetches do not read past them
+  Finish(first[0]);
+  EXPECT_EQ(Parked(), 2);  // the release let the first in line go
+  auto next = Fetch(10, "w2");
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_TRUE(Fetch(10, "w2").empty());
+  ExpectWithinLimits();
+}
+
+TEST_P(RegulationTest, AKindLimitHoldsBackOnlyItsKind) {
+  Limits({KindLimit("a", 1)});
+  for (int i = 0; i < 3; ++i) Insert("a");
+  for (int i = 0; i < 2; ++i) Insert("b");
+  auto got = Fetch(10);
+  std::multiset<std::string> kinds;
+  for (const auto& j : got) kinds.insert(j.kind);
+  EXPECT_EQ(kinds, (std::multiset<std::string>{"a", "b", "b"}));
+  EXPECT_EQ(Parked(), 2);
+  EXPECT_TRUE(Fetch(10).empty());
+  for (const auto& j : got) Finish(j);
+  auto after = Fetch(10);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].kind, "a");
+}
+
+TEST_P(RegulationTest, AKeyLimitsEachValueOnItsOwn) {
+  Limits({KeyLimit("customer.id", 1)});
+  std::map<std::string, std::string> first_of;
+  for (int round = 0; round < 2; ++round) {
+    for (auto customer : {"acme", "globex"}) {
+      auto id = Insert("a", {{"customer", {{"id", customer}}}});
+      first_of.emplace(customer, id);
+    }
+    Insert("a", {{"customer", {{"id", 7}}}});  // a number is a value too
+  }
+  Insert("a", {{"other", 1}});  // no value at the key: not limited
+  auto got = Fetch(10);
+  EXPECT_EQ(got.size(), 4u);  // acme, globex, 7 and the unkeyed one
+  EXPECT_EQ(Parked(), 3);
+  ExpectWithinLimits();
+  for (const auto& j : got) {
+    if (j.id == first_of["acme"]) Finish(j);
+  }
+  auto next = Fetch(10);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].args["customer"]["id"], "acme");
+  auto usage = store_->LimitList(true);
+  ASSERT_EQ(usage.size(), 1u);
+  EXPECT_EQ(usage[0].running, 3);
+  EXPECT_EQ(usage[0].waiting, 2);
+  EXPECT_EQ(usage[0].keys, 3);
+}
+
+// However an attempt ends, its gates are free again, and only then.
+TEST_P(RegulationTest, EveryEndOfALeaseReleasesItsGates) {
+  Limits({QueueLimit(1)});
+  for (int i = 0; i < 6; ++i) Insert();
+  int takes = 0;
+  auto take = [&] {
+    ++takes;
+    auto got = Fetch(10);
+    EXPECT_EQ(got.size(), 1u) << "take " << takes;
+    return got.empty() ? Job{} : got[0];
+  };
+  Finish(take(), Kind::kError);    // retryable
+  Finish(take(), Kind::kDiscard);  // failed
+  Finish(take(), Kind::kRelease);  // a nap
+  // Cancelled while it runs: its process may live, so the gate stays taken until the worker
+  // reports the attempt's end.
+  Job running = take();
+  store_->JobCancel(running.id);
+  EXPECT_TRUE(Fetch(10).empty());
+  EXPECT_TRUE(store_->JobFinishMany("w1", {{.id = running.id, .attempt = running.attempt,
+                                            .kind = Kind::kCompleted}})
+                  .empty());  // refused, but the lease ended
+  // A worker that died: its lease expires, and the rescue that ends it lets the next in line go
+  // (parked jobs wait for a release; a job not yet parked would start at once).
+  Job lost = take();
+  clock_->Advance(31s);
+  EXPECT_TRUE(Fetch(10).empty());
+  EXPECT_EQ(store_->JobRescue(100), 1);
+  EXPECT_EQ(store_->JobGet(lost.id)->lease_expires_at, std::nullopt);
+  Job after = take();
+  EXPECT_NE(after.id, lost.id);
+  EXPECT_TRUE(Fetch(10).empty());
+  ExpectWithinLimits();
+}
+
+// A lease that expired counts no more, even before a rescue ends it: its worker's commands were
+// killed before it expired.
+TEST_P(RegulationTest, AnExpiredLeaseCountsNoMore) {
+  Limits({QueueLimit(1)});
+  Insert();
+  Job lost = Fetch(10).at(0);
+  clock_->Advance(31s);
+  std::string next = Insert();
+  auto got = Fetch(10);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].id, next);
+}
+
+TEST_P(RegulationTest, ALimitThatGrowsOrGoesLetsItsWaitingJobsGo) {
+  Limits({QueueLimit(1)});
+  for (int i = 0; i < 5; ++i) Insert();
+  EXPECT_EQ(Fetch(10).size(), 1u);
+  EXPECT_EQ(Parked(), 4);
+  Limits({QueueLimit(3)});
+  EXPECT_EQ(Parked(), 2);  // room for two more
+  EXPECT_EQ(Fetch(10).size(), 2u);
+  Limits({});  // a worker of this queue that declares none: the limit goes
+  EXPECT_EQ(store_->LimitList(false).size(), 0u);
+  EXPECT_EQ(Parked(), 0);
+  EXPECT_EQ(Fetch(10).size(), 2u);
+}
+
+TEST_P(RegulationTest, AWorkerRemovesOnlyTheLimitsOfItsOwnQueuesAndKinds) {
+  store_->LimitRegister({{.name = "other", .capacity = 2, .queue = "q2"}}, {"q2"}, {});
+  store_->LimitRegister({KindLimit("a", 1)}, {"default"}, {"a"});
+  std::set<std::string> names;
+  for (auto& l : store_->LimitList(false)) names.insert(l.limit.name);
+  EXPECT_EQ(names, (std::set<std::string>{"kind:a", "other"}));
+  EXPECT_THROW(store_->LimitRegister({{.name = "bad/name"}}, {}, {}), Error);
+}
+
+// A job let go by a release that is cancelled before it starts leaves the next in line parked
+// at a gate with room: the leader's sweep lets that one go.
+TEST_P(RegulationTest, TheSweepLetsGoWhatNoReleaseDid) {
+  Limits({QueueLimit(1)});
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(Insert());
+  auto got = Fetch(10);
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(Parked(), 2);
+  EXPECT_EQ(store_->LimitSweep(), 0);  // no room
+  Finish(got[0]);                      // lets ids[1] go
+  ASSERT_EQ(Parked(), 1);
+  store_->JobCancel(ids[1]);
+  EXPECT_EQ(Parked(), 1);  // nothing let ids[2] go
+  EXPECT_EQ(store_->LimitSweep(), 1);
+  EXPECT_EQ(Parked(), 0);
+  auto next = Fetch(10);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].id, ids[2]);
+}
+
+// A parked job that a person cancels leaves its line.
+TEST_P(RegulationTest, ACancelledWaitingJobLeavesItsLine) {
+  Limits({QueueLimit(1)});
+  Insert();
+  std::string waiting = Insert();
+  ASSERT_EQ(Fetch(10).size(), 1u);
+  ASSERT_EQ(Parked(), 1);
+  store_->JobCancel(waiting);
+  EXPECT_EQ(Parked(), 0);
+  EXPECT_EQ(store_->LimitList(true).at(0).waiting, 0);
+}
+
+// Random fetches, outcomes, cancels, expiries and rescues by three workers: after every step no
+// gate has more live leases than its capacity, and at the end every job ran.
+TEST_P(RegulationTest, RandomStepsNeverExceedALimit) {
+  Limits({QueueLimit(4), KindLimit("a", 2), KeyLimit("customer", 1)});
+  std::mt19937 rng(20261204);
+  for (int i = 0; i < 60; ++i) {
+    Json args = Json::object();
+    if (rng() % 3) args["customer"] = static_cast<int>(rng() % 4);
+    Insert(rng() % 2 ? "a" : "b", args);
+  }
+  std::vector<std::pair<std::string, Job>> held;  // worker, job
+  for (int step = 0; step < 400; ++step) {
+    std::string worker = "w" + std::to_string(rng() % 3);
+    switch (rng() % 6) {
+      case 0:
+      case 1:
+        for (auto& j : Fetch(1 + rng() % 3, worker, 5s)) held.emplace_back(worker, j);
+        break;
+      case 2:
+      case 3:
+        if (!held.empty()) {
+          auto i = rng() % held.size();
+          Kind kind = rng() % 4 ? Kind::kCompleted : Kind::kError;
+          store_->JobFinishMany(held[i].first, {{.id = held[i].second.id,
+                                                 .attempt = held[i].second.attempt,
+                                                 .kind = kind, .message = "boom"}});
+          held.erase(held.begin() + static_cast<long>(i));
+        }
+        break;
+      case 4:
+        clock_->Advance(Millis(1000 + rng() % 3000));  // some leases expire
+        store_->JobRescue(100);
+        break;
+      case 5:
+        store_->LimitSweep();
+        break;
+    }
+    ExpectWithinLimits();
+    if (HasFailure()) FAIL() << "at step " << step;
+  }
+  // Drain: everything left runs, within the limits, and nothing stays parked.
+  for (int round = 0; round < 500; ++round) {
+    for (auto& [w, j] : held) store_->JobFinishMany(w, {{.id = j.id, .attempt = j.attempt, .kind = Kind::kCompleted}});
+    held.clear();
+    clock_->Advance(2s);
+    store_->JobRescue(100);
+    for (auto& j : Fetch(10, "w0", 60s)) held.emplace_back("w0", j);
+    ExpectWithinLimits();
+    if (held.empty() && db_->QueryInt("SELECT count(*) FROM {jobs} WHERE state NOT IN "
+                                      "('completed', 'failed')") == 0) {
+      break;
+    }
+    if (held.empty()) store_->LimitSweep();
+  }
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM {jobs} WHERE state NOT IN ('completed', 'failed')"), 0);
+  EXPECT_EQ(Parked(), 0);
+  EXPECT_EQ(db_->QueryInt(GetParam() == BackendKind::kPostgres ? "SELECT count(*) FROM spindle.permits"
+                                                               : "SELECT count(*) FROM spindle_permits"),
+            0);
+}
+
+// Eight threads, each with its own store, fetch and finish at once: the jobs they hold at any
+// moment (counted in memory, from fetch's return to before the finish) never exceed a limit.
+TEST_P(RegulationTest, ConcurrentFetchersNeverExceedALimit) {
+  Limits({QueueLimit(3), KeyLimit("customer", 1)});
+  std::vector<JobSpec> specs;
+  for (int i = 0; i < 300; ++i) specs.push_back({.kind = "a", .args = {{"customer", i % 5}}});
+  store_->JobInsertMany(specs);
+  std::atomic<int> holding{0}, most{0}, done{0};
+  std::mutex mu;
+  std::map<int, int> per_customer;
+  int most_per_customer = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      auto store = OpenStore({db_->url(), 1});
+      std::string worker = "t" + std::to_string(t);
+      auto deadline = std::chrono::steady_clock::now() + 120s;
+      while (done < 300 && std::chrono::steady_clock::now() < deadline) {
+        JobFetchParams p{"default", 2, worker, 30s, {"a"}};
+        p.limits = limits_;
+        auto jobs = store->JobFetch(p);
+        if (jobs.empty()) {
+          std::this_thread::sleep_for(1ms);
+          continue;
+        }
+        int now = holding += static_cast<int>(jobs.size());
+        for (int m = most; now > m && !most.compare_exchange_weak(m, now);) {}
+        {
+          std::lock_guard lock(mu);
+          for (const auto& j : jobs) {
+            most_per_customer = std::max(most_per_customer, ++per_customer[j.args["customer"]]);
+          }
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(200 * t));
+        std::vector<JobOutcome> outcomes;
+        {
+          std::lock_guard lock(mu);
+          for (const auto& j : jobs) --per_customer[j.args["customer"]];
+        }
+        holding -= static_cast<int>(jobs.size());
+        for (const auto& j : jobs) outcomes.push_back({.id = j.id, .attempt = j.attempt});
+        done += static_cast<int>(store->JobFinishMany(worker, outcomes).size());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(done, 300);
+  EXPECT_LE(most, 3);
+  EXPECT_GE(most, 2);  // the limit, not the threads, was what held them back
+  EXPECT_EQ(most_per_customer, 1);
+}
+
+// Real workers: two of them, five slots each, a kind limited to 2 cluster-wide.
+TEST_P(RegulationTest, RealWorkersStayWithinALimit) {
+  std::atomic<int> running{0}, most{0}, ran{0};
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < 2; ++i) {
+    WorkerOptions o{.database_url = db_->url(), .queues = {QueueOptions{"default", 5}}};
+    o.limits = {KindLimit("a", 2)};
+    auto w = std::make_unique<Worker>(o);
+    w->Register("a", [&](JobContext&) {
+      int now = ++running;
+      for (int m = most; now > m && !most.compare_exchange_weak(m, now);) {}
+      std::this_thread::sleep_for(20ms);
+      --running;
+      ++ran;
+      return JobResult::Done();
+    });
+    w->Start();
+    workers.push_back(std::move(w));
+  }
+  auto client = Client::Open({db_->url()});
+  std::vector<JobSpec> specs(30, JobSpec{.kind = "a"});
+  client->EnqueueMany(specs);
+  ASSERT_TRUE(WaitUntil([&] { return ran == 30; }, 120s));
+  for (auto& w : workers) w->Stop();
+  EXPECT_LE(most, 2);
+  auto limits = client->Limits();
+  ASSERT_EQ(limits.size(), 1u);
+  EXPECT_EQ(limits[0].running, 0);
+  EXPECT_EQ(limits[0].waiting, 0);
+}
+
+// The command line: limits from the configuration, bad ones refused, `spindle limits list`.
+TEST_P(RegulationTest, CommandLine) {
+  auto run = [&](const std::string& args) {
+    return testing::Cli("--database " + testing::Quote(db_->url()) + " " + args);
+  };
+  auto empty = run("limits list");
+  ASSERT_EQ(empty.status, 0) << empty.output;
+  EXPECT_NE(empty.out.find("no limits recorded"), std::string::npos) << empty.out;
+
+  std::string dir = ::testing::TempDir();
+  auto config = [&](const std::string& toml) {
+    std::string path = dir + "/limits-" + testing::Name(GetParam()) + ".toml";
+    std::ofstream(path) << toml;
+    return run("--config " + testing::Quote(path) + " serve");
+  };
+  auto missing = config("[limits.per_customer]\nkey = \"customer\"\n");
+  EXPECT_EQ(missing.status, 2) << missing.output;
+  EXPECT_NE(missing.err.find("'limits.per_customer.capacity' is required"), std::string::npos)
+      << missing.err;
+  auto bad_key = config("[limits.x]\ncapacity = 2\nkey = \"a..b\"\n");
+  EXPECT_EQ(bad_key.status, 2) << bad_key.output;
+  EXPECT_NE(bad_key.err.find("limit 'x': key must be a path"), std::string::npos) << bad_key.err;
+  auto zero = config("[queues.default]\nlimit = 0\n");
+  EXPECT_EQ(zero.status, 2) << zero.output;
+  EXPECT_NE(zero.err.find("queues.default.limit"), std::string::npos) << zero.err;
+  auto unknown = config("[limits.x]\ncapacity = 2\nkeys = \"a\"\n");
+  EXPECT_EQ(unknown.status, 2) << unknown.output;
+  EXPECT_NE(unknown.err.find("unknown key 'limits.x.keys'"), std::string::npos) << unknown.err;
+  EXPECT_EQ(store_->LimitList(false).size(), 0u);  // nothing was recorded
+
+  Limits({KindLimit("a", 1), KeyLimit("customer", 2)});
+  Insert("a", {{"customer", 1}});
+  Insert("a", {{"customer", 1}});
+  ASSERT_EQ(Fetch(10).size(), 1u);
+  auto list = run("limits list");
+  ASSERT_EQ(list.status, 0) << list.output;
+  EXPECT_NE(list.out.find("kind:a"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("customer"), std::string::npos) << list.out;
+  auto json = run("--json limits list");
+  ASSERT_EQ(json.status, 0) << json.output;
+  auto limits = Json::parse(json.out);
+  ASSERT_EQ(limits.size(), 2u);
+  EXPECT_EQ(limits[0]["name"], "kind:a");
+  EXPECT_EQ(limits[0]["running"], 1);
+  EXPECT_EQ(limits[0]["waiting"], 1);
+  EXPECT_EQ(limits[1]["name"], "per_key");
+  EXPECT_EQ(limits[1]["running"], 1);
+  EXPECT_EQ(limits[1]["keys"], 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RegulationTest, ::testing::ValuesIn(testing::kAllBackends),
+                         [](const auto& info) { return testing::Name(info.param); });
+
+}  // namespace
+}  // namespace spindle
