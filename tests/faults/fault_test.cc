@@ -652,8 +652,10 @@ std::string FaultSuite::ConfigFor(const std::string& tag) {
                                  tag, kWorkerToml, kClusterToml);
   toml += fmt::format("[queues.default]\nconcurrency = {}\n", kConcurrency);
   for (const char* kind : {"plain", "steps", "fanout"}) {
-    toml += fmt::format("[kinds.{}]\ncommand = {}\ntimeout = \"60s\"\nkill_grace = \"{}\"\n", kind,
-                        cmd, kKillGrace);
+    // The tag passes to the commands, which the suite finds by it.
+    toml += fmt::format("[kinds.{}]\ncommand = {}\ntimeout = \"60s\"\nkill_grace = \"{}\"\n"
+                        "env_allow = [\"PATH\", \"SPINDLE_FAULT_TAG\"]\n",
+                        kind, cmd, kKillGrace);
   }
   for (int a = 1; a <= kAssignments; ++a) {
     toml += fmt::format(
