@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "runtime/command.h"
 #include "testing.h"
 
 namespace spindle {
@@ -227,6 +228,31 @@ TEST_P(CommandLimitsTest, ServeAppliesAKindsControlsFromTheConfiguration) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, CommandLimitsTest, ::testing::ValuesIn(testing::kAllBackends),
                          [](const auto& info) { return testing::Name(info.param); });
+
+// A command that ignores SIGXCPU is SIGKILLed a second later, and the message says why it likely
+// was. (No store involved: the runner alone.)
+TEST(CommandLimitsRun, SigkillUnderACpuLimitNamesTheLimit) {
+  runtime::CommandRun run{.argv = {"/bin/sh", "-c", "trap '' XCPU; while :; do :; done"}};
+  run.limits.cpu = 1s;
+  run.deadline = std::chrono::steady_clock::now() + 120s;
+  auto r = runtime::RunCommand(run);
+  EXPECT_EQ(r.signal, SIGKILL);
+  EXPECT_EQ(r.Describe(),
+            "killed by signal 9 (SIGKILL); a likely cause: its CPU limit of 1 s (SIGKILL a second "
+            "past it when SIGXCPU is caught or ignored)");
+}
+
+// A failed allocation is invisible from outside; a crash under a memory limit names it.
+TEST(CommandLimitsRun, ACrashUnderAMemoryLimitNamesTheLimit) {
+  runtime::CommandRun run{.argv = {"/bin/sh", "-c", "kill -SEGV $$"}};
+  run.limits.memory = uint64_t{256} << 20;
+  auto r = runtime::RunCommand(run);
+  EXPECT_EQ(r.Describe(),
+            "killed by signal 11 (SIGSEGV); a likely cause: an allocation refused under its "
+            "memory limit of 256 MiB");
+  run.limits = {};
+  EXPECT_EQ(runtime::RunCommand(run).Describe(), "killed by signal 11 (SIGSEGV)");
+}
 
 // Bad values are refused with the key named, exit 2, and nothing created.
 TEST(CommandLimitsConfig, BadValuesNameTheirKey) {

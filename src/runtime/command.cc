@@ -630,7 +630,7 @@ std::string CommandResult::Describe() const {
     if (signal == SIGXCPU && limits.cpu && !timed_out && !cancelled) {
       how = "exceeded its " + CpuLimit(*limits.cpu) + " (SIGXCPU)";
     } else if (signal == SIGKILL && limits.cpu && !timed_out && !cancelled) {
-      how += "; likely cause: its " + CpuLimit(*limits.cpu) +
+      how += "; a likely cause: its " + CpuLimit(*limits.cpu) +
              " (SIGKILL a second past it when SIGXCPU is caught or ignored)";
     } else if ((signal == SIGSEGV || signal == SIGABRT || signal == SIGBUS) && limits.memory) {
       how += "; a likely cause: an allocation refused under its memory limit of " +
