@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -38,6 +39,24 @@ struct BackoffOptions {
   double jitter = 0.2;   // +/- fraction. Default: 0.2
 };
 
+// Resource limits of an external command (setrlimit), set on the command's process only, not on
+// the supervisor that kills it. A process the command starts inherits them and has its own count.
+// A value above the worker's own hard limit is capped at it. Unset: the worker's limits.
+struct CommandLimits {
+  // CPU time (RLIMIT_CPU): SIGXCPU at this much, SIGKILL a second later. Whole seconds, >= 1 s.
+  std::optional<std::chrono::seconds> cpu;
+  // Address space in bytes (RLIMIT_AS): allocations beyond it fail inside the command.
+  std::optional<uint64_t> memory;
+  // Open files (RLIMIT_NOFILE): opening more fails with EMFILE inside the command.
+  std::optional<uint64_t> files;
+};
+
+// The environment of a kind's command when its env_allow is unset: names passed through from
+// the worker's environment (a trailing '*' matches a prefix). Nothing else of the worker's
+// (database URLs, SPINDLE_*, PGPASSWORD, ...) is passed on unless allowed.
+inline const std::vector<std::string> kDefaultCommandEnv = {"PATH", "HOME",   "LANG", "LC_*",
+                                                           "TZ",   "TMPDIR", "USER"};
+
 // An external command run as a job handler (any language).
 struct CommandOptions {
   std::vector<std::string> argv;  // exactly as executed, no shell
@@ -48,6 +67,17 @@ struct CommandOptions {
   // kill_grace + 1 s must fit in the cluster's heartbeat_timeout (beside two heartbeat
   // intervals) and in half the lease; Start() refuses options that break this. Default: 5 s.
   Millis kill_grace{5000};
+  // Controls of a kind's command (docs/jobs.md, "Commands under control"); an assignment's
+  // command uses only argv and kill_grace. The niceness (0..19) the command runs at; below the
+  // worker's own it fails the attempt unless the worker may lower it. Unset: the worker's.
+  std::optional<int> nice;
+  CommandLimits rlimits;
+  // The working directory; a missing one fails the attempt. Empty: the worker's.
+  std::string cwd;
+  // The command's environment: these names from the worker's (unset: kDefaultCommandEnv), then
+  // `env`, which wins.
+  std::optional<std::vector<std::string>> env_allow;
+  std::map<std::string, std::string> env;
 };
 
 // Cluster coordination: membership, leader election, partitioned dispatch and assignments

@@ -1,5 +1,6 @@
 #include "cli/config.h"
 
+#include <cctype>
 #include <set>
 #include <sstream>
 
@@ -8,6 +9,7 @@
 
 #include "cli/options.h"
 #include "core/duration.h"
+#include "runtime/command_controls.h"
 #include "spindle/error.h"
 
 namespace spindle::cli {
@@ -159,6 +161,89 @@ Schedule ReadSchedule(const std::string& path, const std::string& name, const to
     Fail(path, e.what());
   }
   return s;
+}
+
+// An address-space size: whole bytes, or a string with a unit ("512MiB", "2GiB", "100MB").
+uint64_t ReadBytes(const std::string& path, const toml::node& n, const std::string& key) {
+  constexpr uint64_t kMin = uint64_t{1} << 20, kMax = uint64_t{1} << 50;
+  const std::string what = fmt::format(
+      "'{}' must be a size from 1MiB to 1PiB: bytes (536870912) or a string with a unit, "
+      "KiB, MiB, GiB, TiB or KB, MB, GB, TB (\"512MiB\"), got {}",
+      key, Shown(n));
+  uint64_t bytes = 0;
+  if (auto v = n.value_exact<int64_t>()) {
+    if (*v < 0) Fail(path, what);
+    bytes = static_cast<uint64_t>(*v);
+  } else if (auto s = n.value_exact<std::string>()) {
+    static constexpr std::pair<const char*, uint64_t> kUnits[] = {
+        {"KiB", uint64_t{1} << 10}, {"MiB", uint64_t{1} << 20}, {"GiB", uint64_t{1} << 30},
+        {"TiB", uint64_t{1} << 40}, {"KB", 1000},  {"MB", 1000000},  {"GB", 1000000000},
+        {"TB", 1000000000000}};
+    size_t digits = 0;
+    while (digits < s->size() && std::isdigit(static_cast<unsigned char>((*s)[digits]))) ++digits;
+    const std::string unit = s->substr(digits);
+    uint64_t scale = 0;
+    for (const auto& [name, size] : kUnits) scale = unit == name ? size : scale;
+    if (digits == 0 || digits > 16 || scale == 0) Fail(path, what);
+    const uint64_t count = std::stoull(s->substr(0, digits));
+    if (count > kMax / scale) Fail(path, what);
+    bytes = count * scale;
+  } else {
+    Fail(path, what);
+  }
+  if (bytes < kMin || bytes > kMax) Fail(path, what);
+  return bytes;
+}
+
+// A kind's command controls (docs/jobs.md, "Commands under control"): nice, rlimits, cwd,
+// env_allow and env. Whether cwd exists is checked by `spindle serve`, where the command runs.
+void ReadCommandControls(const std::string& path, const toml::table& t, const std::string& at,
+                         CommandOptions* c) {
+  if (auto v = Int(path, t, "nice", at, 0, 19)) c->nice = static_cast<int>(*v);
+  if (const auto* n = t.get("rlimits")) {
+    const std::string in = at + "rlimits.";
+    const auto* l = n->as_table();
+    if (l == nullptr) Fail(path, fmt::format("'{}rlimits' must be a table", at));
+    OnlyKeys(path, *l, in, {"cpu", "memory", "files"});
+    if (auto v = Dur(path, *l, "cpu", in)) {
+      if (v->count() % 1000 != 0) {
+        Fail(path, fmt::format("'{}cpu' must be whole seconds (\"30s\", \"2m\"), got \"{}\"",
+                               in, *Str(path, *l, "cpu", in)));
+      }
+      c->rlimits.cpu = std::chrono::duration_cast<std::chrono::seconds>(*v);
+    }
+    if (const auto* m = l->get("memory")) c->rlimits.memory = ReadBytes(path, *m, in + "memory");
+    if (auto v = Int(path, *l, "files", in, 3, 1 << 30)) c->rlimits.files = static_cast<uint64_t>(*v);
+  }
+  if (auto v = Str(path, t, "cwd", at)) {
+    if (v->empty()) Fail(path, fmt::format("'{}cwd' must name a directory", at));
+    c->cwd = *v;
+  }
+  if (t.get("env_allow")) {
+    c->env_allow = Strings(path, t, "env_allow", at, false);
+    for (const auto& name : *c->env_allow) {
+      if (!runtime::IsEnvPattern(name)) {
+        Fail(path, fmt::format("'{}env_allow' entry \"{}\" must be a variable name, or a prefix "
+                               "followed by '*' (\"LC_*\")",
+                               at, name));
+      }
+    }
+  }
+  if (const auto* n = t.get("env")) {
+    const auto* e = n->as_table();
+    if (e == nullptr) Fail(path, fmt::format("'{}env' must be a table of strings", at));
+    for (const auto& [name, value] : *e) {
+      const std::string key(name.str());
+      auto v = value.value_exact<std::string>();
+      if (!v) {
+        Fail(path, fmt::format("'{}env.{}' must be a string, got {}", at, key, Shown(value)));
+      }
+      if (key.find('=') != std::string::npos) {
+        Fail(path, fmt::format("'{}env.{}': a variable name cannot have '='", at, key));
+      }
+      c->env[key] = *v;
+    }
+  }
 }
 
 }  // namespace
@@ -338,7 +423,7 @@ Config LoadConfig(const std::string& path) {
       const auto& t = *node.as_table();
       OnlyKeys(path, t, at,
                {"command", "timeout", "kill_grace", "max_attempts", "queue", "priority",
-                "serial", "limit"});
+                "serial", "limit", "nice", "rlimits", "cwd", "env_allow", "env"});
       KindConfig k;
       if (auto v = Int(path, t, "limit", at, 1, 1000000)) {
         c.worker.limits.push_back({.name = "kind:" + std::string(name.str()),
@@ -349,6 +434,7 @@ Config LoadConfig(const std::string& path) {
       k.defaults.timeout = Dur(path, t, "timeout", at);
       k.command.timeout = k.defaults.timeout;
       if (auto v = Dur(path, t, "kill_grace", at, true)) k.command.kill_grace = *v;
+      ReadCommandControls(path, t, at, &k.command);
       if (auto v = Int(path, t, "max_attempts", at, 1, kIntMax)) {
         k.defaults.max_attempts = static_cast<int>(*v);
       }

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -160,13 +161,13 @@ void UntrackGroup(pid_t pgid) {
 }
 
 // Where execvp would look for `name`, in order: the name itself if it has a '/', else each
-// directory of PATH (an empty entry is the current directory; glibc's default if unset).
-std::vector<std::string> ExecPaths(const std::string& name) {
+// directory of `path` (PATH's value: an empty entry is the current directory; glibc's default if
+// null).
+std::vector<std::string> ExecPaths(const std::string& name, const char* path) {
   if (name.find('/') != std::string::npos) return {name};
   std::vector<std::string> paths;
   if (name.empty()) return paths;
-  const char* env = std::getenv("PATH");
-  std::string_view dirs = env != nullptr ? env : "/bin:/usr/bin";
+  std::string_view dirs = path != nullptr ? path : "/bin:/usr/bin";
   while (true) {
     size_t colon = dirs.find(':');
     std::string_view dir = dirs.substr(0, colon);
@@ -177,14 +178,81 @@ std::vector<std::string> ExecPaths(const std::string& name) {
   return paths;
 }
 
-// Reads one int written whole by the supervisor or the command, blocking until it arrives or
-// every writer is gone. Returns false at EOF.
-bool ReadIntBlocking(int fd, int* value) {
+// Reads one StartError written whole by the supervisor or the command, blocking until it
+// arrives or every writer is gone. Returns false at EOF.
+bool ReadStartError(int fd, StartError* value) {
   ssize_t n;
   do {
     n = ::read(fd, value, sizeof(*value));
   } while (n < 0 && errno == EINTR);
   return n == sizeof(*value);  // pipe writes this small are atomic
+}
+
+// "512 MiB", "1 GiB", or bytes when not a whole number of either.
+std::string Bytes(uint64_t n) {
+  static constexpr std::pair<uint64_t, const char*> kUnits[] = {
+      {uint64_t{1} << 40, "TiB"}, {uint64_t{1} << 30, "GiB"}, {uint64_t{1} << 20, "MiB"},
+      {uint64_t{1} << 10, "KiB"}};
+  for (const auto& [size, unit] : kUnits) {
+    if (n >= size && n % size == 0) return std::to_string(n / size) + " " + unit;
+  }
+  return std::to_string(n) + " bytes";
+}
+
+std::string CpuLimit(std::chrono::seconds s) {
+  return "CPU limit of " + std::to_string(s.count()) + " s";
+}
+
+// The rlimits C sets on itself: the soft limit as asked, capped at the current hard limit (only
+// a privileged process could raise that), and the hard limit lowered to it so that the command
+// cannot raise it back. CPU keeps one second more as its hard limit: SIGXCPU first, SIGKILL
+// then. Each entry's name is for messages.
+std::vector<std::pair<PlannedLimit, std::string>> PlanLimits(const CommandLimits& limits) {
+  std::vector<std::pair<PlannedLimit, std::string>> out;
+  auto add = [&](int resource, uint64_t want, uint64_t hard_extra, std::string name) {
+    rlimit current{};
+    if (getrlimit(resource, &current) != 0) current.rlim_max = RLIM_INFINITY;
+    const rlim_t soft = std::min<rlim_t>(want, current.rlim_max);
+    const rlim_t hard =
+        soft >= current.rlim_max - hard_extra ? current.rlim_max : soft + hard_extra;
+    out.push_back({PlannedLimit{resource, {soft, hard}}, std::move(name)});
+  };
+  if (limits.cpu) {
+    add(RLIMIT_CPU, static_cast<uint64_t>(limits.cpu->count()), 1, CpuLimit(*limits.cpu));
+  }
+  if (limits.memory) add(RLIMIT_AS, *limits.memory, 0, "memory limit of " + Bytes(*limits.memory));
+  if (limits.files) {
+    add(RLIMIT_NOFILE, *limits.files, 0, "open-files limit of " + std::to_string(*limits.files));
+  }
+  return out;
+}
+
+// Why C did not start, for the error list.
+std::string StartErrorText(const CommandRun& run, const StartError& error,
+                           const std::vector<std::pair<PlannedLimit, std::string>>& limits) {
+  const std::string why = ErrnoText(error.err);
+  const std::string& program = run.argv[0];
+  if (error.step == kStartCwd) {
+    return "cannot run '" + program + "' in directory '" + run.cwd + "': " + why;
+  }
+  if (error.step == kStartNice) {
+    errno = 0;
+    const int own = getpriority(PRIO_PROCESS, 0);
+    return "cannot run '" + program + "' at niceness " + std::to_string(run.nice.value_or(0)) +
+           ": " + why +
+           (errno == 0 ? " (the worker runs at " + std::to_string(own) +
+                             "; only a privileged worker may go lower)"
+                       : "");
+  }
+  const size_t limit = static_cast<size_t>(error.step - kStartLimit);
+  if (error.step >= kStartLimit && limit < limits.size()) {
+    return "cannot set the " + limits[limit].second + " of '" + program + "': " + why;
+  }
+  std::string text = "cannot execute '" + program + "': " + why;
+  if (error.err == ENOMEM && run.limits.memory) {
+    text += " (under its memory limit of " + Bytes(*run.limits.memory) + ")";
+  }
+  return text;
 }
 
 void WaitForExit(pid_t pid, int* status) {
@@ -559,6 +627,15 @@ std::string CommandResult::Describe() const {
     } else {
       how = "exit status unknown";
     }
+    if (signal == SIGXCPU && limits.cpu && !timed_out && !cancelled) {
+      how = "exceeded its " + CpuLimit(*limits.cpu) + " (SIGXCPU)";
+    } else if (signal == SIGKILL && limits.cpu && !timed_out && !cancelled) {
+      how += "; a likely cause: its " + CpuLimit(*limits.cpu) +
+             " (SIGKILL a second past it when SIGXCPU is caught or ignored)";
+    } else if ((signal == SIGSEGV || signal == SIGABRT || signal == SIGBUS) && limits.memory) {
+      how += "; a likely cause: an allocation refused under its memory limit of " +
+             Bytes(*limits.memory);
+    }
     if (timed_out) {
       out = "timed out after deadline; " + how;
     } else if (cancelled) {
@@ -574,6 +651,7 @@ std::string CommandResult::Describe() const {
 
 CommandResult RunCommand(const CommandRun& run) {
   CommandResult result;
+  result.limits = run.limits;
   if (run.argv.empty()) {
     result.error = "cannot execute: empty argv";
     return result;
@@ -594,13 +672,26 @@ CommandResult RunCommand(const CommandRun& run) {
   }
 
   // Everything the supervisor and the command need, made before fork (see supervisor.h).
-  const std::vector<std::string> paths = ExecPaths(run.argv[0]);
+  std::vector<char*> cenv;
+  const char* path_value = std::getenv("PATH");
+  if (run.env) {
+    path_value = nullptr;
+    for (const std::string& entry : *run.env) {
+      cenv.push_back(const_cast<char*>(entry.c_str()));
+      if (entry.rfind("PATH=", 0) == 0) path_value = entry.c_str() + 5;
+    }
+    cenv.push_back(nullptr);
+  }
+  const std::vector<std::string> paths = ExecPaths(run.argv[0], path_value);
   std::vector<const char*> cpaths;
   for (const std::string& path : paths) cpaths.push_back(path.c_str());
   cpaths.push_back(nullptr);
   std::vector<char*> cargv;
   for (const std::string& arg : run.argv) cargv.push_back(const_cast<char*>(arg.c_str()));
   cargv.push_back(nullptr);
+  const auto limits = PlanLimits(run.limits);
+  std::vector<PlannedLimit> climits;
+  for (const auto& [limit, name] : limits) climits.push_back(limit);
   const SupervisorPlan plan{.lifeline = lifeline,
                             .stdin_fd = in_read.get(),
                             .stdout_fd = out_write.get(),
@@ -609,8 +700,13 @@ CommandResult RunCommand(const CommandRun& run) {
                             .status_fd = status_write.get(),
                             .paths = cpaths.data(),
                             .argv = cargv.data(),
-                            .envp = environ,
-                            .dead_by = run.fence ? run.fence->slot() : nullptr};
+                            .envp = run.env ? cenv.data() : environ,
+                            .dead_by = run.fence ? run.fence->slot() : nullptr,
+                            .cwd = run.cwd.empty() ? nullptr : run.cwd.c_str(),
+                            .set_nice = run.nice.has_value(),
+                            .nice = run.nice.value_or(0),
+                            .limits = climits.data(),
+                            .limit_count = static_cast<int>(climits.size())};
 
   const pid_t pid = ForkBare();
   if (pid == 0) RunSupervisor(plan);
@@ -625,11 +721,11 @@ CommandResult RunCommand(const CommandRun& run) {
     result.error = cannot + ErrnoText(err);
     return result;
   }
-  // EOF as soon as the command has exec'd; an errno if it could not be started.
-  if (ReadIntBlocking(exec_error_read.get(), &err)) {
+  // EOF as soon as the command has exec'd; a StartError if it could not be started.
+  if (StartError start; ReadStartError(exec_error_read.get(), &start)) {
     int status;
     WaitForExit(pid, &status);  // it exits as soon as it has reaped the command
-    result.error = cannot + ErrnoText(err);
+    result.error = StartErrorText(run, start, limits);
     return result;
   }
   result.started = true;

@@ -18,12 +18,14 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "runtime/command_fence.h"
 #include "spindle/handler.h"
+#include "spindle/worker.h"
 
 namespace spindle::runtime {
 
@@ -60,6 +62,14 @@ struct CommandRun {
   // If set (with on_stdout_line), called with the length of each line longer than output_limit
   // once it has ended. May throw nothing.
   std::function<void(size_t bytes)> on_overlong_line;
+  // Set on the command alone, not on its supervisor (see CommandOptions). A cwd, niceness or
+  // limit that cannot be applied is a start failure ("cannot run ... in directory ...").
+  std::string cwd;  // empty: this process's
+  std::optional<int> nice;
+  CommandLimits limits;
+  // The command's whole environment, "NAME=value" each; argv[0] is looked up in its PATH.
+  // Unset: this process's environment.
+  std::optional<std::vector<std::string>> env;
 };
 
 struct CommandResult {
@@ -71,10 +81,13 @@ struct CommandResult {
   bool cancelled = false;   // cancel token fired and we signalled it
   std::string stdout_data;  // first output_limit bytes (of the lines not consumed, if any)
   std::string stderr_tail;  // last stderr_limit bytes (fewer to start on a UTF-8 character)
+  CommandLimits limits;     // the run's, for Describe()
 
   // One line for an error list, e.g. "exited with status 3", "killed by signal 9 (SIGKILL)",
-  // "timed out after deadline; killed by SIGKILL", "cannot execute ...". When stderr_tail is
-  // non-empty, "; stderr: <tail trimmed of trailing whitespace>" is appended.
+  // "timed out after deadline; killed by SIGKILL", "cannot execute ...", "exceeded its CPU
+  // limit of 30 s (SIGXCPU)". A death by a signal a limit may explain (SIGKILL under a CPU limit;
+  // SIGSEGV, SIGABRT, SIGBUS under a memory limit) names the limit as a likely cause. When
+  // stderr_tail is non-empty, "; stderr: <tail trimmed of trailing whitespace>" is appended.
   std::string Describe() const;
 };
 

@@ -26,9 +26,9 @@ constexpr int kReapIntervalMs = 100;
 // How often S looks at the worker's fence deadline.
 constexpr int kFenceCheckMs = 50;
 
-void WriteInt(int fd, int value) {
-  const char* data = reinterpret_cast<const char*>(&value);
-  size_t left = sizeof(value);
+void WriteAll(int fd, const void* bytes, size_t size) {
+  const char* data = static_cast<const char*>(bytes);
+  size_t left = size;
   while (left > 0) {
     ssize_t n = write(fd, data, left);
     if (n < 0 && errno == EINTR) continue;
@@ -36,6 +36,15 @@ void WriteInt(int fd, int value) {
     data += n;
     left -= static_cast<size_t>(n);
   }
+}
+
+void WriteInt(int fd, int value) { WriteAll(fd, &value, sizeof(value)); }
+
+// Tells the worker why C is not running; never returns.
+[[noreturn]] void FailStart(int fd, int step, int err) {
+  const StartError error{.step = step, .err = err};
+  WriteAll(fd, &error, sizeof(error));  // small enough to arrive whole
+  _exit(127);
 }
 
 void CloseRange(unsigned first, unsigned last) {
@@ -141,6 +150,19 @@ int KillChildren() {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
 
+  // The kind's controls, on C alone: S keeps the worker's limits and niceness.
+  if (err == 0 && plan.cwd != nullptr && chdir(plan.cwd) != 0) {
+    FailStart(plan.exec_error_fd, kStartCwd, errno);
+  }
+  if (err == 0 && plan.set_nice && setpriority(PRIO_PROCESS, 0, plan.nice) != 0) {
+    FailStart(plan.exec_error_fd, kStartNice, errno);
+  }
+  for (int i = 0; err == 0 && i < plan.limit_count; ++i) {
+    if (setrlimit(plan.limits[i].resource, &plan.limits[i].value) != 0) {
+      FailStart(plan.exec_error_fd, kStartLimit + i, errno);
+    }
+  }
+
   // execvp's search: go on past paths that do not lead to a program, report EACCES if some path
   // had a file we may not execute, else the last error.
   bool denied = false;
@@ -161,8 +183,7 @@ int KillChildren() {
     }
   }
   if (err == 0) err = denied ? EACCES : ENOENT;
-  WriteInt(plan.exec_error_fd, err);
-  _exit(127);
+  FailStart(plan.exec_error_fd, kStartExec, err);
 }
 
 }  // namespace
@@ -184,8 +205,7 @@ void RunSupervisor(const SupervisorPlan& plan) {
   default_action.sa_handler = SIG_DFL;
   sigaction(SIGCHLD, &default_action, nullptr);
   if (setpgid(0, 0) != 0) {  // cannot fail for a child that does not lead a session
-    WriteInt(plan.exec_error_fd, errno);
-    _exit(127);
+    FailStart(plan.exec_error_fd, kStartExec, errno);
   }
   // Orphaned descendants of C become children of S, so S can wait for them and kill them.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -204,10 +224,7 @@ void RunSupervisor(const SupervisorPlan& plan) {
   const pid_t self = getpid();
   const pid_t command = vfork();
   if (command == 0) ExecCommand(plan, self);
-  if (command < 0) {
-    WriteInt(plan.exec_error_fd, errno);
-    _exit(127);
-  }
+  if (command < 0) FailStart(plan.exec_error_fd, kStartExec, errno);
   // Only C may hold these now: the worker sees EOF on stdout/stderr when C and what it started
   // close them, and on exec_error_fd when C has exec'd.
   close(plan.stdin_fd);

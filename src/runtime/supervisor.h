@@ -13,6 +13,7 @@
 // only (no allocation, no locks, no logging). All the data is prepared before fork.
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -20,12 +21,26 @@
 
 namespace spindle::runtime {
 
+// One resource limit C sets on itself before exec (never on S, which must stay able to act).
+struct PlannedLimit {
+  int resource = 0;  // RLIMIT_*
+  rlimit value{};
+};
+
+// What C could not do before running the command, written whole to exec_error_fd: the step
+// (kStartExec, or kStartCwd, kStartNice, kStartLimit + the limit's index) and an errno.
+enum StartStep : int { kStartExec = 0, kStartCwd = 1, kStartNice = 2, kStartLimit = 3 };
+struct StartError {
+  int step = kStartExec;
+  int err = 0;
+};
+
 struct SupervisorPlan {
   int lifeline = -1;       // read end of the worker's lifeline; it never carries data
   int stdin_fd = -1;       // the command's stdin, stdout and stderr: pipe ends, all >= 3
   int stdout_fd = -1;
   int stderr_fd = -1;
-  int exec_error_fd = -1;  // close-on-exec write end: an errno (int) if C could not be started
+  int exec_error_fd = -1;  // close-on-exec write end: a StartError if C could not be started
   int status_fd = -1;      // write end: C's wait status (int), once C has exited
   // The paths to try in order with execve, as execvp would (its PATH search is not
   // async-signal-safe, so it is done before fork). Null-terminated, like argv and envp.
@@ -35,6 +50,13 @@ struct SupervisorPlan {
   // CLOCK_MONOTONIC nanoseconds by which the command must be dead, in memory shared with the
   // worker, which moves it (runtime/command_fence.h); null: no deadline.
   const std::atomic<int64_t>* dead_by = nullptr;
+  // Applied by C to itself before exec, in this order (so a relative path to the program is
+  // found from cwd, as with Python's subprocess).
+  const char* cwd = nullptr;  // null: stay in the worker's
+  bool set_nice = false;
+  int nice = 0;
+  const PlannedLimit* limits = nullptr;
+  int limit_count = 0;
 };
 
 // fork() without running pthread_atfork handlers: the child of a multithreaded process must not

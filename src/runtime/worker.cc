@@ -23,6 +23,7 @@
 #include "core/duration.h"
 #include "core/text.h"
 #include "runtime/command.h"
+#include "runtime/command_controls.h"
 #include "runtime/command_fence.h"
 #include "runtime/command_protocol.h"
 #include "runtime/coordinator.h"
@@ -476,6 +477,7 @@ class Worker::Impl {
     run.cancel = &rj.token;
     run.fence = &command_fence;
     run.output_limit = kCommandLineLimit;  // also the longest protocol line
+    runtime::ApplyCommandControls(cmd, &run);
     runtime::CommandLine at_exit;  // children and a nap, with the checkpoint they belong to
     Json result;
     std::string save_error;
@@ -1081,6 +1083,7 @@ void Worker::RegisterCommand(const std::string& kind, CommandOptions command) {
   if (command.argv.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "command for kind '" + kind + "' is empty");
   }
+  runtime::ValidateCommandControls(kind, command);
   impl_->commands[kind] = std::move(command);
 }
 

@@ -658,8 +658,10 @@ std::string FaultSuite::ConfigFor(const std::string& tag) {
   // jobs' args name them (`gates`), and fault_command checks them from its side (slot locks).
   toml += fmt::format("[limits.group]\ncapacity = {}\nkey = \"group\"\n", kGroupLimit);
   for (const char* kind : {"plain", "steps", "fanout"}) {
-    toml += fmt::format("[kinds.{}]\ncommand = {}\ntimeout = \"60s\"\nkill_grace = \"{}\"\n", kind,
-                        cmd, kKillGrace);
+    // The tag passes to the commands, which the suite finds by it.
+    toml += fmt::format("[kinds.{}]\ncommand = {}\ntimeout = \"60s\"\nkill_grace = \"{}\"\n"
+                        "env_allow = [\"PATH\", \"SPINDLE_FAULT_TAG\"]\n",
+                        kind, cmd, kKillGrace);
     if (std::string(kind) == "steps") toml += fmt::format("limit = {}\n", kStepsLimit);
   }
   for (int a = 1; a <= kAssignments; ++a) {
