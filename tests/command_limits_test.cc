@@ -273,13 +273,13 @@ TEST(CommandLimitsConfig, BadValuesNameTheirKey) {
   refused("rlimits = { stack = 1 }\n", "unknown key 'kinds.k.rlimits.stack'");
   refused("rlimits = 5\n", "'kinds.k.rlimits' must be a table");
   refused("rlimits = { cpu = \"1500ms\" }\n", "'kinds.k.rlimits.cpu' must be whole seconds");
-  refused("rlimits = { cpu = 30 }\n", "'kinds.k.rlimits.cpu' must be a string");
+  refused("rlimits = { cpu = 30 }\n", "'kinds.k.rlimits.cpu' must be a duration such as \"30s\"");
   refused("rlimits = { memory = \"512XB\" }\n", "'kinds.k.rlimits.memory' must be a size");
   refused("rlimits = { memory = 4096 }\n", "'kinds.k.rlimits.memory' must be a size");
   refused("rlimits = { files = 0 }\n", "'kinds.k.rlimits.files' must be a whole number between 3");
   refused("env = { TOKEN = 5 }\n", "'kinds.k.env.TOKEN' must be a string, got 5");
   refused("env = [\"A=b\"]\n", "'kinds.k.env' must be a table of strings");
-  refused("env_allow = \"PATH\"\n", "'kinds.k.env_allow' must be a array of strings");
+  refused("env_allow = \"PATH\"\n", "'kinds.k.env_allow' must be an array of strings");
   refused("env_allow = [\"*\"]\n", "'kinds.k.env_allow' entry \"*\" must be a variable name");
   refused("cwd = \"" + dir + "/missing\"\n",
           "command of kind 'k': cwd '" + dir + "/missing': No such file or directory");

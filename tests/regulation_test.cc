@@ -3,6 +3,7 @@
 // threads that fetch and finish at once, and through real workers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -42,7 +43,12 @@ class RegulationTest : public ::testing::TestWithParam<BackendKind> {
   }
 
   void Limits(std::vector<Limit> limits) {
-    store_->LimitRegister(limits, {"default"}, {"a", "b"});
+    for (auto& recorded : store_->LimitList(false)) {
+      bool kept = std::any_of(limits.begin(), limits.end(),
+                              [&](const Limit& l) { return l.name == recorded.limit.name; });
+      if (!kept) store_->LimitRemove(recorded.limit.name);
+    }
+    store_->LimitRegister(limits);
     limits_ = std::move(limits);
   }
   std::string Insert(const std::string& kind = "a", Json args = Json::object()) {
@@ -205,19 +211,32 @@ TEST_P(RegulationTest, ALimitThatGrowsOrGoesLetsItsWaitingJobsGo) {
   Limits({QueueLimit(3)});
   EXPECT_EQ(Parked(), 2);  // room for two more
   EXPECT_EQ(Fetch(10).size(), 2u);
-  Limits({});  // a worker of this queue that declares none: the limit goes
+  store_->LimitRemove("queue:default");  // the limit goes: its waiting jobs may start
   EXPECT_EQ(store_->LimitList(false).size(), 0u);
   EXPECT_EQ(Parked(), 0);
   EXPECT_EQ(Fetch(10).size(), 2u);
 }
 
-TEST_P(RegulationTest, AWorkerRemovesOnlyTheLimitsOfItsOwnQueuesAndKinds) {
-  store_->LimitRegister({{.name = "other", .capacity = 2, .queue = "q2"}}, {"q2"}, {});
-  store_->LimitRegister({KindLimit("a", 1)}, {"default"}, {"a"});
+// A worker records what it declares and removes nothing: a limit goes only when removed.
+TEST_P(RegulationTest, AWorkerRecordsItsLimitsAndRemovesNone) {
+  store_->LimitRegister({{.name = "other", .capacity = 2, .queue = "q2"}});
+  store_->LimitRegister({KindLimit("a", 1)});
+  store_->LimitRegister({});
   std::set<std::string> names;
   for (auto& l : store_->LimitList(false)) names.insert(l.limit.name);
   EXPECT_EQ(names, (std::set<std::string>{"kind:a", "other"}));
-  EXPECT_THROW(store_->LimitRegister({{.name = "bad/name"}}, {}, {}), Error);
+  store_->LimitRegister({KindLimit("a", 3)});  // the last to start wins
+  EXPECT_EQ(store_->LimitList(false).at(0).limit.capacity, 3);
+  store_->LimitRemove("other");
+  EXPECT_EQ(store_->LimitList(false).size(), 1u);
+  try {
+    store_->LimitRemove("other");
+    FAIL() << "removed twice";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+    EXPECT_STREQ(e.what(), "no limit named 'other'");
+  }
+  EXPECT_THROW(store_->LimitRegister({{.name = "bad/name"}}), Error);
 }
 
 // A job let go by a release that is cancelled before it starts leaves the next in line parked
@@ -418,7 +437,8 @@ TEST_P(RegulationTest, CommandLine) {
       << missing.err;
   auto bad_key = config("[limits.x]\ncapacity = 2\nkey = \"a..b\"\n");
   EXPECT_EQ(bad_key.status, 2) << bad_key.output;
-  EXPECT_NE(bad_key.err.find("limit 'x': key must be a path"), std::string::npos) << bad_key.err;
+  EXPECT_NE(bad_key.err.find("limit 'x': key \"a..b\" must be a path"), std::string::npos)
+      << bad_key.err;
   auto zero = config("[queues.default]\nlimit = 0\n");
   EXPECT_EQ(zero.status, 2) << zero.output;
   EXPECT_NE(zero.err.find("queues.default.limit"), std::string::npos) << zero.err;
@@ -435,6 +455,10 @@ TEST_P(RegulationTest, CommandLine) {
   ASSERT_EQ(list.status, 0) << list.output;
   EXPECT_NE(list.out.find("kind:a"), std::string::npos) << list.out;
   EXPECT_NE(list.out.find("customer"), std::string::npos) << list.out;
+  std::string parked = db_->Query("SELECT id FROM {jobs} WHERE gate_wait IS NOT NULL");
+  auto show = run("jobs show " + parked);
+  EXPECT_NE(show.out.find("waits_for:    limit kind:a (full"), std::string::npos) << show.out;
+  EXPECT_EQ(store_->JobGet(parked)->waits_for, "kind:a");
   auto json = run("--json limits list");
   ASSERT_EQ(json.status, 0) << json.output;
   auto limits = Json::parse(json.out);
@@ -445,6 +469,15 @@ TEST_P(RegulationTest, CommandLine) {
   EXPECT_EQ(limits[1]["name"], "per_key");
   EXPECT_EQ(limits[1]["running"], 1);
   EXPECT_EQ(limits[1]["keys"], 1);
+  EXPECT_EQ(limits[0]["keys"], nullptr);  // no key
+
+  auto removed = run("limits remove kind:a");
+  ASSERT_EQ(removed.status, 0) << removed.output;
+  EXPECT_EQ(removed.out.find("kind:a"), std::string::npos) << removed.out;
+  EXPECT_EQ(Parked(), 0);  // the job that waited for it may start
+  auto unknown_name = run("limits remove kind:a");
+  EXPECT_EQ(unknown_name.status, 3) << unknown_name.output;
+  EXPECT_NE(unknown_name.err.find("no limit named 'kind:a'"), std::string::npos) << unknown_name.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RegulationTest, ::testing::ValuesIn(testing::kAllBackends),

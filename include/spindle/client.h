@@ -113,6 +113,9 @@ class Client {
   // Every recorded cluster-wide limit, with what runs under it and waits for it now
   // (docs/regulation.md).
   std::vector<LimitInfo> Limits();
+  // Removes a recorded limit; the jobs waiting for it may start. Error(kNotFound) for an unknown
+  // name. A worker that declares it records it again when it starts.
+  void RemoveLimit(const std::string& name);
   // Periodic jobs (docs/jobs.md, "Periodic jobs"), declared by workers
   // (WorkerOptions::schedules, `spindle serve`'s [schedules.NAME]). Every schedule, by name.
   std::vector<ScheduleInfo> Schedules();

@@ -94,6 +94,9 @@ struct Job {
   // Unique jobs (docs/jobs.md, "Unique jobs"): the key it was enqueued with (empty: none). Read
   // by `Client::Get` (jobs show), not in lists.
   std::string unique_key;
+  // Cluster-wide limits (docs/regulation.md): the limit (`name`, or `name/value` for a key's
+  // value) this due job waits for room at (empty: none). Read by `Client::Get`, not in lists.
+  std::string waits_for;
 
   // How late it finished: finished_at - deadline, when it finished after its deadline (not
   // for an expired job, which never ran).

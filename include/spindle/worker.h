@@ -149,9 +149,9 @@ struct WorkerOptions {
   // Unset: the schedules in the database are left as they are. The leader enqueues their jobs.
   std::optional<std::vector<Schedule>> schedules;
   // Cluster-wide concurrency limits (docs/regulation.md). Start() records them (the last worker
-  // to start that declares a limit of a name wins) and removes the recorded limits it does not
-  // declare that apply only to its queues or kinds, or to every job. Every worker fetches within
-  // all the recorded limits, which it reads again every heartbeat interval.
+  // to start that declares a limit of a name wins); limits it does not declare stay recorded
+  // (Client::RemoveLimit removes one). Every worker fetches within all the recorded limits, which
+  // it reads again every heartbeat interval.
   std::vector<Limit> limits;
   // A running job's lease; renewed three times per (lease - fence margin) while the attempt's
   // handler or command runs (docs/coordination.md, "Guarantees"). Default: 30 s.

@@ -60,6 +60,11 @@ std::optional<int64_t> Int(const std::string& path, const toml::table& t, const 
 // A duration; zero only where `zero_ok` (a zero lease, interval or timeout cannot work).
 std::optional<Millis> Dur(const std::string& path, const toml::table& t, const std::string& key,
                           const std::string& where, bool zero_ok = false) {
+  const auto* n = t.get(key);
+  if (n && !n->is_string()) {
+    Fail(path, fmt::format("'{}{}' must be a duration such as \"30s\", \"5m\" or \"1h\", got {}",
+                           where, key, Shown(*n)));
+  }
   auto s = Str(path, t, key, where);
   if (!s) return std::nullopt;
   Millis d;
@@ -81,8 +86,8 @@ std::vector<std::string> Strings(const std::string& path, const toml::table& t,
   const auto* n = t.get(key);
   const auto* arr = n ? n->as_array() : nullptr;
   auto fail = [&] {
-    Fail(path, fmt::format("'{}{}' must be a {}array of strings", where, key,
-                           required ? "non-empty " : ""));
+    Fail(path, fmt::format("'{}{}' must be {}array of strings", where, key,
+                           required ? "a non-empty " : "an "));
   };
   if (n && !arr) fail();
   if (arr) {

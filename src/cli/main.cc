@@ -565,6 +565,10 @@ int Main(int argc, char** argv) {
   limits->fallthrough();
   auto* limits_list =
       limits->add_subcommand("list", "Every limit: capacity, what it applies to, running, waiting");
+  std::string limit_name;
+  auto* limits_remove = limits->add_subcommand(
+      "remove", "Remove a recorded limit (a worker that declares it records it again at start)");
+  limits_remove->add_option("NAME", limit_name, "The limit's name")->required();
   auto* cluster = app.add_subcommand("cluster", "Stop and resume the whole cluster");
   cluster->require_subcommand(1);
   cluster->fallthrough();
@@ -699,6 +703,11 @@ int Main(int argc, char** argv) {
     }
     if (queues_list->parsed()) PrintQueues(OpenClient(g)->Queues(), g.json);
     if (limits_list->parsed()) PrintLimits(OpenClient(g)->Limits(), g.json);
+    if (limits_remove->parsed()) {
+      auto client = OpenClient(g);
+      client->RemoveLimit(limit_name);
+      PrintLimits(client->Limits(), g.json);
+    }
     if (queues_remove->parsed()) {
       auto client = OpenClient(g);
       client->RemoveQueue(queue_name);

@@ -84,6 +84,10 @@ void PrintJob(const Job& j, bool json, bool full, const std::vector<KindInfo>* k
     std::cout << fmt::format("serial_key:   {}{}\n", j.serial_key, SerialText(j));
   }
   if (!j.unique_key.empty()) std::cout << fmt::format("unique_key:   {}\n", j.unique_key);
+  if (!j.waits_for.empty()) {
+    std::cout << fmt::format("waits_for:    limit {} (full; starts when a job under it ends)\n",
+                             j.waits_for);
+  }
   if (j.children_total > 0) {
     std::cout << fmt::format("children:     {} ({} unfinished; spindle jobs list --parent {})\n",
                              j.children_total, j.children_pending, j.id);

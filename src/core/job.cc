@@ -100,6 +100,7 @@ Json Job::ToJson() const {
       {"serial_key", serial_key.empty() ? Json(nullptr) : Json(serial_key)},
       {"serial_held", serial_held},
       {"unique_key", unique_key.empty() ? Json(nullptr) : Json(unique_key)},
+      {"waits_for", waits_for.empty() ? Json(nullptr) : Json(waits_for)},
   };
 }
 

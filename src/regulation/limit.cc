@@ -30,8 +30,9 @@ void Limit::Validate() const {
   if (key) {
     if (key->empty() || key->front() == '.' || key->back() == '.' ||
         key->find("..") != std::string::npos) {
-      throw Invalid(at + "key must be a path into the job's args such as \"customer_id\" or "
-                         "\"account.id\"");
+      throw Invalid(fmt::format("{}key \"{}\" must be a path into the job's args such as "
+                                "\"customer_id\" or \"account.id\"",
+                                at, *key));
     }
   }
 }
@@ -46,7 +47,7 @@ Json LimitInfo::ToJson() const {
   Json j = limit.ToJson();
   j["running"] = running;
   j["waiting"] = waiting;
-  j["keys"] = keys;
+  j["keys"] = limit.key ? Json(keys) : Json(nullptr);
   return j;
 }
 

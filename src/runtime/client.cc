@@ -207,6 +207,8 @@ std::vector<KindInfo> Client::Kinds() { return store_->KindList(); }
 
 std::vector<LimitInfo> Client::Limits() { return store_->LimitList(/*usage=*/true); }
 
+void Client::RemoveLimit(const std::string& name) { store_->LimitRemove(name); }
+
 std::vector<KindRunStats> Client::KindStats() { return store_->KindStatsList(); }
 
 std::vector<std::string> Client::KnownQueues() {

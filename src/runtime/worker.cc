@@ -806,6 +806,23 @@ class Worker::Impl {
                      opts.queues.size(), kinds.size());
   }
 
+  // A limit recorded by another worker (or an older configuration) applies here too, declared or
+  // not: say so, and how to remove it, so that nobody wonders why jobs wait.
+  void WarnOfLimitsNotDeclared() {
+    for (const auto& q : opts.queues) {
+      for (const auto& l : limits.For(q.name, kinds)) {
+        bool declared = std::any_of(opts.limits.begin(), opts.limits.end(),
+                                    [&](const Limit& d) { return d.name == l.name; });
+        if (!declared) {
+          core::Log().warn("event=limit_not_declared limit={} queue={} capacity={} note={}",
+                           l.name, q.name, l.capacity,
+                           core::LogValue("recorded by another worker and applied here too; "
+                                          "`spindle limits remove " + l.name + "` removes it"));
+        }
+      }
+    }
+  }
+
   void StartServices() {
     StoreOptions so{opts.database_url, static_cast<int>(opts.queues.size()) + 4, opts.clock};
     store = OpenStore(so);
@@ -822,10 +839,9 @@ class Worker::Impl {
     std::map<std::string, QueueSettings> queue_settings;
     for (const auto& q : opts.queues) queue_settings[q.name] = {q.order, q.shed};
     store->QueueRegister(queue_settings);
-    std::vector<std::string> queue_names;
-    for (const auto& q : opts.queues) queue_names.push_back(q.name);
-    store->LimitRegister(opts.limits, queue_names, kinds);
+    store->LimitRegister(opts.limits);
     limits.Read(*store);
+    WarnOfLimitsNotDeclared();
     MemberInfo me{.id = opts.id, .host = HostName(), .pid = getpid(), .version = SPINDLE_VERSION};
     me.incarnation = fmt::format("{:016x}", std::mt19937_64{std::random_device{}()}());
     for (const auto& q : opts.queues) {

@@ -1,7 +1,6 @@
 #include "store/local_hub.h"
 
 #include <condition_variable>
-#include <filesystem>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -37,12 +36,6 @@ class LocalListener final : public StoreListener {
 };
 
 }  // namespace
-
-std::shared_ptr<LocalHub> LocalHub::ForFile(const std::string& path) {
-  std::error_code ec;
-  auto canonical = std::filesystem::weakly_canonical(path, ec);
-  return For(ec ? path : canonical.string());
-}
 
 std::shared_ptr<LocalHub> LocalHub::For(const std::string& key) {
   static std::mutex mu;

@@ -17,8 +17,6 @@ class LocalHub : public std::enable_shared_from_this<LocalHub> {
  public:
   // The hub of a database, by a key that names it (a canonical file path).
   static std::shared_ptr<LocalHub> For(const std::string& key);
-  // The hub of the database file at `path`, however the path is spelled.
-  static std::shared_ptr<LocalHub> ForFile(const std::string& path);
 
   void Notify(const Notices& notices);
   std::unique_ptr<StoreListener> Listen();

@@ -296,12 +296,12 @@ class Store {
 
   // --- limits (docs/regulation.md) ---
 
-  // Records the limits a worker declares, each replacing the one of its name (the last worker to
-  // start wins), and removes the recorded limits it does not declare that apply only to its
-  // `queues` or `kinds`, or to every job. Jobs waiting for a limit that grew or went are let go.
-  virtual void LimitRegister(const std::vector<Limit>& limits,
-                             const std::vector<std::string>& queues,
-                             const std::vector<std::string>& kinds) = 0;
+  // Records the limits a worker declares, each replacing the recorded one of its name (the last
+  // worker to start wins); others stay. Jobs waiting for a limit that grew are let go.
+  virtual void LimitRegister(const std::vector<Limit>& limits) = 0;
+  // Removes a recorded limit and lets the jobs waiting for it go. Throws kNotFound when no limit
+  // has that name.
+  virtual void LimitRemove(const std::string& name) = 0;
   // Every recorded limit, by name; with `usage`, also what runs under it and waits for it.
   virtual std::vector<LimitInfo> LimitList(bool usage) = 0;
   // Lets go the jobs waiting at gates that have room: the safety net for a waiting job that no

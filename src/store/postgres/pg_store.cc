@@ -69,6 +69,7 @@ Job ReadJob(const Result& r, int row, std::string* problem = nullptr) {
   if (int c = r.Column("deadline"); c >= 0) j.deadline = opt_time(c);
   if (int c = r.Column("expires_at"); c >= 0) j.expires_at = opt_time(c);
   if (int c = r.Column("unique_key"); c >= 0 && !r.IsNull(row, c)) j.unique_key = r.Get(row, c);
+  if (int c = r.Column("gate_wait"); c >= 0 && !r.IsNull(row, c)) j.waits_for = r.Get(row, c);
   auto opt_text = [&](int col) -> std::optional<std::string_view> {
     if (r.IsNull(row, col)) return std::nullopt;
     return r.Get(row, col);
@@ -446,9 +447,9 @@ void PgStore::FetchRegulated(Conn& c, const JobFetchParams& p,
       }
     }
     auto l = c.ExecPrepared("job_lease", kJobLease,
-                            {Now(), FormatArray(lease_ids), p.worker_id,
-                             std::to_string(p.lease.count()), FormatArray(lease_gates),
-                             FormatArray(park_ids), FormatArray(park_gates)});
+                            {Now(), FormatArray(lease_ids), FormatArray(lease_gates), p.worker_id,
+                             std::to_string(p.lease.count()), FormatArray(park_ids),
+                             FormatArray(park_gates)});
     for (int i = 0; i < l.rows(); ++i) {
       std::string problem;
       Job j = ReadJob(l, i, &problem);
@@ -458,9 +459,7 @@ void PgStore::FetchRegulated(Conn& c, const JobFetchParams& p,
   }
 }
 
-void PgStore::LimitRegister(const std::vector<Limit>& limits,
-                            const std::vector<std::string>& queues,
-                            const std::vector<std::string>& kinds) {
+void PgStore::LimitRegister(const std::vector<Limit>& limits) {
   std::vector<std::optional<std::string>> name, capacity, queue, kind, key;
   for (const auto& l : limits) {
     l.Validate();
@@ -470,14 +469,25 @@ void PgStore::LimitRegister(const std::vector<Limit>& limits,
     kind.push_back(l.kind);
     key.push_back(l.key);
   }
+  if (limits.empty()) return;
   auto c = pool_.Acquire();
   InTransaction(*c, [&] {
     c->ExecScript("SELECT pg_advisory_xact_lock(7361626470)");
     c->ExecPrepared("limit_register", kLimitRegister,
                     {FormatArray(name), FormatArray(capacity), FormatArray(queue),
-                     FormatArray(kind), FormatArray(key),
-                     FormatArray({queues.begin(), queues.end()}),
-                     FormatArray({kinds.begin(), kinds.end()}), Now()});
+                     FormatArray(kind), FormatArray(key), Now()});
+    c->ExecScript("SELECT spindle.gates_sweep()");
+    return true;
+  });
+}
+
+void PgStore::LimitRemove(const std::string& name) {
+  auto c = pool_.Acquire();
+  InTransaction(*c, [&] {
+    c->ExecScript("SELECT pg_advisory_xact_lock(7361626470)");
+    if (c->ExecPrepared("limit_remove", kLimitRemove, {name}).rows() == 0) {
+      throw Error(ErrorCode::kNotFound, fmt::format("no limit named '{}'", name));
+    }
     c->ExecScript("SELECT spindle.gates_sweep()");
     return true;
   });

@@ -59,8 +59,8 @@ class PgStore final : public Store {
   void KindStatsFlush(const std::map<std::string, KindRunSample>& samples) override;
   std::vector<KindRunStats> KindStatsList() override;
   void QueueRegister(const std::map<std::string, QueueSettings>& queues) override;
-  void LimitRegister(const std::vector<Limit>& limits, const std::vector<std::string>& queues,
-                     const std::vector<std::string>& kinds) override;
+  void LimitRegister(const std::vector<Limit>& limits) override;
+  void LimitRemove(const std::string& name) override;
   std::vector<LimitInfo> LimitList(bool usage) override;
   int64_t LimitSweep() override;
   Member MemberRegister(const MemberInfo& info) override;

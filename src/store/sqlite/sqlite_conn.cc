@@ -5,7 +5,6 @@
 #include <mutex>
 
 #include "spindle/error.h"
-#include "store/local_hub.h"
 #include "store/store.h"
 
 namespace spindle::sqlite {
@@ -24,18 +23,6 @@ void PartitionFunction(sqlite3_context* ctx, int, sqlite3_value** argv) {
   } catch (const std::exception& e) {  // not hex: must not unwind through SQLite
     sqlite3_result_error(ctx, e.what(), -1);
   }
-}
-
-// spindle_wake(queue): tells this process's workers of `queue` that it has jobs to fetch (the
-// database's LocalHub), for triggers that make jobs fetchable; returns NULL. A worker woken
-// before the trigger's transaction commits waits for its write lock to fetch, so it sees them.
-void WakeFunction(sqlite3_context* ctx, int, sqlite3_value** argv) {
-  const auto* queue = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
-  if (queue) {
-    static_cast<std::shared_ptr<LocalHub>*>(sqlite3_user_data(ctx))->get()->Notify(
-        {.queues = {queue}});
-  }
-  sqlite3_result_null(ctx);
 }
 
 // Before SQLite's first use in the process: no bulk allocation for each new page cache. SQLite
@@ -130,11 +117,6 @@ std::unique_ptr<Conn> Conn::Connect(const std::string& path) {
                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
                                   PartitionFunction, nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) ThrowError(db, rc, "registering spindle_partition");
-  rc = sqlite3_create_function_v2(
-      db, "spindle_wake", 1, SQLITE_UTF8, new std::shared_ptr<LocalHub>(LocalHub::ForFile(path)),
-      WakeFunction, nullptr, nullptr,
-      [](void* hub) { delete static_cast<std::shared_ptr<LocalHub>*>(hub); });
-  if (rc != SQLITE_OK) ThrowError(db, rc, "registering spindle_wake");
   try {
     // WAL lets readers and one writer work at once; FULL syncs every commit (durable). A page
     // cache of up to 32 MiB per connection and reads through mmap keep the hot job table and

@@ -60,6 +60,7 @@ Job ReadJob(const Statement& st, std::string* problem = nullptr) {
   if (int c = st.Column("deadline"); c >= 0) j.deadline = opt_time(c);
   if (int c = st.Column("expires_at"); c >= 0) j.expires_at = opt_time(c);
   if (int c = st.Column("unique_key"); c >= 0 && !st.IsNull(c)) j.unique_key = st.Text(c);
+  if (int c = st.Column("gate_wait"); c >= 0 && !st.IsNull(c)) j.waits_for = st.Text(c);
   auto opt_text = [&](int col) -> std::optional<std::string> {
     if (st.IsNull(col)) return std::nullopt;
     return st.Text(col);
@@ -250,7 +251,9 @@ SqliteStore::SqliteStore(const StoreOptions& options)
     : clock_(options.clock ? options.clock : std::make_shared<SystemClock>()),
       pool_(PathOf(options.url), options.pool_size) {
   pool_.Acquire();  // fail fast: cannot open, not a database
-  hub_ = LocalHub::ForFile(pool_.target());
+  std::error_code ec;
+  auto canonical = std::filesystem::weakly_canonical(pool_.target(), ec);
+  hub_ = LocalHub::For(ec ? pool_.target() : canonical.string());
 }
 
 int64_t SqliteStore::NowMicros() const { return Micros(clock_->Now()); }
@@ -459,9 +462,9 @@ void SqliteStore::FetchRegulated(Conn& c, int64_t now, const JobFetchParams& p,
       auto st = c.Prepare("job_lease", kJobLease);
       st.Bind(1, now)
           .Bind(2, std::string_view(ids[i]))
-          .Bind(3, std::string_view(p.worker_id))
-          .Bind(4, int64_t{p.lease.count()})
-          .Bind(5, held);
+          .Bind(3, held)
+          .Bind(4, std::string_view(p.worker_id))
+          .Bind(5, int64_t{p.lease.count()});
       while (st.Step()) {
         std::string problem;
         Job j = ReadJob(st, &problem);
@@ -472,14 +475,38 @@ void SqliteStore::FetchRegulated(Conn& c, int64_t now, const JobFetchParams& p,
   }
 }
 
-void SqliteStore::LimitRegister(const std::vector<Limit>& limits,
-                                const std::vector<std::string>& queues,
-                                const std::vector<std::string>& kinds) {
-  Json names = Json::array();
-  for (const auto& l : limits) {
-    l.Validate();
-    names.push_back(l.name);
+namespace {
+
+// Opens every gate with parked jobs as far as it has room (gate_open.sql), commits, and wakes
+// this process's workers of the queues of the jobs it let go. Returns how many it let go.
+int64_t OpenGatesAndCommit(Conn& c, Write& w, LocalHub& hub) {
+  int64_t opened = 0;
+  std::optional<std::string> gate;
+  while (true) {
+    {
+      auto st = c.Prepare("gate_next", kGateNext);
+      st.Bind(1, gate);
+      st.Step();
+      if (st.IsNull(0)) break;
+      gate = st.Text(0);
+    }
+    auto st = c.Prepare("gate_open", kGateOpen);
+    st.Bind(1, gate);
+    while (st.Step()) ++opened;
   }
+  std::set<std::string> due;
+  std::vector<std::string> told;
+  TakeNotices(c, due, told);  // the queues of the jobs it let go (migration 015's trigger)
+  w.Commit();
+  hub.Notify({.queues = {due.begin(), due.end()}, .workers = told});
+  return opened;
+}
+
+}  // namespace
+
+void SqliteStore::LimitRegister(const std::vector<Limit>& limits) {
+  for (const auto& l : limits) l.Validate();
+  if (limits.empty()) return;
   auto c = pool_.Acquire();
   Write w(*c, *clock_);
   for (const auto& l : limits) {
@@ -492,35 +519,18 @@ void SqliteStore::LimitRegister(const std::vector<Limit>& limits,
         .Bind(6, w.now())
         .Step();
   }
-  c->Prepare("limit_remove_others", kLimitRemoveOthers)
-      .Bind(1, std::string_view(names.dump()))
-      .Bind(2, std::string_view(Json(queues).dump()))
-      .Bind(3, std::string_view(Json(kinds).dump()))
-      .Step();
-  std::set<std::string> opened;
-  for (auto& q : OpenGates(*c)) opened.insert(std::move(q));
-  w.Commit();
-  if (!opened.empty()) hub_->Notify({.queues = {opened.begin(), opened.end()}});
+  OpenGatesAndCommit(*c, w, *hub_);
 }
 
-// Opens every gate with parked jobs as far as it has room (gate_open.sql); returns the queue of
-// each job it let go. In the caller's transaction.
-std::vector<std::string> SqliteStore::OpenGates(Conn& c) {
-  std::vector<std::string> queues;
-  std::optional<std::string> gate;
-  while (true) {
-    {
-      auto st = c.Prepare("gate_next", kGateNext);
-      st.Bind(1, gate);
-      st.Step();
-      if (st.IsNull(0)) break;
-      gate = st.Text(0);
-    }
-    auto st = c.Prepare("gate_open", kGateOpen);
-    st.Bind(1, gate);
-    while (st.Step()) queues.push_back(st.Text(0));
+void SqliteStore::LimitRemove(const std::string& name) {
+  auto c = pool_.Acquire();
+  Write w(*c, *clock_);
+  {
+    auto st = c->Prepare("limit_remove", kLimitRemove);
+    st.Bind(1, std::string_view(name));
+    if (!st.Step()) throw Error(ErrorCode::kNotFound, fmt::format("no limit named '{}'", name));
   }
-  return queues;
+  OpenGatesAndCommit(*c, w, *hub_);
 }
 
 std::vector<LimitInfo> SqliteStore::LimitList(bool usage) {
@@ -543,11 +553,7 @@ std::vector<LimitInfo> SqliteStore::LimitList(bool usage) {
 int64_t SqliteStore::LimitSweep() {
   auto c = pool_.Acquire();
   Write w(*c, *clock_);
-  auto opened = OpenGates(*c);
-  w.Commit();
-  std::set<std::string> queues(opened.begin(), opened.end());
-  if (!queues.empty()) hub_->Notify({.queues = {queues.begin(), queues.end()}});
-  return static_cast<int64_t>(opened.size());
+  return OpenGatesAndCommit(*c, w, *hub_);
 }
 
 std::vector<std::string> SqliteStore::JobFinishMany(const std::string& worker_id,

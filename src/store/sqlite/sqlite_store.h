@@ -66,8 +66,8 @@ class SqliteStore final : public Store {
   void KindStatsFlush(const std::map<std::string, KindRunSample>& samples) override;
   std::vector<KindRunStats> KindStatsList() override;
   void QueueRegister(const std::map<std::string, QueueSettings>& queues) override;
-  void LimitRegister(const std::vector<Limit>& limits, const std::vector<std::string>& queues,
-                     const std::vector<std::string>& kinds) override;
+  void LimitRegister(const std::vector<Limit>& limits) override;
+  void LimitRemove(const std::string& name) override;
   std::vector<LimitInfo> LimitList(bool usage) override;
   int64_t LimitSweep() override;
   Member MemberRegister(const MemberInfo& info) override;
@@ -93,7 +93,6 @@ class SqliteStore final : public Store {
   int64_t NowMicros() const;
   void FetchRegulated(Conn& c, int64_t now, const JobFetchParams& p,
                       std::vector<std::pair<Job, std::string>>& fetched);
-  std::vector<std::string> OpenGates(Conn& c);
   Job ChangeOne(std::string_view name, std::string_view sql, const std::string& id,
                 std::string_view action);
   // One page of a bulk change: each job of the page changed by `change` (true: changed), all

@@ -14,17 +14,9 @@ WITH picked AS (
   FOR UPDATE SKIP LOCKED
 )
 UPDATE spindle.jobs j
-SET state = 'running',
-    attempt = j.attempt + 1,
-    attempts_used = j.attempts_used + 1,
-    started_at = coalesce($1, now()),
-    lease_owner = $4,
-    lease_expires_at = coalesce($1, now()) + $5 * interval '1 millisecond'
+SET
+    -- include: job_leased.sql
 FROM picked
 WHERE j.id = picked.id
-RETURNING j.id, j.kind, j.queue, j.args, j.priority, j.run_at, j.state, j.attempt,
-          j.max_attempts, j.timeout_ms, '[]'::jsonb, j.created_at, j.started_at, j.finished_at,
-          j.lease_owner, j.lease_expires_at, j.step, j.checkpoint,
-          j.parent_id, j.children_total, j.children_pending, j.progress,
-          j.result, j.attempts_used, j.serial_key, j.serial_held,
-          j.deadline, j.expires_at
+RETURNING
+          -- include: job_fetched_columns.sql

@@ -32,15 +32,13 @@ CREATE INDEX spindle_jobs_parked_idx ON spindle_jobs (gate_wait, priority, run_a
   WHERE gate_wait IS NOT NULL;
 
 -- A lease ended: its permits go, and each of its gates that now has room lets the first job in
--- its line go (a gate whose limit went lets go of one too; the next sweep lets go of the rest),
--- and wakes this process's workers of its queue (spindle_wake, a function of Spindle's
--- connections: it returns NULL).
+-- its line go (a gate whose limit went lets go of one too; the next sweep lets go of the rest).
 CREATE TRIGGER spindle_jobs_gates_released AFTER UPDATE OF lease_expires_at ON spindle_jobs
   WHEN OLD.gates IS NOT NULL AND OLD.lease_expires_at IS NOT NULL
     AND NEW.lease_expires_at IS NULL
 BEGIN
   DELETE FROM spindle_permits WHERE job_id = NEW.id;
-  UPDATE spindle_jobs SET gate_wait = spindle_wake(queue)
+  UPDATE spindle_jobs SET gate_wait = NULL
   WHERE id IN (
     SELECT (SELECT w.id FROM spindle_jobs w WHERE w.gate_wait = g.value
             ORDER BY w.priority, w.run_at, w.id LIMIT 1)
@@ -50,6 +48,15 @@ BEGIN
                                        THEN substr(g.value, 1, instr(g.value, '/') - 1)
                                        ELSE g.value END), 1000000000)
           > (SELECT count(*) FROM spindle_permits p WHERE p.gate = g.value));
+END;
+
+-- A parked job let go wakes its queue's workers in this process (006's notices, which the store
+-- hands to them after the commit); other processes find it by polling.
+CREATE TRIGGER spindle_jobs_gate_opened AFTER UPDATE OF gate_wait ON spindle_jobs
+  WHEN OLD.gate_wait IS NOT NULL AND NEW.gate_wait IS NULL
+    AND NEW.state IN ('scheduled', 'available', 'retryable')
+BEGIN
+  INSERT INTO spindle_notices (queue) VALUES (NEW.queue);
 END;
 
 -- A parked job whose state changes waits no more: if it may run again, the fetch decides anew.

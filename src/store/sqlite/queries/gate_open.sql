@@ -1,6 +1,6 @@
 -- Lets go of as many of gate ?1's parked jobs, in line, as it has room for (all of them when no
--- limit is recorded for it any more): the fetch decides again whether they start. Returns their
--- queues.
+-- limit is recorded for it any more): the fetch decides again whether they start. Returns one
+-- row per job let go.
 UPDATE spindle_jobs SET gate_wait = NULL
 WHERE id IN (
   SELECT w.id FROM spindle_jobs w WHERE w.gate_wait = ?1

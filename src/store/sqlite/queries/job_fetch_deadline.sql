@@ -2,12 +2,8 @@
 -- PostgreSQL (see its job_fetch_deadline.sql): within each priority, jobs with a deadline by
 -- deadline, then those without one in job_fetch.sql's order; each arm reads its own index.
 UPDATE spindle_jobs
-SET state = 'running',
-    attempt = attempt + 1,
-    attempts_used = attempts_used + 1,
-    started_at = ?1,
-    lease_owner = ?4,
-    lease_expires_at = ?1 + ?5 * 1000
+SET
+    -- include: job_leased.sql
 WHERE id IN (
   SELECT id FROM (
     SELECT * FROM (
@@ -27,7 +23,5 @@ WHERE id IN (
       LIMIT ?3))
   ORDER BY priority, deadline IS NULL, deadline, run_at, id
   LIMIT ?3)
-RETURNING id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms,
-          '[]', created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
-          parent_id, children_total, children_pending, progress, result, attempts_used, serial_key, serial_held,
-          deadline, expires_at
+RETURNING
+          -- include: job_fetched_columns.sql
