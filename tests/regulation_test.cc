@@ -71,7 +71,7 @@ class RegulationTest : public ::testing::TestWithParam<BackendKind> {
   int64_t Parked() {
     return db_->QueryInt("SELECT count(*) FROM {jobs} WHERE gate_wait IS NOT NULL");
   }
-  // Running jobs per gate, from the jobs alone (not the permits): what the limits promise.
+  // Running jobs per gate, from the jobs alone (not the counters): what the limits promise.
   std::map<std::string, int> RunningPerGate() {
     regulation::Admission admission(limits_);
     std::map<std::string, int> n;
@@ -190,17 +190,32 @@ TEST_P(RegulationTest, EveryEndOfALeaseReleasesItsGates) {
   ExpectWithinLimits();
 }
 
-// A lease that expired counts no more, even before a rescue ends it: its worker's commands were
-// killed before it expired.
-TEST_P(RegulationTest, AnExpiredLeaseCountsNoMore) {
+// A dead worker's job holds its place until its lease ends (the rescue, or an eviction's): never
+// two at once, even for a moment.
+TEST_P(RegulationTest, AnExpiredLeaseCountsUntilTheRescueEndsIt) {
   Limits({QueueLimit(1)});
   Insert();
   Job lost = Fetch(10).at(0);
   clock_->Advance(31s);
   std::string next = Insert();
-  auto got = Fetch(10);
-  ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].id, next);
+  EXPECT_TRUE(Fetch(10).empty());
+  EXPECT_EQ(store_->LimitSweep(), 0);  // the recount keeps it too
+  EXPECT_EQ(store_->JobRescue(100), 1);
+  clock_->Advance(1h);           // past the rescued job's back-off
+  EXPECT_EQ(Fetch(10).size(), 1u);  // one of the two: the place is free again
+  EXPECT_TRUE(Fetch(10).empty());
+}
+
+// The counters are a cache of the leases: the sweep recounts them from the jobs.
+TEST_P(RegulationTest, TheSweepRecountsWhatTheLeasesHold) {
+  Limits({QueueLimit(2)});
+  for (int i = 0; i < 3; ++i) Insert();
+  ASSERT_EQ(Fetch(10).size(), 2u);
+  db_->Query(GetParam() == BackendKind::kPostgres ? "UPDATE spindle.gates SET held = 7"
+                                                  : "UPDATE spindle_gates SET held = 7");
+  EXPECT_EQ(store_->LimitList(true).at(0).running, 7);
+  store_->LimitSweep();
+  EXPECT_EQ(store_->LimitList(true).at(0).running, 2);
 }
 
 TEST_P(RegulationTest, ALimitThatGrowsOrGoesLetsItsWaitingJobsGo) {
@@ -328,8 +343,9 @@ TEST_P(RegulationTest, RandomStepsNeverExceedALimit) {
   }
   EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM {jobs} WHERE state NOT IN ('completed', 'failed')"), 0);
   EXPECT_EQ(Parked(), 0);
-  EXPECT_EQ(db_->QueryInt(GetParam() == BackendKind::kPostgres ? "SELECT count(*) FROM spindle.permits"
-                                                               : "SELECT count(*) FROM spindle_permits"),
+  EXPECT_EQ(db_->QueryInt(GetParam() == BackendKind::kPostgres
+                              ? "SELECT coalesce(sum(held), 0) FROM spindle.gates"
+                              : "SELECT coalesce(sum(held), 0) FROM spindle_gates"),
             0);
 }
 

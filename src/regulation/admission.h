@@ -3,7 +3,7 @@
 //
 // A limit makes a *gate* of each job it applies to: its name, or `name/value` for a limit with a
 // key (one gate per key value). A job starts only when every one of its gates has room; the
-// store records the gates it holds (permits) until its lease ends. A job that cannot start is
+// store counts it in each until its lease ends. A job that cannot start is
 // parked at its first full gate, out of the fetch's index, until a holder of that gate lets go.
 #pragma once
 

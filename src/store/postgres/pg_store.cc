@@ -401,8 +401,8 @@ std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
 }
 
 // The regulated fetch (docs/regulation.md), in the caller's transaction: under the advisory
-// lock every regulated fetch and release takes, candidates in fetch order, then what holds their
-// gates now (a statement of its own, so that it sees what the lock's last holder committed),
+// lock every regulated fetch and release takes, candidates in fetch order, then how many hold
+// their gates now (a statement of its own, so that it sees what the lock's last holder committed),
 // then the admission's decisions: lease some, park the rest. Rounds go on while jobs were parked
 // and the batch is short, so that parked jobs do not make a fetch look like an empty queue.
 void PgStore::FetchRegulated(Conn& c, const JobFetchParams& p,
@@ -430,8 +430,7 @@ void PgStore::FetchRegulated(Conn& c, const JobFetchParams& p,
     }
     if (ids.empty()) break;
     std::map<std::string, int64_t> running;
-    auto u = c.ExecPrepared("permit_count", kPermitCount,
-                            {Now(), FormatArray({all.begin(), all.end()})});
+    auto u = c.ExecPrepared("gate_held", kGateHeld, {FormatArray({all.begin(), all.end()})});
     for (int i = 0; i < u.rows(); ++i) running[std::string(u.Get(i, 0))] = std::stoll(std::string(u.Get(i, 1)));
     auto decisions = admission.Decide(std::move(gates), std::move(running));
     std::vector<std::optional<std::string>> lease_ids, lease_gates, park_ids, park_gates;
@@ -495,7 +494,7 @@ void PgStore::LimitRemove(const std::string& name) {
 
 std::vector<LimitInfo> PgStore::LimitList(bool usage) {
   auto c = pool_.Acquire();
-  auto r = c->ExecPrepared("limit_list", kLimitList, {usage ? "true" : "false", Now()});
+  auto r = c->ExecPrepared("limit_list", kLimitList, {usage ? "true" : "false"});
   std::vector<LimitInfo> out;
   for (int i = 0; i < r.rows(); ++i) {
     LimitInfo info;

@@ -441,28 +441,29 @@ void SqliteStore::FetchRegulated(Conn& c, int64_t now, const JobFetchParams& p,
     if (ids.empty()) break;
     std::map<std::string, int64_t> running;
     {
-      auto st = c.Prepare("permit_count", kPermitCount);
-      st.Bind(1, now).Bind(2, std::string_view(Json(all).dump()));
+      auto st = c.Prepare("gate_held", kGateHeld);
+      st.Bind(1, std::string_view(Json(all).dump()));
       while (st.Step()) running[st.Text(0)] = st.Int(1);
     }
     auto decisions = admission.Decide(std::move(gates), std::move(running));
-    bool parked = false;
+    Json leased = Json::object(), parked = Json::object();
     for (size_t i = 0; i < ids.size(); ++i) {
-      const auto& d = decisions[i];
+      auto& d = decisions[i];
       if (!d.wait.empty()) {
-        c.Prepare("job_park", kJobPark).Bind(1, std::string_view(ids[i])).Bind(2, std::string_view(d.wait)).Step();
-        parked = true;
-        continue;
+        parked[ids[i]] = d.wait;
+      } else {
+        leased[ids[i]] = d.gates.empty() ? Json(nullptr) : Json(std::move(d.gates));
       }
-      std::optional<std::string> held;
-      if (!d.gates.empty()) {
-        held = Json(d.gates).dump();
-        c.Prepare("permit_take", kPermitTake).Bind(1, std::string_view(ids[i])).Bind(2, held).Step();
-      }
+    }
+    std::string leased_text = leased.dump();
+    if (!parked.empty()) {
+      c.Prepare("job_park", kJobPark).Bind(1, std::string_view(parked.dump())).Step();
+    }
+    if (!leased.empty()) {
+      c.Prepare("gate_take", kGateTake).Bind(1, std::string_view(leased_text)).Step();
       auto st = c.Prepare("job_lease", kJobLease);
       st.Bind(1, now)
-          .Bind(2, std::string_view(ids[i]))
-          .Bind(3, held)
+          .Bind(3, std::string_view(leased_text))
           .Bind(4, std::string_view(p.worker_id))
           .Bind(5, int64_t{p.lease.count()});
       while (st.Step()) {
@@ -471,7 +472,7 @@ void SqliteStore::FetchRegulated(Conn& c, int64_t now, const JobFetchParams& p,
         fetched.emplace_back(std::move(j), std::move(problem));
       }
     }
-    if (!parked || static_cast<int>(ids.size()) < want) break;
+    if (parked.empty() || static_cast<int>(ids.size()) < want) break;
   }
 }
 
@@ -480,6 +481,7 @@ namespace {
 // Opens every gate with parked jobs as far as it has room (gate_open.sql), commits, and wakes
 // this process's workers of the queues of the jobs it let go. Returns how many it let go.
 int64_t OpenGatesAndCommit(Conn& c, Write& w, LocalHub& hub) {
+  c.Exec(kGateRecount);
   int64_t opened = 0;
   std::optional<std::string> gate;
   while (true) {
@@ -536,7 +538,7 @@ void SqliteStore::LimitRemove(const std::string& name) {
 std::vector<LimitInfo> SqliteStore::LimitList(bool usage) {
   auto c = pool_.Acquire();
   auto st = c->Prepare("limit_list", kLimitList);
-  st.Bind(1, int64_t{usage}).Bind(2, NowMicros());
+  st.Bind(1, int64_t{usage});
   std::vector<LimitInfo> out;
   while (st.Step()) {
     auto opt = [&](int col) { return st.IsNull(col) ? std::nullopt : std::optional(st.Text(col)); };

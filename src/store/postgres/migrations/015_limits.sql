@@ -4,14 +4,15 @@
 -- per kind, or per value of a key in the args (a gate per value, `name/value`). Workers record
 -- the limits of their configuration (the last to start wins). A fetch of a queue that limits may
 -- apply to (job_fetch_candidates.sql and the store's admission) decides before leasing: a job
--- starts only when each of its gates has room, and then holds a permit for each until its lease
--- ends; a job that cannot start is parked (`gate_wait`), out of the fetch's indexes, so that
--- however many wait no fetch reads past them. A lease that ends lets go of its permits and of as
--- many parked jobs as its gates now have room for (jobs_gates_released). Jobs of queues without
--- limits never enter these paths.
+-- starts only when each of its gates has room, and then counts in each (`gates.held`, and the
+-- job's `gates`) until its lease ends; a job that cannot start is parked (`gate_wait`), out of the
+-- fetch's indexes, so that however many wait no fetch reads past them. A lease that ends gives
+-- its places back and lets go of as many parked jobs as its gates now have room for
+-- (jobs_gates_released). The leader's sweep recounts `held` from the live leases. Jobs of queues
+-- without limits never enter these paths.
 --
 -- Every regulated fetch and every release takes one advisory lock (7361626470) for the rest of
--- its transaction, before it counts permits, so that no two of them decide on the same counts:
+-- its transaction, before it reads `held`, so that no two of them decide on the same counts:
 -- a fetch never sees a gate fuller than it is without the release that empties it seeing the
 -- jobs the fetch parked. One lock, so no order between locks can deadlock.
 CREATE TABLE spindle.limits (
@@ -23,13 +24,12 @@ CREATE TABLE spindle.limits (
   registered_at timestamptz NOT NULL DEFAULT now()
 );
 
--- The gates each leased job holds: a gate's holders are its rows whose job's lease is live.
-CREATE TABLE spindle.permits (
-  job_id uuid NOT NULL,
-  gate text NOT NULL,
-  PRIMARY KEY (job_id, gate)
+-- How many leased jobs hold each gate now: a counter, changed under the advisory lock, so that a
+-- decision reads one row per gate (counting rows of a churning table would read every dead one).
+CREATE TABLE spindle.gates (
+  gate text PRIMARY KEY,
+  held integer NOT NULL CHECK (held >= 0)
 );
-CREATE INDEX permits_gate_idx ON spindle.permits (gate);
 
 ALTER TABLE spindle.jobs ADD COLUMN gates jsonb;     -- the gates its attempt took (NULL: none)
 ALTER TABLE spindle.jobs ADD COLUMN gate_wait text;  -- parked: waits for room at this gate
@@ -54,7 +54,11 @@ DECLARE
   room bigint;
   opened bigint;
 BEGIN
-  SELECT l.capacity - (SELECT count(*) FROM spindle.permits p WHERE p.gate = g) INTO room
+  -- Most releases find nobody waiting (a limit that is not the bottleneck): they count nothing.
+  IF NOT EXISTS (SELECT 1 FROM spindle.jobs w WHERE w.gate_wait = g) THEN
+    RETURN 0;
+  END IF;
+  SELECT l.capacity - coalesce((SELECT h.held FROM spindle.gates h WHERE h.gate = g), 0) INTO room
   FROM spindle.limits l WHERE l.name = split_part(g, '/', 1);
   IF room <= 0 THEN
     RETURN 0;
@@ -72,21 +76,25 @@ BEGIN
 END
 $$ SET enable_seqscan = off;
 
--- A lease ended (an outcome, a rescue, an eviction, a taken job's process gone): its permits go,
--- and its gates let go of the jobs they now have room for.
+-- A lease ended (an outcome, a rescue, an eviction, a taken job's process gone): its places in
+-- its gates are given back (and the job's `gates` cleared, so that nothing gives them back twice),
+-- and its gates let go of the jobs they now have room for. A BEFORE trigger, to clear `gates` in
+-- the same row change.
 CREATE FUNCTION spindle.gates_released() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   g text;
 BEGIN
   PERFORM pg_advisory_xact_lock(7361626470);
-  DELETE FROM spindle.permits WHERE job_id = NEW.id;
+  UPDATE spindle.gates h SET held = greatest(h.held - 1, 0)
+  WHERE h.gate IN (SELECT jsonb_array_elements_text(OLD.gates));
+  NEW.gates := NULL;
   FOR g IN SELECT jsonb_array_elements_text(OLD.gates) LOOP
     PERFORM spindle.gate_open(g);
   END LOOP;
-  RETURN NULL;
+  RETURN NEW;
 END
 $$;
-CREATE TRIGGER jobs_gates_released AFTER UPDATE OF lease_expires_at ON spindle.jobs FOR EACH ROW
+CREATE TRIGGER jobs_gates_released BEFORE UPDATE OF lease_expires_at ON spindle.jobs FOR EACH ROW
   WHEN (OLD.gates IS NOT NULL AND OLD.lease_expires_at IS NOT NULL
         AND NEW.lease_expires_at IS NULL)
   EXECUTE FUNCTION spindle.gates_released();
@@ -103,15 +111,28 @@ CREATE TRIGGER jobs_gate_left BEFORE UPDATE OF state ON spindle.jobs FOR EACH RO
   WHEN (OLD.gate_wait IS NOT NULL AND NEW.state IS DISTINCT FROM OLD.state)
   EXECUTE FUNCTION spindle.gate_left();
 
--- Every gate with parked jobs is opened as far as it has room (Store::LimitSweep): a parked job
--- that no release let go (a limit grew or went; the jobs let go before it were cancelled) waits
--- at most until the leader's next sweep. Reads one index entry per gate, not per parked job.
+-- The leader's sweep (Store::LimitSweep): recounts every gate's `held` from the leases that hold
+-- it (the counter's safety net: a job leased again after its lease expired, never ended, gave
+-- nothing back), forgets gates nobody holds, and opens every gate with parked jobs as far as it
+-- has room, the safety net for a parked job that no release let go (a limit grew or went; the
+-- jobs let go before it were cancelled). Reads the leased jobs and one index entry per gate with
+-- parked jobs.
 CREATE FUNCTION spindle.gates_sweep() RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
   g text;
   opened bigint := 0;
 BEGIN
   PERFORM pg_advisory_xact_lock(7361626470);
+  WITH live AS (
+    SELECT x.gate, count(*)::integer AS held
+    FROM spindle.jobs j, jsonb_array_elements_text(j.gates) AS x(gate)
+    WHERE j.lease_expires_at IS NOT NULL AND j.gates IS NOT NULL
+    GROUP BY x.gate
+  ), upserted AS (
+    INSERT INTO spindle.gates AS h (gate, held) SELECT gate, held FROM live
+    ON CONFLICT (gate) DO UPDATE SET held = excluded.held WHERE h.held <> excluded.held
+  )
+  DELETE FROM spindle.gates h WHERE NOT EXISTS (SELECT 1 FROM live WHERE live.gate = h.gate);
   g := (SELECT min(gate_wait) FROM spindle.jobs WHERE gate_wait IS NOT NULL);
   WHILE g IS NOT NULL LOOP
     opened := opened + spindle.gate_open(g);

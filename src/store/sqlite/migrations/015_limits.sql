@@ -1,5 +1,5 @@
 -- Cluster-wide concurrency limits (docs/regulation.md), as on PostgreSQL (its 015_limits.sql
--- says how they work). The fetch's BEGIN IMMEDIATE already keeps every fetch and release apart,
+-- says how they work; the sweep's recount is gate_recount.sql here). The fetch's BEGIN IMMEDIATE already keeps every fetch and release apart,
 -- so there is no lock of their own here.
 CREATE TABLE spindle_limits (
   name TEXT PRIMARY KEY,
@@ -10,12 +10,10 @@ CREATE TABLE spindle_limits (
   registered_at INTEGER NOT NULL
 );
 
-CREATE TABLE spindle_permits (
-  job_id TEXT NOT NULL,
-  gate TEXT NOT NULL,
-  PRIMARY KEY (job_id, gate)
+CREATE TABLE spindle_gates (
+  gate TEXT PRIMARY KEY,
+  held INTEGER NOT NULL CHECK (held >= 0)  -- how many leased jobs hold it now
 ) WITHOUT ROWID;
-CREATE INDEX spindle_permits_gate_idx ON spindle_permits (gate);
 
 ALTER TABLE spindle_jobs ADD COLUMN gates TEXT;      -- JSON array: the gates its attempt took
 ALTER TABLE spindle_jobs ADD COLUMN gate_wait TEXT;  -- parked: waits for room at this gate
@@ -31,23 +29,29 @@ CREATE INDEX spindle_jobs_deadline_idx ON spindle_jobs (queue, priority, deadlin
 CREATE INDEX spindle_jobs_parked_idx ON spindle_jobs (gate_wait, priority, run_at, id)
   WHERE gate_wait IS NOT NULL;
 
--- A lease ended: its permits go, and each of its gates that now has room lets the first job in
--- its line go (a gate whose limit went lets go of one too; the next sweep lets go of the rest).
+-- A lease ended: its places in its gates are given back (and the job's `gates` cleared, so that
+-- nothing gives them back twice), and each of its gates that now has room and a line lets the
+-- first job in its line go (a gate whose limit went lets go of one too; the next sweep lets go of
+-- the rest).
 CREATE TRIGGER spindle_jobs_gates_released AFTER UPDATE OF lease_expires_at ON spindle_jobs
   WHEN OLD.gates IS NOT NULL AND OLD.lease_expires_at IS NOT NULL
     AND NEW.lease_expires_at IS NULL
 BEGIN
-  DELETE FROM spindle_permits WHERE job_id = NEW.id;
+  UPDATE spindle_gates SET held = max(held - 1, 0)
+  WHERE gate IN (SELECT value FROM json_each(OLD.gates));
+  UPDATE spindle_jobs SET gates = NULL WHERE id = NEW.id;
   UPDATE spindle_jobs SET gate_wait = NULL
   WHERE id IN (
     SELECT (SELECT w.id FROM spindle_jobs w WHERE w.gate_wait = g.value
             ORDER BY w.priority, w.run_at, w.id LIMIT 1)
     FROM json_each(OLD.gates) AS g
-    WHERE coalesce((SELECT l.capacity FROM spindle_limits l
+    -- Most releases find nobody waiting (a limit that is not the bottleneck): they count nothing.
+    WHERE EXISTS (SELECT 1 FROM spindle_jobs w WHERE w.gate_wait = g.value)
+      AND coalesce((SELECT l.capacity FROM spindle_limits l
                     WHERE l.name = CASE WHEN instr(g.value, '/') > 0
                                        THEN substr(g.value, 1, instr(g.value, '/') - 1)
                                        ELSE g.value END), 1000000000)
-          > (SELECT count(*) FROM spindle_permits p WHERE p.gate = g.value));
+          > coalesce((SELECT h.held FROM spindle_gates h WHERE h.gate = g.value), 0));
 END;
 
 -- A parked job let go wakes its queue's workers in this process (006's notices, which the store

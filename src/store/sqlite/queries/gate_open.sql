@@ -8,5 +8,6 @@ WHERE id IN (
   LIMIT coalesce(max(0, (SELECT l.capacity FROM spindle_limits l
                          WHERE l.name = CASE WHEN instr(?1, '/') > 0
                                              THEN substr(?1, 1, instr(?1, '/') - 1) ELSE ?1 END)
-                        - (SELECT count(*) FROM spindle_permits p WHERE p.gate = ?1)), -1))
+                        - coalesce((SELECT h.held FROM spindle_gates h WHERE h.gate = ?1), 0)),
+                 -1))
 RETURNING queue

@@ -1,14 +1,10 @@
--- Every recorded limit, by name; with ?1, how many jobs run under it now (live leases, ?2 =
--- now), wait for it, and for how many of its key values.
-WITH running AS (
-  SELECT p.gate FROM spindle_permits p JOIN spindle_jobs j ON j.id = p.job_id
-  WHERE ?1 AND j.lease_expires_at > ?2
-), waiting AS (
-  SELECT gate_wait AS gate FROM spindle_jobs WHERE ?1 AND gate_wait IS NOT NULL
-), used AS (
-  SELECT gate, count(*) AS running, 0 AS waiting FROM running GROUP BY gate
+-- Every recorded limit, by name; with ?1, how many jobs hold it now (`held`), wait for it, and
+-- for how many of its key values.
+WITH used AS (
+  SELECT gate, held AS running, 0 AS waiting FROM spindle_gates WHERE ?1 AND held > 0
   UNION ALL
-  SELECT gate, 0, count(*) FROM waiting GROUP BY gate
+  SELECT gate_wait, 0, count(*) FROM spindle_jobs WHERE ?1 AND gate_wait IS NOT NULL
+  GROUP BY gate_wait
 ), named AS (
   SELECT CASE WHEN instr(gate, '/') > 0 THEN substr(gate, 1, instr(gate, '/') - 1) ELSE gate END
            AS name, gate, running, waiting
