@@ -3,11 +3,13 @@
 // a limit another worker records applies here within one interval.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "core/log.h"
 #include "regulation/admission.h"
 #include "store/store.h"
 
@@ -33,6 +35,24 @@ class LimitsCache {
       it = by_queue_.emplace(queue, regulation::LimitsFor(limits_, queue, kinds)).first;
     }
     return it->second;
+  }
+
+  // A limit recorded by another worker (or an older configuration) applies to `queues` too,
+  // declared or not: logs each such one that `declared` lacks, and how to remove it, so that
+  // nobody wonders why jobs wait.
+  void WarnOfUndeclared(const std::vector<Limit>& declared, const std::vector<std::string>& queues,
+                        const std::vector<std::string>& kinds) {
+    for (const auto& q : queues) {
+      for (const auto& l : For(q, kinds)) {
+        bool named = std::any_of(declared.begin(), declared.end(),
+                                 [&](const Limit& d) { return d.name == l.name; });
+        if (named) continue;
+        core::Log().warn("event=limit_not_declared limit={} queue={} capacity={} note={}", l.name,
+                         q, l.capacity,
+                         core::LogValue("recorded by another worker and applied here too; "
+                                        "`spindle limits remove " + l.name + "` removes it"));
+      }
+    }
   }
 
  private:

@@ -806,23 +806,6 @@ class Worker::Impl {
                      opts.queues.size(), kinds.size());
   }
 
-  // A limit recorded by another worker (or an older configuration) applies here too, declared or
-  // not: say so, and how to remove it, so that nobody wonders why jobs wait.
-  void WarnOfLimitsNotDeclared() {
-    for (const auto& q : opts.queues) {
-      for (const auto& l : limits.For(q.name, kinds)) {
-        bool declared = std::any_of(opts.limits.begin(), opts.limits.end(),
-                                    [&](const Limit& d) { return d.name == l.name; });
-        if (!declared) {
-          core::Log().warn("event=limit_not_declared limit={} queue={} capacity={} note={}",
-                           l.name, q.name, l.capacity,
-                           core::LogValue("recorded by another worker and applied here too; "
-                                          "`spindle limits remove " + l.name + "` removes it"));
-        }
-      }
-    }
-  }
-
   void StartServices() {
     StoreOptions so{opts.database_url, static_cast<int>(opts.queues.size()) + 4, opts.clock};
     store = OpenStore(so);
@@ -841,7 +824,9 @@ class Worker::Impl {
     store->QueueRegister(queue_settings);
     store->LimitRegister(opts.limits);
     limits.Read(*store);
-    WarnOfLimitsNotDeclared();
+    std::vector<std::string> queue_names;
+    for (const auto& q : opts.queues) queue_names.push_back(q.name);
+    limits.WarnOfUndeclared(opts.limits, queue_names, kinds);
     MemberInfo me{.id = opts.id, .host = HostName(), .pid = getpid(), .version = SPINDLE_VERSION};
     me.incarnation = fmt::format("{:016x}", std::mt19937_64{std::random_device{}()}());
     for (const auto& q : opts.queues) {
