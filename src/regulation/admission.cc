@@ -63,6 +63,35 @@ std::vector<Decision> Admission::Decide(std::vector<std::vector<std::string>> ga
   return decisions;
 }
 
+void Fetch(const std::vector<Limit>& limits, int limit, const FetchSteps& steps) {
+  Admission admission(limits);
+  int leased = 0;
+  for (int round = 0; round < 8 && leased < limit; ++round) {
+    int want = limit - leased;
+    auto candidates = steps.candidates(want);
+    if (candidates.empty()) return;
+    std::vector<std::vector<std::string>> gates;
+    std::set<std::string> all;
+    for (const auto& c : candidates) {
+      gates.push_back(admission.Gates(c));
+      all.insert(gates.back().begin(), gates.back().end());
+    }
+    auto decisions = admission.Decide(std::move(gates), steps.held(all));
+    std::vector<std::pair<std::string, std::vector<std::string>>> lease;
+    std::vector<std::pair<std::string, std::string>> park;
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      auto& d = decisions[i];
+      if (d.wait.empty()) {
+        lease.emplace_back(candidates[i].id, std::move(d.gates));
+      } else {
+        park.emplace_back(candidates[i].id, std::move(d.wait));
+      }
+    }
+    leased += steps.apply(lease, park);
+    if (park.empty() || static_cast<int>(candidates.size()) < want) return;
+  }
+}
+
 std::vector<Limit> LimitsFor(const std::vector<Limit>& limits, const std::string& queue,
                              const std::vector<std::string>& kinds) {
   std::vector<Limit> out;

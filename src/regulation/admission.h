@@ -7,7 +7,9 @@
 // parked at its first full gate, out of the fetch's index, until a holder of that gate lets go.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,6 +56,24 @@ class Admission {
   std::vector<Limit> limits_;
   std::map<std::string, int, std::less<>> capacity_;
 };
+
+// What a backend does for one round of a regulated fetch (Fetch below), in its transaction.
+struct FetchSteps {
+  // Up to `want` due jobs in fetch order, locked for the transaction, not leased.
+  std::function<std::vector<Candidate>(int want)> candidates;
+  // How many leased jobs hold each of `gates` now (a gate not in the answer: none).
+  std::function<std::map<std::string, int64_t>(const std::set<std::string>& gates)> held;
+  // Leases `lease` (id, its gates; none: no limit applies) and parks `park` (id, the full gate
+  // it waits at); returns how many it leased.
+  std::function<int(const std::vector<std::pair<std::string, std::vector<std::string>>>& lease,
+                    const std::vector<std::pair<std::string, std::string>>& park)>
+      apply;
+};
+
+// One regulated fetch of up to `limit` jobs, the same on every backend: rounds of candidates, their
+// gates, how many hold them, the decisions. Rounds go on (at most 8) while a round parked jobs and
+// the batch is short, so that parked jobs do not make a fetch look like an empty queue.
+void Fetch(const std::vector<Limit>& limits, int limit, const FetchSteps& steps);
 
 // The limits that may apply to jobs of `queue` with one of `kinds`: what a worker's fetch of that
 // queue passes to the store (JobFetchParams::limits).

@@ -400,62 +400,64 @@ std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
   return RunnableJobs(*this, p.worker_id, std::move(fetched));
 }
 
-// The regulated fetch (docs/regulation.md), in the caller's transaction: under the advisory
-// lock every regulated fetch and release takes, candidates in fetch order, then how many hold
-// their gates now (a statement of its own, so that it sees what the lock's last holder committed),
-// then the admission's decisions: lease some, park the rest. Rounds go on while jobs were parked
-// and the batch is short, so that parked jobs do not make a fetch look like an empty queue.
+// The regulated fetch (docs/regulation.md, regulation::Fetch), in the caller's transaction, under
+// the advisory lock every regulated fetch and release takes. The counters are read in a statement
+// of its own, after the lock, so that it sees what the lock's last holder committed.
 void PgStore::FetchRegulated(Conn& c, const JobFetchParams& p,
                              const std::vector<std::optional<std::string>>& kinds,
                              const std::vector<std::optional<std::string>>& partitions,
                              std::vector<std::pair<Job, std::string>>& fetched) {
-  c.ExecScript("SELECT pg_advisory_xact_lock(7361626470)");
-  regulation::Admission admission(p.limits);
-  for (int round = 0; round < 8 && static_cast<int>(fetched.size()) < p.limit; ++round) {
-    int want = p.limit - static_cast<int>(fetched.size());
-    auto r = c.ExecPrepared(
-        "job_fetch_candidates", kJobFetchCandidates,
-        {Now(), p.queue, std::to_string(want), p.worker_id, std::to_string(p.lease.count()),
-         FormatArray(kinds), std::to_string(p.partition_count), FormatArray(partitions),
-         std::to_string(p.overdue.count())});
-    std::vector<std::string> ids;
-    std::vector<std::vector<std::string>> gates;
-    std::set<std::optional<std::string>> all;
-    for (int i = 0; i < r.rows(); ++i) {
-      ids.emplace_back(r.Get(i, 0));
-      regulation::Candidate cand{ids.back(), std::string(r.Get(i, 1)), p.queue,
-                                 Json::parse(r.Get(i, 2), nullptr, false)};
-      gates.push_back(admission.Gates(cand));
-      all.insert(gates.back().begin(), gates.back().end());
-    }
-    if (ids.empty()) break;
-    std::map<std::string, int64_t> running;
-    auto u = c.ExecPrepared("gate_held", kGateHeld, {FormatArray({all.begin(), all.end()})});
-    for (int i = 0; i < u.rows(); ++i) running[std::string(u.Get(i, 0))] = std::stoll(std::string(u.Get(i, 1)));
-    auto decisions = admission.Decide(std::move(gates), std::move(running));
-    std::vector<std::optional<std::string>> lease_ids, lease_gates, park_ids, park_gates;
-    for (size_t i = 0; i < ids.size(); ++i) {
-      const auto& d = decisions[i];
-      if (d.wait.empty()) {
-        lease_ids.push_back(ids[i]);
-        lease_gates.push_back(d.gates.empty() ? std::nullopt
-                                              : std::optional(Json(d.gates).dump()));
-      } else {
-        park_ids.push_back(ids[i]);
-        park_gates.push_back(d.wait);
-      }
-    }
-    auto l = c.ExecPrepared("job_lease", kJobLease,
-                            {Now(), FormatArray(lease_ids), FormatArray(lease_gates), p.worker_id,
-                             std::to_string(p.lease.count()), FormatArray(park_ids),
-                             FormatArray(park_gates)});
-    for (int i = 0; i < l.rows(); ++i) {
-      std::string problem;
-      Job j = ReadJob(l, i, &problem);
-      fetched.emplace_back(std::move(j), std::move(problem));
-    }
-    if (park_ids.empty() || static_cast<int>(ids.size()) < want) break;
-  }
+  c.ExecScript(kRegulationLock);
+  regulation::Fetch(
+      p.limits, p.limit,
+      {.candidates =
+           [&](int want) {
+             auto r = c.ExecPrepared(
+                 "job_fetch_candidates", kJobFetchCandidates,
+                 {Now(), p.queue, std::to_string(want), p.worker_id,
+                  std::to_string(p.lease.count()), FormatArray(kinds),
+                  std::to_string(p.partition_count), FormatArray(partitions),
+                  std::to_string(p.overdue.count())});
+             std::vector<regulation::Candidate> out;
+             for (int i = 0; i < r.rows(); ++i) {
+               out.push_back({std::string(r.Get(i, 0)), std::string(r.Get(i, 1)), p.queue,
+                              Json::parse(r.Get(i, 2), nullptr, false)});
+             }
+             return out;
+           },
+       .held =
+           [&](const std::set<std::string>& gates) {
+             auto r = c.ExecPrepared("gate_held", kGateHeld,
+                                     {FormatArray({gates.begin(), gates.end()})});
+             std::map<std::string, int64_t> held;
+             for (int i = 0; i < r.rows(); ++i) {
+               held[std::string(r.Get(i, 0))] = std::stoll(std::string(r.Get(i, 1)));
+             }
+             return held;
+           },
+       .apply =
+           [&](const auto& lease, const auto& park) {
+             std::vector<std::optional<std::string>> lease_ids, lease_gates, park_ids, park_gates;
+             for (const auto& [id, gates] : lease) {
+               lease_ids.push_back(id);
+               lease_gates.push_back(gates.empty() ? std::nullopt
+                                                   : std::optional(Json(gates).dump()));
+             }
+             for (const auto& [id, gate] : park) {
+               park_ids.push_back(id);
+               park_gates.push_back(gate);
+             }
+             auto r = c.ExecPrepared("job_lease", kJobLease,
+                                     {Now(), FormatArray(lease_ids), FormatArray(lease_gates),
+                                      p.worker_id, std::to_string(p.lease.count()),
+                                      FormatArray(park_ids), FormatArray(park_gates)});
+             for (int i = 0; i < r.rows(); ++i) {
+               std::string problem;
+               Job j = ReadJob(r, i, &problem);
+               fetched.emplace_back(std::move(j), std::move(problem));
+             }
+             return r.rows();
+           }});
 }
 
 void PgStore::LimitRegister(const std::vector<Limit>& limits) {
@@ -471,7 +473,6 @@ void PgStore::LimitRegister(const std::vector<Limit>& limits) {
   if (limits.empty()) return;
   auto c = pool_.Acquire();
   InTransaction(*c, [&] {
-    c->ExecScript("SELECT pg_advisory_xact_lock(7361626470)");
     c->ExecPrepared("limit_register", kLimitRegister,
                     {FormatArray(name), FormatArray(capacity), FormatArray(queue),
                      FormatArray(kind), FormatArray(key), Now()});
@@ -483,7 +484,6 @@ void PgStore::LimitRegister(const std::vector<Limit>& limits) {
 void PgStore::LimitRemove(const std::string& name) {
   auto c = pool_.Acquire();
   InTransaction(*c, [&] {
-    c->ExecScript("SELECT pg_advisory_xact_lock(7361626470)");
     if (c->ExecPrepared("limit_remove", kLimitRemove, {name}).rows() == 0) {
       throw Error(ErrorCode::kNotFound, fmt::format("no limit named '{}'", name));
     }

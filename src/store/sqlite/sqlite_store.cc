@@ -408,72 +408,66 @@ std::vector<Job> SqliteStore::JobFetch(const JobFetchParams& p) {
   return RunnableJobs(*this, p.worker_id, std::move(fetched));
 }
 
-// The regulated fetch (docs/regulation.md), in the caller's transaction (whose write lock keeps
-// every other fetch and release out): candidates in fetch order, what holds their gates now, the
-// admission's decisions: lease some, park the rest; more rounds while jobs were parked and the
-// batch is short, as on PostgreSQL.
+// The regulated fetch (docs/regulation.md, regulation::Fetch), in the caller's transaction, whose
+// write lock keeps every other fetch and release out.
 void SqliteStore::FetchRegulated(Conn& c, int64_t now, const JobFetchParams& p,
                                  std::vector<std::pair<Job, std::string>>& fetched) {
-  regulation::Admission admission(p.limits);
   std::string kinds = Json(p.kinds).dump(), partitions = Json(p.partitions).dump();
-  for (int round = 0; round < 8 && static_cast<int>(fetched.size()) < p.limit; ++round) {
-    int want = p.limit - static_cast<int>(fetched.size());
-    std::vector<std::string> ids;
-    std::vector<std::vector<std::string>> gates;
-    std::set<std::string> all;
-    {
-      auto st = c.Prepare("job_fetch_candidates", kJobFetchCandidates);
-      st.Bind(1, now)
-          .Bind(2, std::string_view(p.queue))
-          .Bind(3, int64_t{want})
-          .Bind(6, std::string_view(kinds))
-          .Bind(7, int64_t{p.partition_count})
-          .Bind(8, std::string_view(partitions))
-          .Bind(9, int64_t{p.overdue.count()});
-      while (st.Step()) {
-        ids.push_back(st.Text(0));
-        regulation::Candidate cand{ids.back(), st.Text(1), p.queue,
-                                   Json::parse(st.Text(2), nullptr, false)};
-        gates.push_back(admission.Gates(cand));
-        all.insert(gates.back().begin(), gates.back().end());
-      }
-    }
-    if (ids.empty()) break;
-    std::map<std::string, int64_t> running;
-    {
-      auto st = c.Prepare("gate_held", kGateHeld);
-      st.Bind(1, std::string_view(Json(all).dump()));
-      while (st.Step()) running[st.Text(0)] = st.Int(1);
-    }
-    auto decisions = admission.Decide(std::move(gates), std::move(running));
-    Json leased = Json::object(), parked = Json::object();
-    for (size_t i = 0; i < ids.size(); ++i) {
-      auto& d = decisions[i];
-      if (!d.wait.empty()) {
-        parked[ids[i]] = d.wait;
-      } else {
-        leased[ids[i]] = d.gates.empty() ? Json(nullptr) : Json(std::move(d.gates));
-      }
-    }
-    std::string leased_text = leased.dump();
-    if (!parked.empty()) {
-      c.Prepare("job_park", kJobPark).Bind(1, std::string_view(parked.dump())).Step();
-    }
-    if (!leased.empty()) {
-      c.Prepare("gate_take", kGateTake).Bind(1, std::string_view(leased_text)).Step();
-      auto st = c.Prepare("job_lease", kJobLease);
-      st.Bind(1, now)
-          .Bind(3, std::string_view(leased_text))
-          .Bind(4, std::string_view(p.worker_id))
-          .Bind(5, int64_t{p.lease.count()});
-      while (st.Step()) {
-        std::string problem;
-        Job j = ReadJob(st, &problem);
-        fetched.emplace_back(std::move(j), std::move(problem));
-      }
-    }
-    if (parked.empty() || static_cast<int>(ids.size()) < want) break;
-  }
+  regulation::Fetch(
+      p.limits, p.limit,
+      {.candidates =
+           [&](int want) {
+             auto st = c.Prepare("job_fetch_candidates", kJobFetchCandidates);
+             st.Bind(1, now)
+                 .Bind(2, std::string_view(p.queue))
+                 .Bind(3, int64_t{want})
+                 .Bind(6, std::string_view(kinds))
+                 .Bind(7, int64_t{p.partition_count})
+                 .Bind(8, std::string_view(partitions))
+                 .Bind(9, int64_t{p.overdue.count()});
+             std::vector<regulation::Candidate> out;
+             while (st.Step()) {
+               out.push_back({st.Text(0), st.Text(1), p.queue,
+                              Json::parse(st.Text(2), nullptr, false)});
+             }
+             return out;
+           },
+       .held =
+           [&](const std::set<std::string>& gates) {
+             auto st = c.Prepare("gate_held", kGateHeld);
+             st.Bind(1, std::string_view(Json(gates).dump()));
+             std::map<std::string, int64_t> held;
+             while (st.Step()) held[st.Text(0)] = st.Int(1);
+             return held;
+           },
+       .apply =
+           [&](const auto& lease, const auto& park) {
+             // JSON objects by job id: the statements take a whole round each.
+             Json leased = Json::object(), parked = Json::object();
+             for (const auto& [id, gates] : lease) {
+               leased[id] = gates.empty() ? Json(nullptr) : Json(gates);
+             }
+             for (const auto& [id, gate] : park) parked[id] = gate;
+             if (!park.empty()) {
+               c.Prepare("job_park", kJobPark).Bind(1, std::string_view(parked.dump())).Step();
+             }
+             int n = 0;
+             if (lease.empty()) return n;
+             std::string leased_text = leased.dump();
+             c.Prepare("gate_take", kGateTake).Bind(1, std::string_view(leased_text)).Step();
+             auto st = c.Prepare("job_lease", kJobLease);
+             st.Bind(1, now)
+                 .Bind(3, std::string_view(leased_text))
+                 .Bind(4, std::string_view(p.worker_id))
+                 .Bind(5, int64_t{p.lease.count()});
+             while (st.Step()) {
+               std::string problem;
+               Job j = ReadJob(st, &problem);
+               fetched.emplace_back(std::move(j), std::move(problem));
+               ++n;
+             }
+             return n;
+           }});
 }
 
 namespace {
