@@ -835,6 +835,13 @@ void FaultSuite::Kill(int slot, Fault kind, bool random_moment) {
   // Dead for a while: sometimes shorter, sometimes longer than the heartbeat timeout.
   Pause(RandomMs(500, 4000));
   StartWorker(slot);
+  // Serving before the next fault: a worker still starting when the database restarts exits with
+  // a clear error (status 5), as `spindle serve` does when it cannot reach the database at start.
+  auto log = dir_ + "/workers/" + workers_[slot]->tag() + ".log";
+  for (auto until = Steady::now() + 30s; Steady::now() < until;) {
+    if (ReadFile(log).find("event=serving") != std::string::npos) break;
+    Pause(100ms);
+  }
 }
 
 void FaultSuite::Inject(Fault f) {
