@@ -14,6 +14,7 @@
 
 #include "regulation/admission.h"
 #include "spindle/spindle.h"
+#include "store/postgres/pg_conn.h"
 #include "store/store.h"
 #include "testing.h"
 
@@ -494,6 +495,33 @@ TEST_P(RegulationTest, CommandLine) {
   auto unknown_name = run("limits remove kind:a");
   EXPECT_EQ(unknown_name.status, 3) << unknown_name.output;
   EXPECT_NE(unknown_name.err.find("no limit named 'kind:a'"), std::string::npos) << unknown_name.err;
+}
+
+// PostgreSQL: a regulated fetch that waited for the regulation lock leases from when it leased,
+// not from when its transaction began: a lease already lapsed at the start would be rescued while
+// the worker starts the job, and the job run twice at once (seen in the fault suite, when a
+// worker cut off in the middle of a fetch held the lock for seconds).
+TEST(RegulationPostgresTest, ALeaseRunsFromWhenTheFetchLeasedNotFromWhenItWaited) {
+  auto db = TestBackend::Make(BackendKind::kPostgres);
+  auto store = OpenStore({db->url(), 2});  // the database's own clock
+  store->Migrate();
+  store->LimitRegister({QueueLimit(5)});
+  store->JobInsertMany({{.kind = "a"}});
+  auto holder = pg::Conn::Connect(db->url());
+  holder->ExecScript("BEGIN; SELECT pg_advisory_xact_lock(7361626470)");
+  std::vector<Job> got;
+  std::thread fetcher([&] {
+    JobFetchParams p{"default", 10, "w1", 6s, {"a"}};
+    p.limits = {QueueLimit(5)};
+    got = store->JobFetch(p);
+  });
+  std::this_thread::sleep_for(3s);  // the fetch waits for the lock meanwhile
+  holder->ExecScript("COMMIT");
+  fetcher.join();
+  ASSERT_EQ(got.size(), 1u);
+  double left = std::stod(db->Query(
+      "SELECT extract(epoch FROM lease_expires_at - clock_timestamp()) FROM {jobs}"));
+  EXPECT_GT(left, 4.5);  // about 6 s; from the transaction's start it would be about 3 s
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RegulationTest, ::testing::ValuesIn(testing::kAllBackends),

@@ -72,7 +72,12 @@ std::unique_ptr<Conn> Conn::Connect(const std::string& url) {
   }
   auto conn = std::unique_ptr<Conn>(new Conn(c, true));
   // Timestamps are exchanged as UTC text; notices (CREATE ... IF NOT EXISTS) are not errors.
-  conn->ExecScript("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET client_min_messages = warning");
+  // A session idle inside a transaction for 5 s is ended by the server: a worker frozen or cut
+  // off in the middle of a regulated fetch would otherwise hold the regulation lock (and every
+  // regulated fetch and release in the cluster behind it) until its connection is found dead.
+  conn->ExecScript(
+      "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET client_min_messages = warning; "
+      "SET idle_in_transaction_session_timeout = '5s'");
   return conn;
 }
 
