@@ -34,6 +34,9 @@ Limit KindLimit(const std::string& kind, int capacity) {
 Limit KeyLimit(const std::string& key, int capacity) {
   return {.name = "per_key", .capacity = capacity, .key = key};
 }
+Limit Pool(int capacity, std::map<std::string, int> units) {
+  return {.name = "pool:gpu", .capacity = capacity, .units = std::move(units)};
+}
 
 class RegulationTest : public ::testing::TestWithParam<BackendKind> {
  protected:
@@ -154,6 +157,61 @@ TEST_P(RegulationTest, AKeyLimitsEachValueOnItsOwn) {
   EXPECT_EQ(usage[0].running, 3);
   EXPECT_EQ(usage[0].waiting, 2);
   EXPECT_EQ(usage[0].keys, 3);
+}
+
+// A resource pool: each job takes its kind's units, all of them or none, until its lease ends;
+// kinds that do not use the pool are not held back by it.
+TEST_P(RegulationTest, APoolCountsTheUnitsEachKindTakes) {
+  Limits({Pool(3, {{"a", 2}, {"b", 1}})});
+  std::vector<std::string> ids;
+  for (const char* kind : {"a", "a", "b", "b"}) ids.push_back(Insert(kind));
+  auto got = Fetch(10);
+  ASSERT_EQ(got.size(), 2u);  // the first a (2 units) and the first b (1): either other makes 4
+  EXPECT_EQ(got[0].id, ids[0]);
+  EXPECT_EQ(got[1].id, ids[2]);
+  EXPECT_EQ(Parked(), 2);
+  auto usage = store_->LimitList(true);
+  ASSERT_EQ(usage.size(), 1u);
+  EXPECT_EQ(usage[0].running, 3);  // units
+  EXPECT_EQ(usage[0].waiting, 2);
+  EXPECT_EQ(usage[0].limit.units, (std::map<std::string, int>{{"a", 2}, {"b", 1}}));
+  ExpectWithinLimits();
+  Finish(got[0]);  // two units back: room for the second a beside the running b
+  auto next = Fetch(10);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].id, ids[1]);
+  ExpectWithinLimits();
+  Finish(got[1]);
+  Finish(next[0]);
+  auto last = Fetch(10);
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].id, ids[3]);
+  Finish(last[0]);
+  EXPECT_EQ(store_->LimitList(true)[0].running, 0);
+
+  Limits({Pool(2, {{"a", 2}})});  // b does not use it
+  for (const char* kind : {"a", "a", "b", "b"}) Insert(kind);
+  EXPECT_EQ(Fetch(10).size(), 3u);
+  EXPECT_EQ(Parked(), 1);
+  ExpectWithinLimits();
+}
+
+TEST(PoolTest, AJobTakesOneToCapacityUnitsOfAPoolThatNamesItsKinds) {
+  auto invalid = [](const Limit& l) {
+    try {
+      l.Validate();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(invalid(Pool(2, {{"a", 2}})), "");
+  EXPECT_NE(invalid(Pool(2, {{"a", 3}})).find("kind 'a' takes 3 units, but a job must take 1 to 2"),
+            std::string::npos);
+  EXPECT_NE(invalid(Pool(2, {{"a", 0}})).find("kind 'a' takes 0 units"), std::string::npos);
+  auto with_kind = Pool(2, {{"a", 1}});
+  with_kind.kind = "a";
+  EXPECT_NE(invalid(with_kind).find("kind must be unset"), std::string::npos);
 }
 
 // However an attempt ends, its gates are free again, and only then.
@@ -291,7 +349,8 @@ TEST_P(RegulationTest, ACancelledWaitingJobLeavesItsLine) {
 // Random fetches, outcomes, cancels, expiries and rescues by three workers: after every step no
 // gate has more live leases than its capacity, and at the end every job ran.
 TEST_P(RegulationTest, RandomStepsNeverExceedALimit) {
-  Limits({QueueLimit(4), KindLimit("a", 2), KeyLimit("customer", 1)});
+  Limits({QueueLimit(4), KindLimit("a", 2), KeyLimit("customer", 1),
+          Pool(5, {{"a", 1}, {"b", 2}})});
   std::mt19937 rng(20261204);
   for (int i = 0; i < 60; ++i) {
     Json args = Json::object();
@@ -459,6 +518,18 @@ TEST_P(RegulationTest, CommandLine) {
   auto zero = config("[queues.default]\nlimit = 0\n");
   EXPECT_EQ(zero.status, 2) << zero.output;
   EXPECT_NE(zero.err.find("queues.default.limit"), std::string::npos) << zero.err;
+  auto too_many = config("[pools]\ngpu = 2\n[kinds.a]\ncommand = [\"true\"]\npools = { gpu = 3 }\n");
+  EXPECT_EQ(too_many.status, 2) << too_many.output;
+  EXPECT_NE(too_many.err.find("limit 'pool:gpu': kind 'a' takes 3 units"), std::string::npos)
+      << too_many.err;
+  auto undeclared = config("[kinds.a]\ncommand = [\"true\"]\npools = { gpu = 1 }\n");
+  EXPECT_EQ(undeclared.status, 2) << undeclared.output;
+  EXPECT_NE(undeclared.err.find("names the pool 'gpu', which [pools] does not declare"),
+            std::string::npos)
+      << undeclared.err;
+  auto unused = config("[pools]\ngpu = 2\n");
+  EXPECT_EQ(unused.status, 2) << unused.output;
+  EXPECT_NE(unused.err.find("pool 'gpu' is used by no kind"), std::string::npos) << unused.err;
   auto unknown = config("[limits.x]\ncapacity = 2\nkeys = \"a\"\n");
   EXPECT_EQ(unknown.status, 2) << unknown.output;
   EXPECT_NE(unknown.err.find("unknown key 'limits.x.keys'"), std::string::npos) << unknown.err;
@@ -495,6 +566,12 @@ TEST_P(RegulationTest, CommandLine) {
   auto unknown_name = run("limits remove kind:a");
   EXPECT_EQ(unknown_name.status, 3) << unknown_name.output;
   EXPECT_NE(unknown_name.err.find("no limit named 'kind:a'"), std::string::npos) << unknown_name.err;
+
+  Limits({Pool(3, {{"a", 2}, {"b", 1}})});
+  auto pool = run("limits list");
+  EXPECT_NE(pool.out.find("kinds a(2) b"), std::string::npos) << pool.out;
+  auto pool_json = Json::parse(run("--json limits list").out);
+  EXPECT_EQ(pool_json[0]["units"], (Json{{"a", 2}, {"b", 1}}));
 }
 
 // PostgreSQL: a regulated fetch that waited for the regulation lock leases from when it leased,

@@ -1,7 +1,9 @@
-// Cluster-wide concurrency limits (docs/regulation.md): at most `capacity` jobs run at once
-// across every worker, per queue, per kind, or per value of a key in the job's arguments.
+// Cluster-wide concurrency limits and resource pools (docs/regulation.md): at most `capacity`
+// jobs (or units) run at once across every worker, per queue, per kind, or per value of a key in
+// the job's arguments.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +24,13 @@ struct Limit {
   // A path into the job's args, dot-separated ("customer_id", "account.id"): the limit applies
   // to each value there on its own (a job without one is not limited). Unset: one limit for all.
   std::optional<std::string> key;
+  // A resource pool: `capacity` units, and each job of a kind named here takes that many of them
+  // while it runs (1 to `capacity`); the limit applies to jobs of these kinds only (`kind` unset).
+  // Empty: each job the limit applies to takes one.
+  std::map<std::string, int> units;
+
+  // The units a job of `kind` takes of this limit (1 unless `units` names the kind).
+  int UnitsOf(std::string_view kind) const;
 
   // Throws spindle::Error(kInvalidArgument) naming the limit and what is wrong.
   void Validate() const;
@@ -32,7 +41,7 @@ struct Limit {
 // A limit as recorded, with how it is used right now (Client::Limits).
 struct LimitInfo {
   Limit limit;
-  int64_t running = 0;  // jobs running under it (all its key values together)
+  int64_t running = 0;  // jobs (a pool: units) running under it (all its key values together)
   int64_t waiting = 0;  // jobs due that wait for it
   int64_t keys = 0;     // key values with a running or waiting job (a limit without key: 0 or 1)
 

@@ -1,6 +1,7 @@
 #include "cli/config.h"
 
 #include <cctype>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -101,10 +102,11 @@ std::vector<std::string> Strings(const std::string& path, const toml::table& t,
   return out;
 }
 
-const toml::table* Table(const std::string& path, const toml::table& t, const std::string& key) {
+const toml::table* Table(const std::string& path, const toml::table& t, const std::string& key,
+                         const std::string& where = "") {
   const auto* n = t.get(key);
   if (!n) return nullptr;
-  if (!n->is_table()) Fail(path, fmt::format("'{}' must be a table", key));
+  if (!n->is_table()) Fail(path, fmt::format("'{}{}' must be a table", where, key));
   return n->as_table();
 }
 
@@ -266,7 +268,7 @@ Config LoadConfig(const std::string& path) {
   c.worker.queues.clear();
   OnlyKeys(path, root, "",
            {"database", "log_level", "worker", "cluster", "queues", "kinds", "assignments",
-            "schedules", "retention", "limits"});
+            "schedules", "retention", "limits", "pools"});
   c.database = Str(path, root, "database", "");
   c.log_level = Str(path, root, "log_level", "");
 
@@ -388,6 +390,16 @@ Config LoadConfig(const std::string& path) {
       c.worker.limits.push_back(std::move(l));
     }
   }
+  // Resource pools (docs/regulation.md): `[pools] gpu = 2`; the kinds that use one say how many
+  // units a job takes (`pools = { gpu = 1 }`), and each pool is the limit `pool:NAME`.
+  std::map<std::string, Limit> pools;
+  if (const auto* ps = Table(path, root, "pools")) {
+    for (const auto& [name, node] : *ps) {
+      auto capacity = Int(path, *ps, std::string(name.str()), "pools.", 1, 1000000);
+      pools[std::string(name.str())] = {.name = "pool:" + std::string(name.str()),
+                                        .capacity = static_cast<int>(*capacity)};
+    }
+  }
   if (const auto* qs = Table(path, root, "queues")) {
     for (const auto& [name, node] : *qs) {
       const std::string at = fmt::format("queues.{}.", name.str());
@@ -428,8 +440,19 @@ Config LoadConfig(const std::string& path) {
       const auto& t = *node.as_table();
       OnlyKeys(path, t, at,
                {"command", "timeout", "kill_grace", "max_attempts", "queue", "priority",
-                "serial", "limit", "nice", "rlimits", "cwd", "env_allow", "env"});
+                "serial", "limit", "pools", "nice", "rlimits", "cwd", "env_allow", "env"});
       KindConfig k;
+      if (const auto* uses = Table(path, t, "pools", at)) {
+        for (const auto& [pool, n] : *uses) {
+          auto it = pools.find(std::string(pool.str()));
+          if (it == pools.end()) {
+            Fail(path, fmt::format("'{}pools' names the pool '{}', which [pools] does not declare",
+                                   at, pool.str()));
+          }
+          auto v = Int(path, *uses, std::string(pool.str()), at + "pools.", 1, 1000000);
+          it->second.units[std::string(name.str())] = static_cast<int>(*v);
+        }
+      }
       if (auto v = Int(path, t, "limit", at, 1, 1000000)) {
         c.worker.limits.push_back({.name = "kind:" + std::string(name.str()),
                                    .capacity = static_cast<int>(*v),
@@ -459,6 +482,18 @@ Config LoadConfig(const std::string& path) {
       c.worker.kinds[std::string(name.str())] = k.defaults;
       c.kinds[std::string(name.str())] = std::move(k);
     }
+  }
+  for (auto& [name, pool] : pools) {
+    if (pool.units.empty()) {
+      Fail(path, fmt::format("pool '{}' is used by no kind: give a kind `pools = {{ {} = 1 }}`",
+                             name, name));
+    }
+    try {
+      pool.Validate();
+    } catch (const Error& e) {
+      Fail(path, e.what());
+    }
+    c.worker.limits.push_back(std::move(pool));
   }
   // A file with a [schedules] table owns the set: `spindle serve` removes the others.
   if (const auto* ss = Table(path, root, "schedules")) {

@@ -185,6 +185,7 @@ void PrintLimits(const std::vector<LimitInfo>& limits, bool json) {
     return;
   }
   // APPLIES TO: which jobs; KEY: the args path each value of which is limited on its own.
+  // RUNNING: the jobs that hold it now; for a pool, the units they hold.
   std::cout << fmt::format("{:<24}  {:>8}  {:<28}  {:<16}  {:>7}  {:>7}  {:>6}\n", "LIMIT",
                            "CAPACITY", "APPLIES TO", "KEY", "RUNNING", "WAITING", "KEYS");
   for (const auto& info : limits) {
@@ -192,6 +193,12 @@ void PrintLimits(const std::vector<LimitInfo>& limits, bool json) {
     std::string scope;
     if (l.queue) scope = "queue " + *l.queue;
     if (l.kind) scope += (scope.empty() ? "" : ", ") + ("kind " + *l.kind);
+    // A pool: the kinds that use it and how many units a job of each takes.
+    std::string uses;
+    for (const auto& [kind, n] : l.units) {
+      uses += (uses.empty() ? "" : " ") + kind + (n > 1 ? fmt::format("({})", n) : "");
+    }
+    if (!uses.empty()) scope += (scope.empty() ? "" : ", ") + ("kinds " + uses);
     if (scope.empty()) scope = "every job";
     std::cout << fmt::format("{:<24}  {:>8}  {:<28}  {:<16}  {:>7}  {:>7}  {:>6}\n", l.name,
                              l.capacity, scope, l.key.value_or("-"), info.running, info.waiting,

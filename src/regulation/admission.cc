@@ -8,6 +8,7 @@ std::optional<std::string> GateOf(const Limit& limit, std::string_view kind,
                                   std::string_view queue, const Json& args) {
   if (limit.queue && *limit.queue != queue) return std::nullopt;
   if (limit.kind && *limit.kind != kind) return std::nullopt;
+  if (!limit.units.empty() && !limit.units.contains(std::string(kind))) return std::nullopt;
   if (!limit.key) return limit.name;
   const Json* at = &args;
   std::string_view path = *limit.key;
@@ -34,10 +35,11 @@ Admission::Admission(std::vector<Limit> limits) : limits_(std::move(limits)) {
 std::vector<std::string> Admission::Gates(const Candidate& c) const {
   std::vector<std::string> gates;
   for (const auto& l : limits_) {
-    if (auto g = GateOf(l, c.kind, c.queue, c.args)) gates.push_back(std::move(*g));
+    if (auto g = GateOf(l, c.kind, c.queue, c.args)) {
+      gates.insert(gates.end(), l.UnitsOf(c.kind), *g);
+    }
   }
   std::sort(gates.begin(), gates.end());
-  gates.erase(std::unique(gates.begin(), gates.end()), gates.end());
   return gates;
 }
 
@@ -47,10 +49,13 @@ std::vector<Decision> Admission::Decide(std::vector<std::vector<std::string>> ga
   decisions.reserve(gates.size());
   for (auto& g : gates) {
     Decision d;
-    for (const auto& gate : g) {
-      auto cap = capacity_.find(LimitOfGate(gate));
-      if (cap != capacity_.end() && running[gate] >= cap->second) {
-        d.wait = gate;
+    // `g` is sorted, so a gate the job takes n units of is n equal entries in a row.
+    for (size_t i = 0, n; i < g.size(); i += n) {
+      n = 1;
+      while (i + n < g.size() && g[i + n] == g[i]) ++n;
+      auto cap = capacity_.find(LimitOfGate(g[i]));
+      if (cap != capacity_.end() && running[g[i]] + static_cast<int64_t>(n) > cap->second) {
+        d.wait = g[i];
         break;
       }
     }
@@ -92,12 +97,26 @@ void Fetch(const std::vector<Limit>& limits, int limit, const FetchSteps& steps)
   }
 }
 
+std::optional<std::string> UnitsText(const Limit& limit) {
+  if (limit.units.empty()) return std::nullopt;
+  return Json(limit.units).dump();
+}
+
+std::map<std::string, int> UnitsOf(const std::optional<std::string>& text) {
+  if (!text) return {};
+  return Json::parse(*text).get<std::map<std::string, int>>();
+}
+
 std::vector<Limit> LimitsFor(const std::vector<Limit>& limits, const std::string& queue,
                              const std::vector<std::string>& kinds) {
   std::vector<Limit> out;
   for (const auto& l : limits) {
     if (l.queue && *l.queue != queue) continue;
     if (l.kind && std::find(kinds.begin(), kinds.end(), *l.kind) == kinds.end()) continue;
+    if (!l.units.empty() && std::none_of(kinds.begin(), kinds.end(),
+                                         [&](const auto& k) { return l.units.contains(k); })) {
+      continue;
+    }
     out.push_back(l);
   }
   return out;

@@ -3,7 +3,7 @@
 //
 // A limit makes a *gate* of each job it applies to: its name, or `name/value` for a limit with a
 // key (one gate per key value). A job starts only when every one of its gates has room; the
-// store counts it in each until its lease ends. A job that cannot start is
+// store counts it in each until its lease ends (a resource pool's gate: once per unit). A job that cannot start is
 // parked at its first full gate, out of the fetch's index, until a holder of that gate lets go.
 #pragma once
 
@@ -35,7 +35,7 @@ struct Candidate {
 };
 
 struct Decision {
-  std::vector<std::string> gates;  // every gate of the job, sorted
+  std::vector<std::string> gates;  // every gate of the job, sorted, once per unit it takes
   std::string wait;                // empty: it starts; else the full gate it waits at
 };
 
@@ -43,7 +43,7 @@ class Admission {
  public:
   explicit Admission(std::vector<Limit> limits);
 
-  // The job's gates, sorted, without duplicates.
+  // The job's gates, sorted; a gate appears once per unit the job takes of it (a pool's units).
   std::vector<std::string> Gates(const Candidate& c) const;
   // Decides, in order, for candidates whose gates are `gates` (from Gates), given how many jobs
   // hold each gate now (`running`; a gate not in it: none). A candidate starts when each of its
@@ -74,6 +74,10 @@ struct FetchSteps {
 // gates, how many hold them, the decisions. Rounds go on (at most 8) while a round parked jobs and
 // the batch is short, so that parked jobs do not make a fetch look like an empty queue.
 void Fetch(const std::vector<Limit>& limits, int limit, const FetchSteps& steps);
+
+// A pool's units as the stores record them (a JSON object; nullopt: not a pool), and back.
+std::optional<std::string> UnitsText(const Limit& limit);
+std::map<std::string, int> UnitsOf(const std::optional<std::string>& text);
 
 // The limits that may apply to jobs of `queue` with one of `kinds`: what a worker's fetch of that
 // queue passes to the store (JobFetchParams::limits).

@@ -27,6 +27,17 @@ void Limit::Validate() const {
   if (capacity < 1 || capacity > 1'000'000) throw Invalid(at + "capacity must be 1 to 1000000");
   if (queue && queue->empty()) throw Invalid(at + "queue must not be empty");
   if (kind && kind->empty()) throw Invalid(at + "kind must not be empty");
+  if (!units.empty() && kind) {
+    throw Invalid(at + "a pool names the kinds that use it with their units; kind must be unset");
+  }
+  for (const auto& [k, n] : units) {
+    if (k.empty()) throw Invalid(at + "a kind that uses the pool must have a name");
+    if (n < 1 || n > capacity) {
+      throw Invalid(fmt::format("{}kind '{}' takes {} units, but a job must take 1 to {} "
+                                "(the capacity)",
+                                at, k, n, capacity));
+    }
+  }
   if (key) {
     if (key->empty() || key->front() == '.' || key->back() == '.' ||
         key->find("..") != std::string::npos) {
@@ -37,10 +48,16 @@ void Limit::Validate() const {
   }
 }
 
+int Limit::UnitsOf(std::string_view k) const {
+  auto it = units.find(std::string(k));
+  return it == units.end() ? 1 : it->second;
+}
+
 Json Limit::ToJson() const {
   auto opt = [](const auto& v) { return v ? Json(*v) : Json(nullptr); };
-  return {{"name", name}, {"capacity", capacity}, {"queue", opt(queue)},
-          {"kind", opt(kind)}, {"key", opt(key)}};
+  return {{"name", name},       {"capacity", capacity}, {"queue", opt(queue)},
+          {"kind", opt(kind)},  {"key", opt(key)},
+          {"units", units.empty() ? Json(nullptr) : Json(units)}};
 }
 
 Json LimitInfo::ToJson() const {

@@ -20,9 +20,10 @@
 // its whole run: the kernel drops it when the process dies, however it dies, so finding it held
 // means another execution of the same job is alive right now. That is recorded as an overlap,
 // then this execution waits for the lock, so one violation is recorded once and the load goes
-// on unchanged. Likewise, a job whose args name cluster-wide limits (`gates`: {"name": capacity})
-// holds one of `capacity` slots, flock(DIR/locks/gate-<name>-<i>), per gate: finding them all
-// held means more executions under that limit are alive than it allows (`limit_overlap`).
+// on unchanged. Likewise, a job whose args name cluster-wide limits (`gates`: {"name": capacity},
+// or {"name": [capacity, units]} for a pool) holds one (or `units`) of `capacity` slots,
+// flock(DIR/locks/gate-<name>-<i>), per gate: finding them all held means more executions (or
+// units) under that limit are alive than it allows (`limit_overlap`).
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -38,6 +39,7 @@
 #include <iterator>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
 namespace {
@@ -109,23 +111,30 @@ void Exclusive(Log& log, const std::string& path, const std::string& what, const
   if (ftruncate(fd, 0) != 0 || pwrite(fd, me.data(), me.size(), 0) < 0) DieErrno("write " + path);
 }
 
-// Holds one of gate's `capacity` slots until the process ends; all held: logs `limit_overlap`,
-// then waits for slot 0.
+// Holds one of gate's `capacity` slots that this process does not hold yet (`mine`) until the
+// process ends; all held: logs `limit_overlap`, then waits for the last one it tried.
 void Slot(Log& log, const std::string& dir, const std::string& gate, int capacity,
-          const std::string& id, long long attempt) {
-  int fd = -1;
+          std::set<int>& mine, const std::string& id, long long attempt) {
+  int fd = -1, wait = -1, waited = -1;
   for (int i = 0; i < capacity; ++i) {
+    if (mine.contains(i)) continue;
     std::string path = dir + "/locks/gate-" + gate + "-" + std::to_string(i);
     fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) DieErrno("cannot open " + path);
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      mine.insert(i);
+      return;
+    }
     if (errno != EWOULDBLOCK) DieErrno("flock " + path);
-    if (i + 1 < capacity) close(fd);
+    if (wait >= 0) close(wait);
+    wait = fd;
+    waited = i;
   }
   log.Line("limit_overlap", id, attempt, gate + " " + std::to_string(capacity));
-  while (flock(fd, LOCK_EX) != 0) {
+  while (wait >= 0 && flock(wait, LOCK_EX) != 0) {
     if (errno != EINTR) DieErrno("flock gate " + gate);
   }
+  mine.insert(waited);
 }
 
 int Job(const std::string& dir, long long exec_ns) {
@@ -139,8 +148,12 @@ int Job(const std::string& dir, long long exec_ns) {
   Log log(dir);
   Exclusive(log, dir + "/locks/" + id, "overlap", id, attempt);
   if (args.contains("gates")) {
-    for (const auto& [gate, capacity] : args["gates"].items()) {
-      Slot(log, dir, gate, capacity.get<int>(), id, attempt);
+    for (const auto& [gate, size] : args["gates"].items()) {
+      // Each unit its own slot: a second flock on a new descriptor conflicts with the first.
+      int capacity = size.is_array() ? size.at(0).get<int>() : size.get<int>();
+      int units = size.is_array() ? size.at(1).get<int>() : 1;
+      std::set<int> mine;
+      for (int u = 0; u < units; ++u) Slot(log, dir, gate, capacity, mine, id, attempt);
     }
   }
   log.Line("start", id, attempt, kind + " " + step + " " + std::to_string(exec_ns));
@@ -161,7 +174,10 @@ int Job(const std::string& dir, long long exec_ns) {
   } else if (kind == "fanout" && step == "-") {
     Json children = Json::array();
     for (const auto& ms : args.at("children")) {
-      children.push_back({{"kind", "plain"}, {"args", {{"ms", ms}}}, {"max_attempts", 1000}});
+      children.push_back(
+          {{"kind", "plain"},
+           {"args", {{"ms", ms}, {"gates", args.value("child_gates", Json::object())}}},
+           {"max_attempts", 1000}});
     }
     std::cout << Json{{"enqueue", children}, {"next", "gather"}}.dump() << std::endl;
     outcome = "wait";

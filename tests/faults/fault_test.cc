@@ -58,6 +58,8 @@ constexpr int kConcurrency = 3;
 // Cluster-wide limits the workers declare: per value of args.group, and on kind "steps".
 constexpr int kGroupLimit = 2;
 constexpr int kStepsLimit = 2;
+// A resource pool of disk units: a plain job takes one, a multi-step job two.
+constexpr int kDiskPool = 6;
 constexpr int kAssignments = 3;
 // How long faults are injected in CI, per test.
 constexpr auto kFaultTime = 30s;
@@ -657,12 +659,16 @@ std::string FaultSuite::ConfigFor(const std::string& tag) {
   // Cluster-wide limits (docs/regulation.md), below the workers' slots so that they bind: the
   // jobs' args name them (`gates`), and fault_command checks them from its side (slot locks).
   toml += fmt::format("[limits.group]\ncapacity = {}\nkey = \"group\"\n", kGroupLimit);
+  toml += fmt::format("[pools]\ndisk = {}\n", kDiskPool);
   for (const char* kind : {"plain", "steps", "fanout"}) {
     // The tag passes to the commands, which the suite finds by it.
     toml += fmt::format("[kinds.{}]\ncommand = {}\ntimeout = \"60s\"\nkill_grace = \"{}\"\n"
                         "env_allow = [\"PATH\", \"SPINDLE_FAULT_TAG\"]\n",
                         kind, cmd, kKillGrace);
-    if (std::string(kind) == "steps") toml += fmt::format("limit = {}\n", kStepsLimit);
+    if (std::string(kind) == "steps") {
+      toml += fmt::format("limit = {}\npools = {{ disk = 2 }}\n", kStepsLimit);
+    }
+    if (std::string(kind) == "plain") toml += "pools = { disk = 1 }\n";
   }
   for (int a = 1; a <= kAssignments; ++a) {
     toml += fmt::format(
@@ -694,23 +700,28 @@ void FaultSuite::EnqueueWave() {
   auto spec = [](const char* kind, Json args) {
     return JobSpec{.kind = kind, .args = std::move(args), .max_attempts = 1000};
   };
+  // A gate is {"name": capacity}, or {"name": [capacity, units]} for a pool's units.
+  const Json disk = {{"pool-disk", {kDiskPool, 1}}};
   for (int i = 0; i < 24; ++i) {
     int group = i % 3;
-    specs.push_back(spec("plain", {{"ms", Uniform(50, 500)},
-                                   {"group", group},
-                                   {"gates", {{"group-" + std::to_string(group), kGroupLimit}}}}));
+    Json gates = disk;
+    gates["group-" + std::to_string(group)] = kGroupLimit;
+    specs.push_back(spec("plain", {{"ms", Uniform(50, 500)}, {"group", group}, {"gates", gates}}));
   }
-  for (int i = 0; i < 2; ++i) specs.push_back(spec("plain", {{"ms", Uniform(2500, 7000)}}));
+  for (int i = 0; i < 2; ++i) {
+    specs.push_back(spec("plain", {{"ms", Uniform(2500, 7000)}, {"gates", disk}}));
+  }
   for (int i = 0; i < 4; ++i) {
     specs.push_back(
         spec("steps", {{"steps", Uniform(2, 4)},
                        {"ms", Uniform(100, 300)},
                        {"nap_ms", Uniform(100, 500)},
-                       {"gates", {{"kind-steps", kStepsLimit}}}}));
+                       {"gates", {{"kind-steps", kStepsLimit}, {"pool-disk", {kDiskPool, 2}}}}}));
   }
   Json children = Json::array();
   for (int i = Uniform(3, 6); i > 0; --i) children.push_back(Uniform(50, 300));
-  specs.push_back(spec("fanout", {{"ms", 100}, {"children", children}}));
+  specs.push_back(
+      spec("fanout", {{"ms", 100}, {"children", children}, {"child_gates", disk}}));
   // The database may be between faults' recoveries: retry for a while.
   auto deadline = Steady::now() + 60s;
   while (true) {

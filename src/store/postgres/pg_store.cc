@@ -461,7 +461,7 @@ void PgStore::FetchRegulated(Conn& c, const JobFetchParams& p,
 }
 
 void PgStore::LimitRegister(const std::vector<Limit>& limits) {
-  std::vector<std::optional<std::string>> name, capacity, queue, kind, key;
+  std::vector<std::optional<std::string>> name, capacity, queue, kind, key, units;
   for (const auto& l : limits) {
     l.Validate();
     name.push_back(l.name);
@@ -469,13 +469,14 @@ void PgStore::LimitRegister(const std::vector<Limit>& limits) {
     queue.push_back(l.queue);
     kind.push_back(l.kind);
     key.push_back(l.key);
+    units.push_back(regulation::UnitsText(l));
   }
   if (limits.empty()) return;
   auto c = pool_.Acquire();
   InTransaction(*c, [&] {
     c->ExecPrepared("limit_register", kLimitRegister,
                     {FormatArray(name), FormatArray(capacity), FormatArray(queue),
-                     FormatArray(kind), FormatArray(key), Now()});
+                     FormatArray(kind), FormatArray(key), Now(), FormatArray(units)});
     c->ExecScript("SELECT spindle.gates_sweep()");
     return true;
   });
@@ -502,7 +503,7 @@ std::vector<LimitInfo> PgStore::LimitList(bool usage) {
       return r.IsNull(i, col) ? std::nullopt : std::optional<std::string>(r.Get(i, col));
     };
     info.limit = {std::string(r.Get(i, 0)), std::stoi(std::string(r.Get(i, 1))), opt(2), opt(3),
-                  opt(4)};
+                  opt(4), regulation::UnitsOf(opt(8))};
     info.running = std::stoll(std::string(r.Get(i, 5)));
     info.waiting = std::stoll(std::string(r.Get(i, 6)));
     info.keys = std::stoll(std::string(r.Get(i, 7)));

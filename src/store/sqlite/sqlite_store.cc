@@ -513,6 +513,7 @@ void SqliteStore::LimitRegister(const std::vector<Limit>& limits) {
         .Bind(4, l.kind)
         .Bind(5, l.key)
         .Bind(6, w.now())
+        .Bind(7, regulation::UnitsText(l))
         .Step();
   }
   OpenGatesAndCommit(*c, w, *hub_);
@@ -537,7 +538,8 @@ std::vector<LimitInfo> SqliteStore::LimitList(bool usage) {
   while (st.Step()) {
     auto opt = [&](int col) { return st.IsNull(col) ? std::nullopt : std::optional(st.Text(col)); };
     LimitInfo info;
-    info.limit = {st.Text(0), static_cast<int>(st.Int(1)), opt(2), opt(3), opt(4)};
+    info.limit = {st.Text(0), static_cast<int>(st.Int(1)), opt(2), opt(3), opt(4),
+                  regulation::UnitsOf(opt(8))};
     info.running = st.Int(5);
     info.waiting = st.Int(6);
     info.keys = st.Int(7);

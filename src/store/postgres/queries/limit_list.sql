@@ -1,4 +1,4 @@
--- Every recorded limit, by name; with $1, how many jobs hold it now (`gates.held`), wait for it,
+-- Every recorded limit, by name; with $1, how many jobs (a pool: units) hold it now (`gates.held`), wait for it,
 -- and for how many of its key values.
 WITH waiting AS (
   SELECT gate_wait AS gate, count(*) AS n FROM spindle.jobs
@@ -9,8 +9,8 @@ WITH waiting AS (
   FULL JOIN waiting w ON w.gate = h.gate
 )
 SELECT l.name, l.capacity, l.queue, l.kind, l.key,
-       coalesce(sum(u.running), 0), coalesce(sum(u.waiting), 0), count(u.gate)
+       coalesce(sum(u.running), 0), coalesce(sum(u.waiting), 0), count(u.gate), l.units
 FROM spindle.limits l
 LEFT JOIN used u ON split_part(u.gate, '/', 1) = l.name
-GROUP BY l.name, l.capacity, l.queue, l.kind, l.key
+GROUP BY l.name, l.capacity, l.queue, l.kind, l.key, l.units
 ORDER BY l.name

@@ -1,4 +1,4 @@
--- Every recorded limit, by name; with ?1, how many jobs hold it now (`held`), wait for it, and
+-- Every recorded limit, by name; with ?1, how many jobs (a pool: units) hold it now (`held`), wait for it, and
 -- for how many of its key values.
 WITH used AS (
   SELECT gate, held AS running, 0 AS waiting FROM spindle_gates WHERE ?1 AND held > 0
@@ -11,7 +11,7 @@ WITH used AS (
   FROM used
 )
 SELECT l.name, l.capacity, l.queue, l.kind, l.key,
-       coalesce(sum(u.running), 0), coalesce(sum(u.waiting), 0), count(DISTINCT u.gate)
+       coalesce(sum(u.running), 0), coalesce(sum(u.waiting), 0), count(DISTINCT u.gate), l.units
 FROM spindle_limits l
 LEFT JOIN named u ON u.name = l.name
 GROUP BY l.name
