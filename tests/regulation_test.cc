@@ -62,8 +62,13 @@ class RegulationTest : public ::testing::TestWithParam<BackendKind> {
   std::vector<Job> Fetch(int limit = 10, const std::string& worker = "w1", Millis lease = 30s) {
     std::vector<Limit> recorded;
     for (auto& info : store_->LimitList(false)) recorded.push_back(info.limit);
+    return FetchWithin(recorded, limit, worker, lease);
+  }
+  // Fetches as a worker of kinds a and b whose copy of the limits is `limits`.
+  std::vector<Job> FetchWithin(const std::vector<Limit>& limits, int limit = 10,
+                               const std::string& worker = "w1", Millis lease = 30s) {
     JobFetchParams p{"default", limit, worker, lease, {"a", "b"}};
-    p.limits = regulation::LimitsFor(recorded, "default", p.kinds);
+    p.limits = regulation::LimitsFor(limits, "default", p.kinds);
     return store_->JobFetch(p);
   }
   void Finish(const Job& j, Kind kind = Kind::kCompleted, const std::string& worker = "w1") {
@@ -194,6 +199,36 @@ TEST_P(RegulationTest, APoolCountsTheUnitsEachKindTakes) {
   EXPECT_EQ(Fetch(10).size(), 3u);
   EXPECT_EQ(Parked(), 1);
   ExpectWithinLimits();
+}
+
+// A release of several units lets as many waiting jobs go as now fit, not one.
+TEST_P(RegulationTest, AReleaseOfSeveralUnitsLetsGoAsManyJobsAsFit) {
+  Limits({Pool(2, {{"a", 2}, {"b", 1}})});
+  for (const char* kind : {"a", "b", "b", "b"}) Insert(kind);
+  auto first = Fetch(10);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(Parked(), 3);
+  Finish(first[0]);
+  EXPECT_EQ(Parked(), 1);  // both units free: two of the waiting jobs go at once
+  EXPECT_EQ(Fetch(10).size(), 2u);
+  ExpectWithinLimits();
+}
+
+// A fetch decides with the limits as recorded now, not with the worker's copy: a limit removed
+// (or grown) a moment ago no longer holds jobs back, however old the copy.
+TEST_P(RegulationTest, AFetchDecidesWithTheRecordedLimitsNotItsCopy) {
+  Limits({QueueLimit(1)});
+  for (int i = 0; i < 3; ++i) Insert();
+  auto copy = limits_;
+  ASSERT_EQ(FetchWithin(copy).size(), 1u);
+  EXPECT_EQ(Parked(), 2);
+  store_->LimitRemove("queue:default");
+  EXPECT_EQ(Parked(), 0);
+  EXPECT_EQ(FetchWithin(copy).size(), 2u);  // not parked again at a limit that is gone
+  EXPECT_EQ(Parked(), 0);
+  for (int i = 0; i < 3; ++i) Insert();
+  store_->LimitRegister({{.name = "queue:default", .capacity = 4, .queue = "default"}});
+  EXPECT_EQ(FetchWithin(copy).size(), 1u);  // capacity 4 as recorded, 3 running
 }
 
 TEST(PoolTest, AJobTakesOneToCapacityUnitsOfAPoolThatNamesItsKinds) {
@@ -527,6 +562,14 @@ TEST_P(RegulationTest, CommandLine) {
   EXPECT_NE(undeclared.err.find("names the pool 'gpu', which [pools] does not declare"),
             std::string::npos)
       << undeclared.err;
+  auto reserved = config("[limits.\"pool:gpu\"]\ncapacity = 5\n");
+  EXPECT_EQ(reserved.status, 2) << reserved.output;
+  EXPECT_NE(reserved.err.find("names that begin with \"pool:\""), std::string::npos)
+      << reserved.err;
+  auto long_name = config("[pools]\n" + std::string(96, 'g') + " = 2\n");
+  EXPECT_EQ(long_name.status, 2) << long_name.output;
+  EXPECT_NE(long_name.err.find("a pool's name must be 1 to 95"), std::string::npos)
+      << long_name.err;
   auto unused = config("[pools]\ngpu = 2\n");
   EXPECT_EQ(unused.status, 2) << unused.output;
   EXPECT_NE(unused.err.find("pool 'gpu' is used by no kind"), std::string::npos) << unused.err;

@@ -376,6 +376,13 @@ Config LoadConfig(const std::string& path) {
       const auto& t = *node.as_table();
       OnlyKeys(path, t, at, {"capacity", "key", "queue", "kind"});
       Limit l{.name = std::string(name.str())};
+      for (const char* prefix : {"queue:", "kind:", "pool:"}) {
+        if (l.name.starts_with(prefix)) {
+          Fail(path, fmt::format("'limits.{}': names that begin with \"{}\" are the ones that "
+                                 "[queues], [kinds] and [pools] give their limits; choose another",
+                                 l.name, prefix));
+        }
+      }
       auto capacity = Int(path, t, "capacity", at, 1, 1000000);
       if (!capacity) Fail(path, fmt::format("'{}capacity' is required", at));
       l.capacity = static_cast<int>(*capacity);
@@ -395,6 +402,14 @@ Config LoadConfig(const std::string& path) {
   std::map<std::string, Limit> pools;
   if (const auto* ps = Table(path, root, "pools")) {
     for (const auto& [name, node] : *ps) {
+      // The limit's name is pool:NAME, at most 100 characters.
+      if (name.str().empty() || name.str().size() > 95 ||
+          name.str().find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789_-.") != std::string_view::npos) {
+        Fail(path, fmt::format("pool '{}': a pool's name must be 1 to 95 letters, digits, '_', "
+                               "'-' or '.'",
+                               name.str()));
+      }
       auto capacity = Int(path, *ps, std::string(name.str()), "pools.", 1, 1000000);
       pools[std::string(name.str())] = {.name = "pool:" + std::string(name.str()),
                                         .capacity = static_cast<int>(*capacity)};

@@ -44,7 +44,7 @@ std::vector<std::string> Admission::Gates(const Candidate& c) const {
 }
 
 std::vector<Decision> Admission::Decide(std::vector<std::vector<std::string>> gates,
-                                        std::map<std::string, int64_t> running) const {
+                                        std::map<std::string, GateState> state) const {
   std::vector<Decision> decisions;
   decisions.reserve(gates.size());
   for (auto& g : gates) {
@@ -53,14 +53,19 @@ std::vector<Decision> Admission::Decide(std::vector<std::vector<std::string>> ga
     for (size_t i = 0, n; i < g.size(); i += n) {
       n = 1;
       while (i + n < g.size() && g[i + n] == g[i]) ++n;
-      auto cap = capacity_.find(LimitOfGate(g[i]));
-      if (cap != capacity_.end() && running[g[i]] + static_cast<int64_t>(n) > cap->second) {
+      auto [it, unseen] = state.try_emplace(g[i]);
+      if (unseen) {
+        auto cap = capacity_.find(LimitOfGate(g[i]));
+        if (cap != capacity_.end()) it->second.capacity = cap->second;
+      }
+      const GateState& s = it->second;
+      if (s.capacity && s.held + static_cast<int64_t>(n) > *s.capacity) {
         d.wait = g[i];
         break;
       }
     }
     if (d.wait.empty()) {
-      for (const auto& gate : g) ++running[gate];
+      for (const auto& gate : g) ++state[gate].held;
     }
     d.gates = std::move(g);
     decisions.push_back(std::move(d));

@@ -34,6 +34,15 @@ struct Candidate {
   Json args;
 };
 
+// A gate as recorded now: how many units its holders hold, and its limit's capacity as recorded
+// now (nullopt: no such limit is recorded any more, so it holds nothing back). Decisions use the
+// recorded capacity, not the one the fetching worker read a while ago: a limit that grew, shrank
+// or went applies from the next fetch on.
+struct GateState {
+  int64_t held = 0;
+  std::optional<int64_t> capacity;
+};
+
 struct Decision {
   std::vector<std::string> gates;  // every gate of the job, sorted, once per unit it takes
   std::string wait;                // empty: it starts; else the full gate it waits at
@@ -45,12 +54,12 @@ class Admission {
 
   // The job's gates, sorted; a gate appears once per unit the job takes of it (a pool's units).
   std::vector<std::string> Gates(const Candidate& c) const;
-  // Decides, in order, for candidates whose gates are `gates` (from Gates), given how many jobs
-  // hold each gate now (`running`; a gate not in it: none). A candidate starts when each of its
-  // gates has room, counting the candidates started before it; all or nothing, so a job never
-  // holds some gates while it waits for another.
+  // Decides, in order, for candidates whose gates are `gates` (from Gates), given each gate's
+  // state (a gate not in `state`: nobody holds it, and its capacity is its limit's). A candidate
+  // starts when each of its gates has room, counting the candidates started before it; all or
+  // nothing, so a job never holds some gates while it waits for another.
   std::vector<Decision> Decide(std::vector<std::vector<std::string>> gates,
-                               std::map<std::string, int64_t> running) const;
+                               std::map<std::string, GateState> state) const;
 
  private:
   std::vector<Limit> limits_;
@@ -61,8 +70,8 @@ class Admission {
 struct FetchSteps {
   // Up to `want` due jobs in fetch order, locked for the transaction, not leased.
   std::function<std::vector<Candidate>(int want)> candidates;
-  // How many leased jobs hold each of `gates` now (a gate not in the answer: none).
-  std::function<std::map<std::string, int64_t>(const std::set<std::string>& gates)> held;
+  // The state of each of `gates` now.
+  std::function<std::map<std::string, GateState>(const std::set<std::string>& gates)> held;
   // Leases `lease` (id, its gates; none: no limit applies) and parks `park` (id, the full gate
   // it waits at); returns how many it leased.
   std::function<int(const std::vector<std::pair<std::string, std::vector<std::string>>>& lease,

@@ -400,14 +400,16 @@ std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
   return RunnableJobs(*this, p.worker_id, std::move(fetched));
 }
 
-// The regulated fetch (docs/regulation.md, regulation::Fetch), in the caller's transaction, under
-// the advisory lock every regulated fetch and release takes. The counters are read in a statement
-// of its own, after the lock, so that it sees what the lock's last holder committed.
+// The regulated fetch (docs/regulation.md, regulation::Fetch), in the caller's transaction. Its
+// candidates are locked rows that no other fetch can take, so it reads them first and takes the
+// advisory lock that every decision and release takes only before it reads the counters (in a
+// statement of its own, so that it sees what the lock's last holder committed), and not at all
+// when no limit applies to any candidate: the lock is held for as short a time as it can be.
 void PgStore::FetchRegulated(Conn& c, const JobFetchParams& p,
                              const std::vector<std::optional<std::string>>& kinds,
                              const std::vector<std::optional<std::string>>& partitions,
                              std::vector<std::pair<Job, std::string>>& fetched) {
-  c.ExecScript(kRegulationLock);
+  bool locked = false;
   regulation::Fetch(
       p.limits, p.limit,
       {.candidates =
@@ -427,13 +429,19 @@ void PgStore::FetchRegulated(Conn& c, const JobFetchParams& p,
            },
        .held =
            [&](const std::set<std::string>& gates) {
+             std::map<std::string, regulation::GateState> state;
+             if (gates.empty()) return state;
+             if (!locked) c.ExecScript(kRegulationLock);
+             locked = true;
              auto r = c.ExecPrepared("gate_held", kGateHeld,
                                      {FormatArray({gates.begin(), gates.end()})});
-             std::map<std::string, int64_t> held;
              for (int i = 0; i < r.rows(); ++i) {
-               held[std::string(r.Get(i, 0))] = std::stoll(std::string(r.Get(i, 1)));
+               state[std::string(r.Get(i, 0))] = {
+                   std::stoll(std::string(r.Get(i, 1))),
+                   r.IsNull(i, 2) ? std::nullopt
+                                  : std::optional<int64_t>(std::stoll(std::string(r.Get(i, 2))))};
              }
-             return held;
+             return state;
            },
        .apply =
            [&](const auto& lease, const auto& park) {

@@ -197,6 +197,19 @@ std::vector<EnqueueResult> InsertJobs(Conn& conn, const std::vector<JobSpec>& sp
 // the queues to wake to `queues` and the workers to tell to `workers`, for the caller to hand to
 // the hub after the commit.
 void TakeNotices(Conn& conn, std::set<std::string>& queues, std::vector<std::string>& workers) {
+  // Gates that releases left with waiting jobs (migration 016) let them go as far as they have
+  // room; the jobs let go leave notices for their queues (015's trigger).
+  std::vector<std::string> wakes;
+  {
+    auto st = conn.Prepare("gate_wakes_take", kGateWakesTake);
+    while (st.Step()) wakes.push_back(st.Text(0));
+  }
+  for (const auto& gate : wakes) {
+    auto st = conn.Prepare("gate_open", kGateOpen);
+    st.Bind(1, std::string_view(gate));
+    while (st.Step()) {
+    }
+  }
   auto st = conn.Prepare("notices_take", kNoticesTake);
   while (st.Step()) {
     if (!st.IsNull(0)) queues.insert(st.Text(0));
@@ -436,9 +449,12 @@ void SqliteStore::FetchRegulated(Conn& c, int64_t now, const JobFetchParams& p,
            [&](const std::set<std::string>& gates) {
              auto st = c.Prepare("gate_held", kGateHeld);
              st.Bind(1, std::string_view(Json(gates).dump()));
-             std::map<std::string, int64_t> held;
-             while (st.Step()) held[st.Text(0)] = st.Int(1);
-             return held;
+             std::map<std::string, regulation::GateState> state;
+             while (st.Step()) {
+               state[st.Text(0)] = {st.Int(1), st.IsNull(2) ? std::nullopt
+                                                            : std::optional(st.Int(2))};
+             }
+             return state;
            },
        .apply =
            [&](const auto& lease, const auto& park) {

@@ -1,3 +1,6 @@
--- How many leased jobs hold each of the gates $1 (docs/regulation.md); gates nobody holds are
--- left out. Read under the advisory lock.
-SELECT gate, held FROM spindle.gates WHERE gate = ANY ($1::text[]) AND held > 0
+-- The state of each of the gates $1 (docs/regulation.md): how many units leased jobs hold in it,
+-- and its limit's capacity as recorded now (NULL: the limit is gone). Read under the advisory lock.
+SELECT g.gate, coalesce(h.held, 0), l.capacity
+FROM unnest($1::text[]) AS g(gate)
+LEFT JOIN spindle.gates h ON h.gate = g.gate
+LEFT JOIN spindle.limits l ON l.name = split_part(g.gate, '/', 1)

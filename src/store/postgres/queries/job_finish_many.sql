@@ -20,6 +20,10 @@ WITH parents AS (
   SELECT * FROM unnest($3::uuid[], $4::integer[], $5::text[], $6::text[], $7::bigint[],
                        $8::jsonb[])
     AS t(id, attempt, kind, message, delay_ms, result)
+), held AS (
+  -- The gates these attempts hold (docs/regulation.md), as they were before the updates below
+  -- clear them: a job's gates do not change while its lease lasts.
+  SELECT j.id, j.gates FROM spindle.jobs j WHERE j.id = ANY ($3::uuid[]) AND j.gates IS NOT NULL
 ), updated AS (
   UPDATE spindle.jobs j
   SET state = (CASE
@@ -46,7 +50,8 @@ WITH parents AS (
       result = CASE WHEN o.kind = 'completed' THEN o.result ELSE j.result END,
       progress = CASE WHEN o.kind = 'completed' THEN NULL ELSE j.progress END,
       lease_owner = NULL,
-      lease_expires_at = NULL
+      lease_expires_at = NULL,
+      gates = NULL
   FROM o
   -- The fence is one expression over both sides, so that the planner cannot estimate it from
   -- the jobs table's statistics, which lag behind its churn: an estimate of one running row made
@@ -60,12 +65,19 @@ WITH parents AS (
 ), ended AS (
   -- Disjoint from `updated` (not running), so no row is changed twice.
   UPDATE spindle.jobs j
-  SET lease_owner = NULL, lease_expires_at = NULL
+  SET lease_owner = NULL, lease_expires_at = NULL, gates = NULL
   FROM o
   WHERE j.id = o.id
     AND CASE WHEN j.attempt = o.attempt THEN j.state <> 'running' AND j.lease_owner = $2
              ELSE false END
-  RETURNING j.queue, j.state, j.run_at
+  RETURNING j.id, j.queue, j.state, j.run_at
+), released AS (
+  -- The ended leases give their places back in one call (016's gates_release), not a trigger
+  -- per row: the trigger leaves alone the updates that clear `gates`.
+  SELECT spindle.gates_release(jsonb_agg(g.gate))
+  FROM held h, jsonb_array_elements_text(h.gates) AS g(gate)
+  WHERE h.id IN (SELECT id FROM updated UNION ALL SELECT id FROM ended)
+  HAVING count(*) > 0
 ), woken AS (
   -- Released jobs that are due at once, and jobs whose ended lease kept them from running,
   -- wake idle workers.
@@ -76,4 +88,5 @@ WITH parents AS (
         WHERE state IN ('available', 'scheduled', 'retryable')
           AND run_at <= coalesce($1, now())) AS due
 )
-SELECT id FROM updated WHERE (SELECT count(*) FROM woken) >= 0
+SELECT id FROM updated
+WHERE (SELECT count(*) FROM woken) >= 0 AND (SELECT count(*) FROM released) >= 0

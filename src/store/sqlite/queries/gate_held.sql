@@ -1,3 +1,8 @@
--- How many leased jobs hold each of the gates in JSON array ?1 (docs/regulation.md); gates
--- nobody holds are left out.
-SELECT gate, held FROM spindle_gates WHERE gate IN (SELECT value FROM json_each(?1)) AND held > 0
+-- The state of each of the gates in JSON array ?1 (docs/regulation.md): how many units leased
+-- jobs hold in it, and its limit's capacity as recorded now (NULL: the limit is gone).
+SELECT g.value, coalesce(h.held, 0), l.capacity
+FROM json_each(?1) AS g
+LEFT JOIN spindle_gates h ON h.gate = g.value
+LEFT JOIN spindle_limits l
+  ON l.name = CASE WHEN instr(g.value, '/') > 0 THEN substr(g.value, 1, instr(g.value, '/') - 1)
+                   ELSE g.value END
