@@ -86,7 +86,7 @@ void Fetch(const std::vector<Limit>& limits, int limit, const FetchSteps& steps)
       gates.push_back(admission.Gates(c));
       all.insert(gates.back().begin(), gates.back().end());
     }
-    auto decisions = admission.Decide(std::move(gates), steps.held(all));
+    auto decisions = admission.Decide(std::move(gates), steps.state(all));
     std::vector<std::pair<std::string, std::vector<std::string>>> lease;
     std::vector<std::pair<std::string, std::string>> park;
     for (size_t i = 0; i < candidates.size(); ++i) {

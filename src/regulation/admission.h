@@ -3,8 +3,9 @@
 //
 // A limit makes a *gate* of each job it applies to: its name, or `name/value` for a limit with a
 // key (one gate per key value). A job starts only when every one of its gates has room; the
-// store counts it in each until its lease ends (a resource pool's gate: once per unit). A job that cannot start is
-// parked at its first full gate, out of the fetch's index, until a holder of that gate lets go.
+// store counts it in each until its lease ends (a resource pool's gate: once per unit). A job
+// that cannot start is parked at its first full gate, out of the fetch's index, until a holder
+// of that gate lets go.
 #pragma once
 
 #include <functional>
@@ -71,7 +72,7 @@ struct FetchSteps {
   // Up to `want` due jobs in fetch order, locked for the transaction, not leased.
   std::function<std::vector<Candidate>(int want)> candidates;
   // The state of each of `gates` now.
-  std::function<std::map<std::string, GateState>(const std::set<std::string>& gates)> held;
+  std::function<std::map<std::string, GateState>(const std::set<std::string>& gates)> state;
   // Leases `lease` (id, its gates; none: no limit applies) and parks `park` (id, the full gate
   // it waits at); returns how many it leased.
   std::function<int(const std::vector<std::pair<std::string, std::vector<std::string>>>& lease,

@@ -427,7 +427,7 @@ void PgStore::FetchRegulated(Conn& c, const JobFetchParams& p,
              }
              return out;
            },
-       .held =
+       .state =
            [&](const std::set<std::string>& gates) {
              std::map<std::string, regulation::GateState> state;
              if (gates.empty()) return state;

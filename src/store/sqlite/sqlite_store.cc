@@ -445,7 +445,7 @@ void SqliteStore::FetchRegulated(Conn& c, int64_t now, const JobFetchParams& p,
              }
              return out;
            },
-       .held =
+       .state =
            [&](const std::set<std::string>& gates) {
              auto st = c.Prepare("gate_held", kGateHeld);
              st.Bind(1, std::string_view(Json(gates).dump()));
