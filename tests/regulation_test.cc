@@ -604,7 +604,9 @@ TEST_P(RegulationTest, CommandLine) {
 
   auto removed = run("limits remove kind:a");
   ASSERT_EQ(removed.status, 0) << removed.output;
-  EXPECT_EQ(removed.out.find("kind:a"), std::string::npos) << removed.out;
+  EXPECT_EQ(removed.out.find("removed limit kind:a; the limits that remain:\nLIMIT"), 0u)
+      << removed.out;
+  EXPECT_EQ(removed.out.find("kind:a", 20), std::string::npos) << removed.out;
   EXPECT_EQ(Parked(), 0);  // the job that waited for it may start
   auto unknown_name = run("limits remove kind:a");
   EXPECT_EQ(unknown_name.status, 3) << unknown_name.output;

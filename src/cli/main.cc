@@ -706,6 +706,9 @@ int Main(int argc, char** argv) {
     if (limits_remove->parsed()) {
       auto client = OpenClient(g);
       client->RemoveLimit(limit_name);
+      if (!g.json) {
+        std::cout << fmt::format("removed limit {}; the limits that remain:\n", limit_name);
+      }
       PrintLimits(client->Limits(), g.json);
     }
     if (queues_remove->parsed()) {
