@@ -34,6 +34,9 @@ Limit KindLimit(const std::string& kind, int capacity) {
 Limit KeyLimit(const std::string& key, int capacity) {
   return {.name = "per_key", .capacity = capacity, .key = key};
 }
+Limit Rate(int capacity, Millis per, std::optional<std::string> key = std::nullopt) {
+  return {.name = "rate", .capacity = capacity, .key = std::move(key), .per = per};
+}
 Limit Pool(int capacity, std::map<std::string, int> units) {
   return {.name = "pool:gpu", .capacity = capacity, .units = std::move(units)};
 }
@@ -69,6 +72,7 @@ class RegulationTest : public ::testing::TestWithParam<BackendKind> {
                                const std::string& worker = "w1", Millis lease = 30s) {
     JobFetchParams p{"default", limit, worker, lease, {"a", "b"}};
     p.limits = regulation::LimitsFor(limits, "default", p.kinds);
+    p.rate_wait = &rate_wait_;
     return store_->JobFetch(p);
   }
   void Finish(const Job& j, Kind kind = Kind::kCompleted, const std::string& worker = "w1") {
@@ -103,6 +107,7 @@ class RegulationTest : public ::testing::TestWithParam<BackendKind> {
   std::shared_ptr<FakeClock> clock_;
   std::unique_ptr<Store> store_;
   std::vector<Limit> limits_;
+  std::optional<Millis> rate_wait_;  // what the last fetch said about rate limits
 };
 
 TEST_P(RegulationTest, AQueueLimitCapsRunningJobsAcrossWorkers) {
@@ -229,6 +234,112 @@ TEST_P(RegulationTest, AFetchDecidesWithTheRecordedLimitsNotItsCopy) {
   for (int i = 0; i < 3; ++i) Insert();
   store_->LimitRegister({{.name = "queue:default", .capacity = 4, .queue = "default"}});
   EXPECT_EQ(FetchWithin(copy).size(), 1u);  // capacity 4 as recorded, 3 running
+}
+
+TEST_P(RegulationTest, ARateLimitLetsNStartWithinAnyWindow) {
+  Limits({Rate(3, 10s)});
+  for (int i = 0; i < 10; ++i) Insert();
+  auto first = Fetch(2);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(rate_wait_, std::nullopt);  // nothing waits yet
+  clock_->Advance(4s);
+  auto second = Fetch(10);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(Parked(), 7);  // met once, parked
+  EXPECT_EQ(rate_wait_, Millis(6000));  // the first two starts leave the window in 6 s
+  for (const auto& j : first) Finish(j);  // ending a job gives back no start
+  EXPECT_TRUE(Fetch(10).empty());
+  EXPECT_EQ(Parked(), 7);
+  clock_->Advance(5999ms);
+  EXPECT_TRUE(Fetch(10).empty());
+  EXPECT_EQ(rate_wait_, std::nullopt);  // the fetch that parked them was told
+  clock_->Advance(1ms);
+  EXPECT_EQ(Fetch(10).size(), 2u);  // the two that left the window; the third stays 4 s more
+  EXPECT_EQ(rate_wait_, Millis(4000));
+  EXPECT_EQ(Parked(), 5);
+  clock_->Advance(4s);
+  EXPECT_EQ(Fetch(10).size(), 1u);
+  auto limits = store_->LimitList(true);
+  ASSERT_EQ(limits.size(), 1u);
+  EXPECT_EQ(limits[0].running, 3);  // started within the last 10 s
+  EXPECT_EQ(limits[0].waiting, 4);
+  EXPECT_EQ(limits[0].limit.per, Millis(10000));
+}
+
+TEST_P(RegulationTest, ARateLimitWithAKeyCountsEachValueOnItsOwn) {
+  Limits({Rate(1, 1000ms, "customer")});
+  for (int i = 0; i < 2; ++i) {
+    Insert("a", {{"customer", 1}});
+    Insert("a", {{"customer", 2}});
+  }
+  Insert("a");  // no value: not limited
+  EXPECT_EQ(Fetch(10).size(), 3u);
+  EXPECT_EQ(Parked(), 2);
+  clock_->Advance(1s);
+  EXPECT_EQ(Fetch(10).size(), 2u);
+  auto limits = store_->LimitList(true);
+  EXPECT_EQ(limits[0].running, 2);
+  EXPECT_EQ(limits[0].keys, 2);
+}
+
+TEST_P(RegulationTest, ARateAndAConcurrencyLimitHoldTogether) {
+  Limits({Rate(2, 10s), QueueLimit(1)});
+  for (int i = 0; i < 4; ++i) Insert();
+  auto first = Fetch(10);
+  ASSERT_EQ(first.size(), 1u);  // the concurrency limit
+  Finish(first[0]);             // gives back its place, not its start
+  auto second = Fetch(10);
+  ASSERT_EQ(second.size(), 1u);
+  Finish(second[0]);
+  EXPECT_TRUE(Fetch(10).empty());  // the rate limit: two started within 10 s
+  clock_->Advance(10s);
+  EXPECT_EQ(Fetch(10).size(), 1u);
+  ExpectWithinLimits();
+}
+
+TEST_P(RegulationTest, TheSweepLetsGoRateJobsWhoseTimeCame) {
+  Limits({Rate(2, 10s)});
+  for (int i = 0; i < 5; ++i) Insert();
+  EXPECT_EQ(Fetch(10).size(), 2u);
+  EXPECT_EQ(Parked(), 3);
+  EXPECT_EQ(store_->LimitSweep(), 0);  // too early
+  clock_->Advance(10s);
+  EXPECT_EQ(store_->LimitSweep(), 2);  // as many as may start now, in line
+  EXPECT_EQ(Parked(), 1);
+  EXPECT_EQ(Fetch(10).size(), 2u);
+  EXPECT_EQ(Parked(), 1);
+  clock_->Advance(10s);
+  EXPECT_EQ(Fetch(10).size(), 1u);  // the fetch lets them go itself
+  EXPECT_EQ(Parked(), 0);
+  EXPECT_EQ(rate_wait_, std::nullopt);
+}
+
+TEST_P(RegulationTest, RemovingARateLimitLetsItsJobsGo) {
+  Limits({Rate(1, 1h)});
+  for (int i = 0; i < 3; ++i) Insert();
+  EXPECT_EQ(Fetch(10).size(), 1u);
+  EXPECT_EQ(Parked(), 2);
+  store_->LimitRemove("rate");
+  EXPECT_EQ(Parked(), 0);
+  EXPECT_EQ(FetchWithin({}).size(), 2u);
+}
+
+TEST(RateLogTest, KeepsTheStartsWithinTheWindow) {
+  auto log = regulation::RateLog::Parse("");
+  EXPECT_EQ(log.Used(), 0);
+  EXPECT_EQ(log.NextFree(1000), std::nullopt);
+  log.Add(10'000, 2, 1000);
+  log.Add(10'004, 1, 1000);  // within per/200 of the last: merged, at the later time
+  log.Add(10'500, 3, 1000);
+  EXPECT_EQ(log.Text(), "[[10004,3],[10500,3]]");
+  EXPECT_EQ(regulation::RateLog::Parse(log.Text()).Text(), log.Text());
+  EXPECT_EQ(log.NextFree(1000), 11'004);
+  EXPECT_EQ(log.Idle(1000), 11'500);
+  log.Expire(11'003, 1000);
+  EXPECT_EQ(log.Used(), 6);
+  log.Expire(11'004, 1000);
+  EXPECT_EQ(log.Used(), 3);
+  EXPECT_EQ(regulation::RateLog::Parse("not json").Used(), 0);
 }
 
 TEST(PoolTest, AJobTakesOneToCapacityUnitsOfAPoolThatNamesItsKinds) {

@@ -1,6 +1,6 @@
-// Cluster-wide concurrency limits and resource pools (docs/regulation.md): at most `capacity`
-// jobs (or units) run at once across every worker, per queue, per kind, or per value of a key in
-// the job's arguments.
+// Cluster-wide concurrency limits, rate limits and resource pools (docs/regulation.md): at most
+// `capacity` jobs (or units) run at once, or start within any `per`, across every worker, per
+// queue, per kind, or per value of a key in the job's arguments.
 #pragma once
 
 #include <map>
@@ -28,6 +28,9 @@ struct Limit {
   // while it runs (1 to `capacity`); the limit applies to jobs of these kinds only (`kind` unset).
   // Empty: each job the limit applies to takes one.
   std::map<std::string, int> units;
+  // A rate limit: at most `capacity` of the jobs it applies to *start* within any span of this
+  // length (1 ms to 30 days), however long they run. Unset: at most `capacity` run at once.
+  std::optional<Millis> per;
 
   // The units a job of `kind` takes of this limit (1 unless `units` names the kind).
   int UnitsOf(std::string_view kind) const;
@@ -41,7 +44,9 @@ struct Limit {
 // A limit as recorded, with how it is used right now (Client::Limits).
 struct LimitInfo {
   Limit limit;
-  int64_t running = 0;  // jobs (a pool: units) running under it (all its key values together)
+  // Jobs (a pool: units) running under it, all its key values together; a rate limit: jobs that
+  // started within the last `per`.
+  int64_t running = 0;
   int64_t waiting = 0;  // jobs due that wait for it
   int64_t keys = 0;     // key values with a running or waiting job (a limit without key: 0 or 1)
 

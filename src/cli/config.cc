@@ -80,6 +80,32 @@ std::optional<Millis> Dur(const std::string& path, const toml::table& t, const s
   return d;
 }
 
+// A rate limit written "N/DURATION" (docs/regulation.md, "Rate limits"): "100/1m", "5/s".
+std::optional<Limit> Rate(const std::string& path, const toml::table& t, const std::string& where,
+                          const std::string& name) {
+  auto s = Str(path, t, "rate", where);
+  if (!s) return std::nullopt;
+  auto fail = [&](const std::string& why) {
+    Fail(path, fmt::format("'{}rate' must be \"N/DURATION\" such as \"100/1m\" or \"5/s\" "
+                           "(at most N jobs start within any DURATION){}, got \"{}\"",
+                           where, why, *s));
+  };
+  auto slash = s->find('/');
+  if (slash == std::string::npos) fail("");
+  auto n = core::ParseInteger(std::string_view(*s).substr(0, slash), 1, 1000000);
+  if (!n) fail(": N is a whole number from 1 to 1000000");
+  std::string per = s->substr(slash + 1);
+  if (!per.empty() && per.find_first_of("0123456789") == std::string::npos) per = "1" + per;
+  Limit l{.name = name, .capacity = static_cast<int>(*n)};
+  try {
+    l.per = core::ParseDuration(per);
+    l.Validate();
+  } catch (const Error& e) {
+    fail(std::string(": ") + e.what());
+  }
+  return l;
+}
+
 std::vector<std::string> Strings(const std::string& path, const toml::table& t,
                                  const std::string& key, const std::string& where,
                                  bool required) {
@@ -374,9 +400,9 @@ Config LoadConfig(const std::string& path) {
       const std::string at = fmt::format("limits.{}.", name.str());
       if (!node.is_table()) Fail(path, fmt::format("'limits.{}' must be a table", name.str()));
       const auto& t = *node.as_table();
-      OnlyKeys(path, t, at, {"capacity", "key", "queue", "kind"});
+      OnlyKeys(path, t, at, {"capacity", "key", "queue", "kind", "per"});
       Limit l{.name = std::string(name.str())};
-      for (const char* prefix : {"queue:", "kind:", "pool:"}) {
+      for (const char* prefix : {"queue:", "kind:", "pool:", "rate:"}) {
         if (l.name.starts_with(prefix)) {
           Fail(path, fmt::format("'limits.{}': names that begin with \"{}\" are the ones that "
                                  "[queues], [kinds] and [pools] give their limits; choose another",
@@ -389,6 +415,7 @@ Config LoadConfig(const std::string& path) {
       l.key = Str(path, t, "key", at);
       l.queue = Str(path, t, "queue", at);
       l.kind = Str(path, t, "kind", at);
+      l.per = Dur(path, t, "per", at);
       try {
         l.Validate();
       } catch (const Error& e) {
@@ -420,9 +447,13 @@ Config LoadConfig(const std::string& path) {
       const std::string at = fmt::format("queues.{}.", name.str());
       if (!node.is_table()) Fail(path, fmt::format("'queues.{}' must be a table", name.str()));
       const auto& t = *node.as_table();
-      OnlyKeys(path, t, at, {"concurrency", "order", "shed", "limit"});
+      OnlyKeys(path, t, at, {"concurrency", "order", "shed", "limit", "rate"});
       QueueOptions q;
       q.name = name.str();
+      if (auto rate = Rate(path, t, at, "rate:queue:" + q.name)) {
+        rate->queue = q.name;
+        c.worker.limits.push_back(std::move(*rate));
+      }
       // Regulation (docs/regulation.md): at most `limit` of its jobs run at once, cluster-wide.
       if (auto v = Int(path, t, "limit", at, 1, 1000000)) {
         c.worker.limits.push_back(
@@ -455,7 +486,7 @@ Config LoadConfig(const std::string& path) {
       const auto& t = *node.as_table();
       OnlyKeys(path, t, at,
                {"command", "timeout", "kill_grace", "max_attempts", "queue", "priority",
-                "serial", "limit", "pools", "nice", "rlimits", "cwd", "env_allow", "env"});
+                "serial", "limit", "rate", "pools", "nice", "rlimits", "cwd", "env_allow", "env"});
       KindConfig k;
       if (const auto* uses = Table(path, t, "pools", at)) {
         for (const auto& [pool, n] : *uses) {
@@ -467,6 +498,10 @@ Config LoadConfig(const std::string& path) {
           auto v = Int(path, *uses, std::string(pool.str()), at + "pools.", 1, 1000000);
           it->second.units[std::string(name.str())] = static_cast<int>(*v);
         }
+      }
+      if (auto rate = Rate(path, t, at, "rate:kind:" + std::string(name.str()))) {
+        rate->kind = std::string(name.str());
+        c.worker.limits.push_back(std::move(*rate));
       }
       if (auto v = Int(path, t, "limit", at, 1, 1000000)) {
         c.worker.limits.push_back({.name = "kind:" + std::string(name.str()),

@@ -185,7 +185,8 @@ void PrintLimits(const std::vector<LimitInfo>& limits, bool json) {
     return;
   }
   // APPLIES TO: which jobs; KEY: the args path each value of which is limited on its own.
-  // RUNNING: the jobs that hold it now; for a pool, the units they hold.
+  // RUNNING: the jobs that hold it now; for a pool, the units they hold; for a rate limit
+  // (CAPACITY "N/DURATION"), the jobs that started within the last DURATION.
   std::cout << fmt::format("{:<24}  {:>8}  {:<28}  {:<16}  {:>7}  {:>7}  {:>6}\n", "LIMIT",
                            "CAPACITY", "APPLIES TO", "KEY", "RUNNING", "WAITING", "KEYS");
   for (const auto& info : limits) {
@@ -200,8 +201,10 @@ void PrintLimits(const std::vector<LimitInfo>& limits, bool json) {
     }
     if (!uses.empty()) scope += (scope.empty() ? "" : ", ") + ("kinds " + uses);
     if (scope.empty()) scope = "every job";
+    std::string capacity = std::to_string(l.capacity);
+    if (l.per) capacity += "/" + core::FormatDuration(*l.per);
     std::cout << fmt::format("{:<24}  {:>8}  {:<28}  {:<16}  {:>7}  {:>7}  {:>6}\n", l.name,
-                             l.capacity, scope, l.key.value_or("-"), info.running, info.waiting,
+                             capacity, scope, l.key.value_or("-"), info.running, info.waiting,
                              l.key ? std::to_string(info.keys) : "-");
   }
 }

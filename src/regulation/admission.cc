@@ -28,6 +28,53 @@ std::optional<std::string> GateOf(const Limit& limit, std::string_view kind,
 
 std::string_view LimitOfGate(std::string_view gate) { return gate.substr(0, gate.find('/')); }
 
+RateLog RateLog::Parse(std::string_view text) {
+  RateLog log;
+  auto j = Json::parse(text, nullptr, false);
+  if (!j.is_array()) return log;
+  for (const auto& e : j) {
+    if (e.is_array() && e.size() == 2 && e[0].is_number_integer() && e[1].is_number_integer()) {
+      log.starts_.emplace_back(e[0].get<int64_t>(), e[1].get<int64_t>());
+    }
+  }
+  return log;
+}
+
+std::string RateLog::Text() const { return Json(starts_).dump(); }
+
+void RateLog::Expire(int64_t now, int64_t per) {
+  auto kept = std::find_if(starts_.begin(), starts_.end(),
+                           [&](const auto& s) { return s.first + per > now; });
+  starts_.erase(starts_.begin(), kept);
+}
+
+int64_t RateLog::Used() const {
+  int64_t n = 0;
+  for (const auto& s : starts_) n += s.second;
+  return n;
+}
+
+void RateLog::Add(int64_t now, int64_t n, int64_t per) {
+  if (n <= 0) return;
+  if (!starts_.empty() && now - starts_.back().first < std::max<int64_t>(per / 200, 1)) {
+    // Later, never earlier: a start may leave the window late, never early.
+    starts_.back().first = std::max(starts_.back().first, now);
+    starts_.back().second += n;
+  } else {
+    starts_.emplace_back(now, n);
+  }
+}
+
+std::optional<int64_t> RateLog::NextFree(int64_t per) const {
+  if (starts_.empty()) return std::nullopt;
+  return starts_.front().first + per;
+}
+
+std::optional<int64_t> RateLog::Idle(int64_t per) const {
+  if (starts_.empty()) return std::nullopt;
+  return starts_.back().first + per;
+}
+
 Admission::Admission(std::vector<Limit> limits) : limits_(std::move(limits)) {
   for (const auto& l : limits_) capacity_[l.name] = l.capacity;
 }
@@ -73,33 +120,94 @@ std::vector<Decision> Admission::Decide(std::vector<std::vector<std::string>> ga
   return decisions;
 }
 
-void Fetch(const std::vector<Limit>& limits, int limit, const FetchSteps& steps) {
+RateOpened OpenRateGates(const RateSteps& steps, bool all) {
+  auto [now, due] = steps.due(all);
+  RateOpened out{.now = now};
+  for (auto& g : due) {
+    g.log.Expire(now, g.per);
+    int64_t spare = std::max<int64_t>(g.capacity - g.log.Used(), 0);
+    // The jobs let go start at `now` or later, so with the window then full, the next start
+    // frees when the oldest one leaves it, or a whole window from now.
+    int64_t at = g.log.NextFree(g.per).value_or(now + g.per);
+    auto [n, more] = steps.open(g.gate, spare, at);
+    out.opened += n;
+    if (more) out.next = std::min(out.next.value_or(at), at);
+  }
+  return out;
+}
+
+std::optional<Millis> Fetch(const std::vector<Limit>& limits, int limit, const FetchSteps& steps) {
   Admission admission(limits);
+  std::optional<int64_t> next, now;
+  auto until = [&]() -> std::optional<Millis> {
+    if (!next) return std::nullopt;
+    return Millis(std::max<int64_t>(*next - now.value_or(*next), 0));
+  };
+  if (std::any_of(limits.begin(), limits.end(), [](const Limit& l) { return l.per; })) {
+    auto opened = OpenRateGates(steps.rates, false);
+    now = opened.now;
+    next = opened.next;
+  }
   int leased = 0;
   for (int round = 0; round < 8 && leased < limit; ++round) {
     int want = limit - leased;
     auto candidates = steps.candidates(want);
-    if (candidates.empty()) return;
+    if (candidates.empty()) break;
     std::vector<std::vector<std::string>> gates;
     std::set<std::string> all;
     for (const auto& c : candidates) {
       gates.push_back(admission.Gates(c));
       all.insert(gates.back().begin(), gates.back().end());
     }
-    auto decisions = admission.Decide(std::move(gates), steps.state(all));
+    auto states = steps.state(all);
+    now = states.now;
+    for (auto& [gate, s] : states.gates) {
+      if (!s.per) continue;
+      s.log.Expire(states.now, *s.per);
+      s.held = s.log.Used();
+    }
+    auto decisions = admission.Decide(std::move(gates), states.gates);
     std::vector<std::pair<std::string, std::vector<std::string>>> lease;
     std::vector<std::pair<std::string, std::string>> park;
+    std::map<std::string, int64_t> started;  // rate gates: how many start now
+    std::set<std::string> waited;            // rate gates that parked jobs
+    auto is_rate = [&](const std::string& gate) {
+      auto it = states.gates.find(gate);
+      return it != states.gates.end() && it->second.per;
+    };
     for (size_t i = 0; i < candidates.size(); ++i) {
       auto& d = decisions[i];
       if (d.wait.empty()) {
-        lease.emplace_back(candidates[i].id, std::move(d.gates));
+        // A rate gate is not held while the job runs: its start goes in the gate's log.
+        std::vector<std::string> held;
+        for (auto& g : d.gates) {
+          if (is_rate(g)) {
+            ++started[g];
+          } else {
+            held.push_back(std::move(g));
+          }
+        }
+        lease.emplace_back(candidates[i].id, std::move(held));
       } else {
+        if (is_rate(d.wait)) waited.insert(d.wait);
         park.emplace_back(candidates[i].id, std::move(d.wait));
       }
     }
-    leased += steps.apply(lease, park);
-    if (park.empty() || static_cast<int>(candidates.size()) < want) return;
+    std::vector<RateUpdate> rates;
+    for (auto& [gate, s] : states.gates) {
+      if (!started.contains(gate) && !waited.contains(gate)) continue;
+      s.log.Add(states.now, started[gate], *s.per);
+      RateUpdate u{gate, s.log.Text(), std::nullopt, s.log.Idle(*s.per).value_or(states.now)};
+      if (waited.contains(gate)) {
+        u.opens_at = s.log.NextFree(*s.per).value_or(states.now + *s.per);
+        next = std::min(next.value_or(*u.opens_at), *u.opens_at);
+      }
+      rates.push_back(std::move(u));
+    }
+    leased += steps.apply(lease, park, rates);
+    if (park.empty() || static_cast<int>(candidates.size()) < want) break;
   }
+  return until();
 }
 
 std::optional<std::string> UnitsText(const Limit& limit) {
@@ -110,6 +218,25 @@ std::optional<std::string> UnitsText(const Limit& limit) {
 std::map<std::string, int> UnitsOf(const std::optional<std::string>& text) {
   if (!text) return {};
   return Json::parse(*text).get<std::map<std::string, int>>();
+}
+
+int64_t StartsWithin(const std::optional<std::string>& logs, std::optional<Millis> per,
+                     int64_t now) {
+  if (!logs || !per) return 0;
+  auto all = Json::parse(*logs, nullptr, false);
+  if (!all.is_array()) return 0;
+  int64_t n = 0;
+  for (const auto& text : all) {
+    if (!text.is_string()) continue;
+    auto log = RateLog::Parse(text.get<std::string>());
+    log.Expire(now, per->count());
+    n += log.Used();
+  }
+  return n;
+}
+
+int64_t EpochMillis(SysTime t) {
+  return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count();
 }
 
 std::vector<Limit> LimitsFor(const std::vector<Limit>& limits, const std::string& queue,

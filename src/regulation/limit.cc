@@ -38,6 +38,12 @@ void Limit::Validate() const {
                                 at, k, n, capacity));
     }
   }
+  if (per && (*per < Millis(1) || *per > Millis(30LL * 24 * 3600 * 1000))) {
+    throw Invalid(at + "per must be 1ms to 30 days");
+  }
+  if (per && !units.empty()) {
+    throw Invalid(at + "a pool counts units held while jobs run; it cannot be a rate (per)");
+  }
   if (key) {
     if (key->empty() || key->front() == '.' || key->back() == '.' ||
         key->find("..") != std::string::npos) {
@@ -57,7 +63,8 @@ Json Limit::ToJson() const {
   auto opt = [](const auto& v) { return v ? Json(*v) : Json(nullptr); };
   return {{"name", name},       {"capacity", capacity}, {"queue", opt(queue)},
           {"kind", opt(kind)},  {"key", opt(key)},
-          {"units", units.empty() ? Json(nullptr) : Json(units)}};
+          {"units", units.empty() ? Json(nullptr) : Json(units)},
+          {"per_ms", per ? Json(per->count()) : Json(nullptr)}};
 }
 
 Json LimitInfo::ToJson() const {

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -55,6 +56,16 @@ class LoopService {
     cv_.notify_all();
   }
 
+  // Runs the next iteration no later than `after` from now (unless one runs before).
+  void WakeIn(Millis after) {
+    {
+      std::lock_guard lock(mu_);
+      auto at = std::chrono::steady_clock::now() + after;
+      if (!due_ || at < *due_) due_ = at;
+    }
+    cv_.notify_all();
+  }
+
   // Runs one iteration on the caller's thread. For tests and for final flushes.
   bool RunOnce() { return run_once_(); }
 
@@ -66,9 +77,16 @@ class LoopService {
       {
         std::unique_lock lock(mu_);
         Millis wait = backoff.count() ? backoff : (again ? again_pause_ : interval_);
-        cv_.wait_for(lock, wait, [&] { return stopping_ || (woken_ && !backoff.count()); });
+        auto until = std::chrono::steady_clock::now() + wait;
+        while (!stopping_ && !(woken_ && !backoff.count())) {
+          // A WakeIn due before the wait's end ends it then.
+          auto deadline = due_ && !backoff.count() ? std::min(until, *due_) : until;
+          if (std::chrono::steady_clock::now() >= deadline) break;
+          cv_.wait_until(lock, deadline);
+        }
         if (stopping_) return;
         woken_ = false;
+        if (due_ && std::chrono::steady_clock::now() >= *due_) due_.reset();
       }
       try {
         again = run_once_();
@@ -90,6 +108,7 @@ class LoopService {
   std::condition_variable cv_;
   bool stopping_ = false;
   bool woken_ = false;
+  std::optional<std::chrono::steady_clock::time_point> due_;
   std::thread thread_;
 };
 

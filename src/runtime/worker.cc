@@ -201,7 +201,12 @@ class Worker::Impl {
     JobFetchParams p{q.opts.name, limit, opts.id, opts.lease, kinds, part.count, part.indexes};
     p.order = q.opts.order;
     p.limits = limits.For(q.opts.name, kinds);
+    std::optional<Millis> rate_wait;
+    p.rate_wait = &rate_wait;
     auto jobs = store->JobFetch(p);
+    // A rate limit holds jobs back until a time it knows: fetch again then.
+    if (rate_wait) q.producer->WakeIn(*rate_wait);
+    p.rate_wait = nullptr;
     if (part.count == 0) return jobs;
     auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(q.mu);

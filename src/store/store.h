@@ -70,6 +70,9 @@ struct JobFetchParams {
   // plain fetch. Else a job starts only within them and one that cannot waits, parked
   // (docs/regulation.md); the fetch is then in priority order even in a deadline-ordered queue.
   std::vector<Limit> limits;
+  // Out, when set: how long until a rate limit lets go of jobs this fetch left parked (nullopt:
+  // none), so that the worker fetches again then rather than at its next poll.
+  std::optional<Millis>* rate_wait = nullptr;
 };
 
 // What one worker measured of a kind's runs since its last flush (Store::KindStatsFlush): the

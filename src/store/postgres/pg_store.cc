@@ -379,10 +379,13 @@ std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
   std::vector<std::pair<Job, std::string>> fetched;
   if (!p.limits.empty()) {
     auto c = pool_.Acquire();
+    std::optional<Millis> wait;
     InTransaction(*c, [&] {
-      FetchRegulated(*c, p, kinds, partitions, fetched);
+      fetched.clear();
+      wait = FetchRegulated(*c, p, kinds, partitions, fetched);
       return true;
     });
+    if (p.rate_wait) *p.rate_wait = wait;
   } else {
     auto c = pool_.Acquire();
     bool edf = p.order == QueueOrder::kDeadline;
@@ -405,12 +408,16 @@ std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
 // advisory lock that every decision and release takes only before it reads the counters (in a
 // statement of its own, so that it sees what the lock's last holder committed), and not at all
 // when no limit applies to any candidate: the lock is held for as short a time as it can be.
-void PgStore::FetchRegulated(Conn& c, const JobFetchParams& p,
-                             const std::vector<std::optional<std::string>>& kinds,
-                             const std::vector<std::optional<std::string>>& partitions,
-                             std::vector<std::pair<Job, std::string>>& fetched) {
+std::optional<Millis> PgStore::FetchRegulated(
+    Conn& c, const JobFetchParams& p, const std::vector<std::optional<std::string>>& kinds,
+    const std::vector<std::optional<std::string>>& partitions,
+    std::vector<std::pair<Job, std::string>>& fetched) {
   bool locked = false;
-  regulation::Fetch(
+  auto lock = [&] {
+    if (!locked) c.ExecScript(kRegulationLock);
+    locked = true;
+  };
+  return regulation::Fetch(
       p.limits, p.limit,
       {.candidates =
            [&](int want) {
@@ -429,23 +436,34 @@ void PgStore::FetchRegulated(Conn& c, const JobFetchParams& p,
            },
        .state =
            [&](const std::set<std::string>& gates) {
-             std::map<std::string, regulation::GateState> state;
+             regulation::GateStates state;
              if (gates.empty()) return state;
-             if (!locked) c.ExecScript(kRegulationLock);
-             locked = true;
+             lock();
              auto r = c.ExecPrepared("gate_held", kGateHeld,
-                                     {FormatArray({gates.begin(), gates.end()})});
+                                     {FormatArray({gates.begin(), gates.end()}), Now()});
+             auto opt = [&](int i, int col) {
+               return r.IsNull(i, col) ? std::nullopt
+                                       : std::optional<int64_t>(std::stoll(std::string(r.Get(i, col))));
+             };
              for (int i = 0; i < r.rows(); ++i) {
-               state[std::string(r.Get(i, 0))] = {
-                   std::stoll(std::string(r.Get(i, 1))),
-                   r.IsNull(i, 2) ? std::nullopt
-                                  : std::optional<int64_t>(std::stoll(std::string(r.Get(i, 2))))};
+               state.now = std::stoll(std::string(r.Get(i, 5)));
+               state.gates[std::string(r.Get(i, 0))] = {std::stoll(std::string(r.Get(i, 1))),
+                                                        opt(i, 2), opt(i, 3),
+                                                        regulation::RateLog::Parse(r.Get(i, 4))};
              }
              return state;
            },
        .apply =
-           [&](const auto& lease, const auto& park) {
-             std::vector<std::optional<std::string>> lease_ids, lease_gates, park_ids, park_gates;
+           [&](const auto& lease, const auto& park, const auto& rates) {
+             std::vector<std::optional<std::string>> lease_ids, lease_gates, park_ids, park_gates,
+                 rate_gates, rate_logs, rate_opens, rate_idle;
+             for (const auto& u : rates) {
+               rate_gates.push_back(u.gate);
+               rate_logs.push_back(u.log);
+               rate_opens.push_back(u.opens_at ? std::optional(std::to_string(*u.opens_at))
+                                               : std::nullopt);
+               rate_idle.push_back(std::to_string(u.idle_at));
+             }
              for (const auto& [id, gates] : lease) {
                lease_ids.push_back(id);
                lease_gates.push_back(gates.empty() ? std::nullopt
@@ -458,18 +476,46 @@ void PgStore::FetchRegulated(Conn& c, const JobFetchParams& p,
              auto r = c.ExecPrepared("job_lease", kJobLease,
                                      {Now(), FormatArray(lease_ids), FormatArray(lease_gates),
                                       p.worker_id, std::to_string(p.lease.count()),
-                                      FormatArray(park_ids), FormatArray(park_gates)});
+                                      FormatArray(park_ids), FormatArray(park_gates),
+                                      FormatArray(rate_gates), FormatArray(rate_logs),
+                                      FormatArray(rate_opens), FormatArray(rate_idle)});
              for (int i = 0; i < r.rows(); ++i) {
                std::string problem;
                Job j = ReadJob(r, i, &problem);
                fetched.emplace_back(std::move(j), std::move(problem));
              }
              return r.rows();
-           }});
+           },
+       .rates = RateSteps(c, lock)});
+}
+
+// regulation::RateSteps on `c`, in the caller's transaction; `lock` takes the advisory lock.
+regulation::RateSteps PgStore::RateSteps(Conn& c, const std::function<void()>& lock) {
+  return {.due =
+              [this, &c, lock](bool all) {
+                lock();
+                auto r = c.ExecPrepared("gate_rate_due", kGateRateDue,
+                                        {Now(), all ? "true" : "false"});
+                std::pair<int64_t, std::vector<regulation::RateGate>> due;
+                for (int i = 0; i < r.rows(); ++i) {
+                  due.first = std::stoll(std::string(r.Get(i, 4)));
+                  due.second.push_back({std::string(r.Get(i, 0)), std::stoll(std::string(r.Get(i, 2))),
+                                        std::stoll(std::string(r.Get(i, 3))),
+                                        regulation::RateLog::Parse(r.Get(i, 1))});
+                }
+                return due;
+              },
+          .open =
+              [&c](const std::string& gate, int64_t n, int64_t next) {
+                auto r = c.ExecPrepared("gate_rate_open", kGateRateOpen,
+                                        {gate, std::to_string(n), std::to_string(next)});
+                return std::pair<int64_t, bool>(std::stoll(std::string(r.Get(0, 0))),
+                                                r.Get(0, 1) == "t");
+              }};
 }
 
 void PgStore::LimitRegister(const std::vector<Limit>& limits) {
-  std::vector<std::optional<std::string>> name, capacity, queue, kind, key, units;
+  std::vector<std::optional<std::string>> name, capacity, queue, kind, key, units, per;
   for (const auto& l : limits) {
     l.Validate();
     name.push_back(l.name);
@@ -478,13 +524,15 @@ void PgStore::LimitRegister(const std::vector<Limit>& limits) {
     kind.push_back(l.kind);
     key.push_back(l.key);
     units.push_back(regulation::UnitsText(l));
+    per.push_back(l.per ? std::optional(std::to_string(l.per->count())) : std::nullopt);
   }
   if (limits.empty()) return;
   auto c = pool_.Acquire();
   InTransaction(*c, [&] {
     c->ExecPrepared("limit_register", kLimitRegister,
                     {FormatArray(name), FormatArray(capacity), FormatArray(queue),
-                     FormatArray(kind), FormatArray(key), Now(), FormatArray(units)});
+                     FormatArray(kind), FormatArray(key), Now(), FormatArray(units),
+                     FormatArray(per)});
     c->ExecScript("SELECT spindle.gates_sweep()");
     return true;
   });
@@ -512,7 +560,9 @@ std::vector<LimitInfo> PgStore::LimitList(bool usage) {
     };
     info.limit = {std::string(r.Get(i, 0)), std::stoi(std::string(r.Get(i, 1))), opt(2), opt(3),
                   opt(4), regulation::UnitsOf(opt(8))};
-    info.running = std::stoll(std::string(r.Get(i, 5)));
+    if (auto per = opt(9)) info.limit.per = Millis(std::stoll(*per));
+    info.running = std::stoll(std::string(r.Get(i, 5))) +
+                   regulation::StartsWithin(opt(10), info.limit.per, regulation::EpochMillis(clock_->Now()));
     info.waiting = std::stoll(std::string(r.Get(i, 6)));
     info.keys = std::stoll(std::string(r.Get(i, 7)));
     out.push_back(std::move(info));
@@ -522,7 +572,14 @@ std::vector<LimitInfo> PgStore::LimitList(bool usage) {
 
 int64_t PgStore::LimitSweep() {
   auto c = pool_.Acquire();
-  return std::stoll(std::string(c->Exec("SELECT spindle.gates_sweep()").Get(0, 0)));
+  int64_t opened = 0;
+  InTransaction(*c, [&] {
+    opened = std::stoll(std::string(c->Exec("SELECT spindle.gates_sweep()").Get(0, 0)));
+    // gates_sweep took the advisory lock.
+    opened += regulation::OpenRateGates(RateSteps(*c, [] {}), true).opened;
+    return true;
+  });
+  return opened;
 }
 
 std::vector<std::string> PgStore::JobFinishMany(const std::string& worker_id,

@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "regulation/admission.h"
 #include "store/postgres/pg_conn.h"
 #include "store/store.h"
 
@@ -86,10 +87,11 @@ class PgStore final : public Store {
   // as $1 before the filter.
   JobPage ChangePage(const char* name, std::string_view sql, const JobFilter& filter,
                      bool with_now);
-  void FetchRegulated(Conn& c, const JobFetchParams& p,
-                      const std::vector<std::optional<std::string>>& kinds,
-                      const std::vector<std::optional<std::string>>& partitions,
-                      std::vector<std::pair<Job, std::string>>& fetched);
+  std::optional<Millis> FetchRegulated(Conn& c, const JobFetchParams& p,
+                                       const std::vector<std::optional<std::string>>& kinds,
+                                       const std::vector<std::optional<std::string>>& partitions,
+                                       std::vector<std::pair<Job, std::string>>& fetched);
+  regulation::RateSteps RateSteps(Conn& c, const std::function<void()>& lock);
 
   std::shared_ptr<Clock> clock_;
   Pool pool_;

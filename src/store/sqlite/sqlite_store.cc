@@ -385,8 +385,13 @@ std::vector<Job> SqliteStore::JobFetch(const JobFetchParams& p) {
   if (!p.limits.empty()) {
     auto c = pool_.Acquire();
     Write w(*c, *clock_);
-    FetchRegulated(*c, w.now(), p, fetched);
+    auto wait = FetchRegulated(*c, w.now(), p, fetched);
+    std::set<std::string> due;
+    std::vector<std::string> told;
+    TakeNotices(*c, due, told);  // the queues of jobs a rate limit let go
     w.Commit();
+    hub_->Notify({.queues = {due.begin(), due.end()}, .workers = told});
+    if (p.rate_wait) *p.rate_wait = wait;
   } else {
     auto c = pool_.Acquire();
     Write w(*c, *clock_);
@@ -421,12 +426,45 @@ std::vector<Job> SqliteStore::JobFetch(const JobFetchParams& p) {
   return RunnableJobs(*this, p.worker_id, std::move(fetched));
 }
 
+namespace {
+
+// regulation::RateSteps on `c`, in the caller's transaction, at `now` (µs).
+regulation::RateSteps RateSteps(Conn& c, int64_t now) {
+  return {.due =
+              [&c, now](bool all) {
+                auto st = c.Prepare("gate_rate_due", kGateRateDue);
+                st.Bind(1, now).Bind(2, int64_t{all});
+                std::pair<int64_t, std::vector<regulation::RateGate>> due{now / 1000, {}};
+                while (st.Step()) {
+                  due.second.push_back({st.Text(0), st.Int(2), st.Int(3),
+                                        regulation::RateLog::Parse(st.Text(1))});
+                }
+                return due;
+              },
+          .open =
+              [&c](const std::string& gate, int64_t n, int64_t next) {
+                int64_t opened = 0;
+                {
+                  auto st = c.Prepare("gate_open", kGateOpen);
+                  st.Bind(1, std::string_view(gate)).Bind(2, n);
+                  while (st.Step()) ++opened;
+                }
+                auto st = c.Prepare("gate_rate_next", kGateRateNext);
+                st.Bind(1, std::string_view(gate)).Bind(2, next * 1000);
+                st.Step();
+                return std::pair<int64_t, bool>(opened, st.Int(0) != 0);
+              }};
+}
+
+}  // namespace
+
 // The regulated fetch (docs/regulation.md, regulation::Fetch), in the caller's transaction, whose
 // write lock keeps every other fetch and release out.
-void SqliteStore::FetchRegulated(Conn& c, int64_t now, const JobFetchParams& p,
-                                 std::vector<std::pair<Job, std::string>>& fetched) {
+std::optional<Millis> SqliteStore::FetchRegulated(
+    Conn& c, int64_t now, const JobFetchParams& p,
+    std::vector<std::pair<Job, std::string>>& fetched) {
   std::string kinds = Json(p.kinds).dump(), partitions = Json(p.partitions).dump();
-  regulation::Fetch(
+  return regulation::Fetch(
       p.limits, p.limit,
       {.candidates =
            [&](int want) {
@@ -449,15 +487,29 @@ void SqliteStore::FetchRegulated(Conn& c, int64_t now, const JobFetchParams& p,
            [&](const std::set<std::string>& gates) {
              auto st = c.Prepare("gate_held", kGateHeld);
              st.Bind(1, std::string_view(Json(gates).dump()));
-             std::map<std::string, regulation::GateState> state;
+             regulation::GateStates state{.now = now / 1000};
+             auto opt = [&](int col) {
+               return st.IsNull(col) ? std::nullopt : std::optional(st.Int(col));
+             };
              while (st.Step()) {
-               state[st.Text(0)] = {st.Int(1), st.IsNull(2) ? std::nullopt
-                                                            : std::optional(st.Int(2))};
+               state.gates[st.Text(0)] = {st.Int(1), opt(2), opt(3),
+                                          regulation::RateLog::Parse(st.Text(4))};
              }
              return state;
            },
        .apply =
-           [&](const auto& lease, const auto& park) {
+           [&](const auto& lease, const auto& park, const auto& rates) {
+             if (!rates.empty()) {
+               Json updates = Json::array();
+               for (const auto& u : rates) {
+                 updates.push_back({u.gate, u.log,
+                                    u.opens_at ? Json(*u.opens_at * 1000) : Json(nullptr),
+                                    u.idle_at * 1000});
+               }
+               c.Prepare("gate_rate_record", kGateRateRecord)
+                   .Bind(1, std::string_view(updates.dump()))
+                   .Step();
+             }
              // JSON objects by job id: the statements take a whole round each.
              Json leased = Json::object(), parked = Json::object();
              for (const auto& [id, gates] : lease) {
@@ -483,7 +535,8 @@ void SqliteStore::FetchRegulated(Conn& c, int64_t now, const JobFetchParams& p,
                ++n;
              }
              return n;
-           }});
+           },
+       .rates = RateSteps(c, now)});
 }
 
 namespace {
@@ -492,7 +545,8 @@ namespace {
 // this process's workers of the queues of the jobs it let go. Returns how many it let go.
 int64_t OpenGatesAndCommit(Conn& c, Write& w, LocalHub& hub) {
   c.Exec(kGateRecount);
-  int64_t opened = 0;
+  c.Prepare("gate_forget", kGateForget).Bind(1, w.now()).Step();
+  int64_t opened = regulation::OpenRateGates(RateSteps(c, w.now()), true).opened;
   std::optional<std::string> gate;
   while (true) {
     {
@@ -530,6 +584,7 @@ void SqliteStore::LimitRegister(const std::vector<Limit>& limits) {
         .Bind(5, l.key)
         .Bind(6, w.now())
         .Bind(7, regulation::UnitsText(l))
+        .Bind(8, l.per ? std::optional<int64_t>(l.per->count()) : std::nullopt)
         .Step();
   }
   OpenGatesAndCommit(*c, w, *hub_);
@@ -549,14 +604,16 @@ void SqliteStore::LimitRemove(const std::string& name) {
 std::vector<LimitInfo> SqliteStore::LimitList(bool usage) {
   auto c = pool_.Acquire();
   auto st = c->Prepare("limit_list", kLimitList);
-  st.Bind(1, int64_t{usage});
+  int64_t now = Micros(clock_->Now());
+  st.Bind(1, int64_t{usage}).Bind(2, now);
   std::vector<LimitInfo> out;
   while (st.Step()) {
     auto opt = [&](int col) { return st.IsNull(col) ? std::nullopt : std::optional(st.Text(col)); };
     LimitInfo info;
     info.limit = {st.Text(0), static_cast<int>(st.Int(1)), opt(2), opt(3), opt(4),
                   regulation::UnitsOf(opt(8))};
-    info.running = st.Int(5);
+    if (!st.IsNull(9)) info.limit.per = Millis(st.Int(9));
+    info.running = st.Int(5) + regulation::StartsWithin(opt(10), info.limit.per, now / 1000);
     info.waiting = st.Int(6);
     info.keys = st.Int(7);
     out.push_back(std::move(info));

@@ -91,8 +91,8 @@ class SqliteStore final : public Store {
   // The store's clock, for reads. A write reads it once it holds the write lock (Write in
   // sqlite_store.cc).
   int64_t NowMicros() const;
-  void FetchRegulated(Conn& c, int64_t now, const JobFetchParams& p,
-                      std::vector<std::pair<Job, std::string>>& fetched);
+  std::optional<Millis> FetchRegulated(Conn& c, int64_t now, const JobFetchParams& p,
+                                       std::vector<std::pair<Job, std::string>>& fetched);
   Job ChangeOne(std::string_view name, std::string_view sql, const std::string& id,
                 std::string_view action);
   // One page of a bulk change: each job of the page changed by `change` (true: changed), all
