@@ -638,6 +638,39 @@ TEST_P(RegulationTest, RealWorkersStayWithinALimit) {
   EXPECT_EQ(limits[0].waiting, 0);
 }
 
+// Real workers under a rate limit start jobs in bursts a window apart, each woken when the window
+// frees rather than at its next poll (here a minute away).
+TEST_P(RegulationTest, RealWorkersStartWithinARateAndWakeWhenItFrees) {
+  std::mutex mu;
+  std::vector<std::chrono::steady_clock::time_point> starts;
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < 2; ++i) {
+    WorkerOptions o{.database_url = db_->url(), .queues = {QueueOptions{"default", 10}}};
+    o.poll_interval = o.poll_interval_no_notify = 60s;
+    o.limits = {Rate(4, 1s)};
+    auto w = std::make_unique<Worker>(o);
+    w->Register("a", [&](JobContext&) {
+      std::lock_guard lock(mu);
+      starts.push_back(std::chrono::steady_clock::now());
+      return JobResult::Done();
+    });
+    w->Start();
+    workers.push_back(std::move(w));
+  }
+  auto client = Client::Open({db_->url()});
+  client->EnqueueMany(std::vector<JobSpec>(12, JobSpec{.kind = "a"}));
+  EXPECT_TRUE(WaitUntil([&] { return client->Count({.states = {JobState::kCompleted}}) == 12; },
+                        40s));
+  for (auto& w : workers) w->Stop();
+  std::lock_guard lock(mu);
+  ASSERT_EQ(starts.size(), 12u);
+  std::sort(starts.begin(), starts.end());
+  // No window of 1 s holds more than 4 starts (a start is recorded a little after its lease).
+  for (size_t i = 4; i < starts.size(); ++i) {
+    EXPECT_GE(starts[i] - starts[i - 4], 900ms) << i;
+  }
+}
+
 // The command line: limits from the configuration, bad ones refused, `spindle limits list`.
 TEST_P(RegulationTest, CommandLine) {
   auto run = [&](const std::string& args) {
@@ -684,6 +717,18 @@ TEST_P(RegulationTest, CommandLine) {
   auto unused = config("[pools]\ngpu = 2\n");
   EXPECT_EQ(unused.status, 2) << unused.output;
   EXPECT_NE(unused.err.find("pool 'gpu' is used by no kind"), std::string::npos) << unused.err;
+  auto bad_rate = config("[queues.default]\nrate = \"100 per minute\"\n");
+  EXPECT_EQ(bad_rate.status, 2) << bad_rate.output;
+  EXPECT_NE(bad_rate.err.find("'queues.default.rate' must be \"N/DURATION\""), std::string::npos)
+      << bad_rate.err;
+  auto zero_rate = config("[kinds.a]\ncommand = [\"true\"]\nrate = \"0/1s\"\n");
+  EXPECT_EQ(zero_rate.status, 2) << zero_rate.output;
+  EXPECT_NE(zero_rate.err.find("N is a whole number from 1 to 1000000"), std::string::npos)
+      << zero_rate.err;
+  auto rate_pool = config("[limits.x]\ncapacity = 2\nper = \"0s\"\n");
+  EXPECT_EQ(rate_pool.status, 2) << rate_pool.output;
+  EXPECT_NE(rate_pool.err.find("limits.x.per' must be longer than 0s"), std::string::npos)
+      << rate_pool.err;
   auto unknown = config("[limits.x]\ncapacity = 2\nkeys = \"a\"\n");
   EXPECT_EQ(unknown.status, 2) << unknown.output;
   EXPECT_NE(unknown.err.find("unknown key 'limits.x.keys'"), std::string::npos) << unknown.err;
@@ -722,6 +767,27 @@ TEST_P(RegulationTest, CommandLine) {
   auto unknown_name = run("limits remove kind:a");
   EXPECT_EQ(unknown_name.status, 3) << unknown_name.output;
   EXPECT_NE(unknown_name.err.find("no limit named 'kind:a'"), std::string::npos) << unknown_name.err;
+
+  // Rate limits from the configuration, recorded by a worker that serves it a few seconds, as
+  // `spindle limits list` shows them.
+  Limits({});
+  std::string rates = dir + "/rates-" + testing::Name(GetParam()) + ".toml";
+  std::ofstream(rates) << "[queues.default]\nrate = \"100/1m\"\n"
+                          "[kinds.a]\ncommand = [\"true\"]\nrate = \"5/s\"\n"
+                          "[limits.per_customer]\ncapacity = 2\nper = \"10s\"\nkey = \"customer\"\n";
+  auto served = testing::RunCommand("timeout", "-s TERM 8 " + std::string(SPINDLE_BIN) +
+                                                   " --database " + testing::Quote(db_->url()) +
+                                                   " --config " + testing::Quote(rates) + " serve");
+  auto shown = run("limits list");
+  EXPECT_NE(shown.out.find("rate:queue:default          100/1m  queue default"), std::string::npos)
+      << shown.out << served.output;
+  EXPECT_NE(shown.out.find("rate:kind:a                   5/1s  kind a"), std::string::npos)
+      << shown.out;
+  auto shown_json = Json::parse(run("--json limits list").out);
+  ASSERT_EQ(shown_json.size(), 3u) << shown.out;
+  EXPECT_EQ(shown_json[0]["name"], "per_customer");
+  EXPECT_EQ(shown_json[0]["per_ms"], 10000);
+  EXPECT_EQ(shown_json[0]["key"], "customer");
 
   Limits({Pool(3, {{"a", 2}, {"b", 1}})});
   auto pool = run("limits list");
