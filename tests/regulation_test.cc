@@ -44,7 +44,9 @@ Limit Pool(int capacity, std::map<std::string, int> units) {
 class RegulationTest : public ::testing::TestWithParam<BackendKind> {
  protected:
   void SetUp() override {
-    clock_ = std::make_shared<FakeClock>();
+    // On a whole millisecond: rate logs count in ms, and round a start's time up.
+    clock_ = std::make_shared<FakeClock>(
+        std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now()));
     store_ = OpenStore({db_->url(), 4, clock_});
     store_->Migrate();
   }

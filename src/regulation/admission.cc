@@ -193,18 +193,23 @@ std::optional<Millis> Fetch(const std::vector<Limit>& limits, int limit, const F
         park.emplace_back(candidates[i].id, std::move(d.wait));
       }
     }
+    auto [n, leased_at] = steps.apply(lease, park);
+    leased += n;
+    // A start is its lease: the log takes the lease's time, which is no earlier than the
+    // decision's, so a start leaves the window no earlier than its job's started_at says.
+    int64_t at = std::max(states.now, leased_at);
     std::vector<RateUpdate> rates;
     for (auto& [gate, s] : states.gates) {
       if (!started.contains(gate) && !waited.contains(gate)) continue;
-      s.log.Add(states.now, started[gate], *s.per);
-      RateUpdate u{gate, s.log.Text(), std::nullopt, s.log.Idle(*s.per).value_or(states.now)};
+      s.log.Add(at, started[gate], *s.per);
+      RateUpdate u{gate, s.log.Text(), std::nullopt, s.log.Idle(*s.per).value_or(at)};
       if (waited.contains(gate)) {
-        u.opens_at = s.log.NextFree(*s.per).value_or(states.now + *s.per);
+        u.opens_at = s.log.NextFree(*s.per).value_or(at + *s.per);
         next = std::min(next.value_or(*u.opens_at), *u.opens_at);
       }
       rates.push_back(std::move(u));
     }
-    leased += steps.apply(lease, park, rates);
+    if (!rates.empty()) steps.record(rates);
     if (park.empty() || static_cast<int>(candidates.size()) < want) break;
   }
   return until();
@@ -236,8 +241,10 @@ int64_t StartsWithin(const std::optional<std::string>& logs, std::optional<Milli
 }
 
 int64_t EpochMillis(SysTime t) {
-  return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count();
+  return std::chrono::floor<Millis>(t.time_since_epoch()).count();
 }
+
+int64_t EpochMillisUp(SysTime t) { return std::chrono::ceil<Millis>(t.time_since_epoch()).count(); }
 
 std::vector<Limit> LimitsFor(const std::vector<Limit>& limits, const std::string& queue,
                              const std::vector<std::string>& kinds) {

@@ -100,7 +100,8 @@ struct RateSteps {
   std::function<std::pair<int64_t, bool>(const std::string& gate, int64_t n, int64_t next)> open;
 };
 
-// A rate gate's changes from one round of a fetch: its log with the starts it let through, and,
+// A rate gate's changes from one round of a fetch: its log with the starts it let through (at the
+// time of their leases, so that the log and the jobs' started_at agree), and,
 // when it parked jobs, when the oldest start leaves the window and they may go (`opens_at`;
 // nullopt: keep the recorded one). The row may be forgotten after `idle_at` (all ms).
 struct RateUpdate {
@@ -143,12 +144,15 @@ struct FetchSteps {
   std::function<std::vector<Candidate>(int want)> candidates;
   // The state of each of `gates` now.
   std::function<GateStates(const std::set<std::string>& gates)> state;
-  // Leases `lease` (id, the gates it holds while it runs; none: no such limit applies), parks
-  // `park` (id, the full gate it waits at) and records `rates`; returns how many it leased.
-  std::function<int(const std::vector<std::pair<std::string, std::vector<std::string>>>& lease,
-                    const std::vector<std::pair<std::string, std::string>>& park,
-                    const std::vector<RateUpdate>& rates)>
+  // Leases `lease` (id, the gates it holds while it runs; none: no such limit applies) and parks
+  // `park` (id, the full gate it waits at); returns how many it leased, and when (ms, rounded up:
+  // the latest of their leases' starts; 0 if none).
+  std::function<std::pair<int, int64_t>(
+      const std::vector<std::pair<std::string, std::vector<std::string>>>& lease,
+      const std::vector<std::pair<std::string, std::string>>& park)>
       apply;
+  // Records rate gates' logs and opening times, after `apply`.
+  std::function<void(const std::vector<RateUpdate>& rates)> record;
   // Used when a rate limit is among the limits.
   RateSteps rates;
 };
@@ -169,6 +173,7 @@ std::map<std::string, int> UnitsOf(const std::optional<std::string>& text);
 // array of RateLog texts; nullopt or no `per`: 0): a rate limit's use, for Client::Limits.
 int64_t StartsWithin(const std::optional<std::string>& logs, std::optional<Millis> per, int64_t now);
 int64_t EpochMillis(SysTime t);
+int64_t EpochMillisUp(SysTime t);  // rounded up
 
 // The limits that may apply to jobs of `queue` with one of `kinds`: what a worker's fetch of that
 // queue passes to the store (JobFetchParams::limits).

@@ -10,7 +10,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
-#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -56,12 +56,12 @@ class LoopService {
     cv_.notify_all();
   }
 
-  // Runs the next iteration no later than `after` from now (unless one runs before).
+  // Runs an iteration `after` from now, whatever runs before it: each such time is kept until it
+  // comes (an iteration woken earlier by Wake does not stand for it).
   void WakeIn(Millis after) {
     {
       std::lock_guard lock(mu_);
-      auto at = std::chrono::steady_clock::now() + after;
-      if (!due_ || at < *due_) due_ = at;
+      due_.insert(std::chrono::steady_clock::now() + after);
     }
     cv_.notify_all();
   }
@@ -80,13 +80,13 @@ class LoopService {
         auto until = std::chrono::steady_clock::now() + wait;
         while (!stopping_ && !(woken_ && !backoff.count())) {
           // A WakeIn due before the wait's end ends it then.
-          auto deadline = due_ && !backoff.count() ? std::min(until, *due_) : until;
+          auto deadline = !due_.empty() && !backoff.count() ? std::min(until, *due_.begin()) : until;
           if (std::chrono::steady_clock::now() >= deadline) break;
           cv_.wait_until(lock, deadline);
         }
         if (stopping_) return;
         woken_ = false;
-        if (due_ && std::chrono::steady_clock::now() >= *due_) due_.reset();
+        due_.erase(due_.begin(), due_.upper_bound(std::chrono::steady_clock::now()));
       }
       try {
         again = run_once_();
@@ -108,7 +108,7 @@ class LoopService {
   std::condition_variable cv_;
   bool stopping_ = false;
   bool woken_ = false;
-  std::optional<std::chrono::steady_clock::time_point> due_;
+  std::set<std::chrono::steady_clock::time_point> due_;  // WakeIn's times still to come
   std::thread thread_;
 };
 

@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 #include "core/log.h"
+#include "core/time.h"
 
 #include "core/backoff.h"
 #include "core/duration.h"
@@ -452,6 +453,7 @@ class Worker::Impl {
                {"queue", job.queue},
                {"args", job.args},
                {"attempt", job.attempt},
+               {"started_at", job.started_at ? Json(core::FormatTimestamp(*job.started_at)) : Json()},
                {"max_attempts", job.max_attempts},
                {"attempts_used", job.attempts_used},
                {"step", job.step.empty() ? Json() : Json(job.step)},

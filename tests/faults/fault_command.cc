@@ -11,6 +11,7 @@
 //   end <job> <attempt> <pid> <tag> <ns> done|nap|wait
 //   overlap <job> <attempt> <pid> <tag> <ns> <holder pid> <holder tag> <holder attempt>
 //   limit_overlap <job> <attempt> <pid> <tag> <ns> <gate> <capacity>
+//   rate_start <job> <attempt> <pid> <tag> <ns> <gate> <capacity> <per ms> <started_at ms>
 //   assignment_start|assignment_end <name> 0 <pid> <tag> <ns>
 //   assignment_overlap <name> 0 <pid> <tag> <ns> <holder pid> <holder tag> 0
 //
@@ -23,7 +24,9 @@
 // on unchanged. Likewise, a job whose args name cluster-wide limits (`gates`: {"name": capacity},
 // or {"name": [capacity, units]} for a pool) holds one (or `units`) of `capacity` slots,
 // flock(DIR/locks/gate-<name>-<i>), per gate: finding them all held means more executions (or
-// units) under that limit are alive than it allows (`limit_overlap`).
+// units) under that limit are alive than it allows (`limit_overlap`). A job whose args name rate
+// limits (`rates`: {"gate": [capacity, per ms]}) logs its attempt's start, as the worker handed it
+// over (`started_at`), for the driver to count the starts within each span of `per`.
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -157,6 +160,23 @@ int Job(const std::string& dir, long long exec_ns) {
     }
   }
   log.Line("start", id, attempt, kind + " " + step + " " + std::to_string(exec_ns));
+  if (args.contains("rates")) {
+    std::tm tm{};
+    int ms = 0;
+    std::string at = job.at("started_at");
+    if (sscanf(at.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7) {
+      Die("started_at is not RFC 3339 UTC with milliseconds: " + at);
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    long long started = static_cast<long long>(timegm(&tm)) * 1000 + ms;
+    for (const auto& [gate, rate] : args["rates"].items()) {
+      log.Line("rate_start", id, attempt,
+               gate + " " + rate.at(0).dump() + " " + rate.at(1).dump() + " " +
+                   std::to_string(started));
+    }
+  }
   SleepMs(args.at("ms").get<long long>());
 
   std::string outcome = "done";

@@ -60,6 +60,9 @@ constexpr int kGroupLimit = 2;
 constexpr int kStepsLimit = 2;
 // A resource pool of disk units: a plain job takes one, a multi-step job two.
 constexpr int kDiskPool = 6;
+// A rate limit on the plain jobs of group 0: at most kRate starts within any kRatePer.
+constexpr int kRate = 3;
+constexpr auto kRatePer = 2000ms;
 constexpr int kAssignments = 3;
 // How long faults are injected in CI, per test.
 constexpr auto kFaultTime = 30s;
@@ -517,6 +520,7 @@ class FaultSuite : public ::testing::TestWithParam<Param> {
   void CheckDatabase();
   void ReadFences();
   void CheckLog();
+  void CheckRates(const std::vector<LogLine>& lines);
   void PrintFigures();
 
   template <typename T>
@@ -580,7 +584,8 @@ class FaultSuite : public ::testing::TestWithParam<Param> {
   // Figures.
   int64_t fences_ = 0;  // self-fences the workers logged
   int64_t jobs_in_ = 0, ended_once_ = 0, executions_ = 0, reruns_ = 0, overlaps_ = 0,
-          assignment_overlaps_ = 0, orphans_ = 0, limit_overlaps_ = 0;
+          assignment_overlaps_ = 0, orphans_ = 0, limit_overlaps_ = 0, rate_overruns_ = 0,
+          rate_starts_ = 0;
 };
 
 void FaultSuite::SetUp() {
@@ -660,6 +665,8 @@ std::string FaultSuite::ConfigFor(const std::string& tag) {
   // jobs' args name them (`gates`), and fault_command checks them from its side (slot locks).
   toml += fmt::format("[limits.group]\ncapacity = {}\nkey = \"group\"\n", kGroupLimit);
   toml += fmt::format("[pools]\ndisk = {}\n", kDiskPool);
+  toml += fmt::format("[limits.burst]\ncapacity = {}\nper = \"{}ms\"\nkey = \"rate\"\n", kRate,
+                      kRatePer.count());
   for (const char* kind : {"plain", "steps", "fanout"}) {
     // The tag passes to the commands, which the suite finds by it.
     toml += fmt::format("[kinds.{}]\ncommand = {}\ntimeout = \"60s\"\nkill_grace = \"{}\"\n"
@@ -706,7 +713,12 @@ void FaultSuite::EnqueueWave() {
     int group = i % 3;
     Json gates = disk;
     gates["group-" + std::to_string(group)] = kGroupLimit;
-    specs.push_back(spec("plain", {{"ms", Uniform(50, 500)}, {"group", group}, {"gates", gates}}));
+    Json args = {{"ms", Uniform(50, 500)}, {"group", group}, {"gates", gates}};
+    if (group == 0) {
+      args["rate"] = "r";
+      args["rates"] = {{"burst/r", {kRate, kRatePer.count()}}};
+    }
+    specs.push_back(spec("plain", std::move(args)));
   }
   for (int i = 0; i < 2; ++i) {
     specs.push_back(spec("plain", {{"ms", Uniform(2500, 7000)}, {"gates", disk}}));
@@ -1104,9 +1116,38 @@ void FaultSuite::ReadFences() {
   }
 }
 
+// No span of a rate limit's window holds more starts than it allows, by the starts (started_at,
+// ms) of the attempts that ran: of any capacity + 1 starts in a row, the first and the last are a
+// window apart. started_at is written in whole ms, rounded down, and the limit's log rounds up,
+// so a few ms of slack.
+void FaultSuite::CheckRates(const std::vector<LogLine>& lines) {
+  std::map<std::string, std::pair<int, int64_t>> rates;  // gate: capacity, per ms
+  std::map<std::string, std::map<std::pair<std::string, int>, int64_t>> starts;
+  for (const auto& l : lines) {
+    if (l.what != "rate_start" || l.rest.size() != 4) continue;
+    rates[l.rest[0]] = {std::stoi(l.rest[1]), std::stoll(l.rest[2])};
+    starts[l.rest[0]][{l.key, l.attempt}] = std::stoll(l.rest[3]);
+  }
+  for (const auto& [gate, by_attempt] : starts) {
+    auto [capacity, per] = rates[gate];
+    std::vector<int64_t> t;
+    for (const auto& [attempt, at] : by_attempt) t.push_back(at);
+    std::sort(t.begin(), t.end());
+    rate_starts_ += static_cast<int64_t>(t.size());
+    for (size_t i = capacity; i < t.size(); ++i) {
+      if (t[i] - t[i - capacity] >= per - 5) continue;
+      ++rate_overruns_;
+      Violate("no rate limit is exceeded",
+              fmt::format("{} starts under rate gate {} ({} per {} ms) within {} ms", capacity + 1,
+                          gate, capacity, per, t[i] - t[i - capacity]));
+    }
+  }
+}
+
 void FaultSuite::CheckLog() {
   ReadFences();
   auto lines = ReadLog(dir_ + "/log");
+  CheckRates(lines);
   // Executions by (job or assignment, pid).
   std::map<std::pair<std::string, pid_t>, Execution> runs;
   for (const auto& l : lines) {
@@ -1213,6 +1254,7 @@ void FaultSuite::PrintFigures() {
       "  jobs ended once  {}\n"
       "  executions       {} (re-runs after a lost outcome: {})\n"
       "  overlaps         {} of jobs, {} of assignments, {} over a limit\n"
+      "  rate-limited     {} starts, {} over the rate\n"
       "  orphans          {}\n"
       "  faults injected  {}\n"
       "  self-fences      {}\n"
@@ -1221,7 +1263,7 @@ void FaultSuite::PrintFigures() {
       name_, seed_, (NowNs() - t0_) / 1e9, (faults_end_ - t0_) / 1e9,
       (drained_ - faults_end_) / 1e9, (NowNs() - drained_) / 1e9, jobs_in_, enqueued_.size(),
       jobs_in_ - static_cast<int64_t>(enqueued_.size()), ended_once_, executions_, reruns_,
-      overlaps_, assignment_overlaps_, limit_overlaps_, orphans_, fmt::join(faults, ", "), fences_,
+      overlaps_, assignment_overlaps_, limit_overlaps_, rate_starts_, rate_overruns_, orphans_, fmt::join(faults, ", "), fences_,
       not_run.empty() ? "none" : fmt::format("{}", fmt::join(not_run, ", ")), violations_.size());
   for (const auto& [invariant, vs] : by_invariant) {
     std::cout << "  " << invariant << ": " << vs.size() << "\n";

@@ -454,16 +454,8 @@ std::optional<Millis> PgStore::FetchRegulated(
              return state;
            },
        .apply =
-           [&](const auto& lease, const auto& park, const auto& rates) {
-             std::vector<std::optional<std::string>> lease_ids, lease_gates, park_ids, park_gates,
-                 rate_gates, rate_logs, rate_opens, rate_idle;
-             for (const auto& u : rates) {
-               rate_gates.push_back(u.gate);
-               rate_logs.push_back(u.log);
-               rate_opens.push_back(u.opens_at ? std::optional(std::to_string(*u.opens_at))
-                                               : std::nullopt);
-               rate_idle.push_back(std::to_string(u.idle_at));
-             }
+           [&](const auto& lease, const auto& park) {
+             std::vector<std::optional<std::string>> lease_ids, lease_gates, park_ids, park_gates;
              for (const auto& [id, gates] : lease) {
                lease_ids.push_back(id);
                lease_gates.push_back(gates.empty() ? std::nullopt
@@ -476,15 +468,29 @@ std::optional<Millis> PgStore::FetchRegulated(
              auto r = c.ExecPrepared("job_lease", kJobLease,
                                      {Now(), FormatArray(lease_ids), FormatArray(lease_gates),
                                       p.worker_id, std::to_string(p.lease.count()),
-                                      FormatArray(park_ids), FormatArray(park_gates),
-                                      FormatArray(rate_gates), FormatArray(rate_logs),
-                                      FormatArray(rate_opens), FormatArray(rate_idle)});
+                                      FormatArray(park_ids), FormatArray(park_gates)});
+             int64_t at = 0;
              for (int i = 0; i < r.rows(); ++i) {
                std::string problem;
                Job j = ReadJob(r, i, &problem);
+               if (j.started_at) at = std::max(at, regulation::EpochMillisUp(*j.started_at));
                fetched.emplace_back(std::move(j), std::move(problem));
              }
-             return r.rows();
+             return std::pair(r.rows(), at);
+           },
+       .record =
+           [&](const auto& rates) {
+             std::vector<std::optional<std::string>> gates, logs, opens, idle;
+             for (const auto& u : rates) {
+               gates.push_back(u.gate);
+               logs.push_back(u.log);
+               opens.push_back(u.opens_at ? std::optional(std::to_string(*u.opens_at))
+                                          : std::nullopt);
+               idle.push_back(std::to_string(u.idle_at));
+             }
+             c.ExecPrepared("gate_rate_record", kGateRateRecord,
+                            {FormatArray(gates), FormatArray(logs), FormatArray(opens),
+                             FormatArray(idle)});
            },
        .rates = RateSteps(c, lock)});
 }

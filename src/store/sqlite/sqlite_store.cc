@@ -498,18 +498,7 @@ std::optional<Millis> SqliteStore::FetchRegulated(
              return state;
            },
        .apply =
-           [&](const auto& lease, const auto& park, const auto& rates) {
-             if (!rates.empty()) {
-               Json updates = Json::array();
-               for (const auto& u : rates) {
-                 updates.push_back({u.gate, u.log,
-                                    u.opens_at ? Json(*u.opens_at * 1000) : Json(nullptr),
-                                    u.idle_at * 1000});
-               }
-               c.Prepare("gate_rate_record", kGateRateRecord)
-                   .Bind(1, std::string_view(updates.dump()))
-                   .Step();
-             }
+           [&](const auto& lease, const auto& park) {
              // JSON objects by job id: the statements take a whole round each.
              Json leased = Json::object(), parked = Json::object();
              for (const auto& [id, gates] : lease) {
@@ -520,7 +509,7 @@ std::optional<Millis> SqliteStore::FetchRegulated(
                c.Prepare("job_park", kJobPark).Bind(1, std::string_view(parked.dump())).Step();
              }
              int n = 0;
-             if (lease.empty()) return n;
+             if (lease.empty()) return std::pair(n, int64_t{0});
              std::string leased_text = leased.dump();
              c.Prepare("gate_take", kGateTake).Bind(1, std::string_view(leased_text)).Step();
              auto st = c.Prepare("job_lease", kJobLease);
@@ -534,7 +523,19 @@ std::optional<Millis> SqliteStore::FetchRegulated(
                fetched.emplace_back(std::move(j), std::move(problem));
                ++n;
              }
-             return n;
+             return std::pair(n, (now + 999) / 1000);  // the leases' start, in ms rounded up
+           },
+       .record =
+           [&](const auto& rates) {
+             Json updates = Json::array();
+             for (const auto& u : rates) {
+               updates.push_back({u.gate, u.log,
+                                  u.opens_at ? Json(*u.opens_at * 1000) : Json(nullptr),
+                                  u.idle_at * 1000});
+             }
+             c.Prepare("gate_rate_record", kGateRateRecord)
+                 .Bind(1, std::string_view(updates.dump()))
+                 .Step();
            },
        .rates = RateSteps(c, now)});
 }
