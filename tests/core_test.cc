@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <functional>
 #include <limits>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -17,11 +19,34 @@
 #include "core/text.h"
 #include "core/time.h"
 #include "core/uuid.h"
+#include "runtime/service.h"
 #include "spindle/error.h"
 #include "spindle/job.h"
 
 namespace spindle {
 namespace {
+
+// A loop asked to run at two times runs at both, long before its interval: an earlier run does
+// not stand for a later one (a rate limit's wake-ups, docs/regulation.md).
+TEST(LoopServiceTest, RunsAtEveryTimeItWasAskedFor) {
+  std::atomic<int> runs{0};
+  runtime::LoopService loop("test", Millis(600000), [&] {
+    ++runs;
+    return false;
+  });
+  loop.Start();
+  auto start = std::chrono::steady_clock::now();
+  loop.WakeIn(Millis(100));
+  loop.WakeIn(Millis(400));
+  auto deadline = start + std::chrono::seconds(60);
+  while (runs < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(Millis(5));
+  }
+  auto took = std::chrono::steady_clock::now() - start;
+  loop.Stop();
+  EXPECT_EQ(runs, 2);
+  EXPECT_GE(took, Millis(400));
+}
 
 TEST(BackoffTest, GrowsExponentiallyWithinJitterBounds) {
   BackoffOptions o{.base = Millis(1000), .max = Millis(3600000), .jitter = 0.2};

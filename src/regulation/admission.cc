@@ -160,7 +160,7 @@ std::optional<Millis> Fetch(const std::vector<Limit>& limits, int limit, const F
       all.insert(gates.back().begin(), gates.back().end());
     }
     auto states = steps.state(all);
-    now = states.now;
+    if (!states.gates.empty()) now = states.now;  // else the store may not have read the time
     for (auto& [gate, s] : states.gates) {
       if (!s.per) continue;
       s.log.Expire(states.now, *s.per);

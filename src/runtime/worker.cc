@@ -453,7 +453,7 @@ class Worker::Impl {
                {"queue", job.queue},
                {"args", job.args},
                {"attempt", job.attempt},
-               {"started_at", job.started_at ? Json(core::FormatTimestamp(*job.started_at)) : Json()},
+               {"started_at", job.started_at ? Json(core::FormatRfc3339(*job.started_at)) : Json()},
                {"max_attempts", job.max_attempts},
                {"attempts_used", job.attempts_used},
                {"step", job.step.empty() ? Json() : Json(job.step)},
