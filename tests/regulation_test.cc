@@ -316,9 +316,13 @@ TEST_P(RegulationTest, TheSweepLetsGoRateJobsWhoseTimeCame) {
   EXPECT_EQ(rate_wait_, std::nullopt);
 }
 
-TEST_P(RegulationTest, RemovingARateLimitLetsItsJobsGo) {
+TEST_P(RegulationTest, ARateLimitThatGrowsOrGoesLetsItsJobsGo) {
   Limits({Rate(1, 1h)});
-  for (int i = 0; i < 3; ++i) Insert();
+  for (int i = 0; i < 4; ++i) Insert();
+  EXPECT_EQ(Fetch(10).size(), 1u);
+  EXPECT_EQ(Parked(), 3);
+  Limits({Rate(2, 1h)});  // recorded again, larger: one more may start within the hour, now
+  EXPECT_EQ(Parked(), 2);
   EXPECT_EQ(Fetch(10).size(), 1u);
   EXPECT_EQ(Parked(), 2);
   store_->LimitRemove("rate");

@@ -12,6 +12,9 @@
 
 namespace spindle {
 
+// The longest window a rate limit may have.
+inline constexpr Millis kMaxRatePer{30LL * 24 * 3600 * 1000};
+
 struct Limit {
   // Letters, digits, '_', '-', '.' and ':'; at most 100 bytes. `queue:NAME` and `kind:NAME` are
   // the names the configuration gives a queue's and a kind's `limit`.

@@ -95,14 +95,16 @@ std::optional<Limit> Rate(const std::string& path, const toml::table& t, const s
   auto n = core::ParseInteger(std::string_view(*s).substr(0, slash), 1, 1000000);
   if (!n) fail(": N is a whole number from 1 to 1000000");
   std::string per = s->substr(slash + 1);
-  if (!per.empty() && per.find_first_of("0123456789") == std::string::npos) per = "1" + per;
   Limit l{.name = name, .capacity = static_cast<int>(*n)};
   try {
-    l.per = core::ParseDuration(per);
-    l.Validate();
-  } catch (const Error& e) {
-    fail(std::string(": ") + e.what());
+    // A bare unit is one of it: "5/s".
+    l.per = core::ParseDuration(per == "ms" || per == "s" || per == "m" || per == "h" || per == "d"
+                                    ? "1" + per
+                                    : per);
+  } catch (const Error&) {
+    fail(": DURATION is a duration such as 500ms, 1s, 10s, 1m or 1h, or a unit alone (s, m, h)");
   }
+  if (*l.per < Millis(1) || *l.per > kMaxRatePer) fail(": DURATION must be 1ms to 30 days");
   return l;
 }
 
@@ -405,7 +407,8 @@ Config LoadConfig(const std::string& path) {
       for (const char* prefix : {"queue:", "kind:", "pool:", "rate:"}) {
         if (l.name.starts_with(prefix)) {
           Fail(path, fmt::format("'limits.{}': names that begin with \"{}\" are the ones that "
-                                 "[queues], [kinds] and [pools] give their limits; choose another",
+                                 "[queues], [kinds] and [pools] give their limits (queue:, kind:, "
+                                 "rate:, pool:); choose another",
                                  l.name, prefix));
         }
       }
@@ -416,6 +419,10 @@ Config LoadConfig(const std::string& path) {
       l.queue = Str(path, t, "queue", at);
       l.kind = Str(path, t, "kind", at);
       l.per = Dur(path, t, "per", at);
+      if (l.per && *l.per > kMaxRatePer) {
+        Fail(path, fmt::format("'{}per' must be 1ms to 30 days, got \"{}\"", at,
+                               *Str(path, t, "per", at)));
+      }
       try {
         l.Validate();
       } catch (const Error& e) {

@@ -85,7 +85,9 @@ void PrintJob(const Job& j, bool json, bool full, const std::vector<KindInfo>* k
   }
   if (!j.unique_key.empty()) std::cout << fmt::format("unique_key:   {}\n", j.unique_key);
   if (!j.waits_for.empty()) {
-    std::cout << fmt::format("waits_for:    limit {} (full; starts when a job under it ends)\n",
+    std::cout << fmt::format("waits_for:    limit {} (full; starts when it has room: when a job "
+                             "under it ends, or under a rate limit when an earlier start leaves "
+                             "the window)\n",
                              j.waits_for);
   }
   if (j.children_total > 0) {

@@ -38,7 +38,7 @@ void Limit::Validate() const {
                                 at, k, n, capacity));
     }
   }
-  if (per && (*per < Millis(1) || *per > Millis(30LL * 24 * 3600 * 1000))) {
+  if (per && (*per < Millis(1) || *per > kMaxRatePer)) {
     throw Invalid(at + "per must be 1ms to 30 days");
   }
   if (per && !units.empty()) {

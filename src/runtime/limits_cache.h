@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/duration.h"
 #include "core/log.h"
 #include "regulation/admission.h"
 #include "store/store.h"
@@ -48,7 +49,9 @@ class LimitsCache {
                                  [&](const Limit& d) { return d.name == l.name; });
         if (named) continue;
         core::Log().warn("event=limit_not_declared limit={} queue={} capacity={} note={}", l.name,
-                         q, l.capacity,
+                         q,
+                         l.per ? fmt::format("{}/{}", l.capacity, core::FormatDuration(*l.per))
+                               : std::to_string(l.capacity),
                          core::LogValue("recorded by another worker and applied here too; "
                                         "`spindle limits remove " + l.name + "` removes it"));
       }

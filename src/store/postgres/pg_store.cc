@@ -539,7 +539,7 @@ void PgStore::LimitRegister(const std::vector<Limit>& limits) {
                     {FormatArray(name), FormatArray(capacity), FormatArray(queue),
                      FormatArray(kind), FormatArray(key), Now(), FormatArray(units),
                      FormatArray(per)});
-    c->ExecScript("SELECT spindle.gates_sweep()");
+    OpenGates(*c);
     return true;
   });
 }
@@ -550,7 +550,7 @@ void PgStore::LimitRemove(const std::string& name) {
     if (c->ExecPrepared("limit_remove", kLimitRemove, {name}).rows() == 0) {
       throw Error(ErrorCode::kNotFound, fmt::format("no limit named '{}'", name));
     }
-    c->ExecScript("SELECT spindle.gates_sweep()");
+    OpenGates(*c);
     return true;
   });
 }
@@ -576,13 +576,18 @@ std::vector<LimitInfo> PgStore::LimitList(bool usage) {
   return out;
 }
 
+// The sweep (gates_sweep, which takes the advisory lock), then every rate gate with parked jobs,
+// in the caller's transaction. Returns how many jobs it let go.
+int64_t PgStore::OpenGates(Conn& c) {
+  int64_t opened = std::stoll(std::string(c.Exec("SELECT spindle.gates_sweep()").Get(0, 0)));
+  return opened + regulation::OpenRateGates(RateSteps(c, [] {}), true).opened;
+}
+
 int64_t PgStore::LimitSweep() {
   auto c = pool_.Acquire();
   int64_t opened = 0;
   InTransaction(*c, [&] {
-    opened = std::stoll(std::string(c->Exec("SELECT spindle.gates_sweep()").Get(0, 0)));
-    // gates_sweep took the advisory lock.
-    opened += regulation::OpenRateGates(RateSteps(*c, [] {}), true).opened;
+    opened = OpenGates(*c);
     return true;
   });
   return opened;
