@@ -752,6 +752,9 @@ TEST_P(RegulationTest, CommandLine) {
   auto show = run("jobs show " + parked);
   EXPECT_NE(show.out.find("waits_for:    limit kind:a (full"), std::string::npos) << show.out;
   EXPECT_EQ(store_->JobGet(parked)->waits_for, "kind:a");
+  auto listed = Json::parse(run("--json jobs list --state available").out);
+  ASSERT_EQ(listed["jobs"].size(), 1u) << listed.dump();
+  EXPECT_EQ(listed["jobs"][0]["waits_for"], "kind:a");
   auto json = run("--json limits list");
   ASSERT_EQ(json.status, 0) << json.output;
   auto limits = Json::parse(json.out);
