@@ -189,8 +189,12 @@ void PrintLimits(const std::vector<LimitInfo>& limits, bool json) {
   // APPLIES TO: which jobs; KEY: the args path each value of which is limited on its own.
   // RUNNING: the jobs that hold it now; for a pool, the units they hold; for a rate limit
   // (CAPACITY "N/DURATION"), the jobs that started within the last DURATION.
-  std::cout << fmt::format("{:<24}  {:>8}  {:<28}  {:<16}  {:>7}  {:>7}  {:>6}\n", "LIMIT",
-                           "CAPACITY", "APPLIES TO", "KEY", "RUNNING", "WAITING", "KEYS");
+  struct Row {
+    std::string name, capacity, scope, key;
+    const LimitInfo* info;
+  };
+  std::vector<Row> rows;
+  size_t name_w = 24, scope_w = 28, key_w = 16;  // at least; wider for longer values
   for (const auto& info : limits) {
     const Limit& l = info.limit;
     std::string scope;
@@ -205,9 +209,22 @@ void PrintLimits(const std::vector<LimitInfo>& limits, bool json) {
     if (scope.empty()) scope = "every job";
     std::string capacity = std::to_string(l.capacity);
     if (l.per) capacity += "/" + core::FormatDuration(*l.per);
-    std::cout << fmt::format("{:<24}  {:>8}  {:<28}  {:<16}  {:>7}  {:>7}  {:>6}\n", l.name,
-                             capacity, scope, l.key.value_or("-"), info.running, info.waiting,
-                             l.key ? std::to_string(info.keys) : "-");
+    rows.push_back({l.name, capacity, scope, l.key.value_or("-"), &info});
+    name_w = std::max(name_w, l.name.size());
+    scope_w = std::max(scope_w, scope.size());
+    key_w = std::max(key_w, rows.back().key.size());
+  }
+  auto line = [&](const std::string& name, const std::string& capacity, const std::string& scope,
+                  const std::string& key, const std::string& running, const std::string& waiting,
+                  const std::string& keys) {
+    std::cout << fmt::format("{:<{}}  {:>8}  {:<{}}  {:<{}}  {:>7}  {:>7}  {:>6}\n", name, name_w,
+                             capacity, scope, scope_w, key, key_w, running, waiting, keys);
+  };
+  line("LIMIT", "CAPACITY", "APPLIES TO", "KEY", "RUNNING", "WAITING", "KEYS");
+  for (const auto& r : rows) {
+    const LimitInfo& info = *r.info;
+    line(r.name, r.capacity, r.scope, r.key, std::to_string(info.running),
+         std::to_string(info.waiting), info.limit.key ? std::to_string(info.keys) : "-");
   }
 }
 

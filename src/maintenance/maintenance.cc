@@ -44,7 +44,9 @@ bool Maintenance::Rescue() {
   int n = store_.JobRescue(kBatch);
   if (n) core::Log().info("event=rescued jobs={}", n);
   if (n == kBatch) return true;
-  // With the rescues done, the limits' safety net: parked jobs no release let go.
+  // With the rescues done, the limits' safety net: parked jobs no release let go. Without limits
+  // there is nothing to recount (removing the last one let its jobs go).
+  if (store_.LimitList(false).empty()) return false;
   if (int64_t opened = store_.LimitSweep()) core::Log().info("event=limits_swept jobs={}", opened);
   return false;
 }
