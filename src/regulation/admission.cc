@@ -56,12 +56,14 @@ int64_t RateLog::Used() const {
 
 void RateLog::Add(int64_t now, int64_t n, int64_t per) {
   if (n <= 0) return;
-  if (!starts_.empty() && now - starts_.back().first < std::max<int64_t>(per / 200, 1)) {
-    // Later, never earlier: a start may leave the window late, never early.
-    starts_.back().first = std::max(starts_.back().first, now);
+  // Up to the next multiple of per/200: later, never earlier, so a start may leave the window
+  // late, never early; and the starts of one such step share an entry that does not move.
+  int64_t step = std::max<int64_t>(per / 200, 1);
+  int64_t at = (now + step - 1) / step * step;
+  if (!starts_.empty() && starts_.back().first >= at) {
     starts_.back().second += n;
   } else {
-    starts_.emplace_back(now, n);
+    starts_.emplace_back(at, n);
   }
 }
 

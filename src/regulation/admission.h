@@ -38,9 +38,10 @@ struct Candidate {
 };
 
 // A rate gate's starts within its window (docs/regulation.md, "Rate limits"): (time in ms since
-// the epoch, how many started then), oldest first, stored as JSON text in the gate's row. Starts
-// less than per/200 apart share one entry at the later time, so a log has at most about 200
-// entries whatever the rate; a start then leaves the window up to per/200 late, never early.
+// the epoch, how many started then), oldest first, stored as JSON text in the gate's row. A start
+// is logged at its time rounded up to a multiple of per/200, and the starts of one such step
+// share an entry, so a log has at most about 200 entries whatever the rate; a start then leaves
+// the window up to per/200 late, never early.
 class RateLog {
  public:
   static RateLog Parse(std::string_view text);  // "" or invalid: empty

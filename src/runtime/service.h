@@ -57,11 +57,14 @@ class LoopService {
   }
 
   // Runs an iteration `after` from now, whatever runs before it: each such time is kept until it
-  // comes (an iteration woken earlier by Wake does not stand for it).
+  // comes (an iteration woken earlier by Wake does not stand for it). Times within 2 ms of one
+  // already kept are that one.
   void WakeIn(Millis after) {
     {
       std::lock_guard lock(mu_);
-      due_.insert(std::chrono::steady_clock::now() + after);
+      auto at = std::chrono::steady_clock::now() + after;
+      auto near = due_.lower_bound(at - Millis(2));
+      if (near == due_.end() || *near > at + Millis(2)) due_.insert(at);
     }
     cv_.notify_all();
   }

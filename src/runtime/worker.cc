@@ -202,12 +202,16 @@ class Worker::Impl {
     JobFetchParams p{q.opts.name, limit, opts.id, opts.lease, kinds, part.count, part.indexes};
     p.order = q.opts.order;
     p.limits = limits.For(q.opts.name, kinds);
+    // A rate limit holds jobs back until a time it knows: fetch again then.
     std::optional<Millis> rate_wait;
     p.rate_wait = &rate_wait;
-    auto jobs = store->JobFetch(p);
-    // A rate limit holds jobs back until a time it knows: fetch again then.
-    if (rate_wait) q.producer->WakeIn(*rate_wait);
-    p.rate_wait = nullptr;
+    auto fetch = [&] {
+      rate_wait.reset();
+      auto got = store->JobFetch(p);
+      if (rate_wait) q.producer->WakeIn(*rate_wait);
+      return got;
+    };
+    auto jobs = fetch();
     if (part.count == 0) return jobs;
     auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(q.mu);
@@ -225,7 +229,7 @@ class Worker::Impl {
     p.overdue = overdue;
     std::vector<Job> more;
     try {
-      more = store->JobFetch(p);
+      more = fetch();
     } catch (const std::exception& e) {
       // The first batch is leased to this worker already: run it, whatever became of this one.
       core::Log().warn("event=fallback_fetch_failed queue={} error={}", q.opts.name,

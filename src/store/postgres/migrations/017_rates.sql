@@ -60,7 +60,7 @@ END
 $$ SET enable_seqscan = off;
 
 -- The sweep, as in 015, keeping the rows of rate gates whose windows still hold starts or that
--- hold parked jobs back.
+-- hold parked jobs back (a row whose limit went, or that no job waits at, goes once idle).
 CREATE OR REPLACE FUNCTION spindle.gates_sweep() RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
   g text;
@@ -79,7 +79,8 @@ BEGIN
   UPDATE spindle.gates h SET held = 0
   WHERE h.held > 0 AND NOT EXISTS (SELECT 1 FROM live WHERE live.gate = h.gate);
   DELETE FROM spindle.gates h
-  WHERE h.held = 0 AND h.opens_at IS NULL AND (h.idle_at IS NULL OR h.idle_at <= clock_timestamp());
+  WHERE h.held = 0 AND (h.idle_at IS NULL OR h.idle_at <= clock_timestamp())
+    AND NOT EXISTS (SELECT 1 FROM spindle.jobs w WHERE w.gate_wait = h.gate);
   g := (SELECT min(gate_wait) FROM spindle.jobs WHERE gate_wait IS NOT NULL);
   WHILE g IS NOT NULL LOOP
     opened := opened + spindle.gate_open(g);
