@@ -75,6 +75,15 @@ struct QueueSettings {
   QueueOrder order = QueueOrder::kFifo;
   // Jobs that can no longer meet their deadline expire instead of running late.
   bool shed = false;
+  // Fair shares (docs/regulation.md, "Fair shares"): a path into a job's args ("customer_id",
+  // "account.id") whose value names its tenant. Within each priority, tenants with backlogs
+  // take turns starting jobs, each in proportion to its weight. Unset: not fair. Not with
+  // QueueOrder::kDeadline.
+  std::optional<std::string> fair_key;
+  std::map<std::string, double> fair_weights;  // by tenant; 0.001 to 1000; others weigh 1
+
+  // Throws kInvalidArgument, naming `queue`, when the settings are not valid.
+  void Validate(std::string_view queue) const;
 };
 
 struct QueueInfo {

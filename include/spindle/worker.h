@@ -31,6 +31,15 @@ struct QueueOptions {
   // (the last worker to start wins); each worker fetches in the order it declares.
   QueueOrder order = QueueOrder::kFifo;
   bool shed = false;
+  // Fair shares between tenants (QueueSettings::fair_key, docs/regulation.md), recorded the same
+  // way.
+  std::optional<std::string> fair_key;
+  std::map<std::string, double> fair_weights;
+
+  // What Start() records of it.
+  QueueSettings Settings() const {
+    return {.order = order, .shed = shed, .fair_key = fair_key, .fair_weights = fair_weights};
+  }
 };
 
 struct BackoffOptions {

@@ -454,7 +454,8 @@ Config LoadConfig(const std::string& path) {
       const std::string at = fmt::format("queues.{}.", name.str());
       if (!node.is_table()) Fail(path, fmt::format("'queues.{}' must be a table", name.str()));
       const auto& t = *node.as_table();
-      OnlyKeys(path, t, at, {"concurrency", "order", "shed", "limit", "rate"});
+      OnlyKeys(path, t, at,
+               {"concurrency", "order", "shed", "limit", "rate", "fair_key", "fair_weights"});
       QueueOptions q;
       q.name = name.str();
       if (auto rate = Rate(path, t, at, "rate:queue:" + q.name)) {
@@ -482,6 +483,22 @@ Config LoadConfig(const std::string& path) {
           Fail(path, fmt::format("'{}shed' must be true or false, got {}", at, Shown(*shed)));
         }
         q.shed = shed->as_boolean()->get();
+      }
+      // Fair shares (docs/regulation.md): tenants named by a path into the args, weighted.
+      q.fair_key = Str(path, t, "fair_key", at);
+      if (const auto* ws = Table(path, t, "fair_weights", at)) {
+        for (const auto& [tenant, w] : *ws) {
+          if (!w.is_number()) {
+            Fail(path, fmt::format("'{}fair_weights.{}' must be a number, got {}", at,
+                                   tenant.str(), Shown(w)));
+          }
+          q.fair_weights[std::string(tenant.str())] = w.value<double>().value_or(0);
+        }
+      }
+      try {
+        q.Settings().Validate(q.name);
+      } catch (const Error& e) {
+        Fail(path, e.what());
       }
       c.worker.queues.push_back(q);
     }

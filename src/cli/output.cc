@@ -231,10 +231,15 @@ void PrintLimits(const std::vector<LimitInfo>& limits, bool json) {
 void PrintQueues(const std::vector<QueueInfo>& queues, bool json) {
   static const char* kStates[] = {"available", "scheduled", "running", "retryable", "waiting",
                                   "completed", "failed",    "cancelled", "stopped", "expired"};
-  // ORDER: the fetch order within each priority, "+shed" when late work expires.
+  // ORDER: the fetch order within each priority ("fair(KEY)": tenants take turns), "+shed" when
+  // late work expires.
   auto order = [](const QueueInfo& q) {
-    return std::string(ToString(q.settings.order)) + (q.settings.shed ? "+shed" : "");
+    std::string o = q.settings.fair_key ? "fair(" + *q.settings.fair_key + ")"
+                                        : std::string(ToString(q.settings.order));
+    return o + (q.settings.shed ? "+shed" : "");
   };
+  size_t order_width = 13;
+  for (const auto& q : queues) order_width = std::max(order_width, order(q).size());
   if (json) {
     Json arr = Json::array();
     for (const auto& q : queues) {
@@ -246,19 +251,21 @@ void PrintQueues(const std::vector<QueueInfo>& queues, bool json) {
                      {"concurrency", q.concurrency},
                      {"no_consumer", q.unserved()},
                      {"order", ToString(q.settings.order)},
-                     {"shed", q.settings.shed}});
+                     {"shed", q.settings.shed},
+                     {"fair_key", q.settings.fair_key ? Json(*q.settings.fair_key) : Json(nullptr)},
+                     {"fair_weights", Json(q.settings.fair_weights)}});
     }
     std::cout << arr.dump() << "\n";
     return;
   }
   // CONSUMERS: live workers fetching from the queue, and their concurrency in all.
-  std::cout << fmt::format("{:<24}  {:<6}  {:<13}  {:<9}", "QUEUE", "PAUSED", "ORDER",
-                           "CONSUMERS");
+  std::cout << fmt::format("{:<24}  {:<6}  {:<{}}  {:<9}", "QUEUE", "PAUSED", "ORDER",
+                           order_width, "CONSUMERS");
   for (const char* st : kStates) std::cout << fmt::format("  {:>9}", st);
   std::cout << "\n";
   for (const auto& q : queues) {
-    std::cout << fmt::format("{:<24}  {:<6}  {:<13}  {:<9}", q.name, q.paused_at ? "yes" : "no",
-                             order(q),
+    std::cout << fmt::format("{:<24}  {:<6}  {:<{}}  {:<9}", q.name, q.paused_at ? "yes" : "no",
+                             order(q), order_width,
                              q.consumers ? fmt::format("{} ({})", q.consumers, q.concurrency)
                                          : "0");
     for (const char* st : kStates) {

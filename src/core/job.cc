@@ -4,6 +4,7 @@
 
 #include <fmt/chrono.h>
 
+#include "core/text.h"
 #include "core/time.h"
 #include "spindle/error.h"
 #include "spindle/cluster.h"
@@ -135,6 +136,30 @@ std::optional<QueueOrder> ParseQueueOrder(std::string_view name) {
   if (name == "fifo") return QueueOrder::kFifo;
   if (name == "deadline") return QueueOrder::kDeadline;
   return std::nullopt;
+}
+
+void QueueSettings::Validate(std::string_view queue) const {
+  auto fail = [&](const std::string& why) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("queue '{}': {}", queue, why));
+  };
+  if (!fair_key) {
+    if (!fair_weights.empty()) fail("fair_weights need a fair_key");
+    return;
+  }
+  if (!core::IsArgsPath(*fair_key)) {
+    fail(fmt::format("fair_key \"{}\" must be a path into the job's args such as "
+                     "\"customer_id\" or \"account.id\"",
+                     *fair_key));
+  }
+  if (order == QueueOrder::kDeadline) {
+    fail("a queue is fair (fair_key) or in deadline order, not both");
+  }
+  for (const auto& [tenant, w] : fair_weights) {
+    if (tenant.empty() || tenant.size() > 255) fail("a weighted tenant needs a name of 1 to 255 bytes");
+    if (!(w >= 0.001 && w <= 1000)) {
+      fail(fmt::format("tenant '{}' has weight {}; a weight must be 0.001 to 1000", tenant, w));
+    }
+  }
 }
 
 std::string_view ToString(SerialPolicy p) {

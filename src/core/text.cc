@@ -42,4 +42,9 @@ std::string CleanText(std::string_view in, size_t max_bytes) {
   return out;
 }
 
+bool IsArgsPath(std::string_view path) {
+  return !path.empty() && path.size() <= 200 && path.front() != '.' && path.back() != '.' &&
+         path.find("..") == std::string_view::npos;
+}
+
 }  // namespace spindle::core

@@ -15,4 +15,8 @@ std::string CleanText(std::string_view in, size_t max_bytes = 16 * 1024);
 // there (a stray continuation byte, an overlong form, a surrogate, a cut sequence).
 size_t Utf8Length(std::string_view text, size_t i);
 
+// A path into a job's args, as a limit's key and a queue's fairness key name one: dot-separated
+// names ("customer_id", "account.id"), none empty.
+bool IsArgsPath(std::string_view path);
+
 }  // namespace spindle::core

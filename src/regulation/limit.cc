@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include "core/text.h"
 #include "spindle/error.h"
 #include "spindle/limit.h"
 
@@ -45,8 +46,7 @@ void Limit::Validate() const {
     throw Invalid(at + "a pool counts units held while jobs run; it cannot be a rate (per)");
   }
   if (key) {
-    if (key->empty() || key->front() == '.' || key->back() == '.' ||
-        key->find("..") != std::string::npos) {
+    if (!core::IsArgsPath(*key)) {
       throw Invalid(fmt::format("{}key \"{}\" must be a path into the job's args such as "
                                 "\"customer_id\" or \"account.id\"",
                                 at, *key));

@@ -106,6 +106,7 @@ class Worker::Impl {
                     fmt::format("queue '{}': concurrency {} is more than {}", q.name,
                                 q.concurrency, kMaxConcurrency));
       }
+      q.Settings().Validate(q.name);
     }
     for (const auto& [kind, d] : opts.kinds) d.Validate(kind);
     std::set<std::string> limit_names;
@@ -201,6 +202,7 @@ class Worker::Impl {
     auto part = coordinator->partition();
     JobFetchParams p{q.opts.name, limit, opts.id, opts.lease, kinds, part.count, part.indexes};
     p.order = q.opts.order;
+    p.fair = q.opts.fair_key.has_value();
     p.limits = limits.For(q.opts.name, kinds);
     // A rate limit holds jobs back until a time it knows: fetch again then.
     std::optional<Millis> rate_wait;
@@ -831,7 +833,7 @@ class Worker::Impl {
     store->KindRegister(opts.id, defaults);
     if (opts.schedules) store->ScheduleSync(*opts.schedules, /*remove_others=*/true);
     std::map<std::string, QueueSettings> queue_settings;
-    for (const auto& q : opts.queues) queue_settings[q.name] = {q.order, q.shed};
+    for (const auto& q : opts.queues) queue_settings[q.name] = q.Settings();
     store->QueueRegister(queue_settings);
     store->LimitRegister(opts.limits);
     limits.Read(*store);

@@ -169,6 +169,27 @@ std::vector<Job> RunnableJobs(Store& store, const std::string& worker_id,
   return jobs;
 }
 
+QueueSettings ReadQueueSettings(std::string_view order, bool shed,
+                                std::optional<std::string_view> fair_key,
+                                std::optional<std::string_view> fair_weights) {
+  QueueSettings q{.order = ParseQueueOrder(order).value_or(QueueOrder::kFifo), .shed = shed};
+  if (fair_key) q.fair_key = std::string(*fair_key);
+  if (fair_weights) {
+    Json w = Json::parse(*fair_weights, nullptr, false);
+    if (w.is_object()) {
+      for (const auto& [tenant, v] : w.items()) {
+        if (v.is_number()) q.fair_weights[tenant] = v.get<double>();
+      }
+    }
+  }
+  return q;
+}
+
+std::optional<std::string> FairWeightsJson(const QueueSettings& q) {
+  if (q.fair_weights.empty()) return std::nullopt;
+  return Json(q.fair_weights).dump();
+}
+
 std::pair<std::string, std::string> ScheduleRows(const std::vector<Schedule>& schedules) {
   Json rows = Json::array(), names = Json::array();
   for (const auto& sc : schedules) {

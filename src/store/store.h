@@ -66,6 +66,9 @@ struct JobFetchParams {
   // kDeadline: earliest deadline first within each priority, jobs without one after
   // (job_fetch_deadline.sql); kFifo: job_fetch.sql, untouched by deadlines.
   QueueOrder order = QueueOrder::kFifo;
+  // A fair queue (QueueSettings::fair_key): by the jobs' virtual start times within each
+  // priority (job_fetch_fair.sql), then, when none has one, as kFifo.
+  bool fair = false;
   // The cluster-wide limits that may apply to these jobs (regulation::LimitsFor). Empty: the
   // plain fetch. Else a job starts only within them and one that cannot waits, parked
   // (docs/regulation.md); the fetch is then in priority order even in a deadline-ordered queue.
@@ -429,6 +432,14 @@ std::string ReadJobJson(Job& job, const JobJsonText& text);
 // returned all the same.
 std::vector<Job> RunnableJobs(Store& store, const std::string& worker_id,
                               std::vector<std::pair<Job, std::string>> fetched);
+
+// For backends: a queue's settings from its row's columns (queue_list.sql). `fair_weights` is
+// the JSON object the row keeps (nullopt: NULL).
+QueueSettings ReadQueueSettings(std::string_view order, bool shed,
+                                std::optional<std::string_view> fair_key,
+                                std::optional<std::string_view> fair_weights);
+// For backends: `fair_weights` as the JSON object a queue's row keeps (nullopt: none).
+std::optional<std::string> FairWeightsJson(const QueueSettings& q);
 
 // The database was migrated by a newer Spindle: throws kSchemaTooNew naming both versions.
 [[noreturn]] void ThrowSchemaTooNew(int database_version, int binary_version);

@@ -388,12 +388,17 @@ std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
     if (p.rate_wait) *p.rate_wait = wait;
   } else {
     auto c = pool_.Acquire();
+    std::vector<std::optional<std::string>> params = {
+        Now(), p.queue, std::to_string(p.limit), p.worker_id, std::to_string(p.lease.count()),
+        FormatArray(kinds), std::to_string(p.partition_count), FormatArray(partitions),
+        std::to_string(p.overdue.count())};
+    std::optional<Result> fair;
+    if (p.fair) fair.emplace(c->ExecPrepared("job_fetch_fair", kJobFetchFair, params));
     bool edf = p.order == QueueOrder::kDeadline;
-    auto r = c->ExecPrepared(
-        edf ? "job_fetch_deadline" : "job_fetch", edf ? kJobFetchDeadline : kJobFetch,
-        {Now(), p.queue, std::to_string(p.limit), p.worker_id, std::to_string(p.lease.count()),
-         FormatArray(kinds), std::to_string(p.partition_count), FormatArray(partitions),
-         std::to_string(p.overdue.count())});
+    Result r = fair && fair->rows() > 0
+                   ? std::move(*fair)
+                   : c->ExecPrepared(edf ? "job_fetch_deadline" : "job_fetch",
+                                     edf ? kJobFetchDeadline : kJobFetch, params);
     for (int i = 0; i < r.rows(); ++i) {
       std::string problem;
       Job j = ReadJob(r, i, &problem);
@@ -421,12 +426,19 @@ std::optional<Millis> PgStore::FetchRegulated(
       p.limits, p.limit,
       {.candidates =
            [&](int want) {
-             auto r = c.ExecPrepared(
-                 "job_fetch_candidates", kJobFetchCandidates,
-                 {Now(), p.queue, std::to_string(want), p.worker_id,
-                  std::to_string(p.lease.count()), FormatArray(kinds),
-                  std::to_string(p.partition_count), FormatArray(partitions),
-                  std::to_string(p.overdue.count())});
+             std::vector<std::optional<std::string>> params = {
+                 Now(), p.queue, std::to_string(want), p.worker_id,
+                 std::to_string(p.lease.count()), FormatArray(kinds),
+                 std::to_string(p.partition_count), FormatArray(partitions),
+                 std::to_string(p.overdue.count())};
+             std::optional<Result> fair;
+             if (p.fair) {
+               fair.emplace(c.ExecPrepared("job_fetch_candidates_fair",
+                                           kJobFetchCandidatesFair, params));
+             }
+             Result r = fair && fair->rows() > 0
+                            ? std::move(*fair)
+                            : c.ExecPrepared("job_fetch_candidates", kJobFetchCandidates, params);
              std::vector<regulation::Candidate> out;
              for (int i = 0; i < r.rows(); ++i) {
                out.push_back({std::string(r.Get(i, 0)), std::string(r.Get(i, 1)), p.queue,
@@ -800,23 +812,31 @@ std::vector<QueueInfo> PgStore::QueueList() {
       if (!r.IsNull(i, 1)) out.back().paused_at = ParseTimestamp(r.Get(i, 1));
     }
     if (!r.IsNull(i, 2)) out.back().jobs[std::string(r.Get(i, 2))] = std::stoll(std::string(r.Get(i, 3)));
-    out.back().settings = {ParseQueueOrder(r.Get(i, 4)).value_or(QueueOrder::kFifo),
-                           r.Get(i, 5) == "t"};
+    auto opt = [&](int col) {
+      return r.IsNull(i, col) ? std::nullopt : std::optional(r.Get(i, col));
+    };
+    out.back().settings = ReadQueueSettings(r.Get(i, 4), r.Get(i, 5) == "t", opt(6), opt(7));
   }
   return out;
 }
 
 void PgStore::QueueRegister(const std::map<std::string, QueueSettings>& queues) {
   if (queues.empty()) return;
-  std::vector<std::optional<std::string>> name, order, shed;
+  std::vector<std::optional<std::string>> name, order, shed, fair_key, fair_weights, fair;
   for (const auto& [n, q] : queues) {
     name.push_back(n);
     order.push_back(std::string(ToString(q.order)));
     shed.push_back(q.shed ? "true" : "false");
+    fair_key.push_back(q.fair_key);
+    fair_weights.push_back(FairWeightsJson(q));
+    if (q.fair_key) fair.push_back(n);
   }
   auto c = pool_.Acquire();
   c->ExecPrepared("queue_register", kQueueRegister,
-                  {FormatArray(name), FormatArray(order), FormatArray(shed)});
+                  {FormatArray(name), FormatArray(order), FormatArray(shed), FormatArray(fair_key),
+                   FormatArray(fair_weights)});
+  // After the settings are committed: from then on every insert stamps its jobs.
+  if (!fair.empty()) c->ExecPrepared("queue_fair_stamp", kQueueFairStamp, {FormatArray(fair)});
 }
 
 int64_t PgStore::QueueRemove(const std::string& name) {

@@ -388,29 +388,41 @@ std::vector<Job> SqliteStore::JobFetch(const JobFetchParams& p) {
     auto wait = FetchRegulated(*c, w.now(), p, fetched);
     std::set<std::string> due;
     std::vector<std::string> told;
-    TakeNotices(*c, due, told);  // the queues of jobs a rate limit let go
+    // The queues of jobs a rate limit let go; nothing else this fetch does leaves notices.
+    if (std::any_of(p.limits.begin(), p.limits.end(), [](const Limit& l) { return l.per; })) {
+      TakeNotices(*c, due, told);
+    }
     w.Commit();
     hub_->Notify({.queues = {due.begin(), due.end()}, .workers = told});
     if (p.rate_wait) *p.rate_wait = wait;
   } else {
     auto c = pool_.Acquire();
     Write w(*c, *clock_);
-    bool edf = p.order == QueueOrder::kDeadline;
-    auto st = edf ? c->Prepare("job_fetch_deadline", kJobFetchDeadline)
-                  : c->Prepare("job_fetch", kJobFetch);
-    st.Bind(1, w.now())
-        .Bind(2, std::string_view(p.queue))
-        .Bind(3, int64_t{p.limit})
-        .Bind(4, std::string_view(p.worker_id))
-        .Bind(5, int64_t{p.lease.count()})
-        .Bind(6, std::string_view(Json(p.kinds).dump()))
-        .Bind(7, int64_t{p.partition_count})
-        .Bind(8, std::string_view(Json(p.partitions).dump()))
-        .Bind(9, int64_t{p.overdue.count()});
-    while (st.Step()) {
-      std::string problem;
-      Job j = ReadJob(st, &problem);
-      fetched.emplace_back(std::move(j), std::move(problem));
+    std::string kinds = Json(p.kinds).dump(), partitions = Json(p.partitions).dump();
+    auto fetch = [&](const char* name, std::string_view sql) {
+      auto st = c->Prepare(name, sql);
+      st.Bind(1, w.now())
+          .Bind(2, std::string_view(p.queue))
+          .Bind(3, int64_t{p.limit})
+          .Bind(4, std::string_view(p.worker_id))
+          .Bind(5, int64_t{p.lease.count()})
+          .Bind(6, std::string_view(kinds))
+          .Bind(7, int64_t{p.partition_count})
+          .Bind(8, std::string_view(partitions))
+          .Bind(9, int64_t{p.overdue.count()});
+      while (st.Step()) {
+        std::string problem;
+        Job j = ReadJob(st, &problem);
+        fetched.emplace_back(std::move(j), std::move(problem));
+      }
+    };
+    if (p.fair) fetch("job_fetch_fair", kJobFetchFair);
+    if (fetched.empty()) {
+      if (p.order == QueueOrder::kDeadline) {
+        fetch("job_fetch_deadline", kJobFetchDeadline);
+      } else {
+        fetch("job_fetch", kJobFetch);
+      }
     }
     w.Commit();
   }
@@ -468,19 +480,23 @@ std::optional<Millis> SqliteStore::FetchRegulated(
       p.limits, p.limit,
       {.candidates =
            [&](int want) {
-             auto st = c.Prepare("job_fetch_candidates", kJobFetchCandidates);
-             st.Bind(1, now)
-                 .Bind(2, std::string_view(p.queue))
-                 .Bind(3, int64_t{want})
-                 .Bind(6, std::string_view(kinds))
-                 .Bind(7, int64_t{p.partition_count})
-                 .Bind(8, std::string_view(partitions))
-                 .Bind(9, int64_t{p.overdue.count()});
              std::vector<regulation::Candidate> out;
-             while (st.Step()) {
-               out.push_back({st.Text(0), st.Text(1), p.queue,
-                              Json::parse(st.Text(2), nullptr, false)});
-             }
+             auto read = [&](const char* name, std::string_view sql) {
+               auto st = c.Prepare(name, sql);
+               st.Bind(1, now)
+                   .Bind(2, std::string_view(p.queue))
+                   .Bind(3, int64_t{want})
+                   .Bind(6, std::string_view(kinds))
+                   .Bind(7, int64_t{p.partition_count})
+                   .Bind(8, std::string_view(partitions))
+                   .Bind(9, int64_t{p.overdue.count()});
+               while (st.Step()) {
+                 out.push_back({st.Text(0), st.Text(1), p.queue,
+                                Json::parse(st.Text(2), nullptr, false)});
+               }
+             };
+             if (p.fair) read("job_fetch_candidates_fair", kJobFetchCandidatesFair);
+             if (out.empty()) read("job_fetch_candidates", kJobFetchCandidates);
              return out;
            },
        .state =
@@ -992,8 +1008,11 @@ std::vector<QueueInfo> SqliteStore::QueueList() {
       if (!st.IsNull(1)) out.back().paused_at = FromMicros(st.Int(1));
     }
     if (!st.IsNull(2)) out.back().jobs[st.Text(2)] = st.Int(3);
-    out.back().settings = {ParseQueueOrder(st.Text(4)).value_or(QueueOrder::kFifo),
-                           st.Int(5) != 0};
+    auto opt = [&](int col) {
+      return st.IsNull(col) ? std::nullopt : std::optional(st.Text(col));
+    };
+    auto fair_key = opt(6), fair_weights = opt(7);
+    out.back().settings = ReadQueueSettings(st.Text(4), st.Int(5) != 0, fair_key, fair_weights);
   }
   return out;
 }
@@ -1003,11 +1022,15 @@ void SqliteStore::QueueRegister(const std::map<std::string, QueueSettings>& queu
   auto c = pool_.Acquire();
   Write w(*c, *clock_);
   for (const auto& [name, q] : queues) {
-    c->Prepare("queue_register", kQueueRegister)
-        .Bind(1, std::string_view(name))
-        .Bind(2, ToString(q.order))
-        .Bind(3, int64_t{q.shed})
-        .Step();
+    auto weights = FairWeightsJson(q);
+    auto st = c->Prepare("queue_register", kQueueRegister);
+    st.Bind(1, std::string_view(name)).Bind(2, ToString(q.order)).Bind(3, int64_t{q.shed});
+    if (q.fair_key) st.Bind(4, std::string_view(*q.fair_key));
+    if (weights) st.Bind(5, std::string_view(*weights));
+    st.Step();
+    if (q.fair_key) {
+      c->Prepare("queue_fair_stamp", kQueueFairStamp).Bind(1, std::string_view(name)).Step();
+    }
   }
   w.Commit();
 }

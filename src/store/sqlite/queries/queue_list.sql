@@ -5,7 +5,7 @@ WITH j AS (SELECT queue, state, count(*) AS n FROM spindle_jobs GROUP BY queue, 
 names AS (SELECT queue AS name FROM j
           UNION SELECT name FROM spindle_queues WHERE paused_at IS NOT NULL)
 SELECT names.name, q.paused_at, j.state, coalesce(j.n, 0), coalesce(q.ordering, 'fifo'),
-       coalesce(q.shed, 0)
+       coalesce(q.shed, 0), q.fair_key, q.fair_weights
 FROM names
 LEFT JOIN spindle_queues q ON q.name = names.name
 LEFT JOIN j ON j.queue = names.name

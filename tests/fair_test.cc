@@ -1,0 +1,245 @@
+// Fair shares between the tenants of a queue (docs/regulation.md, "Fair shares"), on every
+// backend: the store's fetch directly (a pinned clock, one job per fetch so the order is what
+// the fetch chose), a regulated queue, a real worker, and the command line.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "regulation/admission.h"
+#include "spindle/spindle.h"
+#include "store/store.h"
+#include "testing.h"
+
+namespace spindle {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::BackendKind;
+using testing::TestBackend;
+using testing::WaitUntil;
+
+class FairTest : public ::testing::TestWithParam<BackendKind> {
+ protected:
+  void SetUp() override {
+    store_ = OpenStore({db_->url(), 4, clock_});
+    store_->Migrate();
+  }
+
+  void Fair(std::map<std::string, double> weights = {}) {
+    store_->QueueRegister({{"default", {.fair_key = "tenant", .fair_weights = std::move(weights)}}});
+  }
+  // A batch of n jobs of one tenant, a moment after the last.
+  void Insert(const std::string& tenant, int n) {
+    clock_->Advance(1ms);
+    std::vector<JobSpec> specs(n, JobSpec{.kind = "a", .args = {{"tenant", tenant}}});
+    store_->JobInsertMany(specs);
+  }
+  // The tenants of the next n jobs, fetched one at a time as a worker of the fair queue does.
+  std::string Next(int n, std::vector<Limit> limits = {}) {
+    std::string tenants;
+    for (int i = 0; i < n; ++i) {
+      JobFetchParams p{"default", 1, "w1", 30s, {"a"}};
+      p.fair = true;
+      p.limits = regulation::LimitsFor(limits, "default", p.kinds);
+      auto got = store_->JobFetch(p);
+      if (got.empty()) break;
+      tenants += got[0].args.value("tenant", "-");
+    }
+    return tenants;
+  }
+  int64_t Stamped() { return db_->QueryInt("SELECT count(*) FROM {jobs} WHERE fair_vt IS NOT NULL"); }
+
+  std::unique_ptr<TestBackend> db_ = TestBackend::Make(GetParam());
+  std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>();
+  std::unique_ptr<Store> store_;
+};
+
+// A tenant that enqueues behind another's backlog does not wait for it: they take turns.
+TEST_P(FairTest, TenantsWithBacklogsTakeTurns) {
+  Fair();
+  Insert("A", 50);
+  Insert("B", 3);
+  EXPECT_EQ(Next(8), "ABABABAA");
+  EXPECT_EQ(Stamped(), 53);
+}
+
+// Without fairness the same jobs run in enqueue order: the test above shows fairness at work.
+TEST_P(FairTest, AQueueThatIsNotFairRunsInEnqueueOrder) {
+  Insert("A", 50);
+  Insert("B", 3);
+  EXPECT_EQ(Next(8), "AAAAAAAA");
+  EXPECT_EQ(Stamped(), 0);
+}
+
+// A tenant of weight 3 starts three jobs to the others' one.
+TEST_P(FairTest, WeightsShareInProportion) {
+  Fair({{"gold", 3}});
+  Insert("A", 30);
+  Insert("gold", 30);
+  std::string first = Next(12);
+  EXPECT_EQ(std::count(first.begin(), first.end(), 'A'), 3) << first;
+  // "gold" is four letters: nine of them.
+  EXPECT_EQ(first.size(), 3u + 9 * 4) << first;
+}
+
+// A tenant that arrives late starts at the queue's clock: it neither waits for the jobs before
+// it nor gets credit for the time it had none.
+TEST_P(FairTest, ALateTenantStartsAtTheClock) {
+  Fair();
+  Insert("A", 10);
+  EXPECT_EQ(Next(6), "AAAAAA");
+  Insert("B", 2);
+  EXPECT_EQ(Next(6), "ABABAA");
+}
+
+// A job keeps its place through a retry: it comes back ahead of the jobs enqueued after it.
+TEST_P(FairTest, ARetryKeepsItsPlace) {
+  Fair();
+  Insert("A", 5);
+  JobFetchParams p{"default", 1, "w1", 30s, {"a"}};
+  p.fair = true;
+  auto first = store_->JobFetch(p);
+  ASSERT_EQ(first.size(), 1u);
+  Insert("B", 5);
+  ASSERT_EQ(store_->JobFinishMany("w1", {{.id = first[0].id, .attempt = 1,
+                                           .kind = JobOutcome::Kind::kError, .message = "boom",
+                                           .delay = 0ms}})
+                .size(),
+            1u);
+  auto again = store_->JobFetch(p);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].id, first[0].id);
+}
+
+// Jobs enqueued before the queue was declared fair go first when it is, in enqueue order.
+TEST_P(FairTest, JobsFromBeforeTheQueueWasFairGoFirst) {
+  Insert("old", 2);
+  Fair();
+  EXPECT_EQ(Stamped(), 2);
+  Insert("A", 3);
+  EXPECT_EQ(Next(5), "oldoldAAA");
+}
+
+// Another queue's jobs are not stamped, and a job without the key is a tenant of its own.
+TEST_P(FairTest, OnlyTheFairQueueIsStampedAndAMissingKeyIsATenant) {
+  Fair();
+  store_->JobInsertMany({{.kind = "a", .args = {{"tenant", "A"}}, .queue = "other"}});
+  EXPECT_EQ(Stamped(), 0);
+  Insert("A", 5);
+  clock_->Advance(1ms);
+  store_->JobInsertMany({{.kind = "a", .args = Json::object()}});
+  EXPECT_EQ(Next(2), "A-");
+}
+
+// Under a cluster-wide limit the regulated fetch takes its candidates in the same order.
+TEST_P(FairTest, ARegulatedQueueIsFairToo) {
+  Fair();
+  Limit limit{.name = "queue:default", .capacity = 100, .queue = "default"};
+  store_->LimitRegister({limit});
+  Insert("A", 50);
+  Insert("B", 3);
+  EXPECT_EQ(Next(8, {limit}), "ABABABAA");
+}
+
+TEST_P(FairTest, SettingsAreValidated) {
+  auto invalid = [](QueueSettings q) {
+    try {
+      q.Validate("default");
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(invalid({.fair_key = "a..b"}).find("fair_key \"a..b\" must be a path"),
+            std::string::npos);
+  EXPECT_NE(invalid({.order = QueueOrder::kDeadline, .fair_key = "tenant"})
+                .find("fair (fair_key) or in deadline order, not both"),
+            std::string::npos);
+  EXPECT_NE(invalid({.fair_key = "tenant", .fair_weights = {{"gold", 0}}})
+                .find("tenant 'gold' has weight 0; a weight must be 0.001 to 1000"),
+            std::string::npos);
+  EXPECT_NE(invalid({.fair_weights = {{"gold", 2}}}).find("fair_weights need a fair_key"),
+            std::string::npos);
+  EXPECT_EQ(invalid({.fair_key = "account.id", .fair_weights = {{"gold", 2.5}}}), "");
+  WorkerOptions o{.database_url = db_->url(),
+                  .queues = {QueueOptions{.name = "default", .order = QueueOrder::kDeadline,
+                                          .fair_key = "tenant"}}};
+  EXPECT_THROW(Worker{o}, Error);
+}
+
+// A real worker of a fair queue with one slot: the small tenant's jobs run among the first,
+// though the big tenant's backlog was enqueued before them.
+TEST_P(FairTest, ARealWorkerRunsTenantsInTurn) {
+  auto client = Client::Open({db_->url()});
+  std::vector<JobSpec> big(40, JobSpec{.kind = "a", .args = {{"tenant", "big"}}});
+  std::vector<JobSpec> small(4, JobSpec{.kind = "a", .args = {{"tenant", "small"}}});
+  WorkerOptions o{.database_url = db_->url(),
+                  .queues = {QueueOptions{.name = "default", .concurrency = 1,
+                                          .fair_key = "tenant"}}};
+  std::mutex mu;
+  std::vector<std::string> ran;
+  Worker w(o);
+  w.Register("a", [&](JobContext& ctx) {
+    std::lock_guard lock(mu);
+    ran.push_back(ctx.job.args.value("tenant", ""));
+    return JobResult::Done();
+  });
+  // Recorded as fair before the jobs come, as a deployed worker would have.
+  store_->QueueRegister({{"default", o.queues[0].Settings()}});
+  client->EnqueueMany(big);
+  client->EnqueueMany(small);
+  w.Start();
+  ASSERT_TRUE(WaitUntil([&] { std::lock_guard lock(mu); return ran.size() == 44; }, 60s));
+  w.Stop();
+  int small_in_first_ten = 0;
+  for (int i = 0; i < 10; ++i) small_in_first_ten += ran[i] == "small";
+  EXPECT_EQ(small_in_first_ten, 4);
+}
+
+// The command line: fairness from the configuration, bad settings refused, `queues list`.
+TEST_P(FairTest, CommandLine) {
+  auto run = [&](const std::string& args) {
+    return testing::Cli("--database " + testing::Quote(db_->url()) + " " + args);
+  };
+  std::string path = ::testing::TempDir() + "/fair-" + testing::Name(GetParam()) + ".toml";
+  auto config = [&](const std::string& toml) {
+    std::ofstream(path) << toml;
+    return run("--config " + testing::Quote(path) + " serve");
+  };
+  auto both = config("[queues.default]\norder = \"deadline\"\nfair_key = \"tenant\"\n");
+  EXPECT_EQ(both.status, 2) << both.output;
+  EXPECT_NE(both.err.find("queue 'default': a queue is fair (fair_key) or in deadline order"),
+            std::string::npos)
+      << both.err;
+  auto weight = config("[queues.default]\nfair_key = \"tenant\"\nfair_weights = { gold = \"x\" }\n");
+  EXPECT_EQ(weight.status, 2) << weight.output;
+  EXPECT_NE(weight.err.find("'queues.default.fair_weights.gold' must be a number"),
+            std::string::npos)
+      << weight.err;
+
+  std::ofstream(path) << "[queues.default]\nfair_key = \"tenant\"\n"
+                         "fair_weights = { gold = 4 }\n[kinds.a]\ncommand = [\"true\"]\n";
+  auto served = testing::RunCommand(
+      "timeout", "-s TERM 8 " + std::string(SPINDLE_BIN) + " --database " +
+                     testing::Quote(db_->url()) + " --config " + testing::Quote(path) + " serve");
+  (void)served;
+  Insert("A", 1);
+  auto listed = run("queues list");
+  ASSERT_EQ(listed.status, 0) << listed.output;
+  EXPECT_NE(listed.out.find("fair(tenant)"), std::string::npos) << listed.out;
+  auto json = Json::parse(run("--json queues list").out);
+  ASSERT_EQ(json.size(), 1u) << json.dump();
+  EXPECT_EQ(json[0]["fair_key"], "tenant");
+  EXPECT_EQ(json[0]["fair_weights"]["gold"], 4.0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, FairTest, ::testing::ValuesIn(testing::kAllBackends),
+                         [](const auto& info) { return testing::Name(info.param); });
+
+}  // namespace
+}  // namespace spindle
