@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,19 @@ TEST_P(FairTest, AQueueThatIsNotFairRunsInEnqueueOrder) {
   EXPECT_EQ(Stamped(), 0);
 }
 
+// A tenant's jobs at another priority, or scheduled for later, do not push back its due ones.
+TEST_P(FairTest, OnlyDueJobsAtTheSamePriorityGoBefore) {
+  Fair();
+  std::vector<JobSpec> low(20, JobSpec{.kind = "a", .args = {{"tenant", "A"}}, .priority = 1});
+  std::vector<JobSpec> later(
+      10, JobSpec{.kind = "a", .args = {{"tenant", "A"}}, .run_at = clock_->Now() + 1h});
+  store_->JobInsertMany(low);
+  store_->JobInsertMany(later);
+  Insert("A", 2);
+  Insert("B", 2);
+  EXPECT_EQ(Next(4), "ABAB");
+}
+
 // A tenant of weight 3 starts three jobs to the others' one.
 TEST_P(FairTest, WeightsShareInProportion) {
   Fair({{"gold", 3}});
@@ -115,13 +129,16 @@ TEST_P(FairTest, ARetryKeepsItsPlace) {
   EXPECT_EQ(again[0].id, first[0].id);
 }
 
-// Jobs enqueued before the queue was declared fair go first when it is, in enqueue order.
-TEST_P(FairTest, JobsFromBeforeTheQueueWasFairGoFirst) {
-  Insert("old", 2);
+// Jobs enqueued before the queue was declared fair are stamped when it is, each tenant's in
+// enqueue order from the clock on: a tenant that comes after does not wait behind them all.
+TEST_P(FairTest, JobsFromBeforeTheQueueWasFairTakeTurnsToo) {
+  Insert("A", 2);
+  Insert("B", 1);
+  Insert("A", 2);
   Fair();
-  EXPECT_EQ(Stamped(), 2);
-  Insert("A", 3);
-  EXPECT_EQ(Next(5), "oldoldAAA");
+  EXPECT_EQ(Stamped(), 5);
+  Insert("C", 2);
+  EXPECT_EQ(Next(7), "ABCACAA");
 }
 
 // Another queue's jobs are not stamped, and a job without the key is a tenant of its own.
@@ -227,15 +244,27 @@ TEST_P(FairTest, CommandLine) {
   auto served = testing::RunCommand(
       "timeout", "-s TERM 8 " + std::string(SPINDLE_BIN) + " --database " +
                      testing::Quote(db_->url()) + " --config " + testing::Quote(path) + " serve");
-  (void)served;
-  Insert("A", 1);
+  // Shown as soon as a worker declared it, before any job came.
   auto listed = run("queues list");
-  ASSERT_EQ(listed.status, 0) << listed.output;
+  ASSERT_EQ(listed.status, 0) << listed.output << served.output;
   EXPECT_NE(listed.out.find("fair(tenant)"), std::string::npos) << listed.out;
   auto json = Json::parse(run("--json queues list").out);
   ASSERT_EQ(json.size(), 1u) << json.dump();
+  EXPECT_EQ(json[0]["order"], "fair");
   EXPECT_EQ(json[0]["fair_key"], "tenant");
   EXPECT_EQ(json[0]["fair_weights"]["gold"], 4.0);
+
+  store_->JobInsertMany({{.kind = "a", .args = {{"tenant", 42}}}, {.kind = "a"}});
+  auto jobs = Json::parse(run("--json jobs list").out)["jobs"];
+  ASSERT_EQ(jobs.size(), 2u) << jobs.dump();
+  std::set<std::string> tenants;
+  for (const auto& j : jobs) tenants.insert(j["tenant"].get<std::string>());
+  EXPECT_EQ(tenants, (std::set<std::string>{"42", ""}));
+  std::string keyless = jobs[0]["tenant"] == "" ? jobs[0]["id"] : jobs[1]["id"];
+  auto shown = run("jobs show " + keyless);
+  EXPECT_NE(shown.out.find("tenant:       \"\" (its args lack the queue's fair_key)"),
+            std::string::npos)
+      << shown.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, FairTest, ::testing::ValuesIn(testing::kAllBackends),

@@ -97,6 +97,9 @@ struct Job {
   // Cluster-wide limits (docs/regulation.md): the limit (`name`, or `name/value` for a key's
   // value) this due job waits for room at (empty: none). Read by `Client::Get`, not in lists.
   std::string waits_for;
+  // Fair shares (docs/regulation.md): in a fair queue, the job's tenant (its fair_key's value in
+  // the args; "" when they lack it). Unset: not in a fair queue.
+  std::optional<std::string> tenant;
 
   // How late it finished: finished_at - deadline, when it finished after its deadline (not
   // for an expired job, which never ran).

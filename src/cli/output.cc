@@ -84,6 +84,9 @@ void PrintJob(const Job& j, bool json, bool full, const std::vector<KindInfo>* k
     std::cout << fmt::format("serial_key:   {}{}\n", j.serial_key, SerialText(j));
   }
   if (!j.unique_key.empty()) std::cout << fmt::format("unique_key:   {}\n", j.unique_key);
+  if (j.tenant) {
+    std::cout << fmt::format("tenant:       {}\n", j.tenant->empty() ? "\"\" (its args lack the queue's fair_key)" : *j.tenant);
+  }
   if (!j.waits_for.empty()) {
     std::cout << fmt::format("waits_for:    limit {} (full; starts when it has room: when a job "
                              "under it ends, or under a rate limit when an earlier start leaves "
@@ -250,7 +253,7 @@ void PrintQueues(const std::vector<QueueInfo>& queues, bool json) {
                      {"consumers", q.consumers},
                      {"concurrency", q.concurrency},
                      {"no_consumer", q.unserved()},
-                     {"order", ToString(q.settings.order)},
+                     {"order", q.settings.fair_key ? "fair" : ToString(q.settings.order)},
                      {"shed", q.settings.shed},
                      {"fair_key", q.settings.fair_key ? Json(*q.settings.fair_key) : Json(nullptr)},
                      {"fair_weights", Json(q.settings.fair_weights)}});

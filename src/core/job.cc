@@ -102,6 +102,7 @@ Json Job::ToJson() const {
       {"serial_held", serial_held},
       {"unique_key", unique_key.empty() ? Json(nullptr) : Json(unique_key)},
       {"waits_for", waits_for.empty() ? Json(nullptr) : Json(waits_for)},
+      {"tenant", tenant ? Json(*tenant) : Json(nullptr)},
   };
 }
 
@@ -148,7 +149,7 @@ void QueueSettings::Validate(std::string_view queue) const {
   }
   if (!core::IsArgsPath(*fair_key)) {
     fail(fmt::format("fair_key \"{}\" must be a path into the job's args such as "
-                     "\"customer_id\" or \"account.id\"",
+                     "\"customer_id\" or \"account.id\" (at most 200 characters)",
                      *fair_key));
   }
   if (order == QueueOrder::kDeadline) {

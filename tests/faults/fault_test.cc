@@ -660,7 +660,8 @@ std::string FaultSuite::ConfigFor(const std::string& tag) {
   // The worker id is the tag, so that the database's records name the process.
   std::string toml = fmt::format("log_level = \"info\"\n[worker]\nid = \"{}\"\n{}[cluster]\n{}",
                                  tag, kWorkerToml, kClusterToml);
-  toml += fmt::format("[queues.default]\nconcurrency = {}\n", kConcurrency);
+  // Fair shares between the groups (docs/regulation.md): every fetch goes the fair way.
+  toml += fmt::format("[queues.default]\nconcurrency = {}\nfair_key = \"group\"\n", kConcurrency);
   // Cluster-wide limits (docs/regulation.md), below the workers' slots so that they bind: the
   // jobs' args name them (`gates`), and fault_command checks them from its side (slot locks).
   toml += fmt::format("[limits.group]\ncapacity = {}\nkey = \"group\"\n", kGroupLimit);

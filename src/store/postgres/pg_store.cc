@@ -70,6 +70,7 @@ Job ReadJob(const Result& r, int row, std::string* problem = nullptr) {
   if (int c = r.Column("expires_at"); c >= 0) j.expires_at = opt_time(c);
   if (int c = r.Column("unique_key"); c >= 0 && !r.IsNull(row, c)) j.unique_key = r.Get(row, c);
   if (int c = r.Column("gate_wait"); c >= 0 && !r.IsNull(row, c)) j.waits_for = r.Get(row, c);
+  if (int c = r.Column("fair_key"); c >= 0 && !r.IsNull(row, c)) j.tenant = r.Get(row, c);
   auto opt_text = [&](int col) -> std::optional<std::string_view> {
     if (r.IsNull(row, col)) return std::nullopt;
     return r.Get(row, col);

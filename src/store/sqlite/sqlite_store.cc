@@ -61,6 +61,7 @@ Job ReadJob(const Statement& st, std::string* problem = nullptr) {
   if (int c = st.Column("expires_at"); c >= 0) j.expires_at = opt_time(c);
   if (int c = st.Column("unique_key"); c >= 0 && !st.IsNull(c)) j.unique_key = st.Text(c);
   if (int c = st.Column("gate_wait"); c >= 0 && !st.IsNull(c)) j.waits_for = st.Text(c);
+  if (int c = st.Column("fair_key"); c >= 0 && !st.IsNull(c)) j.tenant = st.Text(c);
   auto opt_text = [&](int col) -> std::optional<std::string> {
     if (st.IsNull(col)) return std::nullopt;
     return st.Text(col);

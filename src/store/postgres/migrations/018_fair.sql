@@ -20,38 +20,41 @@ ALTER TABLE spindle.jobs ADD COLUMN fair_key text, ADD COLUMN fair_vt double pre
 CREATE INDEX jobs_fair_idx ON spindle.jobs (queue, priority, fair_vt, run_at, id)
   WHERE fair_vt IS NOT NULL AND state IN ('scheduled', 'available', 'retryable')
     AND NOT serial_held AND gate_wait IS NULL;
--- A tenant's last waiting job, for the next one's time.
-CREATE INDEX jobs_fair_tenant_idx ON spindle.jobs (queue, fair_key, fair_vt)
+-- A tenant's last waiting job at a priority, for the next one's time.
+CREATE INDEX jobs_fair_tenant_idx ON spindle.jobs (queue, fair_key, priority, fair_vt)
   WHERE fair_vt IS NOT NULL AND state IN ('scheduled', 'available', 'retryable');
 
 -- Stamps the jobs of one insert statement that went into fair queues, in id order (a batch's
--- order) within each tenant.
+-- order) within each tenant and priority. A tenant's last waiting job is its last one due at the
+-- same priority: its jobs scheduled for later, or at another priority, do not push back the ones
+-- due now (a scheduled job takes its turn from when it was enqueued: it goes early once due).
 CREATE FUNCTION spindle.fair_stamped() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM spindle.queues WHERE fair_key IS NOT NULL) THEN
     RETURN NULL;
   END IF;
   WITH keyed AS (
-    SELECT n.id, n.queue, q.fair_clock,
+    SELECT n.id, n.queue, n.priority, n.created_at, q.fair_clock,
            coalesce(n.args #>> string_to_array(q.fair_key, '.'), '') AS tenant,
            coalesce((q.fair_weights ->> coalesce(n.args #>> string_to_array(q.fair_key, '.'),
                                                  ''))::double precision, 1) AS weight
     FROM inserted_jobs n JOIN spindle.queues q ON q.name = n.queue AND q.fair_key IS NOT NULL
   ), based AS (
-    SELECT queue, tenant,
+    SELECT queue, tenant, priority,
            greatest(min(fair_clock),
                     (SELECT max(o.fair_vt) FROM spindle.jobs o
                      WHERE o.queue = keyed.queue AND o.fair_key = keyed.tenant
-                       AND o.fair_vt IS NOT NULL
-                       AND o.state IN ('scheduled', 'available', 'retryable'))) AS base
-    FROM keyed GROUP BY queue, tenant
+                       AND o.priority = keyed.priority AND o.fair_vt IS NOT NULL
+                       AND o.state IN ('scheduled', 'available', 'retryable')
+                       AND o.run_at <= min(keyed.created_at))) AS base
+    FROM keyed GROUP BY queue, tenant, priority
   )
   UPDATE spindle.jobs j
   SET fair_key = s.tenant, fair_vt = s.vt
   FROM (SELECT k.id, k.tenant,
-               b.base + row_number() OVER (PARTITION BY k.queue, k.tenant ORDER BY k.id)
-                        / k.weight AS vt
-        FROM keyed k JOIN based b USING (queue, tenant)) s
+               b.base + row_number() OVER (PARTITION BY k.queue, k.tenant, k.priority
+                                           ORDER BY k.id) / k.weight AS vt
+        FROM keyed k JOIN based b USING (queue, tenant, priority)) s
   WHERE j.id = s.id;
   RETURN NULL;
 END $$;

@@ -3,7 +3,7 @@
 SELECT id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
        created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
        parent_id, children_total, children_pending, progress, result, attempts_used, serial_key, serial_held,
-       deadline, expires_at, unique_key, gate_wait
+       deadline, expires_at, unique_key, gate_wait, fair_key
 FROM spindle_jobs
 WHERE parent_id = ?8
   AND (?1 IS NULL OR state IN (SELECT value FROM json_each(?1)))
