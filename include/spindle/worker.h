@@ -35,6 +35,9 @@ struct QueueOptions {
   // way.
   std::optional<std::string> fair_key;
   std::map<std::string, double> fair_weights;
+  // Adaptive concurrency (WorkerOptions::slots): the queue's weight in the worker's slot budget,
+  // 1 to 1000. Default: 1.
+  int weight = 1;
 
   // What Start() records of it.
   QueueSettings Settings() const {
@@ -184,6 +187,13 @@ struct WorkerOptions {
   Millis shutdown_grace{30000};
   // Most jobs fetched in one round trip. Default: 1000.
   int fetch_batch_max = 1000;
+  // Adaptive concurrency (docs/regulation.md, "Adaptive concurrency"). 0 (default): each queue
+  // runs up to its concurrency, whatever the others do. N > 0: this worker runs at most N jobs
+  // at once across all its queues, shared among them by QueueOptions::weight and shared again
+  // every `share_interval` (and when a queue's work begins to wait) from how long each queue's
+  // jobs wait and run; each queue's concurrency is then the most it may get. Default: 1 s.
+  int slots = 0;
+  Millis share_interval{1000};
   BackoffOptions backoff;
   ClusterOptions cluster;
   RetentionOptions retention;

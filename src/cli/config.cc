@@ -304,8 +304,7 @@ Config LoadConfig(const std::string& path) {
     const std::string at = "worker.";
     OnlyKeys(path, *w, at,
              {"id", "lease", "poll_interval", "poll_interval_no_notify", "rescue_interval",
-              "default_timeout",
-              "shutdown_grace", "fetch_batch_max"});
+              "default_timeout", "shutdown_grace", "fetch_batch_max", "slots", "share_interval"});
     auto& o = c.worker;
     if (auto v = Str(path, *w, "id", at)) o.id = *v;
     if (auto v = Dur(path, *w, "lease", at)) o.lease = *v;
@@ -318,6 +317,9 @@ Config LoadConfig(const std::string& path) {
     if (auto v = Int(path, *w, "fetch_batch_max", at, 1, kMaxConcurrency)) {
       o.fetch_batch_max = static_cast<int>(*v);
     }
+    // Adaptive concurrency (docs/regulation.md): one slot budget shared among the queues.
+    if (auto v = Int(path, *w, "slots", at, 0, kMaxConcurrency)) o.slots = static_cast<int>(*v);
+    if (auto v = Dur(path, *w, "share_interval", at)) o.share_interval = *v;
   }
   if (const auto* cl = Table(path, root, "cluster")) {
     const std::string at = "cluster.";
@@ -455,7 +457,8 @@ Config LoadConfig(const std::string& path) {
       if (!node.is_table()) Fail(path, fmt::format("'queues.{}' must be a table", name.str()));
       const auto& t = *node.as_table();
       OnlyKeys(path, t, at,
-               {"concurrency", "order", "shed", "limit", "rate", "fair_key", "fair_weights"});
+               {"concurrency", "order", "shed", "limit", "rate", "fair_key", "fair_weights",
+                "weight"});
       QueueOptions q;
       q.name = name.str();
       if (auto rate = Rate(path, t, at, "rate:queue:" + q.name)) {
@@ -470,6 +473,7 @@ Config LoadConfig(const std::string& path) {
       if (auto v = Int(path, t, "concurrency", at, 1, kMaxConcurrency)) {
         q.concurrency = static_cast<int>(*v);
       }
+      if (auto v = Int(path, t, "weight", at, 1, 1000)) q.weight = static_cast<int>(*v);
       // Deadlines (docs/jobs.md): the fetch order within each priority, and shedding.
       if (auto v = Str(path, t, "order", at)) {
         auto order = ParseQueueOrder(*v);

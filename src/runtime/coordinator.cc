@@ -265,7 +265,9 @@ bool Coordinator::Tick() {
   }
   if (beat) {
     int count = partition().count;
-    if (store_.MemberHeartbeat(me_.id, count)) {
+    std::optional<std::map<std::string, int>> concurrency;
+    if (concurrency_now) concurrency = concurrency_now();
+    if (store_.MemberHeartbeat(me_.id, count, concurrency ? &*concurrency : nullptr)) {
       std::lock_guard lock(mu_);
       last_beat_ok_ = start;
     } else {

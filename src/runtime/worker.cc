@@ -30,6 +30,7 @@
 #include "runtime/coordinator.h"
 #include "runtime/job_log.h"
 #include "runtime/limits_cache.h"
+#include "regulation/slots.h"
 #include "runtime/run_stats.h"
 #include "maintenance/maintenance.h"
 #include "maintenance/pruner.h"
@@ -129,6 +130,18 @@ class Worker::Impl {
     }
     runtime::CheckClusterOptions(opts.cluster);
     maintenance::Pruner::Validate(opts.retention);
+    if (opts.slots < 0 || opts.slots > kMaxConcurrency || opts.share_interval < Millis(10)) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("worker options: slots must be 0 (off) to {}, and share_interval at "
+                              "least 10ms",
+                              kMaxConcurrency));
+    }
+    for (const auto& q : opts.queues) {
+      if (q.weight < 1 || q.weight > 1000) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    fmt::format("queue '{}': weight {} is not 1 to 1000", q.name, q.weight));
+      }
+    }
   }
 
   static constexpr int kMaxConcurrency = 10000;
@@ -167,6 +180,8 @@ class Worker::Impl {
       std::lock_guard lock(q.mu);
       if (q.stopping || kinds.empty() || fenced) return false;
       limit = std::min(q.opts.concurrency - q.in_flight, opts.fetch_batch_max);
+      // Adaptive concurrency: only into the slots the budget gives this queue now.
+      if (budget && limit > 0) limit = budget->Take(q.opts.name, limit);
       seen = q.wakeups;
       if (limit <= 0) {
         q.more = true;
@@ -175,14 +190,27 @@ class Worker::Impl {
     }
     auto sent = std::chrono::steady_clock::now();
     uint64_t registration = coordinator->registrations();
-    auto jobs = Fetch(q, limit);
+    std::vector<Job> jobs;
+    try {
+      jobs = Fetch(q, limit);
+    } catch (...) {
+      Freed(q, limit);
+      throw;
+    }
     int n = static_cast<int>(jobs.size());
     fetched += n;
+    if (budget) {
+      Freed(q, limit - n);
+      auto now = opts.clock->Now();
+      for (const auto& j : jobs) budget->Waited(q.opts.name, Since(j.run_at, j.started_at.value_or(now)));
+      if (budget->Backlog(q.opts.name, n == limit)) sharer->Wake();  // its work begins to wait
+    }
     {
       std::lock_guard lock(q.mu);
       q.more = n == limit || q.wakeups != seen;
       if (q.stopping || fenced) {
         for (auto& j : jobs) Finish(Release(j));
+        Freed(q, n);
         return false;
       }
       q.in_flight += n;
@@ -244,6 +272,41 @@ class Worker::Impl {
     return jobs;
   }
 
+  // --- adaptive concurrency (regulation::SlotBudget) ---------------------------------------
+
+  static Millis Since(SysTime from, SysTime to) {
+    return std::chrono::duration_cast<Millis>(to - from);
+  }
+
+  // `n` of the queue's slots are free again: wakes the queues that wait for slots. Never throws
+  // (HandBack holds a queue's lock; a producer's wake-up takes only the loop's own).
+  void Freed(Queue& q, int n) {
+    if (!budget || n <= 0) return;
+    for (const auto& name : budget->Give(q.opts.name, n)) {
+      for (auto& other : queues) {
+        if (other->opts.name == name) other->producer->Wake();
+      }
+    }
+  }
+
+  // Shares the slots again, says what changed, and wakes the queues that got more.
+  bool Share() {
+    for (const auto& d : budget->Share()) {
+      if (d.slots == d.before) continue;
+      core::Log().info(
+          "event=slots_shared worker={} queue={} slots={} was={} of={} backlog={} wait_ms={:.0f} "
+          "run_ms={:.0f} pressure={:.2f}",
+          opts.id, d.queue, d.slots, d.before, budget->slots(), d.backlog, d.wait_ms, d.run_ms,
+          d.pressure);
+      if (d.slots > d.before) {
+        for (auto& q : queues) {
+          if (q->opts.name == d.queue) q->producer->Wake();
+        }
+      }
+    }
+    return false;
+  }
+
   // --- executor --------------------------------------------------------------------------
 
   void Execute(Queue& q) {
@@ -270,6 +333,7 @@ class Worker::Impl {
       }
       if (idle) q.idle_cv.notify_all();
       if (wake) q.producer->Wake();
+      Freed(q, 1);
     }
   }
 
@@ -281,6 +345,7 @@ class Worker::Impl {
     auto took = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - began);
     runtime::LogJobEnded(job, outcome, rj->shutdown, took);
     if (outcome) Measure(job, *outcome, took);
+    if (budget) budget->Ran(job.queue, took);
     return outcome;
   }
 
@@ -849,6 +914,14 @@ class Worker::Impl {
     me.kinds = kinds;
     std::sort(me.kinds.begin(), me.kinds.end());
     coordinator = std::make_unique<runtime::Coordinator>(*store, me, opts.cluster);
+    if (opts.slots > 0) {
+      std::vector<regulation::QueueShare> shares;
+      for (const auto& q : opts.queues) shares.push_back({q.name, q.weight, q.concurrency});
+      budget = std::make_unique<regulation::SlotBudget>(opts.slots, std::move(shares));
+      sharer = std::make_unique<LoopService>("slots", opts.share_interval, [this] { return Share(); });
+      // Each heartbeat records the queues' slots now, which `spindle workers list` shows.
+      coordinator->concurrency_now = [this] { return budget->Targets(); };
+    }
     for (auto& [name, role, handler] : assignments) coordinator->AddAssignment(name, role, handler);
     coordinator->on_evicted = [this] { GiveUp(nullptr); };
     coordinator->Start();
@@ -892,6 +965,7 @@ class Worker::Impl {
     maintenance->Start();
     run_stats_flusher->Start();
     limits_reader->Start();
+    if (sharer) sharer->Start();
     for (auto& q : queues) {
       for (int i = 0; i < q->opts.concurrency; ++i) {
         q->executors.emplace_back([this, raw = q.get()] { Execute(*raw); });
@@ -912,6 +986,7 @@ class Worker::Impl {
     q.ready.erase(keep, q.ready.end());
     q.in_flight -= n;
     if (q.in_flight == 0) q.idle_cv.notify_all();
+    Freed(q, n);
     return n;
   }
 
@@ -1008,7 +1083,8 @@ class Worker::Impl {
         std::this_thread::sleep_for(Millis(250));
       }
     }
-    for (auto* s : {watchdog.get(), renewer.get(), run_stats_flusher.get(), limits_reader.get()}) {
+    for (auto* s : {watchdog.get(), renewer.get(), run_stats_flusher.get(), limits_reader.get(),
+                    sharer.get()}) {
       if (s) s->Stop();
     }
     try {
@@ -1061,8 +1137,9 @@ class Worker::Impl {
 
   runtime::RunStats run_stats;
   runtime::LimitsCache limits;
+  std::unique_ptr<regulation::SlotBudget> budget;  // adaptive concurrency; null: off
   std::unique_ptr<LoopService> completer, watchdog, renewer, listener, run_stats_flusher,
-      limits_reader;
+      limits_reader, sharer;
   // The leader's loops (rescuer, expirer, scheduler); uses store and coordinator.
   std::unique_ptr<maintenance::Maintenance> maintenance;
   std::atomic<bool> listener_broken{false};

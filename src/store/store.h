@@ -344,9 +344,11 @@ class Store {
   // dead: it is removed as an eviction removes it, and the new one registered, in one
   // transaction.
   virtual Member MemberRegister(const MemberInfo& info) = 0;
-  // Records a heartbeat and the partition count the worker sees. False: the worker is no longer
-  // a member (it was evicted) and must register again.
-  virtual bool MemberHeartbeat(const std::string& id, int partition_count) = 0;
+  // Records a heartbeat and the partition count the worker sees, and when given, each queue's
+  // concurrency now (adaptive concurrency: the slots it has). False: the worker is no longer a
+  // member (it was evicted) and must register again.
+  virtual bool MemberHeartbeat(const std::string& id, int partition_count,
+                               const std::map<std::string, int>* concurrency = nullptr) = 0;
   // Removes members: `id` (clean shutdown), or when `expired_only`, those silent past their
   // heartbeat timeout (`id` nullopt: all of them). The leases a removed member holds expire (in
   // every state: its running jobs become rescuable at once, the jobs taken from it fetchable),

@@ -1085,10 +1085,12 @@ Member PgStore::MemberRegister(const MemberInfo& info) {
   return m;
 }
 
-bool PgStore::MemberHeartbeat(const std::string& id, int partition_count) {
+bool PgStore::MemberHeartbeat(const std::string& id, int partition_count,
+                              const std::map<std::string, int>* concurrency) {
   auto c = pool_.Acquire();
   return c->ExecPrepared("member_heartbeat", kMemberHeartbeat,
-                         {Now(), id, std::to_string(partition_count)})
+                         {Now(), id, std::to_string(partition_count),
+                          concurrency ? std::optional(Json(*concurrency).dump()) : std::nullopt})
              .rows() == 1;
 }
 

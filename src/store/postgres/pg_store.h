@@ -65,7 +65,8 @@ class PgStore final : public Store {
   std::vector<LimitInfo> LimitList(bool usage) override;
   int64_t LimitSweep() override;
   Member MemberRegister(const MemberInfo& info) override;
-  bool MemberHeartbeat(const std::string& id, int partition_count) override;
+  bool MemberHeartbeat(const std::string& id, int partition_count,
+                       const std::map<std::string, int>* concurrency) override;
   std::vector<std::string> MemberRemove(const std::optional<std::string>& id,
                                         bool expired_only) override;
   Membership MemberList() override;

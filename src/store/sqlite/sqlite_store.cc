@@ -148,6 +148,10 @@ std::vector<EnqueueResult> InsertJobs(Conn& conn, const std::vector<JobSpec>& sp
   for (const auto& s : specs) args.push_back(ValidatedArgs(s));
   std::vector<EnqueueResult> results;
   results.reserve(specs.size());
+  // Fair shares (migration 018): jobs of fair queues get their turn as they are inserted.
+  std::set<std::string> fair;
+  for (auto st = conn.Prepare("queue_fair_list", kQueueFairList); st.Step();) fair.insert(st.Text(0));
+  std::vector<std::string> stamp;  // in batch order
   for (size_t i = 0; i < specs.size(); ++i) {
     const auto& s = specs[i];
     results.push_back({core::NewUuidV7()});
@@ -178,7 +182,9 @@ std::vector<EnqueueResult> InsertJobs(Conn& conn, const std::vector<JobSpec>& sp
       st.Bind(14, std::string_view(*s.unique_key)).Bind(15, period).Bind(16, std::string_view(states));
     }
     if (st.Step()) {  // the queue the job got (the kind's default when unset) and its state
-      if (st.Text(1) == "available") due.insert(st.Text(0));
+      std::string queue = st.Text(0);
+      if (st.Text(1) == "available") due.insert(queue);
+      if (fair.count(queue)) stamp.push_back(results.back().id);
       continue;
     }
     auto holder = conn.Prepare("job_unique_holder", kJobUniqueHolder);
@@ -191,7 +197,23 @@ std::vector<EnqueueResult> InsertJobs(Conn& conn, const std::vector<JobSpec>& sp
     }
     results.back() = {holder.Text(0), true};
   }
+  for (const auto& id : stamp) {
+    conn.Prepare("job_fair_stamp", kJobFairStamp).Bind(1, std::string_view(id)).Step();
+  }
   return results;
+}
+
+// A fair fetch of `queue` leased `fetched`: the queue's clock moves up to their virtual start
+// times (migration 018).
+void AdvanceFairClock(Conn& conn, const std::string& queue,
+                      const std::vector<std::pair<Job, std::string>>& fetched) {
+  if (fetched.empty()) return;
+  Json ids = Json::array();
+  for (const auto& [job, problem] : fetched) ids.push_back(job.id);
+  conn.Prepare("queue_fair_clock", kQueueFairClock)
+      .Bind(1, std::string_view(queue))
+      .Bind(2, std::string_view(ids.dump()))
+      .Step();
 }
 
 // Takes the notices that the triggers of the transaction on `conn` left (migration 006): adds
@@ -387,6 +409,7 @@ std::vector<Job> SqliteStore::JobFetch(const JobFetchParams& p) {
     auto c = pool_.Acquire();
     Write w(*c, *clock_);
     auto wait = FetchRegulated(*c, w.now(), p, fetched);
+    if (p.fair) AdvanceFairClock(*c, p.queue, fetched);
     std::set<std::string> due;
     std::vector<std::string> told;
     // The queues of jobs a rate limit let go; nothing else this fetch does leaves notices.
@@ -418,12 +441,12 @@ std::vector<Job> SqliteStore::JobFetch(const JobFetchParams& p) {
       }
     };
     if (p.fair) fetch("job_fetch_fair", kJobFetchFair);
-    if (fetched.empty()) {
-      if (p.order == QueueOrder::kDeadline) {
-        fetch("job_fetch_deadline", kJobFetchDeadline);
-      } else {
-        fetch("job_fetch", kJobFetch);
-      }
+    if (!fetched.empty()) {
+      AdvanceFairClock(*c, p.queue, fetched);
+    } else if (p.order == QueueOrder::kDeadline) {
+      fetch("job_fetch_deadline", kJobFetchDeadline);
+    } else {
+      fetch("job_fetch", kJobFetch);
     }
     w.Commit();
   }
@@ -1358,14 +1381,14 @@ Member SqliteStore::MemberRegister(const MemberInfo& info) {
   return m;
 }
 
-bool SqliteStore::MemberHeartbeat(const std::string& id, int partition_count) {
+bool SqliteStore::MemberHeartbeat(const std::string& id, int partition_count,
+                                  const std::map<std::string, int>* concurrency) {
   auto c = pool_.Acquire();
   Write w(*c, *clock_);
-  c->Prepare("member_heartbeat", kMemberHeartbeat)
-      .Bind(1, w.now())
-      .Bind(2, std::string_view(id))
-      .Bind(3, int64_t{partition_count})
-      .Step();
+  auto st = c->Prepare("member_heartbeat", kMemberHeartbeat);
+  st.Bind(1, w.now()).Bind(2, std::string_view(id)).Bind(3, int64_t{partition_count});
+  if (concurrency) st.Bind(4, std::string_view(Json(*concurrency).dump()));
+  st.Step();
   bool found = sqlite3_changes(c->raw()) == 1;
   w.Commit();
   return found;
