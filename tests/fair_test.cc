@@ -89,6 +89,45 @@ TEST_P(FairTest, OnlyDueJobsAtTheSamePriorityGoBefore) {
   EXPECT_EQ(Next(4), "ABAB");
 }
 
+// Scheduled jobs in the same batch as due ones do not push those back either.
+TEST_P(FairTest, ScheduledJobsOfABatchDoNotPushBackItsDueOnes) {
+  Fair();
+  std::vector<JobSpec> batch(
+      3, JobSpec{.kind = "a", .args = {{"tenant", "A"}}, .run_at = clock_->Now() + 1h});
+  batch.push_back({.kind = "a", .args = {{"tenant", "A"}}});
+  batch.push_back({.kind = "a", .args = {{"tenant", "A"}}});
+  store_->JobInsertMany(batch);
+  Insert("B", 2);
+  EXPECT_EQ(Next(4), "ABAB");
+}
+
+// Each priority has its own clock: leases at one priority do not put a newcomer at another
+// behind that priority's backlog.
+TEST_P(FairTest, EachPriorityHasItsOwnClock) {
+  Fair();
+  std::vector<JobSpec> high(10, JobSpec{.kind = "a", .args = {{"tenant", "A"}}, .priority = 0});
+  std::vector<JobSpec> low(10, JobSpec{.kind = "a", .args = {{"tenant", "B"}}, .priority = 1});
+  store_->JobInsertMany(high);
+  store_->JobInsertMany(low);
+  EXPECT_EQ(Next(12), "AAAAAAAAAABB");
+  clock_->Advance(1ms);
+  store_->JobInsertMany({{.kind = "a", .args = {{"tenant", "C"}}, .priority = 1}});
+  EXPECT_EQ(Next(3), "BCB");
+}
+
+// A fair fetch that finds fewer jobs than it may take also takes jobs that have no time (here
+// one enqueued while a worker that did not declare the queue fair was the last to start).
+TEST_P(FairTest, JobsWithoutATimeAreTakenBesideTimedOnes) {
+  Fair();
+  Insert("A", 2);
+  store_->QueueRegister({{"default", {}}});  // the last worker to start: not fair
+  Insert("late", 1);
+  EXPECT_EQ(Stamped(), 2);
+  JobFetchParams p{"default", 10, "w1", 30s, {"a"}};
+  p.fair = true;
+  EXPECT_EQ(store_->JobFetch(p).size(), 3u);
+}
+
 // A tenant of weight 3 starts three jobs to the others' one.
 TEST_P(FairTest, WeightsShareInProportion) {
   Fair({{"gold", 3}});
@@ -224,9 +263,11 @@ TEST_P(FairTest, CommandLine) {
     return testing::Cli("--database " + testing::Quote(db_->url()) + " " + args);
   };
   std::string path = ::testing::TempDir() + "/fair-" + testing::Name(GetParam()) + ".toml";
-  auto config = [&](const std::string& toml) {
+  auto config = [&](const std::string& toml) {  // refused before it serves: never waits 30 s
     std::ofstream(path) << toml;
-    return run("--config " + testing::Quote(path) + " serve");
+    return testing::RunCommand("timeout", "-s TERM 30 " + std::string(SPINDLE_BIN) +
+                                              " --database " + testing::Quote(db_->url()) +
+                                              " --config " + testing::Quote(path) + " serve");
   };
   auto both = config("[queues.default]\norder = \"deadline\"\nfair_key = \"tenant\"\n");
   EXPECT_EQ(both.status, 2) << both.output;

@@ -29,27 +29,32 @@ std::map<std::string, int> Slots(const std::vector<regulation::SlotDecision>& ds
 
 TEST(SlotBudgetTest, StartsWithSharesByWeight) {
   SlotBudget b(10, {{"a", 1, 10}, {"b", 4, 10}});
-  EXPECT_EQ(b.Targets(), (std::map<std::string, int>{{"a", 2}, {"b", 8}}));
+  // One each, then the other eight 1:4 (1.6 and 6.4, the larger remainder rounding up).
+  EXPECT_EQ(b.Targets(), (std::map<std::string, int>{{"a", 3}, {"b", 7}}));
 }
 
 TEST(SlotBudgetTest, AQueueTakesWithinItsTargetAndTheBudget) {
   SlotBudget b(10, {{"a", 1, 10}, {"b", 4, 10}});
-  EXPECT_EQ(b.Take("a", 5), 2);  // its target
-  b.Backlog("a", true);          // its fetch found the two it asked for
+  EXPECT_EQ(b.Take("a", 5), 3);  // its target
+  b.Backlog("a", true);          // its fetch found the three it asked for
   EXPECT_EQ(b.Take("a", 1), 0);
-  EXPECT_EQ(b.Take("b", 100), 8);
+  EXPECT_EQ(b.Take("b", 100), 7);
   b.Backlog("b", false);  // found fewer
   EXPECT_EQ(b.Busy(), 10);
-  // A freed slot goes to whoever has work waiting and room under its target: a.
-  EXPECT_EQ(b.Give("b", 1), (std::vector<std::string>{}));
+  // A freed slot wakes whoever has room under its target and work waiting (a) or was refused
+  // slots (b asked for 100).
+  EXPECT_EQ(b.Give("b", 1), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(b.Give("a", 1), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(b.Take("b", 1), 1);  // got what it asked for: no longer waits for slots
   EXPECT_EQ(b.Give("a", 1), (std::vector<std::string>{"a"}));
-  EXPECT_EQ(b.Busy(), 8);
+  EXPECT_EQ(b.Busy(), 8);  // 1 of a's 3 and all 7 of b's
 }
 
 TEST(SlotBudgetTest, AnIdleQueueGivesItsSlotsAway) {
   SlotBudget b(10, {{"a", 1, 10}, {"b", 4, 10}});
   EXPECT_TRUE(b.Backlog("a", true));
   EXPECT_FALSE(b.Backlog("a", true));  // no news
+  EXPECT_FALSE(b.Backlog("b", false));
   b.Backlog("b", false);
   EXPECT_EQ(Slots(b.Share()), (std::map<std::string, int>{{"a", 9}, {"b", 1}}));
   // b keeps what it runs, and one more.
@@ -68,9 +73,14 @@ TEST(SlotBudgetTest, QueuesWhoseJobsWaitGetMore) {
   b.Waited("b", 0ms);
   b.Ran("b", 100ms);
   auto ds = b.Share();
-  EXPECT_DOUBLE_EQ(ds[0].pressure, 2);
+  EXPECT_DOUBLE_EQ(ds[0].pressure, 1.5);  // the wait's average starts from 0: half of 100 ms
   EXPECT_DOUBLE_EQ(ds[1].pressure, 1);
-  EXPECT_EQ(Slots(ds), (std::map<std::string, int>{{"a", 7}, {"b", 3}}));
+  EXPECT_EQ(Slots(ds), (std::map<std::string, int>{{"a", 6}, {"b", 4}}));
+  // a's work no longer waits: the slots are shared again at once, and its wait fades.
+  EXPECT_TRUE(b.Backlog("a", false));
+  ds = b.Share();
+  EXPECT_DOUBLE_EQ(ds[0].wait_ms, 25);
+  EXPECT_EQ(Slots(ds), (std::map<std::string, int>{{"a", 1}, {"b", 9}}));
 }
 
 // A flooded queue's jobs wait without end, but its pressure is bounded: a queue of four times
@@ -89,18 +99,27 @@ TEST(SlotBudgetTest, AFloodedQueueCannotCrowdOutAHeavierOne) {
   EXPECT_EQ(b.Targets(), (std::map<std::string, int>{{"flood", 5}, {"urgent", 5}}));
 }
 
-TEST(SlotBudgetTest, NoQueueGetsMoreThanItsCapAndEveryQueueOne) {
+TEST(SlotBudgetTest, EveryQueueHasOneNoneMoreThanItsCapAndTheyAddUpToTheSlots) {
   SlotBudget b(10, {{"a", 1, 2}, {"b", 1, 100}, {"c", 1000, 100}});
-  EXPECT_EQ(b.Targets(), (std::map<std::string, int>{{"a", 1}, {"b", 1}, {"c", 10}}));
+  EXPECT_EQ(b.Targets(), (std::map<std::string, int>{{"a", 1}, {"b", 1}, {"c", 8}}));
   for (const char* q : {"a", "b", "c"}) b.Backlog(q, true);
   SlotBudget capped(10, {{"a", 5, 2}, {"b", 1, 100}});
   capped.Backlog("a", true);
   capped.Backlog("b", true);
   EXPECT_EQ(Slots(capped.Share()), (std::map<std::string, int>{{"a", 2}, {"b", 8}}));
-  // Targets that add up to more than the budget (every queue has one) never run more than it.
-  EXPECT_EQ(b.Take("c", 100), 10);
-  EXPECT_EQ(b.Take("a", 1), 0);
+  // However full the others are, each queue can take its own slot.
+  EXPECT_EQ(b.Take("c", 100), 8);
+  EXPECT_EQ(b.Take("a", 5), 1);
+  EXPECT_EQ(b.Take("b", 5), 1);
   EXPECT_EQ(b.Busy(), 10);
+  // Idle queues keep one spare slot each, but those with work waiting get one first.
+  SlotBudget few(3, {{"a", 1, 3}, {"b", 1, 3}, {"c", 1, 3}});
+  EXPECT_EQ(few.Take("a", 1), 1);
+  EXPECT_EQ(few.Take("b", 1), 1);
+  few.Backlog("a", false);
+  few.Backlog("b", true);
+  few.Backlog("c", true);
+  EXPECT_EQ(Slots(few.Share()), (std::map<std::string, int>{{"a", 1}, {"b", 1}, {"c", 1}}));
 }
 
 class SlotsWorkerTest : public ::testing::TestWithParam<BackendKind> {
@@ -130,7 +149,7 @@ TEST_P(SlotsWorkerTest, TheBudgetIsSharedAndNeverExceeded) {
     const std::string& q = ctx.job.queue;
     high(most_total, ++total);
     high(q == "flood" ? most_flood : most_urgent, ++running[q]);
-    std::this_thread::sleep_for(40ms);
+    std::this_thread::sleep_for(100ms);
     --running[q];
     --total;
     if (q == "urgent") ++done_urgent;
@@ -154,15 +173,19 @@ TEST_P(SlotsWorkerTest, TheBudgetIsSharedAndNeverExceeded) {
   w.Stop();
   EXPECT_LE(most_total, 4);
   EXPECT_GE(most_urgent, 2);
+  // Fewer slots than queues would leave a queue none.
+  o.slots = 1;
+  EXPECT_THROW(Worker{o}, Error);
 }
 
 // The configuration: slots, share_interval and weights, and bad ones refused before anything runs.
 TEST_P(SlotsWorkerTest, CommandLine) {
   std::string path = ::testing::TempDir() + "/slots-" + testing::Name(GetParam()) + ".toml";
-  auto serve = [&](const std::string& toml) {
+  auto serve = [&](const std::string& toml) {  // refused before it serves: never waits 30 s
     std::ofstream(path) << toml;
-    return testing::Cli("--database " + testing::Quote(db_->url()) + " --config " +
-                        testing::Quote(path) + " serve");
+    return testing::RunCommand("timeout", "-s TERM 30 " + std::string(SPINDLE_BIN) +
+                                              " --database " + testing::Quote(db_->url()) +
+                                              " --config " + testing::Quote(path) + " serve");
   };
   auto slots = serve("[worker]\nslots = -1\n");
   EXPECT_EQ(slots.status, 2) << slots.output;
@@ -173,7 +196,18 @@ TEST_P(SlotsWorkerTest, CommandLine) {
   auto interval = serve("[worker]\nslots = 4\nshare_interval = \"1ms\"\n[kinds.a]\n"
                         "command = [\"true\"]\n");
   EXPECT_EQ(interval.status, 2) << interval.output;
-  EXPECT_NE(interval.err.find("share_interval at least 10ms"), std::string::npos) << interval.err;
+  EXPECT_NE(interval.err.find("'worker.share_interval' must be 10ms to 1m, got 1ms"),
+            std::string::npos)
+      << interval.err;
+  auto few = serve("[worker]\nslots = 1\n[queues.a]\n[queues.b]\n");
+  EXPECT_EQ(few.status, 2) << few.output;
+  EXPECT_NE(few.err.find("'worker.slots' is 1, fewer than the 2 queues"), std::string::npos)
+      << few.err;
+  auto unused = serve("[queues.a]\nweight = 3\n");
+  EXPECT_EQ(unused.status, 2) << unused.output;
+  EXPECT_NE(unused.err.find("'queues.a.weight' applies only with [worker] slots"),
+            std::string::npos)
+      << unused.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SlotsWorkerTest, ::testing::ValuesIn(testing::kAllBackends),

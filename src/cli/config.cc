@@ -319,7 +319,13 @@ Config LoadConfig(const std::string& path) {
     }
     // Adaptive concurrency (docs/regulation.md): one slot budget shared among the queues.
     if (auto v = Int(path, *w, "slots", at, 0, kMaxConcurrency)) o.slots = static_cast<int>(*v);
-    if (auto v = Dur(path, *w, "share_interval", at)) o.share_interval = *v;
+    if (auto v = Dur(path, *w, "share_interval", at)) {
+      if (*v < Millis(10) || *v > Millis(60000)) {
+        Fail(path, fmt::format("'worker.share_interval' must be 10ms to 1m, got {}",
+                               core::FormatDuration(*v)));
+      }
+      o.share_interval = *v;
+    }
   }
   if (const auto* cl = Table(path, root, "cluster")) {
     const std::string at = "cluster.";
@@ -591,6 +597,20 @@ Config LoadConfig(const std::string& path) {
     if (!known) c.worker.queues.push_back(QueueOptions{q, 10});
   }
   if (c.worker.queues.empty()) c.worker.queues.push_back(QueueOptions{});
+  // Adaptive concurrency (docs/regulation.md): a slot for every queue, weights only with slots.
+  int queues = static_cast<int>(c.worker.queues.size());
+  if (c.worker.slots > 0 && c.worker.slots < queues) {
+    Fail(path, fmt::format("'worker.slots' is {}, fewer than the {} queues this worker serves; "
+                           "give at least one slot per queue (better a few)",
+                           c.worker.slots, queues));
+  }
+  for (const auto& q : c.worker.queues) {
+    if (c.worker.slots == 0 && q.weight != 1) {
+      Fail(path, fmt::format("'queues.{}.weight' applies only with [worker] slots (adaptive "
+                             "concurrency); set slots or remove the weight",
+                             q.name));
+    }
+  }
   return c;
 }
 

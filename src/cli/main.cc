@@ -215,9 +215,13 @@ int Serve(const Globals& g) {
   worker.Start();  // creates or upgrades the database first
   if (!note.empty()) std::cerr << note << "\n";
   std::string queues;
-  for (const auto& q : opts.queues) queues += fmt::format("{}{}={}", queues.empty() ? "" : ",", q.name, q.concurrency);
-  core::Log().info("event=serving worker={} queues={}", core::LogValue(worker.id()),
-                   core::LogValue(queues));
+  for (const auto& q : opts.queues) {
+    queues += fmt::format("{}{}={}", queues.empty() ? "" : ",", q.name, q.concurrency);
+    if (opts.slots > 0) queues += fmt::format("(weight {})", q.weight);
+  }
+  core::Log().info("event=serving worker={} queues={}{}", core::LogValue(worker.id()),
+                   core::LogValue(queues),
+                   opts.slots > 0 ? fmt::format(" slots={}", opts.slots) : "");
   // Another worker may serve it: said, not refused.
   for (const auto& s : opts.schedules.value_or(std::vector<Schedule>{})) {
     if (!config || !config->kinds.count(s.kind) || config->kinds.at(s.kind).command.argv.empty()) {

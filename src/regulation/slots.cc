@@ -9,15 +9,17 @@
 namespace spindle::regulation {
 namespace {
 
-// Splits `slots` among claims (weight, cap), each at least 1 and at most its cap, in proportion
-// to weight: those whose share reaches their cap get it and the rest is split again among the
-// others (water-filling); whole slots by largest remainder.
+// Splits `slots` among claims (weight, cap): first one each, then the rest in proportion to
+// weight, none beyond its cap: those whose share reaches their cap get it and the rest is split
+// again among the others (water-filling); whole slots by largest remainder. The shares add up to
+// `slots` when it is at least the number of claims (and the caps allow).
 std::vector<int> Split(int slots, const std::vector<std::pair<double, int>>& claims) {
   size_t n = claims.size();
-  std::vector<int> got(n, 0);
+  std::vector<int> got(n, 1);
   std::vector<bool> fixed(n, false);
-  int left = slots;
-  while (true) {
+  int left = slots - static_cast<int>(n);
+  for (size_t i = 0; i < n; ++i) fixed[i] = claims[i].second <= 1;
+  while (left > 0) {
     double weights = 0;
     for (size_t i = 0; i < n; ++i) {
       if (!fixed[i]) weights += claims[i].first;
@@ -25,10 +27,11 @@ std::vector<int> Split(int slots, const std::vector<std::pair<double, int>>& cla
     if (weights <= 0) break;
     bool capped = false;
     for (size_t i = 0; i < n; ++i) {
-      if (!fixed[i] && left * claims[i].first / weights >= claims[i].second) {
-        got[i] = claims[i].second;
+      int room = claims[i].second - 1;
+      if (!fixed[i] && left * claims[i].first / weights >= room) {
+        got[i] += room;
         fixed[i] = true;
-        left -= got[i];
+        left -= room;
         capped = true;
       }
     }
@@ -37,10 +40,11 @@ std::vector<int> Split(int slots, const std::vector<std::pair<double, int>>& cla
     int given = 0;
     for (size_t i = 0; i < n; ++i) {
       if (fixed[i]) continue;
-      double ideal = std::max(0, left) * claims[i].first / weights;
-      got[i] = static_cast<int>(std::floor(ideal));
-      given += got[i];
-      remainders.push_back({ideal - got[i], i});
+      double ideal = left * claims[i].first / weights;
+      int whole = static_cast<int>(std::floor(ideal));
+      got[i] += whole;
+      given += whole;
+      remainders.push_back({ideal - whole, i});
     }
     std::stable_sort(remainders.begin(), remainders.end(),
                      [](const auto& a, const auto& b) { return a.first > b.first; });
@@ -49,7 +53,6 @@ std::vector<int> Split(int slots, const std::vector<std::pair<double, int>>& cla
     }
     break;
   }
-  for (size_t i = 0; i < n; ++i) got[i] = std::clamp(got[i], 1, std::max(1, claims[i].second));
   return got;
 }
 
@@ -78,6 +81,7 @@ int SlotBudget::Take(const std::string& queue, int want) {
   int n = std::max(0, std::min({want, q.target - q.busy, slots_ - busy_}));
   q.busy += n;
   busy_ += n;
+  q.wants = n < want;
   return n;
 }
 
@@ -90,7 +94,7 @@ std::vector<std::string> SlotBudget::Give(const std::string& queue, int n) {
   std::vector<std::string> wake;
   if (busy_ >= slots_) return wake;
   for (const auto& s : queues_) {
-    if (s.backlog && s.busy < s.target) wake.push_back(s.share.name);
+    if ((s.backlog || s.wants) && s.busy < s.target) wake.push_back(s.share.name);
   }
   return wake;
 }
@@ -98,9 +102,9 @@ std::vector<std::string> SlotBudget::Give(const std::string& queue, int n) {
 bool SlotBudget::Backlog(const std::string& queue, bool waiting) {
   std::lock_guard lock(mu_);
   auto& q = Find(queue);
-  bool began = waiting && !q.backlog;
+  bool changed = waiting != q.backlog;
   q.backlog = waiting;
-  return began;
+  return changed;
 }
 
 void SlotBudget::Waited(const std::string& queue, Millis wait) {
@@ -121,9 +125,15 @@ std::vector<SlotDecision> SlotBudget::Share() {
   std::lock_guard lock(mu_);
   // Moving averages, half old and half new: a queue's recent past counts, its distant past not.
   // A queue whose jobs did not start keeps its last averages.
+  // A queue without work waiting whose jobs did not start waited for nothing: its wait fades.
   for (auto& q : queues_) {
-    if (q.waits > 0) q.wait_ms = 0.5 * q.wait_ms + 0.5 * q.wait_sum / q.waits;
-    if (q.runs > 0) q.run_ms = 0.5 * q.run_ms + 0.5 * q.run_sum / q.runs;
+    if (q.waits > 0) {
+      q.wait_ms = 0.5 * q.wait_ms + 0.5 * q.wait_sum / q.waits;
+    } else if (!q.backlog) {
+      q.wait_ms *= 0.5;
+    }
+    if (q.runs > 0) q.run_ms = q.run_ms > 0 ? 0.5 * q.run_ms + 0.5 * q.run_sum / q.runs
+                                            : q.run_sum / q.runs;
     q.wait_sum = q.run_sum = 0;
     q.waits = q.runs = 0;
   }
@@ -133,7 +143,9 @@ std::vector<SlotDecision> SlotBudget::Share() {
   std::vector<size_t> pressed;
   for (size_t i = 0; i < queues_.size(); ++i) {
     auto& q = queues_[i];
-    double pressure = 1 + std::min(q.wait_ms / std::max(q.run_ms, 1.0), kMaxPressure - 1);
+    // Until one of its jobs ran, how long they wait has nothing to be weighed against.
+    double pressure =
+        q.run_ms > 0 ? 1 + std::min(q.wait_ms / std::max(q.run_ms, 1.0), kMaxPressure - 1) : 1;
     out.push_back({.queue = q.share.name, .before = q.target, .backlog = q.backlog,
                    .wait_ms = q.wait_ms, .run_ms = q.run_ms, .pressure = pressure});
     if (q.backlog) {
@@ -143,6 +155,14 @@ std::vector<SlotDecision> SlotBudget::Share() {
       // Keeps what it runs and one more; gives the rest away.
       q.target = std::clamp(q.busy + 1, 1, std::max(1, q.share.cap));
       left -= q.target;
+    }
+  }
+  // Every queue with work waiting gets one slot at least: the idle ones' spare slots go first.
+  for (auto& q : queues_) {
+    if (left >= static_cast<int>(pressed.size())) break;
+    if (!q.backlog && q.target > std::max(1, q.busy)) {
+      --q.target;
+      ++left;
     }
   }
   auto targets = Split(std::max(left, 0), claims);

@@ -43,17 +43,20 @@ struct SlotDecision {
 class SlotBudget {
  public:
   // Every queue starts with a share of `slots` by weight, at least 1 and at most its cap.
+  // `slots` must be at least the number of queues, so that every queue always has a slot of
+  // its own and the shares never add up to more than `slots`.
   SlotBudget(int slots, std::vector<QueueShare> queues);
 
   // Takes up to `want` slots for a fetch of `queue`: as many as its target and the free slots
   // allow (0: none). They are busy until Give.
   int Take(const std::string& queue, int want);
   // `n` busy slots of `queue` are free again (jobs ended, or a fetch found fewer jobs than it
-  // took slots for). Returns the queues that have a backlog and may now fetch: wake them.
+  // took slots for). Returns the queues that may now fetch and have work waiting or were refused
+  // slots: wake them.
   std::vector<std::string> Give(const std::string& queue, int n);
   // What a fetch of `queue` found: all it asked for (work likely waits: true) or fewer (false).
   // Only fetches tell: a queue that gets no slot keeps what its last fetch said. Returns true
-  // when the queue had no backlog before: share again soon.
+  // when that changed: share again now.
   bool Backlog(const std::string& queue, bool waiting);
   // A job of `queue` started `wait` after it was due; one ran for `run`.
   void Waited(const std::string& queue, Millis wait);
@@ -73,6 +76,7 @@ class SlotBudget {
     int target = 1;
     int busy = 0;
     bool backlog = false;
+    bool wants = false;  // its last Take got fewer slots than it asked for: wake it when one frees
     double wait_sum = 0, run_sum = 0;  // since the last Share
     int waits = 0, runs = 0;
     double wait_ms = 0, run_ms = 0;    // moving averages

@@ -130,11 +130,16 @@ class Worker::Impl {
     }
     runtime::CheckClusterOptions(opts.cluster);
     maintenance::Pruner::Validate(opts.retention);
-    if (opts.slots < 0 || opts.slots > kMaxConcurrency || opts.share_interval < Millis(10)) {
+    int queue_count = static_cast<int>(opts.queues.size());
+    if (opts.slots != 0 && (opts.slots < queue_count || opts.slots > kMaxConcurrency)) {
       throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("worker options: slots must be 0 (off) to {}, and share_interval at "
-                              "least 10ms",
-                              kMaxConcurrency));
+                  fmt::format("slots is {}; it must be 0 (off) or {} (one per queue) to {}",
+                              opts.slots, queue_count, kMaxConcurrency));
+    }
+    if (opts.share_interval < Millis(10) || opts.share_interval > Millis(60000)) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("share_interval is {}; it must be 10ms to 1m",
+                              core::FormatDuration(opts.share_interval)));
     }
     for (const auto& q : opts.queues) {
       if (q.weight < 1 || q.weight > 1000) {
@@ -331,9 +336,9 @@ class Worker::Impl {
         wake = q.more && q.opts.concurrency - q.in_flight >= q.Threshold();
         idle = q.in_flight == 0;
       }
+      Freed(q, 1);  // before the wake-up below: a fetch it starts finds the slot free
       if (idle) q.idle_cv.notify_all();
       if (wake) q.producer->Wake();
-      Freed(q, 1);
     }
   }
 
@@ -918,6 +923,12 @@ class Worker::Impl {
       std::vector<regulation::QueueShare> shares;
       for (const auto& q : opts.queues) shares.push_back({q.name, q.weight, q.concurrency});
       budget = std::make_unique<regulation::SlotBudget>(opts.slots, std::move(shares));
+      std::string start;
+      for (const auto& [name, n] : budget->Targets()) {
+        start += fmt::format("{}{}={}", start.empty() ? "" : ",", name, n);
+      }
+      core::Log().info("event=slots_start worker={} slots={} shares={}", opts.id, opts.slots,
+                       core::LogValue(start));
       sharer = std::make_unique<LoopService>("slots", opts.share_interval, [this] { return Share(); });
       // Each heartbeat records the queues' slots now, which `spindle workers list` shows.
       coordinator->concurrency_now = [this] { return budget->Targets(); };

@@ -67,7 +67,8 @@ struct JobFetchParams {
   // (job_fetch_deadline.sql); kFifo: job_fetch.sql, untouched by deadlines.
   QueueOrder order = QueueOrder::kFifo;
   // A fair queue (QueueSettings::fair_key): by the jobs' virtual start times within each
-  // priority (job_fetch_fair.sql), then, when none has one, as kFifo.
+  // priority (job_fetch_fair.sql), then, for what is left of `limit`, in `order` (jobs without
+  // a time: enqueued before the queue was declared fair).
   bool fair = false;
   // The cluster-wide limits that may apply to these jobs (regulation::LimitsFor). Empty: the
   // plain fetch. Else a job starts only within them and one that cannot waits, parked

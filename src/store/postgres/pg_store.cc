@@ -389,21 +389,27 @@ std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
     if (p.rate_wait) *p.rate_wait = wait;
   } else {
     auto c = pool_.Acquire();
-    std::vector<std::optional<std::string>> params = {
-        Now(), p.queue, std::to_string(p.limit), p.worker_id, std::to_string(p.lease.count()),
-        FormatArray(kinds), std::to_string(p.partition_count), FormatArray(partitions),
-        std::to_string(p.overdue.count())};
-    std::optional<Result> fair;
-    if (p.fair) fair.emplace(c->ExecPrepared("job_fetch_fair", kJobFetchFair, params));
-    bool edf = p.order == QueueOrder::kDeadline;
-    Result r = fair && fair->rows() > 0
-                   ? std::move(*fair)
-                   : c->ExecPrepared(edf ? "job_fetch_deadline" : "job_fetch",
-                                     edf ? kJobFetchDeadline : kJobFetch, params);
-    for (int i = 0; i < r.rows(); ++i) {
-      std::string problem;
-      Job j = ReadJob(r, i, &problem);
-      fetched.emplace_back(std::move(j), std::move(problem));
+    auto fetch = [&](const char* name, std::string_view sql, int limit) {
+      auto r = c->ExecPrepared(
+          name, sql,
+          {Now(), p.queue, std::to_string(limit), p.worker_id, std::to_string(p.lease.count()),
+           FormatArray(kinds), std::to_string(p.partition_count), FormatArray(partitions),
+           std::to_string(p.overdue.count())});
+      for (int i = 0; i < r.rows(); ++i) {
+        std::string problem;
+        Job j = ReadJob(r, i, &problem);
+        fetched.emplace_back(std::move(j), std::move(problem));
+      }
+    };
+    int limit = p.limit;
+    if (p.fair) {
+      fetch("job_fetch_fair", kJobFetchFair, limit);
+      // The rest, if any: jobs the fair fetch does not see (enqueued before the queue was fair).
+      limit -= static_cast<int>(fetched.size());
+    }
+    if (limit > 0) {
+      bool edf = p.order == QueueOrder::kDeadline;
+      fetch(edf ? "job_fetch_deadline" : "job_fetch", edf ? kJobFetchDeadline : kJobFetch, limit);
     }
   }
   return RunnableJobs(*this, p.worker_id, std::move(fetched));

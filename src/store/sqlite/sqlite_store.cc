@@ -203,17 +203,13 @@ std::vector<EnqueueResult> InsertJobs(Conn& conn, const std::vector<JobSpec>& sp
   return results;
 }
 
-// A fair fetch of `queue` leased `fetched`: the queue's clock moves up to their virtual start
-// times (migration 018).
-void AdvanceFairClock(Conn& conn, const std::string& queue,
-                      const std::vector<std::pair<Job, std::string>>& fetched) {
+// A fair fetch leased `fetched`: the clocks of their queue and priorities move up to their
+// virtual start times (migration 018).
+void AdvanceFairClock(Conn& conn, const std::vector<std::pair<Job, std::string>>& fetched) {
   if (fetched.empty()) return;
   Json ids = Json::array();
   for (const auto& [job, problem] : fetched) ids.push_back(job.id);
-  conn.Prepare("queue_fair_clock", kQueueFairClock)
-      .Bind(1, std::string_view(queue))
-      .Bind(2, std::string_view(ids.dump()))
-      .Step();
+  conn.Prepare("queue_fair_clock", kQueueFairClock).Bind(1, std::string_view(ids.dump())).Step();
 }
 
 // Takes the notices that the triggers of the transaction on `conn` left (migration 006): adds
@@ -409,7 +405,7 @@ std::vector<Job> SqliteStore::JobFetch(const JobFetchParams& p) {
     auto c = pool_.Acquire();
     Write w(*c, *clock_);
     auto wait = FetchRegulated(*c, w.now(), p, fetched);
-    if (p.fair) AdvanceFairClock(*c, p.queue, fetched);
+    if (p.fair) AdvanceFairClock(*c, fetched);
     std::set<std::string> due;
     std::vector<std::string> told;
     // The queues of jobs a rate limit let go; nothing else this fetch does leaves notices.
@@ -423,11 +419,11 @@ std::vector<Job> SqliteStore::JobFetch(const JobFetchParams& p) {
     auto c = pool_.Acquire();
     Write w(*c, *clock_);
     std::string kinds = Json(p.kinds).dump(), partitions = Json(p.partitions).dump();
-    auto fetch = [&](const char* name, std::string_view sql) {
+    auto fetch = [&](const char* name, std::string_view sql, int limit) {
       auto st = c->Prepare(name, sql);
       st.Bind(1, w.now())
           .Bind(2, std::string_view(p.queue))
-          .Bind(3, int64_t{p.limit})
+          .Bind(3, int64_t{limit})
           .Bind(4, std::string_view(p.worker_id))
           .Bind(5, int64_t{p.lease.count()})
           .Bind(6, std::string_view(kinds))
@@ -440,13 +436,19 @@ std::vector<Job> SqliteStore::JobFetch(const JobFetchParams& p) {
         fetched.emplace_back(std::move(j), std::move(problem));
       }
     };
-    if (p.fair) fetch("job_fetch_fair", kJobFetchFair);
-    if (!fetched.empty()) {
-      AdvanceFairClock(*c, p.queue, fetched);
-    } else if (p.order == QueueOrder::kDeadline) {
-      fetch("job_fetch_deadline", kJobFetchDeadline);
-    } else {
-      fetch("job_fetch", kJobFetch);
+    int limit = p.limit;
+    if (p.fair) {
+      fetch("job_fetch_fair", kJobFetchFair, p.limit);
+      AdvanceFairClock(*c, fetched);
+      // The rest, if any: jobs the fair fetch does not see (enqueued before the queue was fair).
+      limit -= static_cast<int>(fetched.size());
+    }
+    if (limit > 0) {
+      if (p.order == QueueOrder::kDeadline) {
+        fetch("job_fetch_deadline", kJobFetchDeadline, limit);
+      } else {
+        fetch("job_fetch", kJobFetch, limit);
+      }
     }
     w.Commit();
   }

@@ -2,11 +2,16 @@
 -- each job of a queue with a fairness key gets its tenant and a virtual start time as it is
 -- inserted (job_fair_stamp.sql, which the store runs after inserting such a job: a trigger would
 -- cost every insert a look-up of its queue), the fetch takes them by (priority, fair_vt), and
--- the store moves the queue's clock as a fair fetch leases jobs (queue_fair_clock.sql; a trigger
--- would cost every change of a job's state its check).
+-- as a fair fetch leases jobs the store moves the clocks of their queue and priority
+-- (queue_fair_clock.sql; a trigger would cost every change of a job's state its check).
 ALTER TABLE spindle_queues ADD COLUMN fair_key TEXT;      -- a path into the args; NULL: not fair
 ALTER TABLE spindle_queues ADD COLUMN fair_weights TEXT;  -- {"tenant": weight}; others weigh 1
-ALTER TABLE spindle_queues ADD COLUMN fair_clock REAL NOT NULL DEFAULT 0;
+CREATE TABLE spindle_fair_clocks (
+  queue    TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  clock    REAL NOT NULL,
+  PRIMARY KEY (queue, priority)
+);
 ALTER TABLE spindle_jobs ADD COLUMN fair_key TEXT;
 ALTER TABLE spindle_jobs ADD COLUMN fair_vt REAL;
 
