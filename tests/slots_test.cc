@@ -41,13 +41,25 @@ TEST(SlotBudgetTest, AQueueTakesWithinItsTargetAndTheBudget) {
   EXPECT_EQ(b.Take("b", 100), 7);
   b.Backlog("b", false);  // found fewer
   EXPECT_EQ(b.Busy(), 10);
-  // A freed slot wakes whoever has room under its target and work waiting (a) or was refused
-  // slots (b asked for 100).
-  EXPECT_EQ(b.Give("b", 1), (std::vector<std::string>{"b"}));
-  EXPECT_EQ(b.Give("a", 1), (std::vector<std::string>{"a", "b"}));
-  EXPECT_EQ(b.Take("b", 1), 1);  // got what it asked for: no longer waits for slots
+  // A freed slot wakes whoever has room under its target and work waiting: not b, which found
+  // fewer than it asked for, and not a, at its target; then a.
+  EXPECT_EQ(b.Give("b", 1), (std::vector<std::string>{}));
   EXPECT_EQ(b.Give("a", 1), (std::vector<std::string>{"a"}));
-  EXPECT_EQ(b.Busy(), 8);  // 1 of a's 3 and all 7 of b's
+  EXPECT_EQ(b.Take("a", 1), 1);
+  EXPECT_EQ(b.Busy(), 9);
+  // a's jobs wait far longer than they run (pressure 4 x weight 1, against b's 1 x 4): shared
+  // again 5 and 5, b runs more than its share, and a, refused for want of a free slot, is woken
+  // as soon as b frees one.
+  b.Backlog("b", true);
+  EXPECT_EQ(b.Take("b", 1), 1);
+  b.Waited("a", 100ms);
+  b.Ran("a", 10ms);
+  b.Ran("b", 10ms);
+  EXPECT_EQ(Slots(b.Share()), (std::map<std::string, int>{{"a", 5}, {"b", 5}}));
+  EXPECT_EQ(b.Take("a", 2), 0);
+  EXPECT_EQ(b.Give("b", 1), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(b.Take("a", 2), 1);
+  EXPECT_EQ(b.Busy(), 10);
 }
 
 TEST(SlotBudgetTest, AnIdleQueueGivesItsSlotsAway) {

@@ -81,7 +81,9 @@ int SlotBudget::Take(const std::string& queue, int want) {
   int n = std::max(0, std::min({want, q.target - q.busy, slots_ - busy_}));
   q.busy += n;
   busy_ += n;
-  q.wants = n < want;
+  // Refused outright, it could not even look for work: wake it when a slot frees. (A queue that
+  // got some looked, and its fetch says whether work waits.)
+  q.wants = n == 0 && want > 0;
   return n;
 }
 

@@ -76,7 +76,7 @@ class SlotBudget {
     int target = 1;
     int busy = 0;
     bool backlog = false;
-    bool wants = false;  // its last Take got fewer slots than it asked for: wake it when one frees
+    bool wants = false;  // its last Take got no slot at all: wake it when one frees
     double wait_sum = 0, run_sum = 0;  // since the last Share
     int waits = 0, runs = 0;
     double wait_ms = 0, run_ms = 0;    // moving averages
