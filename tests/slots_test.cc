@@ -213,8 +213,14 @@ TEST_P(SlotsWorkerTest, CommandLine) {
       << interval.err;
   auto few = serve("[worker]\nslots = 1\n[queues.a]\n[queues.b]\n");
   EXPECT_EQ(few.status, 2) << few.output;
-  EXPECT_NE(few.err.find("'worker.slots' is 1, fewer than the 2 queues"), std::string::npos)
+  EXPECT_NE(few.err.find("'worker.slots' is 1, fewer than the 2 queues this worker serves (a, b;"),
+            std::string::npos)
       << few.err;
+  auto interval_alone = serve("[worker]\nshare_interval = \"2s\"\n");
+  EXPECT_EQ(interval_alone.status, 2) << interval_alone.output;
+  EXPECT_NE(interval_alone.err.find("'worker.share_interval' applies only with [worker] slots"),
+            std::string::npos)
+      << interval_alone.err;
   auto unused = serve("[queues.a]\nweight = 3\n");
   EXPECT_EQ(unused.status, 2) << unused.output;
   EXPECT_NE(unused.err.find("'queues.a.weight' applies only with [worker] slots"),

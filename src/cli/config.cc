@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 #include "cli/options.h"
@@ -284,6 +285,7 @@ void ReadCommandControls(const std::string& path, const toml::table& t, const st
 }  // namespace
 
 Config LoadConfig(const std::string& path) {
+  bool shared_at = false;  // [worker] share_interval given
   toml::table root;
   try {
     root = toml::parse_file(path);
@@ -320,6 +322,7 @@ Config LoadConfig(const std::string& path) {
     // Adaptive concurrency (docs/regulation.md): one slot budget shared among the queues.
     if (auto v = Int(path, *w, "slots", at, 0, kMaxConcurrency)) o.slots = static_cast<int>(*v);
     if (auto v = Dur(path, *w, "share_interval", at)) {
+      shared_at = true;
       if (*v < Millis(10) || *v > Millis(60000)) {
         Fail(path, fmt::format("'worker.share_interval' must be 10ms to 1m, got {}",
                                core::FormatDuration(*v)));
@@ -600,9 +603,16 @@ Config LoadConfig(const std::string& path) {
   // Adaptive concurrency (docs/regulation.md): a slot for every queue, weights only with slots.
   int queues = static_cast<int>(c.worker.queues.size());
   if (c.worker.slots > 0 && c.worker.slots < queues) {
-    Fail(path, fmt::format("'worker.slots' is {}, fewer than the {} queues this worker serves; "
-                           "give at least one slot per queue (better a few)",
-                           c.worker.slots, queues));
+    std::vector<std::string> names;
+    for (const auto& q : c.worker.queues) names.push_back(q.name);
+    Fail(path, fmt::format("'worker.slots' is {}, fewer than the {} queues this worker serves "
+                           "({}; a kind's queue counts too); give at least one slot per queue "
+                           "(better a few)",
+                           c.worker.slots, queues, fmt::join(names, ", ")));
+  }
+  if (c.worker.slots == 0 && shared_at) {
+    Fail(path, "'worker.share_interval' applies only with [worker] slots (adaptive concurrency); "
+               "set slots or remove it");
   }
   for (const auto& q : c.worker.queues) {
     if (c.worker.slots == 0 && q.weight != 1) {
