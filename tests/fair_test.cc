@@ -263,11 +263,8 @@ TEST_P(FairTest, CommandLine) {
     return testing::Cli("--database " + testing::Quote(db_->url()) + " " + args);
   };
   std::string path = ::testing::TempDir() + "/fair-" + testing::Name(GetParam()) + ".toml";
-  auto config = [&](const std::string& toml) {  // refused before it serves: never waits 30 s
-    std::ofstream(path) << toml;
-    return testing::RunCommand("timeout", "-s TERM 30 " + std::string(SPINDLE_BIN) +
-                                              " --database " + testing::Quote(db_->url()) +
-                                              " --config " + testing::Quote(path) + " serve");
+  auto config = [&](const std::string& toml) {
+    return testing::ServeConfig(db_->url(), path, toml);
   };
   auto both = config("[queues.default]\norder = \"deadline\"\nfair_key = \"tenant\"\n");
   EXPECT_EQ(both.status, 2) << both.output;

@@ -709,9 +709,8 @@ TEST_P(RegulationTest, CommandLine) {
 
   std::string dir = ::testing::TempDir();
   auto config = [&](const std::string& toml) {
-    std::string path = dir + "/limits-" + testing::Name(GetParam()) + ".toml";
-    std::ofstream(path) << toml;
-    return run("--config " + testing::Quote(path) + " serve");
+    return testing::ServeConfig(db_->url(),
+                                dir + "/limits-" + testing::Name(GetParam()) + ".toml", toml);
   };
   auto missing = config("[limits.per_customer]\nkey = \"customer\"\n");
   EXPECT_EQ(missing.status, 2) << missing.output;

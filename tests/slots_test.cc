@@ -193,11 +193,8 @@ TEST_P(SlotsWorkerTest, TheBudgetIsSharedAndNeverExceeded) {
 // The configuration: slots, share_interval and weights, and bad ones refused before anything runs.
 TEST_P(SlotsWorkerTest, CommandLine) {
   std::string path = ::testing::TempDir() + "/slots-" + testing::Name(GetParam()) + ".toml";
-  auto serve = [&](const std::string& toml) {  // refused before it serves: never waits 30 s
-    std::ofstream(path) << toml;
-    return testing::RunCommand("timeout", "-s TERM 30 " + std::string(SPINDLE_BIN) +
-                                              " --database " + testing::Quote(db_->url()) +
-                                              " --config " + testing::Quote(path) + " serve");
+  auto serve = [&](const std::string& toml) {
+    return testing::ServeConfig(db_->url(), path, toml);
   };
   auto slots = serve("[worker]\nslots = -1\n");
   EXPECT_EQ(slots.status, 2) << slots.output;

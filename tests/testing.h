@@ -15,6 +15,7 @@
 #include <functional>
 #include <ostream>
 #include <memory>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -122,6 +123,13 @@ CliResult RunCommand(const std::string& program, const std::string& args,
 // The spindle command line.
 inline CliResult Cli(const std::string& args, const std::string& input = "") {
   return RunCommand(SPINDLE_BIN, args, input);
+}
+// Writes `toml` to `path` and runs `spindle serve` with it on `url`: for configurations that are
+// refused before anything runs (bounded in time like every RunCommand).
+inline CliResult ServeConfig(const std::string& url, const std::string& path,
+                             const std::string& toml) {
+  std::ofstream(path) << toml;
+  return Cli("--database " + Quote(url) + " --config " + Quote(path) + " serve");
 }
 #endif
 
