@@ -910,6 +910,12 @@ TEST(CommandLineTest, ParsesEachInstruction) {
   EXPECT_TRUE(children->AtExit());
 
   EXPECT_EQ(ParseCommandLine(R"({"result": [1, 2]})")->result, (Json{1, 2}));
+
+  auto end = ParseCommandLine(R"({"status": 3, "error": "no such row", "result": 1})");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, 3);
+  EXPECT_EQ(end->error, "no such row");
+  EXPECT_EQ(ParseCommandLine(R"({"status": 0})")->status, 0);
 }
 
 TEST(CommandLineTest, SaysWhyAJsonObjectIsNotObeyed) {
@@ -922,6 +928,9 @@ TEST(CommandLineTest, SaysWhyAJsonObjectIsNotObeyed) {
   EXPECT_EQ(why(R"({"next": 7})"), "a value key 'next' cannot take");
   EXPECT_EQ(why(R"({"enqueue": [{"kind": "a", "colour": 1}]})"), "an invalid child in 'enqueue'");
   EXPECT_EQ(why(R"({"message": "no progress"})"), "'message' without 'progress'");
+  EXPECT_EQ(why(R"({"error": "no status"})"), "'error' without 'status'");
+  EXPECT_EQ(why(R"({"status": 256})"), "a value key 'status' cannot take");
+  EXPECT_EQ(why(R"({"status": "0"})"), "a value key 'status' cannot take");
   EXPECT_NE(why(R"({"nap": "soon"})").find("soon"), std::string::npos);
   // Output that is not a JSON object is simply output.
   for (const char* line : {"plain text", "[1]", "{not json", "{}"}) EXPECT_EQ(why(line), "");

@@ -90,6 +90,14 @@ struct CommandOptions {
   // `env`, which wins.
   std::optional<std::vector<std::string>> env_allow;
   std::map<std::string, std::string> env;
+  // A long-lived helper (docs/jobs.md, "Long-lived helpers"): one process runs many jobs, one
+  // at a time, each a line on its stdin and ended by a {"status": N} line on its stdout. The
+  // worker keeps one per job of the kind it runs at once. rlimits apply to the process as a
+  // whole, across its jobs.
+  bool helper = false;
+  // A helper is recycled after this many jobs (its stdin is closed, then it is killed if it has
+  // not exited after kill_grace); 0: never. Only with `helper`.
+  int max_jobs_per_process = 0;
 };
 
 // Cluster coordination: membership, leader election, partitioned dispatch and assignments

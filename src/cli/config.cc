@@ -59,6 +59,16 @@ std::optional<int64_t> Int(const std::string& path, const toml::table& t, const 
   return *v;
 }
 
+std::optional<bool> Bool(const std::string& path, const toml::table& t, const std::string& key,
+                         const std::string& where) {
+  const auto* n = t.get(key);
+  if (!n) return std::nullopt;
+  if (!n->is_boolean()) {
+    Fail(path, fmt::format("'{}{}' must be true or false, got {}", where, key, Shown(*n)));
+  }
+  return n->as_boolean()->get();
+}
+
 // A duration; zero only where `zero_ok` (a zero lease, interval or timeout cannot work).
 std::optional<Millis> Dur(const std::string& path, const toml::table& t, const std::string& key,
                           const std::string& where, bool zero_ok = false) {
@@ -491,12 +501,7 @@ Config LoadConfig(const std::string& path) {
         }
         q.order = *order;
       }
-      if (const auto* shed = t.get("shed")) {
-        if (!shed->is_boolean()) {
-          Fail(path, fmt::format("'{}shed' must be true or false, got {}", at, Shown(*shed)));
-        }
-        q.shed = shed->as_boolean()->get();
-      }
+      if (auto v = Bool(path, t, "shed", at)) q.shed = *v;
       // Fair shares (docs/regulation.md): tenants named by a path into the args, weighted.
       q.fair_key = Str(path, t, "fair_key", at);
       if (const auto* ws = Table(path, t, "fair_weights", at)) {
@@ -523,7 +528,8 @@ Config LoadConfig(const std::string& path) {
       const auto& t = *node.as_table();
       OnlyKeys(path, t, at,
                {"command", "timeout", "kill_grace", "max_attempts", "queue", "priority",
-                "serial", "limit", "rate", "pools", "nice", "rlimits", "cwd", "env_allow", "env"});
+                "serial", "limit", "rate", "pools", "nice", "rlimits", "cwd", "env_allow", "env",
+                "helper", "max_jobs_per_process"});
       KindConfig k;
       if (const auto* uses = Table(path, t, "pools", at)) {
         for (const auto& [pool, n] : *uses) {
@@ -550,6 +556,18 @@ Config LoadConfig(const std::string& path) {
       k.command.timeout = k.defaults.timeout;
       if (auto v = Dur(path, t, "kill_grace", at, true)) k.command.kill_grace = *v;
       ReadCommandControls(path, t, at, &k.command);
+      if (auto v = Bool(path, t, "helper", at)) k.command.helper = *v;
+      if (auto v = Int(path, t, "max_jobs_per_process", at, 1, kIntMax)) {
+        if (!k.command.helper) {
+          Fail(path, fmt::format("'{}max_jobs_per_process' recycles a long-lived helper: set "
+                                 "'{}helper = true' too",
+                                 at, at));
+        }
+        k.command.max_jobs_per_process = static_cast<int>(*v);
+      }
+      if (k.command.helper && k.command.argv.empty()) {
+        Fail(path, fmt::format("'{}helper' needs a command", at));
+      }
       if (auto v = Int(path, t, "max_attempts", at, 1, kIntMax)) {
         k.defaults.max_attempts = static_cast<int>(*v);
       }

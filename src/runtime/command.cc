@@ -653,15 +653,16 @@ CommandResult RunCommand(const CommandRun& run) {
   CommandResult result;
   result.limits = run.limits;
   if (run.argv.empty()) {
+    if (run.stdin_fd >= 0) ::close(run.stdin_fd);
     result.error = "cannot execute: empty argv";
     return result;
   }
   const std::string cannot = "cannot execute '" + run.argv[0] + "': ";
   int lifeline = -1;
-  Fd in_read, in_write, out_read, out_write, err_read, err_write;
+  Fd in_read(run.stdin_fd), in_write, out_read, out_write, err_read, err_write;
   Fd exec_error_read, exec_error_write, status_read, status_write;
   int err = LifelineReadEnd(&lifeline);
-  if (err == 0) err = MakePipe(&in_read, &in_write);
+  if (err == 0) err = in_read.valid() ? MoveAboveStdio(&in_read) : MakePipe(&in_read, &in_write);
   if (err == 0) err = MakePipe(&out_read, &out_write);
   if (err == 0) err = MakePipe(&err_read, &err_write);
   if (err == 0) err = MakePipe(&exec_error_read, &exec_error_write);

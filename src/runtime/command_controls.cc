@@ -61,6 +61,13 @@ void ValidateCommandControls(const std::string& kind, const CommandOptions& opti
       Invalid(kind, fmt::format("env name '{}' must be non-empty and without '='", name));
     }
   }
+  if (options.max_jobs_per_process < 0) {
+    Invalid(kind, fmt::format("max_jobs_per_process must be at least 1, got {}",
+                              options.max_jobs_per_process));
+  }
+  if (options.max_jobs_per_process > 0 && !options.helper) {
+    Invalid(kind, "max_jobs_per_process recycles a long-lived helper: set helper too");
+  }
   if (!options.cwd.empty()) {
     struct stat st {};
     if (stat(options.cwd.c_str(), &st) != 0) {

@@ -74,7 +74,8 @@ std::optional<CommandLine> ParseCommandLine(std::string_view line, std::string* 
     return std::nullopt;
   };
   static constexpr std::string_view kKeys[] = {"checkpoint", "next",    "progress", "message",
-                                               "nap",        "enqueue", "result"};
+                                               "nap",        "enqueue", "result",
+                                               "status",     "error"};
   CommandLine out;
   std::optional<std::string> message;
   try {
@@ -99,6 +100,11 @@ std::optional<CommandLine> ParseCommandLine(std::string_view line, std::string* 
         }
       } else if (key == "result") {
         out.result = v;
+      } else if (key == "status" && v.is_number_integer() && v.get<int64_t>() >= 0 &&
+                 v.get<int64_t>() <= 255) {
+        out.status = v.get<int>();
+      } else if (key == "error" && v.is_string()) {
+        out.error = v.get<std::string>();
       } else if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
         return refuse(fmt::format("unknown key '{}'", key));
       } else {
@@ -109,6 +115,7 @@ std::optional<CommandLine> ParseCommandLine(std::string_view line, std::string* 
     return refuse(e.what());
   }
   if (message && !out.progress) return refuse("'message' without 'progress'");
+  if (out.error && !out.status) return refuse("'error' without 'status'");
   if (out.progress) out.progress = ProgressJson(out.progress->get<double>(), message.value_or(""));
   return out;
 }

@@ -19,6 +19,10 @@ struct CommandLine {
   std::optional<Millis> nap;        // "nap": "30s" or milliseconds; applies at a clean exit
   std::vector<JobSpec> enqueue;     // "enqueue": children; applies at a clean exit
   std::optional<Json> result;       // "result": any JSON, the job's result when it completes
+  // "status": ends the job in a long-lived helper (runtime/helper.h), as a command's exit status
+  // ends it: 0 done, anything else (1..255) an error; "error": that error's message.
+  std::optional<int> status;
+  std::optional<std::string> error;
 
   // Lines that end the attempt (children, a nap) apply when the command exits with status 0;
   // the others at once.

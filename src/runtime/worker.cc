@@ -28,6 +28,7 @@
 #include "runtime/command_fence.h"
 #include "runtime/command_protocol.h"
 #include "runtime/coordinator.h"
+#include "runtime/helper.h"
 #include "runtime/job_log.h"
 #include "runtime/limits_cache.h"
 #include "regulation/slots.h"
@@ -551,39 +552,55 @@ class Worker::Impl {
   // Runs an external command: the job as JSON on stdin, with its step, checkpoint and children;
   // exit 0 = done, 75 = retry, else error. Protocol lines on stdout (runtime/command_protocol.h)
   // save checkpoints and progress at once, and enqueue children or nap at a clean exit.
-  JobResult RunCommand(const Job& job, const CommandOptions& cmd, RunningJob& rj) {
+  // How a kind's command runs, the same for every job (a helper's, for all its jobs).
+  runtime::CommandRun CommandBase(const CommandOptions& cmd) {
     runtime::CommandRun run;
     run.argv = cmd.argv;
-    run.stdin_data = CommandInput(job).dump() + "\n";
-    run.deadline = rj.deadline;
     run.kill_grace = cmd.kill_grace;
-    run.cancel = &rj.token;
     run.fence = &command_fence;
     run.output_limit = kCommandLineLimit;  // also the longest protocol line
     runtime::ApplyCommandControls(cmd, &run);
+    return run;
+  }
+
+  JobResult RunCommand(const Job& job, const CommandOptions& cmd, RunningJob& rj) {
+    using runtime::LineUse;
+    runtime::CommandRun run = CommandBase(cmd);
+    const std::string input = CommandInput(job).dump() + "\n";
     runtime::CommandLine at_exit;  // children and a nap, with the checkpoint they belong to
     Json result;
+    std::optional<int> status;  // a helper's end of the job
+    std::string status_error;
     std::string save_error;
     auto progress = ProgressReporter(job);
     runtime::IgnoredLines ignored(job.id, job.attempt);
     run.on_overlong_line = [&](size_t bytes) { ignored.TooLong(bytes, run.output_limit); };
-    run.on_stdout_line = [&](std::string_view text) {
+    auto on_line = [&](std::string_view text) -> LineUse {
       std::string why;
       auto line = runtime::ParseCommandLine(text, &why);
       if (!why.empty()) ignored.NotObeyed(why);
-      if (!line) return false;
+      if (!line) return LineUse::kOutput;
+      if (line->status && !cmd.helper) {
+        ignored.NotObeyed("'status' ends a job only in a long-lived helper (helper = true)");
+        return LineUse::kOutput;
+      }
       if (line->result) result = *line->result;
       if (line->progress) {
         progress((*line->progress)["fraction"], (*line->progress)["message"].get<std::string>());
+      }
+      const LineUse use = line->status ? LineUse::kEndsJob : LineUse::kObeyed;
+      if (line->status) {
+        status = line->status;
+        status_error = line->error.value_or("");
       }
       if (line->AtExit()) {  // saved at a clean exit, with the children it belongs to
         if (line->checkpoint) at_exit.checkpoint = line->checkpoint;
         if (line->next) at_exit.next = line->next;
         if (line->nap) at_exit.nap = line->nap;
         for (auto& c : line->enqueue) at_exit.enqueue.push_back(std::move(c));
-        return true;
+        return use;
       }
-      if (!line->checkpoint && !line->next) return true;
+      if (!line->checkpoint && !line->next) return use;
       // The newest checkpoint wins, also over one an earlier at-exit line left.
       if (line->checkpoint) at_exit.checkpoint.reset();
       if (line->next) at_exit.next.reset();
@@ -595,11 +612,32 @@ class Worker::Impl {
         save_error = fmt::format("could not save the command's checkpoint: {}", e.what());
       }
       if (!save_error.empty()) rj.token.Cancel();
-      return true;
+      return use;
     };
-    auto r = runtime::RunCommand(run);
-    if (r.timed_out) rj.timed_out = true;
+    runtime::CommandResult r;
+    if (cmd.helper) {
+      auto h = helpers.at(job.kind)->Run(input, rj.deadline, &rj.token, on_line);
+      r = h.process;
+      if (h.ended) {
+        r.started = true;
+        r.exit_code = *status;
+      } else if (r.timed_out) {
+        rj.timed_out = true;
+      }
+      if (!h.ended && save_error.empty()) return JobResult::Error(h.Describe());
+    } else {
+      run.stdin_data = input;
+      run.deadline = rj.deadline;
+      run.cancel = &rj.token;
+      run.on_stdout_line = [&](std::string_view text) { return on_line(text) != LineUse::kOutput; };
+      r = runtime::RunCommand(run);
+      if (r.timed_out) rj.timed_out = true;
+    }
     if (!save_error.empty()) return JobResult::Error(save_error);
+    if (status && *status != 0) {
+      return JobResult::Error(fmt::format("the helper ended the job with status {}{}", *status,
+                                          status_error.empty() ? "" : ": " + status_error));
+    }
     if (r.started && !r.timed_out && !r.cancelled && r.exit_code == 0) {
       JobSaveParams save{.step = at_exit.next, .checkpoint = at_exit.checkpoint,
                          .children = std::move(at_exit.enqueue)};
@@ -875,7 +913,11 @@ class Worker::Impl {
     runtime::CheckFenceMargin(opts.cluster, opts.lease, longest_stop, slowest);
     fence_margin = runtime::FenceMargin(longest_stop);
     for (const auto& [kind, h] : handlers) kinds.push_back(kind);
-    for (const auto& [kind, c] : commands) kinds.push_back(kind);
+    for (const auto& [kind, c] : commands) {
+      kinds.push_back(kind);
+      if (c.helper) helpers[kind] = std::make_unique<runtime::HelperPool>(CommandBase(c),
+                                                                          c.max_jobs_per_process);
+    }
     for (const auto& [kind, st] : step_kinds) kinds.push_back(kind);
     try {
       StartServices();
@@ -1079,6 +1121,7 @@ class Worker::Impl {
       q->ready_cv.notify_all();
       for (auto& t : q->executors) t.join();
     }
+    helpers.clear();  // nothing runs on them any more: they are told to exit
     // 4. Write every outcome, then stop maintenance and leave the cluster.
     if (!completer) {  // Start failed before anything ran
       if (coordinator) coordinator->Stop();
@@ -1139,6 +1182,8 @@ class Worker::Impl {
   std::atomic<bool> fenced{false};
   Millis fence_margin{0};
   runtime::CommandFence command_fence;
+  // Long-lived helpers by kind (runtime/helper.h); they use command_fence.
+  std::unordered_map<std::string, std::unique_ptr<runtime::HelperPool>> helpers;
 
   std::mutex done_mu;
   std::vector<JobOutcome> done;     // outcomes waiting for the completer
