@@ -925,12 +925,14 @@ TEST(CommandLineTest, SaysWhyAJsonObjectIsNotObeyed) {
     return reason;
   };
   EXPECT_EQ(why(R"({"progres": 0.5})"), "unknown key 'progres'");
-  EXPECT_EQ(why(R"({"next": 7})"), "a value key 'next' cannot take");
+  EXPECT_EQ(why(R"({"next": 7})"), "'next' must be a step's name, got 7");
   EXPECT_EQ(why(R"({"enqueue": [{"kind": "a", "colour": 1}]})"), "an invalid child in 'enqueue'");
   EXPECT_EQ(why(R"({"message": "no progress"})"), "'message' without 'progress'");
   EXPECT_EQ(why(R"({"error": "no status"})"), "'error' without 'status'");
-  EXPECT_EQ(why(R"({"status": 256})"), "a value key 'status' cannot take");
-  EXPECT_EQ(why(R"({"status": "0"})"), "a value key 'status' cannot take");
+  EXPECT_EQ(why(R"({"status": 256})"), "'status' must be a whole number from 0 to 255, got 256");
+  EXPECT_EQ(why(R"({"status": "0"})"), "'status' must be a whole number from 0 to 255, got \"0\"");
+  EXPECT_EQ(why(R"({"status": 0, "error": "x"})"),
+            "'error' with status 0 (a job that failed ends with status 1 to 255)");
   EXPECT_NE(why(R"({"nap": "soon"})").find("soon"), std::string::npos);
   // Output that is not a JSON object is simply output.
   for (const char* line : {"plain text", "[1]", "{not json", "{}"}) EXPECT_EQ(why(line), "");

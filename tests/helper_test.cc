@@ -38,7 +38,9 @@ while IFS= read -r line; do
     *fail*) echo '{"status": 3, "error": "asked to fail"}' ;;
     *die*) echo 'dying' >&2; exit 4 ;;
     *hang*) sleep 600 ;;
-    *) echo '{"progress": 0.5}'; echo "{\"status\": 0, \"result\": {\"pid\": $$}}" ;;
+    *badstatus*) echo '{"status": -1}' ;;
+    *) echo "noise from $line" >&2; echo '{"progress": 0.5}'
+       echo "{\"status\": 0, \"result\": {\"pid\": $$}}" ;;
   esac
 done
 echo "bye $$" >> "$1"
@@ -154,6 +156,7 @@ TEST_F(HelperPoolTest, AHelperThatDiesEndsItsJobAndTheNextJobGetsANewOne) {
   ASSERT_TRUE(ok.ended);
   auto [none, died] = Job(pool, "job die");
   EXPECT_FALSE(died.ended);
+  // Its stderr in the error is what it wrote for this job, not the earlier job's noise.
   EXPECT_EQ(died.Describe(),
             "the helper ended before the job did: exited with status 4; stderr: dying");
   auto [next, after] = Job(pool, "job b");
@@ -161,6 +164,17 @@ TEST_F(HelperPoolTest, AHelperThatDiesEndsItsJobAndTheNextJobGetsANewOne) {
   EXPECT_NE(next, first);
   EXPECT_EQ(pool.started(), 2u);
   EXPECT_EQ(pool.alive(), 1u);
+}
+
+// A program that reads its job and exits, as a one-shot command does, is told what a helper
+// does instead.
+TEST_F(HelperPoolTest, AOneShotProgramAsAHelperIsToldWhy) {
+  HelperPool pool(Base("head -n 1 > /dev/null"), 0);
+  auto [pid, outcome] = Job(pool, "job");
+  EXPECT_FALSE(outcome.ended);
+  EXPECT_EQ(outcome.Describe(),
+            "the helper ended before the job did: exited with status 0 (a helper ends each job "
+            "with a {\"status\": N} line and reads the next)");
 }
 
 TEST_F(HelperPoolTest, ADeadlineOrACancelKillsTheHelper) {
@@ -243,6 +257,7 @@ TEST_P(HelperWorkerTest, JobsRunOnceEachOnRecycledHelpers) {
   for (int i = 0; i < 10; ++i) ids.push_back(client_->Enqueue({.kind = "h", .args = {{"n", i}}}));
   const std::string failing =
       client_->Enqueue({.kind = "h", .args = {{"say", "fail"}}, .max_attempts = 1});
+  const std::string bad = client_->Enqueue({.kind = "h", .args = {{"say", "badstatus"}}, .max_attempts = 1});
   std::map<int64_t, int> jobs_per_pid;
   for (const auto& id : ids) {
     Job job = Finished(id);
@@ -253,6 +268,13 @@ TEST_P(HelperWorkerTest, JobsRunOnceEachOnRecycledHelpers) {
   EXPECT_EQ(failed.state, JobState::kFailed);
   ASSERT_FALSE(failed.errors.empty());
   EXPECT_EQ(failed.errors.back().message, "the helper ended the job with status 3: asked to fail");
+  // A status line that is not obeyed ends the job too, rather than leave it to its timeout.
+  Job refused = Finished(bad);
+  EXPECT_EQ(refused.state, JobState::kFailed);
+  ASSERT_FALSE(refused.errors.empty());
+  EXPECT_EQ(refused.errors.back().message,
+            "the helper ended the job with a status line that is not obeyed: 'status' must be a "
+            "whole number from 0 to 255, got -1");
   w.Stop();
 
   EXPECT_GE(jobs_per_pid.size(), 4u);  // 10 jobs, at most 3 per process
@@ -271,7 +293,7 @@ TEST_P(HelperWorkerTest, JobsRunOnceEachOnRecycledHelpers) {
     helpers.insert(first);
     ++runs[Json::parse(rest)["id"].get<std::string>()];
   }
-  EXPECT_EQ(runs.size(), 11u);
+  EXPECT_EQ(runs.size(), 12u);
   for (const auto& [id, n] : runs) EXPECT_EQ(n, 1) << id;
   EXPECT_EQ(byes, helpers);
 }

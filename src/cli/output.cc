@@ -71,8 +71,9 @@ void PrintJob(const Job& j, bool json, bool full, const std::vector<KindInfo>* k
       j.args.dump(), Time(j.run_at), TimeoutText(j, kinds),
       Time(j.created_at), Time(j.started_at), Time(j.finished_at),
       j.lease_owner.empty() ? "-" : j.lease_owner, Time(j.lease_expires_at));
-  if (!j.step.empty()) {
-    std::cout << fmt::format("step:         {}\ncheckpoint:   {}\n", j.step, j.checkpoint.dump());
+  if (!j.step.empty()) std::cout << fmt::format("step:         {}\n", j.step);
+  if (!j.step.empty() || !j.checkpoint.is_null()) {
+    std::cout << fmt::format("checkpoint:   {}\n", j.checkpoint.dump());
   }
   if (j.progress.is_object()) {
     std::cout << fmt::format("progress:     {:.0f}% {}\n",

@@ -344,7 +344,9 @@ class Child {
       pollfd fds[4];
       Fd* owners[4];
       nfds_t count = 0;
-      for (Fd* fd : {&in_, &out_, &err_, &status_}) {
+      // stderr before stdout: what a command wrote on stderr before a stdout line is taken in
+      // before that line is handled (a helper's job ends with a line; runtime/helper.h).
+      for (Fd* fd : {&in_, &err_, &out_, &status_}) {
         if (!fd->valid()) continue;
         owners[count] = fd;
         fds[count++] = {fd->get(), static_cast<short>(fd == &in_ ? POLLOUT : POLLIN), 0};
@@ -411,6 +413,7 @@ class Child {
       }
       return;
     }
+    if (run_.on_stderr) run_.on_stderr(std::string_view(buffer_.data(), got));
     std::string& err = result_->stderr_tail;
     const size_t limit = run_.stderr_limit;
     err.append(buffer_.data(), got);
@@ -484,15 +487,7 @@ class Child {
     line_.clear();
   }
 
-  // Keeps the last stderr_limit bytes, from the start of a UTF-8 character: a cut through one
-  // would begin the message with a replacement character.
-  void TrimTail() {
-    std::string& err = result_->stderr_tail;
-    if (err.size() <= run_.stderr_limit) return;
-    size_t cut = err.size() - run_.stderr_limit;
-    for (int i = 0; i < 3 && cut < err.size() && (err[cut] & 0xc0) == 0x80; ++i) ++cut;
-    err.erase(0, cut);
-  }
+  void TrimTail() { KeepTail(result_->stderr_tail, run_.stderr_limit); }
 
   // Notices the supervisor's exit without reaping it (WNOWAIT): while the zombie exists, its pid
   // and process group id cannot be reused, so kill(-pid_, ...) can only reach our own group until
@@ -609,6 +604,13 @@ class Child {
 };
 
 }  // namespace
+
+void KeepTail(std::string& text, size_t limit) {
+  if (text.size() <= limit) return;
+  size_t cut = text.size() - limit;
+  for (int i = 0; i < 3 && cut < text.size() && (text[cut] & 0xc0) == 0x80; ++i) ++cut;
+  text.erase(0, cut);
+}
 
 std::string CommandResult::Describe() const {
   std::string out;

@@ -66,6 +66,9 @@ struct CommandRun {
   // If set (with on_stdout_line), called with the length of each line longer than output_limit
   // once it has ended. May throw nothing.
   std::function<void(size_t bytes)> on_overlong_line;
+  // If set, called with each piece of stderr as it is read (it is also kept in stderr_tail), on
+  // the thread that called RunCommand. May throw nothing.
+  std::function<void(std::string_view piece)> on_stderr;
   // Set on the command alone, not on its supervisor (see CommandOptions). A cwd, niceness or
   // limit that cannot be applied is a start failure ("cannot run ... in directory ...").
   std::string cwd;  // empty: this process's
@@ -94,6 +97,10 @@ struct CommandResult {
   // stderr_tail is non-empty, "; stderr: <tail trimmed of trailing whitespace>" is appended.
   std::string Describe() const;
 };
+
+// Keeps the last `limit` bytes of `text`, from the start of a UTF-8 character: a cut through one
+// would begin the message with a replacement character.
+void KeepTail(std::string& text, size_t limit);
 
 // Runs the command to completion, blocking the calling thread. Thread-safe: many threads may
 // call it at once. Returns once the command has exited and nothing it started is left in its

@@ -58,9 +58,9 @@ void IgnoredLines::TooLong(size_t bytes, size_t limit) {
 
 void IgnoredLines::Say(std::string_view why) {
   if (std::exchange(said_, true)) return;
-  core::Log().warn("event=command_line_ignored job={} attempt={} why={} (not obeyed, kept as "
-                   "output; said once per run)",
-                   job_id_, attempt_, core::LogValue(why));
+  core::Log().warn("event=command_line_ignored job={} attempt={} why={}", job_id_, attempt_,
+                   core::LogValue(fmt::format(
+                       "{} (not obeyed, kept as output; said once per run)", why)));
 }
 
 std::optional<CommandLine> ParseCommandLine(std::string_view line, std::string* not_obeyed) {
@@ -76,6 +76,15 @@ std::optional<CommandLine> ParseCommandLine(std::string_view line, std::string* 
   static constexpr std::string_view kKeys[] = {"checkpoint", "next",    "progress", "message",
                                                "nap",        "enqueue", "result",
                                                "status",     "error"};
+  // What each key with a constrained value takes, for the message that refuses another value.
+  auto Expected = [](std::string_view key) -> std::string_view {
+    if (key == "next") return "a step's name";
+    if (key == "progress") return "a number (0 to 1)";
+    if (key == "nap") return "a duration (\"30s\") or whole milliseconds";
+    if (key == "enqueue") return "a non-empty array of children";
+    if (key == "status") return "a whole number from 0 to 255";
+    return "a string";  // message, error
+  };
   CommandLine out;
   std::optional<std::string> message;
   try {
@@ -108,7 +117,7 @@ std::optional<CommandLine> ParseCommandLine(std::string_view line, std::string* 
       } else if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
         return refuse(fmt::format("unknown key '{}'", key));
       } else {
-        return refuse(fmt::format("a value key '{}' cannot take", key));
+        return refuse(fmt::format("'{}' must be {}, got {}", key, Expected(key), v.dump()));
       }
     }
   } catch (const Error& e) {  // a bad duration or an invalid child
@@ -116,6 +125,8 @@ std::optional<CommandLine> ParseCommandLine(std::string_view line, std::string* 
   }
   if (message && !out.progress) return refuse("'message' without 'progress'");
   if (out.error && !out.status) return refuse("'error' without 'status'");
+  if (out.error && out.status == 0) return refuse("'error' with status 0 (a job that failed ends "
+                                                  "with status 1 to 255)");
   if (out.progress) out.progress = ProgressJson(out.progress->get<double>(), message.value_or(""));
   return out;
 }

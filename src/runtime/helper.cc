@@ -32,6 +32,7 @@ struct HelperPool::Helper {
   CommandResult result;
   const std::function<LineUse(std::string_view)>* on_line = nullptr;  // the job it runs
   bool job_ended = false;
+  std::string job_stderr;  // the tail of what it wrote on stderr since its last job ended
   int jobs = 0;
 
   // Only once it has exited (or never started).
@@ -124,9 +125,15 @@ std::unique_ptr<HelperPool::Helper> HelperPool::Take() {
     const LineUse use = (*raw->on_line)(text);
     if (use == LineUse::kEndsJob) {
       raw->job_ended = true;
+      raw->job_stderr.clear();
       raw->cv.notify_all();
     }
     return use != LineUse::kOutput;
+  };
+  run.on_stderr = [raw, limit = base_.stderr_limit](std::string_view piece) {
+    std::lock_guard lock(raw->mu);
+    raw->job_stderr.append(piece);
+    KeepTail(raw->job_stderr, limit);
   };
   h->thread = std::thread([raw, run = std::move(run)] {
     CommandResult result = RunCommand(run);
@@ -200,10 +207,11 @@ HelperPool::Outcome HelperPool::Run(const std::string& input, Clock::time_point 
     }
     return out;
   }
-  const bool timed_out = !h->exited && !(cancel != nullptr && cancel->cancelled());
+  const bool timed_out = !h->exited && deadline != Clock::time_point{} && Clock::now() >= deadline;
   lock.unlock();
   if (!h->WaitExited(Clock::now())) h->Kill();
   out.process = h->result;
+  out.process.stderr_tail = h->job_stderr;  // not what earlier jobs wrote
   if (timed_out) {
     out.process.timed_out = true;
     out.process.cancelled = false;
@@ -216,7 +224,13 @@ HelperPool::Outcome HelperPool::Run(const std::string& input, Clock::time_point 
 
 std::string HelperPool::Outcome::Describe() const {
   if (!process.started || process.timed_out || process.cancelled) return process.Describe();
-  return "the helper ended before the job did: " + process.Describe();
+  std::string how = process.Describe();
+  if (process.exit_code == 0) {
+    // Likely a program that reads its stdin to the end, as a one-shot command does.
+    how.insert(std::string_view("exited with status 0").size(),
+               " (a helper ends each job with a {\"status\": N} line and reads the next)");
+  }
+  return "the helper ended before the job did: " + how;
 }
 
 }  // namespace spindle::runtime

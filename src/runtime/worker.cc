@@ -571,6 +571,7 @@ class Worker::Impl {
     Json result;
     std::optional<int> status;  // a helper's end of the job
     std::string status_error;
+    std::string bad_status;  // why a helper's line with a "status" was not obeyed
     std::string save_error;
     auto progress = ProgressReporter(job);
     runtime::IgnoredLines ignored(job.id, job.attempt);
@@ -579,6 +580,11 @@ class Worker::Impl {
       std::string why;
       auto line = runtime::ParseCommandLine(text, &why);
       if (!why.empty()) ignored.NotObeyed(why);
+      if (!line && cmd.helper && !why.empty() && Json::parse(text, nullptr, false).contains("status")) {
+        // Meant to end the job: waiting on for another would only end it at its timeout.
+        bad_status = why;
+        return LineUse::kEndsJob;
+      }
       if (!line) return LineUse::kOutput;
       if (line->status && !cmd.helper) {
         ignored.NotObeyed("'status' ends a job only in a long-lived helper (helper = true)");
@@ -620,7 +626,7 @@ class Worker::Impl {
       r = h.process;
       if (h.ended) {
         r.started = true;
-        r.exit_code = *status;
+        r.exit_code = status.value_or(255);
       } else if (r.timed_out) {
         rj.timed_out = true;
       }
@@ -634,6 +640,10 @@ class Worker::Impl {
       if (r.timed_out) rj.timed_out = true;
     }
     if (!save_error.empty()) return JobResult::Error(save_error);
+    if (!bad_status.empty()) {
+      return JobResult::Error("the helper ended the job with a status line that is not obeyed: " +
+                              bad_status);
+    }
     if (status && *status != 0) {
       return JobResult::Error(fmt::format("the helper ended the job with status {}{}", *status,
                                           status_error.empty() ? "" : ": " + status_error));
