@@ -89,7 +89,8 @@ class HelperPoolTest : public ::testing::Test {
                               if (!j.contains("status")) return LineUse::kObeyed;
                               if (j.contains("result")) pid = j["result"]["pid"].get<pid_t>();
                               return LineUse::kEndsJob;
-                            });
+                            },
+                            [](size_t) {});
     return {pid, outcome};
   }
 
@@ -115,20 +116,28 @@ TEST_F(HelperPoolTest, OneProcessRunsManyJobsAndIsRecycledAfterMaxJobs) {
     EXPECT_TRUE(WaitUntil([&] { return !Alive(pids[0]) && !Alive(pids[2]); }, 30s));
     EXPECT_TRUE(Alive(pids[4]));
   }
-  // The pool's end retires the last one too; every job ran once, each helper said goodbye.
+  // The pool's end retires the last one too; every job ran once, each helper said goodbye after
+  // its jobs (a retiring helper's goodbye and the next one's first job may come in either order).
   EXPECT_FALSE(Alive(pids[4]));
-  auto lines = Lines(ReadFile(log_));
-  std::vector<std::string> want;
+  std::map<pid_t, std::vector<std::string>> lines, want;
+  for (const auto& line : Lines(ReadFile(log_))) {
+    const bool bye = line.rfind("bye ", 0) == 0;
+    const std::string pid = bye ? line.substr(4) : line.substr(0, line.find(' '));
+    lines[std::stoi(pid)].push_back(line);
+  }
   for (int i = 0; i < 5; ++i) {
-    want.push_back(std::to_string(pids[i]) + " job " + std::to_string(i));
-    if (i % 2 == 1 || i == 4) want.push_back("bye " + std::to_string(pids[i]));
+    want[pids[i]].push_back(std::to_string(pids[i]) + " job " + std::to_string(i));
+    if (i % 2 == 1 || i == 4) want[pids[i]].push_back("bye " + std::to_string(pids[i]));
   }
   EXPECT_EQ(lines, want);
 }
 
 TEST_F(HelperPoolTest, JobsAtOnceGetAHelperEachAndIdleOnesAreReused) {
-  HelperPool pool(Base(R"(while IFS= read -r line; do sleep 0.3;
-                          echo "{\"status\": 0, \"result\": {\"pid\": $$}}"; done)"),
+  // Each job waits until three have started (the log has three lines), so the first three run
+  // at once however the threads are scheduled; later jobs do not wait.
+  HelperPool pool(Base(R"sh(while IFS= read -r line; do echo "$$" >> "$1"
+                          while [ "$(wc -l < "$1")" -lt 3 ]; do sleep 0.02; done
+                          echo "{\"status\": 0, \"result\": {\"pid\": $$}}"; done)sh"),
                   0);
   std::set<pid_t> first, second;
   std::mutex mu;
@@ -145,7 +154,7 @@ TEST_F(HelperPoolTest, JobsAtOnceGetAHelperEachAndIdleOnesAreReused) {
     for (auto& t : threads) t.join();
   }
   EXPECT_EQ(first.size(), 3u);
-  EXPECT_EQ(second, first);
+  for (pid_t pid : second) EXPECT_TRUE(first.count(pid)) << "a new helper while 3 were idle";
   EXPECT_EQ(pool.started(), 3u);
   EXPECT_EQ(pool.alive(), 3u);
 }
@@ -164,6 +173,42 @@ TEST_F(HelperPoolTest, AHelperThatDiesEndsItsJobAndTheNextJobGetsANewOne) {
   EXPECT_NE(next, first);
   EXPECT_EQ(pool.started(), 2u);
   EXPECT_EQ(pool.alive(), 1u);
+}
+
+// Lines a helper writes while it runs no job put it out of step with its jobs: it is replaced
+// rather than have its late status end the next job.
+TEST_F(HelperPoolTest, AHelperOutOfStepIsReplaced) {
+  HelperPool pool(Base(R"(while IFS= read -r line; do echo "$$ $line" >> "$1"
+                          echo "{\"status\": 0, \"result\": {\"pid\": $$}}"
+                          sleep 0.2; echo '{"status": 0, "result": "late"}'; done)"),
+                  0);
+  auto [first, one] = Job(pool, "job 1");
+  ASSERT_TRUE(one.ended);
+  // The late line arrives while the helper is idle.
+  ASSERT_TRUE(WaitUntil([&] { return pool.out_of_step() == 1; }, 30s));
+  auto [second, two] = Job(pool, "job 2");
+  ASSERT_TRUE(two.ended);
+  EXPECT_NE(second, first);
+  EXPECT_EQ(pool.started(), 2u);
+}
+
+// A helper gone while idle (here it exits after each job) is replaced before the job is written
+// to it: the job runs, on a new one.
+TEST_F(HelperPoolTest, AnIdleHelperThatIsGoneIsReplacedBeforeItGetsTheJob) {
+  HelperPool pool(Base(R"(IFS= read -r line; echo "{\"status\": 0, \"result\": {\"pid\": $$}}")"), 0);
+  auto [first, one] = Job(pool, "job 1");
+  ASSERT_TRUE(one.ended);
+  ASSERT_TRUE(WaitUntil([&] { return !Alive(first); }, 30s));
+  auto [second, two] = Job(pool, "job 2");
+  EXPECT_TRUE(two.ended) << two.Describe();
+  EXPECT_NE(second, first);
+  // A job already cancelled takes no helper.
+  CancelToken cancelled;
+  cancelled.Cancel();
+  auto [none, never] = Job(pool, "job 3", 60s, &cancelled);
+  EXPECT_FALSE(never.ended);
+  EXPECT_EQ(never.Describe(), "cancelled before it started");
+  EXPECT_EQ(pool.started(), 2u);
 }
 
 // A program that reads its job and exits, as a one-shot command does, is told what a helper
@@ -324,7 +369,12 @@ TEST_P(HelperWorkerTest, ServeRunsAHelperThatDiesWithIt) {
   const int64_t pid = client_->Get(done).result["pid"].get<int64_t>();
   const std::string hanging = client_->Enqueue({.kind = "h", .args = {{"say", "hang"}}});
   ASSERT_TRUE(WaitUntil([&] { return ReadFile(log_).find(hanging) != std::string::npos; }, 60s));
-  EXPECT_TRUE(Alive(static_cast<pid_t>(pid))) << "the same helper runs the second job";
+  for (const auto& line : Lines(ReadFile(log_))) {
+    if (line.find(hanging) != std::string::npos) {
+      EXPECT_EQ(line.substr(0, line.find(' ')), std::to_string(pid)) << "the same helper";
+    }
+  }
+  EXPECT_TRUE(Alive(static_cast<pid_t>(pid)));
   serve.Signal(SIGKILL);
   serve.Wait();
   EXPECT_TRUE(WaitUntil([&] { return !Alive(static_cast<pid_t>(pid)); }, 30s));
@@ -336,10 +386,14 @@ TEST_P(HelperWorkerTest, ServeRunsAHelperThatDiesWithIt) {
                              "'kinds.h.helper = true' too"),
             std::string::npos)
       << refused.err;
-  auto no_command = testing::ServeConfig(db_->url(), dir_ + "/bad.toml", "[kinds.h]\nhelper = 1\n");
+  auto not_bool = testing::ServeConfig(db_->url(), dir_ + "/bad.toml", "[kinds.h]\nhelper = 1\n");
+  EXPECT_EQ(not_bool.status, 2) << not_bool.output;
+  EXPECT_NE(not_bool.err.find("'kinds.h.helper' must be true or false, got 1"), std::string::npos)
+      << not_bool.err;
+  auto no_command =
+      testing::ServeConfig(db_->url(), dir_ + "/bad.toml", "[kinds.h]\nhelper = true\n");
   EXPECT_EQ(no_command.status, 2) << no_command.output;
-  EXPECT_NE(no_command.err.find("'kinds.h.helper' must be true or false, got 1"),
-            std::string::npos)
+  EXPECT_NE(no_command.err.find("'kinds.h.helper' needs a command"), std::string::npos)
       << no_command.err;
 }
 

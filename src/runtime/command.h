@@ -35,9 +35,9 @@ struct CommandRun {
   // Written to the child's stdin, then stdin is closed. A child that exits or closes stdin
   // before reading it all is not an error.
   std::string stdin_data;
-  // Instead of stdin_data: this fd (a pipe's read end whose write end the caller keeps, so that
-  // it can go on writing while the command runs) becomes the command's stdin. RunCommand owns it
-  // from the call on and closes it once the command has its copy.
+  // Instead of stdin_data: this fd (a pipe's or a socket's read end, whose other end the caller
+  // keeps to go on writing while the command runs) becomes the command's stdin. RunCommand owns
+  // it from the call on and closes it once the command has its copy.
   int stdin_fd = -1;
   // Timeout. The default (the steady clock's epoch) means "no deadline", so that a
   // default-constructed run does not time out at once.

@@ -11,6 +11,9 @@
 #include <thread>
 #include <utility>
 
+#include "core/log.h"
+#include "runtime/command_protocol.h"
+
 namespace spindle::runtime {
 namespace {
 
@@ -30,9 +33,11 @@ struct HelperPool::Helper {
   std::condition_variable cv;
   bool exited = false;
   CommandResult result;
-  const std::function<LineUse(std::string_view)>* on_line = nullptr;  // the job it runs
+  const LineHandler* on_line = nullptr;  // the job it runs, from before its line is sent
+  const std::function<void(size_t)>* on_overlong = nullptr;
   bool job_ended = false;
-  std::string job_stderr;  // the tail of what it wrote on stderr since its last job ended
+  bool out_of_step = false;  // wrote a protocol line while it ran no job
+  std::string job_stderr;    // the tail of what it wrote on stderr since its last job ended
   int jobs = 0;
 
   // Only once it has exited (or never started).
@@ -43,18 +48,36 @@ struct HelperPool::Helper {
   void CloseStdin() {
     if (in >= 0) ::close(std::exchange(in, -1));
   }
-  // Waits for the exit, up to `until` (the steady clock's epoch: no limit).
-  bool WaitExited(Clock::time_point until) {
+  bool Exited() {
+    std::lock_guard lock(mu);
+    return exited;
+  }
+  // Waits for the exit, up to `until`.
+  bool WaitExitedUntil(Clock::time_point until) {
     std::unique_lock lock(mu);
-    if (until == Clock::time_point{}) {
-      cv.wait(lock, [&] { return exited; });
-      return true;
-    }
     return cv.wait_until(lock, until, [&] { return exited; });
   }
+  // Kills it and waits for its end.
   void Kill() {
     kill.Cancel();
-    WaitExited({});
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return exited; });
+  }
+  // The job's line, whole. False if it could not be written: the helper is gone or no longer
+  // reads (EPIPE), or `stop` said so first.
+  bool Send(const std::string& line, const std::function<bool()>& stop) {
+    for (size_t sent = 0; sent < line.size();) {
+      ssize_t n = ::send(in, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+      if (n > 0) {
+        sent += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return false;
+      if (stop() || Exited()) return false;
+      pollfd p{in, POLLOUT, 0};
+      poll(&p, 1, static_cast<int>(kPollInterval.count()));
+    }
+    return true;
   }
 };
 
@@ -82,6 +105,8 @@ size_t HelperPool::started() const {
   return started_;
 }
 
+size_t HelperPool::out_of_step() const { return out_of_step_; }
+
 std::unique_ptr<HelperPool::Helper> HelperPool::Take() {
   while (true) {
     std::unique_ptr<Helper> h;
@@ -91,13 +116,19 @@ std::unique_ptr<HelperPool::Helper> HelperPool::Take() {
       h = std::move(idle_.back());
       idle_.pop_back();
     }
+    bool exited, out_of_step;
     {
       std::lock_guard lock(h->mu);
-      if (!h->exited) return h;  // else it died while idle (a crash, the fence): a new one
+      exited = h->exited;
+      out_of_step = h->out_of_step;
     }
-    h.reset();
-    std::lock_guard lock(mu_);
-    --alive_;
+    if (!exited && !out_of_step) return h;
+    // It died while idle (a crash, the fence), or its lines no longer match its jobs: a new one.
+    if (exited) {
+      core::Log().warn("event=helper_gone command={} how={}", core::LogValue(base_.argv.at(0)),
+                       core::LogValue(h->result.Describe()));
+    }
+    Retire(std::move(h));
   }
   auto h = std::make_unique<Helper>();
   {
@@ -119,29 +150,48 @@ std::unique_ptr<HelperPool::Helper> HelperPool::Take() {
   run.stdin_fd = fds[1];
   run.cancel = &h->kill;
   Helper* raw = h.get();
-  run.on_stdout_line = [raw](std::string_view text) {
+  // Every line is taken: a helper's other output is not kept (it would pile up for its life).
+  run.on_stdout_line = [this, raw, argv0 = base_.argv.at(0)](std::string_view text) {
     std::lock_guard lock(raw->mu);
-    if (raw->on_line == nullptr || raw->job_ended) return false;  // between jobs: output
-    const LineUse use = (*raw->on_line)(text);
-    if (use == LineUse::kEndsJob) {
+    if (raw->on_line == nullptr || raw->job_ended) {
+      if (!raw->out_of_step && ParseCommandLine(text)) {
+        raw->out_of_step = true;  // it is not given another job
+        ++out_of_step_;
+        core::Log().warn("event=helper_out_of_step command={} line={} (a protocol line while it "
+                         "ran no job; the helper is replaced)",
+                         core::LogValue(argv0), core::LogValue(text.substr(0, 200)));
+      }
+      return true;
+    }
+    if ((*raw->on_line)(text) == LineUse::kEndsJob) {
       raw->job_ended = true;
       raw->job_stderr.clear();
       raw->cv.notify_all();
     }
-    return use != LineUse::kOutput;
+    return true;
+  };
+  run.on_overlong_line = [raw](size_t bytes) {
+    std::lock_guard lock(raw->mu);
+    if (raw->on_overlong != nullptr && !raw->job_ended) (*raw->on_overlong)(bytes);
   };
   run.on_stderr = [raw, limit = base_.stderr_limit](std::string_view piece) {
     std::lock_guard lock(raw->mu);
     raw->job_stderr.append(piece);
     KeepTail(raw->job_stderr, limit);
   };
-  h->thread = std::thread([raw, run = std::move(run)] {
-    CommandResult result = RunCommand(run);
-    std::lock_guard lock(raw->mu);
-    raw->result = std::move(result);
-    raw->exited = true;
-    raw->cv.notify_all();
-  });
+  try {
+    h->thread = std::thread([raw, run = std::move(run)] {
+      CommandResult result = RunCommand(run);
+      std::lock_guard lock(raw->mu);
+      raw->result = std::move(result);
+      raw->exited = true;
+      raw->cv.notify_all();
+    });
+  } catch (const std::system_error& e) {  // no thread: the lambda, and with it run, is gone
+    ::close(fds[1]);
+    h->exited = true;
+    h->result.error = "cannot execute '" + base_.argv.at(0) + "': " + e.what();
+  }
   return h;
 }
 
@@ -152,48 +202,62 @@ void HelperPool::Retire(std::unique_ptr<Helper> h) {
     std::lock_guard lock(mu_);
     ++retiring_;
   }
-  std::thread([this, h = std::move(h)]() mutable {
+  auto retire = [this](std::unique_ptr<Helper> h) {
     h->CloseStdin();
-    if (!h->WaitExited(Clock::now() + base_.kill_grace)) h->Kill();
+    if (!h->WaitExitedUntil(Clock::now() + base_.kill_grace)) h->Kill();
     h.reset();
     std::lock_guard lock(mu_);
     --alive_;
     --retiring_;
     retired_.notify_all();
-  }).detach();
+  };
+  Helper* raw = h.release();  // owned by the thread once it runs
+  try {
+    std::thread([retire, raw] { retire(std::unique_ptr<Helper>(raw)); }).detach();
+  } catch (const std::system_error&) {  // no thread: here, then
+    retire(std::unique_ptr<Helper>(raw));
+  }
 }
 
 HelperPool::Outcome HelperPool::Run(const std::string& input, Clock::time_point deadline,
-                                    const CancelToken* cancel,
-                                    const std::function<LineUse(std::string_view)>& on_line) {
-  auto h = Take();
-  auto stop = [&] {
-    if (cancel != nullptr && cancel->cancelled()) return true;
+                                    const CancelToken* cancel, const LineHandler& on_line,
+                                    const std::function<void(size_t)>& on_overlong) {
+  auto deadline_passed = [&] {
     return deadline != Clock::time_point{} && Clock::now() >= deadline;
   };
-  {
-    std::lock_guard lock(h->mu);
-    h->on_line = &on_line;
-    h->job_ended = false;
+  std::function<bool()> stop = [&] {
+    return (cancel != nullptr && cancel->cancelled()) || deadline_passed();
+  };
+  Outcome out;
+  if (stop()) {  // no helper is spent on it
+    out.process.error =
+        deadline_passed() ? "timed out before it started" : "cancelled before it started";
+    return out;
   }
-  // The job's line. A helper that stops reading is caught by the deadline; one that is gone, by
-  // its exit.
-  for (size_t sent = 0; sent < input.size() && h->in >= 0;) {
-    ssize_t n = ::send(h->in, input.data() + sent, input.size() - sent, MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<size_t>(n);
-      continue;
+  std::unique_ptr<Helper> h;
+  while (true) {
+    h = Take();
+    const bool reused = h->jobs > 0;
+    {
+      std::lock_guard lock(h->mu);
+      h->on_line = &on_line;
+      h->on_overlong = &on_overlong;
+      h->job_ended = false;
     }
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) break;
-    if (stop() || h->WaitExited(Clock::now())) break;
-    pollfd p{h->in, POLLOUT, 0};
-    poll(&p, 1, static_cast<int>(kPollInterval.count()));
+    if (h->in < 0 || h->Send(input, stop) || !reused || stop()) break;
+    // A helper that was idle is gone or no longer reads: the job never reached it. Another one.
+    {
+      std::lock_guard lock(h->mu);
+      h->on_line = nullptr;
+      h->on_overlong = nullptr;
+    }
+    Retire(std::move(h));
   }
 
-  Outcome out;
   std::unique_lock lock(h->mu);
   while (!h->job_ended && !h->exited && !stop()) h->cv.wait_for(lock, kPollInterval);
   h->on_line = nullptr;
+  h->on_overlong = nullptr;
   if (h->job_ended) {
     out.ended = true;
     ++h->jobs;
@@ -207,9 +271,9 @@ HelperPool::Outcome HelperPool::Run(const std::string& input, Clock::time_point 
     }
     return out;
   }
-  const bool timed_out = !h->exited && deadline != Clock::time_point{} && Clock::now() >= deadline;
+  const bool timed_out = !h->exited && deadline_passed();
   lock.unlock();
-  if (!h->WaitExited(Clock::now())) h->Kill();
+  if (!h->Exited()) h->Kill();
   out.process = h->result;
   out.process.stderr_tail = h->job_stderr;  // not what earlier jobs wrote
   if (timed_out) {

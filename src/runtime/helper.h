@@ -12,6 +12,7 @@
 // kill_grace.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -32,6 +33,8 @@ enum class LineUse {
   kEndsJob,  // the job's end ("status")
 };
 
+using LineHandler = std::function<LineUse(std::string_view)>;
+
 class HelperPool {
  public:
   // `base` is how every helper runs (argv, controls, kill_grace, fence, output_limit); the pool
@@ -50,14 +53,20 @@ class HelperPool {
     std::string Describe() const;
   };
   // Runs one job: writes `input` (one line) to an idle helper, or to a new one, and passes each
-  // line the helper writes on stdout to `on_line` (on the helper's thread, one at a time) until
-  // one ends the job, the deadline passes, `cancel` fires or the helper ends. Thread-safe.
+  // line the helper writes on stdout to `on_line` (on the helper's thread, one at a time), and
+  // the length of each line over output_limit to `on_overlong`, until a line ends the job, the
+  // deadline passes, `cancel` fires or the helper ends. An idle helper that turns out to be gone
+  // before it got the line is replaced; one that wrote a protocol line between jobs (out of
+  // step with them) is not given another. Thread-safe.
   Outcome Run(const std::string& input, std::chrono::steady_clock::time_point deadline,
-              const CancelToken* cancel, const std::function<LineUse(std::string_view)>& on_line);
+              const CancelToken* cancel, const LineHandler& on_line,
+              const std::function<void(size_t)>& on_overlong);
 
   // Helpers alive now, busy or idle; and how many were ever started. For tests and logs.
   size_t alive() const;
   size_t started() const;
+  // Helpers found out of step with their jobs (see Run).
+  size_t out_of_step() const;
 
  private:
   struct Helper;
@@ -71,6 +80,7 @@ class HelperPool {
   size_t alive_ = 0;
   size_t started_ = 0;
   size_t retiring_ = 0;  // helpers Retire is letting go
+  std::atomic<size_t> out_of_step_{0};
   std::condition_variable retired_;
 };
 

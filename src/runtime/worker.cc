@@ -575,7 +575,9 @@ class Worker::Impl {
     std::string save_error;
     auto progress = ProgressReporter(job);
     runtime::IgnoredLines ignored(job.id, job.attempt);
-    run.on_overlong_line = [&](size_t bytes) { ignored.TooLong(bytes, run.output_limit); };
+    std::function<void(size_t)> overlong = [&](size_t bytes) {
+      ignored.TooLong(bytes, run.output_limit);
+    };
     auto on_line = [&](std::string_view text) -> LineUse {
       std::string why;
       auto line = runtime::ParseCommandLine(text, &why);
@@ -622,7 +624,7 @@ class Worker::Impl {
     };
     runtime::CommandResult r;
     if (cmd.helper) {
-      auto h = helpers.at(job.kind)->Run(input, rj.deadline, &rj.token, on_line);
+      auto h = helpers.at(job.kind)->Run(input, rj.deadline, &rj.token, on_line, overlong);
       r = h.process;
       if (h.ended) {
         r.started = true;
@@ -636,6 +638,7 @@ class Worker::Impl {
       run.deadline = rj.deadline;
       run.cancel = &rj.token;
       run.on_stdout_line = [&](std::string_view text) { return on_line(text) != LineUse::kOutput; };
+      run.on_overlong_line = overlong;
       r = runtime::RunCommand(run);
       if (r.timed_out) rj.timed_out = true;
     }
