@@ -13,15 +13,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::BackendKind;
+using testing::ReadFile;
 using testing::TestBackend;
 using testing::WaitUntil;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 class ChildrenTest : public ::testing::TestWithParam<BackendKind> {
  protected:

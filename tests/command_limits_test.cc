@@ -20,17 +20,11 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::BackendKind;
+using testing::ReadFile;
 using testing::Cli;
 using testing::Quote;
 using testing::TestBackend;
 using testing::WaitUntil;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 // The lines of `env` output as a set of "NAME=value".
 std::set<std::string> Lines(const std::string& text) {
@@ -86,13 +80,7 @@ class CommandLimitsTest : public ::testing::TestWithParam<BackendKind> {
     return o;
   }
   // Waits for the job to end; returns it.
-  Job Finished(const std::string& id) {
-    EXPECT_TRUE(WaitUntil([&] {
-      auto s = client_->Get(id).state;
-      return s == JobState::kCompleted || s == JobState::kFailed;
-    }, 120s)) << ToString(client_->Get(id).state);
-    return client_->Get(id);
-  }
+  Job Finished(const std::string& id) { return testing::WaitFinished(*client_, id); }
   static std::string LastError(const Job& job) {
     return job.errors.empty() ? "" : job.errors.back().message;
   }

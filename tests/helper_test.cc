@@ -23,6 +23,7 @@ using namespace std::chrono_literals;
 using runtime::HelperPool;
 using runtime::LineUse;
 using testing::BackendKind;
+using testing::ReadFile;
 using testing::Quote;
 using testing::TestBackend;
 using testing::WaitUntil;
@@ -45,13 +46,6 @@ while IFS= read -r line; do
 done
 echo "bye $$" >> "$1"
 )";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> out;
@@ -273,13 +267,7 @@ TEST_F(HelperPoolTest, AHelperThatCannotStartSaysWhy) {
 class HelperWorkerTest : public ::testing::TestWithParam<BackendKind> {
  protected:
   void SetUp() override { client_ = Client::Open({db_->url()}); }
-  Job Finished(const std::string& id) {
-    EXPECT_TRUE(WaitUntil([&] {
-      auto s = client_->Get(id).state;
-      return s == JobState::kCompleted || s == JobState::kFailed;
-    }, 120s)) << ToString(client_->Get(id).state);
-    return client_->Get(id);
-  }
+  Job Finished(const std::string& id) { return testing::WaitFinished(*client_, id); }
 
   std::unique_ptr<TestBackend> db_ = TestBackend::Make(GetParam());
   std::unique_ptr<Client> client_;

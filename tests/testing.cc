@@ -189,6 +189,13 @@ bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds limi
   }
 }
 
+Job WaitFinished(Client& client, const std::string& id) {
+  EXPECT_TRUE(WaitUntil([&] {
+    auto s = client.Get(id).state;
+    return s == JobState::kCompleted || s == JobState::kFailed;
+  }, std::chrono::seconds(120))) << ToString(client.Get(id).state);
+  return client.Get(id);
+}
 
 std::string Quote(const std::string& s) {
   std::string q = "'";
@@ -196,12 +203,10 @@ std::string Quote(const std::string& s) {
   return q + "'";
 }
 
-namespace {
-std::string Slurp(const std::string& path) {
+std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
-}  // namespace
 
 CliResult RunCommand(const std::string& program, const std::string& args,
                      const std::string& input) {
@@ -211,8 +216,8 @@ CliResult RunCommand(const std::string& program, const std::string& args,
   std::string cmd = fmt::format("timeout 120 {} {} <{} >{} 2>{}", program, args,
                                 Quote(base + ".in"), Quote(base + ".out"), Quote(base + ".err"));
   int status = std::system(cmd.c_str());
-  CliResult r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, Slurp(base + ".out"),
-              Slurp(base + ".err"), ""};
+  CliResult r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadFile(base + ".out"),
+              ReadFile(base + ".err"), ""};
   r.output = r.out + r.err;
   for (const char* ext : {".in", ".out", ".err"}) std::filesystem::remove(base + ext);
   return r;

@@ -105,6 +105,9 @@ class Process {
 // Shell-quotes one word.
 std::string Quote(const std::string& s);
 
+// A file's whole content ("" if it cannot be read).
+std::string ReadFile(const std::string& path);
+
 // One run of a command line: its exit status (-1 when it did not exit), stdout and stderr apart
 // and `output`, both (stdout first).
 struct CliResult {
@@ -136,6 +139,9 @@ inline CliResult ServeConfig(const std::string& url, const std::string& path,
 // Polls `done` every 10 ms until it is true or `limit` passes; returns its last value.
 bool WaitUntil(const std::function<bool()>& done,
                std::chrono::milliseconds limit = std::chrono::seconds(60));
+
+// Waits (up to 120 s, a test failure past that) for the job to complete or fail; returns it.
+Job WaitFinished(Client& client, const std::string& id);
 
 }  // namespace spindle::testing
 
