@@ -582,7 +582,8 @@ class Worker::Impl {
       std::string why;
       auto line = runtime::ParseCommandLine(text, &why);
       if (!why.empty()) ignored.NotObeyed(why);
-      if (!line && cmd.helper && !why.empty() && Json::parse(text, nullptr, false).contains("status")) {
+      if (!line && cmd.helper && !why.empty() &&
+          Json::parse(text, nullptr, false).contains("status")) {
         // Meant to end the job: waiting on for another would only end it at its timeout.
         bad_status = why;
         return LineUse::kEndsJob;
@@ -637,7 +638,7 @@ class Worker::Impl {
       run.stdin_data = input;
       run.deadline = rj.deadline;
       run.cancel = &rj.token;
-      run.on_stdout_line = [&](std::string_view text) { return on_line(text) != LineUse::kOutput; };
+      run.on_stdout_line = [&](std::string_view t) { return on_line(t) != LineUse::kOutput; };
       run.on_overlong_line = overlong;
       r = runtime::RunCommand(run);
       if (r.timed_out) rj.timed_out = true;
