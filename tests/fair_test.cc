@@ -263,19 +263,13 @@ TEST_P(FairTest, CommandLine) {
     return testing::Cli("--database " + testing::Quote(db_->url()) + " " + args);
   };
   std::string path = ::testing::TempDir() + "/fair-" + testing::Name(GetParam()) + ".toml";
-  auto config = [&](const std::string& toml) {
-    return testing::ServeConfig(db_->url(), path, toml);
+  auto refuses = [&](const std::string& toml, const std::string& want) {
+    return testing::ServeRefuses(db_->url(), path, toml, want);
   };
-  auto both = config("[queues.default]\norder = \"deadline\"\nfair_key = \"tenant\"\n");
-  EXPECT_EQ(both.status, 2) << both.output;
-  EXPECT_NE(both.err.find("queue 'default': a queue is fair (fair_key) or in deadline order"),
-            std::string::npos)
-      << both.err;
-  auto weight = config("[queues.default]\nfair_key = \"tenant\"\nfair_weights = { gold = \"x\" }\n");
-  EXPECT_EQ(weight.status, 2) << weight.output;
-  EXPECT_NE(weight.err.find("'queues.default.fair_weights.gold' must be a number"),
-            std::string::npos)
-      << weight.err;
+  EXPECT_TRUE(refuses("[queues.default]\norder = \"deadline\"\nfair_key = \"tenant\"\n",
+                      "queue 'default': a queue is fair (fair_key) or in deadline order"));
+  EXPECT_TRUE(refuses("[queues.default]\nfair_key = \"tenant\"\nfair_weights = { gold = \"x\" }\n",
+                      "'queues.default.fair_weights.gold' must be a number"));
 
   std::ofstream(path) << "[queues.default]\nfair_key = \"tenant\"\n"
                          "fair_weights = { gold = 4 }\n[kinds.a]\ncommand = [\"true\"]\n";

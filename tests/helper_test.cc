@@ -57,7 +57,8 @@ std::vector<std::string> Lines(const std::string& text) {
 bool Alive(pid_t pid) { return kill(pid, 0) == 0; }
 
 std::string TempDir(const std::string& name) {
-  std::string dir = ::testing::TempDir() + "spindle_helper_" + std::to_string(getpid()) + "_" + name;
+  std::string dir =
+      ::testing::TempDir() + "spindle_helper_" + std::to_string(getpid()) + "_" + name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
@@ -189,7 +190,8 @@ TEST_F(HelperPoolTest, AHelperOutOfStepIsReplaced) {
 // A helper gone while idle (here it exits after each job) is replaced before the job is written
 // to it: the job runs, on a new one.
 TEST_F(HelperPoolTest, AnIdleHelperThatIsGoneIsReplacedBeforeItGetsTheJob) {
-  HelperPool pool(Base(R"(IFS= read -r line; echo "{\"status\": 0, \"result\": {\"pid\": $$}}")"), 0);
+  HelperPool pool(
+      Base(R"(IFS= read -r line; echo "{\"status\": 0, \"result\": {\"pid\": $$}}")"), 0);
   auto [first, one] = Job(pool, "job 1");
   ASSERT_TRUE(one.ended);
   ASSERT_TRUE(WaitUntil([&] { return !Alive(first); }, 30s));
@@ -290,11 +292,13 @@ TEST_P(HelperWorkerTest, JobsRunOnceEachOnRecycledHelpers) {
   for (int i = 0; i < 10; ++i) ids.push_back(client_->Enqueue({.kind = "h", .args = {{"n", i}}}));
   const std::string failing =
       client_->Enqueue({.kind = "h", .args = {{"say", "fail"}}, .max_attempts = 1});
-  const std::string bad = client_->Enqueue({.kind = "h", .args = {{"say", "badstatus"}}, .max_attempts = 1});
+  const std::string bad =
+      client_->Enqueue({.kind = "h", .args = {{"say", "badstatus"}}, .max_attempts = 1});
   std::map<int64_t, int> jobs_per_pid;
   for (const auto& id : ids) {
     Job job = Finished(id);
-    ASSERT_EQ(job.state, JobState::kCompleted) << (job.errors.empty() ? "" : job.errors.back().message);
+    ASSERT_EQ(job.state, JobState::kCompleted)
+        << (job.errors.empty() ? "" : job.errors.back().message);
     ++jobs_per_pid[job.result["pid"].get<int64_t>()];
   }
   Job failed = Finished(failing);
@@ -367,22 +371,15 @@ TEST_P(HelperWorkerTest, ServeRunsAHelperThatDiesWithIt) {
   serve.Wait();
   EXPECT_TRUE(WaitUntil([&] { return !Alive(static_cast<pid_t>(pid)); }, 30s));
 
-  auto refused = testing::ServeConfig(db_->url(), dir_ + "/bad.toml",
-                                      "[kinds.h]\ncommand = [\"true\"]\nmax_jobs_per_process = 2\n");
-  EXPECT_EQ(refused.status, 2) << refused.output;
-  EXPECT_NE(refused.err.find("'kinds.h.max_jobs_per_process' recycles a long-lived helper: set "
-                             "'kinds.h.helper = true' too"),
-            std::string::npos)
-      << refused.err;
-  auto not_bool = testing::ServeConfig(db_->url(), dir_ + "/bad.toml", "[kinds.h]\nhelper = 1\n");
-  EXPECT_EQ(not_bool.status, 2) << not_bool.output;
-  EXPECT_NE(not_bool.err.find("'kinds.h.helper' must be true or false, got 1"), std::string::npos)
-      << not_bool.err;
-  auto no_command =
-      testing::ServeConfig(db_->url(), dir_ + "/bad.toml", "[kinds.h]\nhelper = true\n");
-  EXPECT_EQ(no_command.status, 2) << no_command.output;
-  EXPECT_NE(no_command.err.find("'kinds.h.helper' needs a command"), std::string::npos)
-      << no_command.err;
+  const std::string bad = dir_ + "/bad.toml";
+  EXPECT_TRUE(testing::ServeRefuses(db_->url(), bad,
+                                    "[kinds.h]\ncommand = [\"true\"]\nmax_jobs_per_process = 2\n",
+                                    "'kinds.h.max_jobs_per_process' recycles a long-lived helper: "
+                                    "set 'kinds.h.helper = true' too"));
+  EXPECT_TRUE(testing::ServeRefuses(db_->url(), bad, "[kinds.h]\nhelper = 1\n",
+                                    "'kinds.h.helper' must be true or false, got 1"));
+  EXPECT_TRUE(testing::ServeRefuses(db_->url(), bad, "[kinds.h]\nhelper = true\n",
+                                    "'kinds.h.helper' needs a command"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, HelperWorkerTest, ::testing::ValuesIn(testing::kAllBackends),

@@ -193,36 +193,22 @@ TEST_P(SlotsWorkerTest, TheBudgetIsSharedAndNeverExceeded) {
 // The configuration: slots, share_interval and weights, and bad ones refused before anything runs.
 TEST_P(SlotsWorkerTest, CommandLine) {
   std::string path = ::testing::TempDir() + "/slots-" + testing::Name(GetParam()) + ".toml";
-  auto serve = [&](const std::string& toml) {
-    return testing::ServeConfig(db_->url(), path, toml);
+  auto refuses = [&](const std::string& toml, const std::string& want) {
+    return testing::ServeRefuses(db_->url(), path, toml, want);
   };
-  auto slots = serve("[worker]\nslots = -1\n");
-  EXPECT_EQ(slots.status, 2) << slots.output;
-  EXPECT_NE(slots.err.find("worker.slots"), std::string::npos) << slots.err;
-  auto weight = serve("[queues.default]\nweight = 0\n");
-  EXPECT_EQ(weight.status, 2) << weight.output;
-  EXPECT_NE(weight.err.find("queues.default.weight"), std::string::npos) << weight.err;
-  auto interval = serve("[worker]\nslots = 4\nshare_interval = \"1ms\"\n[kinds.a]\n"
-                        "command = [\"true\"]\n");
-  EXPECT_EQ(interval.status, 2) << interval.output;
-  EXPECT_NE(interval.err.find("'worker.share_interval' must be 10ms to 1m, got 1ms"),
-            std::string::npos)
-      << interval.err;
-  auto few = serve("[worker]\nslots = 1\n[queues.a]\n[queues.b]\n");
-  EXPECT_EQ(few.status, 2) << few.output;
-  EXPECT_NE(few.err.find("'worker.slots' is 1, fewer than the 2 queues this worker serves (a, b;"),
-            std::string::npos)
-      << few.err;
-  auto interval_alone = serve("[worker]\nshare_interval = \"2s\"\n");
-  EXPECT_EQ(interval_alone.status, 2) << interval_alone.output;
-  EXPECT_NE(interval_alone.err.find("'worker.share_interval' applies only with [worker] slots"),
-            std::string::npos)
-      << interval_alone.err;
-  auto unused = serve("[queues.a]\nweight = 3\n");
-  EXPECT_EQ(unused.status, 2) << unused.output;
-  EXPECT_NE(unused.err.find("'queues.a.weight' applies only with [worker] slots"),
-            std::string::npos)
-      << unused.err;
+  EXPECT_TRUE(refuses("[worker]\nslots = -1\n",
+                      "worker.slots"));
+  EXPECT_TRUE(refuses("[queues.default]\nweight = 0\n",
+                      "queues.default.weight"));
+  EXPECT_TRUE(refuses("[worker]\nslots = 4\nshare_interval = \"1ms\"\n[kinds.a]\n"
+                        "command = [\"true\"]\n",
+                      "'worker.share_interval' must be 10ms to 1m, got 1ms"));
+  EXPECT_TRUE(refuses("[worker]\nslots = 1\n[queues.a]\n[queues.b]\n",
+                      "'worker.slots' is 1, fewer than the 2 queues this worker serves (a, b;"));
+  EXPECT_TRUE(refuses("[worker]\nshare_interval = \"2s\"\n",
+                      "'worker.share_interval' applies only with [worker] slots"));
+  EXPECT_TRUE(refuses("[queues.a]\nweight = 3\n",
+                      "'queues.a.weight' applies only with [worker] slots"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SlotsWorkerTest, ::testing::ValuesIn(testing::kAllBackends),

@@ -19,6 +19,8 @@
 #include <string>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "spindle/spindle.h"
 
 extern "C" char** environ;
@@ -127,12 +129,20 @@ CliResult RunCommand(const std::string& program, const std::string& args,
 inline CliResult Cli(const std::string& args, const std::string& input = "") {
   return RunCommand(SPINDLE_BIN, args, input);
 }
-// Writes `toml` to `path` and runs `spindle serve` with it on `url`: for configurations that are
-// refused before anything runs (bounded in time like every RunCommand).
-inline CliResult ServeConfig(const std::string& url, const std::string& path,
-                             const std::string& toml) {
+// Writes `toml` to `path` and runs `spindle serve` with it on `url` (bounded in time like every
+// RunCommand): passes when serve refused it as bad input (exit 2) and said `want` on stderr.
+inline ::testing::AssertionResult ServeRefuses(const std::string& url, const std::string& path,
+                                               const std::string& toml, const std::string& want) {
   std::ofstream(path) << toml;
-  return Cli("--database " + Quote(url) + " --config " + Quote(path) + " serve");
+  CliResult r = Cli("--database " + Quote(url) + " --config " + Quote(path) + " serve");
+  if (r.status != 2) {
+    return ::testing::AssertionFailure() << "exit " << r.status << ", not 2, for:\n"
+                                         << toml << r.output;
+  }
+  if (r.err.find(want) == std::string::npos) {
+    return ::testing::AssertionFailure() << "stderr does not say \"" << want << "\": " << r.err;
+  }
+  return ::testing::AssertionSuccess();
 }
 #endif
 
