@@ -415,20 +415,17 @@ std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
   return RunnableJobs(*this, p.worker_id, std::move(fetched));
 }
 
-// The regulated fetch (docs/regulation.md, regulation::Fetch), in the caller's transaction. Its
-// candidates are locked rows that no other fetch can take, so it reads them first and takes the
-// advisory lock that every decision and release takes only before it reads the counters (in a
-// statement of its own, so that it sees what the lock's last holder committed), and not at all
-// when no limit applies to any candidate: the lock is held for as short a time as it can be.
+// The regulated fetch (docs/regulation.md, regulation::Fetch), in the caller's transaction. It
+// takes the advisory lock that every decision and release takes before it locks any row: a
+// SELECT ... FOR UPDATE can keep the lock of a row it then skips (one that a commit changed under
+// it, so that it no longer matches), and a release that holds the advisory lock may want that row
+// (a job it finishes, a parked job it lets go), so rows first would deadlock. Under the lock the
+// fetch waits for nothing: SKIP LOCKED, and only rows it locked itself are changed.
 std::optional<Millis> PgStore::FetchRegulated(
     Conn& c, const JobFetchParams& p, const std::vector<std::optional<std::string>>& kinds,
     const std::vector<std::optional<std::string>>& partitions,
     std::vector<std::pair<Job, std::string>>& fetched) {
-  bool locked = false;
-  auto lock = [&] {
-    if (!locked) c.ExecScript(kRegulationLock);
-    locked = true;
-  };
+  c.ExecScript(kRegulationLock);
   return regulation::Fetch(
       p.limits, p.limit,
       {.candidates =
@@ -457,7 +454,6 @@ std::optional<Millis> PgStore::FetchRegulated(
            [&](const std::set<std::string>& gates) {
              regulation::GateStates state;
              if (gates.empty()) return state;
-             lock();
              auto r = c.ExecPrepared("gate_held", kGateHeld,
                                      {FormatArray({gates.begin(), gates.end()}), Now()});
              auto opt = [&](int i, int col) {
@@ -511,14 +507,13 @@ std::optional<Millis> PgStore::FetchRegulated(
                             {FormatArray(gates), FormatArray(logs), FormatArray(opens),
                              FormatArray(idle)});
            },
-       .rates = RateSteps(c, lock)});
+       .rates = RateSteps(c)});
 }
 
-// regulation::RateSteps on `c`, in the caller's transaction; `lock` takes the advisory lock.
-regulation::RateSteps PgStore::RateSteps(Conn& c, const std::function<void()>& lock) {
+// regulation::RateSteps on `c`, in the caller's transaction, which holds the advisory lock.
+regulation::RateSteps PgStore::RateSteps(Conn& c) {
   return {.due =
-              [this, &c, lock](bool all) {
-                lock();
+              [this, &c](bool all) {
                 auto r = c.ExecPrepared("gate_rate_due", kGateRateDue,
                                         {Now(), all ? "true" : "false"});
                 std::pair<int64_t, std::vector<regulation::RateGate>> due;
@@ -599,7 +594,7 @@ std::vector<LimitInfo> PgStore::LimitList(bool usage) {
 // in the caller's transaction. Returns how many jobs it let go.
 int64_t PgStore::OpenGates(Conn& c) {
   int64_t opened = std::stoll(std::string(c.Exec("SELECT spindle.gates_sweep()").Get(0, 0)));
-  return opened + regulation::OpenRateGates(RateSteps(c, [] {}), true).opened;
+  return opened + regulation::OpenRateGates(RateSteps(c), true).opened;
 }
 
 int64_t PgStore::LimitSweep() {

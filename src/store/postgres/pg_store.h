@@ -92,7 +92,7 @@ class PgStore final : public Store {
                                        const std::vector<std::optional<std::string>>& kinds,
                                        const std::vector<std::optional<std::string>>& partitions,
                                        std::vector<std::pair<Job, std::string>>& fetched);
-  regulation::RateSteps RateSteps(Conn& c, const std::function<void()>& lock);
+  regulation::RateSteps RateSteps(Conn& c);
   int64_t OpenGates(Conn& c);
 
   std::shared_ptr<Clock> clock_;
