@@ -138,6 +138,18 @@ RateOpened OpenRateGates(const RateSteps& steps, bool all) {
   return out;
 }
 
+std::optional<std::map<std::string, std::vector<std::string>>> KindGates(
+    const std::vector<Limit>& limits, const std::string& queue,
+    const std::vector<std::string>& kinds) {
+  for (const auto& l : limits) {
+    if (l.key || l.per) return std::nullopt;
+  }
+  Admission admission(limits);
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& kind : kinds) out[kind] = admission.Gates({"", kind, queue, Json()});
+  return out;
+}
+
 std::optional<Millis> Fetch(const std::vector<Limit>& limits, int limit, const FetchSteps& steps) {
   Admission admission(limits);
   std::optional<int64_t> next, now;

@@ -158,6 +158,13 @@ struct FetchSteps {
   RateSteps rates;
 };
 
+// The gates a job of each of `kinds` takes in `queue` (a gate once per unit), when the kind alone
+// decides them: no limit has a key or a rate. Else nullopt: the fetch decides job by job. The
+// stores then lease a whole batch in one statement when every gate has room for all of it.
+std::optional<std::map<std::string, std::vector<std::string>>> KindGates(
+    const std::vector<Limit>& limits, const std::string& queue,
+    const std::vector<std::string>& kinds);
+
 // One regulated fetch of up to `limit` jobs, the same on every backend: first the rate gates
 // whose time has come let their parked jobs go, then rounds of candidates, their gates, how many
 // hold them, the decisions. Rounds go on (at most 8) while a round parked jobs and the batch is

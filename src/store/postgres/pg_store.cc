@@ -426,6 +426,7 @@ std::optional<Millis> PgStore::FetchRegulated(
     const std::vector<std::optional<std::string>>& partitions,
     std::vector<std::pair<Job, std::string>>& fetched) {
   c.ExecScript(kRegulationLock);
+  if (FetchWithin(c, p, kinds, partitions, fetched)) return std::nullopt;
   return regulation::Fetch(
       p.limits, p.limit,
       {.candidates =
@@ -508,6 +509,35 @@ std::optional<Millis> PgStore::FetchRegulated(
                              FormatArray(idle)});
            },
        .rates = RateSteps(c)});
+}
+
+// The regulated fetch in one statement (job_fetch_within.sql), under the advisory lock, when the
+// kind alone decides which gates a job takes (no key, no rate) and the fetch is in plain order:
+// true when it leased jobs. When it leased none, the fetch decides job by job.
+bool PgStore::FetchWithin(Conn& c, const JobFetchParams& p,
+                          const std::vector<std::optional<std::string>>& kinds,
+                          const std::vector<std::optional<std::string>>& partitions,
+                          std::vector<std::pair<Job, std::string>>& fetched) {
+  if (p.fair || p.order != QueueOrder::kFifo) return false;
+  auto by_kind = regulation::KindGates(p.limits, p.queue, p.kinds);
+  if (!by_kind) return false;
+  std::vector<std::optional<std::string>> gates;
+  for (const auto& kind : p.kinds) {
+    const auto& g = (*by_kind)[kind];
+    gates.push_back(g.empty() ? std::nullopt : std::optional(Json(g).dump()));
+  }
+  auto r = c.ExecPrepared("job_fetch_within", kJobFetchWithin,
+                          {Now(), p.queue, std::to_string(p.limit), p.worker_id,
+                           std::to_string(p.lease.count()), FormatArray(kinds),
+                           std::to_string(p.partition_count), FormatArray(partitions),
+                           std::to_string(p.overdue.count()), FormatArray(kinds),
+                           FormatArray(gates)});
+  for (int i = 0; i < r.rows(); ++i) {
+    std::string problem;
+    Job j = ReadJob(r, i, &problem);
+    fetched.emplace_back(std::move(j), std::move(problem));
+  }
+  return r.rows() > 0;
 }
 
 // regulation::RateSteps on `c`, in the caller's transaction, which holds the advisory lock.

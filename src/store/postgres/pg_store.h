@@ -92,6 +92,10 @@ class PgStore final : public Store {
                                        const std::vector<std::optional<std::string>>& kinds,
                                        const std::vector<std::optional<std::string>>& partitions,
                                        std::vector<std::pair<Job, std::string>>& fetched);
+  bool FetchWithin(Conn& c, const JobFetchParams& p,
+                   const std::vector<std::optional<std::string>>& kinds,
+                   const std::vector<std::optional<std::string>>& partitions,
+                   std::vector<std::pair<Job, std::string>>& fetched);
   regulation::RateSteps RateSteps(Conn& c);
   int64_t OpenGates(Conn& c);
 

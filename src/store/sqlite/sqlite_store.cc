@@ -502,6 +502,7 @@ std::optional<Millis> SqliteStore::FetchRegulated(
     Conn& c, int64_t now, const JobFetchParams& p,
     std::vector<std::pair<Job, std::string>>& fetched) {
   std::string kinds = Json(p.kinds).dump(), partitions = Json(p.partitions).dump();
+  if (FetchWithin(c, now, p, kinds, partitions, fetched)) return std::nullopt;
   return regulation::Fetch(
       p.limits, p.limit,
       {.candidates =
@@ -580,6 +581,62 @@ std::optional<Millis> SqliteStore::FetchRegulated(
                  .Step();
            },
        .rates = RateSteps(c, now)});
+}
+
+// The regulated fetch in one statement (job_fetch_within.sql), when the kind alone decides which
+// gates a job takes (no key, no rate), the fetch is in plain order, and every gate has room for a
+// whole batch: true when it leased jobs. Else the fetch decides job by job.
+bool SqliteStore::FetchWithin(Conn& c, int64_t now, const JobFetchParams& p,
+                              const std::string& kinds, const std::string& partitions,
+                              std::vector<std::pair<Job, std::string>>& fetched) {
+  if (p.fair || p.order != QueueOrder::kFifo) return false;
+  auto by_kind = regulation::KindGates(p.limits, p.queue, p.kinds);
+  if (!by_kind) return false;
+  std::map<std::string, int64_t> need;  // the most units of each gate one job takes
+  for (const auto& [kind, gates] : *by_kind) {
+    std::map<std::string, int64_t> units;
+    for (const auto& g : gates) ++units[g];
+    for (const auto& [g, n] : units) need[g] = std::max(need[g], n);
+  }
+  Json all = Json::array();
+  for (const auto& [g, n] : need) all.push_back(g);
+  if (!need.empty()) {
+    // Room for all, as the limits are recorded now (one recorded since as a rate: no), and no
+    // job parked at any of the gates, which would be overtaken.
+    std::string text = all.dump();
+    auto st = c.Prepare("gate_held", kGateHeld);
+    st.Bind(1, std::string_view(text));
+    while (st.Step()) {
+      if (!st.IsNull(3)) return false;
+      if (!st.IsNull(2) && st.Int(1) + int64_t{p.limit} * need[st.Text(0)] > st.Int(2)) return false;
+    }
+    auto parked = c.Prepare("gate_parked", kGateParked);
+    parked.Bind(1, std::string_view(text)).Step();
+    if (parked.Int(0) > 0) return false;
+  }
+  Json gates = Json::object();
+  for (const auto& [kind, g] : *by_kind) gates[kind] = g.empty() ? Json(nullptr) : Json(g);
+  auto st = c.Prepare("job_fetch_within", kJobFetchWithin);
+  st.Bind(1, now)
+      .Bind(2, std::string_view(p.queue))
+      .Bind(3, int64_t{p.limit})
+      .Bind(4, std::string_view(p.worker_id))
+      .Bind(5, int64_t{p.lease.count()})
+      .Bind(6, std::string_view(kinds))
+      .Bind(7, int64_t{p.partition_count})
+      .Bind(8, std::string_view(partitions))
+      .Bind(9, int64_t{p.overdue.count()})
+      .Bind(10, std::string_view(gates.dump()));
+  std::map<std::string, int64_t> held;
+  size_t before = fetched.size();
+  while (st.Step()) {
+    std::string problem;
+    Job j = ReadJob(st, &problem);
+    for (const auto& g : (*by_kind)[j.kind]) ++held[g];
+    fetched.emplace_back(std::move(j), std::move(problem));
+  }
+  if (!held.empty()) c.Prepare("gate_add", kGateAdd).Bind(1, std::string_view(Json(held).dump())).Step();
+  return fetched.size() > before;
 }
 
 namespace {

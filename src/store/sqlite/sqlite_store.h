@@ -92,6 +92,9 @@ class SqliteStore final : public Store {
   // The store's clock, for reads. A write reads it once it holds the write lock (Write in
   // sqlite_store.cc).
   int64_t NowMicros() const;
+  bool FetchWithin(Conn& c, int64_t now, const JobFetchParams& p, const std::string& kinds,
+                   const std::string& partitions,
+                   std::vector<std::pair<Job, std::string>>& fetched);
   std::optional<Millis> FetchRegulated(Conn& c, int64_t now, const JobFetchParams& p,
                                        std::vector<std::pair<Job, std::string>>& fetched);
   Job ChangeOne(std::string_view name, std::string_view sql, const std::string& id,

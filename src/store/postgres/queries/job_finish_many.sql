@@ -17,13 +17,14 @@
 WITH parents AS (
   SELECT id FROM spindle.jobs WHERE id = ANY ($9::uuid[]) ORDER BY id FOR UPDATE
 ), o AS (
-  SELECT * FROM unnest($3::uuid[], $4::integer[], $5::text[], $6::text[], $7::bigint[],
-                       $8::jsonb[])
+  -- With the gates each attempt holds (docs/regulation.md), as they were before the updates
+  -- below clear them (a job's gates do not change while its lease lasts), looked up by id so
+  -- that the updates return them without joining anything to their results: the planner cannot
+  -- estimate those, and a nested loop over them was quadratic in the batch.
+  SELECT t.*, g.gates
+  FROM unnest($3::uuid[], $4::integer[], $5::text[], $6::text[], $7::bigint[], $8::jsonb[])
     AS t(id, attempt, kind, message, delay_ms, result)
-), held AS (
-  -- The gates these attempts hold (docs/regulation.md), as they were before the updates below
-  -- clear them: a job's gates do not change while its lease lasts.
-  SELECT j.id, j.gates FROM spindle.jobs j WHERE j.id = ANY ($3::uuid[]) AND j.gates IS NOT NULL
+  LEFT JOIN spindle.jobs g ON g.id = t.id
 ), updated AS (
   UPDATE spindle.jobs j
   SET state = (CASE
@@ -61,7 +62,7 @@ WITH parents AS (
     AND CASE WHEN j.attempt = o.attempt THEN j.state = 'running' AND j.lease_owner = $2
              ELSE false END
     AND (SELECT count(*) FROM parents) >= 0
-  RETURNING j.id, j.queue, j.state
+  RETURNING j.id, j.queue, j.state, o.gates
 ), ended AS (
   -- Disjoint from `updated` (not running), so no row is changed twice.
   UPDATE spindle.jobs j
@@ -70,13 +71,13 @@ WITH parents AS (
   WHERE j.id = o.id
     AND CASE WHEN j.attempt = o.attempt THEN j.state <> 'running' AND j.lease_owner = $2
              ELSE false END
-  RETURNING j.id, j.queue, j.state, j.run_at
+  RETURNING j.id, j.queue, j.state, j.run_at, o.gates
 ), released AS (
   -- The ended leases give their places back in one call (016's gates_release), not a trigger
   -- per row: the trigger leaves alone the updates that clear `gates`.
   SELECT spindle.gates_release(jsonb_agg(g.gate))
-  FROM held h, jsonb_array_elements_text(h.gates) AS g(gate)
-  WHERE h.id IN (SELECT id FROM updated UNION ALL SELECT id FROM ended)
+  FROM (SELECT gates FROM updated UNION ALL SELECT gates FROM ended) e,
+       jsonb_array_elements_text(e.gates) AS g(gate)
   HAVING count(*) > 0
 ), woken AS (
   -- Released jobs that are due at once, and jobs whose ended lease kept them from running,

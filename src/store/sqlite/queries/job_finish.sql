@@ -24,6 +24,7 @@ SET state = CASE
     result = CASE WHEN ?5 = 'completed' THEN ?9 ELSE result END,
     progress = CASE WHEN ?5 = 'completed' THEN NULL ELSE progress END,
     lease_owner = NULL,
-    lease_expires_at = NULL
+    lease_expires_at = NULL,
+    gates = NULL  -- the release trigger still sees them (OLD.gates) and gives the places back
 WHERE id = ?3 AND attempt = ?4 AND state = 'running' AND lease_owner = ?2
 RETURNING queue, state
