@@ -381,14 +381,19 @@ TEST_P(WorkerTest, CompetingWorkersFinishEveryJobExactlyOnce) {
   for (const auto& [id, n] : runs) ASSERT_EQ(n, 1) << id << " ran " << n << " times";
   EXPECT_EQ(FinishCount(), kJobs);
   EXPECT_EQ(db_->QueryInt("SELECT count(DISTINCT id) FROM test_finish"), kJobs);
-  int64_t fetched = 0;
+  int64_t fetched = 0, completed = 0;
   for (auto& w : workers) {
     // No per-worker share is asserted: SQLite's write lock is not fair, and one worker may
-    // take every batch for a while. What must hold is that no job was fetched twice.
+    // take every batch for a while.
     fetched += w->stats().fetched;
+    completed += w->stats().completed;
     EXPECT_EQ(w->stats().lost, 0);
   }
-  EXPECT_EQ(fetched, kJobs);
+  // Each job was completed once. A job may be fetched twice: a worker fenced for a moment (on a
+  // loaded machine SQLite's write lock can be held for seconds) hands back the jobs it fetched
+  // and has not started, and another worker fetches them.
+  EXPECT_EQ(completed, kJobs);
+  EXPECT_GE(fetched, kJobs);
 }
 
 TEST_P(WorkerTest, NotificationWakesAnIdleWorkerWithoutPolling) {
