@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -146,9 +147,19 @@ std::vector<std::pair<Fault, int>> ProfileFaults(const Param& p) {
 
 int Status(int raw) { return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw); }
 
+// What `path` holds, or as much as could be read: a /proc file of a process that exits meanwhile
+// fails to read (ESRCH), and that process is no longer of interest.
 std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string out;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+    if (n > 0) out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
 }
 
 // A process whose environment names one of our worker tags.
@@ -505,6 +516,7 @@ class FaultSuite : public ::testing::TestWithParam<Param> {
   // Setup, load, faults.
   std::string ConfigFor(const std::string& tag);
   void StartWorker(int slot);
+  bool Serving(int slot);
   void EnqueueWave();
   void TopUp();
   int64_t Unfinished();
@@ -626,11 +638,14 @@ void FaultSuite::SetUp() {
   workers_.resize(kWorkers);
   for (int slot = 0; slot < kWorkers; ++slot) StartWorker(slot);
   for (int i = 0; i < 3; ++i) EnqueueWave();
-  // Faults start once the cluster has formed: every worker a member, one of them leader, every
-  // assignment running.
+  // Faults start once the cluster has formed: every worker serving and a member, one of them
+  // leader, every assignment running.
   bool formed = testing::WaitUntil(
       [&] {
         ReapUnexpected();
+        for (int slot = 0; slot < kWorkers; ++slot) {
+          if (!Serving(slot)) return false;
+        }
         try {
           auto ms = client_->Members().members;
           return ms.size() == kWorkers &&
@@ -859,13 +874,15 @@ void FaultSuite::Kill(int slot, Fault kind, bool random_moment) {
   // Dead for a while: sometimes shorter, sometimes longer than the heartbeat timeout.
   Pause(RandomMs(500, 4000));
   StartWorker(slot);
-  // Serving before the next fault: a worker still starting when the database restarts exits with
-  // a clear error (status 5), as `spindle serve` does when it cannot reach the database at start.
+  for (auto until = Steady::now() + 30s; Steady::now() < until && !Serving(slot);) Pause(100ms);
+}
+
+// Whether the worker in `slot` has finished starting. Faults wait for it: a worker still starting
+// when it loses the database exits with a clear error (status 5), as `spindle serve` does when it
+// cannot reach the database at start.
+bool FaultSuite::Serving(int slot) {
   auto log = dir_ + "/workers/" + workers_[slot]->tag() + ".log";
-  for (auto until = Steady::now() + 30s; Steady::now() < until;) {
-    if (ReadFile(log).find("event=serving") != std::string::npos) break;
-    Pause(100ms);
-  }
+  return ReadFile(log).find("event=serving") != std::string::npos;
 }
 
 void FaultSuite::Inject(Fault f) {

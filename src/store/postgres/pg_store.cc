@@ -867,8 +867,12 @@ void PgStore::QueueRegister(const std::map<std::string, QueueSettings>& queues) 
   c->ExecPrepared("queue_register", kQueueRegister,
                   {FormatArray(name), FormatArray(order), FormatArray(shed), FormatArray(fair_key),
                    FormatArray(fair_weights)});
-  // After the settings are committed: from then on every insert stamps its jobs.
-  if (!fair.empty()) c->ExecPrepared("queue_fair_stamp", kQueueFairStamp, {FormatArray(fair)});
+  // After the settings are committed: from then on every insert stamps its jobs. Workers that
+  // start together stamp the same rows in no set order, so one may be ended as a deadlock; the
+  // stamp only fills what is still empty, so it is run again.
+  if (fair.empty()) return;
+  RetryingDeadlocks(
+      [&] { c->ExecPrepared("queue_fair_stamp", kQueueFairStamp, {FormatArray(fair)}); });
 }
 
 int64_t PgStore::QueueRemove(const std::string& name) {
