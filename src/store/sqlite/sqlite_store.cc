@@ -737,6 +737,17 @@ std::vector<std::string> SqliteStore::JobFinishMany(const std::string& worker_id
     auto c = pool_.Acquire();
     Write w(*c, *clock_);
     std::string now_text = core::FormatTimestamp(FromMicros(w.now()));
+    // The places the attempts hold (docs/regulation.md), given back together once their finishes
+    // have cleared them: one counter update per gate, not one per job.
+    std::map<std::pair<std::string, int64_t>, Json> holds;
+    {
+      Json ids = Json::array();
+      for (const auto& o : outcomes) ids.push_back(o.id);
+      auto st = c->Prepare("job_gates", kJobGates);
+      st.Bind(1, std::string_view(ids.dump()));
+      while (st.Step()) holds[{st.Text(0), st.Int(1)}] = Json::parse(st.Text(2));
+    }
+    std::map<std::string, int64_t> released;
     for (const auto& o : outcomes) {
       std::optional<std::string> result;
       if (!o.result.is_null()) result = StorableJson(o.result);
@@ -754,6 +765,9 @@ std::vector<std::string> SqliteStore::JobFinishMany(const std::string& worker_id
         if (st.Step()) {
           applied.push_back(o.id);
           if (st.Text(1) == "available") due.insert(st.Text(0));
+          if (auto h = holds.find({o.id, o.attempt}); h != holds.end()) {
+            for (const auto& g : h->second) ++released[g.get<std::string>()];
+          }
           continue;
         }
       }
@@ -765,7 +779,12 @@ std::vector<std::string> SqliteStore::JobFinishMany(const std::string& worker_id
           .Bind(4, w.now());
       if (st.Step() && !st.IsNull(0)) due.insert(st.Text(0));
     }
-    TakeNotices(*c, due, told);  // parents their last child made available
+    if (!released.empty()) {
+      std::string text = Json(released).dump();
+      c->Prepare("gates_give_back", kGatesGiveBack).Bind(1, std::string_view(text)).Step();
+      c->Prepare("gates_wake", kGatesWake).Bind(1, std::string_view(text)).Step();
+    }
+    TakeNotices(*c, due, told);  // parents their last child made available; opened gates
     w.Commit();
   }
   hub_->Notify({.queues = {due.begin(), due.end()}, .workers = told});

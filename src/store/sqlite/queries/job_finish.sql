@@ -25,6 +25,6 @@ SET state = CASE
     progress = CASE WHEN ?5 = 'completed' THEN NULL ELSE progress END,
     lease_owner = NULL,
     lease_expires_at = NULL,
-    gates = NULL  -- the release trigger still sees them (OLD.gates) and gives the places back
+    gates = NULL  -- their places are given back by the caller, for the batch (gates_give_back.sql)
 WHERE id = ?3 AND attempt = ?4 AND state = 'running' AND lease_owner = ?2
 RETURNING queue, state
