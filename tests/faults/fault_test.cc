@@ -59,8 +59,11 @@ constexpr int kConcurrency = 3;
 // Cluster-wide limits the workers declare: per value of args.group, and on kind "steps".
 constexpr int kGroupLimit = 2;
 constexpr int kStepsLimit = 2;
-// A resource pool of disk units: a plain job takes one, a multi-step job two.
+// A resource pool of disk units: a plain or bulk job takes one, a multi-step job two.
 constexpr int kDiskPool = 6;
+// Queue "bulk" has only limits without a key or a rate (kind "bulk" and the pool), so that its
+// fetches may take the one-statement way (docs/regulation.md), beside the other queue's.
+constexpr int kBulkLimit = 3;
 // A rate limit on the plain jobs of group 0: at most kRate starts within any kRatePer.
 constexpr int kRate = 3;
 constexpr auto kRatePer = 2000ms;
@@ -677,13 +680,16 @@ std::string FaultSuite::ConfigFor(const std::string& tag) {
                                  tag, kWorkerToml, kClusterToml);
   // Fair shares between the groups (docs/regulation.md): every fetch goes the fair way.
   toml += fmt::format("[queues.default]\nconcurrency = {}\nfair_key = \"group\"\n", kConcurrency);
+  toml += fmt::format("[queues.bulk]\nconcurrency = {}\n", kConcurrency);
   // Cluster-wide limits (docs/regulation.md), below the workers' slots so that they bind: the
   // jobs' args name them (`gates`), and fault_command checks them from its side (slot locks).
-  toml += fmt::format("[limits.group]\ncapacity = {}\nkey = \"group\"\n", kGroupLimit);
+  toml += fmt::format("[limits.group]\ncapacity = {}\nkey = \"group\"\nqueue = \"default\"\n",
+                      kGroupLimit);
   toml += fmt::format("[pools]\ndisk = {}\n", kDiskPool);
-  toml += fmt::format("[limits.burst]\ncapacity = {}\nper = \"{}ms\"\nkey = \"rate\"\n", kRate,
-                      kRatePer.count());
-  for (const char* kind : {"plain", "steps", "fanout"}) {
+  toml += fmt::format(
+      "[limits.burst]\ncapacity = {}\nper = \"{}ms\"\nkey = \"rate\"\nqueue = \"default\"\n",
+      kRate, kRatePer.count());
+  for (const char* kind : {"plain", "steps", "fanout", "bulk"}) {
     // The tag passes to the commands, which the suite finds by it.
     toml += fmt::format("[kinds.{}]\ncommand = {}\ntimeout = \"60s\"\nkill_grace = \"{}\"\n"
                         "env_allow = [\"PATH\", \"SPINDLE_FAULT_TAG\"]\n",
@@ -692,6 +698,9 @@ std::string FaultSuite::ConfigFor(const std::string& tag) {
       toml += fmt::format("limit = {}\npools = {{ disk = 2 }}\n", kStepsLimit);
     }
     if (std::string(kind) == "plain") toml += "pools = { disk = 1 }\n";
+    if (std::string(kind) == "bulk") {
+      toml += fmt::format("limit = {}\npools = {{ disk = 1 }}\n", kBulkLimit);
+    }
   }
   for (int a = 1; a <= kAssignments; ++a) {
     toml += fmt::format(
@@ -745,6 +754,12 @@ void FaultSuite::EnqueueWave() {
                        {"ms", Uniform(100, 300)},
                        {"nap_ms", Uniform(100, 500)},
                        {"gates", {{"kind-steps", kStepsLimit}, {"pool-disk", {kDiskPool, 2}}}}}));
+  }
+  for (int i = 0; i < 8; ++i) {
+    auto bulk = spec("bulk", {{"ms", Uniform(50, 300)},
+                              {"gates", {{"kind-bulk", kBulkLimit}, {"pool-disk", {kDiskPool, 1}}}}});
+    bulk.queue = "bulk";
+    specs.push_back(std::move(bulk));
   }
   Json children = Json::array();
   for (int i = Uniform(3, 6); i > 0; --i) children.push_back(Uniform(50, 300));
