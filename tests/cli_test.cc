@@ -220,6 +220,11 @@ TEST_P(CliTest, BenchRefusesUnknownPhasesAndTheDefaultDatabase) {
   auto r = Run("bench --phases seq,wrk --n-seq 1");
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.err.find("unknown bench phase 'wrk'"), std::string::npos) << r.err;
+  // The environment's values have the options' ranges.
+  r = testing::RunCommand(std::string("env SPINDLE_LIMIT=1000001 ") + SPINDLE_BIN,
+                          "--database " + Quote(db_->url()) + " bench --phases seq --n-seq 1");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.err.find("SPINDLE_LIMIT must be"), std::string::npos) << r.err;
   std::string dir = TempFile("benchdir");
   std::filesystem::create_directories(dir);
   r = testing::RunCommand("env -C " + Quote(dir) + " -u SPINDLE_DATABASE -u SPINDLE_CONFIG " +
@@ -233,7 +238,11 @@ TEST_P(CliTest, BenchRefusesUnknownPhasesAndTheDefaultDatabase) {
 
 TEST_P(CliTest, BenchRemovesTheJobsItMade) {
   std::string mine = client_->Enqueue({.kind = "k"});
-  auto r = Run("bench --n 300 --n-seq 20 --batch 100 --lat-n 10 --lat-rate 100 --concurrency 4");
+  // SPINDLE_LIMIT=0, as --limit 0: no limit.
+  auto r = testing::RunCommand(std::string("env SPINDLE_LIMIT=0 ") + SPINDLE_BIN,
+                               "--database " + Quote(db_->url()) +
+                                   " bench --n 300 --n-seq 20 --batch 100 --lat-n 10 "
+                                   "--lat-rate 100 --concurrency 4");
   ASSERT_EQ(r.status, 0) << r.output;
   Json out = Json::parse(r.out);
   EXPECT_EQ(out["removed_jobs"], 330) << out;

@@ -42,14 +42,14 @@ double Percentile(std::vector<double> v, double p) {
 }
 
 // Environment variables of the peer harness override the defaults (N, N_SEQ, BATCH, ...),
-// parsed as strictly as the options.
-void FromEnv(const char* name, int& field) {
+// parsed as strictly as the options (with the same ranges).
+void FromEnv(const char* name, int& field, int min = 1, int max = kIntMax) {
   const char* v = std::getenv(name);
   if (!v || !*v) return;
-  auto n = core::ParseInteger(v, 1, kIntMax);
+  auto n = core::ParseInteger(v, min, max);
   if (!n) {
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("{} must be {}, got '{}'", name,
-                                                         core::DescribeRange(1, kIntMax), v));
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("{} must be {}, got '{}'", name, core::DescribeRange(min, max), v));
   }
   field = static_cast<int>(*n);
 }
@@ -113,8 +113,8 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
   FromEnv("LAT_RATE", o.lat_rate);
   FromEnv("SPINDLE_CONCURRENCY", o.concurrency);
   FromEnv("SPINDLE_WORKERS", o.workers);
-  FromEnv("SERIAL_KEYS", o.serial_keys);
-  FromEnv("SPINDLE_LIMIT", o.limit);
+  FromEnv("SERIAL_KEYS", o.serial_keys, 0);
+  FromEnv("SPINDLE_LIMIT", o.limit, 0, 1000000);
   if (const char* v = std::getenv("SPINDLE_PARTITIONED"); v && *v) {
     auto on = core::ParseInteger(v, 0, 1);
     if (!on) {

@@ -530,8 +530,7 @@ bool PgStore::FetchWithin(Conn& c, const JobFetchParams& p,
                           {Now(), p.queue, std::to_string(p.limit), p.worker_id,
                            std::to_string(p.lease.count()), FormatArray(kinds),
                            std::to_string(p.partition_count), FormatArray(partitions),
-                           std::to_string(p.overdue.count()), FormatArray(kinds),
-                           FormatArray(gates)});
+                           std::to_string(p.overdue.count()), FormatArray(gates)});
   for (int i = 0; i < r.rows(); ++i) {
     std::string problem;
     Job j = ReadJob(r, i, &problem);

@@ -1,12 +1,12 @@
 -- The regulated fetch in one statement (docs/regulation.md, "What it costs"), for limits whose
 -- gates a job's kind alone decides (no key, no rate): leases up to $3 jobs as job_fetch.sql does
--- (its parameters $1 to $9), each counting in the gates of its kind ($10 kinds, $11 the gates
--- of each, a JSON array with a gate once per unit; NULL: none), but only when every one of those
--- gates has room for $3 more jobs of any of the kinds, so that whichever jobs are taken, none is
--- one too many. Otherwise (or when no job is due) it leases nothing, and the store decides job
+-- (its parameters $1 to $9), each counting in the gates of its kind ($10: for each of the kinds
+-- $6, its gates, a JSON array with a gate once per unit; NULL: none), but only when every one of
+-- those gates has room for $3 more jobs of any of the kinds, so that whichever jobs are taken,
+-- none is one too many. Otherwise (or when no job is due) it leases nothing, and the store decides job
 -- by job (job_fetch_candidates.sql). Under the advisory lock, taken in a statement before this.
 WITH k AS (
-  SELECT * FROM unnest($10::text[], $11::jsonb[]) AS k(kind, gates)
+  SELECT * FROM unnest($6::text[], $10::jsonb[]) AS k(kind, gates)
 ), need AS (
   -- The most units of each gate that a job of these kinds takes.
   SELECT u.gate, max(u.n) AS n
