@@ -89,8 +89,12 @@ TEST_P(StoreTest, ConcurrentMigratorsAgree) {
   std::atomic<int> ok{0};
   for (int i = 0; i < 6; ++i) {
     threads.emplace_back([&] {
-      auto s = OpenStore({fresh->url(), 1, nullptr});
-      if (s->Migrate() == s->LatestVersion()) ++ok;
+      try {
+        auto s = OpenStore({fresh->url(), 1, nullptr});
+        if (s->Migrate() == s->LatestVersion()) ++ok;
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << e.what();
+      }
     });
   }
   for (auto& t : threads) t.join();

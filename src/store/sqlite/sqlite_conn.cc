@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <mutex>
 
 #include "spindle/error.h"
@@ -103,6 +104,37 @@ std::string Statement::Text(int col) const {
   return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : "";
 }
 
+namespace {
+
+// Sets WAL mode unless the file is in it already. A change of mode needs the file to itself, so
+// a connection that asks for it while another connection turns a new file to WAL (and then keeps
+// it open, migrating) would wait in vain: it asks again in short waits, each after reading the
+// file, which shows the mode another connection set, for up to the busy timeout.
+void TurnToWal(Conn& conn) {
+  sqlite3_busy_timeout(conn.raw(), 50);
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  while (true) {
+    try {
+      conn.Exec("SELECT count(*) FROM sqlite_master");
+      bool wal;
+      {
+        auto mode = conn.Prepare("journal_mode", "PRAGMA journal_mode");
+        wal = mode.Step() && mode.Text(0) == "wal";
+      }
+      if (!wal) conn.Exec("PRAGMA journal_mode = WAL");
+      break;
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kUnavailable || std::chrono::steady_clock::now() >= until) {
+        sqlite3_busy_timeout(conn.raw(), kBusyTimeoutMs);
+        throw;
+      }
+    }
+  }
+  sqlite3_busy_timeout(conn.raw(), kBusyTimeoutMs);
+}
+
+}  // namespace
+
 std::unique_ptr<Conn> Conn::Connect(const std::string& path) {
   ConfigureOnce();
   sqlite3* db = nullptr;
@@ -125,9 +157,10 @@ std::unique_ptr<Conn> Conn::Connect(const std::string& path) {
     // journal, by default a temporary file created and written for each such statement (in
     // the sqlite3 shell, a keyed insert, whose trigger places the job in its key's line, ran
     // about 4 times faster with it; the page cache above was the larger cost).
+    TurnToWal(*conn);
     conn->Exec(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
-        "PRAGMA cache_size = -32768; PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY");
+        "PRAGMA synchronous = FULL; PRAGMA cache_size = -32768; PRAGMA mmap_size = 268435456; "
+        "PRAGMA temp_store = MEMORY");
   } catch (const Error& e) {
     throw Error(e.code(), fmt::format("cannot use '{}' as a Spindle database: {}", path, e.what()));
   }
