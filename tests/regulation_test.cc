@@ -431,6 +431,29 @@ TEST_P(RegulationTest, AnExpiredLeaseCountsUntilTheRescueEndsIt) {
   EXPECT_TRUE(Fetch(10).empty());
 }
 
+// A job cancelled or stopped while it ran, whose worker died before it reported the attempt's
+// end: its lease expires (the eviction's or its own), and the rescue ends it and gives its place
+// back, as the rescue of a running job does. The recount alone would keep counting it.
+TEST_P(RegulationTest, ATakenJobOfADeadWorkerGivesItsPlaceBackAtTheRescue) {
+  Limits({QueueLimit(1)});
+  for (int i = 0; i < 3; ++i) Insert();
+  Job cancelled = Fetch(10).at(0);
+  store_->JobCancel(cancelled.id);
+  clock_->Advance(31s);
+  store_->LimitSweep();
+  EXPECT_TRUE(Fetch(10).empty());
+  EXPECT_EQ(store_->JobRescue(100), 0);  // no running job to retry
+  EXPECT_EQ(store_->JobGet(cancelled.id)->lease_expires_at, std::nullopt);
+  Job stopped = Fetch(10).at(0);
+  store_->JobStop(stopped.id);
+  clock_->Advance(31s);
+  EXPECT_TRUE(Fetch(10).empty());
+  store_->JobRescue(100);
+  EXPECT_EQ(store_->JobGet(stopped.id)->state, JobState::kStopped);
+  EXPECT_EQ(Fetch(10).size(), 1u);
+  ExpectWithinLimits();
+}
+
 // The counters are a cache of the leases: the sweep recounts them from the jobs.
 TEST_P(RegulationTest, TheSweepRecountsWhatTheLeasesHold) {
   Limits({QueueLimit(2)});

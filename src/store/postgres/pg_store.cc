@@ -687,6 +687,7 @@ Store::LeaseRenewal PgStore::JobLeaseRenew(const std::string& worker_id,
 int PgStore::JobRescue(int limit) {
   auto c = pool_.Acquire();
   auto r = c->ExecPrepared("job_rescue", kJobRescue, {Now(), std::to_string(limit)});
+  c->ExecPrepared("job_lease_lapse", kJobLeaseLapse, {Now()});
   return std::stoi(std::string(r.Get(0, 0)));
 }
 

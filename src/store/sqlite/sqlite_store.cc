@@ -878,6 +878,7 @@ int SqliteStore::JobRescue(int limit) {
       ++rescued;
       if (st.Text(1) == "retryable") due.insert(st.Text(0));
     }
+    c->Prepare("job_lease_lapse", kJobLeaseLapse).Bind(1, w.now()).Step();
     TakeNotices(*c, due, told);  // parents their last child (failed) made available
     w.Commit();
   }

@@ -1,0 +1,7 @@
+-- The expired leases of jobs that no longer run (stopped or cancelled while they ran, their
+-- worker dead before it reported the attempt's end; docs/regulation.md) end at the rescue: the
+-- release trigger gives back their places, which nothing else would. $1 = now (NULL: the
+-- database's clock).
+UPDATE spindle.jobs SET lease_owner = NULL, lease_expires_at = NULL
+WHERE lease_expires_at IS NOT NULL AND lease_expires_at < coalesce($1, now())
+  AND state <> 'running'
