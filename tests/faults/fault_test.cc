@@ -61,8 +61,10 @@ constexpr int kGroupLimit = 2;
 constexpr int kStepsLimit = 2;
 // A resource pool of disk units: a plain or bulk job takes one, a multi-step job two.
 constexpr int kDiskPool = 6;
-// Queue "bulk" has only limits without a key or a rate (kind "bulk" and the pool), so that its
-// fetches may take the one-statement way (docs/regulation.md), beside the other queue's.
+// Queue "bulk": a second queue under a kind limit and the pool, whose limits have no key and no
+// rate. Its fetches take the one-statement way (docs/regulation.md) only when every gate of every
+// kind the workers handle has room for the whole batch and nothing is parked there, which under
+// this load is seldom; mostly they decide job by job, beside the other queue's.
 constexpr int kBulkLimit = 3;
 // A rate limit on the plain jobs of group 0: at most kRate starts within any kRatePer.
 constexpr int kRate = 3;
