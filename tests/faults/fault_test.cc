@@ -689,8 +689,8 @@ std::string FaultSuite::ConfigFor(const std::string& tag) {
                       kGroupLimit);
   toml += fmt::format("[pools]\ndisk = {}\n", kDiskPool);
   toml += fmt::format(
-      "[limits.burst]\ncapacity = {}\nper = \"{}ms\"\nkey = \"rate\"\nqueue = \"default\"\n",
-      kRate, kRatePer.count());
+      "[limits.burst]\ncapacity = {}\nper = \"{}ms\"\nkey = \"rate\"\nqueue = \"default\"\n", kRate,
+      kRatePer.count());
   for (const char* kind : {"plain", "steps", "fanout", "bulk"}) {
     // The tag passes to the commands, which the suite finds by it.
     toml += fmt::format("[kinds.{}]\ncommand = {}\ntimeout = \"60s\"\nkill_grace = \"{}\"\n"
@@ -758,8 +758,9 @@ void FaultSuite::EnqueueWave() {
                        {"gates", {{"kind-steps", kStepsLimit}, {"pool-disk", {kDiskPool, 2}}}}}));
   }
   for (int i = 0; i < 8; ++i) {
-    auto bulk = spec("bulk", {{"ms", Uniform(50, 300)},
-                              {"gates", {{"kind-bulk", kBulkLimit}, {"pool-disk", {kDiskPool, 1}}}}});
+    auto bulk =
+        spec("bulk", {{"ms", Uniform(50, 300)},
+                      {"gates", {{"kind-bulk", kBulkLimit}, {"pool-disk", {kDiskPool, 1}}}}});
     bulk.queue = "bulk";
     specs.push_back(std::move(bulk));
   }

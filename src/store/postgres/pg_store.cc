@@ -526,11 +526,11 @@ bool PgStore::FetchWithin(Conn& c, const JobFetchParams& p,
     const auto& g = (*by_kind)[kind];
     gates.push_back(g.empty() ? std::nullopt : std::optional(Json(g).dump()));
   }
-  auto r = c.ExecPrepared("job_fetch_within", kJobFetchWithin,
-                          {Now(), p.queue, std::to_string(p.limit), p.worker_id,
-                           std::to_string(p.lease.count()), FormatArray(kinds),
-                           std::to_string(p.partition_count), FormatArray(partitions),
-                           std::to_string(p.overdue.count()), FormatArray(gates)});
+  auto r = c.ExecPrepared(
+      "job_fetch_within", kJobFetchWithin,
+      {Now(), p.queue, std::to_string(p.limit), p.worker_id, std::to_string(p.lease.count()),
+       FormatArray(kinds), std::to_string(p.partition_count), FormatArray(partitions),
+       std::to_string(p.overdue.count()), FormatArray(gates)});
   for (int i = 0; i < r.rows(); ++i) {
     std::string problem;
     Job j = ReadJob(r, i, &problem);

@@ -608,7 +608,8 @@ bool SqliteStore::FetchWithin(Conn& c, int64_t now, const JobFetchParams& p,
     st.Bind(1, std::string_view(text));
     while (st.Step()) {
       if (!st.IsNull(3)) return false;
-      if (!st.IsNull(2) && st.Int(1) + int64_t{p.limit} * need[st.Text(0)] > st.Int(2)) return false;
+      if (!st.IsNull(2) && st.Int(1) + int64_t{p.limit} * need[st.Text(0)] > st.Int(2))
+        return false;
     }
     auto parked = c.Prepare("gate_parked", kGateParked);
     parked.Bind(1, std::string_view(text)).Step();
@@ -635,7 +636,8 @@ bool SqliteStore::FetchWithin(Conn& c, int64_t now, const JobFetchParams& p,
     for (const auto& g : (*by_kind)[j.kind]) ++held[g];
     fetched.emplace_back(std::move(j), std::move(problem));
   }
-  if (!held.empty()) c.Prepare("gate_add", kGateAdd).Bind(1, std::string_view(Json(held).dump())).Step();
+  if (!held.empty())
+    c.Prepare("gate_add", kGateAdd).Bind(1, std::string_view(Json(held).dump())).Step();
   return fetched.size() > before;
 }
 

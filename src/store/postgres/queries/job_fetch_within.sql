@@ -3,8 +3,9 @@
 -- (its parameters $1 to $9), each counting in the gates of its kind ($10: for each of the kinds
 -- $6, its gates, a JSON array with a gate once per unit; NULL: none), but only when every one of
 -- those gates has room for $3 more jobs of any of the kinds, so that whichever jobs are taken,
--- none is one too many. Otherwise (or when no job is due) it leases nothing, and the store decides job
--- by job (job_fetch_candidates.sql). Under the advisory lock, taken in a statement before this.
+-- none is one too many. Otherwise (or when no job is due) it leases nothing, and the store
+-- decides job by job (job_fetch_candidates.sql). Under the advisory lock, taken in a statement
+-- before this.
 WITH k AS (
   SELECT * FROM unnest($6::text[], $10::jsonb[]) AS k(kind, gates)
 ), need AS (
