@@ -386,6 +386,9 @@ std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
       wait = FetchRegulated(*c, p, kinds, partitions, fetched);
       return true;
     });
+    // The decision committed without waiting for the disk (regulation_lock.sql): its leases are
+    // made durable before anything runs under them, now that the advisory lock is released.
+    if (!fetched.empty()) c->ExecPrepared("wal_flush", kWalFlush);
     if (p.rate_wait) *p.rate_wait = wait;
   } else {
     auto c = pool_.Acquire();
@@ -623,6 +626,7 @@ std::vector<LimitInfo> PgStore::LimitList(bool usage) {
 // in the caller's transaction. Returns how many jobs it let go.
 int64_t PgStore::OpenGates(Conn& c) {
   int64_t opened = std::stoll(std::string(c.Exec("SELECT spindle.gates_sweep()").Get(0, 0)));
+  c.ExecPrepared("gate_returns_clear", kGateReturnsClear);
   return opened + regulation::OpenRateGates(RateSteps(c), true).opened;
 }
 
@@ -657,7 +661,23 @@ std::vector<std::string> PgStore::JobFinishMany(const std::string& worker_id,
                             FormatArray(result), FormatArray({parents.begin(), parents.end()})});
   std::vector<std::string> applied;
   applied.reserve(r.rows());
-  for (int i = 0; i < r.rows(); ++i) applied.emplace_back(r.Get(i, 0));
+  std::optional<std::string> returned;
+  for (int i = 0; i < r.rows(); ++i) {
+    if (r.IsNull(i, 0)) {
+      returned = r.Get(i, 1);
+    } else {
+      applied.emplace_back(r.Get(i, 0));
+    }
+  }
+  if (returned) {
+    // The outcomes are recorded; places that could not be given back are only counted too long,
+    // until the leader's sweep recounts them (gates_give_back.sql), so that is no failed finish.
+    try {
+      c->ExecPrepared("gates_give_back", kGatesGiveBack, {returned});
+    } catch (const Error& e) {
+      core::Log().warn("event=give_back_failed error={}", core::LogValue(e.what()));
+    }
+  }
   return applied;
 }
 

@@ -72,13 +72,6 @@ WITH parents AS (
     AND CASE WHEN j.attempt = o.attempt THEN j.state <> 'running' AND j.lease_owner = $2
              ELSE false END
   RETURNING j.id, j.queue, j.state, j.run_at, o.gates
-), released AS (
-  -- The ended leases give their places back in one call (016's gates_release), not a trigger
-  -- per row: the trigger leaves alone the updates that clear `gates`.
-  SELECT spindle.gates_release(jsonb_agg(g.gate))
-  FROM (SELECT gates FROM updated UNION ALL SELECT gates FROM ended) e,
-       jsonb_array_elements_text(e.gates) AS g(gate)
-  HAVING count(*) > 0
 ), woken AS (
   -- Released jobs that are due at once, and jobs whose ended lease kept them from running,
   -- wake idle workers.
@@ -88,6 +81,20 @@ WITH parents AS (
         SELECT queue FROM ended
         WHERE state IN ('available', 'scheduled', 'retryable')
           AND run_at <= coalesce($1, now())) AS due
+), returned AS (
+  -- The places that the ended leases held (one gate per unit, the `gates` of those jobs
+  -- together), to give back once this statement has committed (migration 020).
+  INSERT INTO spindle.gate_returns (gates)
+  SELECT jsonb_agg(g.gate)
+  FROM (SELECT gates FROM updated UNION ALL SELECT gates FROM ended) e,
+       jsonb_array_elements_text(e.gates) AS g(gate)
+  HAVING count(*) > 0
+  RETURNING id
 )
-SELECT id FROM updated
-WHERE (SELECT count(*) FROM woken) >= 0 AND (SELECT count(*) FROM released) >= 0
+-- The applied ids, then a row without one that names the places to give back, if any. The caller
+-- gives them back in a transaction of its own (gates_give_back.sql): giving back takes the
+-- advisory lock that every regulated fetch takes, and a lock taken here would be held until this
+-- statement's commit has reached the disk.
+SELECT id, NULL::bigint FROM updated WHERE (SELECT count(*) FROM woken) >= 0
+UNION ALL
+SELECT NULL, id FROM returned
