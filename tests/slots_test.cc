@@ -36,10 +36,10 @@ TEST(SlotBudgetTest, StartsWithSharesByWeight) {
 TEST(SlotBudgetTest, AQueueTakesWithinItsTargetAndTheBudget) {
   SlotBudget b(10, {{"a", 1, 10}, {"b", 4, 10}});
   EXPECT_EQ(b.Take("a", 5), 3);  // its target
-  b.Backlog("a", true);          // its fetch found the three it asked for
+  b.Backlog("a", true, 3);       // its fetch found the three it asked for
   EXPECT_EQ(b.Take("a", 1), 0);
   EXPECT_EQ(b.Take("b", 100), 7);
-  b.Backlog("b", false);  // found fewer
+  b.Backlog("b", false, 7);  // found fewer
   EXPECT_EQ(b.Busy(), 10);
   // A freed slot wakes whoever has room under its target and work waiting: not b, which found
   // fewer than it asked for, and not a, at its target; then a.
@@ -71,7 +71,20 @@ TEST(SlotBudgetTest, AnIdleQueueGivesItsSlotsAway) {
   EXPECT_EQ(Slots(b.Share()), (std::map<std::string, int>{{"a", 9}, {"b", 1}}));
   // b keeps what it runs, and one more.
   EXPECT_EQ(b.Take("b", 1), 1);
+  b.Backlog("b", false, 1);  // its job runs; no more waits
   EXPECT_EQ(Slots(b.Share()), (std::map<std::string, int>{{"a", 8}, {"b", 2}}));
+}
+
+TEST(SlotBudgetTest, AnIdleQueueKeepsNoSlotsForAFetchUnderWay) {
+  // The slots a fetch took hold no job yet: an idle queue whose fetch is under way when the
+  // slots are shared again keeps one, not all it looked for (it kept them share after share).
+  SlotBudget b(8, {{"bulk", 1, 8}, {"interactive", 3, 8}});
+  b.Backlog("bulk", true);
+  EXPECT_EQ(b.Take("interactive", 8), 5);  // its first share, by weight
+  EXPECT_EQ(Slots(b.Share()), (std::map<std::string, int>{{"bulk", 7}, {"interactive", 1}}));
+  b.Backlog("interactive", false, 5);  // it found nothing
+  EXPECT_EQ(b.Give("interactive", 5), (std::vector<std::string>{"bulk"}));  // bulk may use them
+  EXPECT_EQ(Slots(b.Share()), (std::map<std::string, int>{{"bulk", 7}, {"interactive", 1}}));
 }
 
 TEST(SlotBudgetTest, QueuesWhoseJobsWaitGetMore) {

@@ -80,6 +80,7 @@ int SlotBudget::Take(const std::string& queue, int want) {
   auto& q = Find(queue);
   int n = std::max(0, std::min({want, q.target - q.busy, slots_ - busy_}));
   q.busy += n;
+  q.fetching += n;
   busy_ += n;
   // Refused outright, it could not even look for work: wake it when a slot frees. (A queue that
   // got some looked, and its fetch says whether work waits.)
@@ -101,9 +102,10 @@ std::vector<std::string> SlotBudget::Give(const std::string& queue, int n) {
   return wake;
 }
 
-bool SlotBudget::Backlog(const std::string& queue, bool waiting) {
+bool SlotBudget::Backlog(const std::string& queue, bool waiting, int taken) {
   std::lock_guard lock(mu_);
   auto& q = Find(queue);
+  q.fetching = std::max(0, q.fetching - taken);
   bool changed = waiting != q.backlog;
   q.backlog = waiting;
   return changed;
@@ -154,15 +156,17 @@ std::vector<SlotDecision> SlotBudget::Share() {
       claims.push_back({q.share.weight * pressure, q.share.cap});
       pressed.push_back(i);
     } else {
-      // Keeps what it runs and one more; gives the rest away.
-      q.target = std::clamp(q.busy + 1, 1, std::max(1, q.share.cap));
+      // Keeps what it runs and one more; gives the rest away. Slots that a fetch under way took
+      // are not what it runs: kept, a queue that never has work would keep what it last looked
+      // for, share after share.
+      q.target = std::clamp(q.busy - q.fetching + 1, 1, std::max(1, q.share.cap));
       left -= q.target;
     }
   }
   // Every queue with work waiting gets one slot at least: the idle ones' spare slots go first.
   for (auto& q : queues_) {
     if (left >= static_cast<int>(pressed.size())) break;
-    if (!q.backlog && q.target > std::max(1, q.busy)) {
+    if (!q.backlog && q.target > std::max(1, q.busy - q.fetching)) {
       --q.target;
       ++left;
     }

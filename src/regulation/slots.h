@@ -54,10 +54,11 @@ class SlotBudget {
   // took slots for). Returns the queues that may now fetch and have work waiting or were refused
   // slots: wake them.
   std::vector<std::string> Give(const std::string& queue, int n);
-  // What a fetch of `queue` found: all it asked for (work likely waits: true) or fewer (false).
-  // Only fetches tell: a queue that gets no slot keeps what its last fetch said. Returns true
-  // when that changed: share again now.
-  bool Backlog(const std::string& queue, bool waiting);
+  // What a fetch of `queue` that took `taken` slots (Take) found: all it asked for (work likely
+  // waits: true) or fewer (false). Its slots now hold its jobs, not a fetch under way; those it
+  // did not fill are given back with Give. Only fetches tell: a queue that gets no slot keeps
+  // what its last fetch said. Returns true when that changed: share again now.
+  bool Backlog(const std::string& queue, bool waiting, int taken = 0);
   // A job of `queue` started `wait` after it was due; one ran for `run`.
   void Waited(const std::string& queue, Millis wait);
   void Ran(const std::string& queue, Millis run);
@@ -75,6 +76,7 @@ class SlotBudget {
     QueueShare share;
     int target = 1;
     int busy = 0;
+    int fetching = 0;  // of busy: taken by a fetch still under way, so not its jobs' (yet)
     bool backlog = false;
     bool wants = false;  // its last Take got no slot at all: wake it when one frees
     double wait_sum = 0, run_sum = 0;  // since the last Share

@@ -200,16 +200,17 @@ class Worker::Impl {
     try {
       jobs = Fetch(q, limit);
     } catch (...) {
+      if (budget) budget->Backlog(q.opts.name, false, limit);
       Freed(q, limit);
       throw;
     }
     int n = static_cast<int>(jobs.size());
     fetched += n;
     if (budget) {
-      Freed(q, limit - n);
       auto now = opts.clock->Now();
       for (const auto& j : jobs) budget->Waited(q.opts.name, Since(j.run_at, j.started_at.value_or(now)));
-      if (budget->Backlog(q.opts.name, n == limit)) sharer->Wake();  // its work begins to wait
+      if (budget->Backlog(q.opts.name, n == limit, limit)) sharer->Wake();  // its work begins to wait
+      Freed(q, limit - n);
     }
     {
       std::lock_guard lock(q.mu);
