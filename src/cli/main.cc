@@ -233,10 +233,17 @@ int Serve(const Globals& g) {
   int sig = 0;
   sigwait(&signals, &sig);
   core::Log().info("event=signal signal={} action=graceful_stop", SignalName(sig));
-  std::thread([signals] {
-    int again = 0;
-    sigwait(&signals, &again);
-    ExitNow(again);
+  // A signal within a second of the first is the same request delivered twice, not a second
+  // one: `timeout` and some supervisors signal the process and then its whole process group.
+  auto first = std::chrono::steady_clock::now();
+  std::thread([signals, first] {
+    for (;;) {
+      int again = 0;
+      sigwait(&signals, &again);
+      if (std::chrono::steady_clock::now() - first >= std::chrono::seconds(1)) ExitNow(again);
+      core::Log().info("event=signal signal={} action=none (within a second of the first)",
+                       SignalName(again));
+    }
   }).detach();
   worker.Stop();
   return 0;
