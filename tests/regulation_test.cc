@@ -853,6 +853,37 @@ TEST(RegulationPostgresTest, ALeaseRunsFromWhenTheFetchLeasedNotFromWhenItWaited
   EXPECT_GT(left, 4.5);  // about 6 s; from the transaction's start it would be about 3 s
 }
 
+// PostgreSQL: a finish records the places its batch gives back as a row of gate_returns and
+// gives them back after its commit (migration 020). A worker that dies in between never does; the
+// sweep's recount does, and deletes the row in the same statement (021), so a give-back that
+// still comes gives nothing back a second time.
+TEST(RegulationPostgresTest, APlaceIsGivenBackOnceWhenTheSweepComesBeforeTheGiveBack) {
+  auto db = TestBackend::Make(BackendKind::kPostgres);
+  auto store = OpenStore({db->url(), 2});
+  store->Migrate();
+  store->LimitRegister({QueueLimit(2)});
+  store->JobInsertMany({{.kind = "a"}, {.kind = "a"}, {.kind = "a"}});
+  JobFetchParams p{"default", 10, "w1", 30s, {"a"}};
+  p.limits = {QueueLimit(2)};
+  auto got = store->JobFetch(p);
+  ASSERT_EQ(got.size(), 2u);
+  auto running = [&] { return store->LimitList(true).at(0).running; };
+  // What job_finish_many.sql does for one job, without the give-back after it.
+  std::string returned = db->Query(
+      "WITH old AS (SELECT id, gates FROM {jobs} WHERE id = '" + got[0].id + "'), "
+      "ended AS (UPDATE {jobs} j SET state = 'completed', finished_at = now(), "
+      "lease_expires_at = NULL, gates = NULL FROM old WHERE j.id = old.id RETURNING old.gates) "
+      "INSERT INTO spindle.gate_returns (gates) SELECT gates FROM ended RETURNING id");
+  EXPECT_EQ(running(), 2);  // not given back yet
+  store->LimitSweep();
+  EXPECT_EQ(running(), 1);
+  EXPECT_EQ(db->QueryInt("SELECT count(*) FROM spindle.gate_returns"), 0);
+  EXPECT_EQ(db->QueryInt("SELECT spindle.gates_return(" + returned + ")"), 0);  // it comes late
+  EXPECT_EQ(running(), 1);
+  EXPECT_EQ(store->JobFetch(p).size(), 1u);  // the place is free, once
+  EXPECT_EQ(running(), 2);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, RegulationTest, ::testing::ValuesIn(testing::kAllBackends),
                          [](const auto& info) { return testing::Name(info.param); });
 

@@ -87,6 +87,15 @@ TEST(SlotBudgetTest, AnIdleQueueKeepsNoSlotsForAFetchUnderWay) {
   EXPECT_EQ(Slots(b.Share()), (std::map<std::string, int>{{"bulk", 7}, {"interactive", 1}}));
 }
 
+TEST(SlotBudgetTest, AFailedFetchGivesItsSlotsBackAndLeavesTheBacklogAsItWas) {
+  SlotBudget b(10, {{"a", 1, 10}, {"b", 1, 10}});
+  b.Backlog("a", true);
+  EXPECT_EQ(b.Take("a", 5), 5);
+  EXPECT_FALSE(b.Backlog("a", std::nullopt, 5));  // it failed: a's work still waits
+  EXPECT_EQ(b.Give("a", 5), (std::vector<std::string>{"a"}));  // so a is woken to try again
+  EXPECT_EQ(b.Busy(), 0);
+}
+
 TEST(SlotBudgetTest, QueuesWhoseJobsWaitGetMore) {
   SlotBudget b(10, {{"a", 1, 10}, {"b", 1, 10}});
   b.Backlog("a", true);

@@ -102,13 +102,13 @@ std::vector<std::string> SlotBudget::Give(const std::string& queue, int n) {
   return wake;
 }
 
-bool SlotBudget::Backlog(const std::string& queue, bool waiting, int taken) {
+bool SlotBudget::Backlog(const std::string& queue, std::optional<bool> waiting, int taken) {
   std::lock_guard lock(mu_);
   auto& q = Find(queue);
   q.fetching = std::max(0, q.fetching - taken);
-  bool changed = waiting != q.backlog;
-  q.backlog = waiting;
-  return changed;
+  if (!waiting || *waiting == q.backlog) return false;
+  q.backlog = *waiting;
+  return true;
 }
 
 void SlotBudget::Waited(const std::string& queue, Millis wait) {

@@ -16,6 +16,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,10 +56,11 @@ class SlotBudget {
   // slots: wake them.
   std::vector<std::string> Give(const std::string& queue, int n);
   // What a fetch of `queue` that took `taken` slots (Take) found: all it asked for (work likely
-  // waits: true) or fewer (false). Its slots now hold its jobs, not a fetch under way; those it
-  // did not fill are given back with Give. Only fetches tell: a queue that gets no slot keeps
-  // what its last fetch said. Returns true when that changed: share again now.
-  bool Backlog(const std::string& queue, bool waiting, int taken = 0);
+  // waits: true), fewer (false), or nothing to tell (nullopt: it failed). Its slots now hold its
+  // jobs, not a fetch under way; those it did not fill are given back with Give. Only fetches
+  // that succeed tell: a queue that gets no slot, or whose fetch failed, keeps what its last
+  // fetch said. Returns true when that changed: share again now.
+  bool Backlog(const std::string& queue, std::optional<bool> waiting, int taken = 0);
   // A job of `queue` started `wait` after it was due; one ran for `run`.
   void Waited(const std::string& queue, Millis wait);
   void Ran(const std::string& queue, Millis run);

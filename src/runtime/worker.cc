@@ -200,7 +200,7 @@ class Worker::Impl {
     try {
       jobs = Fetch(q, limit);
     } catch (...) {
-      if (budget) budget->Backlog(q.opts.name, false, limit);
+      if (budget) budget->Backlog(q.opts.name, std::nullopt, limit);
       Freed(q, limit);
       throw;
     }

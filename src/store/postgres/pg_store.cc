@@ -626,7 +626,6 @@ std::vector<LimitInfo> PgStore::LimitList(bool usage) {
 // in the caller's transaction. Returns how many jobs it let go.
 int64_t PgStore::OpenGates(Conn& c) {
   int64_t opened = std::stoll(std::string(c.Exec("SELECT spindle.gates_sweep()").Get(0, 0)));
-  c.ExecPrepared("gate_returns_clear", kGateReturnsClear);
   return opened + regulation::OpenRateGates(RateSteps(c), true).opened;
 }
 
