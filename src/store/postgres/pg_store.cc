@@ -386,9 +386,6 @@ std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {
       wait = FetchRegulated(*c, p, kinds, partitions, fetched);
       return true;
     });
-    // The decision committed without waiting for the disk (regulation_lock.sql): its leases are
-    // made durable before anything runs under them, now that the advisory lock is released.
-    if (!fetched.empty()) c->ExecPrepared("wal_flush", kWalFlush);
     if (p.rate_wait) *p.rate_wait = wait;
   } else {
     auto c = pool_.Acquire();
