@@ -82,7 +82,7 @@ TEST(SlotBudgetTest, AnIdleQueueKeepsNoSlotsForAFetchUnderWay) {
   b.Backlog("bulk", true);
   EXPECT_EQ(b.Take("interactive", 8), 5);  // its first share, by weight
   EXPECT_EQ(Slots(b.Share()), (std::map<std::string, int>{{"bulk", 7}, {"interactive", 1}}));
-  b.Backlog("interactive", false, 5);  // it found nothing
+  b.Backlog("interactive", false, 5);                                       // it found nothing
   EXPECT_EQ(b.Give("interactive", 5), (std::vector<std::string>{"bulk"}));  // bulk may use them
   EXPECT_EQ(Slots(b.Share()), (std::map<std::string, int>{{"bulk", 7}, {"interactive", 1}}));
 }
@@ -91,7 +91,7 @@ TEST(SlotBudgetTest, AFailedFetchGivesItsSlotsBackAndLeavesTheBacklogAsItWas) {
   SlotBudget b(10, {{"a", 1, 10}, {"b", 1, 10}});
   b.Backlog("a", true);
   EXPECT_EQ(b.Take("a", 5), 5);
-  EXPECT_FALSE(b.Backlog("a", std::nullopt, 5));  // it failed: a's work still waits
+  EXPECT_FALSE(b.Backlog("a", std::nullopt, 5));               // it failed: a's work still waits
   EXPECT_EQ(b.Give("a", 5), (std::vector<std::string>{"a"}));  // so a is woken to try again
   EXPECT_EQ(b.Busy(), 0);
 }

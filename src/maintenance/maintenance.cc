@@ -43,11 +43,22 @@ bool Maintenance::Rescue() {
   constexpr int kBatch = 1000;
   int n = store_.JobRescue(kBatch);
   if (n) core::Log().info("event=rescued jobs={}", n);
+  rescued_ = rescued_ || n > 0;
   if (n == kBatch) return true;
   // With the rescues done, the limits' safety net: parked jobs no release let go. Without limits
-  // there is nothing to recount (removing the last one let its jobs go).
+  // there is nothing to recount (removing the last one let its jobs go). The recount reads every
+  // lease: after a rescue (a worker died, maybe between a finish and its give-back), and else
+  // once in kRecountEvery.
   if (store_.LimitList(false).empty()) return false;
-  if (int64_t opened = store_.LimitSweep()) core::Log().info("event=limits_swept jobs={}", opened);
+  auto now = options_.clock->Now();
+  bool recount = rescued_ || !recounted_ || now - *recounted_ >= kRecountEvery;
+  if (int64_t opened = store_.LimitSweep(recount)) {
+    core::Log().info("event=limits_swept jobs={}", opened);
+  }
+  if (recount) {
+    recounted_ = now;
+    rescued_ = false;
+  }
   return false;
 }
 

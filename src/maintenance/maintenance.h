@@ -9,12 +9,14 @@
 // so that nothing is enqueued or changed on the cluster's behalf while it drains.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 
+#include "runtime/service.h"
 #include "spindle/clock.h"
 #include "spindle/worker.h"
-#include "runtime/service.h"
 #include "store/store.h"
 
 namespace spindle::maintenance {
@@ -49,6 +51,10 @@ class Maintenance {
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Pruner> pruner_;
   std::unique_ptr<runtime::LoopService> rescuer_, expirer_, schedule_loop_;
+  // The limits' recount (Rescue): when it last ran, and whether jobs were rescued since.
+  static constexpr std::chrono::seconds kRecountEvery{60};
+  std::optional<std::chrono::system_clock::time_point> recounted_;
+  bool rescued_ = false;
 };
 
 }  // namespace spindle::maintenance

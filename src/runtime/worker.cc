@@ -209,7 +209,8 @@ class Worker::Impl {
     if (budget) {
       auto now = opts.clock->Now();
       for (const auto& j : jobs) budget->Waited(q.opts.name, Since(j.run_at, j.started_at.value_or(now)));
-      if (budget->Backlog(q.opts.name, n == limit, limit)) sharer->Wake();  // its work begins to wait
+      // All it asked for: its work begins to wait, share again.
+      if (budget->Backlog(q.opts.name, n == limit, limit)) sharer->Wake();
       Freed(q, limit - n);
     }
     {

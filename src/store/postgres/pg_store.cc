@@ -619,18 +619,21 @@ std::vector<LimitInfo> PgStore::LimitList(bool usage) {
   return out;
 }
 
-// The sweep (gates_sweep, which takes the advisory lock), then every rate gate with parked jobs,
-// in the caller's transaction. Returns how many jobs it let go.
-int64_t PgStore::OpenGates(Conn& c) {
-  int64_t opened = std::stoll(std::string(c.Exec("SELECT spindle.gates_sweep()").Get(0, 0)));
+// The sweep (gates_sweep, which takes the advisory lock; with `recount`, the gates' counters
+// recounted from the leases first), then every rate gate with parked jobs, in the caller's
+// transaction. Returns how many jobs it let go.
+int64_t PgStore::OpenGates(Conn& c, bool recount) {
+  int64_t opened = std::stoll(std::string(
+      c.Exec(recount ? "SELECT spindle.gates_sweep(true)" : "SELECT spindle.gates_sweep(false)")
+          .Get(0, 0)));
   return opened + regulation::OpenRateGates(RateSteps(c), true).opened;
 }
 
-int64_t PgStore::LimitSweep() {
+int64_t PgStore::LimitSweep(bool recount) {
   auto c = pool_.Acquire();
   int64_t opened = 0;
   InTransaction(*c, [&] {
-    opened = OpenGates(*c);
+    opened = OpenGates(*c, recount);
     return true;
   });
   return opened;

@@ -63,7 +63,7 @@ class PgStore final : public Store {
   void LimitRegister(const std::vector<Limit>& limits) override;
   void LimitRemove(const std::string& name) override;
   std::vector<LimitInfo> LimitList(bool usage) override;
-  int64_t LimitSweep() override;
+  int64_t LimitSweep(bool recount) override;
   Member MemberRegister(const MemberInfo& info) override;
   bool MemberHeartbeat(const std::string& id, int partition_count,
                        const std::map<std::string, int>* concurrency) override;
@@ -97,7 +97,7 @@ class PgStore final : public Store {
                    const std::vector<std::optional<std::string>>& partitions,
                    std::vector<std::pair<Job, std::string>>& fetched);
   regulation::RateSteps RateSteps(Conn& c);
-  int64_t OpenGates(Conn& c);
+  int64_t OpenGates(Conn& c, bool recount = true);
 
   std::shared_ptr<Clock> clock_;
   Pool pool_;

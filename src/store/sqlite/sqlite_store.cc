@@ -723,7 +723,7 @@ std::vector<LimitInfo> SqliteStore::LimitList(bool usage) {
   return out;
 }
 
-int64_t SqliteStore::LimitSweep() {
+int64_t SqliteStore::LimitSweep(bool /*recount: always*/) {
   auto c = pool_.Acquire();
   Write w(*c, *clock_);
   return OpenGatesAndCommit(*c, w, *hub_);

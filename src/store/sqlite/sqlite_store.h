@@ -69,7 +69,7 @@ class SqliteStore final : public Store {
   void LimitRegister(const std::vector<Limit>& limits) override;
   void LimitRemove(const std::string& name) override;
   std::vector<LimitInfo> LimitList(bool usage) override;
-  int64_t LimitSweep() override;
+  int64_t LimitSweep(bool recount) override;
   Member MemberRegister(const MemberInfo& info) override;
   bool MemberHeartbeat(const std::string& id, int partition_count,
                        const std::map<std::string, int>* concurrency) override;
