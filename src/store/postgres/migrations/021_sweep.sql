@@ -1,10 +1,17 @@
--- The sweep with its recount optional (Store::LimitSweep). Recounting every gate reads every
--- lease under the advisory lock, which on a table that churns fast took 0.3-0.5 s a time (its
--- index full of dead entries), and every regulated fetch waited meanwhile. The counters only
--- drift when a give-back is lost (a worker dies or loses its connection between a finish and its
--- give-back, or the server crashes), so the leader recounts after it rescued jobs and otherwise
--- now and then; every sweep still opens the gates that have room and parked jobs. The body is
--- 021's, with the recount under `IF recount`; gates_sweep() stays the sweep with its recount.
+-- The sweep, as in 017, with two changes (Store::LimitSweep):
+-- - It deletes the places that finished batches wait to give back (gate_returns, migration 020)
+--   in its recount's own statement: one snapshot decides both. A finish that committed before it
+--   is no longer counted and its row goes, so its late give-back finds nothing; one that commits
+--   after it is still counted and its row stays, for its give-back. Either way a place is given
+--   back once. (020 left that to the worker, in a later statement: a finish that committed in
+--   between was counted too long, until the next sweep.)
+-- - Its recount is optional. Recounting every gate reads every lease under the advisory lock,
+--   which on a table that churns fast took 0.3-0.5 s a time (its index full of dead entries),
+--   and every regulated fetch waited meanwhile. The counters only drift when a give-back is lost
+--   (a worker dies or loses its connection between a finish and its give-back, or the server
+--   crashes), so the leader recounts after it rescued jobs and otherwise now and then; every
+--   sweep still opens the gates that have room and parked jobs.
+-- gates_sweep() stays the sweep with its recount, for workers of the builds before.
 CREATE FUNCTION spindle.gates_sweep(recount boolean) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
   g text;
