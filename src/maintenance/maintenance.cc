@@ -48,10 +48,11 @@ bool Maintenance::Rescue() {
   // With the rescues done, the limits' safety net: parked jobs no release let go. Without limits
   // there is nothing to recount (removing the last one let its jobs go). The recount reads every
   // lease: after a rescue (a worker died, maybe between a finish and its give-back), and else
-  // once in kRecountEvery.
+  // once in kRecountEvery (or when the clock stepped back). The store also recounts when it sees
+  // a give-back that was lost.
   if (store_.LimitList(false).empty()) return false;
   auto now = options_.clock->Now();
-  bool recount = rescued_ || !recounted_ || now - *recounted_ >= kRecountEvery;
+  bool recount = rescued_ || !recounted_ || now < *recounted_ || now - *recounted_ >= kRecountEvery;
   if (int64_t opened = store_.LimitSweep(recount)) {
     core::Log().info("event=limits_swept jobs={}", opened);
   }

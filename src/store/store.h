@@ -314,8 +314,8 @@ class Store {
   // Lets go the jobs waiting at gates that have room: the safety net for a waiting job that no
   // release let go (its gate's holders ended meanwhile, say). The leader runs it now and then.
   // With `recount`, first recounts every gate's counter from the leases that hold it (a place
-  // whose give-back was lost counts until then; SQLite recounts at every sweep). Returns how many
-  // jobs it let go.
+  // whose give-back was lost counts until then; PostgreSQL also recounts when it finds one, and
+  // SQLite at every sweep). Returns how many jobs it let go.
   virtual int64_t LimitSweep(bool recount = true) = 0;
 
   // --- schedules (docs/jobs.md, "Periodic jobs") ---

@@ -7,18 +7,23 @@
 --   between was counted too long, until the next sweep.)
 -- - Its recount is optional. Recounting every gate reads every lease under the advisory lock,
 --   which on a table that churns fast took 0.3-0.5 s a time (its index full of dead entries),
---   and every regulated fetch waited meanwhile. The counters only drift when a give-back is lost
---   (a worker dies or loses its connection between a finish and its give-back, or the server
---   crashes), so the leader recounts after it rescued jobs and otherwise now and then; every
---   sweep still opens the gates that have room and parked jobs.
+--   and every regulated fetch waited meanwhile. The counters drift when a give-back is lost: a
+--   worker dies or loses its connection between a finish and its give-back (its row of
+--   gate_returns then stays: a give-back takes milliseconds, so a row older than a few seconds
+--   was lost, and the sweep recounts), or the server crashes (the rows go with the unlogged
+--   table). So the leader asks for a recount after it rescued jobs and otherwise now and then;
+--   every sweep still opens the gates that have room and parked jobs.
 -- gates_sweep() stays the sweep with its recount, for workers of the builds before.
+ALTER TABLE spindle.gate_returns ADD COLUMN at timestamptz NOT NULL DEFAULT clock_timestamp();
+
 CREATE FUNCTION spindle.gates_sweep(recount boolean) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
   g text;
   opened bigint := 0;
 BEGIN
   PERFORM pg_advisory_xact_lock(7361626470);
-  IF recount THEN
+  IF recount OR EXISTS (SELECT 1 FROM spindle.gate_returns
+                       WHERE at < clock_timestamp() - interval '5 seconds') THEN
     WITH returned AS (
       DELETE FROM spindle.gate_returns
     ), live AS (
