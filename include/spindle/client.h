@@ -1,6 +1,7 @@
 // The client: enqueue, inspect and steer jobs. Thread-safe; one per process is enough.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,6 +65,12 @@ class Client {
   // entry that repeats the one before it only moving that one's time. Throws kNotFound.
   std::vector<JobEvent> History(const std::string& id);
 
+  // A job as `spindle jobs show --json` and the API's GET /jobs/{id} show it (docs/api.md): its
+  // fields (Job::ToJson), its history, its kind's run-time estimate ("estimate_ms"), "at_risk",
+  // the timeout it runs with ("effective_timeout_ms", null: the worker's default), and its
+  // first 100 children, newest first ("children": id, kind, state). Throws kNotFound.
+  Json Detail(const std::string& id);
+
   // How many jobs match `filter`, whatever its limit.
   int64_t Count(const JobFilter& filter);
 
@@ -86,8 +93,10 @@ class Client {
   // Changes every job of BulkFilter(action, filter), in pages of `page_size` newest first, each
   // page its own short transaction, so that no lock is held long, also over millions of jobs. A
   // job that moved to another state meanwhile is skipped; so is one Delete would refuse.
-  // Returns how many changed.
-  int64_t ChangeAll(BulkAction action, const JobFilter& filter, int page_size = 1000);
+  // Returns how many changed. `progress`, when set, is called after each page with how many changed
+  // so far.
+  int64_t ChangeAll(BulkAction action, const JobFilter& filter, int page_size = 1000,
+                    const std::function<void(int64_t changed)>& progress = {});
 
   // Job control (docs/jobs.md). Each throws kNotFound or kIllegalTransition and then changes
   // nothing. A running job's worker is told; its handler's cancel token fires.

@@ -53,6 +53,10 @@ struct Member {
 struct Membership {
   int64_t version = 0;  // grows with every join, leave and eviction
   std::vector<Member> members;  // ordered by id
+
+  // Why no live worker would run a job of `kind` in `queue` (a sentence), or nullopt when one
+  // would: the warning of `spindle enqueue` and of the API's enqueue.
+  std::optional<std::string> Unserved(const std::string& kind, const std::string& queue) const;
 };
 
 struct ClaimedAssignment {
@@ -107,6 +111,10 @@ struct ClusterState {
   std::string stop_reason;
 };
 
+// As `spindle ... --json` and the HTTP API show them (docs/api.md).
 Json ToJson(const Member& m);
+Json ToJson(const QueueInfo& q);
+// The switch, the number of members and the leader's id (null: none).
+Json ToJson(const ClusterState& c, const Membership& ms);
 
 }  // namespace spindle

@@ -235,6 +235,10 @@ struct JobFilter {
   int limit = 100;  // Default: 100
 };
 
+// The timeout a job runs with when the worker's default does not: its own, else its kind's
+// recorded one (Client::Kinds).
+std::optional<Millis> EffectiveTimeout(const Job& job, const std::vector<KindInfo>& kinds);
+
 // How a kind's jobs run (Client::KindStats): the 90th percentile of its run time as its workers
 // measured it (nullopt: never measured), from how many runs, and how many of its jobs finished
 // after their deadline or expired.

@@ -70,7 +70,11 @@ struct ScheduleInfo {
   std::optional<SysTime> last_enqueued_at;
   SysTime created_at;
 
-  Json ToJson() const;
+  // Its next kNextShown fire times after now (or after last_slot, if later); none while paused,
+  // as a paused schedule fires at none of them.
+  static constexpr int kNextShown = 3;
+  std::vector<SysTime> Next() const;
+  Json ToJson() const;  // with "next"
 };
 
 }  // namespace spindle

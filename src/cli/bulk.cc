@@ -13,12 +13,6 @@
 namespace spindle::cli {
 namespace {
 
-// Every state a job can be in (docs/jobs.md), in the order a job passes through them.
-constexpr JobState kStates[] = {JobState::kScheduled, JobState::kAvailable, JobState::kRunning,
-                                JobState::kRetryable, JobState::kCompleted, JobState::kFailed,
-                                JobState::kCancelled, JobState::kStopped,   JobState::kWaiting,
-                                JobState::kExpired};
-
 const char* Verb(Client::BulkAction a) {
   switch (a) {
     case Client::BulkAction::kCancel: return "cancel";
@@ -59,26 +53,6 @@ bool Confirmed(const std::string& question) {
 }
 
 }  // namespace
-
-std::vector<JobState> ParseStates(const std::string& text) {
-  std::vector<JobState> states;
-  size_t start = 0;
-  for (;;) {
-    size_t comma = text.find(',', start);
-    std::string name = text.substr(start, comma == std::string::npos ? comma : comma - start);
-    auto s = ParseJobState(name);
-    if (!s || std::find(std::begin(kStates), std::end(kStates), *s) == std::end(kStates)) {
-      std::string valid;
-      for (JobState v : kStates) valid += (valid.empty() ? "" : ", ") + std::string(ToString(v));
-      throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("unknown state '{}'; valid states: {} (several: comma-separated)",
-                              name, valid));
-    }
-    states.push_back(*s);
-    if (comma == std::string::npos) return states;
-    start = comma + 1;
-  }
-}
 
 void AddBulkOptions(CLI::App& command, BulkOptions& o) {
   command.add_option("--state", o.states, "Every job in these states (comma-separated)");

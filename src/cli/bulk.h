@@ -9,12 +9,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/job_json.h"
 #include "spindle/spindle.h"
 
 namespace spindle::cli {
 
-// "failed,retryable" as states. Throws kInvalidArgument naming the valid ones.
-std::vector<JobState> ParseStates(const std::string& text);
+using core::ParseStates;
 
 // The options of a bulk change, beside the single job's ID.
 struct BulkOptions {

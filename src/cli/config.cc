@@ -292,6 +292,39 @@ void ReadCommandControls(const std::string& path, const toml::table& t, const st
   }
 }
 
+// [http] (docs/api.md, "Serving"): the HTTP server's address, its tokens and limits.
+http::ServerOptions ReadHttp(const std::string& path, const toml::table& t) {
+  const std::string at = "http.";
+  OnlyKeys(path, t, at, {"listen", "read_only", "max_body_bytes", "threads", "io_timeout", "tokens"});
+  http::ServerOptions o;
+  if (auto v = Str(path, t, "listen", at)) o.listen = *v;
+  if (auto v = Bool(path, t, "read_only", at)) o.read_only = *v;
+  if (auto v = Int(path, t, "max_body_bytes", at, 1024, int64_t{1} << 30)) o.max_body_bytes = *v;
+  if (auto v = Int(path, t, "threads", at, 2, 1000)) o.threads = static_cast<int>(*v);
+  if (auto v = Dur(path, t, "io_timeout", at)) o.io_timeout = *v;
+  if (const auto* n = t.get("tokens")) {
+    const auto* arr = n->as_array();
+    if (!arr) Fail(path, "'http.tokens' must be an array of tables ([[http.tokens]])");
+    for (size_t i = 0; i < arr->size(); ++i) {
+      std::string where = fmt::format("http.tokens[{}].", i);
+      const auto* tt = (*arr)[i].as_table();
+      if (!tt) Fail(path, fmt::format("'http.tokens[{}]' must be a table", i));
+      OnlyKeys(path, *tt, where, {"name", "sha256", "scope"});
+      http::Token token;
+      token.name = Str(path, *tt, "name", where).value_or("");
+      token.sha256 = Str(path, *tt, "sha256", where).value_or("");
+      std::string scope = Str(path, *tt, "scope", where).value_or("");
+      auto parsed = http::ParseScope(scope);
+      if (!parsed) {
+        Fail(path, fmt::format("'{}scope' must be read, operate or admin, got \"{}\"", where, scope));
+      }
+      token.scope = *parsed;
+      o.tokens.push_back(std::move(token));
+    }
+  }
+  return o;
+}
+
 }  // namespace
 
 Config LoadConfig(const std::string& path) {
@@ -308,8 +341,9 @@ Config LoadConfig(const std::string& path) {
   c.worker.queues.clear();
   OnlyKeys(path, root, "",
            {"database", "log_level", "worker", "cluster", "queues", "kinds", "assignments",
-            "schedules", "retention", "limits", "pools"});
+            "schedules", "retention", "limits", "pools", "http"});
   c.database = Str(path, root, "database", "");
+  if (const auto* h = Table(path, root, "http")) c.http = ReadHttp(path, *h);
   c.log_level = Str(path, root, "log_level", "");
 
   if (const auto* w = Table(path, root, "worker")) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "http/server.h"
 #include "spindle/worker.h"
 
 namespace spindle::cli {
@@ -28,6 +29,8 @@ struct Config {
   WorkerOptions worker;  // database_url not set here
   std::map<std::string, KindConfig> kinds;
   std::map<std::string, AssignmentConfig> assignments;
+  // [http]: serve the API and /metrics (docs/api.md). Unset: no HTTP server.
+  std::optional<http::ServerOptions> http;
 };
 
 // Reads and validates a file. Throws Error(kInvalidArgument) naming the file, the key and the

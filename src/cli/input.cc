@@ -12,95 +12,28 @@
 
 #include "cli/bulk.h"
 #include "core/duration.h"
+#include "core/job_json.h"
 #include "core/time.h"
 #include "spindle/error.h"
 
 namespace spindle::cli {
 namespace {
 
-Json ParseJson(const std::string& text, const std::string& what) {
-  try {
-    return Json::parse(text);
-  } catch (const Json::exception& e) {  // a syntax error, or a number out of range (1e400)
-    // Without the library's "[json.exception.parse_error.101] " prefix.
-    std::string why = e.what();
-    if (why.rfind("[json.", 0) == 0 && why.find("] ") != std::string::npos) {
-      why = why.substr(why.find("] ") + 2);
-    }
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("{} is not valid JSON: {}", what, why));
-  }
-}
-
-// The value of a spec line's key, of the JSON type `check` accepts.
-template <typename T>
-T Field(const Json& line, const char* key, bool (Json::*check)() const, const char* type) {
-  const Json& v = line.at(key);
-  if (!(v.*check)()) {
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("\"{}\" must be {}, got {}", key, type, v.dump()));
-  }
-  return v.get<T>();
-}
-
-int IntField(const Json& line, const char* key) {
-  const Json& v = line.at(key);
-  int64_t min = std::numeric_limits<int>::min(), max = std::numeric_limits<int>::max();
-  if (!v.is_number_integer() || v.get<double>() < static_cast<double>(min) ||
-      v.get<double>() > static_cast<double>(max)) {
-    throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("\"{}\" must be {}, got {}", key, core::DescribeRange(min, max), v.dump()));
-  }
-  return v.get<int>();
-}
-
+// A line without "args" is the job's args; with it, a spec.
 JobSpec SpecOf(const Json& line, const JobSpec& base) {
-  JobSpec spec = base;
-  if (!line.is_object()) {
-    throw Error(ErrorCode::kInvalidArgument, "expected a JSON object, got " + line.dump());
-  }
-  if (!line.contains("args")) {
+  if (line.is_object() && !line.contains("args")) {
+    JobSpec spec = base;
     spec.args = line;
     return spec;
   }
-  for (const auto& [key, value] : line.items()) {
-    if (key == "args") {
-      spec.args = value;
-    } else if (key == "kind") {
-      spec.kind = Field<std::string>(line, "kind", &Json::is_string, "a string");
-    } else if (key == "queue") {
-      spec.queue = Field<std::string>(line, "queue", &Json::is_string, "a string");
-    } else if (key == "priority") {
-      spec.priority = IntField(line, "priority");
-    } else if (key == "max_attempts") {
-      spec.max_attempts = IntField(line, "max_attempts");
-    } else if (key == "run_at") {
-      spec.run_at = core::ParseRfc3339(Field<std::string>(line, "run_at", &Json::is_string, "a string"));
-    } else if (key == "serial_key") {
-      spec.serial_key = Field<std::string>(line, "serial_key", &Json::is_string, "a string");
-    } else if (key == "timeout") {
-      spec.timeout = core::ParseDuration(Field<std::string>(line, "timeout", &Json::is_string, "a string"));
-    } else if (key == "unique_key") {
-      spec.unique_key = Field<std::string>(line, "unique_key", &Json::is_string, "a string");
-    } else if (key == "unique_period") {
-      spec.unique_period =
-          core::ParseDuration(Field<std::string>(line, "unique_period", &Json::is_string, "a string"));
-    } else if (key == "unique_states") {
-      spec.unique_states = ParseStates(
-          Field<std::string>(line, "unique_states", &Json::is_string, "a string such as \"a,b\""));
-    } else {
-      throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("unknown key \"{}\" in a job spec (args, kind, queue, priority, "
-                              "max_attempts, run_at, timeout, serial_key, unique_key, "
-                              "unique_period, unique_states)", key));
-    }
-  }
-  return spec;
+  return core::SpecFromJson(line, base);
 }
 
 }  // namespace
 
 Json ReadArgs(const std::string& value) {
   if (value == "-") {
-    return ParseJson(std::string(std::istreambuf_iterator<char>(std::cin), {}), "--args from stdin");
+    return core::ParseJson(std::string(std::istreambuf_iterator<char>(std::cin), {}), "--args from stdin");
   }
   if (!value.empty() && value[0] == '@') {
     std::string path = value.substr(1);
@@ -113,9 +46,9 @@ Json ReadArgs(const std::string& value) {
       throw Error(ErrorCode::kInvalidArgument,
                   fmt::format("--args {}: cannot read '{}': {}", value, path, std::strerror(errno)));
     }
-    return ParseJson(std::string(std::istreambuf_iterator<char>(in), {}), "--args " + value);
+    return core::ParseJson(std::string(std::istreambuf_iterator<char>(in), {}), "--args " + value);
   }
-  return ParseJson(value, "--args");
+  return core::ParseJson(value, "--args");
 }
 
 std::vector<JobSpec> ReadBatch(std::istream& in, const JobSpec& base) {
@@ -124,7 +57,7 @@ std::vector<JobSpec> ReadBatch(std::istream& in, const JobSpec& base) {
   for (int n = 1; std::getline(in, text); ++n) {
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
     try {
-      JobSpec spec = SpecOf(ParseJson(text, "it"), base);
+      JobSpec spec = SpecOf(core::ParseJson(text, "it"), base);
       spec.Validate();
       specs.push_back(std::move(spec));
     } catch (const Error& e) {

@@ -12,17 +12,10 @@
 
 namespace spindle::cli {
 
-// Why no live worker would run a job of `kind` in `queue` (a sentence without "warning: "), or
-// nullopt when one would.
-std::optional<std::string> Unserved(const Membership& ms, const std::string& kind,
-                                    const std::string& queue);
+using spindle::EffectiveTimeout;
 
 // A member's queues for people: "default=10,slow=2" (name=concurrency).
 std::string QueuesText(const MemberInfo& m);
-
-// The timeout a job runs with when the worker's default does not: its own, else its kind's
-// recorded one.
-std::optional<Millis> EffectiveTimeout(const Job& job, const std::vector<KindInfo>& kinds);
 
 // The timeout a job runs with, for people: its own, else its kind's recorded one (from `kinds`),
 // else the worker's. Without `kinds` (not looked up) the last two are named together.

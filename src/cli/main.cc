@@ -21,8 +21,10 @@
 #include "cli/schedules.h"
 #include "cli/usage.h"
 #include "core/duration.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "http/server.h"
 #include "spindle/spindle.h"
 
 namespace spindle::cli {
@@ -36,6 +38,7 @@ struct Globals {
   // serve
   std::optional<int> partition;  // kAutoPartition for "auto"
   std::vector<std::string> roles;
+  std::string http;  // serve, web: --http ADDR
 };
 
 // The configuration file: --config, else SPINDLE_CONFIG, else none.
@@ -154,14 +157,10 @@ const char* SignalName(int sig) {
   std::_Exit(128 + sig);
 }
 
-int Serve(const Globals& g) {
-  auto config = MaybeConfig(g);
-  WorkerOptions opts = config ? config->worker : WorkerOptions{};
-  opts.database_url = DatabaseUrl(g, config);
-
-  // Block the stop signals in every thread; this one waits for them below. SIGHUP (the
-  // terminal went away) stops like SIGTERM, unless the worker was started with it ignored
-  // (nohup): a blocked signal is delivered even when ignored, so it is left out then.
+// Blocks the stop signals in every thread; the caller waits for them with AwaitStop. SIGHUP
+// (the terminal went away) stops like SIGTERM, unless the process was started with it ignored
+// (nohup): a blocked signal is delivered even when ignored, so it is left out then.
+sigset_t BlockStopSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -171,7 +170,65 @@ int Serve(const Globals& g) {
     sigaddset(&signals, SIGHUP);
   }
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
 
+// Returns at the first stop signal; a second one (not within a second of the first) exits at
+// once (ExitNow).
+void AwaitStop(const sigset_t& signals) {
+  int sig = 0;
+  sigwait(&signals, &sig);
+  core::Log().info("event=signal signal={} action=graceful_stop", SignalName(sig));
+  // A signal within a second of the first is the same request delivered twice, not a second
+  // one: `timeout` and some supervisors signal the process and then its whole process group.
+  auto first = std::chrono::steady_clock::now();
+  std::thread([signals, first] {
+    for (;;) {
+      int again = 0;
+      sigwait(&signals, &again);
+      if (std::chrono::steady_clock::now() - first >= std::chrono::seconds(1)) ExitNow(again);
+      core::Log().info("event=signal signal={} action=none (within a second of the first)",
+                       SignalName(again));
+    }
+  }).detach();
+}
+
+// The HTTP server of `serve --http` and `web` (docs/api.md), on a client of its own.
+struct HttpServing {
+  std::unique_ptr<Client> client;
+  std::unique_ptr<http::Server> server;
+  ~HttpServing() {
+    if (server) server->Stop();  // before its client goes
+  }
+};
+
+// --http's address, else the configuration's [http]; nullopt when neither is given. Checked.
+std::optional<http::ServerOptions> HttpOptions(const Globals& g, const std::optional<Config>& config) {
+  std::optional<http::ServerOptions> o;
+  if (config && config->http) o = config->http;
+  if (!g.http.empty()) {
+    if (!o) o.emplace();
+    o->listen = g.http;
+  }
+  if (o) o->Validate();
+  return o;
+}
+
+void StartHttp(HttpServing& h, const http::ServerOptions& o, std::unique_ptr<Client> client) {
+  h.client = std::move(client);
+  h.server = std::make_unique<http::Server>(*h.client, o);
+  h.server->Start();
+}
+
+int Serve(const Globals& g) {
+  auto config = MaybeConfig(g);
+  WorkerOptions opts = config ? config->worker : WorkerOptions{};
+  opts.database_url = DatabaseUrl(g, config);
+
+  sigset_t signals = BlockStopSignals();
+
+  auto http = HttpOptions(g, config);
+  HttpServing serving;
   if (g.partition) opts.cluster.partition = *g.partition;
   for (const auto& r : g.roles) opts.cluster.roles.push_back(r);
 
@@ -230,22 +287,41 @@ int Serve(const Globals& g) {
                        core::LogValue(s.name), core::LogValue(s.kind));
     }
   }
-  int sig = 0;
-  sigwait(&signals, &sig);
-  core::Log().info("event=signal signal={} action=graceful_stop", SignalName(sig));
-  // A signal within a second of the first is the same request delivered twice, not a second
-  // one: `timeout` and some supervisors signal the process and then its whole process group.
-  auto first = std::chrono::steady_clock::now();
-  std::thread([signals, first] {
-    for (;;) {
-      int again = 0;
-      sigwait(&signals, &again);
-      if (std::chrono::steady_clock::now() - first >= std::chrono::seconds(1)) ExitNow(again);
-      core::Log().info("event=signal signal={} action=none (within a second of the first)",
-                       SignalName(again));
-    }
-  }).detach();
+  if (http) StartHttp(serving, *http, Client::Open({opts.database_url}));
+  AwaitStop(signals);
+  serving.server.reset();  // no more calls, then the worker's graceful stop
   worker.Stop();
+  return 0;
+}
+
+// `spindle web`: the HTTP server without a worker, until a stop signal.
+int Web(const Globals& g) {
+  auto config = MaybeConfig(g);
+  auto options = HttpOptions(g, config).value_or(http::ServerOptions{});
+  sigset_t signals = BlockStopSignals();
+  HttpServing serving;
+  StartHttp(serving, options, OpenClient(DatabaseUrl(g, config), Access::kCreate));
+  AwaitStop(signals);
+  return 0;
+}
+
+// `spindle token new`: a new API token, and the [[http.tokens]] entry that admits it.
+int NewToken(const std::string& name, const std::string& scope, bool json) {
+  if (!http::ParseScope(scope)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("--scope must be read, operate or admin, got '{}'", scope));
+  }
+  std::string token = http::NewToken();
+  std::string hash = http::HashToken(token);
+  if (json) {
+    std::cout << Json{{"token", token}, {"name", name}, {"scope", scope}, {"sha256", hash}}.dump()
+              << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("token: {}\n\nGive the token to its user (it is not shown again) and "
+                           "add this to the server's configuration:\n\n[[http.tokens]]\nname = "
+                           "\"{}\"\nscope = \"{}\"\nsha256 = \"{}\"\n",
+                           token, name, scope, hash);
   return 0;
 }
 
@@ -366,7 +442,7 @@ int Enqueue(const Globals& g, JobSpec spec, const std::string& args, const std::
   Job job = client->Get(id);
   std::optional<std::string> unserved;  // only for a job that still waits to run
   if (!IsFinal(job.state) && job.state != JobState::kRunning) {
-    unserved = Unserved(client->Members(), job.kind, job.queue);
+    unserved = client->Members().Unserved(job.kind, job.queue);
   }
   if (g.json) {
     Json out{{"id", id}, {"queue", job.queue}, {"served", !unserved}, {"existing", existing}};
@@ -393,18 +469,6 @@ std::string VersionText(bool json) {
   }
   return fmt::format("spindle {} (schema version {})", Client::Version(),
                      Client::KnownSchemaVersion());
-}
-
-int ExitCode(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidArgument: return 2;
-    case ErrorCode::kNotFound: return 3;
-    case ErrorCode::kIllegalTransition: return 4;
-    case ErrorCode::kUnavailable: return 5;
-    case ErrorCode::kSchemaTooNew: return 6;
-    case ErrorCode::kInternal: return 1;
-  }
-  return 1;
 }
 
 int Main(int argc, char** argv) {
@@ -444,6 +508,19 @@ int Main(int argc, char** argv) {
       "Partitioned dispatch: this worker's number (1, 2, ...) or 'auto'")
       ->type_name("K|auto");
   serve->add_option("--role", g.roles, "A role for assignments (repeatable)");
+  serve->add_option("--http", g.http,
+                    "Also serve the HTTP API and /metrics on HOST:PORT, e.g. 127.0.0.1:7777 "
+                    "(default: the configuration's [http]; docs/api.md)");
+  auto* web = app.add_subcommand("web", "Serve the HTTP API and /metrics without running jobs");
+  web->add_option("--http", g.http,
+                  "Listen on HOST:PORT (default: the configuration's [http], else "
+                  "127.0.0.1:7777)");
+  auto* token = app.add_subcommand("token", "API tokens (docs/api.md, \"Tokens\")");
+  token->require_subcommand(1);
+  auto* token_new = token->add_subcommand("new", "Print a new token and its [[http.tokens]] entry");
+  std::string token_name, token_scope = "read";
+  token_new->add_option("--name", token_name, "Who uses it, as the audit trail shows")->required();
+  token_new->add_option("--scope", token_scope, "read, operate or admin (default: read)");
 
   auto* workers = app.add_subcommand("workers", "Inspect the cluster");
   workers->require_subcommand(1);
@@ -620,7 +697,7 @@ int Main(int argc, char** argv) {
   try {
     // A worker tells what it does; a one-off command only what went wrong.
     std::string level = g.log_level;
-    if (level.empty() && serve->parsed()) {
+    if (level.empty() && (serve->parsed() || web->parsed())) {
       auto config = MaybeConfig(g);
       level = config && config->log_level ? *config->log_level : "info";
     }
@@ -637,6 +714,8 @@ int Main(int argc, char** argv) {
       return 0;
     }
     if (serve->parsed()) return Serve(g);
+    if (web->parsed()) return Web(g);
+    if (token_new->parsed()) return NewToken(token_name, token_scope, g.json);
     if (enqueue->parsed()) {
       return Enqueue(g, spec, args, run_at, delay, timeout, args_opt->count() > 0,
                      batch ? batch_size : 0, deadlines, unique_period, unique_states);
@@ -663,23 +742,16 @@ int Main(int argc, char** argv) {
     if (workers_list->parsed()) PrintMembers(OpenClient(g)->Members(), g.json);
     if (show->parsed()) {
       auto client = OpenClient(g);
-      Job job = client->Get(id);
-      auto history = client->History(id);
-      auto kinds = client->Kinds();
-      std::optional<Millis> estimate;  // its kind's run time, which makes a waiting job at risk
-      for (const auto& k : client->KindStats()) {
-        if (k.kind == job.kind) estimate = k.estimate;
-      }
       if (g.json) {
-        Json out = job.ToJson();
-        out["estimate_ms"] = estimate ? Json(estimate->count()) : Json(nullptr);
-        out["at_risk"] = job.AtRisk(estimate, std::chrono::system_clock::now());
-        auto effective = EffectiveTimeout(job, kinds);  // null: the worker's default
-        out["effective_timeout_ms"] = effective ? Json(effective->count()) : Json(nullptr);
-        out["history"] = Json::array();
-        for (const auto& e : history) out["history"].push_back(e.ToJson());
-        std::cout << out.dump() << "\n";
+        std::cout << client->Detail(id).dump() << "\n";
       } else {
+        Job job = client->Get(id);
+        auto history = client->History(id);
+        auto kinds = client->Kinds();
+        std::optional<Millis> estimate;  // its kind's run time, which makes a waiting job at risk
+        for (const auto& k : client->KindStats()) {
+          if (k.kind == job.kind) estimate = k.estimate;
+        }
         PrintJob(job, false, full, &kinds);
         PrintDeadlines(job, estimate);
         std::cout << "history:\n";
@@ -749,7 +821,7 @@ int Main(int argc, char** argv) {
     return 0;
   } catch (const Error& e) {
     ReportError(ToString(e.code()), e.what(), g.json);
-    return ExitCode(e.code());
+    return core::Traits(e.code()).exit_code;
   } catch (const std::exception& e) {
     ReportError(ToString(ErrorCode::kInternal), e.what(), g.json);
     return 1;

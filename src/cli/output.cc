@@ -14,11 +14,8 @@
 namespace spindle::cli {
 namespace {
 
-// A time for people ("-": none); JsonTime for machines (null: none).
+// A time for people ("-": none).
 std::string Time(const std::optional<SysTime>& t) { return t ? core::FormatHumanTime(*t) : "-"; }
-Json JsonTime(const std::optional<SysTime>& t) {
-  return t ? Json(core::FormatRfc3339(*t)) : Json(nullptr);
-}
 
 // An error message for a table: its last `keep` lines (0: all), indented, without the trailing
 // newlines a command's stderr ends with, and a line saying what was left out.
@@ -246,19 +243,7 @@ void PrintQueues(const std::vector<QueueInfo>& queues, bool json) {
   for (const auto& q : queues) order_width = std::max(order_width, order(q).size());
   if (json) {
     Json arr = Json::array();
-    for (const auto& q : queues) {
-      arr.push_back({{"name", q.name},
-                     {"paused", q.paused_at.has_value()},
-                     {"paused_at", JsonTime(q.paused_at)},
-                     {"jobs", q.jobs},
-                     {"consumers", q.consumers},
-                     {"concurrency", q.concurrency},
-                     {"no_consumer", q.unserved()},
-                     {"order", q.settings.fair_key ? "fair" : ToString(q.settings.order)},
-                     {"shed", q.settings.shed},
-                     {"fair_key", q.settings.fair_key ? Json(*q.settings.fair_key) : Json(nullptr)},
-                     {"fair_weights", Json(q.settings.fair_weights)}});
-    }
+    for (const auto& q : queues) arr.push_back(ToJson(q));
     std::cout << arr.dump() << "\n";
     return;
   }
@@ -286,13 +271,7 @@ void PrintCluster(const ClusterState& c, const Membership& ms, bool json) {
     if (m.leader) leader = m.info.id;
   }
   if (json) {
-    std::cout << Json{{"stopped", c.stopped_at.has_value()},
-                      {"stopped_at", JsonTime(c.stopped_at)},
-                      {"reason", c.stop_reason},
-                      {"workers", ms.members.size()},
-                      {"leader", leader.empty() ? Json(nullptr) : Json(leader)}}
-                     .dump()
-              << "\n";
+    std::cout << ToJson(c, ms).dump() << "\n";
     return;
   }
   if (c.stopped_at) {

@@ -10,28 +10,11 @@
 namespace spindle::cli {
 namespace {
 
-// The fire times listed: the next three after now (or after the last slot taken, if later);
-// none while paused, as a paused schedule fires at none of them.
-constexpr int kNextShown = 3;
-
-std::vector<SysTime> Next(const ScheduleInfo& s) {
-  if (s.paused) return {};
-  try {
-    return s.schedule.NextFireTimes(std::max(std::chrono::system_clock::now(), s.last_slot),
-                                    kNextShown);
-  } catch (const Error&) {
-    return {};  // written by a binary that reads more than this one: nothing to show
-  }
-}
-
 void Print(const std::vector<ScheduleInfo>& schedules, bool json) {
   if (json) {
     Json arr = Json::array();
     for (const auto& s : schedules) {
-      Json j = s.ToJson();
-      j["next"] = Json::array();
-      for (SysTime t : Next(s)) j["next"].push_back(core::FormatRfc3339(t));
-      arr.push_back(std::move(j));
+      arr.push_back(s.ToJson());
     }
     std::cout << arr.dump() << "\n";
     return;
@@ -39,7 +22,7 @@ void Print(const std::vector<ScheduleInfo>& schedules, bool json) {
   std::cout << fmt::format("{:<20}  {:<18}  {:<16}  {:<6}  {:<20}  {:<20}  {}\n", "SCHEDULE",
                            "CRON", "ZONE", "PAUSED", "NEXT", "LAST RUN", "KIND");
   for (const auto& s : schedules) {
-    auto next = Next(s);
+    auto next = s.Next();
     std::cout << fmt::format(
         "{:<20}  {:<18}  {:<16}  {:<6}  {:<20}  {:<20}  {}\n", s.schedule.name, s.schedule.cron,
         s.schedule.zone, s.paused ? "yes" : "no",

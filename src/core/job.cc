@@ -26,7 +26,6 @@ constexpr std::array<std::pair<JobState, std::string_view>, 10> kStateNames{{
     {JobState::kWaiting, "waiting"},
 }};
 
-Json OptionalTime(const std::optional<SysTime>& t) { return t ? Json(core::FormatRfc3339(*t)) : Json(nullptr); }
 
 }  // namespace
 
@@ -47,18 +46,6 @@ std::optional<JobState> ParseJobState(std::string_view name) {
 bool IsFinal(JobState s) {
   return s == JobState::kCompleted || s == JobState::kFailed || s == JobState::kCancelled ||
          s == JobState::kExpired;
-}
-
-std::string_view ToString(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid_argument";
-    case ErrorCode::kNotFound: return "not_found";
-    case ErrorCode::kIllegalTransition: return "illegal_transition";
-    case ErrorCode::kUnavailable: return "unavailable";
-    case ErrorCode::kSchemaTooNew: return "schema_too_new";
-    case ErrorCode::kInternal: return "internal";
-  }
-  return "internal";
 }
 
 Json JobError::ToJson() const {
@@ -84,10 +71,10 @@ Json Job::ToJson() const {
       {"timeout_ms", timeout ? Json(timeout->count()) : Json(nullptr)},
       {"errors", errs},
       {"created_at", core::FormatRfc3339(created_at)},
-      {"started_at", OptionalTime(started_at)},
-      {"finished_at", OptionalTime(finished_at)},
+      {"started_at", core::Rfc3339OrNull(started_at)},
+      {"finished_at", core::Rfc3339OrNull(finished_at)},
       {"lease_owner", lease_owner.empty() ? Json(nullptr) : Json(lease_owner)},
-      {"lease_expires_at", OptionalTime(lease_expires_at)},
+      {"lease_expires_at", core::Rfc3339OrNull(lease_expires_at)},
       {"step", step.empty() ? Json(nullptr) : Json(step)},
       {"checkpoint", checkpoint},
       {"parent_id", parent_id.empty() ? Json(nullptr) : Json(parent_id)},
@@ -95,8 +82,8 @@ Json Job::ToJson() const {
       {"children_pending", children_pending},
       {"progress", progress},
       {"result", result},
-      {"deadline", OptionalTime(deadline)},
-      {"expires_at", OptionalTime(expires_at)},
+      {"deadline", core::Rfc3339OrNull(deadline)},
+      {"expires_at", core::Rfc3339OrNull(expires_at)},
       {"missed_by_ms", MissedBy() ? Json(MissedBy()->count()) : Json(nullptr)},
       {"serial_key", serial_key.empty() ? Json(nullptr) : Json(serial_key)},
       {"serial_held", serial_held},

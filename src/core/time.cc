@@ -60,6 +60,10 @@ std::string FormatRfc3339(SysTime t) {
   return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", s, (ms - s).count());
 }
 
+Json Rfc3339OrNull(const std::optional<SysTime>& t) {
+  return t ? Json(FormatRfc3339(*t)) : Json(nullptr);
+}
+
 std::string FormatHumanTime(SysTime t) {
   return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", std::chrono::floor<std::chrono::seconds>(t));
 }

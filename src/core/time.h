@@ -1,6 +1,7 @@
 // Timestamps as text, the way both backends exchange them: "YYYY-MM-DD HH:MM:SS.ffffff+00" (UTC).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,8 @@ SysTime ParseRfc3339(std::string_view text);
 // "2026-12-03T23:08:45.253Z". For people (tables): to the second, "2026-12-03T23:08:45Z".
 std::string FormatRfc3339(SysTime t);
 std::string FormatHumanTime(SysTime t);
+// FormatRfc3339 in JSON; null for none.
+Json Rfc3339OrNull(const std::optional<SysTime>& t);
 
 // A job's error list as stored: [{"attempt": n, "at": "<timestamp>", "error": "..."}].
 std::vector<JobError> ParseJobErrors(const Json& errors);

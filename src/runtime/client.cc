@@ -135,7 +135,8 @@ JobFilter Client::BulkFilter(BulkAction action, JobFilter filter) {
   return filter;
 }
 
-int64_t Client::ChangeAll(BulkAction action, const JobFilter& filter, int page_size) {
+int64_t Client::ChangeAll(BulkAction action, const JobFilter& filter, int page_size,
+                          const std::function<void(int64_t)>& progress) {
   if (!filter.serial_key.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "bulk changes do not select jobs by serial key");
   }
@@ -150,6 +151,7 @@ int64_t Client::ChangeAll(BulkAction action, const JobFilter& filter, int page_s
     if (page.last_id.empty()) return changed;
     changed += page.changed;
     f.after_id = page.last_id;
+    if (progress) progress(changed);
   }
 }
 Job Client::Stop(const std::string& id) { return store_->JobStop(JobId(id)); }
@@ -240,9 +242,59 @@ ClusterState Client::ResumeCluster() { return store_->ClusterResume(); }
 Membership Client::Members() { return store_->MemberList(); }
 std::vector<ClaimedAssignment> Client::Assignments() { return store_->AssignmentList(); }
 
+Json Client::Detail(const std::string& id) {
+  Job job = Get(id);
+  std::optional<Millis> estimate;  // its kind's run time, which makes a waiting job at risk
+  for (const auto& k : KindStats()) {
+    if (k.kind == job.kind) estimate = k.estimate;
+  }
+  Json out = job.ToJson();
+  out["estimate_ms"] = estimate ? Json(estimate->count()) : Json(nullptr);
+  out["at_risk"] = job.AtRisk(estimate, std::chrono::system_clock::now());
+  auto effective = EffectiveTimeout(job, Kinds());
+  out["effective_timeout_ms"] = effective ? Json(effective->count()) : Json(nullptr);
+  out["history"] = Json::array();
+  for (const auto& e : History(id)) out["history"].push_back(e.ToJson());
+  out["children"] = Json::array();
+  if (job.children_total > 0) {
+    for (const auto& c : List(JobFilter{.parent_id = id, .limit = 100})) {
+      out["children"].push_back({{"id", c.id}, {"kind", c.kind}, {"state", ToString(c.state)}});
+    }
+  }
+  return out;
+}
+
 bool Member::Serves(const std::string& kind, const std::string& queue) const {
   return live() && std::find(info.kinds.begin(), info.kinds.end(), kind) != info.kinds.end() &&
          std::find(info.queues.begin(), info.queues.end(), queue) != info.queues.end();
+}
+
+std::optional<std::string> Membership::Unserved(const std::string& kind,
+                                              const std::string& queue) const {
+  std::set<std::string> queues;  // where live workers serve the kind instead
+  for (const auto& m : members) {
+    if (m.Serves(kind, queue)) return std::nullopt;
+    if (!m.live()) continue;
+    if (std::find(m.info.kinds.begin(), m.info.kinds.end(), kind) != m.info.kinds.end()) {
+      queues.insert(m.info.queues.begin(), m.info.queues.end());
+    }
+  }
+  if (queues.empty()) {
+    return fmt::format("no live worker serves kind '{}': the job waits in queue '{}' until one "
+                       "does",
+                       kind, queue);
+  }
+  return fmt::format("no live worker serves kind '{}' in queue '{}' (live workers serve it in "
+                     "{}): the job waits until one does",
+                     kind, queue, fmt::join(queues, ", "));
+}
+
+std::optional<Millis> EffectiveTimeout(const Job& job, const std::vector<KindInfo>& kinds) {
+  if (job.timeout) return job.timeout;
+  for (const auto& k : kinds) {
+    if (k.kind == job.kind) return k.defaults.timeout;
+  }
+  return std::nullopt;
 }
 
 bool QueueInfo::unserved() const {
@@ -268,6 +320,33 @@ Json ToJson(const Member& m) {
          {"leader", m.leader}};
   if (m.info.partition) j["partition"] = *m.info.partition;
   return j;
+}
+
+Json ToJson(const QueueInfo& q) {
+  const QueueSettings& s = q.settings;
+  return {{"name", q.name},
+          {"paused", q.paused_at.has_value()},
+          {"paused_at", core::Rfc3339OrNull(q.paused_at)},
+          {"jobs", q.jobs},
+          {"consumers", q.consumers},
+          {"concurrency", q.concurrency},
+          {"no_consumer", q.unserved()},
+          {"order", s.fair_key ? "fair" : ToString(s.order)},
+          {"shed", s.shed},
+          {"fair_key", s.fair_key ? Json(*s.fair_key) : Json(nullptr)},
+          {"fair_weights", Json(s.fair_weights)}};
+}
+
+Json ToJson(const ClusterState& c, const Membership& ms) {
+  Json leader = nullptr;
+  for (const auto& m : ms.members) {
+    if (m.leader) leader = m.info.id;
+  }
+  return {{"stopped", c.stopped_at.has_value()},
+          {"stopped_at", core::Rfc3339OrNull(c.stopped_at)},
+          {"reason", c.stop_reason},
+          {"workers", ms.members.size()},
+          {"leader", leader}};
 }
 
 }  // namespace spindle

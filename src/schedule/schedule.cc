@@ -1,6 +1,8 @@
 // Schedule's validation and fire times (include/spindle/schedule.h).
 #include "spindle/schedule.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "core/time.h"
@@ -94,8 +96,20 @@ Json Schedule::ToJson() const {
           {"catch_up", ToString(catch_up)}};
 }
 
+std::vector<SysTime> ScheduleInfo::Next() const {
+  if (paused) return {};
+  try {
+    return schedule.NextFireTimes(std::max(std::chrono::system_clock::now(), last_slot),
+                                  kNextShown);
+  } catch (const Error&) {
+    return {};  // written by a binary that reads more than this one: nothing to show
+  }
+}
+
 Json ScheduleInfo::ToJson() const {
   Json j = schedule.ToJson();
+  j["next"] = Json::array();
+  for (SysTime t : Next()) j["next"].push_back(core::FormatRfc3339(t));
   j["paused"] = paused;
   j["last_slot"] = core::FormatRfc3339(last_slot);
   j["last_job_id"] = last_job_id.empty() ? Json(nullptr) : Json(last_job_id);

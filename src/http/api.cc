@@ -1,0 +1,361 @@
+#include "http/api.h"
+
+#include <fmt/format.h>
+
+#include "core/job_json.h"
+#include "core/time.h"
+#include "http/operations.h"
+
+namespace spindle::http {
+namespace {
+
+constexpr int kMaxPage = 1000;
+constexpr size_t kMaxBatch = 10000;  // jobs per enqueue request
+constexpr size_t kMaxIds = 1000;     // ids per bulk request
+
+HttpError BadRequest(const std::string& reason) { return HttpError(400, "bad_request", reason); }
+
+Json Array(const auto& items) {
+  Json arr = Json::array();
+  for (const auto& i : items) {
+    if constexpr (requires { i.ToJson(); }) {
+      arr.push_back(i.ToJson());
+    } else {
+      arr.push_back(ToJson(i));
+    }
+  }
+  return arr;
+}
+
+// The filter of GET /jobs and of a bulk request: query parameters, or a body's "filter".
+JobFilter FilterOf(const std::function<std::optional<std::string>(const std::string&)>& get) {
+  JobFilter f;
+  if (auto s = get("state")) f.states = core::ParseStates(*s);
+  f.queue = get("queue").value_or("");
+  f.kind = get("kind").value_or("");
+  f.parent_id = get("parent").value_or("");
+  f.serial_key = get("serial_key").value_or("");
+  return f;
+}
+
+const std::vector<Param> kFilterParams = {
+    {"state", "string", "jobs in any of these states (comma-separated)"},
+    {"queue", "string", "jobs of this queue"},
+    {"kind", "string", "jobs of this kind"},
+    {"parent", "string", "the children of this job"},
+    {"serial_key", "string", "jobs with this serial key"},
+};
+
+Reply ListJobs(Client& client, Call& call) {
+  JobFilter f = FilterOf([&](const std::string& n) { return call.Query(n); });
+  f.at_risk = call.BoolQuery("at_risk").value_or(false);
+  f.limit = static_cast<int>(call.IntQuery("limit", 1, kMaxPage).value_or(100));
+  f.after_id = call.Query("cursor").value_or("");
+  auto page = client.List(f);
+  bool full = static_cast<int>(page.size()) == f.limit;
+  // Counted only when the page is full: a shorter first page is all there is.
+  int64_t count = full || !f.after_id.empty() ? [&] {
+    JobFilter all = f;
+    all.after_id.clear();
+    return client.Count(all);
+  }() : static_cast<int64_t>(page.size());
+  return {.body = {{"jobs", Array(page)},
+                   {"next_cursor", full ? Json(page.back().id) : Json(nullptr)},
+                   {"count", count},
+                   {"count_is_estimate", false}}};
+}
+
+// POST /jobs: one spec, or {"jobs": [spec, ...]}. An Idempotency-Key makes the request's jobs
+// unique for all time under that key: sent again, it creates nothing and answers with the same
+// ids.
+Reply Enqueue(Client& client, Call& call) {
+  Json body = call.Body();
+  bool batch = body.is_object() && body.contains("jobs");
+  if (batch && (!body["jobs"].is_array() || body.size() != 1)) {
+    throw BadRequest("a batch is {\"jobs\": [spec, ...]} and nothing else");
+  }
+  Json items = batch ? body["jobs"] : Json::array({body});
+  if (items.empty()) throw BadRequest("\"jobs\" is empty");
+  if (items.size() > kMaxBatch) {
+    throw HttpError(413, "too_large", fmt::format("at most {} jobs per request", kMaxBatch));
+  }
+  std::string key = call.request.get_header_value("Idempotency-Key");
+  std::vector<JobSpec> specs;
+  std::vector<size_t> at;  // the item each spec came from
+  Json results = Json::array();
+  for (size_t i = 0; i < items.size(); ++i) {
+    try {
+      JobSpec spec = core::SpecFromJson(items[i]);
+      if (!key.empty()) {
+        if (spec.unique_key) {
+          throw Error(ErrorCode::kInvalidArgument,
+                      "give an Idempotency-Key header or unique_key, not both");
+        }
+        spec.unique_key = batch ? fmt::format("idempotency:{}:{}", key, i) : "idempotency:" + key;
+        spec.unique_states.assign(
+            {JobState::kScheduled, JobState::kAvailable, JobState::kRunning, JobState::kRetryable,
+             JobState::kCompleted, JobState::kFailed, JobState::kCancelled, JobState::kStopped,
+             JobState::kWaiting, JobState::kExpired});
+      }
+      spec.Validate();
+      specs.push_back(std::move(spec));
+      at.push_back(i);
+      results.push_back(nullptr);
+    } catch (const Error& e) {
+      results.push_back({{"status", 400}, {"error", "bad_request"}, {"reason", e.what()}});
+    } catch (const Json::exception& e) {
+      results.push_back({{"status", 400}, {"error", "bad_request"}, {"reason", e.what()}});
+    }
+  }
+  if (!batch && specs.empty()) throw BadRequest(results[0]["reason"].get<std::string>());
+  auto inserted = specs.empty() ? std::vector<EnqueueResult>{} : client.InsertMany(specs);
+  size_t created = 0;
+  for (size_t n = 0; n < inserted.size(); ++n) {
+    created += !inserted[n].existing;
+    results[at[n]] = {{"status", inserted[n].existing ? 200 : 201},
+                      {"id", inserted[n].id},
+                      {"existing", inserted[n].existing}};
+  }
+  if (!batch) {
+    Json out = results[0];
+    out.erase("status");
+    Job job = client.Get(out["id"]);
+    out["queue"] = job.queue;
+    auto unserved = client.Members().Unserved(job.kind, job.queue);
+    out["served"] = !unserved;
+    if (unserved) out["warning"] = *unserved;
+    return {.status = results[0]["status"].get<int>(), .body = out};
+  }
+  int status = created == items.size() ? 201 : specs.empty() ? 400 : 202;
+  return {.status = status,
+          .body = {{"created", created}, {"results", results}}};
+}
+
+Client::BulkAction ActionOf(const Json& body) {
+  std::string a = body.value("action", "");
+  if (a == "cancel") return Client::BulkAction::kCancel;
+  if (a == "retry") return Client::BulkAction::kRetry;
+  if (a == "delete") return Client::BulkAction::kDelete;
+  throw BadRequest(fmt::format("\"action\" must be cancel, retry or delete, got '{}'", a));
+}
+
+// POST /jobs/bulk: {"action", "ids": [...]} changes those jobs now, each with its result;
+// {"action", "filter": {...}} counts the jobs (and with "dry_run" stops there) or starts an
+// operation that changes them all.
+Reply Bulk(Client& client, Operations& operations, Call& call) {
+  Json body = call.Body();
+  if (!body.is_object()) throw BadRequest("the body must be a JSON object");
+  auto action = ActionOf(body);
+  if (action == Client::BulkAction::kDelete && call.scope < Scope::kAdmin) {
+    throw HttpError(403, "forbidden", "deleting jobs needs the admin scope");
+  }
+  bool dry_run = body.value("dry_run", false);
+  if (body.contains("ids") == body.contains("filter")) {
+    throw BadRequest("give \"ids\" or \"filter\", one of them");
+  }
+  if (body.contains("ids")) {
+    const Json& ids = body["ids"];
+    if (!ids.is_array() || ids.size() > kMaxIds) {
+      throw BadRequest(fmt::format("\"ids\" must be an array of at most {} ids", kMaxIds));
+    }
+    Json results = Json::array();
+    for (const auto& id : ids) {
+      try {
+        std::string s = id.get<std::string>();
+        Job job = action == Client::BulkAction::kCancel  ? client.Cancel(s)
+                  : action == Client::BulkAction::kRetry ? client.Retry(s)
+                                                         : client.Delete(s);
+        results.push_back({{"id", s}, {"status", 200}, {"state", ToString(job.state)}});
+      } catch (const Error& e) {
+        results.push_back({{"id", id}, {"status", e.code() == ErrorCode::kNotFound ? 404 : 409},
+                           {"reason", e.what()}});
+      } catch (const Json::exception&) {
+        throw BadRequest("\"ids\" must hold strings");
+      }
+    }
+    return {.body = {{"results", results}}};
+  }
+  const Json& fj = body["filter"];
+  if (!fj.is_object()) throw BadRequest("\"filter\" must be an object");
+  for (const auto& [k, v] : fj.items()) {
+    if (k != "state" && k != "queue" && k != "kind" && k != "parent") {
+      throw BadRequest(fmt::format("unknown filter key \"{}\" (state, queue, kind, parent)", k));
+    }
+    if (!v.is_string()) throw BadRequest(fmt::format("filter \"{}\" must be a string", k));
+  }
+  JobFilter filter = Client::BulkFilter(
+      action, FilterOf([&](const std::string& n) -> std::optional<std::string> {
+        if (!fj.contains(n)) return std::nullopt;
+        return fj[n].get<std::string>();
+      }));
+  int64_t matching = client.Count(filter);
+  if (dry_run) return {.body = {{"matching", matching}}};
+  Json op = operations.Start(action, filter, matching, call.who);
+  return {.status = 202,
+          .body = op,
+          .headers = {{"Location", "/api/v1/operations/" + op["id"].get<std::string>()}}};
+}
+
+Reply ClusterPut(Client& client, Call& call) {
+  Json body = call.Body();
+  std::string state = body.is_object() ? body.value("state", "") : "";
+  if (state == "stopped") {
+    client.StopCluster(body.value("reason", ""));
+  } else if (state == "running") {
+    client.ResumeCluster();
+  } else {
+    throw BadRequest(fmt::format("\"state\" must be running or stopped, got '{}'", state));
+  }
+  return {.body = ToJson(client.Cluster(), client.Members())};
+}
+
+Json Leader(const Membership& ms) {
+  for (const auto& m : ms.members) {
+    if (m.leader) return ToJson(m);
+  }
+  return nullptr;
+}
+
+Json Stats(Client& client) {
+  std::map<std::string, int64_t> totals;
+  Json queues = Json::object();
+  for (const auto& q : client.Queues()) {
+    queues[q.name] = q.jobs;
+    for (const auto& [state, n] : q.jobs) totals[state] += n;
+  }
+  return {{"jobs", totals}, {"queues", queues}, {"kinds", Array(client.KindStats())}};
+}
+
+}  // namespace
+
+void AddRoutes(Router& r, Client& c, Operations& ops) {
+  using S = Scope;
+  r.Add({"GET", "/api/v1/healthz", S::kPublic, "The server is up (it does not ask the database)",
+         {}, "", {200}, [](Call&) { return Reply{.body = {{"status", "ok"}}}; }});
+  r.Add({"GET", "/api/v1/readyz", S::kPublic,
+         "The database answers and its schema is current (503 otherwise)", {}, "", {200},
+         [&c](Call&) {
+           int v = c.SchemaVersion();
+           if (v != Client::KnownSchemaVersion()) {
+             throw Error(ErrorCode::kUnavailable,
+                         fmt::format("the database's schema is version {}, this server's {}", v,
+                                     Client::KnownSchemaVersion()));
+           }
+           return Reply{.body = {{"status", "ready"}, {"schema_version", v}}};
+         }});
+  r.Add({"GET", "/api/v1/openapi.json", S::kPublic, "This API's OpenAPI document", {}, "", {200},
+         [&r](Call&) { return Reply{.body = r.OpenApi(Client::Version())}; }});
+
+  std::vector<Param> list_params = kFilterParams;
+  list_params.push_back({"at_risk", "boolean", "only jobs at risk of missing their deadline"});
+  list_params.push_back({"limit", "integer", "jobs per page, 1 to 1000 (default 100)"});
+  list_params.push_back({"cursor", "string", "the next_cursor of the page before"});
+  r.Add({"GET", "/api/v1/jobs", S::kRead, "Jobs, newest first, one page at a time", list_params,
+         "", {200}, [&c](Call& call) { return ListJobs(c, call); }});
+  r.Add({"POST", "/api/v1/jobs", S::kOperate,
+         "Enqueue a job, or a batch ({\"jobs\": [...]}): 201 all created, 202 some", {},
+         "a job spec (kind, args, queue, priority, run_at, ...) or {\"jobs\": [spec, ...]}",
+         {200, 201, 202}, [&c](Call& call) { return Enqueue(c, call); }});
+  r.Add({"POST", "/api/v1/jobs/bulk", S::kOperate,
+         "Cancel, retry or delete jobs by ids (now) or by filter (an operation)", {},
+         "{\"action\": cancel|retry|delete, \"ids\": [...]} or {\"action\", \"filter\": "
+         "{state, queue, kind, parent}, \"dry_run\": bool}",
+         {200, 202}, [&c, &ops](Call& call) { return Bulk(c, ops, call); }});
+  r.Add({"GET", "/api/v1/operations/{id}", S::kRead, "A bulk operation's progress", {}, "",
+         {200}, [&ops](Call& call) { return Reply{.body = ops.Get(call.path["id"])}; }});
+  r.Add({"GET", "/api/v1/jobs/{id}", S::kRead,
+         "A job with its history, deadline estimate and children", {}, "", {200},
+         [&c](Call& call) { return Reply{.body = c.Detail(call.path["id"])}; }});
+  r.Add({"DELETE", "/api/v1/jobs/{id}", S::kAdmin, "Delete a finished job; answers it as it was",
+         {}, "", {200},
+         [&c](Call& call) { return Reply{.body = c.Delete(call.path["id"]).ToJson()}; }});
+  using JobAction = Job (Client::*)(const std::string&);
+  for (auto [name, action, summary] :
+       {std::tuple<const char*, JobAction, const char*>{"cancel", &Client::Cancel,
+                                                        "Cancel a job that has not finished"},
+        {"retry", &Client::Retry, "Make a finished job available again"},
+        {"stop", &Client::Stop, "Stop a waiting or running job until it is resumed"},
+        {"resume", &Client::Resume, "Resume a stopped job"},
+        {"wake", &Client::Wake, "End a napping job's nap now"}}) {
+    r.Add({"POST", fmt::format("/api/v1/jobs/{{id}}/{}", name), S::kOperate, summary, {}, "",
+           {200}, [&c, action = action](Call& call) {
+             return Reply{.body = (c.*action)(call.path["id"]).ToJson()};
+           }});
+  }
+
+  r.Add({"GET", "/api/v1/queues", S::kRead,
+         "Every queue: jobs by state, paused, consumers, settings", {}, "", {200},
+         [&c](Call&) { return Reply{.body = {{"queues", Array(c.Queues())}}}; }});
+  for (bool pause : {true, false}) {
+    r.Add({"POST", pause ? "/api/v1/queues/{name}/pause" : "/api/v1/queues/{name}/resume",
+           S::kOperate, pause ? "Pause a queue: no new fetches" : "Resume a paused queue", {}, "",
+           {200}, [&c, pause](Call& call) {
+             const std::string& name = call.path["name"];
+             pause ? c.PauseQueue(name) : c.ResumeQueue(name);
+             for (const auto& q : c.Queues()) {
+               if (q.name == name) return Reply{.body = ToJson(q)};
+             }
+             return Reply{.body = {{"name", name}, {"paused", pause}}};
+           }});
+  }
+  r.Add({"GET", "/api/v1/limits", S::kRead, "Cluster-wide limits and what runs under them", {},
+         "", {200}, [&c](Call&) { return Reply{.body = {{"limits", Array(c.Limits())}}}; }});
+  r.Add({"GET", "/api/v1/kinds", S::kRead, "The kinds' recorded defaults", {}, "", {200},
+         [&c](Call&) { return Reply{.body = {{"kinds", Array(c.Kinds())}}}; }});
+
+  r.Add({"GET", "/api/v1/cluster", S::kRead, "The cluster's stop switch, members and leader", {},
+         "", {200},
+         [&c](Call&) { return Reply{.body = ToJson(c.Cluster(), c.Members())}; }});
+  r.Add({"PUT", "/api/v1/cluster", S::kAdmin, "Stop or resume the whole cluster", {},
+         "{\"state\": \"running\" | \"stopped\", \"reason\": \"...\"}", {200},
+         [&c](Call& call) { return ClusterPut(c, call); }});
+  r.Add({"GET", "/api/v1/workers", S::kRead, "The registered workers", {}, "", {200},
+         [&c](Call&) {
+           auto ms = c.Members();
+           return Reply{.body = {{"version", ms.version}, {"workers", Array(ms.members)}}};
+         }});
+  r.Add({"GET", "/api/v1/leader", S::kRead, "The leader (null: none now)", {}, "", {200},
+         [&c](Call&) { return Reply{.body = {{"leader", Leader(c.Members())}}}; }});
+  r.Add({"GET", "/api/v1/partitions", S::kRead, "Partitioned dispatch: who holds each number",
+         {}, "", {200}, [&c](Call&) {
+           Json arr = Json::array();
+           for (const auto& m : c.Members().members) {
+             if (m.info.partition) {
+               arr.push_back({{"partition", *m.info.partition}, {"worker", m.info.id},
+                              {"of", m.partition_count}});
+             }
+           }
+           return Reply{.body = {{"partitions", arr}}};
+         }});
+  r.Add({"GET", "/api/v1/assignments", S::kRead, "Which worker runs each assignment", {}, "",
+         {200}, [&c](Call&) {
+           Json arr = Json::array();
+           for (const auto& a : c.Assignments()) {
+             arr.push_back({{"name", a.name}, {"owner", a.owner},
+                            {"claimed_at", core::FormatRfc3339(a.claimed_at)}});
+           }
+           return Reply{.body = {{"assignments", arr}}};
+         }});
+
+  r.Add({"GET", "/api/v1/schedules", S::kRead, "Periodic jobs and their next runs", {}, "",
+         {200}, [&c](Call&) { return Reply{.body = {{"schedules", Array(c.Schedules())}}}; }});
+  r.Add({"POST", "/api/v1/schedules/{name}/pause", S::kOperate, "Pause a schedule", {}, "",
+         {200}, [&c](Call& call) {
+           c.PauseSchedule(call.path["name"]);
+           return Reply{.body = {{"name", call.path["name"]}, {"paused", true}}};
+         }});
+  r.Add({"POST", "/api/v1/schedules/{name}/resume", S::kOperate, "Resume a schedule", {}, "",
+         {200}, [&c](Call& call) {
+           c.ResumeSchedule(call.path["name"]);
+           return Reply{.body = {{"name", call.path["name"]}, {"paused", false}}};
+         }});
+  r.Add({"POST", "/api/v1/schedules/{name}/run", S::kOperate,
+         "Enqueue a schedule's job now; answers its id", {}, "", {201}, [&c](Call& call) {
+           return Reply{.status = 201, .body = {{"id", c.RunSchedule(call.path["name"])}}};
+         }});
+  r.Add({"GET", "/api/v1/stats", S::kRead,
+         "Jobs by state, in all and per queue, and each kind's run times", {}, "", {200},
+         [&c](Call&) { return Reply{.body = Stats(c)}; }});
+}
+
+}  // namespace spindle::http

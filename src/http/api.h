@@ -1,0 +1,14 @@
+// The routes of /api/v1 (docs/api.md): jobs, queues, the cluster, schedules, stats, health and
+// the OpenAPI document, each a call of the public Client.
+#pragma once
+
+#include "http/router.h"
+#include "spindle/client.h"
+
+namespace spindle::http {
+
+class Operations;
+
+void AddRoutes(Router& router, Client& client, Operations& operations);
+
+}  // namespace spindle::http

@@ -1,0 +1,99 @@
+#include "http/operations.h"
+
+#include <fmt/format.h>
+
+#include "core/time.h"
+#include "core/uuid.h"
+#include "spindle/error.h"
+
+namespace spindle::http {
+
+struct Operations::Op {
+  std::string id, action, by;
+  int64_t total = 0;
+  std::atomic<int64_t> changed{0};
+  std::string state = "running", error;  // under mu_
+  SysTime started_at;
+  std::optional<SysTime> finished_at;
+};
+
+namespace {
+struct Stopping {};
+
+// Under mu_.
+Json Describe(const Operations::Op& op) {
+  return Json{{"id", op.id},
+              {"action", op.action},
+              {"state", op.state},
+              {"total", op.total},
+              {"changed", op.changed.load()},
+              {"error", op.error.empty() ? Json(nullptr) : Json(op.error)},
+              {"started_at", core::FormatRfc3339(op.started_at)},
+              {"finished_at", core::Rfc3339OrNull(op.finished_at)},
+              {"by", op.by}};
+}
+
+const char* Name(Client::BulkAction a) {
+  switch (a) {
+    case Client::BulkAction::kCancel: return "cancel";
+    case Client::BulkAction::kRetry: return "retry";
+    case Client::BulkAction::kDelete: return "delete";
+  }
+  return "";
+}
+}  // namespace
+
+Operations::~Operations() {
+  stopping_ = true;
+  std::lock_guard lock(mu_);
+  for (auto& t : threads_) t.join();
+}
+
+Json Operations::Start(Client::BulkAction action, const JobFilter& filter, int64_t total,
+                       const std::string& who) {
+  auto op = std::make_shared<Op>();
+  op->id = core::NewUuidV7();
+  op->action = Name(action);
+  op->by = who;
+  op->total = total;
+  op->started_at = std::chrono::system_clock::now();
+  std::lock_guard lock(mu_);
+  ops_.push_back(op);
+  while (ops_.size() > kKept && ops_.front()->state != "running") ops_.pop_front();
+  threads_.emplace_back([this, op, action, filter] {
+    std::string state = "done", error;
+    try {
+      client_.ChangeAll(action, filter, 1000, [&](int64_t changed) {
+        op->changed = changed;
+        if (stopping_) throw Stopping{};
+      });
+    } catch (const Stopping&) {
+      state = "stopped";
+    } catch (const std::exception& e) {
+      state = "failed";
+      error = e.what();
+    }
+    std::lock_guard lock(mu_);
+    op->state = state;
+    op->error = error;
+    op->finished_at = std::chrono::system_clock::now();
+  });
+  // Threads of finished operations are joined as new ones start.
+  while (threads_.size() > kKept) {
+    threads_.front().join();
+    threads_.pop_front();
+  }
+  return Describe(*op);
+}
+
+Json Operations::Get(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  for (const auto& op : ops_) {
+    if (op->id != id) continue;
+    return Describe(*op);
+  }
+  throw Error(ErrorCode::kNotFound,
+              fmt::format("unknown operation '{}' (this server keeps its latest {})", id, kKept));
+}
+
+}  // namespace spindle::http

@@ -1,0 +1,43 @@
+// Bulk changes over a filter, run in the background as operations whose progress can be polled
+// (POST /api/v1/jobs/bulk, GET /api/v1/operations/{id}). Kept in this server's memory: the
+// latest kKept of them.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "spindle/client.h"
+
+namespace spindle::http {
+
+class Operations {
+ public:
+  static constexpr size_t kKept = 100;
+
+  explicit Operations(Client& client) : client_(client) {}
+  // Stops the operations under way after their current page, and waits for them.
+  ~Operations();
+
+  // Starts changing every job of `filter` (Client::ChangeAll); `total` is how many matched when
+  // asked. Returns the operation as Get shows it.
+  Json Start(Client::BulkAction action, const JobFilter& filter, int64_t total,
+             const std::string& who);
+  // {"id", "action", "state": running|done|failed|stopped, "total", "changed", "error",
+  // "started_at", "finished_at", "by"}. Error(kNotFound) for an unknown id.
+  Json Get(const std::string& id) const;
+
+ struct Op;
+
+ private:
+  Client& client_;
+  mutable std::mutex mu_;
+  std::deque<std::shared_ptr<Op>> ops_;
+  std::deque<std::thread> threads_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace spindle::http

@@ -1,0 +1,277 @@
+#include "http/server.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "core/duration.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "http/api.h"
+#include "http/operations.h"
+
+namespace spindle::http {
+namespace {
+
+struct Address {
+  std::string host;
+  int port = 0;
+};
+
+Address ParseListen(const std::string& text) {
+  auto bad = [&](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("invalid HTTP address '{}': {} (expected HOST:PORT, such as "
+                             "127.0.0.1:7777)",
+                             text, why));
+  };
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos) throw bad("no port");
+  Address a;
+  a.host = text.substr(0, colon);
+  if (a.host.size() >= 2 && a.host.front() == '[' && a.host.back() == ']') {
+    a.host = a.host.substr(1, a.host.size() - 2);
+  }
+  if (a.host.empty()) throw bad("no host");
+  auto port = core::ParseInteger(text.substr(colon + 1), 0, 65535);
+  if (!port) throw bad("the port must be 0 to 65535");
+  a.port = static_cast<int>(*port);
+  return a;
+}
+
+bool Loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+std::string Hex(const unsigned char* data, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += fmt::format("{:02x}", data[i]);
+  return out;
+}
+
+void SetJson(httplib::Response& res, int status, const Json& body) {
+  res.status = status;
+  res.set_content(body.dump() + "\n", "application/json");
+}
+
+void SetError(httplib::Response& res, const HttpError& e) {
+  for (const auto& [k, v] : e.headers) res.set_header(k.c_str(), v);
+  SetJson(res, e.status, {{"error", e.error}, {"reason", e.what()}});
+}
+
+}  // namespace
+
+std::string HashToken(const std::string& token) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(token.data(), token.size(), digest, &n, EVP_sha256(), nullptr);
+  return Hex(digest, n);
+}
+
+std::string NewToken() {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    throw Error(ErrorCode::kInternal, "no random bytes for a token");
+  }
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out = "spindle_";
+  // 256 bits as 43 base64url characters (6 bits each, the last one 4).
+  for (size_t bit = 0; bit < 256; bit += 6) {
+    unsigned v = 0;
+    for (size_t b = bit; b < bit + 6; ++b) {
+      v = (v << 1) | (b < 256 ? (bytes[b / 8] >> (7 - b % 8)) & 1u : 0u);
+    }
+    out += kAlphabet[v];
+  }
+  return out;
+}
+
+struct Server::Impl {
+  Client& client;
+  ServerOptions options;
+  Address address;
+  httplib::Server server;
+  Router router;
+  Operations operations;
+  std::thread thread;
+  int port = 0;
+
+  Impl(Client& c, ServerOptions o) : client(c), options(std::move(o)), operations(c) {}
+
+  // Who calls: the token's name and scope; "local" and admin without tokens. nullopt: no valid
+  // token.
+  std::optional<std::pair<std::string, Scope>> Caller(const httplib::Request& req) const {
+    if (options.tokens.empty()) return std::pair<std::string, Scope>{"local", Scope::kAdmin};
+    std::string auth = req.get_header_value("Authorization");
+    if (auth.rfind("Bearer ", 0) != 0) return std::nullopt;
+    std::string hash = HashToken(auth.substr(7));
+    for (const auto& t : options.tokens) {
+      if (t.sha256.size() == hash.size() &&
+          CRYPTO_memcmp(t.sha256.data(), hash.data(), hash.size()) == 0) {
+        return std::pair<std::string, Scope>{t.name, t.scope};
+      }
+    }
+    return std::nullopt;
+  }
+
+  void Dispatch(const httplib::Request& req, httplib::Response& res) {
+    std::string who = "-";
+    try {
+      auto match = router.Find(req.method, req.path);
+      if (match.allowed.empty()) {
+        throw HttpError(404, "not_found", fmt::format("no such endpoint: {}", req.path));
+      }
+      if (!match.route) {
+        HttpError e(405, "method_not_allowed",
+                    fmt::format("{} does not take {}", req.path, req.method));
+        std::string allow;
+        for (const auto& m : match.allowed) allow += (allow.empty() ? "" : ", ") + m;
+        e.headers.emplace("Allow", allow);
+        throw e;
+      }
+      const Route& route = *match.route;
+      auto caller = Caller(req);
+      if (caller) who = caller->first;
+      if (route.scope != Scope::kPublic) {
+        if (!caller) {
+          HttpError e(401, "unauthorized",
+                      req.has_header("Authorization")
+                          ? "the bearer token is not one this server knows"
+                          : "this endpoint needs a bearer token (Authorization: Bearer TOKEN)");
+          e.headers.emplace("WWW-Authenticate", "Bearer realm=\"spindle\"");
+          throw e;
+        }
+        if (caller->second < route.scope) {
+          throw HttpError(403, "forbidden",
+                          fmt::format("{} {} needs the {} scope; token '{}' has {}", route.method,
+                                      route.path, ToString(route.scope), caller->first,
+                                      ToString(caller->second)));
+        }
+        if (options.read_only && route.mutates()) {
+          throw HttpError(403, "read_only", "this server is read-only: nothing can be changed");
+        }
+      }
+      Call call{req, std::move(match.path), who, caller ? caller->second : Scope::kPublic,
+                options.max_body_bytes};
+      Reply reply = route.handler(call);
+      for (const auto& [k, v] : reply.headers) res.set_header(k.c_str(), v);
+      if (reply.text) {
+        res.status = reply.status;
+        res.set_content(reply.text->first, reply.text->second);
+      } else {
+        SetJson(res, reply.status, reply.body);
+      }
+    } catch (const HttpError& e) {
+      SetError(res, e);
+    } catch (const Error& e) {
+      const auto& t = core::Traits(e.code());
+      HttpError h(t.http_status, std::string(t.error), e.what());
+      if (e.code() == ErrorCode::kUnavailable) h.headers.emplace("Retry-After", "5");
+      SetError(res, h);
+    } catch (const Json::exception& e) {  // a value of the wrong type deep in a body
+      SetError(res, HttpError(400, "bad_request", e.what()));
+    } catch (const std::exception& e) {
+      SetError(res, HttpError(500, "internal", e.what()));
+    }
+    if (req.method != "GET" && req.method != "HEAD") {
+      core::Log().info("event=api_call who={} method={} path={} status={}", core::LogValue(who),
+                       req.method, core::LogValue(req.path), res.status);
+    }
+  }
+};
+
+void ServerOptions::Validate() const {
+  if (tokens.empty() && !Loopback(ParseListen(listen).host)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("the HTTP server listens on {}, which is not a loopback address: "
+                            "configure tokens ([[http.tokens]], docs/api.md) or listen on "
+                            "127.0.0.1",
+                            listen));
+  }
+  for (const auto& t : tokens) {
+    bool hex = t.sha256.size() == 64 &&
+               t.sha256.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (t.name.empty() || !hex) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("token '{}': needs a name and sha256, the token's SHA-256 in 64 "
+                              "lowercase hex digits (spindle token new prints both)",
+                              t.name));
+    }
+  }
+}
+
+Server::Server(Client& client, ServerOptions options)
+    : impl_(std::make_unique<Impl>(client, std::move(options))) {
+  auto& o = impl_->options;
+  o.Validate();
+  impl_->address = ParseListen(o.listen);
+  AddRoutes(impl_->router, client, impl_->operations);
+  auto& s = impl_->server;
+  s.new_task_queue = [n = o.threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+  s.set_payload_max_length(o.max_body_bytes);
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(o.io_timeout).count();
+  s.set_read_timeout(secs);
+  s.set_write_timeout(secs);
+  s.set_keep_alive_timeout(5);
+  auto dispatch = [impl = impl_.get()](const httplib::Request& req, httplib::Response& res) {
+    impl->Dispatch(req, res);
+  };
+  s.Get("/.*", dispatch);
+  s.Post("/.*", dispatch);
+  s.Put("/.*", dispatch);
+  s.Delete("/.*", dispatch);
+  s.Patch("/.*", dispatch);
+  // What httplib answers itself (413 over max_body_bytes, 400 for a malformed request) in the
+  // API's shape.
+  s.set_error_handler([max = o.max_body_bytes](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 413) {
+      SetError(res, HttpError(413, "too_large",
+                              fmt::format("the body is larger than {} bytes", max)));
+    } else {
+      SetError(res, HttpError(res.status, "bad_request",
+                              fmt::format("the request could not be read (HTTP {})", res.status)));
+    }
+  });
+}
+
+Server::~Server() { Stop(); }
+
+void Server::Start() {
+  auto& i = *impl_;
+  bool ok = i.address.port == 0 ? (i.port = i.server.bind_to_any_port(i.address.host)) > 0
+                                 : i.server.bind_to_port(i.address.host, i.address.port);
+  if (!ok) {
+    throw Error(ErrorCode::kUnavailable,
+                fmt::format("cannot listen on {}: the port is in use or the address is not this "
+                            "host's",
+                            i.options.listen));
+  }
+  if (i.address.port != 0) i.port = i.address.port;
+  i.thread = std::thread([&i] { i.server.listen_after_bind(); });
+  core::Log().info("event=http_serving url={} auth={}{}", url(),
+                   i.options.tokens.empty() ? "none (loopback)" : "tokens",
+                   i.options.read_only ? " read_only=true" : "");
+}
+
+void Server::Stop() {
+  if (!impl_->thread.joinable()) return;
+  impl_->server.stop();
+  impl_->thread.join();
+}
+
+int Server::port() const { return impl_->port; }
+
+std::string Server::url() const {
+  const std::string& h = impl_->address.host;
+  return fmt::format("http://{}:{}", h.find(':') != std::string::npos ? "[" + h + "]" : h,
+                     impl_->port);
+}
+
+const Router& Server::router() const { return impl_->router; }
+
+}  // namespace spindle::http

@@ -1,0 +1,69 @@
+// Spindle's HTTP server: the JSON API under /api/v1 and Prometheus' /metrics (docs/api.md,
+// docs/metrics.md), beside a worker (`spindle serve --http`) or alone (`spindle web`). It talks
+// to the database only through the public Client.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/router.h"
+#include "spindle/client.h"
+
+namespace spindle::http {
+
+// A bearer token as configured: its SHA-256 in hex (never the token itself), who it is, and
+// what it may do.
+struct Token {
+  std::string name;
+  std::string sha256;
+  Scope scope = Scope::kRead;
+};
+
+struct ServerOptions {
+  // "HOST:PORT" ("[::1]:PORT" for IPv6); port 0 takes a free one. A non-loopback host needs
+  // tokens.
+  std::string listen = "127.0.0.1:7777";
+  // Empty: no authentication, allowed only on a loopback address (every caller is admin).
+  std::vector<Token> tokens;
+  // Every mutating call is refused (403), whatever the token's scope.
+  bool read_only = false;
+  size_t max_body_bytes = 16 << 20;
+  // Connections served at once; more wait for one of them to end.
+  int threads = 16;
+  // A request that sends nothing for this long, or cannot be written to, is dropped.
+  Millis io_timeout{10000};
+
+  // Error(kInvalidArgument) for a bad address or token, or a non-loopback address without
+  // tokens.
+  void Validate() const;
+};
+
+class Server {
+ public:
+  // Validates the options.
+  Server(Client& client, ServerOptions options);
+  ~Server();
+
+  // Binds and serves on a thread of its own. Error(kUnavailable) when the address cannot be
+  // bound (in use, not this host's).
+  void Start();
+  // Stops accepting and waits for the requests under way. Idempotent.
+  void Stop();
+  // The bound port (after Start), and "http://HOST:PORT".
+  int port() const;
+  std::string url() const;
+
+  const Router& router() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The SHA-256 of `token` in lowercase hex: what a Token's sha256 holds.
+std::string HashToken(const std::string& token);
+// A new random token ("spindle_" and 43 characters of base64url, 256 bits).
+std::string NewToken();
+
+}  // namespace spindle::http
