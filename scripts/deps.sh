@@ -11,6 +11,7 @@ pkgs=(
   libpq-dev libsqlite3-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libhowardhinnant-date-dev tzdata
+  libcpp-httplib-dev prometheus-cpp-dev libssl-dev
   libgtest-dev
 )
 if [[ ${1:-} == --test ]]; then

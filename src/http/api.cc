@@ -126,9 +126,13 @@ Reply Enqueue(Client& client, Call& call) {
     if (unserved) out["warning"] = *unserved;
     return {.status = results[0]["status"].get<int>(), .body = out};
   }
-  int status = created == items.size() ? 201 : specs.empty() ? 400 : 202;
-  return {.status = status,
-          .body = {{"created", created}, {"results", results}}};
+  Json out{{"created", created}, {"results", results}};
+  if (specs.empty()) {
+    out["error"] = "bad_request";
+    out["reason"] = "no job of the batch is valid; each result says why";
+    return {.status = 400, .body = out};
+  }
+  return {.status = created == items.size() ? 201 : 202, .body = out};
 }
 
 Client::BulkAction ActionOf(const Json& body) {

@@ -98,6 +98,7 @@ struct Server::Impl {
   Router router;
   Operations operations;
   std::thread thread;
+  std::atomic<bool> ended{false};  // the accept loop returned
   int port = 0;
 
   Impl(Client& c, ServerOptions o) : client(c), options(std::move(o)), operations(c) {}
@@ -213,6 +214,12 @@ Server::Server(Client& client, ServerOptions options)
   auto& s = impl_->server;
   s.new_task_queue = [n = o.threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
   s.set_payload_max_length(o.max_body_bytes);
+  // Not httplib's default SO_REUSEPORT, which lets a second server bind a port in use and take
+  // half of its connections.
+  s.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(o.io_timeout).count();
   s.set_read_timeout(secs);
   s.set_write_timeout(secs);
@@ -252,7 +259,15 @@ void Server::Start() {
                             i.options.listen));
   }
   if (i.address.port != 0) i.port = i.address.port;
-  i.thread = std::thread([&i] { i.server.listen_after_bind(); });
+  i.thread = std::thread([&i] {
+    i.server.listen_after_bind();
+    i.ended = true;
+  });
+  // httplib's stop() does nothing before the loop runs, which would leave Stop() waiting for an
+  // accept that never ends: returns once it runs.
+  while (!i.server.is_running() && !i.ended) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   core::Log().info("event=http_serving url={} auth={}{}", url(),
                    i.options.tokens.empty() ? "none (loopback)" : "tokens",
                    i.options.read_only ? " read_only=true" : "");

@@ -1,0 +1,427 @@
+// The HTTP API (docs/api.md) on every backend: a real server on a loopback port, a real
+// database, requests over TCP. Every endpoint and every error status, tokens and scopes, the
+// OpenAPI document against the routes, and `spindle serve --http` / `spindle web` as processes.
+#include <gtest/gtest.h>
+
+#include <httplib.h>
+#include <libpq-fe.h>
+
+#include <fmt/format.h>
+
+#include "http/server.h"
+#include "testing.h"
+
+namespace spindle {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::BackendKind;
+using testing::Cli;
+using testing::Quote;
+using testing::TestBackend;
+using testing::WaitUntil;
+
+struct Answer {
+  int status = 0;
+  Json body;
+  httplib::Headers headers;
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+// Sends one request; the body as JSON (null when empty, the text when not JSON).
+Answer Send(int port, const std::string& method, const std::string& path,
+            const std::string& body = "", httplib::Headers headers = {},
+            const std::string& type = "application/json") {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(60, 0);
+  httplib::Result r = method == "GET"      ? c.Get(path, headers)
+                      : method == "POST"   ? c.Post(path, headers, body, type)
+                      : method == "PUT"    ? c.Put(path, headers, body, type)
+                      : method == "DELETE" ? c.Delete(path, headers, body, type)
+                                           : c.Patch(path, headers, body, type);
+  if (!r) throw std::runtime_error("no answer to " + method + " " + path);
+  Answer a{r->status, nullptr, r->headers};
+  if (!r->body.empty()) a.body = Json::parse(r->body, nullptr, false);
+  if (a.body.is_discarded()) a.body = r->body;
+  return a;
+}
+
+// An error answer: the status, and {"error": error, "reason": ...}.
+::testing::AssertionResult IsError(const Answer& a, int status, const std::string& error) {
+  if (a.status == status && a.body.is_object() && a.body.value("error", "") == error &&
+      !a.body.value("reason", "").empty()) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "got " << a.status << " " << a.body.dump()
+                                       << ", wanted " << status << " " << error;
+}
+
+class HttpTest : public ::testing::TestWithParam<BackendKind> {
+ protected:
+  void SetUp() override { client_ = Client::Open({db_->url()}); }
+  void TearDown() override { server_.reset(); }
+
+  void Serve(http::ServerOptions o = {}) {
+    o.listen = "127.0.0.1:0";
+    server_ = std::make_unique<http::Server>(*client_, o);
+    server_->Start();
+  }
+  Answer Get(const std::string& path, httplib::Headers h = {}) {
+    return Send(server_->port(), "GET", path, "", std::move(h));
+  }
+  Answer Post(const std::string& path, const Json& body = Json::object(),
+              httplib::Headers h = {}) {
+    return Send(server_->port(), "POST", path, body.dump(), std::move(h));
+  }
+  std::string Enqueue(const Json& spec) {
+    Answer a = Post("/api/v1/jobs", spec);
+    EXPECT_EQ(a.status, 201) << a.body.dump();
+    return a.body.value("id", "");
+  }
+
+  std::unique_ptr<TestBackend> db_ = TestBackend::Make(GetParam());
+  std::unique_ptr<Client> client_;
+  std::unique_ptr<http::Server> server_;
+};
+
+TEST_P(HttpTest, HealthAndReadiness) {
+  Serve();
+  Answer h = Get("/api/v1/healthz");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.body["status"], "ok");
+  Answer r = Get("/api/v1/readyz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body["schema_version"], Client::KnownSchemaVersion());
+}
+
+TEST_P(HttpTest, AJobIsEnqueuedShownListedAndSteered) {
+  Serve();
+  Answer a = Post("/api/v1/jobs", {{"kind", "email"}, {"args", {{"to", "ada"}}},
+                                   {"priority", 3}, {"queue", "mail"}});
+  ASSERT_EQ(a.status, 201) << a.body.dump();
+  std::string id = a.body["id"];
+  EXPECT_EQ(a.body["existing"], false);
+  EXPECT_EQ(a.body["queue"], "mail");
+  EXPECT_EQ(a.body["served"], false);  // no worker: said, not refused
+  EXPECT_NE(a.body.value("warning", "").find("no live worker"), std::string::npos);
+  EXPECT_EQ(client_->Get(id).priority, 3);  // in the database, as sent
+
+  Answer one = Get("/api/v1/jobs/" + id);
+  ASSERT_EQ(one.status, 200);
+  EXPECT_EQ(one.body["id"], id);
+  EXPECT_EQ(one.body["state"], "available");
+  EXPECT_EQ(one.body["args"]["to"], "ada");
+  ASSERT_TRUE(one.body["history"].is_array());
+  EXPECT_EQ(one.body["history"][0]["type"], "enqueued");
+  // Times are RFC 3339 UTC with milliseconds.
+  std::string created = one.body["created_at"];
+  EXPECT_EQ(created.size(), 24u) << created;
+  EXPECT_EQ(created.back(), 'Z');
+
+  EXPECT_EQ(Post("/api/v1/jobs/" + id + "/stop").body["state"], "stopped");
+  EXPECT_EQ(client_->Get(id).state, JobState::kStopped);
+  EXPECT_EQ(Post("/api/v1/jobs/" + id + "/resume").body["state"], "available");
+  EXPECT_TRUE(IsError(Send(server_->port(), "DELETE", "/api/v1/jobs/" + id), 409, "conflict"));
+  EXPECT_EQ(client_->Get(id).state, JobState::kAvailable);  // the refusals changed nothing
+  EXPECT_EQ(Post("/api/v1/jobs/" + id + "/cancel").body["state"], "cancelled");
+  EXPECT_TRUE(IsError(Post("/api/v1/jobs/" + id + "/cancel"), 409, "conflict"));
+  EXPECT_EQ(Post("/api/v1/jobs/" + id + "/retry").body["state"], "available");
+  EXPECT_EQ(Post("/api/v1/jobs/" + id + "/cancel").status, 200);
+  Answer del = Send(server_->port(), "DELETE", "/api/v1/jobs/" + id);
+  EXPECT_EQ(del.status, 200);
+  EXPECT_EQ(del.body["id"], id);
+  EXPECT_TRUE(IsError(Get("/api/v1/jobs/" + id), 404, "not_found"));
+  EXPECT_TRUE(IsError(Post("/api/v1/jobs/" + id + "/retry"), 404, "not_found"));
+}
+
+TEST_P(HttpTest, ListsPageWithKeysetCursorsAndFilter) {
+  Serve();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(Enqueue({{"kind", "a"}}));
+  Enqueue({{"kind", "b"}});
+  std::vector<std::string> seen;
+  std::string cursor;
+  for (int page = 0; page < 10; ++page) {
+    Answer a = Get("/api/v1/jobs?kind=a&limit=2" + (cursor.empty() ? "" : "&cursor=" + cursor));
+    ASSERT_EQ(a.status, 200) << a.body.dump();
+    EXPECT_EQ(a.body["count"], 5);
+    EXPECT_EQ(a.body["count_is_estimate"], false);
+    for (const auto& j : a.body["jobs"]) seen.push_back(j["id"]);
+    if (a.body["next_cursor"].is_null()) break;
+    cursor = a.body["next_cursor"];
+  }
+  std::reverse(ids.begin(), ids.end());  // newest first
+  EXPECT_EQ(seen, ids);
+  EXPECT_EQ(Get("/api/v1/jobs?state=available,running").body["count"], 6);
+  EXPECT_EQ(Get("/api/v1/jobs?state=failed").body["jobs"].size(), 0u);
+  EXPECT_TRUE(IsError(Get("/api/v1/jobs?state=bogus"), 400, "bad_request"));
+  EXPECT_TRUE(IsError(Get("/api/v1/jobs?limit=0"), 400, "bad_request"));
+  EXPECT_TRUE(IsError(Get("/api/v1/jobs?limit=many"), 400, "bad_request"));
+  EXPECT_TRUE(IsError(Get("/api/v1/jobs?at_risk=maybe"), 400, "bad_request"));
+}
+
+TEST_P(HttpTest, BatchesSayWhatEachItemBecameAndIdempotencyKeysRepeatNothing) {
+  Serve();
+  Json all{{"jobs", {{{"kind", "a"}}, {{"kind", "b"}, {"args", {{"n", 1}}}}}}};
+  Answer a = Post("/api/v1/jobs", all);
+  EXPECT_EQ(a.status, 201) << a.body.dump();
+  EXPECT_EQ(a.body["created"], 2);
+  Json some{{"jobs", {{{"kind", "a"}}, {{"kind", "a"}, {"args", 7}}, {{"kind", ""}}}}};
+  Answer b = Post("/api/v1/jobs", some);
+  EXPECT_EQ(b.status, 202) << b.body.dump();
+  EXPECT_EQ(b.body["results"][0]["status"], 201);
+  EXPECT_TRUE(b.body["results"][0]["id"].is_string());
+  EXPECT_EQ(b.body["results"][1]["status"], 400);
+  EXPECT_EQ(b.body["results"][2]["status"], 400);
+  EXPECT_EQ(client_->Count({}), 3);
+  EXPECT_TRUE(IsError(Post("/api/v1/jobs", {{"jobs", {{{"kind", ""}}}}}), 400, "bad_request"));
+  EXPECT_TRUE(IsError(Post("/api/v1/jobs", {{"jobs", Json::array()}}), 400, "bad_request"));
+  EXPECT_EQ(client_->Count({}), 3);
+
+  httplib::Headers key{{"Idempotency-Key", "order-42"}};
+  Answer first = Post("/api/v1/jobs", {{"kind", "charge"}}, key);
+  EXPECT_EQ(first.status, 201);
+  Answer again = Post("/api/v1/jobs", {{"kind", "charge"}}, key);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.body["existing"], true);
+  EXPECT_EQ(again.body["id"], first.body["id"]);
+  // Also once the job has finished.
+  client_->Cancel(first.body["id"]);
+  EXPECT_EQ(Post("/api/v1/jobs", {{"kind", "charge"}}, key).body["id"], first.body["id"]);
+  Answer batch1 = Post("/api/v1/jobs", all, {{"Idempotency-Key", "b1"}});
+  Answer batch2 = Post("/api/v1/jobs", all, {{"Idempotency-Key", "b1"}});
+  EXPECT_EQ(batch1.status, 201);
+  EXPECT_EQ(batch2.status, 202);
+  EXPECT_EQ(batch2.body["created"], 0);
+  EXPECT_EQ(batch2.body["results"][1]["id"], batch1.body["results"][1]["id"]);
+  EXPECT_EQ(client_->Count({}), 6);
+}
+
+TEST_P(HttpTest, EveryErrorHasItsStatusAndShape) {
+  Serve({.max_body_bytes = 4096});
+  int port = server_->port();
+  EXPECT_TRUE(IsError(Send(port, "POST", "/api/v1/jobs", "{\"kind\":"), 400, "bad_request"));
+  EXPECT_TRUE(IsError(Send(port, "POST", "/api/v1/jobs", "[1]"), 400, "bad_request"));
+  EXPECT_TRUE(IsError(Post("/api/v1/jobs", {{"kind", "a"}, {"colour", "red"}}), 400,
+                      "bad_request"));
+  EXPECT_TRUE(IsError(Post("/api/v1/jobs", {{"kind", "a"}, {"priority", "high"}}), 400,
+                      "bad_request"));
+  EXPECT_TRUE(IsError(Send(port, "POST", "/api/v1/jobs", "kind=a", {}, "text/plain"), 415,
+                      "bad_content_type"));
+  EXPECT_TRUE(IsError(Send(port, "POST", "/api/v1/jobs", std::string(5000, ' ')), 413,
+                      "too_large"));
+  EXPECT_TRUE(IsError(Get("/api/v1/nothing"), 404, "not_found"));
+  EXPECT_TRUE(IsError(Get("/api/v1/jobs/01a2483c-52b0-7242-86df-2f85159be8a3"), 404,
+                      "not_found"));
+  EXPECT_TRUE(IsError(Get("/api/v1/jobs/not-an-id"), 404, "not_found"));
+  Answer wrong = Send(port, "PUT", "/api/v1/jobs", "{}");
+  EXPECT_TRUE(IsError(wrong, 405, "method_not_allowed"));
+  EXPECT_EQ(wrong.header("Allow"), "GET, POST");
+  EXPECT_TRUE(IsError(Post("/api/v1/queues/nowhere/pause"), 404, "not_found"));
+  EXPECT_TRUE(IsError(Post("/api/v1/schedules/nightly/run"), 404, "not_found"));
+  EXPECT_TRUE(IsError(Get("/api/v1/operations/nope"), 404, "not_found"));
+  EXPECT_EQ(client_->Count({}), 0);  // nothing was enqueued by any of them
+}
+
+TEST_P(HttpTest, QueuesClusterWorkersAndStats) {
+  Serve();
+  Enqueue({{"kind", "a"}, {"queue", "q1"}});
+  Answer qs = Get("/api/v1/queues");
+  ASSERT_EQ(qs.status, 200);
+  ASSERT_EQ(qs.body["queues"].size(), 1u);
+  EXPECT_EQ(qs.body["queues"][0]["name"], "q1");
+  EXPECT_EQ(qs.body["queues"][0]["jobs"]["available"], 1);
+  EXPECT_EQ(qs.body["queues"][0]["no_consumer"], true);
+  EXPECT_EQ(Post("/api/v1/queues/q1/pause").body["paused"], true);
+  EXPECT_TRUE(client_->Queues()[0].paused_at.has_value());
+  EXPECT_EQ(Post("/api/v1/queues/q1/resume").body["paused"], false);
+
+  EXPECT_EQ(Get("/api/v1/cluster").body["stopped"], false);
+  auto put = [&](const Json& body) {
+    return Send(server_->port(), "PUT", "/api/v1/cluster", body.dump());
+  };
+  Answer stop = put({{"state", "stopped"}, {"reason", "deploy"}});
+  EXPECT_EQ(stop.status, 200);
+  EXPECT_EQ(stop.body["reason"], "deploy");
+  EXPECT_TRUE(client_->Cluster().stopped_at.has_value());
+  EXPECT_TRUE(IsError(put({{"state", "stopped"}}), 409, "conflict"));
+  EXPECT_TRUE(IsError(put({{"state", "paused"}}), 400, "bad_request"));
+  EXPECT_EQ(put({{"state", "running"}}).body["stopped"], false);
+
+  EXPECT_EQ(Get("/api/v1/workers").body["workers"].size(), 0u);
+  EXPECT_TRUE(Get("/api/v1/leader").body["leader"].is_null());
+  EXPECT_EQ(Get("/api/v1/partitions").body["partitions"].size(), 0u);
+  EXPECT_EQ(Get("/api/v1/assignments").body["assignments"].size(), 0u);
+  EXPECT_EQ(Get("/api/v1/schedules").body["schedules"].size(), 0u);
+  EXPECT_EQ(Get("/api/v1/limits").body["limits"].size(), 0u);
+  EXPECT_EQ(Get("/api/v1/kinds").body["kinds"].size(), 0u);
+  Answer stats = Get("/api/v1/stats");
+  EXPECT_EQ(stats.body["jobs"]["available"], 1);
+  EXPECT_EQ(stats.body["queues"]["q1"]["available"], 1);
+}
+
+TEST_P(HttpTest, ABulkChangeByFilterRunsAsAnOperationWithProgress) {
+  Serve();
+  std::vector<JobSpec> specs(2500, JobSpec{.kind = "a"});
+  client_->EnqueueMany(specs);
+  client_->Enqueue({.kind = "other"});
+  Json body{{"action", "cancel"}, {"filter", {{"kind", "a"}}}};
+  Json dry = body;
+  dry["dry_run"] = true;
+  Answer count = Post("/api/v1/jobs/bulk", dry);
+  EXPECT_EQ(count.status, 200);
+  EXPECT_EQ(count.body["matching"], 2500);
+  EXPECT_EQ(client_->Count({.states = {JobState::kCancelled}}), 0);
+  Answer started = Post("/api/v1/jobs/bulk", body);
+  ASSERT_EQ(started.status, 202) << started.body.dump();
+  EXPECT_EQ(started.body["total"], 2500);
+  std::string where = started.header("Location");
+  ASSERT_EQ(where, "/api/v1/operations/" + started.body["id"].get<std::string>());
+  Json op;
+  ASSERT_TRUE(WaitUntil([&] {
+    op = Get(where).body;
+    return op["state"] != "running";
+  }));
+  EXPECT_EQ(op["state"], "done") << op.dump();
+  EXPECT_EQ(op["changed"], 2500);
+  EXPECT_EQ(client_->Count({.states = {JobState::kCancelled}}), 2500);
+  EXPECT_EQ(client_->Count({.states = {JobState::kAvailable}, .kind = "other"}), 1);
+
+  auto ids = client_->List({.limit = 2});
+  Answer by_ids = Post("/api/v1/jobs/bulk",
+                       {{"action", "retry"}, {"ids", {ids[0].id, ids[1].id, "nope"}}});
+  ASSERT_EQ(by_ids.status, 200) << by_ids.body.dump();
+  EXPECT_EQ(by_ids.body["results"][0]["status"], 409);  // "other" is available: no retry
+  EXPECT_EQ(by_ids.body["results"][1]["status"], 200);
+  EXPECT_EQ(by_ids.body["results"][2]["status"], 404);
+  EXPECT_TRUE(IsError(Post("/api/v1/jobs/bulk", {{"action", "explode"}, {"ids", Json::array()}}),
+                      400, "bad_request"));
+  EXPECT_TRUE(IsError(Post("/api/v1/jobs/bulk", {{"action", "cancel"}}), 400, "bad_request"));
+}
+
+TEST_P(HttpTest, TokensAdmitByScopeAndAreStoredOnlyAsHashes) {
+  std::string read = http::NewToken(), operate = http::NewToken(), admin = http::NewToken();
+  EXPECT_NE(read, operate);
+  EXPECT_EQ(read.rfind("spindle_", 0), 0u);
+  Serve({.tokens = {{"dash", http::HashToken(read), http::Scope::kRead},
+                    {"ops", http::HashToken(operate), http::Scope::kOperate},
+                    {"root", http::HashToken(admin), http::Scope::kAdmin}}});
+  auto bearer = [](const std::string& t) { return httplib::Headers{{"Authorization", "Bearer " + t}}; };
+  Answer none = Get("/api/v1/jobs");
+  EXPECT_TRUE(IsError(none, 401, "unauthorized"));
+  EXPECT_EQ(none.header("WWW-Authenticate"), "Bearer realm=\"spindle\"");
+  EXPECT_TRUE(IsError(Get("/api/v1/jobs", bearer("spindle_guess")), 401, "unauthorized"));
+  EXPECT_EQ(Get("/api/v1/healthz").status, 200);  // public
+  EXPECT_EQ(Get("/api/v1/jobs", bearer(read)).status, 200);
+  EXPECT_TRUE(IsError(Post("/api/v1/jobs", {{"kind", "a"}}, bearer(read)), 403, "forbidden"));
+  Answer made = Post("/api/v1/jobs", {{"kind", "a"}}, bearer(operate));
+  ASSERT_EQ(made.status, 201);
+  std::string id = made.body["id"];
+  EXPECT_EQ(Post("/api/v1/jobs/" + id + "/cancel", Json::object(), bearer(operate)).status, 200);
+  EXPECT_TRUE(IsError(Send(server_->port(), "DELETE", "/api/v1/jobs/" + id, "", bearer(operate)),
+                      403, "forbidden"));
+  EXPECT_TRUE(IsError(Post("/api/v1/jobs/bulk", {{"action", "delete"}, {"ids", {id}}},
+                           bearer(operate)),
+                      403, "forbidden"));
+  EXPECT_TRUE(IsError(Send(server_->port(), "PUT", "/api/v1/cluster",
+                           Json{{"state", "stopped"}}.dump(), bearer(operate)),
+                      403, "forbidden"));
+  EXPECT_FALSE(client_->Cluster().stopped_at.has_value());
+  EXPECT_EQ(Send(server_->port(), "DELETE", "/api/v1/jobs/" + id, "", bearer(admin)).status, 200);
+}
+
+TEST_P(HttpTest, AReadOnlyServerChangesNothing) {
+  std::string admin = http::NewToken();
+  Serve({.tokens = {{"root", http::HashToken(admin), http::Scope::kAdmin}}, .read_only = true});
+  httplib::Headers h{{"Authorization", "Bearer " + admin}};
+  EXPECT_EQ(Get("/api/v1/jobs", h).status, 200);
+  EXPECT_TRUE(IsError(Post("/api/v1/jobs", {{"kind", "a"}}, h), 403, "read_only"));
+  EXPECT_EQ(client_->Count({}), 0);
+}
+
+TEST_P(HttpTest, AnAddressBeyondLoopbackNeedsTokens) {
+  try {
+    http::Server s(*client_, {.listen = "0.0.0.0:0"});
+    FAIL() << "served 0.0.0.0 without tokens";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("not a loopback address"), std::string::npos);
+  }
+  for (const char* bad : {"7777", "127.0.0.1:", "127.0.0.1:99999", ":7777"}) {
+    EXPECT_THROW(http::Server(*client_, {.listen = bad}), Error) << bad;
+  }
+  EXPECT_THROW(http::Server(*client_, {.tokens = {{"x", "not-a-hash", http::Scope::kRead}}}),
+               Error);
+  Serve();
+  http::Server second(*client_, {.listen = "127.0.0.1:" + std::to_string(server_->port())});
+  try {
+    second.Start();
+    FAIL() << "bound a port in use";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+  }
+}
+
+// The OpenAPI document names every route with its method, and nothing else; every route it
+// names answers (not 404 "no such endpoint", not 405).
+TEST_P(HttpTest, TheOpenApiDocumentDescribesEveryRoute) {
+  Serve();
+  Answer doc = Get("/api/v1/openapi.json");
+  ASSERT_EQ(doc.status, 200);
+  EXPECT_EQ(doc.body["openapi"], "3.0.3");
+  size_t documented = 0;
+  for (const auto& [path, methods] : doc.body["paths"].items()) {
+    for (const auto& [method, op] : methods.items()) {
+      ++documented;
+      EXPECT_FALSE(op.value("summary", "").empty()) << method << " " << path;
+      EXPECT_TRUE(op["responses"].contains("default")) << method << " " << path;
+      std::string m = method;
+      for (auto& ch : m) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      std::string concrete = path;
+      for (size_t at; (at = concrete.find('{')) != std::string::npos;) {
+        concrete.replace(at, concrete.find('}') - at + 1, "x");
+      }
+      Answer a = Send(server_->port(), m, concrete, "{}");
+      EXPECT_NE(a.status, 405) << m << " " << concrete;
+      EXPECT_FALSE(a.status == 404 && a.body.value("reason", "").find("no such endpoint") !=
+                                          std::string::npos)
+          << m << " " << concrete;
+    }
+  }
+  EXPECT_EQ(documented, server_->router().routes().size());
+  EXPECT_GE(documented, 25u);
+}
+
+// A database that cannot be reached: 503 with Retry-After, from readyz and from every call.
+TEST(HttpDatabaseTest, AnUnreachableDatabaseIs503WithRetryAfter) {
+  auto db = TestBackend::Make(BackendKind::kPostgres);
+  auto client = Client::Open({db->url()});
+  http::Server server(*client, {.listen = "127.0.0.1:0"});
+  server.Start();
+  ASSERT_EQ(Send(server.port(), "GET", "/api/v1/readyz").status, 200);
+  // No new connections to it, and its open ones ended.
+  std::string name = db->Query("SELECT current_database()");
+  PGconn* admin = PQconnectdb(std::getenv("SPINDLE_TEST_DATABASE"));
+  ASSERT_EQ(PQstatus(admin), CONNECTION_OK);
+  auto run = [&](const std::string& sql) { PQclear(PQexec(admin, sql.c_str())); };
+  run(fmt::format("ALTER DATABASE \"{}\" ALLOW_CONNECTIONS false", name));
+  run(fmt::format("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+                  name));
+  for (const char* path : {"/api/v1/readyz", "/api/v1/jobs"}) {
+    Answer a = Send(server.port(), "GET", path);
+    EXPECT_TRUE(IsError(a, 503, "unavailable")) << path;
+    EXPECT_EQ(a.header("Retry-After"), "5") << path;
+  }
+  run(fmt::format("ALTER DATABASE \"{}\" ALLOW_CONNECTIONS true", name));
+  PQfinish(admin);
+  EXPECT_TRUE(WaitUntil([&] { return Send(server.port(), "GET", "/api/v1/readyz").status == 200; }));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, HttpTest, ::testing::ValuesIn(testing::kAllBackends),
+                         [](const auto& info) { return testing::Name(info.param); });
+
+}  // namespace
+}  // namespace spindle
