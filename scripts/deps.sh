@@ -15,7 +15,7 @@ pkgs=(
   libgtest-dev
 )
 if [[ ${1:-} == --test ]]; then
-  pkgs+=(postgresql-15 procps jq)
+  pkgs+=(postgresql-15 procps jq curl prometheus)
 fi
 
 # Collect the packages dpkg does not report as installed.

@@ -365,6 +365,33 @@ TEST_P(HttpTest, AnAddressBeyondLoopbackNeedsTokens) {
   }
 }
 
+// /metrics: Prometheus' text format, valid by promtool's check; the cluster's gauges from the
+// database; the server's own requests counted with bounded labels.
+TEST_P(HttpTest, MetricsAreValidPrometheusTextWithBoundedLabels) {
+  Serve();
+  Enqueue({{"kind", "a"}, {"queue", "q1"}});
+  Enqueue({{"kind", "a"}, {"queue", "q1"}});
+  client_->PauseQueue("q1");
+  Get("/api/v1/jobs/01a2483c-52b0-7242-86df-2f85159be8a3");  // a 404, counted by route
+  Answer m = Get("/metrics");
+  ASSERT_EQ(m.status, 200);
+  ASSERT_TRUE(m.body.is_string());
+  std::string text = m.body;
+  for (const char* want :
+       {"spindle_build_info{", "spindle_jobs{queue=\"q1\",state=\"available\"} 2",
+        "spindle_queue_paused{queue=\"q1\"} 1", "spindle_queue_consumers{queue=\"q1\"} 0",
+        "spindle_cluster_workers 0", "spindle_cluster_leader_present 0",
+        "spindle_cluster_stopped 0",
+        "spindle_http_requests_total{method=\"POST\",route=\"/api/v1/jobs\",status=\"201\"} 2",
+        "route=\"/api/v1/jobs/{id}\",status=\"404\"} 1",
+        "spindle_http_request_duration_seconds_bucket{"}) {
+    EXPECT_NE(text.find(want), std::string::npos) << want << " not in:\n" << text;
+  }
+  EXPECT_EQ(text.find("01a2483c"), std::string::npos);  // never an id in a label
+  auto check = testing::RunCommand("/usr/bin/promtool", "check metrics", text);
+  EXPECT_EQ(check.status, 0) << check.output;
+}
+
 // The OpenAPI document names every route with its method, and nothing else; every route it
 // names answers (not 404 "no such endpoint", not 405).
 TEST_P(HttpTest, TheOpenApiDocumentDescribesEveryRoute) {

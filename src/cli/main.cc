@@ -287,7 +287,10 @@ int Serve(const Globals& g) {
                        core::LogValue(s.name), core::LogValue(s.kind));
     }
   }
-  if (http) StartHttp(serving, *http, Client::Open({opts.database_url}));
+  if (http) {
+    http->worker_id = worker.id();
+    StartHttp(serving, *http, Client::Open({opts.database_url}));
+  }
   AwaitStop(signals);
   serving.server.reset();  // no more calls, then the worker's graceful stop
   worker.Stop();

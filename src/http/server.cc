@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "http/api.h"
+#include "http/metrics.h"
 #include "http/operations.h"
 
 namespace spindle::http {
@@ -97,11 +98,12 @@ struct Server::Impl {
   httplib::Server server;
   Router router;
   Operations operations;
+  Metrics metrics;
   std::thread thread;
   std::atomic<bool> ended{false};  // the accept loop returned
   int port = 0;
 
-  Impl(Client& c, ServerOptions o) : client(c), options(std::move(o)), operations(c) {}
+  Impl(Client& c, ServerOptions o) : client(c), options(std::move(o)), operations(c), metrics(c, options.worker_id) {}
 
   // Who calls: the token's name and scope; "local" and admin without tokens. nullopt: no valid
   // token.
@@ -120,9 +122,10 @@ struct Server::Impl {
   }
 
   void Dispatch(const httplib::Request& req, httplib::Response& res) {
+    auto start = std::chrono::steady_clock::now();
     std::string who = "-";
+    auto match = router.Find(req.method, req.path);
     try {
-      auto match = router.Find(req.method, req.path);
       if (match.allowed.empty()) {
         throw HttpError(404, "not_found", fmt::format("no such endpoint: {}", req.path));
       }
@@ -156,7 +159,7 @@ struct Server::Impl {
           throw HttpError(403, "read_only", "this server is read-only: nothing can be changed");
         }
       }
-      Call call{req, std::move(match.path), who, caller ? caller->second : Scope::kPublic,
+      Call call{req, match.path, who, caller ? caller->second : Scope::kPublic,
                 options.max_body_bytes};
       Reply reply = route.handler(call);
       for (const auto& [k, v] : reply.headers) res.set_header(k.c_str(), v);
@@ -178,6 +181,9 @@ struct Server::Impl {
     } catch (const std::exception& e) {
       SetError(res, HttpError(500, "internal", e.what()));
     }
+    metrics.ObserveRequest(req.method, match.route ? match.route->path : "unmatched", res.status,
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+                               .count());
     if (req.method != "GET" && req.method != "HEAD") {
       core::Log().info("event=api_call who={} method={} path={} status={}", core::LogValue(who),
                        req.method, core::LogValue(req.path), res.status);
@@ -211,6 +217,11 @@ Server::Server(Client& client, ServerOptions options)
   o.Validate();
   impl_->address = ParseListen(o.listen);
   AddRoutes(impl_->router, client, impl_->operations);
+  impl_->router.Add({"GET", "/metrics", Scope::kRead, "Prometheus metrics (docs/metrics.md)", {},
+                     "", {200}, [m = &impl_->metrics](Call&) {
+                       return Reply{.text = std::pair<std::string, std::string>{
+                                        m->Scrape(), "text/plain; version=0.0.4"}};
+                     }});
   auto& s = impl_->server;
   s.new_task_queue = [n = o.threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
   s.set_payload_max_length(o.max_body_bytes);

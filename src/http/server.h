@@ -33,6 +33,9 @@ struct ServerOptions {
   int threads = 16;
   // A request that sends nothing for this long, or cannot be written to, is dropped.
   Millis io_timeout{10000};
+  // The worker beside this server (`spindle serve --http`): its /metrics publishes the
+  // cluster's gauges only while that worker leads. Empty (`spindle web`): always.
+  std::string worker_id;
 
   // Error(kInvalidArgument) for a bad address or token, or a non-loopback address without
   // tokens.

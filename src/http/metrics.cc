@@ -1,0 +1,84 @@
+#include "http/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace spindle::http {
+
+Metrics::Metrics(Client& client, std::string worker_id)
+    : client_(client),
+      worker_id_(std::move(worker_id)),
+      kept_(std::make_shared<prometheus::Registry>()),
+      requests_(prometheus::BuildCounter()
+                    .Name("spindle_http_requests_total")
+                    .Help("HTTP requests answered, by method, route and status")
+                    .Register(*kept_)),
+      durations_(prometheus::BuildHistogram()
+                     .Name("spindle_http_request_duration_seconds")
+                     .Help("Time to answer an HTTP request, by route")
+                     .Register(*kept_)) {}
+
+Metrics::~Metrics() = default;
+
+void Metrics::ObserveRequest(const std::string& method, const std::string& route, int status,
+                             double seconds) {
+  requests_.Add({{"method", method}, {"route", route}, {"status", std::to_string(status)}})
+      .Increment();
+  static const prometheus::Histogram::BucketBoundaries kBuckets{
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  durations_.Add({{"route", route}}, kBuckets).Observe(seconds);
+}
+
+std::string Metrics::Scrape() {
+  prometheus::Registry now;
+  auto gauge = [&](const std::string& name, const std::string& help) -> auto& {
+    return prometheus::BuildGauge().Name(name).Help(help).Register(now);
+  };
+  gauge("spindle_build_info", "This server's version and the schema version it knows")
+      .Add({{"version", Client::Version()},
+            {"schema_version", std::to_string(Client::KnownSchemaVersion())}})
+      .Set(1);
+  Membership ms = client_.Members();
+  bool leader = false;  // this server's worker leads
+  const Member* lead = nullptr;
+  for (const auto& m : ms.members) {
+    if (!m.leader) continue;
+    lead = &m;
+    leader = m.info.id == worker_id_;
+  }
+  if (!worker_id_.empty()) {
+    gauge("spindle_leader", "1 when this server's worker is the cluster's leader").Add({}).Set(leader);
+  }
+  if (worker_id_.empty() || leader) {
+    int live = 0;
+    for (const auto& m : ms.members) live += m.live();
+    gauge("spindle_cluster_workers", "Live workers in the cluster").Add({}).Set(live);
+    gauge("spindle_cluster_leader_present", "1 when some worker holds the leader term")
+        .Add({})
+        .Set(lead != nullptr);
+    gauge("spindle_cluster_stopped", "1 while the cluster is stopped")
+        .Add({})
+        .Set(client_.Cluster().stopped_at.has_value());
+    auto& jobs = gauge("spindle_jobs", "Jobs by queue and state");
+    auto& paused = gauge("spindle_queue_paused", "1 while the queue is paused");
+    auto& consumers = gauge("spindle_queue_consumers", "Live workers fetching from the queue");
+    auto& slots = gauge("spindle_queue_concurrency",
+                        "Jobs of the queue its live consumers run at once, in all");
+    for (const auto& q : client_.Queues()) {
+      for (const auto& [state, n] : q.jobs) {
+        jobs.Add({{"queue", q.name}, {"state", state}}).Set(static_cast<double>(n));
+      }
+      paused.Add({{"queue", q.name}}).Set(q.paused_at.has_value());
+      consumers.Add({{"queue", q.name}}).Set(q.consumers);
+      slots.Add({{"queue", q.name}}).Set(q.concurrency);
+    }
+  }
+  auto families = now.Collect();
+  for (auto& f : kept_->Collect()) families.push_back(std::move(f));
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+}  // namespace spindle::http
