@@ -3,12 +3,16 @@
 // OpenAPI document against the routes, and `spindle serve --http` / `spindle web` as processes.
 #include <gtest/gtest.h>
 
+#include <regex>
+#include <sstream>
+
 #include <httplib.h>
 #include <libpq-fe.h>
 
 #include <fmt/format.h>
 
 #include "http/server.h"
+#include "store/store.h"
 #include "testing.h"
 
 namespace spindle {
@@ -235,6 +239,7 @@ TEST_P(HttpTest, QueuesClusterWorkersAndStats) {
   EXPECT_EQ(qs.body["queues"][0]["name"], "q1");
   EXPECT_EQ(qs.body["queues"][0]["jobs"]["available"], 1);
   EXPECT_EQ(qs.body["queues"][0]["no_consumer"], true);
+  EXPECT_TRUE(qs.body["queues"][0]["oldest_available_at"].is_string()) << qs.body.dump();
   EXPECT_EQ(Post("/api/v1/queues/q1/pause").body["paused"], true);
   EXPECT_TRUE(client_->Queues()[0].paused_at.has_value());
   EXPECT_EQ(Post("/api/v1/queues/q1/resume").body["paused"], false);
@@ -372,6 +377,7 @@ TEST_P(HttpTest, MetricsAreValidPrometheusTextWithBoundedLabels) {
   Enqueue({{"kind", "a"}, {"queue", "q1"}});
   Enqueue({{"kind", "a"}, {"queue", "q1"}});
   client_->PauseQueue("q1");
+  client_->store().KindStatsFlush({{"a", {.estimate = 1500ms, .samples = 3, .missed = 1}}});
   Get("/api/v1/jobs/01a2483c-52b0-7242-86df-2f85159be8a3");  // a 404, counted by route
   Answer m = Get("/metrics");
   ASSERT_EQ(m.status, 200);
@@ -381,7 +387,8 @@ TEST_P(HttpTest, MetricsAreValidPrometheusTextWithBoundedLabels) {
        {"spindle_build_info{", "spindle_jobs{queue=\"q1\",state=\"available\"} 2",
         "spindle_queue_paused{queue=\"q1\"} 1", "spindle_queue_consumers{queue=\"q1\"} 0",
         "spindle_cluster_workers 0", "spindle_cluster_leader_present 0",
-        "spindle_cluster_stopped 0",
+        "spindle_cluster_stopped 0", "spindle_kind_deadlines_missed{kind=\"a\"} 1",
+        "spindle_kind_run_seconds_p90{kind=\"a\"} 1.5", "spindle_queue_oldest_available_age_seconds{queue=\"q1\"} ",
         "spindle_http_requests_total{method=\"POST\",route=\"/api/v1/jobs\",status=\"201\"} 2",
         "route=\"/api/v1/jobs/{id}\",status=\"404\"} 1",
         "spindle_http_request_duration_seconds_bucket{"}) {
@@ -390,6 +397,24 @@ TEST_P(HttpTest, MetricsAreValidPrometheusTextWithBoundedLabels) {
   EXPECT_EQ(text.find("01a2483c"), std::string::npos);  // never an id in a label
   auto check = testing::RunCommand("/usr/bin/promtool", "check metrics", text);
   EXPECT_EQ(check.status, 0) << check.output;
+
+  // The shipped alerts are valid rules, and they and the Grafana dashboard ask only for metrics
+  // that exist.
+  std::string alerts = std::string(SOURCE_DIR) + "/docs/prometheus/alerts.yml";
+  auto rules = testing::RunCommand("/usr/bin/promtool", "check rules " + Quote(alerts));
+  EXPECT_EQ(rules.status, 0) << rules.output;
+  Json dashboard = Json::parse(
+      testing::ReadFile(std::string(SOURCE_DIR) + "/docs/prometheus/grafana-dashboard.json"));
+  std::string exprs = testing::ReadFile(alerts);
+  for (const auto& p : dashboard["panels"]) {
+    for (const auto& t : p["targets"]) exprs += "\n" + t["expr"].get<std::string>();
+  }
+  std::regex name(R"(spindle_[a-z0-9_]+)");
+  int names = 0;
+  for (std::sregex_iterator it(exprs.begin(), exprs.end(), name), end; it != end; ++it, ++names) {
+    EXPECT_NE(text.find(it->str()), std::string::npos) << it->str() << " is not exported";
+  }
+  EXPECT_GE(names, 15);
 }
 
 // The OpenAPI document names every route with its method, and nothing else; every route it
@@ -445,6 +470,40 @@ TEST(HttpDatabaseTest, AnUnreachableDatabaseIs503WithRetryAfter) {
   run(fmt::format("ALTER DATABASE \"{}\" ALLOW_CONNECTIONS true", name));
   PQfinish(admin);
   EXPECT_TRUE(WaitUntil([&] { return Send(server.port(), "GET", "/api/v1/readyz").status == 200; }));
+}
+
+// Every curl example of docs/api.md and docs/metrics.md runs as written against a live server
+// (its address and ID filled in) and answers without an error.
+TEST(HttpDocsTest, EveryCurlExampleWorks) {
+  auto db = TestBackend::Make(BackendKind::kSqlite);
+  auto client = Client::Open({db->url()});
+  http::Server server(*client, {.listen = "127.0.0.1:0"});
+  server.Start();
+  int ran = 0;
+  for (const char* doc : {"docs/api.md", "docs/metrics.md"}) {
+    std::istringstream lines(testing::ReadFile(std::string(SOURCE_DIR) + "/" + doc));
+    bool fenced = false;
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("```", 0) == 0) fenced = !fenced;
+      if (!fenced || line.rfind("curl ", 0) != 0) continue;
+      std::string id = client->Enqueue({.kind = "hello"});
+      std::string cmd = line;
+      for (auto [from, to] : {std::pair<std::string, std::string>{"127.0.0.1:7777",
+                                                                  "127.0.0.1:" + std::to_string(server.port())},
+                              {"/ID", "/" + id}}) {
+        for (size_t at; (at = cmd.find(from)) != std::string::npos;) cmd.replace(at, from.size(), to);
+      }
+      auto r = testing::RunCommand("bash", "-c " + Quote(cmd));
+      ++ran;
+      EXPECT_EQ(r.status, 0) << doc << ": " << line << "\n" << r.output;
+      if (r.out.rfind("# HELP", 0) == 0) continue;  // /metrics
+      Json body = Json::parse(r.out, nullptr, false);
+      EXPECT_FALSE(body.is_discarded()) << doc << ": " << line << "\n" << r.output;
+      EXPECT_FALSE(body.is_object() && body.contains("error")) << doc << ": " << line << "\n"
+                                                                << r.output;
+    }
+  }
+  EXPECT_GE(ran, 15);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, HttpTest, ::testing::ValuesIn(testing::kAllBackends),

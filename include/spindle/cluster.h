@@ -95,6 +95,8 @@ struct QueueInfo {
   QueueSettings settings;  // as recorded (defaults when no worker recorded any)
   std::optional<SysTime> paused_at;  // set: no new fetches; running jobs finish
   std::map<std::string, int64_t> jobs;  // by state name
+  // The run_at of its oldest available job (due since then); unset: none available.
+  std::optional<SysTime> oldest_available;
   // Its live consumers (Client::Queues): how many live workers fetch from it, and how many of
   // its jobs they run at once in all.
   int consumers = 0;

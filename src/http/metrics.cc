@@ -65,6 +65,9 @@ std::string Metrics::Scrape() {
     auto& jobs = gauge("spindle_jobs", "Jobs by queue and state");
     auto& paused = gauge("spindle_queue_paused", "1 while the queue is paused");
     auto& consumers = gauge("spindle_queue_consumers", "Live workers fetching from the queue");
+    auto& oldest = gauge("spindle_queue_oldest_available_age_seconds",
+                         "How long the queue's oldest available job has been due (0: none)");
+    auto now_time = std::chrono::system_clock::now();
     auto& slots = gauge("spindle_queue_concurrency",
                         "Jobs of the queue its live consumers run at once, in all");
     for (const auto& q : client_.Queues()) {
@@ -74,6 +77,29 @@ std::string Metrics::Scrape() {
       paused.Add({{"queue", q.name}}).Set(q.paused_at.has_value());
       consumers.Add({{"queue", q.name}}).Set(q.consumers);
       slots.Add({{"queue", q.name}}).Set(q.concurrency);
+      double age = q.oldest_available
+                       ? std::chrono::duration<double>(now_time - *q.oldest_available).count()
+                       : 0;
+      oldest.Add({{"queue", q.name}}).Set(std::max(age, 0.0));
+    }
+  }
+  if (worker_id_.empty() || leader) {
+    auto& missed = gauge("spindle_kind_deadlines_missed",
+                         "Jobs of the kind that finished after their deadline, since recorded");
+    auto& expired = gauge("spindle_kind_expired",
+                          "Jobs of the kind that expired before they started, since recorded");
+    auto& estimate = gauge("spindle_kind_run_seconds_p90",
+                           "The 90th percentile of the kind's run time, as workers measured it");
+    // Kinds are few by design; a cap keeps a mistake from flooding Prometheus.
+    constexpr size_t kMaxKinds = 200;
+    auto kinds = client_.KindStats();
+    for (size_t i = 0; i < kinds.size() && i < kMaxKinds; ++i) {
+      const auto& k = kinds[i];
+      missed.Add({{"kind", k.kind}}).Set(static_cast<double>(k.missed));
+      expired.Add({{"kind", k.kind}}).Set(static_cast<double>(k.expired));
+      if (k.estimate) {
+        estimate.Add({{"kind", k.kind}}).Set(std::chrono::duration<double>(*k.estimate).count());
+      }
     }
   }
   auto families = now.Collect();

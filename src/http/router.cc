@@ -34,7 +34,7 @@ Json Call::Body() const {
                                 type));
   }
   try {
-    return core::ParseJson(request.body, "the body");
+    return core::ParseJson(body, "the body");
   } catch (const Error& e) {
     throw HttpError(400, "bad_request", e.what());
   }

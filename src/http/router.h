@@ -40,7 +40,7 @@ struct Call {
   std::map<std::string, std::string> path;  // the path's {name} parts
   std::string who;                          // the token's name, or "local"
   Scope scope;
-  size_t max_body_bytes;
+  const std::string& body;  // as sent (at most the server's max_body_bytes)
 
   // The body as JSON: 415 unless it is application/json, 400 when it is not JSON.
   Json Body() const;

@@ -121,7 +121,7 @@ struct Server::Impl {
     return std::nullopt;
   }
 
-  void Dispatch(const httplib::Request& req, httplib::Response& res) {
+  void Dispatch(const httplib::Request& req, httplib::Response& res, const std::string& body) {
     auto start = std::chrono::steady_clock::now();
     std::string who = "-";
     auto match = router.Find(req.method, req.path);
@@ -159,8 +159,7 @@ struct Server::Impl {
           throw HttpError(403, "read_only", "this server is read-only: nothing can be changed");
         }
       }
-      Call call{req, match.path, who, caller ? caller->second : Scope::kPublic,
-                options.max_body_bytes};
+      Call call{req, match.path, who, caller ? caller->second : Scope::kPublic, body};
       Reply reply = route.handler(call);
       for (const auto& [k, v] : reply.headers) res.set_header(k.c_str(), v);
       if (reply.text) {
@@ -235,14 +234,44 @@ Server::Server(Client& client, ServerOptions options)
   s.set_read_timeout(secs);
   s.set_write_timeout(secs);
   s.set_keep_alive_timeout(5);
-  auto dispatch = [impl = impl_.get()](const httplib::Request& req, httplib::Response& res) {
-    impl->Dispatch(req, res);
+  // Handlers with a content reader get the request before its body is read, so that a POST
+  // without Content-Length (curl -X POST URL) is not read until the client gives up.
+  auto get = [impl = impl_.get()](const httplib::Request& req, httplib::Response& res) {
+    impl->Dispatch(req, res, "");
   };
-  s.Get("/.*", dispatch);
-  s.Post("/.*", dispatch);
-  s.Put("/.*", dispatch);
-  s.Delete("/.*", dispatch);
-  s.Patch("/.*", dispatch);
+  auto with_body = [impl = impl_.get()](const httplib::Request& req, httplib::Response& res,
+                                        const httplib::ContentReader& reader) {
+    std::string body;
+    bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
+    bool too_large = false;
+    bool read = true;
+    if (req.has_header("Content-Length") || chunked) {
+      read = reader([&](const char* data, size_t n) {
+        too_large = body.size() + n > impl->options.max_body_bytes;
+        if (!too_large) body.append(data, n);
+        return !too_large;
+      });
+      // httplib refuses a declared length over the limit before reading any of it.
+      too_large |= std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) >
+                   impl->options.max_body_bytes;
+    }
+    if (!read && !too_large) {
+      SetError(res, HttpError(400, "bad_request", "the body could not be read whole"));
+      return;
+    }
+    if (too_large) {
+      SetError(res, HttpError(413, "too_large",
+                              fmt::format("the body is larger than {} bytes",
+                                          impl->options.max_body_bytes)));
+      return;
+    }
+    impl->Dispatch(req, res, body);
+  };
+  s.Get("/.*", get);
+  s.Post("/.*", with_body);
+  s.Put("/.*", with_body);
+  s.Delete("/.*", with_body);
+  s.Patch("/.*", with_body);
   // What httplib answers itself (413 over max_body_bytes, 400 for a malformed request) in the
   // API's shape.
   s.set_error_handler([max = o.max_body_bytes](const httplib::Request&, httplib::Response& res) {

@@ -328,6 +328,7 @@ Json ToJson(const QueueInfo& q) {
           {"paused", q.paused_at.has_value()},
           {"paused_at", core::Rfc3339OrNull(q.paused_at)},
           {"jobs", q.jobs},
+          {"oldest_available_at", core::Rfc3339OrNull(q.oldest_available)},
           {"consumers", q.consumers},
           {"concurrency", q.concurrency},
           {"no_consumer", q.unserved()},
