@@ -1,15 +1,17 @@
 // The HTTP API (docs/api.md) on every backend: a real server on a loopback port, a real
 // database, requests over TCP. Every endpoint and every error status, tokens and scopes, the
 // OpenAPI document against the routes, and `spindle serve --http` / `spindle web` as processes.
+#include <arpa/inet.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
-
-#include <regex>
-#include <sstream>
-
 #include <httplib.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
-#include <fmt/format.h>
+#include <fstream>
+#include <regex>
+#include <sstream>
 
 #include "http/server.h"
 #include "store/store.h"
@@ -59,8 +61,8 @@ Answer Send(int port, const std::string& method, const std::string& path,
       !a.body.value("reason", "").empty()) {
     return ::testing::AssertionSuccess();
   }
-  return ::testing::AssertionFailure() << "got " << a.status << " " << a.body.dump()
-                                       << ", wanted " << status << " " << error;
+  return ::testing::AssertionFailure()
+         << "got " << a.status << " " << a.body.dump() << ", wanted " << status << " " << error;
 }
 
 class HttpTest : public ::testing::TestWithParam<BackendKind> {
@@ -76,8 +78,7 @@ class HttpTest : public ::testing::TestWithParam<BackendKind> {
   Answer Get(const std::string& path, httplib::Headers h = {}) {
     return Send(server_->port(), "GET", path, "", std::move(h));
   }
-  Answer Post(const std::string& path, const Json& body = Json::object(),
-              httplib::Headers h = {}) {
+  Answer Post(const std::string& path, const Json& body = Json::object(), httplib::Headers h = {}) {
     return Send(server_->port(), "POST", path, body.dump(), std::move(h));
   }
   std::string Enqueue(const Json& spec) {
@@ -103,8 +104,9 @@ TEST_P(HttpTest, HealthAndReadiness) {
 
 TEST_P(HttpTest, AJobIsEnqueuedShownListedAndSteered) {
   Serve();
-  Answer a = Post("/api/v1/jobs", {{"kind", "email"}, {"args", {{"to", "ada"}}},
-                                   {"priority", 3}, {"queue", "mail"}});
+  Answer a =
+      Post("/api/v1/jobs",
+           {{"kind", "email"}, {"args", {{"to", "ada"}}}, {"priority", 3}, {"queue", "mail"}});
   ASSERT_EQ(a.status, 201) << a.body.dump();
   std::string id = a.body["id"];
   EXPECT_EQ(a.body["existing"], false);
@@ -209,17 +211,16 @@ TEST_P(HttpTest, EveryErrorHasItsStatusAndShape) {
   int port = server_->port();
   EXPECT_TRUE(IsError(Send(port, "POST", "/api/v1/jobs", "{\"kind\":"), 400, "bad_request"));
   EXPECT_TRUE(IsError(Send(port, "POST", "/api/v1/jobs", "[1]"), 400, "bad_request"));
-  EXPECT_TRUE(IsError(Post("/api/v1/jobs", {{"kind", "a"}, {"colour", "red"}}), 400,
-                      "bad_request"));
-  EXPECT_TRUE(IsError(Post("/api/v1/jobs", {{"kind", "a"}, {"priority", "high"}}), 400,
-                      "bad_request"));
+  EXPECT_TRUE(
+      IsError(Post("/api/v1/jobs", {{"kind", "a"}, {"colour", "red"}}), 400, "bad_request"));
+  EXPECT_TRUE(
+      IsError(Post("/api/v1/jobs", {{"kind", "a"}, {"priority", "high"}}), 400, "bad_request"));
   EXPECT_TRUE(IsError(Send(port, "POST", "/api/v1/jobs", "kind=a", {}, "text/plain"), 415,
                       "bad_content_type"));
-  EXPECT_TRUE(IsError(Send(port, "POST", "/api/v1/jobs", std::string(5000, ' ')), 413,
-                      "too_large"));
+  EXPECT_TRUE(
+      IsError(Send(port, "POST", "/api/v1/jobs", std::string(5000, ' ')), 413, "too_large"));
   EXPECT_TRUE(IsError(Get("/api/v1/nothing"), 404, "not_found"));
-  EXPECT_TRUE(IsError(Get("/api/v1/jobs/01a2483c-52b0-7242-86df-2f85159be8a3"), 404,
-                      "not_found"));
+  EXPECT_TRUE(IsError(Get("/api/v1/jobs/01a2483c-52b0-7242-86df-2f85159be8a3"), 404, "not_found"));
   EXPECT_TRUE(IsError(Get("/api/v1/jobs/not-an-id"), 404, "not_found"));
   Answer wrong = Send(port, "PUT", "/api/v1/jobs", "{}");
   EXPECT_TRUE(IsError(wrong, 405, "method_not_allowed"));
@@ -296,8 +297,8 @@ TEST_P(HttpTest, ABulkChangeByFilterRunsAsAnOperationWithProgress) {
   EXPECT_EQ(client_->Count({.states = {JobState::kAvailable}, .kind = "other"}), 1);
 
   auto ids = client_->List({.limit = 2});
-  Answer by_ids = Post("/api/v1/jobs/bulk",
-                       {{"action", "retry"}, {"ids", {ids[0].id, ids[1].id, "nope"}}});
+  Answer by_ids =
+      Post("/api/v1/jobs/bulk", {{"action", "retry"}, {"ids", {ids[0].id, ids[1].id, "nope"}}});
   ASSERT_EQ(by_ids.status, 200) << by_ids.body.dump();
   EXPECT_EQ(by_ids.body["results"][0]["status"], 409);  // "other" is available: no retry
   EXPECT_EQ(by_ids.body["results"][1]["status"], 200);
@@ -314,7 +315,9 @@ TEST_P(HttpTest, TokensAdmitByScopeAndAreStoredOnlyAsHashes) {
   Serve({.tokens = {{"dash", http::HashToken(read), http::Scope::kRead},
                     {"ops", http::HashToken(operate), http::Scope::kOperate},
                     {"root", http::HashToken(admin), http::Scope::kAdmin}}});
-  auto bearer = [](const std::string& t) { return httplib::Headers{{"Authorization", "Bearer " + t}}; };
+  auto bearer = [](const std::string& t) {
+    return httplib::Headers{{"Authorization", "Bearer " + t}};
+  };
   Answer none = Get("/api/v1/jobs");
   EXPECT_TRUE(IsError(none, 401, "unauthorized"));
   EXPECT_EQ(none.header("WWW-Authenticate"), "Bearer realm=\"spindle\"");
@@ -328,9 +331,9 @@ TEST_P(HttpTest, TokensAdmitByScopeAndAreStoredOnlyAsHashes) {
   EXPECT_EQ(Post("/api/v1/jobs/" + id + "/cancel", Json::object(), bearer(operate)).status, 200);
   EXPECT_TRUE(IsError(Send(server_->port(), "DELETE", "/api/v1/jobs/" + id, "", bearer(operate)),
                       403, "forbidden"));
-  EXPECT_TRUE(IsError(Post("/api/v1/jobs/bulk", {{"action", "delete"}, {"ids", {id}}},
-                           bearer(operate)),
-                      403, "forbidden"));
+  EXPECT_TRUE(
+      IsError(Post("/api/v1/jobs/bulk", {{"action", "delete"}, {"ids", {id}}}, bearer(operate)),
+              403, "forbidden"));
   EXPECT_TRUE(IsError(Send(server_->port(), "PUT", "/api/v1/cluster",
                            Json{{"state", "stopped"}}.dump(), bearer(operate)),
                       403, "forbidden"));
@@ -388,7 +391,8 @@ TEST_P(HttpTest, MetricsAreValidPrometheusTextWithBoundedLabels) {
         "spindle_queue_paused{queue=\"q1\"} 1", "spindle_queue_consumers{queue=\"q1\"} 0",
         "spindle_cluster_workers 0", "spindle_cluster_leader_present 0",
         "spindle_cluster_stopped 0", "spindle_kind_deadlines_missed{kind=\"a\"} 1",
-        "spindle_kind_run_seconds_p90{kind=\"a\"} 1.5", "spindle_queue_oldest_available_age_seconds{queue=\"q1\"} ",
+        "spindle_kind_run_seconds_p90{kind=\"a\"} 1.5",
+        "spindle_queue_oldest_available_age_seconds{queue=\"q1\"} ",
         "spindle_http_requests_total{method=\"POST\",route=\"/api/v1/jobs\",status=\"201\"} 2",
         "route=\"/api/v1/jobs/{id}\",status=\"404\"} 1",
         "spindle_http_request_duration_seconds_bucket{"}) {
@@ -438,8 +442,8 @@ TEST_P(HttpTest, TheOpenApiDocumentDescribesEveryRoute) {
       }
       Answer a = Send(server_->port(), m, concrete, "{}");
       EXPECT_NE(a.status, 405) << m << " " << concrete;
-      EXPECT_FALSE(a.status == 404 && a.body.value("reason", "").find("no such endpoint") !=
-                                          std::string::npos)
+      EXPECT_FALSE(a.status == 404 &&
+                   a.body.value("reason", "").find("no such endpoint") != std::string::npos)
           << m << " " << concrete;
     }
   }
@@ -469,7 +473,8 @@ TEST(HttpDatabaseTest, AnUnreachableDatabaseIs503WithRetryAfter) {
   }
   run(fmt::format("ALTER DATABASE \"{}\" ALLOW_CONNECTIONS true", name));
   PQfinish(admin);
-  EXPECT_TRUE(WaitUntil([&] { return Send(server.port(), "GET", "/api/v1/readyz").status == 200; }));
+  EXPECT_TRUE(
+      WaitUntil([&] { return Send(server.port(), "GET", "/api/v1/readyz").status == 200; }));
 }
 
 // Every curl example of docs/api.md and docs/metrics.md runs as written against a live server
@@ -488,10 +493,11 @@ TEST(HttpDocsTest, EveryCurlExampleWorks) {
       if (!fenced || line.rfind("curl ", 0) != 0) continue;
       std::string id = client->Enqueue({.kind = "hello"});
       std::string cmd = line;
-      for (auto [from, to] : {std::pair<std::string, std::string>{"127.0.0.1:7777",
-                                                                  "127.0.0.1:" + std::to_string(server.port())},
+      for (auto [from, to] : {std::pair<std::string, std::string>{
+                                  "127.0.0.1:7777", "127.0.0.1:" + std::to_string(server.port())},
                               {"/ID", "/" + id}}) {
-        for (size_t at; (at = cmd.find(from)) != std::string::npos;) cmd.replace(at, from.size(), to);
+        for (size_t at; (at = cmd.find(from)) != std::string::npos;)
+          cmd.replace(at, from.size(), to);
       }
       auto r = testing::RunCommand("bash", "-c " + Quote(cmd));
       ++ran;
@@ -500,10 +506,89 @@ TEST(HttpDocsTest, EveryCurlExampleWorks) {
       Json body = Json::parse(r.out, nullptr, false);
       EXPECT_FALSE(body.is_discarded()) << doc << ": " << line << "\n" << r.output;
       EXPECT_FALSE(body.is_object() && body.contains("error")) << doc << ": " << line << "\n"
-                                                                << r.output;
+                                                               << r.output;
     }
   }
   EXPECT_GE(ran, 15);
+}
+
+// A loopback port nobody listens on now.
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t n = sizeof a;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), n) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n) != 0) {
+    throw std::runtime_error("no free port");
+  }
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// `spindle serve --http`: the worker runs what the API enqueues, its /metrics says it leads, and
+// SIGTERM stops both gracefully.
+TEST_P(HttpTest, ServeWithHttpRunsWhatTheApiEnqueuesAndStopsOnSigterm) {
+  std::string cfg = ::testing::TempDir() + "/http_serve_" + std::to_string(getpid()) + ".toml";
+  std::ofstream(cfg) << "[worker]\nshutdown_grace = \"5s\"\n"
+                     << "[kinds.ok]\ncommand = [\"/bin/sh\", \"-c\", \"cat >/dev/null\"]\n";
+  int port = FreePort();
+  testing::Process serve({SPINDLE_BIN, "--database", db_->url(), "--config", cfg, "serve", "--http",
+                          "127.0.0.1:" + std::to_string(port)});
+  auto ready = [&] {
+    try {
+      return Send(port, "GET", "/api/v1/readyz").status == 200;
+    } catch (const std::exception&) {
+      return false;  // not listening yet
+    }
+  };
+  ASSERT_TRUE(WaitUntil(ready, 60s));
+  Answer made = Send(port, "POST", "/api/v1/jobs", Json{{"kind", "ok"}}.dump());
+  ASSERT_EQ(made.status, 201) << made.body.dump();
+  EXPECT_EQ(made.body["served"], true);
+  std::string id = made.body["id"];
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Send(port, "GET", "/api/v1/jobs/" + id).body["state"] == "completed"; }, 120s));
+  // The only worker becomes the leader, and then its server publishes the cluster's gauges.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::string m = Send(port, "GET", "/metrics").body.get<std::string>();
+        return m.find("\nspindle_leader 1") != std::string::npos &&
+               m.find("spindle_cluster_workers 1") != std::string::npos;
+      },
+      60s));
+  serve.Signal(SIGTERM);
+  EXPECT_EQ(serve.Wait(), 0);
+  EXPECT_FALSE(ready());
+  EXPECT_TRUE(client_->Members().members.empty());
+}
+
+TEST(HttpCliTest, WebRefusesWhatItCannotServeAndTokensPrintTheirEntry) {
+  std::string db =
+      "sqlite:" + ::testing::TempDir() + "/http_cli_" + std::to_string(getpid()) + ".db";
+  auto bad = Cli("--database " + Quote(db) + " web --http 0.0.0.0:7777");
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_NE(bad.err.find("not a loopback address"), std::string::npos) << bad.err;
+  auto worse = Cli("--database " + Quote(db) + " web --http nowhere");
+  EXPECT_EQ(worse.status, 2) << worse.output;
+  EXPECT_NE(worse.err.find("invalid HTTP address 'nowhere'"), std::string::npos) << worse.err;
+  httplib::Server holder;
+  int port = holder.bind_to_any_port("127.0.0.1");
+  auto taken = Cli("--database " + Quote(db) + " web --http 127.0.0.1:" + std::to_string(port));
+  EXPECT_EQ(taken.status, 5) << taken.output;
+  EXPECT_NE(taken.err.find("cannot listen"), std::string::npos) << taken.err;
+
+  auto made = Cli("--json token new --name ci --scope operate");
+  ASSERT_EQ(made.status, 0) << made.output;
+  Json t = Json::parse(made.out);
+  EXPECT_EQ(t["sha256"], http::HashToken(t["token"]));
+  EXPECT_EQ(t["scope"], "operate");
+  auto text = Cli("token new --name ci");
+  EXPECT_NE(text.out.find("[[http.tokens]]\nname = \"ci\"\nscope = \"read\"\nsha256 = \""),
+            std::string::npos)
+      << text.out;
+  EXPECT_EQ(Cli("token new --name ci --scope root").status, 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, HttpTest, ::testing::ValuesIn(testing::kAllBackends),

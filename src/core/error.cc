@@ -10,12 +10,18 @@ const ErrorTraits& Traits(ErrorCode code) {
   static constexpr ErrorTraits kTooNew{"schema_too_new", 6, 500, "schema_too_new"};
   static constexpr ErrorTraits kInternal{"internal", 1, 500, "internal"};
   switch (code) {
-    case ErrorCode::kInvalidArgument: return kInvalid;
-    case ErrorCode::kNotFound: return kNotFound;
-    case ErrorCode::kIllegalTransition: return kIllegal;
-    case ErrorCode::kUnavailable: return kUnavailable;
-    case ErrorCode::kSchemaTooNew: return kTooNew;
-    case ErrorCode::kInternal: return kInternal;
+    case ErrorCode::kInvalidArgument:
+      return kInvalid;
+    case ErrorCode::kNotFound:
+      return kNotFound;
+    case ErrorCode::kIllegalTransition:
+      return kIllegal;
+    case ErrorCode::kUnavailable:
+      return kUnavailable;
+    case ErrorCode::kSchemaTooNew:
+      return kTooNew;
+    case ErrorCode::kInternal:
+      return kInternal;
   }
   return kInternal;
 }

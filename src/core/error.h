@@ -9,10 +9,10 @@
 namespace spindle::core {
 
 struct ErrorTraits {
-  std::string_view name;    // ToString(code): "not_found", ...
-  int exit_code;            // the `spindle` command's exit status
-  int http_status;          // the API's response status
-  std::string_view error;   // the API's "error" field: "bad_request", "not_found", "conflict", ...
+  std::string_view name;   // ToString(code): "not_found", ...
+  int exit_code;           // the `spindle` command's exit status
+  int http_status;         // the API's response status
+  std::string_view error;  // the API's "error" field: "bad_request", "not_found", "conflict", ...
 };
 
 const ErrorTraits& Traits(ErrorCode code);

@@ -1,9 +1,9 @@
 #include "core/job_json.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <limits>
-
-#include <fmt/format.h>
 
 #include "core/duration.h"
 #include "core/text.h"
@@ -19,13 +19,13 @@ constexpr JobState kStates[] = {JobState::kScheduled, JobState::kAvailable, JobS
                                 JobState::kCancelled, JobState::kStopped,   JobState::kWaiting,
                                 JobState::kExpired};
 
-
 // The value of a spec line's key, of the JSON type `check` accepts.
 template <typename T>
 T Field(const Json& line, const char* key, bool (Json::*check)() const, const char* type) {
   const Json& v = line.at(key);
   if (!(v.*check)()) {
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("\"{}\" must be {}, got {}", key, type, v.dump()));
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("\"{}\" must be {}, got {}", key, type, v.dump()));
   }
   return v.get<T>();
 }
@@ -75,13 +75,16 @@ JobSpec SpecFromJson(const Json& line, const JobSpec& base) {
     } else if (key == "run_at") {
       spec.run_at = ParseRfc3339(Field<std::string>(line, "run_at", &Json::is_string, "a string"));
     } else if (key == "deadline") {
-      spec.deadline = ParseRfc3339(Field<std::string>(line, "deadline", &Json::is_string, "a string"));
+      spec.deadline =
+          ParseRfc3339(Field<std::string>(line, "deadline", &Json::is_string, "a string"));
     } else if (key == "expires_at") {
-      spec.expires_at = ParseRfc3339(Field<std::string>(line, "expires_at", &Json::is_string, "a string"));
+      spec.expires_at =
+          ParseRfc3339(Field<std::string>(line, "expires_at", &Json::is_string, "a string"));
     } else if (key == "serial_key") {
       spec.serial_key = Field<std::string>(line, "serial_key", &Json::is_string, "a string");
     } else if (key == "timeout") {
-      spec.timeout = ParseDuration(Field<std::string>(line, "timeout", &Json::is_string, "a string"));
+      spec.timeout =
+          ParseDuration(Field<std::string>(line, "timeout", &Json::is_string, "a string"));
     } else if (key == "unique_key") {
       spec.unique_key = Field<std::string>(line, "unique_key", &Json::is_string, "a string");
     } else if (key == "unique_period") {
@@ -94,12 +97,12 @@ JobSpec SpecFromJson(const Json& line, const JobSpec& base) {
       throw Error(ErrorCode::kInvalidArgument,
                   fmt::format("unknown key \"{}\" in a job spec (args, kind, queue, priority, "
                               "max_attempts, run_at, timeout, deadline, expires_at, "
-                              "serial_key, unique_key, unique_period, unique_states)", key));
+                              "serial_key, unique_key, unique_period, unique_states)",
+                              key));
     }
   }
   return spec;
 }
-
 
 std::vector<JobState> ParseStates(const std::string& text) {
   std::vector<JobState> states;
@@ -120,6 +123,5 @@ std::vector<JobState> ParseStates(const std::string& text) {
     start = comma + 1;
   }
 }
-
 
 }  // namespace spindle::core

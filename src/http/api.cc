@@ -92,10 +92,10 @@ Reply Enqueue(Client& client, Call& call) {
                       "give an Idempotency-Key header or unique_key, not both");
         }
         spec.unique_key = batch ? fmt::format("idempotency:{}:{}", key, i) : "idempotency:" + key;
-        spec.unique_states.assign(
-            {JobState::kScheduled, JobState::kAvailable, JobState::kRunning, JobState::kRetryable,
-             JobState::kCompleted, JobState::kFailed, JobState::kCancelled, JobState::kStopped,
-             JobState::kWaiting, JobState::kExpired});
+        spec.unique_states.assign({JobState::kScheduled, JobState::kAvailable, JobState::kRunning,
+                                   JobState::kRetryable, JobState::kCompleted, JobState::kFailed,
+                                   JobState::kCancelled, JobState::kStopped, JobState::kWaiting,
+                                   JobState::kExpired});
       }
       spec.Validate();
       specs.push_back(std::move(spec));
@@ -171,7 +171,8 @@ Reply Bulk(Client& client, Operations& operations, Call& call) {
                                                          : client.Delete(s);
         results.push_back({{"id", s}, {"status", 200}, {"state", ToString(job.state)}});
       } catch (const Error& e) {
-        results.push_back({{"id", id}, {"status", e.code() == ErrorCode::kNotFound ? 404 : 409},
+        results.push_back({{"id", id},
+                           {"status", e.code() == ErrorCode::kNotFound ? 404 : 409},
                            {"reason", e.what()}});
       } catch (const Json::exception&) {
         throw BadRequest("\"ids\" must hold strings");
@@ -187,11 +188,11 @@ Reply Bulk(Client& client, Operations& operations, Call& call) {
     }
     if (!v.is_string()) throw BadRequest(fmt::format("filter \"{}\" must be a string", k));
   }
-  JobFilter filter = Client::BulkFilter(
-      action, FilterOf([&](const std::string& n) -> std::optional<std::string> {
-        if (!fj.contains(n)) return std::nullopt;
-        return fj[n].get<std::string>();
-      }));
+  JobFilter filter =
+      Client::BulkFilter(action, FilterOf([&](const std::string& n) -> std::optional<std::string> {
+                           if (!fj.contains(n)) return std::nullopt;
+                           return fj[n].get<std::string>();
+                         }));
   int64_t matching = client.Count(filter);
   if (dry_run) return {.body = {{"matching", matching}}};
   Json op = operations.Start(action, filter, matching, call.who);
@@ -234,10 +235,23 @@ Json Stats(Client& client) {
 
 void AddRoutes(Router& r, Client& c, Operations& ops) {
   using S = Scope;
-  r.Add({"GET", "/api/v1/healthz", S::kPublic, "The server is up (it does not ask the database)",
-         {}, "", {200}, [](Call&) { return Reply{.body = {{"status", "ok"}}}; }});
-  r.Add({"GET", "/api/v1/readyz", S::kPublic,
-         "The database answers and its schema is current (503 otherwise)", {}, "", {200},
+  r.Add({"GET",
+         "/api/v1/healthz",
+         S::kPublic,
+         "The server is up (it does not ask the database)",
+         {},
+         "",
+         {200},
+         [](Call&) {
+           return Reply{.body = {{"status", "ok"}}};
+         }});
+  r.Add({"GET",
+         "/api/v1/readyz",
+         S::kPublic,
+         "The database answers and its schema is current (503 otherwise)",
+         {},
+         "",
+         {200},
          [&c](Call&) {
            int v = c.SchemaVersion();
            if (v != Client::KnownSchemaVersion()) {
@@ -247,31 +261,67 @@ void AddRoutes(Router& r, Client& c, Operations& ops) {
            }
            return Reply{.body = {{"status", "ready"}, {"schema_version", v}}};
          }});
-  r.Add({"GET", "/api/v1/openapi.json", S::kPublic, "This API's OpenAPI document", {}, "", {200},
+  r.Add({"GET",
+         "/api/v1/openapi.json",
+         S::kPublic,
+         "This API's OpenAPI document",
+         {},
+         "",
+         {200},
          [&r](Call&) { return Reply{.body = r.OpenApi(Client::Version())}; }});
 
   std::vector<Param> list_params = kFilterParams;
   list_params.push_back({"at_risk", "boolean", "only jobs at risk of missing their deadline"});
   list_params.push_back({"limit", "integer", "jobs per page, 1 to 1000 (default 100)"});
   list_params.push_back({"cursor", "string", "the next_cursor of the page before"});
-  r.Add({"GET", "/api/v1/jobs", S::kRead, "Jobs, newest first, one page at a time", list_params,
-         "", {200}, [&c](Call& call) { return ListJobs(c, call); }});
-  r.Add({"POST", "/api/v1/jobs", S::kOperate,
-         "Enqueue a job, or a batch ({\"jobs\": [...]}): 201 all created, 202 some", {},
+  r.Add({"GET",
+         "/api/v1/jobs",
+         S::kRead,
+         "Jobs, newest first, one page at a time",
+         list_params,
+         "",
+         {200},
+         [&c](Call& call) { return ListJobs(c, call); }});
+  r.Add({"POST",
+         "/api/v1/jobs",
+         S::kOperate,
+         "Enqueue a job, or a batch ({\"jobs\": [...]}): 201 all created, 202 some",
+         {},
          "a job spec (kind, args, queue, priority, run_at, ...) or {\"jobs\": [spec, ...]}",
-         {200, 201, 202}, [&c](Call& call) { return Enqueue(c, call); }});
-  r.Add({"POST", "/api/v1/jobs/bulk", S::kOperate,
-         "Cancel, retry or delete jobs by ids (now) or by filter (an operation)", {},
+         {200, 201, 202},
+         [&c](Call& call) { return Enqueue(c, call); }});
+  r.Add({"POST",
+         "/api/v1/jobs/bulk",
+         S::kOperate,
+         "Cancel, retry or delete jobs by ids (now) or by filter (an operation)",
+         {},
          "{\"action\": cancel|retry|delete, \"ids\": [...]} or {\"action\", \"filter\": "
          "{state, queue, kind, parent}, \"dry_run\": bool}",
-         {200, 202}, [&c, &ops](Call& call) { return Bulk(c, ops, call); }});
-  r.Add({"GET", "/api/v1/operations/{id}", S::kRead, "A bulk operation's progress", {}, "",
-         {200}, [&ops](Call& call) { return Reply{.body = ops.Get(call.path["id"])}; }});
-  r.Add({"GET", "/api/v1/jobs/{id}", S::kRead,
-         "A job with its history, deadline estimate and children", {}, "", {200},
+         {200, 202},
+         [&c, &ops](Call& call) { return Bulk(c, ops, call); }});
+  r.Add({"GET",
+         "/api/v1/operations/{id}",
+         S::kRead,
+         "A bulk operation's progress",
+         {},
+         "",
+         {200},
+         [&ops](Call& call) { return Reply{.body = ops.Get(call.path["id"])}; }});
+  r.Add({"GET",
+         "/api/v1/jobs/{id}",
+         S::kRead,
+         "A job with its history, deadline estimate and children",
+         {},
+         "",
+         {200},
          [&c](Call& call) { return Reply{.body = c.Detail(call.path["id"])}; }});
-  r.Add({"DELETE", "/api/v1/jobs/{id}", S::kAdmin, "Delete a finished job; answers it as it was",
-         {}, "", {200},
+  r.Add({"DELETE",
+         "/api/v1/jobs/{id}",
+         S::kAdmin,
+         "Delete a finished job; answers it as it was",
+         {},
+         "",
+         {200},
          [&c](Call& call) { return Reply{.body = c.Delete(call.path["id"]).ToJson()}; }});
   using JobAction = Job (Client::*)(const std::string&);
   for (auto [name, action, summary] :
@@ -281,19 +331,37 @@ void AddRoutes(Router& r, Client& c, Operations& ops) {
         {"stop", &Client::Stop, "Stop a waiting or running job until it is resumed"},
         {"resume", &Client::Resume, "Resume a stopped job"},
         {"wake", &Client::Wake, "End a napping job's nap now"}}) {
-    r.Add({"POST", fmt::format("/api/v1/jobs/{{id}}/{}", name), S::kOperate, summary, {}, "",
-           {200}, [&c, action = action](Call& call) {
+    r.Add({"POST",
+           fmt::format("/api/v1/jobs/{{id}}/{}", name),
+           S::kOperate,
+           summary,
+           {},
+           "",
+           {200},
+           [&c, action = action](Call& call) {
              return Reply{.body = (c.*action)(call.path["id"]).ToJson()};
            }});
   }
 
-  r.Add({"GET", "/api/v1/queues", S::kRead,
-         "Every queue: jobs by state, paused, consumers, settings", {}, "", {200},
-         [&c](Call&) { return Reply{.body = {{"queues", Array(c.Queues())}}}; }});
+  r.Add({"GET",
+         "/api/v1/queues",
+         S::kRead,
+         "Every queue: jobs by state, paused, consumers, settings",
+         {},
+         "",
+         {200},
+         [&c](Call&) {
+           return Reply{.body = {{"queues", Array(c.Queues())}}};
+         }});
   for (bool pause : {true, false}) {
-    r.Add({"POST", pause ? "/api/v1/queues/{name}/pause" : "/api/v1/queues/{name}/resume",
-           S::kOperate, pause ? "Pause a queue: no new fetches" : "Resume a paused queue", {}, "",
-           {200}, [&c, pause](Call& call) {
+    r.Add({"POST",
+           pause ? "/api/v1/queues/{name}/pause" : "/api/v1/queues/{name}/resume",
+           S::kOperate,
+           pause ? "Pause a queue: no new fetches" : "Resume a paused queue",
+           {},
+           "",
+           {200},
+           [&c, pause](Call& call) {
              const std::string& name = call.path["name"];
              pause ? c.PauseQueue(name) : c.ResumeQueue(name);
              for (const auto& q : c.Queues()) {
@@ -302,63 +370,141 @@ void AddRoutes(Router& r, Client& c, Operations& ops) {
              return Reply{.body = {{"name", name}, {"paused", pause}}};
            }});
   }
-  r.Add({"GET", "/api/v1/limits", S::kRead, "Cluster-wide limits and what runs under them", {},
-         "", {200}, [&c](Call&) { return Reply{.body = {{"limits", Array(c.Limits())}}}; }});
-  r.Add({"GET", "/api/v1/kinds", S::kRead, "The kinds' recorded defaults", {}, "", {200},
-         [&c](Call&) { return Reply{.body = {{"kinds", Array(c.Kinds())}}}; }});
-
-  r.Add({"GET", "/api/v1/cluster", S::kRead, "The cluster's stop switch, members and leader", {},
-         "", {200},
-         [&c](Call&) { return Reply{.body = ToJson(c.Cluster(), c.Members())}; }});
-  r.Add({"PUT", "/api/v1/cluster", S::kAdmin, "Stop or resume the whole cluster", {},
-         "{\"state\": \"running\" | \"stopped\", \"reason\": \"...\"}", {200},
-         [&c](Call& call) { return ClusterPut(c, call); }});
-  r.Add({"GET", "/api/v1/workers", S::kRead, "The registered workers", {}, "", {200},
+  r.Add({"GET",
+         "/api/v1/limits",
+         S::kRead,
+         "Cluster-wide limits and what runs under them",
+         {},
+         "",
+         {200},
          [&c](Call&) {
+           return Reply{.body = {{"limits", Array(c.Limits())}}};
+         }});
+  r.Add({"GET",
+         "/api/v1/kinds",
+         S::kRead,
+         "The kinds' recorded defaults",
+         {},
+         "",
+         {200},
+         [&c](Call&) {
+           return Reply{.body = {{"kinds", Array(c.Kinds())}}};
+         }});
+
+  r.Add({"GET",
+         "/api/v1/cluster",
+         S::kRead,
+         "The cluster's stop switch, members and leader",
+         {},
+         "",
+         {200},
+         [&c](Call&) { return Reply{.body = ToJson(c.Cluster(), c.Members())}; }});
+  r.Add({"PUT",
+         "/api/v1/cluster",
+         S::kAdmin,
+         "Stop or resume the whole cluster",
+         {},
+         "{\"state\": \"running\" | \"stopped\", \"reason\": \"...\"}",
+         {200},
+         [&c](Call& call) { return ClusterPut(c, call); }});
+  r.Add({"GET", "/api/v1/workers", S::kRead, "The registered workers", {}, "", {200}, [&c](Call&) {
            auto ms = c.Members();
            return Reply{.body = {{"version", ms.version}, {"workers", Array(ms.members)}}};
          }});
-  r.Add({"GET", "/api/v1/leader", S::kRead, "The leader (null: none now)", {}, "", {200},
-         [&c](Call&) { return Reply{.body = {{"leader", Leader(c.Members())}}}; }});
-  r.Add({"GET", "/api/v1/partitions", S::kRead, "Partitioned dispatch: who holds each number",
-         {}, "", {200}, [&c](Call&) {
+  r.Add({"GET",
+         "/api/v1/leader",
+         S::kRead,
+         "The leader (null: none now)",
+         {},
+         "",
+         {200},
+         [&c](Call&) {
+           return Reply{.body = {{"leader", Leader(c.Members())}}};
+         }});
+  r.Add({"GET",
+         "/api/v1/partitions",
+         S::kRead,
+         "Partitioned dispatch: who holds each number",
+         {},
+         "",
+         {200},
+         [&c](Call&) {
            Json arr = Json::array();
            for (const auto& m : c.Members().members) {
              if (m.info.partition) {
-               arr.push_back({{"partition", *m.info.partition}, {"worker", m.info.id},
+               arr.push_back({{"partition", *m.info.partition},
+                              {"worker", m.info.id},
                               {"of", m.partition_count}});
              }
            }
            return Reply{.body = {{"partitions", arr}}};
          }});
-  r.Add({"GET", "/api/v1/assignments", S::kRead, "Which worker runs each assignment", {}, "",
-         {200}, [&c](Call&) {
+  r.Add({"GET",
+         "/api/v1/assignments",
+         S::kRead,
+         "Which worker runs each assignment",
+         {},
+         "",
+         {200},
+         [&c](Call&) {
            Json arr = Json::array();
            for (const auto& a : c.Assignments()) {
-             arr.push_back({{"name", a.name}, {"owner", a.owner},
+             arr.push_back({{"name", a.name},
+                            {"owner", a.owner},
                             {"claimed_at", core::FormatRfc3339(a.claimed_at)}});
            }
            return Reply{.body = {{"assignments", arr}}};
          }});
 
-  r.Add({"GET", "/api/v1/schedules", S::kRead, "Periodic jobs and their next runs", {}, "",
-         {200}, [&c](Call&) { return Reply{.body = {{"schedules", Array(c.Schedules())}}}; }});
-  r.Add({"POST", "/api/v1/schedules/{name}/pause", S::kOperate, "Pause a schedule", {}, "",
-         {200}, [&c](Call& call) {
+  r.Add({"GET",
+         "/api/v1/schedules",
+         S::kRead,
+         "Periodic jobs and their next runs",
+         {},
+         "",
+         {200},
+         [&c](Call&) {
+           return Reply{.body = {{"schedules", Array(c.Schedules())}}};
+         }});
+  r.Add({"POST",
+         "/api/v1/schedules/{name}/pause",
+         S::kOperate,
+         "Pause a schedule",
+         {},
+         "",
+         {200},
+         [&c](Call& call) {
            c.PauseSchedule(call.path["name"]);
            return Reply{.body = {{"name", call.path["name"]}, {"paused", true}}};
          }});
-  r.Add({"POST", "/api/v1/schedules/{name}/resume", S::kOperate, "Resume a schedule", {}, "",
-         {200}, [&c](Call& call) {
+  r.Add({"POST",
+         "/api/v1/schedules/{name}/resume",
+         S::kOperate,
+         "Resume a schedule",
+         {},
+         "",
+         {200},
+         [&c](Call& call) {
            c.ResumeSchedule(call.path["name"]);
            return Reply{.body = {{"name", call.path["name"]}, {"paused", false}}};
          }});
-  r.Add({"POST", "/api/v1/schedules/{name}/run", S::kOperate,
-         "Enqueue a schedule's job now; answers its id", {}, "", {201}, [&c](Call& call) {
+  r.Add({"POST",
+         "/api/v1/schedules/{name}/run",
+         S::kOperate,
+         "Enqueue a schedule's job now; answers its id",
+         {},
+         "",
+         {201},
+         [&c](Call& call) {
            return Reply{.status = 201, .body = {{"id", c.RunSchedule(call.path["name"])}}};
          }});
-  r.Add({"GET", "/api/v1/stats", S::kRead,
-         "Jobs by state, in all and per queue, and each kind's run times", {}, "", {200},
+  r.Add({"GET",
+         "/api/v1/stats",
+         S::kRead,
+         "Jobs by state, in all and per queue, and each kind's run times",
+         {},
+         "",
+         {200},
          [&c](Call&) { return Reply{.body = Stats(c)}; }});
 }
 

@@ -50,7 +50,9 @@ std::string Metrics::Scrape() {
     leader = m.info.id == worker_id_;
   }
   if (!worker_id_.empty()) {
-    gauge("spindle_leader", "1 when this server's worker is the cluster's leader").Add({}).Set(leader);
+    gauge("spindle_leader", "1 when this server's worker is the cluster's leader")
+        .Add({})
+        .Set(leader);
   }
   if (worker_id_.empty() || leader) {
     int live = 0;

@@ -35,9 +35,12 @@ Json Describe(const Operations::Op& op) {
 
 const char* Name(Client::BulkAction a) {
   switch (a) {
-    case Client::BulkAction::kCancel: return "cancel";
-    case Client::BulkAction::kRetry: return "retry";
-    case Client::BulkAction::kDelete: return "delete";
+    case Client::BulkAction::kCancel:
+      return "cancel";
+    case Client::BulkAction::kRetry:
+      return "retry";
+    case Client::BulkAction::kDelete:
+      return "delete";
   }
   return "";
 }

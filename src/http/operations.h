@@ -30,7 +30,7 @@ class Operations {
   // "started_at", "finished_at", "by"}. Error(kNotFound) for an unknown id.
   Json Get(const std::string& id) const;
 
- struct Op;
+  struct Op;
 
  private:
   Client& client_;

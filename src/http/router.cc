@@ -2,17 +2,21 @@
 
 #include <fmt/format.h>
 
-#include "core/job_json.h"
 #include "core/duration.h"
+#include "core/job_json.h"
 
 namespace spindle::http {
 
 std::string_view ToString(Scope scope) {
   switch (scope) {
-    case Scope::kPublic: return "public";
-    case Scope::kRead: return "read";
-    case Scope::kOperate: return "operate";
-    case Scope::kAdmin: return "admin";
+    case Scope::kPublic:
+      return "public";
+    case Scope::kRead:
+      return "read";
+    case Scope::kOperate:
+      return "operate";
+    case Scope::kAdmin:
+      return "admin";
   }
   return "public";
 }
@@ -52,9 +56,9 @@ std::optional<int64_t> Call::IntQuery(const std::string& name, int64_t min, int6
   if (!text) return std::nullopt;
   auto v = core::ParseInteger(*text, min, max);
   if (!v) {
-    throw HttpError(400, "bad_request",
-                    fmt::format("{} must be {}, got '{}'", name, core::DescribeRange(min, max),
-                                *text));
+    throw HttpError(
+        400, "bad_request",
+        fmt::format("{} must be {}, got '{}'", name, core::DescribeRange(min, max), *text));
   }
   return v;
 }
@@ -64,7 +68,8 @@ std::optional<bool> Call::BoolQuery(const std::string& name) const {
   if (!text) return std::nullopt;
   if (*text == "true" || *text == "1") return true;
   if (*text == "false" || *text == "0") return false;
-  throw HttpError(400, "bad_request", fmt::format("{} must be true or false, got '{}'", name, *text));
+  throw HttpError(400, "bad_request",
+                  fmt::format("{} must be true or false, got '{}'", name, *text));
 }
 
 void Router::Add(Route route) {
@@ -103,10 +108,10 @@ Router::Match Router::Find(const std::string& method, const std::string& path) c
 }
 
 Json Router::OpenApi(const std::string& version) const {
-  Json error_schema{{"type", "object"},
-                    {"required", {"error", "reason"}},
-                    {"properties",
-                     {{"error", {{"type", "string"}}}, {"reason", {{"type", "string"}}}}}};
+  Json error_schema{
+      {"type", "object"},
+      {"required", {"error", "reason"}},
+      {"properties", {{"error", {{"type", "string"}}}, {"reason", {{"type", "string"}}}}}};
   Json paths = Json::object();
   for (const auto& r : routes_) {
     Json params = Json::array();
@@ -129,7 +134,8 @@ Json Router::OpenApi(const std::string& version) const {
     }
     responses["default"] = {
         {"description", "an error"},
-        {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
+        {"content",
+         {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
     Json op{{"summary", r.summary},
             {"operationId", fmt::format("{} {}", r.method, r.path)},
             {"parameters", params},

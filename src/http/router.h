@@ -2,6 +2,8 @@
 // itself as OpenAPI (docs/api.md). Knows HTTP, not Spindle.
 #pragma once
 
+#include <httplib.h>
+
 #include <functional>
 #include <map>
 #include <optional>
@@ -10,8 +12,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <httplib.h>
 
 #include "spindle/error.h"
 #include "spindle/job.h"
@@ -69,8 +69,8 @@ struct Route {
   Scope scope;
   std::string summary;
   std::vector<Param> query;
-  std::string body;              // what the request body holds; empty: none
-  std::vector<int> statuses;     // the successful statuses it answers with
+  std::string body;           // what the request body holds; empty: none
+  std::vector<int> statuses;  // the successful statuses it answers with
   std::function<Reply(Call&)> handler;
 
   bool mutates() const { return method != "GET"; }
@@ -82,9 +82,9 @@ class Router {
   const std::vector<Route>& routes() const { return routes_; }
 
   struct Match {
-    const Route* route = nullptr;           // null: none for this method
+    const Route* route = nullptr;  // null: none for this method
     std::map<std::string, std::string> path;
-    std::vector<std::string> allowed;        // the methods the path has (empty: unknown path)
+    std::vector<std::string> allowed;  // the methods the path has (empty: unknown path)
   };
   Match Find(const std::string& method, const std::string& path) const;
 

@@ -1,12 +1,11 @@
 #include "http/server.h"
 
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "core/duration.h"
 #include "core/error.h"
@@ -103,7 +102,8 @@ struct Server::Impl {
   std::atomic<bool> ended{false};  // the accept loop returned
   int port = 0;
 
-  Impl(Client& c, ServerOptions o) : client(c), options(std::move(o)), operations(c), metrics(c, options.worker_id) {}
+  Impl(Client& c, ServerOptions o)
+      : client(c), options(std::move(o)), operations(c), metrics(c, options.worker_id) {}
 
   // Who calls: the token's name and scope; "local" and admin without tokens. nullopt: no valid
   // token.
@@ -150,10 +150,10 @@ struct Server::Impl {
           throw e;
         }
         if (caller->second < route.scope) {
-          throw HttpError(403, "forbidden",
-                          fmt::format("{} {} needs the {} scope; token '{}' has {}", route.method,
-                                      route.path, ToString(route.scope), caller->first,
-                                      ToString(caller->second)));
+          throw HttpError(
+              403, "forbidden",
+              fmt::format("{} {} needs the {} scope; token '{}' has {}", route.method, route.path,
+                          ToString(route.scope), caller->first, ToString(caller->second)));
         }
         if (options.read_only && route.mutates()) {
           throw HttpError(403, "read_only", "this server is read-only: nothing can be changed");
@@ -180,9 +180,9 @@ struct Server::Impl {
     } catch (const std::exception& e) {
       SetError(res, HttpError(500, "internal", e.what()));
     }
-    metrics.ObserveRequest(req.method, match.route ? match.route->path : "unmatched", res.status,
-                           std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                               .count());
+    metrics.ObserveRequest(
+        req.method, match.route ? match.route->path : "unmatched", res.status,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     if (req.method != "GET" && req.method != "HEAD") {
       core::Log().info("event=api_call who={} method={} path={} status={}", core::LogValue(who),
                        req.method, core::LogValue(req.path), res.status);
@@ -216,8 +216,14 @@ Server::Server(Client& client, ServerOptions options)
   o.Validate();
   impl_->address = ParseListen(o.listen);
   AddRoutes(impl_->router, client, impl_->operations);
-  impl_->router.Add({"GET", "/metrics", Scope::kRead, "Prometheus metrics (docs/metrics.md)", {},
-                     "", {200}, [m = &impl_->metrics](Call&) {
+  impl_->router.Add({"GET",
+                     "/metrics",
+                     Scope::kRead,
+                     "Prometheus metrics (docs/metrics.md)",
+                     {},
+                     "",
+                     {200},
+                     [m = &impl_->metrics](Call&) {
                        return Reply{.text = std::pair<std::string, std::string>{
                                         m->Scrape(), "text/plain; version=0.0.4"}};
                      }});
@@ -277,8 +283,8 @@ Server::Server(Client& client, ServerOptions options)
   s.set_error_handler([max = o.max_body_bytes](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
     if (res.status == 413) {
-      SetError(res, HttpError(413, "too_large",
-                              fmt::format("the body is larger than {} bytes", max)));
+      SetError(res,
+               HttpError(413, "too_large", fmt::format("the body is larger than {} bytes", max)));
     } else {
       SetError(res, HttpError(res.status, "bad_request",
                               fmt::format("the request could not be read (HTTP {})", res.status)));
@@ -291,7 +297,7 @@ Server::~Server() { Stop(); }
 void Server::Start() {
   auto& i = *impl_;
   bool ok = i.address.port == 0 ? (i.port = i.server.bind_to_any_port(i.address.host)) > 0
-                                 : i.server.bind_to_port(i.address.host, i.address.port);
+                                : i.server.bind_to_port(i.address.host, i.address.port);
   if (!ok) {
     throw Error(ErrorCode::kUnavailable,
                 fmt::format("cannot listen on {}: the port is in use or the address is not this "
