@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include "core/duration.h"
 #include "core/job_json.h"
 #include "core/time.h"
+#include "http/events.h"
 #include "http/operations.h"
 
 namespace spindle::http {
@@ -231,9 +233,44 @@ Json Stats(Client& client) {
   return {{"jobs", totals}, {"queues", queues}, {"kinds", Array(client.KindStats())}};
 }
 
+// Events after the query's `after` (or Last-Event-ID), else from now on.
+int64_t After(EventHub& hub, const Call& call) {
+  if (auto a = call.IntQuery("after", 0, INT64_MAX)) return *a;
+  std::string last = call.request.get_header_value("Last-Event-ID");
+  if (!last.empty()) {
+    if (auto v = core::ParseInteger(last, 0, INT64_MAX)) return *v;
+    throw BadRequest(fmt::format("Last-Event-ID must be an event's id, got '{}'", last));
+  }
+  return hub.last_id();
+}
+
+Reply EventStream(EventHub& hub, const Call& call) {
+  int64_t after = After(hub, call);
+  Reply r{.headers = {{"Cache-Control", "no-cache"}}};
+  r.stream = [&hub, after](httplib::Response& res) mutable {
+    res.set_chunked_content_provider(
+        "text/event-stream", [&hub, after, first = true](size_t, httplib::DataSink& sink) mutable {
+          bool gap = false;
+          auto events =
+              first ? std::vector<Event>{} : hub.Since(after, std::chrono::seconds(15), gap);
+          if (hub.closed()) return false;
+          // A client that comes back waits 2 s; a comment keeps proxies from closing an idle one.
+          std::string out = first ? "retry: 2000\n\n" : events.empty() ? ": keep-alive\n\n" : "";
+          first = false;
+          if (gap) out += "event: gap\ndata: {}\n\n";
+          for (const auto& e : events) {
+            out += fmt::format("id: {}\nevent: {}\ndata: {}\n\n", e.id, e.type, e.ToJson().dump());
+            after = e.id;
+          }
+          return sink.write(out.data(), out.size());
+        });
+  };
+  return r;
+}
+
 }  // namespace
 
-void AddRoutes(Router& r, Client& c, Operations& ops) {
+void AddRoutes(Router& r, Client& c, Operations& ops, EventHub& events) {
   using S = Scope;
   r.Add({"GET",
          "/api/v1/healthz",
@@ -498,6 +535,33 @@ void AddRoutes(Router& r, Client& c, Operations& ops) {
          [&c](Call& call) {
            return Reply{.status = 201, .body = {{"id", c.RunSchedule(call.path["name"])}}};
          }});
+  r.Add({"GET",
+         "/api/v1/events",
+         S::kRead,
+         "What changed (queues, cluster, workers, leader) after an event id, waiting for it",
+         {{"after", "integer", "the last event id seen (default: from now on)"},
+          {"wait", "integer", "seconds to wait for an event, 0 to 60 (default 25)"}},
+         "",
+         {200},
+         [&events](Call& call) {
+           int64_t after = After(events, call);
+           auto wait = std::chrono::seconds(call.IntQuery("wait", 0, 60).value_or(25));
+           bool gap = false;
+           auto list = events.Since(after, wait, gap);
+           Json arr = Json::array();
+           for (const auto& e : list) arr.push_back(e.ToJson());
+           int64_t last = list.empty() ? after : list.back().id;
+           return Reply{.body = {{"events", arr}, {"last_id", std::to_string(last)}, {"gap", gap}}};
+         }});
+  r.Add(
+      {"GET",
+       "/api/v1/events/stream",
+       S::kRead,
+       "The same as Server-Sent Events; reconnects resume from Last-Event-ID",
+       {{"after", "integer", "the last event id seen (default: Last-Event-ID, else from now on)"}},
+       "",
+       {200},
+       [&events](Call& call) { return EventStream(events, call); }});
   r.Add({"GET",
          "/api/v1/stats",
          S::kRead,

@@ -8,7 +8,8 @@
 namespace spindle::http {
 
 class Operations;
+class EventHub;
 
-void AddRoutes(Router& router, Client& client, Operations& operations);
+void AddRoutes(Router& router, Client& client, Operations& operations, EventHub& events);
 
 }  // namespace spindle::http

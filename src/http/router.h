@@ -56,6 +56,8 @@ struct Reply {
   httplib::Headers headers;
   // Set instead of `body` for responses that are not JSON (/metrics).
   std::optional<std::pair<std::string, std::string>> text;  // content, content type
+  // Set instead of `body` for a response written as it goes (Server-Sent Events).
+  std::function<void(httplib::Response&)> stream;
 };
 
 // A documented query parameter: its type is "string", "integer" or "boolean".

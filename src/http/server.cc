@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "http/api.h"
+#include "http/events.h"
 #include "http/metrics.h"
 #include "http/operations.h"
 
@@ -98,12 +99,17 @@ struct Server::Impl {
   Router router;
   Operations operations;
   Metrics metrics;
+  EventHub events;
   std::thread thread;
   std::atomic<bool> ended{false};  // the accept loop returned
   int port = 0;
 
   Impl(Client& c, ServerOptions o)
-      : client(c), options(std::move(o)), operations(c), metrics(c, options.worker_id) {}
+      : client(c),
+        options(std::move(o)),
+        operations(c),
+        metrics(c, options.worker_id),
+        events(c, options.events_interval) {}
 
   // Who calls: the token's name and scope; "local" and admin without tokens. nullopt: no valid
   // token.
@@ -162,7 +168,9 @@ struct Server::Impl {
       Call call{req, match.path, who, caller ? caller->second : Scope::kPublic, body};
       Reply reply = route.handler(call);
       for (const auto& [k, v] : reply.headers) res.set_header(k.c_str(), v);
-      if (reply.text) {
+      if (reply.stream) {
+        reply.stream(res);
+      } else if (reply.text) {
         res.status = reply.status;
         res.set_content(reply.text->first, reply.text->second);
       } else {
@@ -215,7 +223,7 @@ Server::Server(Client& client, ServerOptions options)
   auto& o = impl_->options;
   o.Validate();
   impl_->address = ParseListen(o.listen);
-  AddRoutes(impl_->router, client, impl_->operations);
+  AddRoutes(impl_->router, client, impl_->operations, impl_->events);
   impl_->router.Add({"GET",
                      "/metrics",
                      Scope::kRead,
@@ -321,6 +329,7 @@ void Server::Start() {
 
 void Server::Stop() {
   if (!impl_->thread.joinable()) return;
+  impl_->events.Close();  // ends the event streams, which would hold their connections open
   impl_->server.stop();
   impl_->thread.join();
 }
@@ -334,5 +343,7 @@ std::string Server::url() const {
 }
 
 const Router& Server::router() const { return impl_->router; }
+
+int64_t Server::event_reads() { return impl_->events.reads(); }
 
 }  // namespace spindle::http

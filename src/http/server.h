@@ -30,12 +30,15 @@ struct ServerOptions {
   bool read_only = false;
   size_t max_body_bytes = 16 << 20;
   // Connections served at once; more wait for one of them to end.
-  int threads = 16;
+  // Each open event stream holds one.
+  int threads = 64;
   // A request that sends nothing for this long, or cannot be written to, is dropped.
   Millis io_timeout{10000};
   // The worker beside this server (`spindle serve --http`): its /metrics publishes the
   // cluster's gauges only while that worker leads. Empty (`spindle web`): always.
   std::string worker_id;
+  // How often the events feed reads the database while anyone listens (docs/api.md, "Events").
+  Millis events_interval{1000};
 
   // Error(kInvalidArgument) for a bad address or token, or a non-loopback address without
   // tokens.
@@ -58,6 +61,8 @@ class Server {
   std::string url() const;
 
   const Router& router() const;
+  // How many times the events feed read the database (one read serves every client).
+  int64_t event_reads();
 
  private:
   struct Impl;

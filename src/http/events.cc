@@ -1,0 +1,132 @@
+#include "http/events.h"
+
+#include "core/time.h"
+#include "spindle/error.h"
+
+namespace spindle::http {
+
+Json Event::ToJson() const {
+  return {
+      {"id", std::to_string(id)}, {"type", type}, {"at", core::FormatRfc3339(at)}, {"data", data}};
+}
+
+EventHub::EventHub(Client& client, Millis interval)
+    : client_(client), interval_(interval), thread_([this] { Loop(); }) {}
+
+EventHub::~EventHub() {
+  Close();
+  thread_.join();
+}
+
+void EventHub::Close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+  changed_.notify_all();
+}
+
+bool EventHub::closed() {
+  std::lock_guard lock(mu_);
+  return closed_;
+}
+
+int64_t EventHub::last_id() {
+  std::lock_guard lock(mu_);
+  listened_ = std::chrono::steady_clock::now();
+  return next_id_ - 1;
+}
+
+int64_t EventHub::reads() {
+  std::lock_guard lock(mu_);
+  return reads_;
+}
+
+std::vector<Event> EventHub::Since(int64_t after, Millis wait, bool& gap) {
+  std::unique_lock lock(mu_);
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    listened_ = std::chrono::steady_clock::now();
+    gap = !ring_.empty() && ring_.front().id > after + 1 && after > 0;
+    std::vector<Event> out;
+    for (const auto& e : ring_) {
+      if (e.id > after) out.push_back(e);
+    }
+    if (!out.empty() || closed_ || changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      return out;
+    }
+  }
+}
+
+void EventHub::Loop() {
+  std::unique_lock lock(mu_);
+  while (!closed_) {
+    // Nobody listened for a minute: no reads, and the next listener starts from a fresh snapshot.
+    if (std::chrono::steady_clock::now() - listened_ > std::chrono::minutes(1)) {
+      have_snapshot_ = false;
+    } else {
+      lock.unlock();
+      Poll();
+      lock.lock();
+    }
+    changed_.wait_for(lock, interval_, [this] { return closed_; });
+  }
+}
+
+void EventHub::Emit(const std::string& type, Json data) {
+  ring_.push_back({next_id_++, type, std::chrono::system_clock::now(), std::move(data)});
+  if (ring_.size() > kKept) ring_.pop_front();
+}
+
+void EventHub::Poll() {
+  std::vector<QueueInfo> queues;
+  ClusterState cluster;
+  Membership members;
+  try {
+    queues = client_.Queues();
+    cluster = client_.Cluster();
+    members = client_.Members();
+  } catch (const Error&) {
+    return;  // the database is away: nothing new to say; readyz says why
+  }
+  std::map<std::string, Json> q;
+  for (const auto& info : queues) {
+    Json j = ToJson(info);
+    j.erase("oldest_available_at");  // moves with every read: not a change
+    q[info.name] = j;
+  }
+  Json c = ToJson(cluster, members);
+  c.erase("workers");
+  std::set<std::string> ids;
+  std::string leader;
+  for (const auto& m : members.members) {
+    ids.insert(m.info.id);
+    if (m.leader) leader = m.info.id;
+  }
+  std::lock_guard lock(mu_);
+  ++reads_;
+  if (have_snapshot_) {
+    for (const auto& [name, j] : q) {
+      auto it = queues_.find(name);
+      if (it == queues_.end() || it->second != j) Emit("queue", j);
+    }
+    for (const auto& [name, j] : queues_) {
+      if (!q.count(name)) Emit("queue", {{"name", name}, {"jobs", Json::object()}});
+    }
+    if (c["stopped"] != cluster_["stopped"]) Emit("cluster", c);
+    for (const auto& id : ids) {
+      if (!members_.count(id)) Emit("worker_joined", {{"worker", id}});
+    }
+    for (const auto& id : members_) {
+      if (!ids.count(id)) Emit("worker_left", {{"worker", id}});
+    }
+    if (leader != leader_)
+      Emit("leader", {{"leader", leader.empty() ? Json(nullptr) : Json(leader)}});
+    changed_.notify_all();
+  }
+  have_snapshot_ = true;
+  queues_ = std::move(q);
+  cluster_ = std::move(c);
+  members_ = std::move(ids);
+  leader_ = std::move(leader);
+}
+
+}  // namespace spindle::http
