@@ -46,11 +46,13 @@ Answer Send(int port, const std::string& method, const std::string& path,
             const std::string& type = "application/json") {
   httplib::Client c("127.0.0.1", port);
   c.set_read_timeout(60, 0);
-  httplib::Result r = method == "GET"      ? c.Get(path, headers)
-                      : method == "POST"   ? c.Post(path, headers, body, type)
-                      : method == "PUT"    ? c.Put(path, headers, body, type)
-                      : method == "DELETE" ? c.Delete(path, headers, body, type)
-                                           : c.Patch(path, headers, body, type);
+  httplib::Result r = method == "GET"       ? c.Get(path, headers)
+                      : method == "POST"    ? c.Post(path, headers, body, type)
+                      : method == "PUT"     ? c.Put(path, headers, body, type)
+                      : method == "DELETE"  ? c.Delete(path, headers, body, type)
+                      : method == "HEAD"    ? c.Head(path, headers)
+                      : method == "OPTIONS" ? c.Options(path, headers)
+                                            : c.Patch(path, headers, body, type);
   if (!r) throw std::runtime_error("no answer to " + method + " " + path);
   Answer a{r->status, nullptr, r->headers};
   if (!r->body.empty()) a.body = Json::parse(r->body, nullptr, false);
@@ -231,7 +233,17 @@ TEST_P(HttpTest, EveryErrorHasItsStatusAndShape) {
   EXPECT_TRUE(IsError(Post("/api/v1/queues/nowhere/pause"), 404, "not_found"));
   EXPECT_TRUE(IsError(Post("/api/v1/schedules/nightly/run"), 404, "not_found"));
   EXPECT_TRUE(IsError(Get("/api/v1/operations/nope"), 404, "not_found"));
+  EXPECT_TRUE(IsError(Get("/api/v1/jobs?after=x"), 400, "bad_request"));  // the CLI's name
+  EXPECT_TRUE(IsError(Get("/api/v1/jobs?limit="), 400, "bad_request"));
+  EXPECT_TRUE(IsError(Post("/api/v1/jobs", {{"args", Json::object()}}), 400, "bad_request"));
+  Answer options = Send(port, "OPTIONS", "/api/v1/jobs");
+  EXPECT_TRUE(IsError(options, 405, "method_not_allowed"));
+  EXPECT_EQ(options.header("Allow"), "GET, POST");
+  EXPECT_EQ(Send(port, "HEAD", "/api/v1/queues").status, 200);
   EXPECT_EQ(client_->Count({}), 0);  // nothing was enqueued by any of them
+  // Media types and the bearer scheme are case-insensitive.
+  EXPECT_EQ(Send(port, "POST", "/api/v1/jobs", R"({"kind":"a"})", {}, "Application/JSON").status,
+            201);
 }
 
 TEST_P(HttpTest, QueuesClusterWorkersAndStats) {
@@ -327,6 +339,7 @@ TEST_P(HttpTest, TokensAdmitByScopeAndAreStoredOnlyAsHashes) {
   EXPECT_TRUE(IsError(Get("/api/v1/jobs", bearer("spindle_guess")), 401, "unauthorized"));
   EXPECT_EQ(Get("/api/v1/healthz").status, 200);  // public
   EXPECT_EQ(Get("/api/v1/jobs", bearer(read)).status, 200);
+  EXPECT_EQ(Get("/api/v1/jobs", {{"Authorization", "bearer " + read}}).status, 200);
   EXPECT_TRUE(IsError(Post("/api/v1/jobs", {{"kind", "a"}}, bearer(read)), 403, "forbidden"));
   Answer made = Post("/api/v1/jobs", {{"kind", "a"}}, bearer(operate));
   ASSERT_EQ(made.status, 201);
@@ -366,13 +379,17 @@ TEST_P(HttpTest, AnAddressBeyondLoopbackNeedsTokens) {
   }
   EXPECT_THROW(http::Server(*client_, {.tokens = {{"x", "not-a-hash", http::Scope::kRead}}}),
                Error);
+  std::string h = http::HashToken("t");
+  EXPECT_THROW(http::Server(*client_, {.tokens = {{"x", h, http::Scope::kRead},
+                                                  {"x", h, http::Scope::kAdmin}}}),
+               Error);
   Serve();
   http::Server second(*client_, {.listen = "127.0.0.1:" + std::to_string(server_->port())});
   try {
     second.Start();
     FAIL() << "bound a port in use";
   } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
   }
 }
 
@@ -543,6 +560,10 @@ TEST_P(HttpTest, LongPollReturnsWhatChangedAfterTheLastEventSeen) {
   Answer quiet = Get("/api/v1/events?wait=0&after=" + got["last_id"].get<std::string>());
   EXPECT_TRUE(quiet.body["events"].empty());
   EXPECT_TRUE(IsError(Get("/api/v1/events?wait=61"), 400, "bad_request"));
+  // An id past the last (another server's, or from before a restart): a gap, and where to go on.
+  Answer past = Get("/api/v1/events?wait=0&after=999999");
+  EXPECT_EQ(past.body["gap"], true);
+  EXPECT_EQ(past.body["last_id"], got["last_id"]);
   EXPECT_TRUE(IsError(Get("/api/v1/events", {{"Last-Event-ID", "x"}}), 400, "bad_request"));
 }
 
@@ -604,6 +625,34 @@ TEST_P(HttpTest, EventStreamsSeeJobsRunLiveAndShareOneReader) {
   for (auto& s : streams) s->thread.join();
 }
 
+// Event streams hold a thread each: past half the server's threads, a stream is refused (503)
+// and the other calls are still answered.
+TEST_P(HttpTest, TooManyEventStreamsAreRefusedAndHealthStillAnswers) {
+  Serve({.threads = 4});
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> streams;
+  std::atomic<int> opened{0};
+  for (int i = 0; i < 2; ++i) {
+    streams.emplace_back([&, port = server_->port()] {
+      httplib::Client c("127.0.0.1", port);
+      c.Get("/api/v1/events/stream", [&](const char*, size_t) {
+        static thread_local bool counted = false;
+        if (!counted) ++opened;
+        counted = true;
+        return !stop;
+      });
+    });
+  }
+  ASSERT_TRUE(WaitUntil([&] { return opened == 2; }, 60s));
+  Answer third = Get("/api/v1/events/stream");
+  EXPECT_TRUE(IsError(third, 503, "unavailable"));
+  EXPECT_EQ(third.header("Retry-After"), "5");
+  EXPECT_EQ(Get("/api/v1/healthz").status, 200);
+  stop = true;
+  server_->Stop();
+  for (auto& t : streams) t.join();
+}
+
 // A loopback port nobody listens on now.
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -659,6 +708,11 @@ TEST_P(HttpTest, ServeWithHttpRunsWhatTheApiEnqueuesAndStopsOnSigterm) {
 TEST(HttpCliTest, WebRefusesWhatItCannotServeAndTokensPrintTheirEntry) {
   std::string db =
       "sqlite:" + ::testing::TempDir() + "/http_cli_" + std::to_string(getpid()) + ".db";
+  // web creates nothing: a mistyped database is an error, not an empty one that looks healthy.
+  auto missing = Cli("--database " + Quote(db) + " web --http 127.0.0.1:0");
+  EXPECT_EQ(missing.status, 3) << missing.output;
+  EXPECT_NE(missing.err.find("no database at"), std::string::npos) << missing.err;
+  ASSERT_EQ(Cli("--database " + Quote(db) + " migrate").status, 0);
   auto bad = Cli("--database " + Quote(db) + " web --http 0.0.0.0:7777");
   EXPECT_EQ(bad.status, 2) << bad.output;
   EXPECT_NE(bad.err.find("not a loopback address"), std::string::npos) << bad.err;
@@ -668,7 +722,7 @@ TEST(HttpCliTest, WebRefusesWhatItCannotServeAndTokensPrintTheirEntry) {
   httplib::Server holder;
   int port = holder.bind_to_any_port("127.0.0.1");
   auto taken = Cli("--database " + Quote(db) + " web --http 127.0.0.1:" + std::to_string(port));
-  EXPECT_EQ(taken.status, 5) << taken.output;
+  EXPECT_EQ(taken.status, 2) << taken.output;
   EXPECT_NE(taken.err.find("cannot listen"), std::string::npos) << taken.err;
 
   auto made = Cli("--json token new --name ci --scope operate");
@@ -681,6 +735,8 @@ TEST(HttpCliTest, WebRefusesWhatItCannotServeAndTokensPrintTheirEntry) {
             std::string::npos)
       << text.out;
   EXPECT_EQ(Cli("token new --name ci --scope root").status, 2);
+  auto quoted = Cli("token new --name 'a\"b'");
+  EXPECT_NE(quoted.out.find("name = \"a\\\"b\""), std::string::npos) << quoted.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, HttpTest, ::testing::ValuesIn(testing::kAllBackends),

@@ -303,7 +303,8 @@ int Web(const Globals& g) {
   auto options = HttpOptions(g, config).value_or(http::ServerOptions{});
   sigset_t signals = BlockStopSignals();
   HttpServing serving;
-  StartHttp(serving, options, OpenClient(DatabaseUrl(g, config), Access::kCreate));
+  // A mistyped database must not serve a healthy-looking empty one: `web` creates nothing.
+  StartHttp(serving, options, OpenClient(DatabaseUrl(g, config), Access::kRead));
   AwaitStop(signals);
   return 0;
 }
@@ -323,8 +324,8 @@ int NewToken(const std::string& name, const std::string& scope, bool json) {
   }
   std::cout << fmt::format("token: {}\n\nGive the token to its user (it is not shown again) and "
                            "add this to the server's configuration:\n\n[[http.tokens]]\nname = "
-                           "\"{}\"\nscope = \"{}\"\nsha256 = \"{}\"\n",
-                           token, name, scope, hash);
+                           "{}\nscope = \"{}\"\nsha256 = \"{}\"\n",
+                           token, Json(name).dump(), scope, hash);
   return 0;
 }
 

@@ -87,6 +87,9 @@ Reply Enqueue(Client& client, Call& call) {
   Json results = Json::array();
   for (size_t i = 0; i < items.size(); ++i) {
     try {
+      if (items[i].is_object() && !items[i].contains("kind")) {
+        throw Error(ErrorCode::kInvalidArgument, "a job spec needs \"kind\"");
+      }
       JobSpec spec = core::SpecFromJson(items[i]);
       if (!key.empty()) {
         if (spec.unique_key) {
@@ -246,10 +249,18 @@ int64_t After(EventHub& hub, const Call& call) {
 
 Reply EventStream(EventHub& hub, const Call& call) {
   int64_t after = After(hub, call);
+  if (!hub.OpenStream()) {
+    HttpError e(503, "unavailable",
+                "too many event streams are open (half the server's threads); use long-poll "
+                "(GET /api/v1/events) or raise [http] threads");
+    e.headers.emplace("Retry-After", "5");
+    throw e;
+  }
   Reply r{.headers = {{"Cache-Control", "no-cache"}}};
   r.stream = [&hub, after](httplib::Response& res) mutable {
     res.set_chunked_content_provider(
-        "text/event-stream", [&hub, after, first = true](size_t, httplib::DataSink& sink) mutable {
+        "text/event-stream",
+        [&hub, after, first = true](size_t, httplib::DataSink& sink) mutable {
           bool gap = false;
           auto events =
               first ? std::vector<Event>{} : hub.Since(after, std::chrono::seconds(15), gap);
@@ -257,13 +268,17 @@ Reply EventStream(EventHub& hub, const Call& call) {
           // A client that comes back waits 2 s; a comment keeps proxies from closing an idle one.
           std::string out = first ? "retry: 2000\n\n" : events.empty() ? ": keep-alive\n\n" : "";
           first = false;
-          if (gap) out += "event: gap\ndata: {}\n\n";
+          if (gap) {
+            out += "event: gap\ndata: {}\n\n";
+            if (events.empty()) after = hub.last_id();
+          }
           for (const auto& e : events) {
             out += fmt::format("id: {}\nevent: {}\ndata: {}\n\n", e.id, e.type, e.ToJson().dump());
             after = e.id;
           }
           return sink.write(out.data(), out.size());
-        });
+        },
+        [&hub](bool) { hub.CloseStream(); });
   };
   return r;
 }
@@ -550,7 +565,7 @@ void AddRoutes(Router& r, Client& c, Operations& ops, EventHub& events) {
            auto list = events.Since(after, wait, gap);
            Json arr = Json::array();
            for (const auto& e : list) arr.push_back(e.ToJson());
-           int64_t last = list.empty() ? after : list.back().id;
+           int64_t last = !list.empty() ? list.back().id : gap ? events.last_id() : after;
            return Reply{.body = {{"events", arr}, {"last_id", std::to_string(last)}, {"gap", gap}}};
          }});
   r.Add(

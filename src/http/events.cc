@@ -10,8 +10,11 @@ Json Event::ToJson() const {
       {"id", std::to_string(id)}, {"type", type}, {"at", core::FormatRfc3339(at)}, {"data", data}};
 }
 
-EventHub::EventHub(Client& client, Millis interval)
-    : client_(client), interval_(interval), thread_([this] { Loop(); }) {}
+EventHub::EventHub(Client& client, Millis interval, int max_streams)
+    : client_(client),
+      interval_(interval),
+      max_streams_(max_streams),
+      thread_([this] { Loop(); }) {}
 
 EventHub::~EventHub() {
   Close();
@@ -22,6 +25,18 @@ void EventHub::Close() {
   std::lock_guard lock(mu_);
   closed_ = true;
   changed_.notify_all();
+}
+
+bool EventHub::OpenStream() {
+  std::lock_guard lock(mu_);
+  if (streams_ >= max_streams_) return false;
+  ++streams_;
+  return true;
+}
+
+void EventHub::CloseStream() {
+  std::lock_guard lock(mu_);
+  --streams_;
 }
 
 bool EventHub::closed() {
@@ -45,7 +60,9 @@ std::vector<Event> EventHub::Since(int64_t after, Millis wait, bool& gap) {
   auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
     listened_ = std::chrono::steady_clock::now();
-    gap = !ring_.empty() && ring_.front().id > after + 1 && after > 0;
+    // Dropped from the ring, or an id of another server or an earlier life of this one.
+    gap = (!ring_.empty() && ring_.front().id > after + 1) || after > next_id_ - 1;
+    if (gap && after > next_id_ - 1) return {};
     std::vector<Event> out;
     for (const auto& e : ring_) {
       if (e.id > after) out.push_back(e);

@@ -30,7 +30,8 @@ class EventHub {
  public:
   static constexpr size_t kKept = 1000;  // the ring a reconnecting client can catch up from
 
-  EventHub(Client& client, Millis interval);
+  // At most `max_streams` event streams at once: each holds a thread of the server's.
+  EventHub(Client& client, Millis interval, int max_streams);
   ~EventHub();
 
   // The events after `after` (an id from an earlier answer; last_id() for from now on),
@@ -41,6 +42,9 @@ class EventHub {
   // Wakes every waiter and stops the loop (the server is stopping).
   void Close();
   bool closed();
+  // A stream's place: false when max_streams are open. CloseStream gives it back.
+  bool OpenStream();
+  void CloseStream();
   // How many times the loop read the database (for tests).
   int64_t reads();
 
@@ -58,6 +62,8 @@ class EventHub {
   bool closed_ = false;
   std::chrono::steady_clock::time_point listened_{};
   int64_t reads_ = 0;
+  int max_streams_;
+  int streams_ = 0;
   // The last snapshot: each queue's JSON, the cluster's, the members, the leader.
   bool have_snapshot_ = false;
   std::map<std::string, Json> queues_;

@@ -73,8 +73,12 @@ std::string Metrics::Scrape() {
     auto& slots = gauge("spindle_queue_concurrency",
                         "Jobs of the queue its live consumers run at once, in all");
     for (const auto& q : client_.Queues()) {
-      for (const auto& [state, n] : q.jobs) {
-        jobs.Add({{"queue", q.name}, {"state", state}}).Set(static_cast<double>(n));
+      // Every state, 0 included: a series that vanishes is not a count that fell to 0.
+      for (int st = 0; st <= static_cast<int>(JobState::kExpired); ++st) {
+        std::string state(ToString(static_cast<JobState>(st)));
+        auto it = q.jobs.find(state);
+        jobs.Add({{"queue", q.name}, {"state", state}})
+            .Set(it == q.jobs.end() ? 0 : static_cast<double>(it->second));
       }
       paused.Add({{"queue", q.name}}).Set(q.paused_at.has_value());
       consumers.Add({{"queue", q.name}}).Set(q.consumers);

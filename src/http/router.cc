@@ -31,6 +31,8 @@ std::optional<Scope> ParseScope(std::string_view name) {
 Json Call::Body() const {
   std::string type = request.get_header_value("Content-Type");
   type = type.substr(0, type.find(';'));
+  type.erase(type.find_last_not_of(' ') + 1);
+  for (auto& ch : type) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   if (type != "application/json") {
     throw HttpError(415, "bad_content_type",
                     fmt::format("the body must be JSON with Content-Type: application/json, got "
@@ -46,9 +48,7 @@ Json Call::Body() const {
 
 std::optional<std::string> Call::Query(const std::string& name) const {
   if (!request.has_param(name.c_str())) return std::nullopt;
-  std::string v = request.get_param_value(name.c_str());
-  if (v.empty()) return std::nullopt;
-  return v;
+  return request.get_param_value(name.c_str());  // never empty: the server refuses that
 }
 
 std::optional<int64_t> Call::IntQuery(const std::string& name, int64_t min, int64_t max) const {
@@ -94,11 +94,13 @@ void Router::Add(Route route) {
 
 Router::Match Router::Find(const std::string& method, const std::string& path) const {
   Match m;
+  // HEAD is GET without the body (httplib leaves the body out).
+  const std::string& as = method == "HEAD" ? std::string("GET") : method;
   for (size_t i = 0; i < routes_.size(); ++i) {
     std::smatch groups;
     if (!std::regex_match(path, groups, compiled_[i].pattern)) continue;
     m.allowed.push_back(routes_[i].method);
-    if (routes_[i].method != method || m.route) continue;
+    if (routes_[i].method != as || m.route) continue;
     m.route = &routes_[i];
     for (size_t n = 0; n < compiled_[i].names.size(); ++n) {
       m.path[compiled_[i].names[n]] = httplib::detail::decode_url(groups[n + 1].str(), false);

@@ -4,7 +4,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <strings.h>
 
+#include <set>
 #include <thread>
 
 #include "core/duration.h"
@@ -109,14 +111,15 @@ struct Server::Impl {
         options(std::move(o)),
         operations(c),
         metrics(c, options.worker_id),
-        events(c, options.events_interval) {}
+        events(c, options.events_interval, std::max(1, options.threads / 2)) {}
 
   // Who calls: the token's name and scope; "local" and admin without tokens. nullopt: no valid
   // token.
   std::optional<std::pair<std::string, Scope>> Caller(const httplib::Request& req) const {
     if (options.tokens.empty()) return std::pair<std::string, Scope>{"local", Scope::kAdmin};
     std::string auth = req.get_header_value("Authorization");
-    if (auth.rfind("Bearer ", 0) != 0) return std::nullopt;
+    // The scheme is case-insensitive (RFC 9110).
+    if (auth.size() < 7 || strncasecmp(auth.c_str(), "Bearer ", 7) != 0) return std::nullopt;
     std::string hash = HashToken(auth.substr(7));
     for (const auto& t : options.tokens) {
       if (t.sha256.size() == hash.size() &&
@@ -144,6 +147,24 @@ struct Server::Impl {
         throw e;
       }
       const Route& route = *match.route;
+      for (const auto& [name, value] : req.params) {
+        bool known = false;
+        std::string names;
+        for (const auto& p : route.query) {
+          known |= p.name == name;
+          names += (names.empty() ? "" : ", ") + p.name;
+        }
+        if (!known) {
+          throw HttpError(
+              400, "bad_request",
+              fmt::format("unknown query parameter '{}' ({})", name,
+                          names.empty() ? "this endpoint takes none" : "known: " + names));
+        }
+        if (value.empty()) {
+          throw HttpError(400, "bad_request",
+                          fmt::format("query parameter '{}' has no value", name));
+        }
+      }
       auto caller = Caller(req);
       if (caller) who = caller->first;
       if (route.scope != Scope::kPublic) {
@@ -169,6 +190,7 @@ struct Server::Impl {
       Reply reply = route.handler(call);
       for (const auto& [k, v] : reply.headers) res.set_header(k.c_str(), v);
       if (reply.stream) {
+        res.status = reply.status;
         reply.stream(res);
       } else if (reply.text) {
         res.status = reply.status;
@@ -206,14 +228,21 @@ void ServerOptions::Validate() const {
                             "127.0.0.1",
                             listen));
   }
+  std::set<std::string> names;
   for (const auto& t : tokens) {
+    auto bad = [&](const std::string& why) {
+      return Error(ErrorCode::kInvalidArgument,
+                   fmt::format("[[http.tokens]] '{}': {}", t.name, why));
+    };
+    if (t.name.empty()) throw bad("needs a name (who uses it, as the log shows)");
+    if (!names.insert(t.name).second) throw bad("two tokens have this name");
     bool hex = t.sha256.size() == 64 &&
                t.sha256.find_first_not_of("0123456789abcdef") == std::string::npos;
-    if (t.name.empty() || !hex) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("token '{}': needs a name and sha256, the token's SHA-256 in 64 "
-                              "lowercase hex digits (spindle token new prints both)",
-                              t.name));
+    if (!hex) {
+      throw bad(
+          "sha256 must be the token's SHA-256 in 64 lowercase hex digits (`spindle token "
+          "new` prints it), got '" +
+          t.sha256 + "'");
     }
   }
 }
@@ -259,15 +288,15 @@ Server::Server(Client& client, ServerOptions options)
     bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
     bool too_large = false;
     bool read = true;
-    if (req.has_header("Content-Length") || chunked) {
+    uint64_t declared = std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10);
+    if (declared > impl->options.max_body_bytes) {
+      too_large = true;  // refused before any of it is read
+    } else if (req.has_header("Content-Length") || chunked) {
       read = reader([&](const char* data, size_t n) {
         too_large = body.size() + n > impl->options.max_body_bytes;
         if (!too_large) body.append(data, n);
         return !too_large;
       });
-      // httplib refuses a declared length over the limit before reading any of it.
-      too_large |= std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) >
-                   impl->options.max_body_bytes;
     }
     if (!read && !too_large) {
       SetError(res, HttpError(400, "bad_request", "the body could not be read whole"));
@@ -286,6 +315,7 @@ Server::Server(Client& client, ServerOptions options)
   s.Put("/.*", with_body);
   s.Delete("/.*", with_body);
   s.Patch("/.*", with_body);
+  s.Options("/.*", get);  // 405 with Allow
   // What httplib answers itself (413 over max_body_bytes, 400 for a malformed request) in the
   // API's shape.
   s.set_error_handler([max = o.max_body_bytes](const httplib::Request&, httplib::Response& res) {
@@ -293,8 +323,10 @@ Server::Server(Client& client, ServerOptions options)
     if (res.status == 413) {
       SetError(res,
                HttpError(413, "too_large", fmt::format("the body is larger than {} bytes", max)));
+    } else if (res.status == 414) {
+      SetError(res, HttpError(414, "uri_too_long", "the request's path and query are too long"));
     } else {
-      SetError(res, HttpError(res.status, "bad_request",
+      SetError(res, HttpError(res.status, res.status == 404 ? "not_found" : "bad_request",
                               fmt::format("the request could not be read (HTTP {})", res.status)));
     }
   });
@@ -307,7 +339,7 @@ void Server::Start() {
   bool ok = i.address.port == 0 ? (i.port = i.server.bind_to_any_port(i.address.host)) > 0
                                 : i.server.bind_to_port(i.address.host, i.address.port);
   if (!ok) {
-    throw Error(ErrorCode::kUnavailable,
+    throw Error(ErrorCode::kInvalidArgument,
                 fmt::format("cannot listen on {}: the port is in use or the address is not this "
                             "host's",
                             i.options.listen));
