@@ -270,6 +270,10 @@ TEST_P(HttpTest, QueuesClusterWorkersAndStats) {
   EXPECT_TRUE(client_->Cluster().stopped_at.has_value());
   EXPECT_TRUE(IsError(put({{"state", "stopped"}}), 409, "conflict"));
   EXPECT_TRUE(IsError(put({{"state", "paused"}}), 400, "bad_request"));
+  EXPECT_TRUE(IsError(put({{"state", "stopped"}, {"extra", 1}}), 400, "bad_request"));
+  Answer typed = put({{"state", "stopped"}, {"reason", 7}});
+  EXPECT_TRUE(IsError(typed, 400, "bad_request"));
+  EXPECT_NE(typed.body["reason"].get<std::string>().find("\"reason\""), std::string::npos);
   EXPECT_EQ(put({{"state", "running"}}).body["stopped"], false);
 
   EXPECT_EQ(Get("/api/v1/workers").body["workers"].size(), 0u);
@@ -321,6 +325,12 @@ TEST_P(HttpTest, ABulkChangeByFilterRunsAsAnOperationWithProgress) {
   EXPECT_TRUE(IsError(Post("/api/v1/jobs/bulk", {{"action", "explode"}, {"ids", Json::array()}}),
                       400, "bad_request"));
   EXPECT_TRUE(IsError(Post("/api/v1/jobs/bulk", {{"action", "cancel"}}), 400, "bad_request"));
+  EXPECT_TRUE(IsError(Post("/api/v1/jobs/bulk",
+                           {{"action", "cancel"}, {"filter", Json::object()}, {"dry_run", "yes"}}),
+                      400, "bad_request"));
+  EXPECT_TRUE(IsError(Post("/api/v1/jobs/bulk",
+                           {{"action", "cancel"}, {"filter", Json::object()}, {"extra", true}}),
+                      400, "bad_request"));
 }
 
 TEST_P(HttpTest, TokensAdmitByScopeAndAreStoredOnlyAsHashes) {

@@ -193,13 +193,11 @@ void AwaitStop(const sigset_t& signals) {
   }).detach();
 }
 
-// The HTTP server of `serve --http` and `web` (docs/api.md), on a client of its own.
+// The HTTP server of `serve --http` and `web` (docs/api.md), on a client of its own; the server
+// goes first (members are destroyed last to first).
 struct HttpServing {
   std::unique_ptr<Client> client;
   std::unique_ptr<http::Server> server;
-  ~HttpServing() {
-    if (server) server->Stop();  // before its client goes
-  }
 };
 
 // --http's address, else the configuration's [http]; nullopt when neither is given. Checked.

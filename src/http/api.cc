@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <type_traits>
+
 #include "core/duration.h"
 #include "core/job_json.h"
 #include "core/time.h"
@@ -140,8 +143,33 @@ Reply Enqueue(Client& client, Call& call) {
   return {.status = created == items.size() ? 201 : 202, .body = out};
 }
 
+// A request body: an object with only the `known` keys. Throws 400 naming what is wrong.
+void CheckKeys(const Json& body, std::initializer_list<std::string_view> known) {
+  if (!body.is_object()) throw BadRequest("the body must be a JSON object");
+  for (const auto& [key, value] : body.items()) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      std::string names;
+      for (auto k : known) names += fmt::format("{}{}", names.empty() ? "" : ", ", k);
+      throw BadRequest(fmt::format("unknown key \"{}\" ({})", key, names));
+    }
+  }
+}
+
+// A body's key of one JSON type, or `fallback` when absent; 400 naming the key otherwise.
+template <typename T>
+T Field(const Json& body, const char* key, T fallback) {
+  if (!body.contains(key)) return fallback;
+  const Json& v = body[key];
+  bool ok = std::is_same_v<T, bool> ? v.is_boolean() : v.is_string();
+  if (!ok) {
+    throw BadRequest(fmt::format("\"{}\" must be {}, got {}", key,
+                                 std::is_same_v<T, bool> ? "true or false" : "a string", v.dump()));
+  }
+  return v.get<T>();
+}
+
 Client::BulkAction ActionOf(const Json& body) {
-  std::string a = body.value("action", "");
+  std::string a = Field<std::string>(body, "action", "");
   if (a == "cancel") return Client::BulkAction::kCancel;
   if (a == "retry") return Client::BulkAction::kRetry;
   if (a == "delete") return Client::BulkAction::kDelete;
@@ -153,12 +181,12 @@ Client::BulkAction ActionOf(const Json& body) {
 // operation that changes them all.
 Reply Bulk(Client& client, Operations& operations, Call& call) {
   Json body = call.Body();
-  if (!body.is_object()) throw BadRequest("the body must be a JSON object");
+  CheckKeys(body, {"action", "ids", "filter", "dry_run"});
   auto action = ActionOf(body);
   if (action == Client::BulkAction::kDelete && call.scope < Scope::kAdmin) {
     throw HttpError(403, "forbidden", "deleting jobs needs the admin scope");
   }
-  bool dry_run = body.value("dry_run", false);
+  bool dry_run = Field<bool>(body, "dry_run", false);
   if (body.contains("ids") == body.contains("filter")) {
     throw BadRequest("give \"ids\" or \"filter\", one of them");
   }
@@ -208,9 +236,10 @@ Reply Bulk(Client& client, Operations& operations, Call& call) {
 
 Reply ClusterPut(Client& client, Call& call) {
   Json body = call.Body();
-  std::string state = body.is_object() ? body.value("state", "") : "";
+  CheckKeys(body, {"state", "reason"});
+  std::string state = Field<std::string>(body, "state", "");
   if (state == "stopped") {
-    client.StopCluster(body.value("reason", ""));
+    client.StopCluster(Field<std::string>(body, "reason", ""));
   } else if (state == "running") {
     client.ResumeCluster();
   } else {
