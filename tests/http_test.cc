@@ -331,6 +331,12 @@ TEST_P(HttpTest, ABulkChangeByFilterRunsAsAnOperationWithProgress) {
   EXPECT_TRUE(IsError(Post("/api/v1/jobs/bulk",
                            {{"action", "cancel"}, {"filter", Json::object()}, {"extra", true}}),
                       400, "bad_request"));
+  // A server that stops during an operation stops it after its current page, and returns.
+  Answer again =
+      Post("/api/v1/jobs/bulk", {{"action", "retry"}, {"filter", {{"state", "cancelled"}}}});
+  ASSERT_EQ(again.status, 202);
+  server_.reset();
+  EXPECT_EQ(client_->Count({}), 2501);  // nothing lost, whatever the operation reached
 }
 
 TEST_P(HttpTest, TokensAdmitByScopeAndAreStoredOnlyAsHashes) {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <thread>
+
 #include "core/time.h"
 #include "core/uuid.h"
 #include "spindle/error.h"
@@ -48,8 +50,8 @@ const char* Name(Client::BulkAction a) {
 
 Operations::~Operations() {
   stopping_ = true;
-  std::lock_guard lock(mu_);
-  for (auto& t : threads_) t.join();
+  std::unique_lock lock(mu_);
+  ended_.wait(lock, [this] { return running_ == 0; });
 }
 
 Json Operations::Start(Client::BulkAction action, const JobFilter& filter, int64_t total,
@@ -63,7 +65,9 @@ Json Operations::Start(Client::BulkAction action, const JobFilter& filter, int64
   std::lock_guard lock(mu_);
   ops_.push_back(op);
   while (ops_.size() > kKept && ops_.front()->state != "running") ops_.pop_front();
-  threads_.emplace_back([this, op, action, filter] {
+  ++running_;
+  // Detached: the destructor waits for running_ to reach 0, so no thread outlives this.
+  std::thread([this, op, action, filter] {
     std::string state = "done", error;
     try {
       client_.ChangeAll(action, filter, 1000, [&](int64_t changed) {
@@ -80,12 +84,9 @@ Json Operations::Start(Client::BulkAction action, const JobFilter& filter, int64
     op->state = state;
     op->error = error;
     op->finished_at = std::chrono::system_clock::now();
-  });
-  // Threads of finished operations are joined as new ones start.
-  while (threads_.size() > kKept) {
-    threads_.front().join();
-    threads_.pop_front();
-  }
+    --running_;
+    ended_.notify_all();
+  }).detach();
   return Describe(*op);
 }
 

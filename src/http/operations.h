@@ -4,11 +4,11 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "spindle/client.h"
 
@@ -36,7 +36,8 @@ class Operations {
   Client& client_;
   mutable std::mutex mu_;
   std::deque<std::shared_ptr<Op>> ops_;
-  std::deque<std::thread> threads_;
+  std::condition_variable ended_;
+  int running_ = 0;  // operations under way, under mu_
   std::atomic<bool> stopping_{false};
 };
 
