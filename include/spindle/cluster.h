@@ -57,6 +57,8 @@ struct Membership {
   // Why no live worker would run a job of `kind` in `queue` (a sentence), or nullopt when one
   // would: the warning of `spindle enqueue` and of the API's enqueue.
   std::optional<std::string> Unserved(const std::string& kind, const std::string& queue) const;
+  // The member holding the leader term; null when none does.
+  const Member* Leader() const;
 };
 
 struct ClaimedAssignment {

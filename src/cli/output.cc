@@ -266,10 +266,7 @@ void PrintQueues(const std::vector<QueueInfo>& queues, bool json) {
 }
 
 void PrintCluster(const ClusterState& c, const Membership& ms, bool json) {
-  std::string leader;
-  for (const auto& m : ms.members) {
-    if (m.leader) leader = m.info.id;
-  }
+  std::string leader = ms.Leader() ? ms.Leader()->info.id : "";
   if (json) {
     std::cout << ToJson(c, ms).dump() << "\n";
     return;

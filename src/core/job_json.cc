@@ -13,12 +13,6 @@
 namespace spindle::core {
 namespace {
 
-// Every state a job can be in (docs/jobs.md), in the order a job passes through them.
-constexpr JobState kStates[] = {JobState::kScheduled, JobState::kAvailable, JobState::kRunning,
-                                JobState::kRetryable, JobState::kCompleted, JobState::kFailed,
-                                JobState::kCancelled, JobState::kStopped,   JobState::kWaiting,
-                                JobState::kExpired};
-
 // The value of a spec line's key, of the JSON type `check` accepts.
 template <typename T>
 T Field(const Json& line, const char* key, bool (Json::*check)() const, const char* type) {

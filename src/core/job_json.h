@@ -8,6 +8,12 @@
 
 namespace spindle::core {
 
+// Every state a job can be in (docs/jobs.md), in the order a job passes through them.
+inline constexpr JobState kStates[] = {
+    JobState::kScheduled, JobState::kAvailable, JobState::kRunning,   JobState::kRetryable,
+    JobState::kCompleted, JobState::kFailed,    JobState::kCancelled, JobState::kStopped,
+    JobState::kWaiting,   JobState::kExpired};
+
 // Parses JSON text; a syntax error is Error(kInvalidArgument) "<what> is not valid JSON: <why>".
 Json ParseJson(const std::string& text, const std::string& what);
 

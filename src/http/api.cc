@@ -100,10 +100,7 @@ Reply Enqueue(Client& client, Call& call) {
                       "give an Idempotency-Key header or unique_key, not both");
         }
         spec.unique_key = batch ? fmt::format("idempotency:{}:{}", key, i) : "idempotency:" + key;
-        spec.unique_states.assign({JobState::kScheduled, JobState::kAvailable, JobState::kRunning,
-                                   JobState::kRetryable, JobState::kCompleted, JobState::kFailed,
-                                   JobState::kCancelled, JobState::kStopped, JobState::kWaiting,
-                                   JobState::kExpired});
+        spec.unique_states.assign(std::begin(core::kStates), std::end(core::kStates));
       }
       spec.Validate();
       specs.push_back(std::move(spec));
@@ -248,11 +245,9 @@ Reply ClusterPut(Client& client, Call& call) {
   return {.body = ToJson(client.Cluster(), client.Members())};
 }
 
-Json Leader(const Membership& ms) {
-  for (const auto& m : ms.members) {
-    if (m.leader) return ToJson(m);
-  }
-  return nullptr;
+Json LeaderJson(const Membership& ms) {
+  const Member* lead = ms.Leader();
+  return lead ? ToJson(*lead) : Json(nullptr);
 }
 
 Json Stats(Client& client) {
@@ -500,7 +495,7 @@ void AddRoutes(Router& r, Client& c, Operations& ops, EventHub& events) {
          "",
          {200},
          [&c](Call&) {
-           return Reply{.body = {{"leader", Leader(c.Members())}}};
+           return Reply{.body = {{"leader", LeaderJson(c.Members())}}};
          }});
   r.Add({"GET",
          "/api/v1/partitions",
@@ -547,28 +542,20 @@ void AddRoutes(Router& r, Client& c, Operations& ops, EventHub& events) {
          [&c](Call&) {
            return Reply{.body = {{"schedules", Array(c.Schedules())}}};
          }});
-  r.Add({"POST",
-         "/api/v1/schedules/{name}/pause",
-         S::kOperate,
-         "Pause a schedule",
-         {},
-         "",
-         {200},
-         [&c](Call& call) {
-           c.PauseSchedule(call.path["name"]);
-           return Reply{.body = {{"name", call.path["name"]}, {"paused", true}}};
-         }});
-  r.Add({"POST",
-         "/api/v1/schedules/{name}/resume",
-         S::kOperate,
-         "Resume a schedule",
-         {},
-         "",
-         {200},
-         [&c](Call& call) {
-           c.ResumeSchedule(call.path["name"]);
-           return Reply{.body = {{"name", call.path["name"]}, {"paused", false}}};
-         }});
+  for (bool pause : {true, false}) {
+    r.Add({"POST",
+           pause ? "/api/v1/schedules/{name}/pause" : "/api/v1/schedules/{name}/resume",
+           S::kOperate,
+           pause ? "Pause a schedule" : "Resume a schedule",
+           {},
+           "",
+           {200},
+           [&c, pause](Call& call) {
+             const std::string& name = call.path["name"];
+             pause ? c.PauseSchedule(name) : c.ResumeSchedule(name);
+             return Reply{.body = {{"name", name}, {"paused", pause}}};
+           }});
+  }
   r.Add({"POST",
          "/api/v1/schedules/{name}/run",
          S::kOperate,

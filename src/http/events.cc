@@ -113,11 +113,8 @@ void EventHub::Poll() {
   Json c = ToJson(cluster, members);
   c.erase("workers");
   std::set<std::string> ids;
-  std::string leader;
-  for (const auto& m : members.members) {
-    ids.insert(m.info.id);
-    if (m.leader) leader = m.info.id;
-  }
+  for (const auto& m : members.members) ids.insert(m.info.id);
+  std::string leader = members.Leader() ? members.Leader()->info.id : "";
   std::lock_guard lock(mu_);
   ++reads_;
   if (have_snapshot_) {

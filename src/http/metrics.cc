@@ -6,6 +6,8 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include "core/job_json.h"
+
 namespace spindle::http {
 
 Metrics::Metrics(Client& client, std::string worker_id)
@@ -42,13 +44,8 @@ std::string Metrics::Scrape() {
             {"schema_version", std::to_string(Client::KnownSchemaVersion())}})
       .Set(1);
   Membership ms = client_.Members();
-  bool leader = false;  // this server's worker leads
-  const Member* lead = nullptr;
-  for (const auto& m : ms.members) {
-    if (!m.leader) continue;
-    lead = &m;
-    leader = m.info.id == worker_id_;
-  }
+  const Member* lead = ms.Leader();
+  bool leader = lead && lead->info.id == worker_id_;  // this server's worker leads
   if (!worker_id_.empty()) {
     gauge("spindle_leader", "1 when this server's worker is the cluster's leader")
         .Add({})
@@ -74,8 +71,8 @@ std::string Metrics::Scrape() {
                         "Jobs of the queue its live consumers run at once, in all");
     for (const auto& q : client_.Queues()) {
       // Every state, 0 included: a series that vanishes is not a count that fell to 0.
-      for (int st = 0; st <= static_cast<int>(JobState::kExpired); ++st) {
-        std::string state(ToString(static_cast<JobState>(st)));
+      for (JobState st : core::kStates) {
+        std::string state(ToString(st));
         auto it = q.jobs.find(state);
         jobs.Add({{"queue", q.name}, {"state", state}})
             .Set(it == q.jobs.end() ? 0 : static_cast<double>(it->second));

@@ -338,11 +338,16 @@ Json ToJson(const QueueInfo& q) {
           {"fair_weights", Json(s.fair_weights)}};
 }
 
-Json ToJson(const ClusterState& c, const Membership& ms) {
-  Json leader = nullptr;
-  for (const auto& m : ms.members) {
-    if (m.leader) leader = m.info.id;
+const Member* Membership::Leader() const {
+  for (const auto& m : members) {
+    if (m.leader) return &m;
   }
+  return nullptr;
+}
+
+Json ToJson(const ClusterState& c, const Membership& ms) {
+  const Member* lead = ms.Leader();
+  Json leader = lead ? Json(lead->info.id) : Json(nullptr);
   return {{"stopped", c.stopped_at.has_value()},
           {"stopped_at", core::Rfc3339OrNull(c.stopped_at)},
           {"reason", c.stop_reason},
