@@ -84,6 +84,14 @@ class PgBackend final : public TestBackend {
   }
   BackendKind kind() const override { return BackendKind::kPostgres; }
   const std::string& url() const override { return url_; }
+  void AwaitOtherSessionsIdle() const override {
+    bool idle = WaitUntil([&] {
+      return QueryInt("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                      "AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
+                      "AND state IS DISTINCT FROM 'idle'") == 0;
+    });
+    if (!idle) ADD_FAILURE() << "another session of the database stayed busy for a minute";
+  }
   void InstallFinishLog() const override {
     Query(R"(
       CREATE TABLE test_finish (id uuid NOT NULL, state text NOT NULL);

@@ -50,6 +50,10 @@ class TestBackend {
   // Installs a trigger that appends (job id, new state) to the table test_finish on every
   // transition of a job into completed, failed or cancelled. Call after migrating.
   virtual void InstallFinishLog() const = 0;
+  // Waits until no other session is inside a statement or a transaction. A SIGKILLed client's
+  // last statement runs on in its PostgreSQL backend, and may commit, after the client died;
+  // SQLite has nothing to wait for (a write commits in the writing process, or not at all).
+  virtual void AwaitOtherSessionsIdle() const {}
 
  protected:
   virtual std::string RunSql(const std::string& sql) const = 0;
