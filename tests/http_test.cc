@@ -438,23 +438,6 @@ TEST_P(HttpTest, MetricsAreValidPrometheusTextWithBoundedLabels) {
   auto check = testing::RunCommand("/usr/bin/promtool", "check metrics", text);
   EXPECT_EQ(check.status, 0) << check.output;
 
-  // The shipped alerts are valid rules, and they and the Grafana dashboard ask only for metrics
-  // that exist.
-  std::string alerts = std::string(SOURCE_DIR) + "/docs/prometheus/alerts.yml";
-  auto rules = testing::RunCommand("/usr/bin/promtool", "check rules " + Quote(alerts));
-  EXPECT_EQ(rules.status, 0) << rules.output;
-  Json dashboard = Json::parse(
-      testing::ReadFile(std::string(SOURCE_DIR) + "/docs/prometheus/grafana-dashboard.json"));
-  std::string exprs = testing::ReadFile(alerts);
-  for (const auto& p : dashboard["panels"]) {
-    for (const auto& t : p["targets"]) exprs += "\n" + t["expr"].get<std::string>();
-  }
-  std::regex name(R"(spindle_[a-z0-9_]+)");
-  int names = 0;
-  for (std::sregex_iterator it(exprs.begin(), exprs.end(), name), end; it != end; ++it, ++names) {
-    EXPECT_NE(text.find(it->str()), std::string::npos) << it->str() << " is not exported";
-  }
-  EXPECT_GE(names, 15);
 }
 
 // The OpenAPI document names every route with its method, and nothing else; every route it
@@ -686,6 +669,109 @@ int FreePort() {
 
 // `spindle serve --http`: the worker runs what the API enqueues, its /metrics says it leads, and
 // SIGTERM stops both gracefully.
+// The value of one series of a Prometheus text exposition (labels as the server orders them:
+// by name); nullopt when absent.
+std::optional<double> Sample(const std::string& text, const std::string& series) {
+  size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return std::nullopt;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+// /metrics beside a worker publishes what the worker tells its observer: attempts by outcome,
+// retries, jobs finalized, deadlines missed, rescues, expiries, waits, runs and fetches, slots,
+// elections, and what the API enqueued. The shipped alerts and dashboard use only what exists.
+TEST_P(HttpTest, MetricsCountWhatTheWorkerBesideDid) {
+  WorkerOptions o{.database_url = db_->url()};
+  o.poll_interval = 50ms;
+  o.rescue_interval = 100ms;
+  o.expire_interval = 100ms;
+  o.backoff.base = 10ms;
+  o.queues = {QueueOptions{"m", 4}};
+  o.cluster.heartbeat_interval = 200ms;
+  o.cluster.heartbeat_timeout = 2000ms;
+  auto instruments = std::make_shared<http::Instruments>(&o);
+  o.observer = instruments;
+  Serve({.instruments = instruments});
+  for (int i = 0; i < 3; ++i) Enqueue({{"kind", "ok"}, {"queue", "m"}});
+  Enqueue({{"kind", "bad"}, {"queue", "m"}, {"max_attempts", 2}});
+  Enqueue({{"kind", "ok"}, {"queue", "m"}, {"deadline", "2001-01-01T00:00:00Z"}});
+  Enqueue({{"kind", "ok"}, {"queue", "m"}, {"expires_at", "2001-01-01T00:00:00Z"}});
+  // A job leased by a worker that died: its 1 ms lease runs out, and the leader rescues it.
+  std::string stranded = client_->Enqueue({.kind = "ok", .queue = "m"});
+  auto leased = client_->store().JobFetch({.queue = "m", .limit = 10, .worker_id = "ghost",
+                                           .lease = 1ms, .kinds = {"ok"}});
+  ASSERT_EQ(leased.size(), 5u);  // the 4 others of its kind too: all rescued, all run again
+  Worker worker(o);
+  worker.Register("ok", [](JobContext&) { return JobResult::Done(); });
+  worker.Register("bad", [](JobContext&) { return JobResult::Error("no"); });
+  worker.Start();
+  // The leader's loops count what they did after it committed: wait for their counts too.
+  std::string text;
+  ASSERT_TRUE(WaitUntil([&] {
+    text = Get("/metrics").body;
+    return client_->Count({.states = {JobState::kCompleted}}) == 5 &&
+           client_->Count({.states = {JobState::kFailed}}) == 1 &&
+           client_->Count({.states = {JobState::kExpired}}) == 1 &&
+           Sample(text, "spindle_rescues_total{reason=\"lease_expired\"}") == 5 &&
+           Sample(text, "spindle_jobs_expired_total") == 1 &&
+           Sample(text, "spindle_leader_elections_total") == 1;
+  }, 120s)) << text;
+  client_->store().KindStatsFlush({{"ok", {.estimate = 10ms, .samples = 1, .missed = 0}}});
+  text = Get("/metrics").body;
+  worker.Stop();
+  auto at = [&](const std::string& series) {
+    auto v = Sample(text, series);
+    EXPECT_TRUE(v) << series << " not in:\n" << text;
+    return v.value_or(-1);
+  };
+  EXPECT_EQ(at("spindle_jobs_enqueued_total{source=\"api\"}"), 6);
+  EXPECT_EQ(at("spindle_attempts_total{kind=\"ok\",outcome=\"completed\",queue=\"m\"}"), 5);
+  EXPECT_EQ(at("spindle_attempts_total{kind=\"bad\",outcome=\"retry\",queue=\"m\"}"), 1);
+  EXPECT_EQ(at("spindle_attempts_total{kind=\"bad\",outcome=\"failed\",queue=\"m\"}"), 1);
+  EXPECT_EQ(at("spindle_retries_total{kind=\"bad\",queue=\"m\"}"), 1);
+  EXPECT_EQ(at("spindle_jobs_finalized_total{kind=\"ok\",queue=\"m\",state=\"completed\"}"), 5);
+  EXPECT_EQ(at("spindle_jobs_finalized_total{kind=\"bad\",queue=\"m\",state=\"failed\"}"), 1);
+  EXPECT_EQ(at("spindle_deadlines_missed_total{kind=\"ok\",queue=\"m\"}"), 1);
+  EXPECT_EQ(at("spindle_rescues_total{reason=\"lease_expired\"}"), 5);
+  EXPECT_EQ(at("spindle_jobs_expired_total"), 1);
+  EXPECT_EQ(at("spindle_leader_elections_total"), 1);
+  EXPECT_GE(at("spindle_membership_changes_total"), 1);
+  // Every attempt the worker made waited and ran once: the bad job's first, then six second
+  // attempts (the five rescued ones, the ghost's being their first, and the bad job's retry).
+  EXPECT_EQ(at("spindle_queue_wait_seconds_count{attempt=\"first\",queue=\"m\"}") +
+                at("spindle_queue_wait_seconds_count{attempt=\"retry\",queue=\"m\"}"),
+            7);
+  EXPECT_EQ(at("spindle_queue_wait_seconds_count{attempt=\"retry\",queue=\"m\"}"), 6);
+  EXPECT_EQ(at("spindle_run_duration_seconds_count{queue=\"m\"}"), 7);
+  EXPECT_EQ(at("spindle_job_latency_seconds_count{queue=\"m\"}"), 6);
+  EXPECT_GE(at("spindle_fetch_duration_seconds_count{queue=\"m\"}"), 1);
+  EXPECT_EQ(at("spindle_fetch_batch_size_sum{queue=\"m\"}"), 7);
+  EXPECT_EQ(at("spindle_worker_slots{queue=\"m\"}"), 4);
+  EXPECT_EQ(at("spindle_worker_slots_busy{queue=\"m\"}"), 0);
+  EXPECT_EQ(at("spindle_worker_partitions_owned"), 0);
+  EXPECT_GE(at("spindle_lease_renewals_total{result=\"renewed\"}"), 0);
+  auto check = testing::RunCommand("/usr/bin/promtool", "check metrics", text);
+  EXPECT_EQ(check.status, 0) << check.output;
+
+  // The shipped alerts are valid rules, and they and the Grafana dashboard ask only for metrics
+  // that exist.
+  std::string alerts = std::string(SOURCE_DIR) + "/docs/prometheus/alerts.yml";
+  auto rules = testing::RunCommand("/usr/bin/promtool", "check rules " + Quote(alerts));
+  EXPECT_EQ(rules.status, 0) << rules.output;
+  Json dashboard = Json::parse(
+      testing::ReadFile(std::string(SOURCE_DIR) + "/docs/prometheus/grafana-dashboard.json"));
+  std::string exprs = testing::ReadFile(alerts);
+  for (const auto& p : dashboard["panels"]) {
+    for (const auto& t : p["targets"]) exprs += "\n" + t["expr"].get<std::string>();
+  }
+  std::regex name(R"(spindle_[a-z0-9_]+)");
+  int names = 0;
+  for (std::sregex_iterator it(exprs.begin(), exprs.end(), name), end; it != end; ++it, ++names) {
+    EXPECT_NE(text.find(it->str()), std::string::npos) << it->str() << " is not exported";
+  }
+  EXPECT_GE(names, 15);
+}
+
 TEST_P(HttpTest, ServeWithHttpRunsWhatTheApiEnqueuesAndStopsOnSigterm) {
   std::string cfg = ::testing::TempDir() + "/http_serve_" + std::to_string(getpid()) + ".toml";
   std::ofstream(cfg) << "[worker]\nshutdown_grace = \"5s\"\n"

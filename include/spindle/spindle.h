@@ -8,5 +8,6 @@
 #include "spindle/handler.h"
 #include "spindle/job.h"
 #include "spindle/limit.h"
+#include "spindle/observer.h"
 #include "spindle/schedule.h"
 #include "spindle/worker.h"

@@ -19,6 +19,7 @@
 #include "spindle/handler.h"
 #include "spindle/job.h"
 #include "spindle/limit.h"
+#include "spindle/observer.h"
 #include "spindle/schedule.h"
 
 namespace spindle {
@@ -207,6 +208,8 @@ struct WorkerOptions {
   RetentionOptions retention;
   // Default: the system clock.
   std::shared_ptr<Clock> clock;
+  // Told what the worker does, for metrics (spindle/observer.h). Default: none.
+  std::shared_ptr<WorkerObserver> observer;
 };
 
 class Worker {

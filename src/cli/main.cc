@@ -229,6 +229,10 @@ int Serve(const Globals& g) {
   HttpServing serving;
   if (g.partition) opts.cluster.partition = *g.partition;
   for (const auto& r : g.roles) opts.cluster.roles.push_back(r);
+  if (http) {  // /metrics publishes what the worker tells it
+    http->instruments = std::make_shared<http::Instruments>(&opts);
+    opts.observer = http->instruments;
+  }
 
   Worker worker(opts);
   if (config) {

@@ -9,6 +9,7 @@
 #include "core/job_json.h"
 #include "core/time.h"
 #include "http/events.h"
+#include "http/instruments.h"
 #include "http/operations.h"
 
 namespace spindle::http {
@@ -73,7 +74,7 @@ Reply ListJobs(Client& client, Call& call) {
 // POST /jobs: one spec, or {"jobs": [spec, ...]}. An Idempotency-Key makes the request's jobs
 // unique for all time under that key: sent again, it creates nothing and answers with the same
 // ids.
-Reply Enqueue(Client& client, Call& call) {
+Reply Enqueue(Client& client, Instruments& instruments, Call& call) {
   Json body = call.Body();
   bool batch = body.is_object() && body.contains("jobs");
   if (batch && (!body["jobs"].is_array() || body.size() != 1)) {
@@ -121,6 +122,7 @@ Reply Enqueue(Client& client, Call& call) {
                       {"id", inserted[n].id},
                       {"existing", inserted[n].existing}};
   }
+  instruments.EnqueuedByApi(static_cast<int>(created));
   if (!batch) {
     Json out = results[0];
     out.erase("status");
@@ -309,7 +311,7 @@ Reply EventStream(EventHub& hub, const Call& call) {
 
 }  // namespace
 
-void AddRoutes(Router& r, Client& c, Operations& ops, EventHub& events) {
+void AddRoutes(Router& r, Client& c, Operations& ops, EventHub& events, Instruments& instruments) {
   using S = Scope;
   r.Add({"GET",
          "/api/v1/healthz",
@@ -365,7 +367,7 @@ void AddRoutes(Router& r, Client& c, Operations& ops, EventHub& events) {
          {},
          "a job spec (kind, args, queue, priority, run_at, ...) or {\"jobs\": [spec, ...]}",
          {200, 201, 202},
-         [&c](Call& call) { return Enqueue(c, call); }});
+         [&c, &instruments](Call& call) { return Enqueue(c, instruments, call); }});
   r.Add({"POST",
          "/api/v1/jobs/bulk",
          S::kOperate,

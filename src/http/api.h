@@ -9,7 +9,9 @@ namespace spindle::http {
 
 class Operations;
 class EventHub;
+class Instruments;
 
-void AddRoutes(Router& router, Client& client, Operations& operations, EventHub& events);
+void AddRoutes(Router& router, Client& client, Operations& operations, EventHub& events,
+               Instruments& instruments);
 
 }  // namespace spindle::http

@@ -1,8 +1,6 @@
 #include "http/metrics.h"
 
-#include <prometheus/counter.h>
 #include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
@@ -10,29 +8,10 @@
 
 namespace spindle::http {
 
-Metrics::Metrics(Client& client, std::string worker_id)
+Metrics::Metrics(Client& client, std::string worker_id, std::shared_ptr<Instruments> instruments)
     : client_(client),
       worker_id_(std::move(worker_id)),
-      kept_(std::make_shared<prometheus::Registry>()),
-      requests_(prometheus::BuildCounter()
-                    .Name("spindle_http_requests_total")
-                    .Help("HTTP requests answered, by method, route and status")
-                    .Register(*kept_)),
-      durations_(prometheus::BuildHistogram()
-                     .Name("spindle_http_request_duration_seconds")
-                     .Help("Time to answer an HTTP request, by route")
-                     .Register(*kept_)) {}
-
-Metrics::~Metrics() = default;
-
-void Metrics::ObserveRequest(const std::string& method, const std::string& route, int status,
-                             double seconds) {
-  requests_.Add({{"method", method}, {"route", route}, {"status", std::to_string(status)}})
-      .Increment();
-  static const prometheus::Histogram::BucketBoundaries kBuckets{
-      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-  durations_.Add({{"route", route}}, kBuckets).Observe(seconds);
-}
+      instruments_(instruments ? std::move(instruments) : std::make_shared<Instruments>()) {}
 
 std::string Metrics::Scrape() {
   prometheus::Registry now;
@@ -106,7 +85,7 @@ std::string Metrics::Scrape() {
     }
   }
   auto families = now.Collect();
-  for (auto& f : kept_->Collect()) families.push_back(std::move(f));
+  for (auto& f : instruments_->Collect()) families.push_back(std::move(f));
   return prometheus::TextSerializer().Serialize(families);
 }
 

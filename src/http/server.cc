@@ -110,7 +110,7 @@ struct Server::Impl {
       : client(c),
         options(std::move(o)),
         operations(c),
-        metrics(c, options.worker_id),
+        metrics(c, options.worker_id, options.instruments),
         events(c, options.events_interval, std::max(1, options.threads / 2)) {}
 
   // Who calls: the token's name and scope; "local" and admin without tokens. nullopt: no valid
@@ -210,7 +210,7 @@ struct Server::Impl {
     } catch (const std::exception& e) {
       SetError(res, HttpError(500, "internal", e.what()));
     }
-    metrics.ObserveRequest(
+    metrics.instruments().Request(
         req.method, match.route ? match.route->path : "unmatched", res.status,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     if (req.method != "GET" && req.method != "HEAD") {
@@ -252,7 +252,8 @@ Server::Server(Client& client, ServerOptions options)
   auto& o = impl_->options;
   o.Validate();
   impl_->address = ParseListen(o.listen);
-  AddRoutes(impl_->router, client, impl_->operations, impl_->events);
+  AddRoutes(impl_->router, client, impl_->operations, impl_->events,
+            impl_->metrics.instruments());
   impl_->router.Add({"GET",
                      "/metrics",
                      Scope::kRead,

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "http/instruments.h"
 #include "http/router.h"
 #include "spindle/client.h"
 
@@ -37,6 +38,8 @@ struct ServerOptions {
   // The worker beside this server (`spindle serve --http`): its /metrics publishes the
   // cluster's gauges only while that worker leads. Empty (`spindle web`): always.
   std::string worker_id;
+  // That worker's observer, whose measures /metrics publishes (null: the server's own).
+  std::shared_ptr<Instruments> instruments;
   // How often the events feed reads the database while anyone listens (docs/api.md, "Events").
   Millis events_interval{1000};
 

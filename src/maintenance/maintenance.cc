@@ -18,7 +18,10 @@ Maintenance::Maintenance(Store& store, MaintenanceOptions options, std::function
                                                     [this] { return Expire(); });
   schedule_loop_ =
       std::make_unique<runtime::LoopService>("scheduler", options_.schedule_interval, [this] {
-        if (leads_()) scheduler_->Tick(options_.clock->Now());
+        if (!leads_()) return false;
+        if (int n = scheduler_->Tick(options_.clock->Now())) {
+          options_.observer->Enqueued(WorkerObserver::Source::kSchedule, n);
+        }
         return false;
       });
 }
@@ -42,7 +45,10 @@ bool Maintenance::Rescue() {
   if (!leads_()) return false;
   constexpr int kBatch = 1000;
   int n = store_.JobRescue(kBatch);
-  if (n) core::Log().info("event=rescued jobs={}", n);
+  if (n) {
+    core::Log().info("event=rescued jobs={}", n);
+    options_.observer->Rescued(false, n);
+  }
   rescued_ = rescued_ || n > 0;
   if (n == kBatch) return true;
   // With the rescues done, the limits' safety net: parked jobs no release let go. Without limits
@@ -67,7 +73,10 @@ bool Maintenance::Expire() {
   if (!leads_()) return false;
   constexpr int kBatch = 500;
   int n = store_.JobExpire(kBatch);
-  if (n) core::Log().info("event=expired jobs={}", n);
+  if (n) {
+    core::Log().info("event=expired jobs={}", n);
+    options_.observer->Expired(n);
+  }
   return n == kBatch;
 }
 

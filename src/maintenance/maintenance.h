@@ -30,6 +30,7 @@ struct MaintenanceOptions {
   Millis schedule_interval{1000};
   RetentionOptions retention;
   std::shared_ptr<Clock> clock;  // the scheduler's time
+  std::shared_ptr<WorkerObserver> observer;  // told of rescues, expiries and scheduled jobs
 };
 
 class Maintenance {

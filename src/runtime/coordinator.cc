@@ -302,7 +302,10 @@ bool Coordinator::Tick() {
     if (!removed.empty()) {
       core::Log().warn("event=members_evicted by={} evicted={}", me_.id, fmt::join(removed, ","));
       int rescued = store_.JobRescue(10000);
-      if (rescued) core::Log().info("event=rescued jobs={} reason=eviction", rescued);
+      if (rescued) {
+        core::Log().info("event=rescued jobs={} reason=eviction", rescued);
+        observer->Rescued(true, rescued);
+      }
       ms = store_.MemberList();
     }
   }
@@ -322,8 +325,10 @@ bool Coordinator::Tick() {
       core::Log().info("event=repartitioned worker={} partition={} of={} adopted={}", me_.id,
                        count ? std::to_string(*me_.partition) : "none", count,
                        partition_.indexes.size() > 1 ? partition_.indexes.size() - 1 : 0);
+      observer->PartitionsOwned(static_cast<int>(partition_.indexes.size()));
     }
     if (changed && assigner_) assigner_->Wake();
+    if (changed) observer->MembershipChanged();
   }
 
   if (beat) {
@@ -335,6 +340,7 @@ bool Coordinator::Tick() {
     }
     if (term && !was_leader) {
       core::Log().info("event=leader_elected worker={} term={}", me_.id, *term);
+      observer->Elected();
     } else if (!term && was_leader) {
       core::Log().warn("event=leader_lost worker={}", me_.id);
     }

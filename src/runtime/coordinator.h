@@ -84,6 +84,8 @@ class Coordinator {
   // Called (on the ticker's thread) when this worker finds it was evicted: its running jobs
   // were given to others.
   std::function<void()> on_evicted;
+  // Told of elections, membership changes, evictions' rescues and partitions. Set before Start.
+  std::shared_ptr<WorkerObserver> observer = std::make_shared<WorkerObserver>();
   // Set: each heartbeat records what it returns as the worker's concurrency per queue.
   std::function<std::map<std::string, int>()> concurrency_now;
 

@@ -95,6 +95,7 @@ class Worker::Impl {
     }
     if (opts.id.empty()) opts.id = DefaultWorkerId();
     if (!opts.clock) opts.clock = std::make_shared<SystemClock>();
+    if (!opts.observer) opts.observer = std::make_shared<WorkerObserver>();
     if (opts.queues.empty()) throw Error(ErrorCode::kInvalidArgument, "worker needs a queue");
     for (const auto& q : opts.queues) {
       if (q.name.empty() || q.concurrency < 1) {
@@ -206,6 +207,7 @@ class Worker::Impl {
     }
     int n = static_cast<int>(jobs.size());
     fetched += n;
+    opts.observer->Fetched(q.opts.name, Since(sent), n);
     if (budget) {
       auto now = opts.clock->Now();
       for (const auto& j : jobs) budget->Waited(q.opts.name, Since(j.run_at, j.started_at.value_or(now)));
@@ -285,6 +287,9 @@ class Worker::Impl {
   static Millis Since(SysTime from, SysTime to) {
     return std::chrono::duration_cast<Millis>(to - from);
   }
+  static Millis Since(SteadyTime from) {
+    return std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - from);
+  }
 
   // `n` of the queue's slots are free again: wakes the queues that wait for slots. Never throws
   // (HandBack holds a queue's lock; a producer's wake-up takes only the loop's own).
@@ -348,24 +353,37 @@ class Worker::Impl {
   std::optional<JobOutcome> Run(const Job& job) {
     runtime::LogJobStarted(job);
     auto began = std::chrono::steady_clock::now();
+    opts.observer->Started(job, Since(job.run_at, job.started_at.value_or(opts.clock->Now())));
     auto rj = std::make_shared<RunningJob>();
     auto outcome = Outcome(job, rj);
-    auto took = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - began);
+    auto took = Since(began);
     runtime::LogJobEnded(job, outcome, rj->shutdown, took);
-    if (outcome) Measure(job, *outcome, took);
+    Measure(job, outcome, rj->shutdown, took);
     if (budget) budget->Ran(job.queue, took);
     return outcome;
   }
 
   // Deadlines (docs/jobs.md): a completed run's time feeds its kind's estimate, and a job that
-  // ends after its deadline counts as missed. In memory; flushed by run_stats_flusher.
-  void Measure(const Job& job, const JobOutcome& o, Millis took) {
+  // ends after its deadline counts as missed. In memory; flushed by run_stats_flusher. And the
+  // observer hears how the attempt ended.
+  void Measure(const Job& job, const std::optional<JobOutcome>& o, bool shutdown, Millis took) {
     using K = JobOutcome::Kind;
-    bool ends = o.kind == K::kCompleted || o.kind == K::kDiscard ||
-                (o.kind == K::kError && job.attempts_used >= job.max_attempts);
+    using O = WorkerObserver::Outcome;
+    O seen = O::kWaiting;  // no outcome: it waits for its children
+    if (o) {
+      bool retry = job.attempts_used < job.max_attempts;
+      switch (o->kind) {
+        case K::kCompleted: seen = O::kCompleted; break;
+        case K::kError: seen = retry ? O::kRetry : O::kFailed; break;
+        case K::kDiscard: seen = O::kDiscarded; break;
+        case K::kRelease: seen = shutdown || o->delay == Millis(0) ? O::kReleased : O::kSnoozed;
+      }
+    }
+    bool ends = seen == O::kCompleted || seen == O::kFailed || seen == O::kDiscarded;
     bool missed = ends && job.deadline && opts.clock->Now() > *job.deadline;
-    if (o.kind != K::kCompleted && !missed) return;
-    run_stats.Record(job.kind, o.kind == K::kCompleted ? std::optional(took) : std::nullopt,
+    opts.observer->Ended(job, seen, took, ends, missed);
+    if (seen != O::kCompleted && !missed) return;
+    run_stats.Record(job.kind, seen == O::kCompleted ? std::optional(took) : std::nullopt,
                      missed);
   }
 
@@ -476,6 +494,8 @@ class Worker::Impl {
     if (!Save(job, save)) return Taken();
     rj.parked = true;
     core::Log().info("event=job_waits job={} children={}", job.id, save.children.size());
+    opts.observer->Enqueued(WorkerObserver::Source::kChildren,
+                            static_cast<int>(save.children.size()));
     return JobResult::Done();
   }
 
@@ -864,6 +884,7 @@ class Worker::Impl {
     }
     auto renewal = store->JobLeaseRenew(opts.id, held, opts.lease);
     last_renewal = sent;
+    opts.observer->LeasesRenewed(renewal.renewed, static_cast<int>(renewal.give_up.size()));
     if (!renewal.give_up.empty()) GiveUp(&renewal.give_up);
     return false;
   }
@@ -993,6 +1014,7 @@ class Worker::Impl {
     }
     for (auto& [name, role, handler] : assignments) coordinator->AddAssignment(name, role, handler);
     coordinator->on_evicted = [this] { GiveUp(nullptr); };
+    coordinator->observer = opts.observer;
     coordinator->Start();
     last_renewal = std::chrono::steady_clock::now();
     completer = std::make_unique<LoopService>("completer", Millis(1000), [this] { return Complete(); });
@@ -1005,7 +1027,8 @@ class Worker::Impl {
         maintenance::MaintenanceOptions{.rescue_interval = opts.rescue_interval,
                                         .expire_interval = opts.expire_interval,
                                         .retention = opts.retention,
-                                        .clock = opts.clock},
+                                        .clock = opts.clock,
+                                        .observer = opts.observer},
         [this] { return coordinator->leader(); });
     run_stats_flusher = std::make_unique<LoopService>("run_stats", opts.stats_interval, [this] {
       store->KindStatsFlush(run_stats.Take());

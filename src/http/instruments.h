@@ -1,0 +1,83 @@
+// What this process measures as it goes, kept between scrapes (docs/metrics.md, "This
+// process"): as its worker's observer, the worker's fetches, attempts, rescues, leases and
+// membership; and the HTTP server's requests and enqueues. Counters and histograms of
+// prometheus-cpp, which take their own locks; labels stay bounded (queues, a capped set of
+// kinds, outcomes, route templates).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "spindle/observer.h"
+#include "spindle/worker.h"
+
+namespace prometheus {
+class Registry;
+struct MetricFamily;
+template <typename T>
+class Family;
+class Counter;
+class Gauge;
+class Histogram;
+}  // namespace prometheus
+
+namespace spindle::http {
+
+class Instruments final : public WorkerObserver {
+ public:
+  // Kinds named in labels; jobs of kinds beyond them count under kind="other".
+  static constexpr size_t kMaxKinds = 200;
+
+  // `worker`: the options of the worker it observes, for its slots; null: no worker.
+  explicit Instruments(const WorkerOptions* worker = nullptr);
+  ~Instruments() override;
+
+  void Fetched(const std::string& queue, Millis took, int jobs) override;
+  void Started(const Job& job, Millis waited) override;
+  void Ended(const Job& job, Outcome outcome, Millis ran, bool final, bool late) override;
+  void Enqueued(Source source, int jobs) override;
+  void Rescued(bool evicted, int jobs) override;
+  void Expired(int jobs) override;
+  void LeasesRenewed(int renewed, int lost) override;
+  void MembershipChanged() override;
+  void Elected() override;
+  void PartitionsOwned(int partitions) override;
+
+  // The HTTP server's: a request answered (its route's path template, "unmatched" for none),
+  // and jobs the API created.
+  void Request(const std::string& method, const std::string& route, int status, double seconds);
+  void EnqueuedByApi(int jobs);
+
+  std::vector<prometheus::MetricFamily> Collect() const;
+
+ private:
+  std::string KindLabel(const std::string& kind);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& enqueued_;
+  prometheus::Family<prometheus::Counter>& attempts_;
+  prometheus::Family<prometheus::Counter>& retries_;
+  prometheus::Family<prometheus::Counter>& finalized_;
+  prometheus::Family<prometheus::Counter>& expired_;
+  prometheus::Family<prometheus::Counter>& missed_;
+  prometheus::Family<prometheus::Counter>& rescues_;
+  prometheus::Family<prometheus::Counter>& renewals_;
+  prometheus::Family<prometheus::Counter>& membership_;
+  prometheus::Family<prometheus::Counter>& elections_;
+  prometheus::Family<prometheus::Histogram>& wait_;
+  prometheus::Family<prometheus::Histogram>& run_;
+  prometheus::Family<prometheus::Histogram>& latency_;
+  prometheus::Family<prometheus::Histogram>& fetch_;
+  prometheus::Family<prometheus::Histogram>& batch_;
+  prometheus::Family<prometheus::Gauge>& busy_;
+  prometheus::Family<prometheus::Gauge>& partitions_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& request_time_;
+  std::mutex mu_;
+  std::set<std::string> kinds_;
+};
+
+}  // namespace spindle::http
