@@ -371,6 +371,35 @@ TEST_P(HttpTest, TokensAdmitByScopeAndAreStoredOnlyAsHashes) {
                       403, "forbidden"));
   EXPECT_FALSE(client_->Cluster().stopped_at.has_value());
   EXPECT_EQ(Send(server_->port(), "DELETE", "/api/v1/jobs/" + id, "", bearer(admin)).status, 200);
+
+  // Every change a known caller asked for is in the audit trail, refused ones too, newest first;
+  // calls without a valid token are not (they are logged).
+  std::vector<std::string> want = {
+      "root DELETE /api/v1/jobs/" + id + " 200 ",
+      "ops PUT /api/v1/cluster 403 forbidden",
+      "ops POST /api/v1/jobs/bulk 403 forbidden",
+      "ops DELETE /api/v1/jobs/" + id + " 403 forbidden",
+      "ops POST /api/v1/jobs/" + id + "/cancel 200 ",
+      "ops POST /api/v1/jobs 201 ",
+      "dash POST /api/v1/jobs 403 forbidden"};
+  std::vector<std::string> got;
+  std::string cursor;
+  for (int page = 0; page < 10; ++page) {
+    Answer a = Get("/api/v1/audit?limit=3" + (cursor.empty() ? "" : "&cursor=" + cursor),
+                   bearer(read));
+    ASSERT_EQ(a.status, 200) << a.body.dump();
+    for (const auto& e : a.body["entries"]) {
+      got.push_back(fmt::format("{} {} {} {} {}", e["who"].get<std::string>(),
+                                e["method"].get<std::string>(), e["path"].get<std::string>(),
+                                e["status"].get<int>(), e["error"].is_null() ? "" : e["error"]));
+      EXPECT_TRUE(e["at"].is_string());
+    }
+    if (a.body["next_cursor"].is_null()) break;
+    cursor = a.body["next_cursor"];
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(IsError(Get("/api/v1/audit?cursor=x", bearer(read)), 400, "bad_request"));
+  EXPECT_TRUE(IsError(Get("/api/v1/audit"), 401, "unauthorized"));
 }
 
 TEST_P(HttpTest, AReadOnlyServerChangesNothing) {
@@ -380,6 +409,11 @@ TEST_P(HttpTest, AReadOnlyServerChangesNothing) {
   EXPECT_EQ(Get("/api/v1/jobs", h).status, 200);
   EXPECT_TRUE(IsError(Post("/api/v1/jobs", {{"kind", "a"}}, h), 403, "read_only"));
   EXPECT_EQ(client_->Count({}), 0);
+  auto audit = client_->AuditList(std::nullopt, 10);
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].who, "root");
+  EXPECT_EQ(audit[0].status, 403);
+  EXPECT_EQ(audit[0].error, "read_only");
 }
 
 TEST_P(HttpTest, AnAddressBeyondLoopbackNeedsTokens) {

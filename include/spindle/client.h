@@ -139,6 +139,11 @@ class Client {
   // of its jobs missed their deadline or expired (docs/jobs.md, "Deadlines").
   std::vector<KindRunStats> KindStats();
   ClusterState Cluster();
+  // The audit trail (docs/api.md, "Audit"): Audit appends an entry (its id and, unless set, its
+  // time are the database's); AuditList returns up to `limit` entries older than entry `before`
+  // (nullopt: from the newest), newest first.
+  void Audit(const AuditEntry& entry);
+  std::vector<AuditEntry> AuditList(std::optional<int64_t> before, int limit);
   // Stops the whole cluster: no fetches, running jobs are handed back and run again on resume
   // (jobs stopped one by one stay stopped). Throws kIllegalTransition when already stopped.
   ClusterState StopCluster(const std::string& reason);

@@ -253,4 +253,18 @@ struct KindRunStats {
   Json ToJson() const;
 };
 
+// One change asked of the HTTP API (Client::Audit): who asked (a token's name), what (method and
+// path), when, and how it ended (the status, and the error's name when it failed).
+struct AuditEntry {
+  int64_t id = 0;
+  std::optional<SysTime> at;
+  std::string who;
+  std::string method;
+  std::string path;
+  int status = 0;
+  std::string error;
+
+  Json ToJson() const;
+};
+
 }  // namespace spindle

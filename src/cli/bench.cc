@@ -14,6 +14,7 @@
 #include "cli/options.h"
 #include "core/duration.h"
 #include "core/log.h"
+#include "http/server.h"
 #include "spindle/spindle.h"
 
 namespace spindle::cli {
@@ -99,6 +100,8 @@ void AddBenchOptions(CLI::App& app, BenchOptions& o) {
   AddIntOption(app, "--limit", o.limit, 0, 1000000,
                "Limit the work phase's queue to this many running jobs cluster-wide (env "
                "SPINDLE_LIMIT; default 0: none)");
+  app.add_flag("--http", o.http,
+               "Serve the HTTP API and /metrics beside the work phase's workers, idle");
   app.add_option("--label", o.label, "Name in the JSON line (env BENCH_LABEL)");
   app.add_flag("--use-default-database", o.use_default_database,
                "Run on the default database (sqlite:spindle.db) when none is named");
@@ -157,6 +160,7 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
                 {"partitioned", o.partitioned},
                 {"serial_keys", o.serial_keys},
                 {"limit", o.limit},
+                {"http", o.http},
                 {"batch", o.batch},
                 {"fetch_batch_max", WorkerOptions{}.fetch_batch_max}}}};
 
@@ -190,12 +194,20 @@ int RunBench(const std::string& url, const BenchOptions& opts) {
   if (Has(o.phases, "work") && queued) {
     std::atomic<int64_t> calls{0};
     Steady::time_point last_start;
+    std::vector<std::unique_ptr<http::Server>> servers;  // --http: one beside each worker
     std::vector<std::unique_ptr<Worker>> workers;
     for (int i = 0; i < o.workers; ++i) {
       auto wo = BenchWorker(url, work_queue, o.concurrency / o.workers);
       if (o.partitioned) wo.cluster.partition = i + 1;
       if (o.limit > 0) {
         wo.limits = {{.name = "queue:" + work_queue, .capacity = o.limit, .queue = work_queue}};
+      }
+      if (o.http) {
+        http::ServerOptions so{.listen = "127.0.0.1:0"};
+        so.instruments = std::make_shared<http::Instruments>(&wo);
+        wo.observer = so.instruments;
+        servers.push_back(std::make_unique<http::Server>(*client, so));
+        servers.back()->Start();
       }
       workers.push_back(std::make_unique<Worker>(wo));
       workers.back()->Register("noop", [&](JobContext&) {

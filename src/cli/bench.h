@@ -23,6 +23,9 @@ struct BenchOptions {
   // The work phase's queue limited to this many running jobs cluster-wide (0: no limit;
   // docs/regulation.md): what a limit costs when it is not the bottleneck.
   int limit = 0;
+  // The work phase's workers serve the HTTP API and /metrics (idle, on a free loopback port),
+  // each worker observed for its metrics: what serving them costs the drain.
+  bool http = false;
   std::string phases = "seq,batch,work,latency";
   std::string label = "spindle";
   bool use_default_database = false;  // allowed to run on the default database

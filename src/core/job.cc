@@ -116,6 +116,16 @@ Json KindRunStats::ToJson() const {
           {"updated_at", core::FormatRfc3339(updated_at)}};
 }
 
+Json AuditEntry::ToJson() const {
+  return {{"id", std::to_string(id)},
+          {"at", core::Rfc3339OrNull(at)},
+          {"who", who},
+          {"method", method},
+          {"path", path},
+          {"status", status},
+          {"error", error.empty() ? Json(nullptr) : Json(error)}};
+}
+
 std::string_view ToString(QueueOrder order) {
   return order == QueueOrder::kDeadline ? "deadline" : "fifo";
 }

@@ -71,6 +71,20 @@ Reply ListJobs(Client& client, Call& call) {
                    {"count_is_estimate", false}}};
 }
 
+// GET /audit: the audit trail, newest first, a page at a time (the cursor is the last id seen).
+Reply ListAudit(Client& client, Call& call) {
+  int limit = static_cast<int>(call.IntQuery("limit", 1, kMaxPage).value_or(100));
+  std::optional<int64_t> before;
+  if (auto cursor = call.Query("cursor")) {
+    before = core::ParseInteger(*cursor, 1, INT64_MAX);
+    if (!before) throw BadRequest(fmt::format("cursor must be a next_cursor, got '{}'", *cursor));
+  }
+  auto page = client.AuditList(before, limit);
+  bool full = static_cast<int>(page.size()) == limit;
+  return {.body = {{"entries", Array(page)},
+                   {"next_cursor", full ? Json(std::to_string(page.back().id)) : Json(nullptr)}}};
+}
+
 // POST /jobs: one spec, or {"jobs": [spec, ...]}. An Idempotency-Key makes the request's jobs
 // unique for all time under that key: sent again, it creates nothing and answers with the same
 // ids.
@@ -595,6 +609,15 @@ void AddRoutes(Router& r, Client& c, Operations& ops, EventHub& events, Instrume
        "",
        {200},
        [&events](Call& call) { return EventStream(events, call); }});
+  r.Add({"GET",
+         "/api/v1/audit",
+         S::kRead,
+         "The audit trail: every change asked of this API by a known caller, newest first",
+         {{"limit", "integer", "entries per page, 1 to 1000 (default 100)"},
+          {"cursor", "string", "the next_cursor of the page before"}},
+         "",
+         {200},
+         [&c](Call& call) { return ListAudit(c, call); }});
   r.Add({"GET",
          "/api/v1/stats",
          S::kRead,

@@ -104,12 +104,42 @@ Instruments::Instruments(const WorkerOptions* worker)
 
 Instruments::~Instruments() = default;
 
-std::string Instruments::KindLabel(const std::string& kind) {
+Instruments::Series& Instruments::For(const Job& job, std::optional<Outcome> outcome, bool final,
+                                      bool late) {
   std::lock_guard lock(mu_);
-  if (kinds_.count(kind)) return kind;
-  if (kinds_.size() >= kMaxKinds) return "other";
-  kinds_.insert(kind);
-  return kind;
+  std::string kind = job.kind;
+  if (!kinds_.count(kind)) {
+    if (kinds_.size() < kMaxKinds)
+      kinds_.insert(kind);
+    else
+      kind = "other";
+  }
+  auto& slot = series_[job.queue + '\0' + kind];
+  if (!slot) {
+    slot = std::make_unique<Series>();
+    slot->busy = &busy_.Add({{"queue", job.queue}});
+    slot->wait[0] = &wait_.Add({{"queue", job.queue}, {"attempt", "first"}}, kSlow);
+    slot->wait[1] = &wait_.Add({{"queue", job.queue}, {"attempt", "retry"}}, kSlow);
+    slot->run = &run_.Add({{"queue", job.queue}}, kSlow);
+    slot->latency = &latency_.Add({{"queue", job.queue}}, kSlow);
+  }
+  Series& s = *slot;
+  if (!outcome) return s;
+  auto& attempts = s.attempts[static_cast<int>(*outcome)];
+  if (!attempts) {
+    attempts =
+        &attempts_.Add({{"queue", job.queue}, {"kind", kind}, {"outcome", ToString(*outcome)}});
+  }
+  if (*outcome == Outcome::kRetry && !s.retries) {
+    s.retries = &retries_.Add({{"queue", job.queue}, {"kind", kind}});
+  }
+  if (late && !s.missed) s.missed = &missed_.Add({{"queue", job.queue}, {"kind", kind}});
+  bool completed = *outcome == Outcome::kCompleted;
+  if (final && !s.finalized[!completed]) {
+    s.finalized[!completed] = &finalized_.Add(
+        {{"queue", job.queue}, {"kind", kind}, {"state", completed ? "completed" : "failed"}});
+  }
+  return s;
 }
 
 void Instruments::Fetched(const std::string& queue, Millis took, int jobs) {
@@ -118,27 +148,22 @@ void Instruments::Fetched(const std::string& queue, Millis took, int jobs) {
 }
 
 void Instruments::Started(const Job& job, Millis waited) {
-  busy_.Add({{"queue", job.queue}}).Increment();
-  wait_.Add({{"queue", job.queue}, {"attempt", job.attempt <= 1 ? "first" : "retry"}}, kSlow)
-      .Observe(Seconds(std::max(waited, Millis(0))));
+  Series& s = For(job);
+  s.busy->Increment();
+  s.wait[job.attempt > 1]->Observe(Seconds(std::max(waited, Millis(0))));
 }
 
 void Instruments::Ended(const Job& job, Outcome outcome, Millis ran, bool final, bool late) {
-  busy_.Add({{"queue", job.queue}}).Decrement();
-  std::string kind = KindLabel(job.kind);
-  attempts_.Add({{"queue", job.queue}, {"kind", kind}, {"outcome", ToString(outcome)}}).Increment();
-  run_.Add({{"queue", job.queue}}, kSlow).Observe(Seconds(ran));
-  if (outcome == Outcome::kRetry) retries_.Add({{"queue", job.queue}, {"kind", kind}}).Increment();
-  if (late) missed_.Add({{"queue", job.queue}, {"kind", kind}}).Increment();
+  Series& s = For(job, outcome, final, late);
+  s.busy->Decrement();
+  s.attempts[static_cast<int>(outcome)]->Increment();
+  s.run->Observe(Seconds(ran));
+  if (outcome == Outcome::kRetry) s.retries->Increment();
+  if (late) s.missed->Increment();
   if (!final) return;
-  finalized_
-      .Add({{"queue", job.queue},
-            {"kind", kind},
-            {"state", outcome == Outcome::kCompleted ? "completed" : "failed"}})
-      .Increment();
+  s.finalized[outcome != Outcome::kCompleted]->Increment();
   auto age = std::chrono::system_clock::now() - job.created_at;
-  latency_.Add({{"queue", job.queue}}, kSlow)
-      .Observe(std::max(0.0, std::chrono::duration<double>(age).count()));
+  s.latency->Observe(std::max(0.0, std::chrono::duration<double>(age).count()));
 }
 
 void Instruments::Enqueued(Source source, int jobs) {

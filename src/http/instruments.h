@@ -7,8 +7,10 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "spindle/observer.h"
@@ -54,7 +56,22 @@ class Instruments final : public WorkerObserver {
   std::vector<prometheus::MetricFamily> Collect() const;
 
  private:
-  std::string KindLabel(const std::string& kind);
+  // The series of one queue and kind, found once and kept: a job's start and end then cost one
+  // lookup under one lock, and atomic increments (prometheus-cpp's own lookups build label maps
+  // under its family's lock, several per job).
+  struct Series {
+    prometheus::Gauge* busy = nullptr;
+    prometheus::Histogram* wait[2] = {};  // first, retry
+    prometheus::Histogram* run = nullptr;
+    prometheus::Histogram* latency = nullptr;
+    prometheus::Counter* attempts[7] = {};  // by Outcome, made when first needed
+    prometheus::Counter* retries = nullptr;
+    prometheus::Counter* missed = nullptr;
+    prometheus::Counter* finalized[2] = {};  // completed, failed
+  };
+  // The job's series, with those its end needs made (no outcome: at the start).
+  Series& For(const Job& job, std::optional<Outcome> outcome = std::nullopt, bool final = false,
+              bool late = false);
 
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& enqueued_;
@@ -78,6 +95,7 @@ class Instruments final : public WorkerObserver {
   prometheus::Family<prometheus::Histogram>& request_time_;
   std::mutex mu_;
   std::set<std::string> kinds_;
+  std::unordered_map<std::string, std::unique_ptr<Series>> series_;  // by queue '\0' kind
 };
 
 }  // namespace spindle::http

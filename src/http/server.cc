@@ -216,6 +216,23 @@ struct Server::Impl {
     if (req.method != "GET" && req.method != "HEAD") {
       core::Log().info("event=api_call who={} method={} path={} status={}", core::LogValue(who),
                        req.method, core::LogValue(req.path), res.status);
+      if (match.route && match.route->mutates() && who != "-") Audit(req, who, res);
+    }
+  }
+
+  // A change asked by a known caller goes to the audit trail, whatever its outcome. A trail that
+  // cannot be written (the database unreachable) is logged; the answer stands.
+  void Audit(const httplib::Request& req, const std::string& who, const httplib::Response& res) {
+    AuditEntry e{.who = who, .method = req.method, .path = req.path, .status = res.status};
+    if (Json body = Json::parse(res.body, nullptr, false); res.status >= 400 && body.is_object()) {
+      e.error = body.value("error", "");
+    }
+    try {
+      client.Audit(e);
+    } catch (const std::exception& ex) {
+      core::Log().warn("event=audit_failed who={} method={} path={} error={}",
+                       core::LogValue(who), req.method, core::LogValue(req.path),
+                       core::LogValue(ex.what()));
     }
   }
 };

@@ -213,6 +213,12 @@ void Client::RemoveLimit(const std::string& name) { store_->LimitRemove(name); }
 
 std::vector<KindRunStats> Client::KindStats() { return store_->KindStatsList(); }
 
+void Client::Audit(const AuditEntry& entry) { store_->AuditAppend(entry); }
+
+std::vector<AuditEntry> Client::AuditList(std::optional<int64_t> before, int limit) {
+  return store_->AuditList(before, limit);
+}
+
 std::vector<std::string> Client::KnownQueues() {
   std::set<std::string> names;
   for (const auto& q : store_->QueueList()) names.insert(q.name);

@@ -297,6 +297,10 @@ class Store {
   virtual void KindStatsFlush(const std::map<std::string, KindRunSample>& samples) = 0;
   // Every kind with a record, by name.
   virtual std::vector<KindRunStats> KindStatsList() = 0;
+  // The audit trail: appends an entry (at: the store's now when unset); lists up to `limit`
+  // entries older than entry `before` (nullopt: from the newest), newest first.
+  virtual void AuditAppend(const AuditEntry& entry) = 0;
+  virtual std::vector<AuditEntry> AuditList(std::optional<int64_t> before, int limit) = 0;
   // Records the dispatch settings of the queues a worker serves (the last worker to start wins);
   // a queue's pause is kept.
   virtual void QueueRegister(const std::map<std::string, QueueSettings>& queues) = 0;

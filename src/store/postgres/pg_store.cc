@@ -1109,6 +1109,33 @@ std::vector<KindRunStats> PgStore::KindStatsList() {
   return out;
 }
 
+void PgStore::AuditAppend(const AuditEntry& e) {
+  std::optional<std::string> error;
+  if (!e.error.empty()) error = e.error;
+  auto c = pool_.Acquire();
+  c->ExecPrepared("audit_append", kAuditAppend,
+                  {e.at ? std::optional(FormatTimestamp(*e.at)) : Now(), e.who, e.method, e.path,
+                   std::to_string(e.status), error});
+}
+
+std::vector<AuditEntry> PgStore::AuditList(std::optional<int64_t> before, int limit) {
+  std::optional<std::string> from;
+  if (before) from = std::to_string(*before);
+  auto c = pool_.Acquire();
+  auto r = c->ExecPrepared("audit_list", kAuditList, {from, std::to_string(limit)});
+  std::vector<AuditEntry> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    out.push_back({.id = std::stoll(std::string(r.Get(i, 0))),
+                   .at = ParseTimestamp(r.Get(i, 1)),
+                   .who = std::string(r.Get(i, 2)),
+                   .method = std::string(r.Get(i, 3)),
+                   .path = std::string(r.Get(i, 4)),
+                   .status = std::stoi(std::string(r.Get(i, 5))),
+                   .error = r.IsNull(i, 6) ? "" : std::string(r.Get(i, 6))});
+  }
+  return out;
+}
+
 Member PgStore::MemberRegister(const MemberInfo& info) {
   std::vector<std::optional<std::string>> queues(info.queues.begin(), info.queues.end());
   std::vector<std::optional<std::string>> roles(info.roles.begin(), info.roles.end());

@@ -1419,6 +1419,39 @@ std::vector<KindRunStats> SqliteStore::KindStatsList() {
   return out;
 }
 
+void SqliteStore::AuditAppend(const AuditEntry& e) {
+  std::optional<std::string> error;
+  if (!e.error.empty()) error = e.error;
+  auto c = pool_.Acquire();
+  Write w(*c, *clock_);
+  c->Prepare("audit_append", kAuditAppend)
+      .Bind(1, e.at ? Micros(*e.at) : w.now())
+      .Bind(2, std::string_view(e.who))
+      .Bind(3, std::string_view(e.method))
+      .Bind(4, std::string_view(e.path))
+      .Bind(5, int64_t{e.status})
+      .Bind(6, error)
+      .Step();
+  w.Commit();
+}
+
+std::vector<AuditEntry> SqliteStore::AuditList(std::optional<int64_t> before, int limit) {
+  auto c = pool_.Acquire();
+  auto st = c->Prepare("audit_list", kAuditList);
+  st.Bind(1, before).Bind(2, int64_t{limit});
+  std::vector<AuditEntry> out;
+  while (st.Step()) {
+    out.push_back({.id = st.Int(0),
+                   .at = FromMicros(st.Int(1)),
+                   .who = st.Text(2),
+                   .method = st.Text(3),
+                   .path = st.Text(4),
+                   .status = static_cast<int>(st.Int(5)),
+                   .error = st.IsNull(6) ? "" : st.Text(6)});
+  }
+  return out;
+}
+
 Member SqliteStore::MemberRegister(const MemberInfo& info) {
   std::optional<int64_t> partition;
   if (info.partition) partition = *info.partition;

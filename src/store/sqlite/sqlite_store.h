@@ -65,6 +65,8 @@ class SqliteStore final : public Store {
   std::string ScheduleRun(const std::string& name) override;
   void KindStatsFlush(const std::map<std::string, KindRunSample>& samples) override;
   std::vector<KindRunStats> KindStatsList() override;
+  void AuditAppend(const AuditEntry& entry) override;
+  std::vector<AuditEntry> AuditList(std::optional<int64_t> before, int limit) override;
   void QueueRegister(const std::map<std::string, QueueSettings>& queues) override;
   void LimitRegister(const std::vector<Limit>& limits) override;
   void LimitRemove(const std::string& name) override;
