@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <iostream>
 #include <mutex>
 #include <regex>
 #include <sstream>
@@ -804,6 +805,66 @@ TEST_P(HttpTest, MetricsCountWhatTheWorkerBesideDid) {
     EXPECT_NE(text.find(it->str()), std::string::npos) << it->str() << " is not exported";
   }
   EXPECT_GE(names, 15);
+}
+
+// A bounded load test on loopback: 8 clients read the API and /metrics as fast as they can
+// while a worker beside the server drains 2,000 jobs. Every request is answered, none with an
+// error, and the worker drains all the while.
+TEST_P(HttpTest, TheApiKeepsAnsweringWhileAWorkerDrains) {
+  constexpr int kJobs = 2000, kClients = 8;
+  WorkerOptions o{.database_url = db_->url()};
+  o.queues = {QueueOptions{"load", 20}};
+  auto instruments = std::make_shared<http::Instruments>(&o);
+  o.observer = instruments;
+  Serve({.instruments = instruments});
+  client_->EnqueueMany(std::vector<JobSpec>(kJobs, JobSpec{.kind = "a", .queue = "load"}));
+  Worker worker(o);
+  worker.Register("a", [](JobContext&) {
+    std::this_thread::sleep_for(1ms);
+    return JobResult::Done();
+  });
+  const std::vector<std::string> paths = {"/api/v1/jobs?state=available&limit=50",
+                                          "/api/v1/queues", "/metrics", "/api/v1/stats",
+                                          "/api/v1/cluster", "/api/v1/jobs?queue=load&limit=5"};
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> answered{0}, failed{0};
+  std::mutex mu;
+  std::string first_failure;
+  std::vector<std::thread> clients;
+  worker.Start();
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      httplib::Client c("127.0.0.1", server_->port());
+      c.set_read_timeout(30, 0);
+      for (size_t n = i; !stop; ++n) {
+        const std::string& path = paths[n % paths.size()];
+        auto r = c.Get(path);
+        if (r && r->status == 200) {
+          ++answered;
+          continue;
+        }
+        ++failed;
+        std::lock_guard lock(mu);
+        if (first_failure.empty()) {
+          first_failure = path + ": " + (r ? std::to_string(r->status) + " " + r->body
+                                           : httplib::to_string(r.error()));
+        }
+      }
+    });
+  }
+  bool drained = WaitUntil(
+      [&] { return client_->Count({.states = {JobState::kCompleted}}) == kJobs; }, 180s);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  stop = true;
+  for (auto& t : clients) t.join();
+  worker.Stop();
+  EXPECT_TRUE(drained);
+  EXPECT_EQ(failed, 0) << first_failure;
+  // Answers kept coming while it drained: at least a few per second per client.
+  EXPECT_GE(answered, static_cast<int64_t>(seconds * kClients * 2)) << answered << " in " << seconds;
+  std::cout << "answered " << answered << " requests in " << seconds << " s while draining "
+            << kJobs << " jobs\n";
 }
 
 TEST_P(HttpTest, ServeWithHttpRunsWhatTheApiEnqueuesAndStopsOnSigterm) {

@@ -5,6 +5,8 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <map>
+
 namespace spindle::http {
 namespace {
 
@@ -117,7 +119,7 @@ Instruments::Series& Instruments::For(const Job& job, std::optional<Outcome> out
   auto& slot = series_[job.queue + '\0' + kind];
   if (!slot) {
     slot = std::make_unique<Series>();
-    slot->busy = &busy_.Add({{"queue", job.queue}});
+    slot->queue = job.queue;
     slot->wait[0] = &wait_.Add({{"queue", job.queue}, {"attempt", "first"}}, kSlow);
     slot->wait[1] = &wait_.Add({{"queue", job.queue}, {"attempt", "retry"}}, kSlow);
     slot->run = &run_.Add({{"queue", job.queue}}, kSlow);
@@ -149,13 +151,13 @@ void Instruments::Fetched(const std::string& queue, Millis took, int jobs) {
 
 void Instruments::Started(const Job& job, Millis waited) {
   Series& s = For(job);
-  s.busy->Increment();
+  s.busy.fetch_add(1, std::memory_order_relaxed);
   s.wait[job.attempt > 1]->Observe(Seconds(std::max(waited, Millis(0))));
 }
 
 void Instruments::Ended(const Job& job, Outcome outcome, Millis ran, bool final, bool late) {
   Series& s = For(job, outcome, final, late);
-  s.busy->Decrement();
+  s.busy.fetch_sub(1, std::memory_order_relaxed);
   s.attempts[static_cast<int>(outcome)]->Increment();
   s.run->Observe(Seconds(ran));
   if (outcome == Outcome::kRetry) s.retries->Increment();
@@ -196,6 +198,14 @@ void Instruments::Request(const std::string& method, const std::string& route, i
   request_time_.Add({{"route", route}}, kFast).Observe(seconds);
 }
 
-std::vector<prometheus::MetricFamily> Instruments::Collect() const { return registry_->Collect(); }
+std::vector<prometheus::MetricFamily> Instruments::Collect() {
+  {
+    std::lock_guard lock(mu_);
+    std::map<std::string, int64_t> busy;
+    for (const auto& [key, s] : series_) busy[s->queue] += s->busy.load(std::memory_order_relaxed);
+    for (const auto& [queue, n] : busy) busy_.Add({{"queue", queue}}).Set(static_cast<double>(n));
+  }
+  return registry_->Collect();
+}
 
 }  // namespace spindle::http

@@ -5,6 +5,7 @@
 // kinds, outcomes, route templates).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -53,14 +54,15 @@ class Instruments final : public WorkerObserver {
   void Request(const std::string& method, const std::string& route, int status, double seconds);
   void EnqueuedByApi(int jobs);
 
-  std::vector<prometheus::MetricFamily> Collect() const;
+  std::vector<prometheus::MetricFamily> Collect();
 
  private:
   // The series of one queue and kind, found once and kept: a job's start and end then cost one
   // lookup under one lock, and atomic increments (prometheus-cpp's own lookups build label maps
   // under its family's lock, several per job).
   struct Series {
-    prometheus::Gauge* busy = nullptr;
+    std::string queue;
+    std::atomic<int64_t> busy{0};  // its jobs running now; spindle_worker_slots_busy at Collect
     prometheus::Histogram* wait[2] = {};  // first, retry
     prometheus::Histogram* run = nullptr;
     prometheus::Histogram* latency = nullptr;
