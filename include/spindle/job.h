@@ -226,6 +226,9 @@ struct JobFilter {
   std::string kind;
   std::string parent_id;  // the children of this job
   std::string serial_key;  // jobs with this serial key (listing only; bulk changes refuse it)
+  // Jobs whose args hold each value at its dotted path ({"customer.id", 42}: args.customer.id
+  // is 42; a string never equals a number). Listing and counting only; bulk changes refuse it.
+  std::vector<std::pair<std::string, Json>> args;
   // Keyset paging: only jobs older than this one (listed after it, newest first): the last id
   // of one page gives the next.
   std::string after_id;

@@ -44,8 +44,9 @@ class WorkerObserver {
   virtual void Rescued(bool /*evicted*/, int /*jobs*/) {}
   // The leader expired `jobs` waiting jobs (past expires_at, or hopeless in a shedding queue).
   virtual void Expired(int /*jobs*/) {}
-  // A lease renewal round kept `renewed` leases and found `lost` taken or expired.
-  virtual void LeasesRenewed(int /*renewed*/, int /*lost*/) {}
+  // A lease renewal round kept `renewed` leases and found `taken` ones taken from the worker
+  // (stopped, cancelled, or rescued once their lease expired): it gives those attempts up.
+  virtual void LeasesRenewed(int /*renewed*/, int /*taken*/) {}
   // The cluster's membership changed (a worker joined, left or was evicted).
   virtual void MembershipChanged() {}
   // This worker was elected leader.

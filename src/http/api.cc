@@ -7,6 +7,7 @@
 
 #include "core/duration.h"
 #include "core/job_json.h"
+#include "core/job_query.h"
 #include "core/time.h"
 #include "http/events.h"
 #include "http/instruments.h"
@@ -41,6 +42,7 @@ JobFilter FilterOf(const std::function<std::optional<std::string>(const std::str
   f.kind = get("kind").value_or("");
   f.parent_id = get("parent").value_or("");
   f.serial_key = get("serial_key").value_or("");
+  if (auto q = get("q")) core::ApplyJobQuery(*q, f);
   return f;
 }
 
@@ -50,6 +52,8 @@ const std::vector<Param> kFilterParams = {
     {"kind", "string", "jobs of this kind"},
     {"parent", "string", "the children of this job"},
     {"serial_key", "string", "jobs with this serial key"},
+    {"q", "string",
+     "a search: terms KEY:VALUE, such as kind:email args.customer_id:42 (docs/api.md, \"Search\")"},
 };
 
 Reply ListJobs(Client& client, Call& call) {

@@ -53,8 +53,8 @@ Instruments::Instruments(const WorkerOptions* worker)
                      "evicted",
                      *registry_)),
       renewals_(Build(prometheus::BuildCounter(), "spindle_lease_renewals_total",
-                      "Leases this worker renewed (result=renewed) or found taken or expired "
-                      "(result=lost)",
+                      "Leases this worker renewed (result=renewed), or found taken from it: "
+                      "stopped, cancelled or rescued (result=taken)",
                       *registry_)),
       membership_(Build(prometheus::BuildCounter(), "spindle_membership_changes_total",
                         "Changes of the cluster's membership this worker saw", *registry_)),
@@ -82,6 +82,7 @@ Instruments::Instruments(const WorkerOptions* worker)
                       "HTTP requests answered, by method, route and status", *registry_)),
       request_time_(Build(prometheus::BuildHistogram(), "spindle_http_request_duration_seconds",
                           "Time to answer an HTTP request, by route", *registry_)) {
+  enqueued_.Add({{"source", "api"}});
   if (!worker) return;
   auto& slots = Build(prometheus::BuildGauge(), "spindle_worker_slots",
                       "Jobs of the queue this worker may run at once", *registry_);
@@ -96,7 +97,7 @@ Instruments::Instruments(const WorkerOptions* worker)
         .Set(worker->slots);
   }
   partitions_.Add({}).Set(0);
-  for (const char* r : {"renewed", "lost"}) renewals_.Add({{"result", r}});
+  for (const char* r : {"renewed", "taken"}) renewals_.Add({{"result", r}});
   for (const char* r : {"lease_expired", "evicted"}) rescues_.Add({{"reason", r}});
   for (auto s : {Source::kSchedule, Source::kChildren}) enqueued_.Add({{"source", ToString(s)}});
   expired_.Add({});
@@ -180,9 +181,9 @@ void Instruments::Rescued(bool evicted, int jobs) {
 
 void Instruments::Expired(int jobs) { expired_.Add({}).Increment(jobs); }
 
-void Instruments::LeasesRenewed(int renewed, int lost) {
+void Instruments::LeasesRenewed(int renewed, int taken) {
   renewals_.Add({{"result", "renewed"}}).Increment(renewed);
-  renewals_.Add({{"result", "lost"}}).Increment(lost);
+  renewals_.Add({{"result", "taken"}}).Increment(taken);
 }
 
 void Instruments::MembershipChanged() { membership_.Add({}).Increment(); }

@@ -44,7 +44,7 @@ class Instruments final : public WorkerObserver {
   void Enqueued(Source source, int jobs) override;
   void Rescued(bool evicted, int jobs) override;
   void Expired(int jobs) override;
-  void LeasesRenewed(int renewed, int lost) override;
+  void LeasesRenewed(int renewed, int taken) override;
   void MembershipChanged() override;
   void Elected() override;
   void PartitionsOwned(int partitions) override;

@@ -130,11 +130,26 @@ struct Server::Impl {
     return std::nullopt;
   }
 
-  void Dispatch(const httplib::Request& req, httplib::Response& res, const std::string& body) {
+  // `refused`: the body could not be read (400) or was too large (413), said once the caller is
+  // known to may call the route.
+  void Dispatch(const httplib::Request& req, httplib::Response& res, const std::string& body,
+                const std::optional<HttpError>& refused = std::nullopt) {
     auto start = std::chrono::steady_clock::now();
     std::string who = "-";
     auto match = router.Find(req.method, req.path);
     try {
+      // Who calls comes first: a stranger learns nothing beyond the public routes, not even
+      // which paths or parameters exist.
+      auto caller = Caller(req);
+      if (caller) who = caller->first;
+      if (!caller && !(match.route && match.route->scope == Scope::kPublic)) {
+        HttpError e(401, "unauthorized",
+                    req.has_header("Authorization")
+                        ? "the bearer token is not one this server knows"
+                        : "this endpoint needs a bearer token (Authorization: Bearer TOKEN)");
+        e.headers.emplace("WWW-Authenticate", "Bearer realm=\"spindle\"");
+        throw e;
+      }
       if (match.allowed.empty()) {
         throw HttpError(404, "not_found", fmt::format("no such endpoint: {}", req.path));
       }
@@ -148,6 +163,10 @@ struct Server::Impl {
       }
       const Route& route = *match.route;
       for (const auto& [name, value] : req.params) {
+        if (req.params.count(name) > 1) {
+          throw HttpError(400, "bad_request",
+                          fmt::format("query parameter '{}' is given more than once", name));
+        }
         bool known = false;
         std::string names;
         for (const auto& p : route.query) {
@@ -165,17 +184,7 @@ struct Server::Impl {
                           fmt::format("query parameter '{}' has no value", name));
         }
       }
-      auto caller = Caller(req);
-      if (caller) who = caller->first;
       if (route.scope != Scope::kPublic) {
-        if (!caller) {
-          HttpError e(401, "unauthorized",
-                      req.has_header("Authorization")
-                          ? "the bearer token is not one this server knows"
-                          : "this endpoint needs a bearer token (Authorization: Bearer TOKEN)");
-          e.headers.emplace("WWW-Authenticate", "Bearer realm=\"spindle\"");
-          throw e;
-        }
         if (caller->second < route.scope) {
           throw HttpError(
               403, "forbidden",
@@ -186,6 +195,7 @@ struct Server::Impl {
           throw HttpError(403, "read_only", "this server is read-only: nothing can be changed");
         }
       }
+      if (refused) throw *refused;
       Call call{req, match.path, who, caller ? caller->second : Scope::kPublic, body};
       Reply reply = route.handler(call);
       for (const auto& [k, v] : reply.headers) res.set_header(k.c_str(), v);
@@ -216,7 +226,10 @@ struct Server::Impl {
     if (req.method != "GET" && req.method != "HEAD") {
       core::Log().info("event=api_call who={} method={} path={} status={}", core::LogValue(who),
                        req.method, core::LogValue(req.path), res.status);
-      if (match.route && match.route->mutates() && who != "-") Audit(req, who, res);
+      // A read-only server changes nothing, the trail included (it may run on a read-only role).
+      if (match.route && match.route->mutates() && who != "-" && !options.read_only) {
+        Audit(req, who, res);
+      }
     }
   }
 
@@ -316,17 +329,15 @@ Server::Server(Client& client, ServerOptions options)
         return !too_large;
       });
     }
-    if (!read && !too_large) {
-      SetError(res, HttpError(400, "bad_request", "the body could not be read whole"));
-      return;
-    }
+    std::optional<HttpError> refused;
     if (too_large) {
-      SetError(res, HttpError(413, "too_large",
-                              fmt::format("the body is larger than {} bytes",
-                                          impl->options.max_body_bytes)));
-      return;
+      refused = HttpError(413, "too_large",
+                          fmt::format("the body is larger than {} bytes",
+                                      impl->options.max_body_bytes));
+    } else if (!read) {
+      refused = HttpError(400, "bad_request", "the body could not be read whole");
     }
-    impl->Dispatch(req, res, body);
+    impl->Dispatch(req, res, body, refused);
   };
   s.Get("/.*", get);
   s.Post("/.*", with_body);

@@ -122,6 +122,10 @@ JobFilter Client::BulkFilter(BulkAction action, JobFilter filter) {
   const char* verb = action == BulkAction::kCancel  ? "cancel"
                      : action == BulkAction::kRetry ? "retry"
                                                     : "delete";
+  // The page statements that change jobs select by the columns alone (listing is another path).
+  if (!filter.args.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "bulk changes do not select jobs by args");
+  }
   if (filter.states.empty()) filter.states = legal;
   for (JobState s : filter.states) {
     if (std::find(legal.begin(), legal.end(), s) == legal.end()) {

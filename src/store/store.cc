@@ -337,4 +337,11 @@ void ThrowClusterChangeRefused(const ClusterState& now, std::string_view action)
                   : fmt::format("cannot {} the cluster: it is running", action));
 }
 
+std::optional<std::string> ArgsParam(const JobFilter& filter) {
+  if (filter.args.empty()) return std::nullopt;
+  Json pairs = Json::array();
+  for (const auto& [path, value] : filter.args) pairs.push_back({path, value});
+  return pairs.dump();
+}
+
 }  // namespace spindle

@@ -128,6 +128,10 @@ struct JobSaveParams {
   std::vector<JobSpec> children;
 };
 
+// JobFilter::args as the backends' list and count queries take it: a JSON array of [path, value]
+// pairs; nullopt when the filter has none.
+std::optional<std::string> ArgsParam(const JobFilter& filter);
+
 // The name of an outcome kind in the backends' SQL: completed, error, discard, release.
 std::string_view ToString(JobOutcome::Kind kind);
 

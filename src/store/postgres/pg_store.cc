@@ -358,10 +358,12 @@ std::vector<Job> PgStore::JobList(const JobFilter& f) {
            f.at_risk ? "true" : "false", Now()};
   if (f.parent_id.empty()) {
     p.push_back(Opt(f.serial_key));
+    p.push_back(ArgsParam(f));
     return ReadJobs(c->ExecPrepared("job_list", kJobList, p));
   }
   p.push_back(f.parent_id);
   p.push_back(Opt(f.serial_key));
+  p.push_back(ArgsParam(f));
   return ReadJobs(c->ExecPrepared("job_children", kJobChildren, p));
 }
 
@@ -369,7 +371,8 @@ int64_t PgStore::JobCount(const JobFilter& f) {
   auto c = pool_.Acquire();
   auto r = c->ExecPrepared("job_count", kJobCount,
                            {States(f), Opt(f.queue), Opt(f.kind), Opt(f.parent_id), Opt(f.after_id),
-                            f.at_risk ? "true" : "false", Now(), Opt(f.serial_key)});
+                            f.at_risk ? "true" : "false", Now(), Opt(f.serial_key),
+                            ArgsParam(f)});
   return std::stoll(std::string(r.Get(0, 0)));
 }
 

@@ -375,9 +375,9 @@ std::vector<Job> SqliteStore::JobList(const JobFilter& f) {
       .Bind(6, int64_t{f.at_risk})
       .Bind(7, NowMicros());
   if (f.parent_id.empty()) {
-    st.Bind(8, Opt(f.serial_key));
+    st.Bind(8, Opt(f.serial_key)).Bind(9, ArgsParam(f));
   } else {
-    st.Bind(8, std::string_view(f.parent_id)).Bind(9, Opt(f.serial_key));
+    st.Bind(8, std::string_view(f.parent_id)).Bind(9, Opt(f.serial_key)).Bind(10, ArgsParam(f));
   }
   std::vector<Job> jobs;
   while (st.Step()) jobs.push_back(ReadJob(st));
@@ -394,7 +394,8 @@ int64_t SqliteStore::JobCount(const JobFilter& f) {
       .Bind(5, Opt(f.after_id))
       .Bind(6, int64_t{f.at_risk})
       .Bind(7, NowMicros())
-      .Bind(8, Opt(f.serial_key));
+      .Bind(8, Opt(f.serial_key))
+      .Bind(9, ArgsParam(f));
   st.Step();
   return st.Int(0);
 }

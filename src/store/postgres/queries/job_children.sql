@@ -11,6 +11,10 @@ WHERE parent_id = $8
   AND ($3::text IS NULL OR kind = $3)
   AND ($9::text IS NULL OR serial_key = $9)
   AND ($5::uuid IS NULL OR id < $5)
+  -- Args (JobFilter::args): $10 a JSON array of [dotted path, value] pairs, each held by args.
+  AND ($10::jsonb IS NULL OR NOT EXISTS (
+         SELECT 1 FROM jsonb_array_elements($10) f
+         WHERE args #> string_to_array(f ->> 0, '.') IS DISTINCT FROM f -> 1))
   AND (NOT $6::boolean OR (state IN ('scheduled', 'available', 'retryable')
        AND deadline - coalesce((SELECT s.estimate_ms FROM spindle.kind_stats s
                                 WHERE s.kind = jobs.kind), 0) * interval '1 millisecond'

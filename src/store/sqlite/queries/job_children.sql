@@ -11,6 +11,11 @@ WHERE parent_id = ?8
   AND (?3 IS NULL OR kind = ?3)
   AND (?9 IS NULL OR serial_key = ?9)
   AND (?5 IS NULL OR id < ?5)
+  -- Args (JobFilter::args): ?10 a JSON array of [dotted path, value] pairs, each held by args.
+  AND (?10 IS NULL OR NOT EXISTS (
+         SELECT 1 FROM json_each(?10) f
+         WHERE json_extract(args, '$.' || json_extract(f.value, '$[0]'))
+               IS NOT json_extract(f.value, '$[1]')))
   -- At risk (JobFilter::at_risk): still waiting, and its kind's estimate (ms) does not fit
   -- before its deadline any more. ?7 = now.
   AND (?6 = 0 OR (state IN ('scheduled', 'available', 'retryable')

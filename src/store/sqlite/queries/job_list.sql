@@ -10,6 +10,11 @@ WHERE (?1 IS NULL OR state IN (SELECT value FROM json_each(?1)))
   AND (?3 IS NULL OR kind = ?3)
   AND (?8 IS NULL OR serial_key = ?8)
   AND (?5 IS NULL OR id < ?5)
+  -- Args (JobFilter::args): ?9 a JSON array of [dotted path, value] pairs, each held by args.
+  AND (?9 IS NULL OR NOT EXISTS (
+         SELECT 1 FROM json_each(?9) f
+         WHERE json_extract(args, '$.' || json_extract(f.value, '$[0]'))
+               IS NOT json_extract(f.value, '$[1]')))
   -- At risk (JobFilter::at_risk): still waiting, and its kind's estimate (ms) does not fit
   -- before its deadline any more. ?7 = now.
   AND (?6 = 0 OR (state IN ('scheduled', 'available', 'retryable')
