@@ -803,7 +803,7 @@ TEST_P(HttpTest, MetricsCountWhatTheWorkerBesideDid) {
            client_->Count({.states = {JobState::kExpired}}) == 1 &&
            Sample(text, "spindle_rescues_total{reason=\"lease_expired\"}") == 5 &&
            Sample(text, "spindle_jobs_expired_total") == 1 &&
-           Sample(text, "spindle_leader_elections_total") == 1;
+           Sample(text, "spindle_leader_elections_total") >= 1;
   }, 120s)) << text;
   client_->store().KindStatsFlush({{"ok", {.estimate = 10ms, .samples = 1, .missed = 0}}});
   text = Get("/metrics").body;
@@ -823,7 +823,7 @@ TEST_P(HttpTest, MetricsCountWhatTheWorkerBesideDid) {
   EXPECT_EQ(at("spindle_deadlines_missed_total{kind=\"ok\",queue=\"m\"}"), 1);
   EXPECT_EQ(at("spindle_rescues_total{reason=\"lease_expired\"}"), 5);
   EXPECT_EQ(at("spindle_jobs_expired_total"), 1);
-  EXPECT_EQ(at("spindle_leader_elections_total"), 1);
+  EXPECT_GE(at("spindle_leader_elections_total"), 1);  // more if a slow machine lost the term
   EXPECT_GE(at("spindle_membership_changes_total"), 1);
   // Every attempt the worker made waited and ran once: the bad job's first, then six second
   // attempts (the five rescued ones, the ghost's being their first, and the bad job's retry).
