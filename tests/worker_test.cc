@@ -1,6 +1,7 @@
 // The worker runtime against a real PostgreSQL: handlers, outcomes, timeouts, commands,
 // competition between workers, shutdown and reconnection.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <fstream>
 #include <map>
@@ -762,6 +763,40 @@ INSTANTIATE_TEST_SUITE_P(Backends, ControlTest, ::testing::ValuesIn(testing::kAl
                          [](const auto& info) { return testing::Name(info.param); });
 INSTANTIATE_TEST_SUITE_P(Backends, CommandTest, ::testing::ValuesIn(testing::kAllBackends),
                          BackendName);
+// A worker that starts while another process holds the SQLite file's write lock past the busy
+// timeout (a worker frozen in the middle of a write) waits for the lock, up to its heartbeat
+// timeout, instead of failing to start.
+TEST(SqliteWorkerTest, StartWaitsForAFileLockedPastTheBusyTimeout) {
+  auto db = TestBackend::Make(BackendKind::kSqlite);
+  Client::Open({db->url()})->Count({});  // migrated: the worker's start only records and joins
+  sqlite3* holder = nullptr;
+  ASSERT_EQ(sqlite3_open(db->url().substr(7).c_str(), &holder), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(holder, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  WorkerOptions o{.database_url = db->url()};
+  o.cluster.heartbeat_timeout = 60s;
+  Worker worker(o);
+  worker.Register("a", [](JobContext&) { return JobResult::Done(); });
+  std::atomic<bool> started{false};
+  std::exception_ptr failed;
+  std::thread starting([&] {
+    try {
+      worker.Start();
+      started = true;
+    } catch (...) {
+      failed = std::current_exception();
+    }
+  });
+  std::this_thread::sleep_for(6s);  // past the 5 s busy timeout
+  EXPECT_FALSE(started);
+  EXPECT_FALSE(failed);
+  EXPECT_EQ(sqlite3_exec(holder, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(holder);
+  starting.join();
+  EXPECT_TRUE(started);
+  EXPECT_FALSE(failed);
+  worker.Stop();
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, PostgresWorkerTest,
                          ::testing::Values(BackendKind::kPostgres), BackendName);
 

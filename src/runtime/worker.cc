@@ -968,9 +968,26 @@ class Worker::Impl {
                      opts.queues.size(), kinds.size());
   }
 
-  void StartServices() {
-    StoreOptions so{opts.database_url, static_cast<int>(opts.queues.size()) + 4, opts.clock};
-    store = OpenStore(so);
+  // Runs a step of the start. A SQLite file another process holds locked past the busy timeout
+  // (a worker frozen in the middle of a write) is waited for, up to the heartbeat timeout, as
+  // the running loops wait for it; any other error fails the start at once.
+  void Patiently(const std::function<void()>& step) {
+    auto until = std::chrono::steady_clock::now() + opts.cluster.heartbeat_timeout;
+    while (true) {
+      try {
+        step();
+        return;
+      } catch (const Error& e) {
+        if (!StillLocked(e) || std::chrono::steady_clock::now() >= until) throw;
+        core::Log().warn("event=start_waits worker={} error={}", opts.id,
+                         core::LogValue(e.what()));
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+    }
+  }
+
+  // Migrates, and records what this worker declares (all of it idempotent).
+  void RecordDeclarations() {
     store->Migrate();
     // Recorded before the worker joins: whoever sees it serve a kind sees its defaults too.
     std::map<std::string, KindDefaults> defaults;
@@ -986,6 +1003,12 @@ class Worker::Impl {
     store->QueueRegister(queue_settings);
     store->LimitRegister(opts.limits);
     limits.Read(*store);
+  }
+
+  void StartServices() {
+    StoreOptions so{opts.database_url, static_cast<int>(opts.queues.size()) + 4, opts.clock};
+    store = OpenStore(so);
+    Patiently([&] { RecordDeclarations(); });
     std::vector<std::string> queue_names;
     for (const auto& q : opts.queues) queue_names.push_back(q.name);
     limits.WarnOfUndeclared(opts.limits, queue_names, kinds);
@@ -1015,7 +1038,7 @@ class Worker::Impl {
     for (auto& [name, role, handler] : assignments) coordinator->AddAssignment(name, role, handler);
     coordinator->on_evicted = [this] { GiveUp(nullptr); };
     coordinator->observer = opts.observer;
-    coordinator->Start();
+    Patiently([&] { coordinator->Start(); });
     last_renewal = std::chrono::steady_clock::now();
     completer = std::make_unique<LoopService>("completer", Millis(1000), [this] { return Complete(); });
     watchdog = std::make_unique<LoopService>("watchdog", Millis(50), [this] { return Watch(); });

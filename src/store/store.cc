@@ -344,4 +344,9 @@ std::optional<std::string> ArgsParam(const JobFilter& filter) {
   return pairs.dump();
 }
 
+bool StillLocked(const Error& e) {
+  return e.code() == ErrorCode::kUnavailable &&
+         std::string_view(e.what()).find(kStillLocked) != std::string_view::npos;
+}
+
 }  // namespace spindle

@@ -20,6 +20,7 @@
 
 #include "spindle/clock.h"
 #include "spindle/cluster.h"
+#include "spindle/error.h"
 #include "spindle/job.h"
 #include "spindle/limit.h"
 #include "spindle/schedule.h"
@@ -127,6 +128,11 @@ struct JobSaveParams {
   // ends (without counting, as a nap's), and the last child to finish makes it available.
   std::vector<JobSpec> children;
 };
+
+// Whether `e` says the database was locked by another connection past the busy timeout (SQLite's
+// one writer at a time): a wait, not a fault of the database.
+bool StillLocked(const Error& e);
+inline constexpr std::string_view kStillLocked = "still locked by another connection";
 
 // JobFilter::args as the backends' list and count queries take it: a JSON array of [path, value]
 // pairs; nullopt when the filter has none.

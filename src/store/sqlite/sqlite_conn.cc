@@ -46,8 +46,7 @@ void ThrowError(sqlite3* db, int rc, std::string_view what) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       code = ErrorCode::kUnavailable;
-      msg = fmt::format("{} (still locked by another connection after {} ms)", msg,
-                        kBusyTimeoutMs);
+      msg = fmt::format("{} ({} after {} ms)", msg, kStillLocked, kBusyTimeoutMs);
       break;
     case SQLITE_CANTOPEN:
     case SQLITE_IOERR:
