@@ -17,6 +17,8 @@
 #include <sstream>
 #include <thread>
 
+#include "core/time.h"
+#include "http/series.h"
 #include "http/server.h"
 #include "store/store.h"
 #include "testing.h"
@@ -287,6 +289,45 @@ TEST_P(HttpTest, QueuesClusterWorkersAndStats) {
   Answer stats = Get("/api/v1/stats");
   EXPECT_EQ(stats.body["jobs"]["available"], 1);
   EXPECT_EQ(stats.body["queues"]["q1"]["available"], 1);
+}
+
+TEST_P(HttpTest, TheStatsSeriesSamplesQueuesAndWhatEachKindCompleted) {
+  // Driven directly: three samples kept, each a read of the queues and the kinds' counts.
+  http::StatsSeries series(*client_, 10s, 3);
+  client_->Enqueue({.kind = "a", .queue = "s"});
+  SysTime t0 = std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
+  ASSERT_TRUE(series.Record(t0));
+  // What workers flush of their runs: 4 completed, 1 late. The first read was the baseline.
+  client_->store().KindStatsFlush({{"a", {.estimate = 5ms, .samples = 4, .missed = 1}}});
+  ASSERT_TRUE(series.Record(t0 + 10s));
+  ASSERT_TRUE(series.Record(t0 + 20s));
+  ASSERT_TRUE(series.Record(t0 + 30s));  // the first sample goes
+  Json all = series.ToJson(std::nullopt, "");
+  ASSERT_EQ(all["samples"].size(), 3u) << all.dump();
+  EXPECT_EQ(all["interval_ms"], 10000);
+  const Json& first = all["samples"][0];
+  EXPECT_EQ(first["at"], core::FormatRfc3339(t0 + 10s));
+  EXPECT_EQ(first["kinds"]["a"], Json({{"completed", 4}, {"missed", 1}, {"expired", 0}}));
+  EXPECT_EQ(first["queues"]["s"]["jobs"]["available"], 1);
+  EXPECT_EQ(first["jobs"]["available"], 1);
+  EXPECT_GE(first["queues"]["s"]["oldest_available_age_ms"].get<int64_t>(), 10000);
+  EXPECT_EQ(all["samples"][1]["kinds"], Json::object());  // nothing new since
+  EXPECT_EQ(series.ToJson(t0 + 20s, "s")["samples"].size(), 2u);
+  Json other = series.ToJson(std::nullopt, "nope");
+  EXPECT_EQ(other["samples"][0]["queues"], Json::object());
+  EXPECT_EQ(other["samples"][0]["jobs"]["available"], 1);  // the totals stay the cluster's
+
+  // Served: the server samples on its own every stats_interval.
+  Serve({.stats_interval = 100ms});
+  ASSERT_TRUE(WaitUntil([&] { return Get("/api/v1/stats/series").body["samples"].size() >= 2; },
+                        60s));
+  Answer a = Get("/api/v1/stats/series?queue=s&since=" + core::FormatRfc3339(t0));
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(a.body["samples"][0]["queues"]["s"]["jobs"]["available"], 1) << a.body.dump();
+  Answer bad = Get("/api/v1/stats/series?since=yesterday");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.value("reason", "").find("since"), std::string::npos) << bad.body.dump();
+  EXPECT_THROW(http::Server(*client_, {.stats_interval = 10ms}), Error);
 }
 
 TEST_P(HttpTest, ABulkChangeByFilterRunsAsAnOperationWithProgress) {

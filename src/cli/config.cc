@@ -295,13 +295,17 @@ void ReadCommandControls(const std::string& path, const toml::table& t, const st
 // [http] (docs/api.md, "Serving"): the HTTP server's address, its tokens and limits.
 http::ServerOptions ReadHttp(const std::string& path, const toml::table& t) {
   const std::string at = "http.";
-  OnlyKeys(path, t, at, {"listen", "read_only", "max_body_bytes", "threads", "io_timeout", "tokens"});
+  OnlyKeys(path, t, at,
+           {"listen", "read_only", "max_body_bytes", "threads", "io_timeout", "stats_interval",
+            "stats_window", "tokens"});
   http::ServerOptions o;
   if (auto v = Str(path, t, "listen", at)) o.listen = *v;
   if (auto v = Bool(path, t, "read_only", at)) o.read_only = *v;
   if (auto v = Int(path, t, "max_body_bytes", at, 1024, int64_t{1} << 30)) o.max_body_bytes = *v;
   if (auto v = Int(path, t, "threads", at, 2, 1000)) o.threads = static_cast<int>(*v);
   if (auto v = Dur(path, t, "io_timeout", at)) o.io_timeout = *v;
+  if (auto v = Dur(path, t, "stats_interval", at)) o.stats_interval = *v;
+  if (auto v = Dur(path, t, "stats_window", at)) o.stats_window = *v;
   if (const auto* n = t.get("tokens")) {
     const auto* arr = n->as_array();
     if (!arr) Fail(path, "'http.tokens' must be an array of tables ([[http.tokens]])");

@@ -12,6 +12,7 @@
 #include "http/events.h"
 #include "http/instruments.h"
 #include "http/operations.h"
+#include "http/series.h"
 
 namespace spindle::http {
 namespace {
@@ -21,6 +22,15 @@ constexpr size_t kMaxBatch = 10000;  // jobs per enqueue request
 constexpr size_t kMaxIds = 1000;     // ids per bulk request
 
 HttpError BadRequest(const std::string& reason) { return HttpError(400, "bad_request", reason); }
+
+// A query parameter holding an RFC 3339 time.
+SysTime TimeParam(const std::string& name, const std::string& value) {
+  try {
+    return core::ParseRfc3339(value);
+  } catch (const Error& e) {
+    throw BadRequest(fmt::format("{}: {}", name, e.what()));
+  }
+}
 
 Json Array(const auto& items) {
   Json arr = Json::array();
@@ -329,7 +339,8 @@ Reply EventStream(EventHub& hub, const Call& call) {
 
 }  // namespace
 
-void AddRoutes(Router& r, Client& c, Operations& ops, EventHub& events, Instruments& instruments) {
+void AddRoutes(Router& r, Client& c, Operations& ops, EventHub& events, StatsSeries& series,
+               Instruments& instruments) {
   using S = Scope;
   r.Add({"GET",
          "/api/v1/healthz",
@@ -630,6 +641,20 @@ void AddRoutes(Router& r, Client& c, Operations& ops, EventHub& events, Instrume
          "",
          {200},
          [&c](Call&) { return Reply{.body = Stats(c)}; }});
+  r.Add({"GET",
+         "/api/v1/stats/series",
+         S::kRead,
+         "The stats' time series this server keeps: a sample of every queue every "
+         "stats_interval, and what each kind completed, missed and expired since the one before",
+         {{"since", "string", "only samples taken at or after this RFC 3339 time"},
+          {"queue", "string", "only this queue's figures (the totals stay the cluster's)"}},
+         "",
+         {200},
+         [&series](Call& call) {
+           std::optional<SysTime> since;
+           if (auto v = call.Query("since")) since = TimeParam("since", *v);
+           return Reply{.body = series.ToJson(since, call.Query("queue").value_or(""))};
+         }});
 }
 
 }  // namespace spindle::http

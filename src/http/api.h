@@ -10,8 +10,9 @@ namespace spindle::http {
 class Operations;
 class EventHub;
 class Instruments;
+class StatsSeries;
 
 void AddRoutes(Router& router, Client& client, Operations& operations, EventHub& events,
-               Instruments& instruments);
+               StatsSeries& series, Instruments& instruments);
 
 }  // namespace spindle::http

@@ -16,6 +16,7 @@
 #include "http/events.h"
 #include "http/metrics.h"
 #include "http/operations.h"
+#include "http/series.h"
 
 namespace spindle::http {
 namespace {
@@ -102,6 +103,7 @@ struct Server::Impl {
   Operations operations;
   Metrics metrics;
   EventHub events;
+  StatsSeries series;
   std::thread thread;
   std::atomic<bool> ended{false};  // the accept loop returned
   int port = 0;
@@ -111,7 +113,10 @@ struct Server::Impl {
         options(std::move(o)),
         operations(c),
         metrics(c, options.worker_id, options.instruments),
-        events(c, options.events_interval, std::max(1, options.threads / 2)) {}
+        events(c, options.events_interval, std::max(1, options.threads / 2)),
+        series(c, options.stats_interval,
+               static_cast<size_t>(options.stats_window /
+                                   std::max(options.stats_interval, Millis(1)))) {}
 
   // Who calls: the token's name and scope; "local" and admin without tokens. nullopt: no valid
   // token.
@@ -258,6 +263,11 @@ void ServerOptions::Validate() const {
                             "127.0.0.1",
                             listen));
   }
+  if (stats_interval < Millis(100) || stats_window < stats_interval) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "[http] stats_interval must be at least 100ms, and stats_window at least "
+                "stats_interval");
+  }
   std::set<std::string> names;
   for (const auto& t : tokens) {
     auto bad = [&](const std::string& why) {
@@ -282,7 +292,7 @@ Server::Server(Client& client, ServerOptions options)
   auto& o = impl_->options;
   o.Validate();
   impl_->address = ParseListen(o.listen);
-  AddRoutes(impl_->router, client, impl_->operations, impl_->events,
+  AddRoutes(impl_->router, client, impl_->operations, impl_->events, impl_->series,
             impl_->metrics.instruments());
   impl_->router.Add({"GET",
                      "/metrics",
@@ -374,6 +384,7 @@ void Server::Start() {
                             i.options.listen));
   }
   if (i.address.port != 0) i.port = i.address.port;
+  i.series.Start();
   i.thread = std::thread([&i] {
     i.server.listen_after_bind();
     i.ended = true;

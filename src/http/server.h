@@ -42,9 +42,13 @@ struct ServerOptions {
   std::shared_ptr<Instruments> instruments;
   // How often the events feed reads the database while anyone listens (docs/api.md, "Events").
   Millis events_interval{1000};
+  // The stats' time series (docs/api.md, "Stats"): a sample every stats_interval, the last
+  // stats_window of them kept in memory.
+  Millis stats_interval{10000};
+  Millis stats_window{std::chrono::hours(6)};
 
-  // Error(kInvalidArgument) for a bad address or token, or a non-loopback address without
-  // tokens.
+  // Error(kInvalidArgument) for a bad address or token, a non-loopback address without tokens,
+  // or a stats_window shorter than stats_interval.
   void Validate() const;
 };
 
