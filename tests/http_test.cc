@@ -501,6 +501,46 @@ TEST_P(HttpTest, SearchFindsJobsByTheirArgs) {
   EXPECT_EQ(client_->Count({.states = {JobState::kCancelled}}), 0);
 }
 
+TEST_P(HttpTest, FiltersByPriorityAndByTime) {
+  Serve();
+  std::string a = Enqueue({{"kind", "f"}, {"priority", 1}});
+  std::this_thread::sleep_for(50ms);
+  std::string t = core::FormatRfc3339(std::chrono::system_clock::now());
+  std::this_thread::sleep_for(50ms);
+  std::string b = Enqueue({{"kind", "f"}, {"priority", 2}});
+  ASSERT_EQ(Post("/api/v1/jobs/" + a + "/cancel").status, 200);
+  // One per page: the count is read too.
+  auto only = [&](const std::string& query) {
+    Answer r = Get("/api/v1/jobs?limit=1&" + query);
+    EXPECT_EQ(r.status, 200) << query << ": " << r.body.dump();
+    EXPECT_EQ(r.body["count"], 1) << query;
+    return r.body["jobs"].size() == 1 ? r.body["jobs"][0]["id"].get<std::string>() : "";
+  };
+  EXPECT_EQ(only("priority=2"), b);
+  EXPECT_EQ(only("q=priority:1"), a);
+  EXPECT_EQ(only("created_before=" + t), a);
+  EXPECT_EQ(only("created_after=" + t), b);
+  EXPECT_EQ(only("finished_after=" + t), a);
+  EXPECT_EQ(only("finished_before=2100-01-01T00:00:00Z"), a);
+  EXPECT_EQ(Get("/api/v1/jobs?created_after=" + t + "&priority=1").body["jobs"].size(), 0u);
+  for (const char* bad : {"priority=high", "q=priority:x", "created_after=noon",
+                          "finished_before=2026-02-30T00:00:00Z"}) {
+    Answer r = Get(std::string("/api/v1/jobs?") + bad);
+    EXPECT_EQ(r.status, 400) << bad;
+  }
+  EXPECT_THROW(Client::BulkFilter(Client::BulkAction::kCancel, {.priority = 1}), Error);
+
+  // Big tables: counted exactly up to a cap, estimated beyond it.
+  for (int i = 0; i < 3; ++i) client_->Enqueue({.kind = "g"});
+  JobTally exact = client_->CountUpTo({.kind = "g"}, 10);
+  EXPECT_EQ(exact.count, 3);
+  EXPECT_FALSE(exact.estimate);
+  JobTally capped = client_->CountUpTo({.kind = "g"}, 2);
+  EXPECT_TRUE(capped.estimate);
+  EXPECT_GE(capped.count, 2);
+  EXPECT_FALSE(client_->CountUpTo({.kind = "g"}, 3).estimate);  // exactly the cap: still exact
+}
+
 TEST_P(HttpTest, AReadOnlyServerChangesNothing) {
   std::string admin = http::NewToken();
   Serve({.tokens = {{"root", http::HashToken(admin), http::Scope::kAdmin}}, .read_only = true});
@@ -677,11 +717,13 @@ TEST_P(HttpTest, LongPollReturnsWhatChangedAfterTheLastEventSeen) {
       [&] {
         Enqueue({{"kind", "a"}, {"queue", "polled"}});
         got = Get("/api/v1/events?wait=2&after=" + last).body;
-        return !got["events"].empty();
+        return std::any_of(got["events"].begin(), got["events"].end(),
+                           [](const Json& e) { return e["type"] == "queue"; });
       },
       60s));
-  const Json& e = got["events"][0];
-  EXPECT_EQ(e["type"], "queue");
+  // The enqueue itself comes too, as a control action.
+  const Json& e = *std::find_if(got["events"].begin(), got["events"].end(),
+                                [](const Json& e) { return e["type"] == "queue"; });
   EXPECT_EQ(e["data"]["name"], "polled");
   EXPECT_GT(std::stoll(e["id"].get<std::string>()), std::stoll(last));
   EXPECT_EQ(got["last_id"], got["events"].back()["id"]);
@@ -694,6 +736,64 @@ TEST_P(HttpTest, LongPollReturnsWhatChangedAfterTheLastEventSeen) {
   EXPECT_EQ(past.body["gap"], true);
   EXPECT_EQ(past.body["last_id"], got["last_id"]);
   EXPECT_TRUE(IsError(Get("/api/v1/events", {{"Last-Event-ID", "x"}}), 400, "bad_request"));
+}
+
+// Control actions (from the audit trail, so any server's) and the attempts of the worker beside
+// the server come as events, each once and in order.
+TEST_P(HttpTest, ControlActionsAndTheAttemptsOfTheWorkerBesideAreEvents) {
+  WorkerOptions o{.database_url = db_->url()};
+  o.poll_interval = 50ms;
+  o.queues = {QueueOptions{"ev", 2}};
+  auto instruments = std::make_shared<http::Instruments>(&o);
+  o.observer = instruments;
+  Serve({.instruments = instruments, .events_interval = 50ms});
+  std::string last = Get("/api/v1/events?wait=0").body["last_id"];
+  ASSERT_TRUE(WaitUntil([&] { return server_->event_reads() >= 1; }, 60s));  // the baseline
+  std::string id = Enqueue({{"kind", "a"}, {"queue", "ev"}});
+  ASSERT_EQ(Post("/api/v1/queues/ev/pause").status, 200);
+  ASSERT_EQ(Post("/api/v1/jobs/0198f0e2-0000-7000-8000-000000000000/cancel").status, 404);
+  ASSERT_EQ(Post("/api/v1/queues/ev/resume").status, 200);
+  Worker worker(o);
+  worker.Register("a", [](JobContext&) { return JobResult::Done(); });
+  worker.Start();
+  std::vector<Json> seen;
+  auto has = [&](const std::string& type, const std::string& key, const std::string& value) {
+    return std::count_if(seen.begin(), seen.end(), [&](const Json& e) {
+      return e["type"] == type && e["data"].value(key, "") == value;
+    });
+  };
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        Json got = Get("/api/v1/events?wait=2&after=" + last).body;
+        for (const auto& e : got["events"]) seen.push_back(e);
+        last = got["last_id"];
+        return has("job", "outcome", "completed") > 0;
+      },
+      120s));
+  worker.Stop();
+  EXPECT_EQ(has("control", "path", "/api/v1/queues/ev/pause"), 1);
+  EXPECT_EQ(has("control", "path", "/api/v1/queues/ev/resume"), 1);
+  EXPECT_EQ(has("control", "path", "/api/v1/jobs"), 1);
+  for (const auto& e : seen) {  // a refusal changed nothing
+    EXPECT_EQ(e["data"].value("path", "").find("/cancel"), std::string::npos);
+  }
+  std::vector<std::string> attempts;
+  for (const auto& e : seen) {
+    if (e["type"] != "job") continue;
+    EXPECT_EQ(e["data"]["id"], id);
+    EXPECT_EQ(e["data"]["kind"], "a");
+    EXPECT_EQ(e["data"]["queue"], "ev");
+    EXPECT_EQ(e["data"]["attempt"], 1);
+    attempts.push_back(e["data"]["outcome"]);
+  }
+  EXPECT_EQ(attempts, (std::vector<std::string>{"started", "completed"}));
+  auto pause = std::find_if(seen.begin(), seen.end(), [](const Json& e) {
+    return e["data"].value("path", "") == "/api/v1/queues/ev/pause";
+  });
+  ASSERT_NE(pause, seen.end());
+  EXPECT_EQ((*pause)["data"]["who"], "local");
+  EXPECT_EQ((*pause)["data"]["method"], "POST");
+  EXPECT_EQ((*pause)["data"]["status"], 200);
 }
 
 // Server-Sent Events: a client sees the queue's counts change live as a worker runs jobs, and

@@ -73,6 +73,10 @@ class Client {
 
   // How many jobs match `filter`, whatever its limit.
   int64_t Count(const JobFilter& filter);
+  // The same for big tables: exact while at most `cap` jobs match; beyond, an estimate
+  // (`estimate` set): PostgreSQL's planner's, never below cap; SQLite's is cap itself, a lower
+  // bound.
+  JobTally CountUpTo(const JobFilter& filter, int64_t cap);
 
   // Cancels a job that has not finished. Throws kIllegalTransition for a finished job.
   Job Cancel(const std::string& id);

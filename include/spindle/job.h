@@ -229,6 +229,10 @@ struct JobFilter {
   // Jobs whose args hold each value at its dotted path ({"customer.id", 42}: args.customer.id
   // is 42; a string never equals a number). Listing and counting only; bulk changes refuse it.
   std::vector<std::pair<std::string, Json>> args;
+  std::optional<int> priority;  // jobs of this priority
+  // Jobs created (enqueued) or finished between these times, each bound exclusive and optional.
+  // Listing and counting only; bulk changes refuse them.
+  std::optional<SysTime> created_after, created_before, finished_after, finished_before;
   // Keyset paging: only jobs older than this one (listed after it, newest first): the last id
   // of one page gives the next.
   std::string after_id;
@@ -236,6 +240,12 @@ struct JobFilter {
   // retryable) and deadline - their kind's run-time estimate <= now (docs/jobs.md, "Deadlines").
   bool at_risk = false;
   int limit = 100;  // Default: 100
+};
+
+// How many jobs match a filter (Client::CountUpTo): exact, or an estimate once past the cap.
+struct JobTally {
+  int64_t count = 0;
+  bool estimate = false;
 };
 
 // The timeout a job runs with when the worker's default does not: its own, else its kind's

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/duration.h"
 #include "core/job_json.h"
 #include "spindle/error.h"
 
@@ -82,10 +83,15 @@ void ApplyJobQuery(const std::string& query, JobFilter& f) {
       set(f.parent_id);
     } else if (key == "serial_key") {
       set(f.serial_key);
+    } else if (key == "priority") {
+      if (f.priority) throw Bad("'priority' is given twice");
+      auto v = ParseInteger(text, INT32_MIN, INT32_MAX);
+      if (!v) throw Bad(fmt::format("search term 'priority' needs an integer, got '{}'", text));
+      f.priority = static_cast<int>(*v);
     } else {
       throw Bad(
           fmt::format("unknown search key '{}' (known: state, queue, kind, parent, "
-                      "serial_key, args.PATH)",
+                      "serial_key, priority, args.PATH)",
                       key));
     }
   }

@@ -1,6 +1,6 @@
 // The job search language of GET /api/v1/jobs?q=... (docs/api.md, "Search"): space-separated
 // terms KEY:VALUE, all of which a job must match.
-//   state:failed,retryable  queue:mail  kind:email  parent:ID  serial_key:K
+//   state:failed,retryable  queue:mail  kind:email  parent:ID  serial_key:K  priority:1
 //   args.customer_id:42     args.address.city:"New York"
 // An args value is JSON when it parses as JSON (42, true, null, "42"), else a string; a value
 // with spaces is a quoted JSON string.

@@ -23,6 +23,9 @@ constexpr size_t kMaxIds = 1000;     // ids per bulk request
 
 HttpError BadRequest(const std::string& reason) { return HttpError(400, "bad_request", reason); }
 
+// A list's count is exact up to this many jobs, and an estimate beyond (docs/api.md, "Jobs").
+constexpr int64_t kExactCountUpTo = 100000;
+
 // A query parameter holding an RFC 3339 time.
 SysTime TimeParam(const std::string& name, const std::string& value) {
   try {
@@ -52,6 +55,17 @@ JobFilter FilterOf(const std::function<std::optional<std::string>(const std::str
   f.kind = get("kind").value_or("");
   f.parent_id = get("parent").value_or("");
   f.serial_key = get("serial_key").value_or("");
+  if (auto p = get("priority")) {
+    auto v = core::ParseInteger(*p, INT32_MIN, INT32_MAX);
+    if (!v) throw BadRequest(fmt::format("priority must be an integer, got '{}'", *p));
+    f.priority = static_cast<int>(*v);
+  }
+  for (auto [name, field] : {std::pair{"created_after", &f.created_after},
+                             {"created_before", &f.created_before},
+                             {"finished_after", &f.finished_after},
+                             {"finished_before", &f.finished_before}}) {
+    if (auto t = get(name)) *field = TimeParam(name, *t);
+  }
   if (auto q = get("q")) core::ApplyJobQuery(*q, f);
   return f;
 }
@@ -62,6 +76,11 @@ const std::vector<Param> kFilterParams = {
     {"kind", "string", "jobs of this kind"},
     {"parent", "string", "the children of this job"},
     {"serial_key", "string", "jobs with this serial key"},
+    {"priority", "integer", "jobs of this priority"},
+    {"created_after", "string", "jobs enqueued after this RFC 3339 time"},
+    {"created_before", "string", "jobs enqueued before this RFC 3339 time"},
+    {"finished_after", "string", "jobs finished after this RFC 3339 time"},
+    {"finished_before", "string", "jobs finished before this RFC 3339 time"},
     {"q", "string",
      "a search: terms KEY:VALUE, such as kind:email args.customer_id:42 (docs/api.md, \"Search\")"},
 };
@@ -74,15 +93,16 @@ Reply ListJobs(Client& client, Call& call) {
   auto page = client.List(f);
   bool full = static_cast<int>(page.size()) == f.limit;
   // Counted only when the page is full: a shorter first page is all there is.
-  int64_t count = full || !f.after_id.empty() ? [&] {
+  JobTally count{static_cast<int64_t>(page.size())};
+  if (full || !f.after_id.empty()) {
     JobFilter all = f;
     all.after_id.clear();
-    return client.Count(all);
-  }() : static_cast<int64_t>(page.size());
+    count = client.CountUpTo(all, kExactCountUpTo);
+  }
   return {.body = {{"jobs", Array(page)},
                    {"next_cursor", full ? Json(page.back().id) : Json(nullptr)},
-                   {"count", count},
-                   {"count_is_estimate", false}}};
+                   {"count", count.count},
+                   {"count_is_estimate", count.estimate}}};
 }
 
 // GET /audit: the audit trail, newest first, a page at a time (the cursor is the last id seen).

@@ -10,8 +10,9 @@ Json Event::ToJson() const {
       {"id", std::to_string(id)}, {"type", type}, {"at", core::FormatRfc3339(at)}, {"data", data}};
 }
 
-EventHub::EventHub(Client& client, Millis interval, int max_streams)
+EventHub::EventHub(Client& client, Instruments& instruments, Millis interval, int max_streams)
     : client_(client),
+      instruments_(instruments),
       interval_(interval),
       max_streams_(max_streams),
       thread_([this] { Loop(); }) {}
@@ -79,6 +80,7 @@ void EventHub::Loop() {
     // Nobody listened for a minute: no reads, and the next listener starts from a fresh snapshot.
     if (std::chrono::steady_clock::now() - listened_ > std::chrono::minutes(1)) {
       have_snapshot_ = false;
+      instruments_.Feed(false);
     } else {
       lock.unlock();
       Poll();
@@ -88,8 +90,8 @@ void EventHub::Loop() {
   }
 }
 
-void EventHub::Emit(const std::string& type, Json data) {
-  ring_.push_back({next_id_++, type, std::chrono::system_clock::now(), std::move(data)});
+void EventHub::Emit(const std::string& type, Json data, SysTime at) {
+  ring_.push_back({next_id_++, type, at, std::move(data)});
   if (ring_.size() > kKept) ring_.pop_front();
 }
 
@@ -97,10 +99,13 @@ void EventHub::Poll() {
   std::vector<QueueInfo> queues;
   ClusterState cluster;
   Membership members;
+  std::vector<AuditEntry> audit;
+  instruments_.Feed(true);
   try {
     queues = client_.Queues();
     cluster = client_.Cluster();
     members = client_.Members();
+    audit = client_.AuditList(std::nullopt, 100);
   } catch (const Error&) {
     return;  // the database is away: nothing new to say; readyz says why
   }
@@ -115,9 +120,33 @@ void EventHub::Poll() {
   std::set<std::string> ids;
   for (const auto& m : members.members) ids.insert(m.info.id);
   std::string leader = members.Leader() ? members.Leader()->info.id : "";
+  int64_t skipped = 0;
+  auto changes = instruments_.TakeJobChanges(skipped);
+  std::set<int64_t> audit_ids;
+  for (const auto& e : audit) audit_ids.insert(e.id);
   std::lock_guard lock(mu_);
   ++reads_;
   if (have_snapshot_) {
+    // Control actions: what the API was asked and did, on any server (the audit trail).
+    for (auto it = audit.rbegin(); it != audit.rend(); ++it) {
+      bool fresh = !audit_seen_.count(it->id) &&
+                   (audit_seen_.empty() || it->id > *audit_seen_.begin());
+      if (fresh && it->status < 400) {
+        Json j = it->ToJson();
+        j.erase("error");
+        Emit("control", std::move(j));
+      }
+    }
+    for (const auto& c : changes) {
+      Emit("job",
+           {{"id", c.id},
+            {"kind", c.kind},
+            {"queue", c.queue},
+            {"attempt", c.attempt},
+            {"outcome", c.outcome}},
+           c.at);
+    }
+    if (skipped > 0) Emit("jobs_skipped", {{"count", skipped}});
     for (const auto& [name, j] : q) {
       auto it = queues_.find(name);
       if (it == queues_.end() || it->second != j) Emit("queue", j);
@@ -141,6 +170,7 @@ void EventHub::Poll() {
   cluster_ = std::move(c);
   members_ = std::move(ids);
   leader_ = std::move(leader);
+  audit_seen_ = std::move(audit_ids);
 }
 
 }  // namespace spindle::http

@@ -13,13 +13,15 @@
 #include <thread>
 #include <vector>
 
+#include "http/instruments.h"
 #include "spindle/client.h"
 
 namespace spindle::http {
 
 struct Event {
   int64_t id = 0;    // this server's numbering: 1, 2, ...
-  std::string type;  // queue, cluster, worker_joined, worker_left, leader
+  // queue, cluster, worker_joined, worker_left, leader, control, job, jobs_skipped
+  std::string type;
   SysTime at;
   Json data;
 
@@ -31,7 +33,8 @@ class EventHub {
   static constexpr size_t kKept = 1000;  // the ring a reconnecting client can catch up from
 
   // At most `max_streams` event streams at once: each holds a thread of the server's.
-  EventHub(Client& client, Millis interval, int max_streams);
+  // `instruments`: the worker's beside the server, whose attempts become job events.
+  EventHub(Client& client, Instruments& instruments, Millis interval, int max_streams);
   ~EventHub();
 
   // The events after `after` (an id from an earlier answer; last_id() for from now on),
@@ -51,9 +54,11 @@ class EventHub {
  private:
   void Loop();
   void Poll();  // one read of the database, and the events of what differs since the last
-  void Emit(const std::string& type, Json data);  // under mu_
+  void Emit(const std::string& type, Json data,
+            SysTime at = std::chrono::system_clock::now());  // under mu_
 
   Client& client_;
+  Instruments& instruments_;
   Millis interval_;
   std::mutex mu_;
   std::condition_variable changed_;
@@ -70,6 +75,9 @@ class EventHub {
   Json cluster_;
   std::set<std::string> members_;
   std::string leader_;
+  // The audit entries of the last read (the newest 100): an entry that commits late, with an id
+  // below one already seen, is still told once.
+  std::set<int64_t> audit_seen_;
   std::thread thread_;
 };
 

@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 
 #include <map>
+#include <utility>
 
 namespace spindle::http {
 namespace {
@@ -150,13 +151,40 @@ void Instruments::Fetched(const std::string& queue, Millis took, int jobs) {
   batch_.Add({{"queue", queue}}, kBatch).Observe(jobs);
 }
 
+void Instruments::Feed(bool on) {
+  feeding_.store(on, std::memory_order_relaxed);
+  if (on) return;
+  std::lock_guard lock(feed_mu_);
+  changes_.clear();
+  skipped_ = 0;
+}
+
+void Instruments::Note(const Job& job, const char* outcome) {
+  if (!feeding_.load(std::memory_order_relaxed)) return;
+  std::lock_guard lock(feed_mu_);
+  if (changes_.size() >= kFeedKept) {
+    ++skipped_;
+    return;
+  }
+  changes_.push_back(
+      {job.id, job.kind, job.queue, job.attempt, outcome, std::chrono::system_clock::now()});
+}
+
+std::vector<Instruments::JobChange> Instruments::TakeJobChanges(int64_t& skipped) {
+  std::lock_guard lock(feed_mu_);
+  skipped = std::exchange(skipped_, 0);
+  return std::exchange(changes_, {});
+}
+
 void Instruments::Started(const Job& job, Millis waited) {
+  Note(job, "started");
   Series& s = For(job);
   s.busy.fetch_add(1, std::memory_order_relaxed);
   s.wait[job.attempt > 1]->Observe(Seconds(std::max(waited, Millis(0))));
 }
 
 void Instruments::Ended(const Job& job, Outcome outcome, Millis ran, bool final, bool late) {
+  Note(job, ToString(outcome));
   Series& s = For(job, outcome, final, late);
   s.busy.fetch_sub(1, std::memory_order_relaxed);
   s.attempts[static_cast<int>(outcome)]->Increment();

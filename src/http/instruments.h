@@ -56,7 +56,27 @@ class Instruments final : public WorkerObserver {
 
   std::vector<prometheus::MetricFamily> Collect();
 
+  // The attempts' starts and ends, for the events feed (docs/api.md, "Events"): kept only while
+  // the feed asks for them (Feed(true) within its last minute of listeners), at most kFeedKept
+  // between two takes (the rest are counted as skipped).
+  struct JobChange {
+    std::string id, kind, queue;
+    int attempt = 0;
+    std::string outcome;  // "started", or how the attempt ended (ToString(Outcome))
+    SysTime at;
+  };
+  static constexpr size_t kFeedKept = 1000;
+  void Feed(bool on);
+  std::vector<JobChange> TakeJobChanges(int64_t& skipped);
+
  private:
+  void Note(const Job& job, const char* outcome);
+
+  std::atomic<bool> feeding_{false};
+  std::mutex feed_mu_;
+  std::vector<JobChange> changes_;
+  int64_t skipped_ = 0;
+
   // The series of one queue and kind, found once and kept: a job's start and end then cost one
   // lookup under one lock, and atomic increments (prometheus-cpp's own lookups build label maps
   // under its family's lock, several per job).

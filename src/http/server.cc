@@ -113,7 +113,8 @@ struct Server::Impl {
         options(std::move(o)),
         operations(c),
         metrics(c, options.worker_id, options.instruments),
-        events(c, options.events_interval, std::max(1, options.threads / 2)),
+        events(c, metrics.instruments(), options.events_interval,
+               std::max(1, options.threads / 2)),
         series(c, options.stats_interval,
                static_cast<size_t>(options.stats_window /
                                    std::max(options.stats_interval, Millis(1)))) {}

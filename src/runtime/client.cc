@@ -103,6 +103,10 @@ std::vector<Job> Client::List(const JobFilter& filter) {
 }
 int64_t Client::Count(const JobFilter& filter) { return store_->JobCount(CheckFilter(filter)); }
 
+JobTally Client::CountUpTo(const JobFilter& filter, int64_t cap) {
+  return store_->JobCountUpTo(CheckFilter(filter), std::max<int64_t>(cap, 1));
+}
+
 Job Client::Cancel(const std::string& id) { return store_->JobCancel(JobId(id)); }
 Job Client::Retry(const std::string& id) { return store_->JobRetry(JobId(id)); }
 Job Client::Delete(const std::string& id) { return store_->JobDelete(JobId(id)); }
@@ -125,6 +129,11 @@ JobFilter Client::BulkFilter(BulkAction action, JobFilter filter) {
   // The page statements that change jobs select by the columns alone (listing is another path).
   if (!filter.args.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "bulk changes do not select jobs by args");
+  }
+  if (filter.priority || filter.created_after || filter.created_before ||
+      filter.finished_after || filter.finished_before) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "bulk changes do not select jobs by priority or by time");
   }
   if (filter.states.empty()) filter.states = legal;
   for (JobState s : filter.states) {

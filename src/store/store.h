@@ -189,6 +189,8 @@ class Store {
   virtual std::vector<Job> JobList(const JobFilter& filter) = 0;
   // How many jobs match `filter` (all of them, whatever its limit).
   virtual int64_t JobCount(const JobFilter& filter) = 0;
+  // The same, counted no further than `cap`; past it, an estimate (Client::CountUpTo).
+  virtual JobTally JobCountUpTo(const JobFilter& filter, int64_t cap) = 0;
 
   // Leases up to `limit` due jobs of a queue to a worker, in priority, run_at, id order.
   // SKIP LOCKED: concurrent fetchers never get the same job. Returned jobs carry no errors.

@@ -352,28 +352,46 @@ std::vector<JobEvent> PgStore::JobEvents(const std::string& id) {
   return out;
 }
 
+// The parameters of fragments/job_filter.sql, then $15: `limit`.
+Params PgStore::FilterParams(const JobFilter& f, int limit) const {
+  auto time = [](const std::optional<SysTime>& t) {
+    return t ? std::optional(FormatTimestamp(*t)) : std::nullopt;
+  };
+  return {States(f),           Opt(f.queue),           Opt(f.kind),
+          Opt(f.parent_id),    Opt(f.after_id),        f.at_risk ? "true" : "false",
+          Now(),               Opt(f.serial_key),      ArgsParam(f),
+          OptNumber(f.priority), time(f.created_after),  time(f.created_before),
+          time(f.finished_after), time(f.finished_before), std::to_string(limit)};
+}
+
 std::vector<Job> PgStore::JobList(const JobFilter& f) {
   auto c = pool_.Acquire();
-  Params p{States(f), Opt(f.queue), Opt(f.kind), std::to_string(f.limit), Opt(f.after_id),
-           f.at_risk ? "true" : "false", Now()};
-  if (f.parent_id.empty()) {
-    p.push_back(Opt(f.serial_key));
-    p.push_back(ArgsParam(f));
-    return ReadJobs(c->ExecPrepared("job_list", kJobList, p));
-  }
-  p.push_back(f.parent_id);
-  p.push_back(Opt(f.serial_key));
-  p.push_back(ArgsParam(f));
-  return ReadJobs(c->ExecPrepared("job_children", kJobChildren, p));
+  Params p = FilterParams(f, f.limit);
+  return ReadJobs(f.parent_id.empty() ? c->ExecPrepared("job_list", kJobList, p)
+                                      : c->ExecPrepared("job_children", kJobChildren, p));
 }
 
 int64_t PgStore::JobCount(const JobFilter& f) {
   auto c = pool_.Acquire();
-  auto r = c->ExecPrepared("job_count", kJobCount,
-                           {States(f), Opt(f.queue), Opt(f.kind), Opt(f.parent_id), Opt(f.after_id),
-                            f.at_risk ? "true" : "false", Now(), Opt(f.serial_key),
-                            ArgsParam(f)});
+  Params p = FilterParams(f, 0);
+  p.pop_back();  // no limit
+  auto r = c->ExecPrepared("job_count", kJobCount, p);
   return std::stoll(std::string(r.Get(0, 0)));
+}
+
+JobTally PgStore::JobCountUpTo(const JobFilter& f, int64_t cap) {
+  auto c = pool_.Acquire();
+  Params p = FilterParams(f, 0);
+  p.back() = std::to_string(cap + 1);
+  auto r = c->ExecPrepared("job_count_up_to", kJobCountUpTo, p);
+  int64_t counted = std::stoll(std::string(r.Get(0, 0)));
+  if (counted <= cap) return {counted};
+  p.pop_back();
+  // An EXPLAIN cannot be prepared: sent with its parameters each time.
+  Json plan = Json::parse(std::string(c->Exec(kJobCountPlan, p).Get(0, 0)), nullptr, false);
+  int64_t rows = 0;
+  if (plan.is_array() && !plan.empty()) rows = plan[0]["Plan"].value("Plan Rows", int64_t{0});
+  return {std::max(rows, cap), true};
 }
 
 std::vector<Job> PgStore::JobFetch(const JobFetchParams& p) {

@@ -22,6 +22,7 @@ class PgStore final : public Store {
   std::optional<Job> JobGet(const std::string& id) override;
   std::vector<Job> JobList(const JobFilter& filter) override;
   int64_t JobCount(const JobFilter& filter) override;
+  JobTally JobCountUpTo(const JobFilter& filter, int64_t cap) override;
   std::vector<Job> JobFetch(const JobFetchParams& params) override;
   std::vector<std::string> JobFinishMany(const std::string& worker_id,
                                          const std::vector<JobOutcome>& outcomes) override;
@@ -82,6 +83,7 @@ class PgStore final : public Store {
  private:
   // The pinned time as a parameter, or NULL to let the database's now() decide.
   std::optional<std::string> Now() const;
+  Params FilterParams(const JobFilter& f, int limit) const;
   // Runs a state-changing statement on one job; maps "no row" to kNotFound or
   // kIllegalTransition.
   Job ChangeOne(const char* name, std::string_view sql, const std::string& id,

@@ -363,30 +363,11 @@ std::vector<JobEvent> SqliteStore::JobEvents(const std::string& id) {
   return out;
 }
 
-std::vector<Job> SqliteStore::JobList(const JobFilter& f) {
-  auto c = pool_.Acquire();
-  auto st = f.parent_id.empty() ? c->Prepare("job_list", kJobList)
-                                : c->Prepare("job_children", kJobChildren);
-  st.Bind(1, States(f))
-      .Bind(2, Opt(f.queue))
-      .Bind(3, Opt(f.kind))
-      .Bind(4, int64_t{f.limit})
-      .Bind(5, Opt(f.after_id))
-      .Bind(6, int64_t{f.at_risk})
-      .Bind(7, NowMicros());
-  if (f.parent_id.empty()) {
-    st.Bind(8, Opt(f.serial_key)).Bind(9, ArgsParam(f));
-  } else {
-    st.Bind(8, std::string_view(f.parent_id)).Bind(9, Opt(f.serial_key)).Bind(10, ArgsParam(f));
-  }
-  std::vector<Job> jobs;
-  while (st.Step()) jobs.push_back(ReadJob(st));
-  return jobs;
-}
-
-int64_t SqliteStore::JobCount(const JobFilter& f) {
-  auto c = pool_.Acquire();
-  auto st = c->Prepare("job_count", kJobCount);
+// Binds the parameters of fragments/job_filter.sql.
+void SqliteStore::BindFilter(Statement& st, const JobFilter& f) const {
+  auto time = [](const std::optional<SysTime>& t) {
+    return t ? std::optional<int64_t>(Micros(*t)) : std::nullopt;
+  };
   st.Bind(1, States(f))
       .Bind(2, Opt(f.queue))
       .Bind(3, Opt(f.kind))
@@ -395,9 +376,42 @@ int64_t SqliteStore::JobCount(const JobFilter& f) {
       .Bind(6, int64_t{f.at_risk})
       .Bind(7, NowMicros())
       .Bind(8, Opt(f.serial_key))
-      .Bind(9, ArgsParam(f));
+      .Bind(9, ArgsParam(f))
+      .Bind(10, f.priority ? std::optional<int64_t>(*f.priority) : std::nullopt)
+      .Bind(11, time(f.created_after))
+      .Bind(12, time(f.created_before))
+      .Bind(13, time(f.finished_after))
+      .Bind(14, time(f.finished_before));
+}
+
+std::vector<Job> SqliteStore::JobList(const JobFilter& f) {
+  auto c = pool_.Acquire();
+  auto st = f.parent_id.empty() ? c->Prepare("job_list", kJobList)
+                                : c->Prepare("job_children", kJobChildren);
+  BindFilter(st, f);
+  st.Bind(15, int64_t{f.limit});
+  std::vector<Job> jobs;
+  while (st.Step()) jobs.push_back(ReadJob(st));
+  return jobs;
+}
+
+int64_t SqliteStore::JobCount(const JobFilter& f) {
+  auto c = pool_.Acquire();
+  auto st = c->Prepare("job_count", kJobCount);
+  BindFilter(st, f);
   st.Step();
   return st.Int(0);
+}
+
+JobTally SqliteStore::JobCountUpTo(const JobFilter& f, int64_t cap) {
+  auto c = pool_.Acquire();
+  auto st = c->Prepare("job_count_up_to", kJobCountUpTo);
+  BindFilter(st, f);
+  st.Bind(15, cap + 1);
+  st.Step();
+  // SQLite keeps no statistics to estimate from: past the cap, the cap is a lower bound.
+  int64_t counted = st.Int(0);
+  return {std::min(counted, cap), counted > cap};
 }
 
 std::vector<Job> SqliteStore::JobFetch(const JobFetchParams& p) {

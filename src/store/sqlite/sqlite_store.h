@@ -28,6 +28,7 @@ class SqliteStore final : public Store {
   std::optional<Job> JobGet(const std::string& id) override;
   std::vector<Job> JobList(const JobFilter& filter) override;
   int64_t JobCount(const JobFilter& filter) override;
+  JobTally JobCountUpTo(const JobFilter& filter, int64_t cap) override;
   std::vector<JobEvent> JobEvents(const std::string& id) override;
   std::vector<Job> JobFetch(const JobFetchParams& params) override;
   std::vector<std::string> JobFinishMany(const std::string& worker_id,
@@ -94,6 +95,7 @@ class SqliteStore final : public Store {
   // The store's clock, for reads. A write reads it once it holds the write lock (Write in
   // sqlite_store.cc).
   int64_t NowMicros() const;
+  void BindFilter(Statement& st, const JobFilter& f) const;
   bool FetchWithin(Conn& c, int64_t now, const JobFetchParams& p, const std::string& kinds,
                    const std::string& partitions,
                    std::vector<std::pair<Job, std::string>>& fetched);

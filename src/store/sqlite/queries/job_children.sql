@@ -1,25 +1,11 @@
--- The children of job ?8, newest first, through the parent index; the other filters (and ?6,
--- ?7: at risk, now; ?9: the serial key) as in job_list.sql.
+-- The children of job ?4, newest first, ?15 at most, through the parent index; the filter's
+-- parameters as in fragments/job_filter.sql.
 SELECT id, kind, queue, args, priority, run_at, state, attempt, max_attempts, timeout_ms, errors,
        created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
        parent_id, children_total, children_pending, progress, result, attempts_used, serial_key, serial_held,
        deadline, expires_at, unique_key, gate_wait, fair_key
 FROM spindle_jobs
-WHERE parent_id = ?8
-  AND (?1 IS NULL OR state IN (SELECT value FROM json_each(?1)))
-  AND (?2 IS NULL OR queue = ?2)
-  AND (?3 IS NULL OR kind = ?3)
-  AND (?9 IS NULL OR serial_key = ?9)
-  AND (?5 IS NULL OR id < ?5)
-  -- Args (JobFilter::args): ?10 a JSON array of [dotted path, value] pairs, each held by args.
-  AND (?10 IS NULL OR NOT EXISTS (
-         SELECT 1 FROM json_each(?10) f
-         WHERE json_extract(args, '$.' || json_extract(f.value, '$[0]'))
-               IS NOT json_extract(f.value, '$[1]')))
-  -- At risk (JobFilter::at_risk): still waiting, and its kind's estimate (ms) does not fit
-  -- before its deadline any more. ?7 = now.
-  AND (?6 = 0 OR (state IN ('scheduled', 'available', 'retryable')
-       AND deadline - coalesce((SELECT s.estimate_ms FROM spindle_kind_stats s
-                                WHERE s.kind = spindle_jobs.kind), 0) * 1000 <= ?7))
+WHERE parent_id = ?4 AND
+  -- include: job_filter.sql
 ORDER BY id DESC
-LIMIT ?4
+LIMIT ?15
