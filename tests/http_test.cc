@@ -854,6 +854,59 @@ TEST_P(HttpTest, EventStreamsSeeJobsRunLiveAndShareOneReader) {
   for (auto& s : streams) s->thread.join();
 }
 
+// Seen from PostgreSQL: twenty open event streams cost the database what one does, the hub's
+// reads, and no query per stream. Each round's server and its connections end before the count,
+// for their backends report their transactions as they exit.
+TEST(HttpDatabaseTest, TwentyEventStreamsCostTheDatabaseWhatOneDoes) {
+  auto db = TestBackend::Make(BackendKind::kPostgres);
+  auto transactions = [&] {
+    return db->QueryInt(
+        "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+        "WHERE datname = current_database()");
+  };
+  auto per_read = [&](int n) {
+    int64_t before = transactions();
+    int64_t reads = 0;
+    {
+      auto client = Client::Open({db->url()});
+      http::Server server(*client, {.listen = "127.0.0.1:0", .events_interval = 50ms});
+      server.Start();
+      std::atomic<bool> stop{false};
+      std::atomic<int> open{0};
+      std::vector<std::thread> streams;
+      for (int i = 0; i < n; ++i) {
+        streams.emplace_back([&, port = server.port()] {
+          httplib::Client c("127.0.0.1", port);
+          bool counted = false;
+          c.Get("/api/v1/events/stream", [&](const char*, size_t) {
+            if (!counted) ++open;
+            counted = true;
+            return !stop;
+          });
+        });
+      }
+      EXPECT_TRUE(WaitUntil([&] { return open == n; }, 60s));
+      int64_t from = server.event_reads();
+      EXPECT_TRUE(WaitUntil([&] { return server.event_reads() >= from + 40; }, 120s));
+      stop = true;
+      server.Stop();
+      for (auto& t : streams) t.join();
+      reads = server.event_reads();
+    }
+    EXPECT_TRUE(WaitUntil([&] {
+      return db->QueryInt("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                          "current_database() AND pid <> pg_backend_pid()") == 0;
+    }, 60s));
+    return static_cast<double>(transactions() - before) / static_cast<double>(reads);
+  };
+  double one = per_read(1);
+  double twenty = per_read(20);
+  std::cout << "transactions per hub read: one stream " << one << ", twenty " << twenty << "\n";
+  EXPECT_GE(one, 3.0);  // the hub reads queues, cluster, members and the audit trail
+  EXPECT_LT(twenty, one * 1.25 + 1) << "one stream: " << one << ", twenty: " << twenty
+                                    << " transactions per read";
+}
+
 // Event streams hold a thread each: past half the server's threads, a stream is refused (503)
 // and the other calls are still answered.
 TEST_P(HttpTest, TooManyEventStreamsAreRefusedAndHealthStillAnswers) {
