@@ -259,6 +259,8 @@ TEST_P(HttpTest, QueuesClusterWorkersAndStats) {
   EXPECT_EQ(qs.body["queues"][0]["jobs"]["available"], 1);
   EXPECT_EQ(qs.body["queues"][0]["no_consumer"], true);
   EXPECT_TRUE(qs.body["queues"][0]["oldest_available_at"].is_string()) << qs.body.dump();
+  EXPECT_EQ(Get("/api/v1/queues/q1").body, qs.body["queues"][0]);
+  EXPECT_TRUE(IsError(Get("/api/v1/queues/nope"), 404, "not_found"));
   EXPECT_EQ(Post("/api/v1/queues/q1/pause").body["paused"], true);
   EXPECT_TRUE(client_->Queues()[0].paused_at.has_value());
   EXPECT_EQ(Post("/api/v1/queues/q1/resume").body["paused"], false);
@@ -354,6 +356,9 @@ TEST_P(HttpTest, ABulkChangeByFilterRunsAsAnOperationWithProgress) {
   }));
   EXPECT_EQ(op["state"], "done") << op.dump();
   EXPECT_EQ(op["changed"], 2500);
+  Answer listed = Get("/api/v1/operations");
+  ASSERT_EQ(listed.body["operations"].size(), 1u) << listed.body.dump();
+  EXPECT_EQ(listed.body["operations"][0], op);
   EXPECT_EQ(client_->Count({.states = {JobState::kCancelled}}), 2500);
   EXPECT_EQ(client_->Count({.states = {JobState::kAvailable}, .kind = "other"}), 1);
 

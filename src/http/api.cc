@@ -300,6 +300,13 @@ Json LeaderJson(const Membership& ms) {
   return lead ? ToJson(*lead) : Json(nullptr);
 }
 
+QueueInfo FindQueue(Client& client, const std::string& name) {
+  for (auto& q : client.Queues()) {
+    if (q.name == name) return q;
+  }
+  throw Error(ErrorCode::kNotFound, fmt::format("unknown queue '{}': no job or worker has used it", name));
+}
+
 Json Stats(Client& client) {
   std::map<std::string, int64_t> totals;
   Json queues = Json::object();
@@ -427,6 +434,14 @@ void AddRoutes(Router& r, Client& c, Operations& ops, EventHub& events, StatsSer
          {200, 202},
          [&c, &ops](Call& call) { return Bulk(c, ops, call); }});
   r.Add({"GET",
+         "/api/v1/operations",
+         S::kRead,
+         "The bulk operations this server ran (its latest 100, and those under way), newest first",
+         {},
+         "",
+         {200},
+         [&ops](Call&) { return Reply{.body = {{"operations", ops.List()}}}; }});
+  r.Add({"GET",
          "/api/v1/operations/{id}",
          S::kRead,
          "A bulk operation's progress",
@@ -480,6 +495,14 @@ void AddRoutes(Router& r, Client& c, Operations& ops, EventHub& events, StatsSer
          [&c](Call&) {
            return Reply{.body = {{"queues", Array(c.Queues())}}};
          }});
+  r.Add({"GET",
+         "/api/v1/queues/{name}",
+         S::kRead,
+         "One queue, as the list shows it",
+         {},
+         "",
+         {200},
+         [&c](Call& call) { return Reply{.body = ToJson(FindQueue(c, call.path["name"]))}; }});
   for (bool pause : {true, false}) {
     r.Add({"POST",
            pause ? "/api/v1/queues/{name}/pause" : "/api/v1/queues/{name}/resume",

@@ -100,4 +100,11 @@ Json Operations::Get(const std::string& id) const {
               fmt::format("unknown operation '{}' (this server keeps its latest {})", id, kKept));
 }
 
+Json Operations::List() const {
+  std::lock_guard lock(mu_);
+  Json out = Json::array();
+  for (auto it = ops_.rbegin(); it != ops_.rend(); ++it) out.push_back(Describe(**it));
+  return out;
+}
+
 }  // namespace spindle::http

@@ -29,6 +29,8 @@ class Operations {
   // {"id", "action", "state": running|done|failed|stopped, "total", "changed", "error",
   // "started_at", "finished_at", "by"}. Error(kNotFound) for an unknown id.
   Json Get(const std::string& id) const;
+  // The operations this server keeps (its latest kKept, and any still running), newest first.
+  Json List() const;
 
   struct Op;
 
