@@ -181,6 +181,30 @@ TEST_P(RetentionTest, EachBatchIsBounded) {
   EXPECT_EQ(pruner.RunOnce(), 0);
 }
 
+TEST_P(RetentionTest, TheAuditTrailIsKeptForItsAge) {
+  auto append = [&](const std::string& who) {
+    store_->AuditAppend({.who = who, .method = "POST", .path = "/api/v1/x", .status = 200});
+  };
+  append("old");
+  clock_->Advance(10min);
+  append("new");
+  clock_->Advance(55min);  // 65 and 55 minutes old
+  EXPECT_EQ(store_->AuditPrune(1h, 1000), 1);
+  auto left = store_->AuditList(std::nullopt, 10);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].who, "new");
+  // The leader's pruner, a bounded batch at a time; 0 keeps the trail.
+  for (int i = 0; i < 2; ++i) append("more");
+  clock_->Advance(2h);
+  maintenance::Pruner keep(*store_, {.completed = 0ms, .audit = 0ms}, [] { return true; });
+  EXPECT_EQ(keep.RunOnce(), 0);
+  maintenance::Pruner pruner(*store_, {.completed = 0ms, .audit = 1h, .batch = 2},
+                             [] { return true; });
+  EXPECT_EQ(pruner.RunOnce(), 2);
+  EXPECT_EQ(pruner.RunOnce(), 1);
+  EXPECT_TRUE(store_->AuditList(std::nullopt, 10).empty());
+}
+
 TEST_P(RetentionTest, TheLeadersLoopPrunesAndOnlyTheLeaders) {
   std::string id = Insert();
   Finish(id, JobOutcome::Kind::kCompleted);
@@ -237,13 +261,14 @@ class RetentionConfigTest : public RetentionTest {
 
 TEST_P(RetentionConfigTest, TheConfigurationReadsAgesAndRefusesBadOnesNamingTheKey) {
   auto good = Enqueue("[retention]\ncompleted = \"10s\"\nfailed = \"forever\"\ncancelled = 0\n"
-                      "expired = \"0\"\ninterval = \"30s\"\nbatch = 500\n");
+                      "expired = \"0\"\naudit = \"30d\"\ninterval = \"30s\"\nbatch = 500\n");
   EXPECT_EQ(good.status, 0) << good.output;
   for (auto [toml, key] :
        {std::pair{"completed = \"soon\"", "retention.completed"},
         {"failed = 7", "retention.failed"},
         {"cancelled = \"-1h\"", "retention.cancelled"},
         {"expired = \"0s\"", "write 0 or \"forever\""},
+        {"audit = \"a month\"", "retention.audit"},
         {"interval = \"0s\"", "retention.interval"},
         {"batch = 0", "retention.batch"},
         {"complete = \"1h\"", "retention.complete"}}) {

@@ -137,13 +137,15 @@ struct AssignmentHandler {
 };
 
 // Retention (docs/jobs.md, "Retention"): the leader deletes finished jobs, with their history,
-// once they finished this long ago, by state. 0: kept until deleted by hand. Defaults as River's:
+// once they finished this long ago, by state, and the audit trail's old entries. 0: kept until deleted by hand. Defaults as River's:
 // completed, cancelled and expired a day, failed a week.
 struct RetentionOptions {
   Millis completed{24 * 3600 * 1000};
   Millis failed{7 * 24 * 3600 * 1000};
   Millis cancelled{24 * 3600 * 1000};
   Millis expired{24 * 3600 * 1000};
+  // The HTTP API's audit trail (docs/api.md, "Audit"): entries older than this. Default: 90 days.
+  Millis audit{90LL * 24 * 3600 * 1000};
   // How often the leader looks for jobs to delete. Default: 1 min.
   Millis interval{60000};
   // Jobs deleted per transaction, and the pause between two such batches (one batch takes some

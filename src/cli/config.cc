@@ -404,7 +404,8 @@ Config LoadConfig(const std::string& path) {
   }
   if (const auto* r = Table(path, root, "retention")) {
     const std::string at = "retention.";
-    OnlyKeys(path, *r, at, {"completed", "failed", "cancelled", "expired", "interval", "batch"});
+    OnlyKeys(path, *r, at,
+             {"completed", "failed", "cancelled", "expired", "audit", "interval", "batch"});
     auto& o = c.worker.retention;
     // An age: a duration, or 0, "0" or "forever" to keep such jobs until deleted by hand.
     auto age = [&](const char* key, Millis& out) {
@@ -438,6 +439,7 @@ Config LoadConfig(const std::string& path) {
     age("failed", o.failed);
     age("cancelled", o.cancelled);
     age("expired", o.expired);
+    age("audit", o.audit);
     if (auto v = Dur(path, *r, "interval", at)) o.interval = *v;
     if (auto v = Int(path, *r, "batch", at, 1, 100000)) o.batch = static_cast<int>(*v);
   }

@@ -20,7 +20,8 @@ void Pruner::Validate(const RetentionOptions& o) {
     throw Error(ErrorCode::kInvalidArgument, "worker options: retention." + what);
   };
   for (auto [name, age] : {std::pair{"completed", o.completed}, {"failed", o.failed},
-                           {"cancelled", o.cancelled}, {"expired", o.expired}}) {
+                           {"cancelled", o.cancelled}, {"expired", o.expired},
+                           {"audit", o.audit}}) {
     if (age.count() < 0) fail(fmt::format("{} must be 0 (keep) or more", name));
   }
   if (o.interval < Millis(100)) fail("interval must be at least 100ms");
@@ -35,12 +36,15 @@ int64_t Pruner::RunOnce() {
                                .expired = options_.expired},
                               options_.batch);
   if (n) core::Log().info("event=pruned jobs={}", n);
-  return n;
+  int64_t audit = options_.audit.count() ? store_.AuditPrune(options_.audit, options_.batch) : 0;
+  if (audit) core::Log().info("event=pruned audit_entries={}", audit);
+  return std::max(n, audit);
 }
 
 void Pruner::Start() {
   const auto& o = options_;
-  if (o.completed.count() || o.failed.count() || o.cancelled.count() || o.expired.count()) {
+  if (o.completed.count() || o.failed.count() || o.cancelled.count() || o.expired.count() ||
+      o.audit.count()) {
     loop_->Start();
   }
 }

@@ -17,8 +17,8 @@ class Pruner {
   // `leads` says whether this worker holds the leader term now: only the leader prunes.
   Pruner(Store& store, const RetentionOptions& options, std::function<bool()> leads);
 
-  // Deletes one batch (at most options.batch jobs, one transaction) of jobs past their age, at
-  // the store's time. Returns how many. What the loop runs; tests call it directly.
+  // Deletes one batch (at most options.batch jobs, one transaction) of jobs past their age, and
+  // one of audit entries, at the store's time. Returns the larger count. What the loop runs; tests call it directly.
   int64_t RunOnce();
 
   // The loop: every options.interval while leading, batch after batch (options.pause between

@@ -313,6 +313,9 @@ class Store {
   // entries older than entry `before` (nullopt: from the newest), newest first.
   virtual void AuditAppend(const AuditEntry& entry) = 0;
   virtual std::vector<AuditEntry> AuditList(std::optional<int64_t> before, int limit) = 0;
+  // Retention: deletes up to `limit` entries older than `age`, oldest first, in one
+  // transaction. Returns how many.
+  virtual int64_t AuditPrune(Millis age, int limit) = 0;
   // Records the dispatch settings of the queues a worker serves (the last worker to start wins);
   // a queue's pause is kept.
   virtual void QueueRegister(const std::map<std::string, QueueSettings>& queues) = 0;

@@ -1139,6 +1139,13 @@ void PgStore::AuditAppend(const AuditEntry& e) {
                    std::to_string(e.status), error});
 }
 
+int64_t PgStore::AuditPrune(Millis age, int limit) {
+  auto c = pool_.Acquire();
+  auto r = c->ExecPrepared("audit_prune", kAuditPrune,
+                           {Now(), std::to_string(age.count()), std::to_string(limit)});
+  return std::stoll(std::string(r.Get(0, 0)));
+}
+
 std::vector<AuditEntry> PgStore::AuditList(std::optional<int64_t> before, int limit) {
   std::optional<std::string> from;
   if (before) from = std::to_string(*before);

@@ -62,6 +62,7 @@ class PgStore final : public Store {
   std::vector<KindRunStats> KindStatsList() override;
   void AuditAppend(const AuditEntry& entry) override;
   std::vector<AuditEntry> AuditList(std::optional<int64_t> before, int limit) override;
+  int64_t AuditPrune(Millis age, int limit) override;
   void QueueRegister(const std::map<std::string, QueueSettings>& queues) override;
   void LimitRegister(const std::vector<Limit>& limits) override;
   void LimitRemove(const std::string& name) override;

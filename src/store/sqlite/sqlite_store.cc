@@ -1450,6 +1450,19 @@ void SqliteStore::AuditAppend(const AuditEntry& e) {
   w.Commit();
 }
 
+int64_t SqliteStore::AuditPrune(Millis age, int limit) {
+  auto c = pool_.Acquire();
+  Write w(*c, *clock_);
+  int64_t n = 0;
+  {
+    auto st = c->Prepare("audit_prune", kAuditPrune);
+    st.Bind(1, w.now()).Bind(2, age.count()).Bind(3, int64_t{limit});
+    while (st.Step()) ++n;
+  }
+  w.Commit();
+  return n;
+}
+
 std::vector<AuditEntry> SqliteStore::AuditList(std::optional<int64_t> before, int limit) {
   auto c = pool_.Acquire();
   auto st = c->Prepare("audit_list", kAuditList);
