@@ -73,6 +73,16 @@ Answer Send(int port, const std::string& method, const std::string& path,
          << "got " << a.status << " " << a.body.dump() << ", wanted " << status << " " << error;
 }
 
+// `spindle serve --http`: the worker runs what the API enqueues, its /metrics says it leads, and
+// SIGTERM stops both gracefully.
+// The value of one series of a Prometheus text exposition (labels as the server orders them:
+// by name); nullopt when absent.
+std::optional<double> Sample(const std::string& text, const std::string& series) {
+  size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return std::nullopt;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
 class HttpTest : public ::testing::TestWithParam<BackendKind> {
  protected:
   void SetUp() override { client_ = Client::Open({db_->url()}); }
@@ -775,6 +785,15 @@ TEST_P(HttpTest, ControlActionsAndTheAttemptsOfTheWorkerBesideAreEvents) {
         return has("job", "outcome", "completed") > 0;
       },
       120s));
+  // PostgreSQL's notifications of new jobs say when they were sent: the worker measures their lag.
+  if (GetParam() == BackendKind::kPostgres) {
+    std::string text;
+    EXPECT_TRUE(WaitUntil([&] {
+      client_->Enqueue({.kind = "a", .queue = "ev"});
+      text = Get("/metrics").body;
+      return Sample(text, "spindle_notification_lag_seconds_count").value_or(0) >= 1;
+    }, 60s)) << text;
+  }
   worker.Stop();
   EXPECT_EQ(has("control", "path", "/api/v1/queues/ev/pause"), 1);
   EXPECT_EQ(has("control", "path", "/api/v1/queues/ev/resume"), 1);
@@ -955,15 +974,6 @@ int FreePort() {
   return ntohs(a.sin_port);
 }
 
-// `spindle serve --http`: the worker runs what the API enqueues, its /metrics says it leads, and
-// SIGTERM stops both gracefully.
-// The value of one series of a Prometheus text exposition (labels as the server orders them:
-// by name); nullopt when absent.
-std::optional<double> Sample(const std::string& text, const std::string& series) {
-  size_t at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return std::nullopt;
-  return std::stod(text.substr(at + series.size() + 2));
-}
 
 // /metrics beside a worker publishes what the worker tells its observer: attempts by outcome,
 // retries, jobs finalized, deadlines missed, rescues, expiries, waits, runs and fetches, slots,

@@ -47,6 +47,9 @@ class WorkerObserver {
   // A lease renewal round kept `renewed` leases and found `taken` ones taken from the worker
   // (stopped, cancelled, or rescued once their lease expired): it gives those attempts up.
   virtual void LeasesRenewed(int /*renewed*/, int /*taken*/) {}
+  // A notification of new jobs arrived `lag` after the transaction that sent it began (by this
+  // host's clock against the database's; PostgreSQL only).
+  virtual void Notified(Millis /*lag*/) {}
   // The cluster's membership changed (a worker joined, left or was evicted).
   virtual void MembershipChanged() {}
   // This worker was elected leader.

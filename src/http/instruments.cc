@@ -75,6 +75,11 @@ Instruments::Instruments(const WorkerOptions* worker)
                    "This worker's fetch round trips, by queue", *registry_)),
       batch_(Build(prometheus::BuildHistogram(), "spindle_fetch_batch_size",
                    "Jobs per fetch of this worker, by queue", *registry_)),
+      notified_(Build(prometheus::BuildHistogram(), "spindle_notification_lag_seconds",
+                      "From the transaction that announced new jobs beginning to this worker "
+                      "hearing of them (PostgreSQL)",
+                      *registry_)
+                    .Add({}, kFast)),
       busy_(Build(prometheus::BuildGauge(), "spindle_worker_slots_busy",
                   "Jobs this worker runs now, by queue", *registry_)),
       partitions_(Build(prometheus::BuildGauge(), "spindle_worker_partitions_owned",
@@ -213,6 +218,8 @@ void Instruments::LeasesRenewed(int renewed, int taken) {
   renewals_.Add({{"result", "renewed"}}).Increment(renewed);
   renewals_.Add({{"result", "taken"}}).Increment(taken);
 }
+
+void Instruments::Notified(Millis lag) { notified_.Observe(Seconds(std::max(lag, Millis(0)))); }
 
 void Instruments::MembershipChanged() { membership_.Add({}).Increment(); }
 

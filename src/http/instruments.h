@@ -45,6 +45,7 @@ class Instruments final : public WorkerObserver {
   void Rescued(bool evicted, int jobs) override;
   void Expired(int jobs) override;
   void LeasesRenewed(int renewed, int taken) override;
+  void Notified(Millis lag) override;
   void MembershipChanged() override;
   void Elected() override;
   void PartitionsOwned(int partitions) override;
@@ -111,6 +112,7 @@ class Instruments final : public WorkerObserver {
   prometheus::Family<prometheus::Histogram>& latency_;
   prometheus::Family<prometheus::Histogram>& fetch_;
   prometheus::Family<prometheus::Histogram>& batch_;
+  prometheus::Histogram& notified_;
   prometheus::Family<prometheus::Gauge>& busy_;
   prometheus::Family<prometheus::Gauge>& partitions_;
   prometheus::Family<prometheus::Counter>& requests_;

@@ -897,6 +897,7 @@ class Worker::Impl {
       listener_broken = true;
       throw;
     }
+    for (Millis lag : notices.lags) opts.observer->Notified(lag);
     bool all = listener_broken.exchange(false);  // notifications may have been missed
     if (all || notices.members) coordinator->Wake();
     // A job this worker runs was stopped or cancelled: the renewal says which.

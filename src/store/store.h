@@ -144,6 +144,10 @@ std::string_view ToString(JobOutcome::Kind kind);
 // What a listener heard.
 struct Notices {
   std::vector<std::string> queues;   // "new jobs in queue Q"
+  // For the notices of new jobs that say when they were sent (PostgreSQL's, from the statements
+  // of this library: "QUEUE\x1fMICROSECONDS"): how long after the sending transaction began each
+  // arrived, by this host's clock.
+  std::vector<Millis> lags;
   bool members = false;              // the membership changed
   std::vector<std::string> workers;  // "worker W: a job you run was stopped or cancelled"
   // A running job was taken from its worker, which one unknown (SQLite, another process).

@@ -6,6 +6,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include "core/duration.h"
 #include "core/log.h"
 
 #include "core/time.h"
@@ -1312,7 +1313,16 @@ class PgListener final : public StoreListener {
       } else if (std::string_view(n->relname) == "spindle_control") {
         notices.workers.emplace_back(n->extra);
       } else {
-        notices.queues.emplace_back(n->extra);
+        std::string_view extra = n->extra;
+        size_t sep = extra.rfind('\x1f');
+        notices.queues.emplace_back(extra.substr(0, sep));
+        if (sep != std::string_view::npos) {
+          if (auto us = core::ParseInteger(extra.substr(sep + 1), 0, INT64_MAX)) {
+            auto sent = SysTime(std::chrono::microseconds(*us));
+            notices.lags.push_back(
+                std::chrono::duration_cast<Millis>(std::chrono::system_clock::now() - sent));
+          }
+        }
       }
       PQfreemem(n);
     }

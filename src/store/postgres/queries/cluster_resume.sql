@@ -5,7 +5,7 @@ WITH c AS (
   WHERE stopped_at IS NOT NULL
   RETURNING stopped_at, stop_reason
 ), woken AS (
-  SELECT pg_notify('spindle_jobs', queue)
+  SELECT pg_notify('spindle_jobs', queue || chr(31) || (extract(epoch FROM now()) * 1000000)::bigint)
   FROM (SELECT DISTINCT queue FROM spindle.jobs
         WHERE state IN ('available', 'scheduled', 'retryable')
           AND run_at <= coalesce($1, now()) AND EXISTS (SELECT 1 FROM c)) q

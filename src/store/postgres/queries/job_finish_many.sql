@@ -75,7 +75,7 @@ WITH parents AS (
 ), woken AS (
   -- Released jobs that are due at once, and jobs whose ended lease kept them from running,
   -- wake idle workers.
-  SELECT pg_notify('spindle_jobs', queue)
+  SELECT pg_notify('spindle_jobs', queue || chr(31) || (extract(epoch FROM now()) * 1000000)::bigint)
   FROM (SELECT queue FROM updated WHERE state = 'available'
         UNION
         SELECT queue FROM ended

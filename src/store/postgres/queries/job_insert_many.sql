@@ -25,5 +25,5 @@ WITH input AS (
   ORDER BY i.ord
   RETURNING queue, state
 )
-SELECT count(*) FILTER (WHERE pg_notify('spindle_jobs', queue) IS NULL)
+SELECT count(*) FILTER (WHERE pg_notify('spindle_jobs', queue || chr(31) || (extract(epoch FROM now()) * 1000000)::bigint) IS NULL)
 FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') AS due

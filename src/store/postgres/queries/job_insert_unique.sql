@@ -44,7 +44,7 @@ WITH input AS (
   ON CONFLICT DO NOTHING
   RETURNING id, queue, state, unique_key, unique_bucket, unique_states
 ), notified AS (
-  SELECT count(*) FILTER (WHERE pg_notify('spindle_jobs', queue) IS NULL) AS n
+  SELECT count(*) FILTER (WHERE pg_notify('spindle_jobs', queue || chr(31) || (extract(epoch FROM now()) * 1000000)::bigint) IS NULL) AS n
   FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') AS due
 ), skipped AS (
   SELECT b.id, b.unique_bucket,

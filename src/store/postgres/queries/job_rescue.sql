@@ -23,7 +23,7 @@ WITH expired AS (
   WHERE j.id = expired.id
   RETURNING j.queue, j.state
 ), woken AS (
-  SELECT pg_notify('spindle_jobs', queue)
+  SELECT pg_notify('spindle_jobs', queue || chr(31) || (extract(epoch FROM now()) * 1000000)::bigint)
   FROM (SELECT DISTINCT queue FROM rescued WHERE state = 'retryable') AS due
 )
 SELECT count(*) FROM rescued WHERE (SELECT count(*) FROM woken) >= 0

@@ -12,4 +12,4 @@ WITH changed AS (
             errors, created_at, started_at, finished_at, lease_owner, lease_expires_at, step, checkpoint,
             parent_id, children_total, children_pending, progress, result, attempts_used, serial_key, serial_held
 )
-SELECT *, pg_notify('spindle_jobs', queue) FROM changed
+SELECT *, pg_notify('spindle_jobs', queue || chr(31) || (extract(epoch FROM now()) * 1000000)::bigint) FROM changed
