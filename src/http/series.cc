@@ -21,6 +21,7 @@ StatsSeries::~StatsSeries() {
 }
 
 void StatsSeries::Start() {
+  if (thread_.joinable()) return;
   thread_ = std::thread([this] {
     std::unique_lock lock(mu_);
     while (!stopping_) {

@@ -41,7 +41,7 @@ class StatsSeries {
   StatsSeries(Client& client, Millis interval, size_t kept);
   ~StatsSeries();
 
-  // Samples on a thread of its own every interval until destroyed.
+  // Samples on a thread of its own every interval until destroyed. Idempotent.
   void Start();
   // Reads the cluster once and appends the sample taken at `now`. False when the database could
   // not be read: nothing is appended, and the next sample's kinds count from the last read.
