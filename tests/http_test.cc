@@ -330,7 +330,7 @@ TEST_P(HttpTest, TheStatsSeriesSamplesQueuesAndWhatEachKindCompleted) {
   EXPECT_EQ(other["samples"][0]["jobs"]["available"], 1);  // the totals stay the cluster's
 
   // Served: the server samples on its own every stats_interval.
-  Serve({.stats_interval = 100ms});
+  Serve({.stats_interval = 100ms, .stats_window = 60s});
   ASSERT_TRUE(WaitUntil([&] { return Get("/api/v1/stats/series").body["samples"].size() >= 2; },
                         60s));
   Answer a = Get("/api/v1/stats/series?queue=s&since=" + core::FormatRfc3339(t0));
@@ -340,6 +340,7 @@ TEST_P(HttpTest, TheStatsSeriesSamplesQueuesAndWhatEachKindCompleted) {
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.body.value("reason", "").find("since"), std::string::npos) << bad.body.dump();
   EXPECT_THROW(http::Server(*client_, {.stats_interval = 10ms}), Error);
+  EXPECT_THROW(http::Server(*client_, {.stats_interval = 100ms, .stats_window = 24h}), Error);
 }
 
 TEST_P(HttpTest, ABulkChangeByFilterRunsAsAnOperationWithProgress) {
@@ -366,6 +367,15 @@ TEST_P(HttpTest, ABulkChangeByFilterRunsAsAnOperationWithProgress) {
   }));
   EXPECT_EQ(op["state"], "done") << op.dump();
   EXPECT_EQ(op["changed"], 2500);
+  EXPECT_TRUE(IsError(Post("/api/v1/jobs/bulk", {{"action", "retry"}, {"filter", Json::object()}}),
+                      400, "bad_request"));
+  // A retry without a state takes failed jobs only, as `spindle jobs retry` does.
+  auto matching = [&](const Json& filter) {
+    return Post("/api/v1/jobs/bulk", {{"action", "retry"}, {"filter", filter}, {"dry_run", true}})
+        .body["matching"];
+  };
+  EXPECT_EQ(matching({{"kind", "a"}}), 0);
+  EXPECT_EQ(matching({{"kind", "a"}, {"state", "cancelled"}}), 2500);
   Answer listed = Get("/api/v1/operations");
   ASSERT_EQ(listed.body["operations"].size(), 1u) << listed.body.dump();
   EXPECT_EQ(listed.body["operations"][0], op);
@@ -538,6 +548,12 @@ TEST_P(HttpTest, FiltersByPriorityAndByTime) {
   EXPECT_EQ(only("finished_after=" + t), a);
   EXPECT_EQ(only("finished_before=2100-01-01T00:00:00Z"), a);
   EXPECT_EQ(Get("/api/v1/jobs?created_after=" + t + "&priority=1").body["jobs"].size(), 0u);
+  // At the millisecond shown: a job's own created_at is neither after nor before it.
+  std::string shown = Get("/api/v1/jobs/" + a).body["created_at"];
+  for (const char* bound : {"created_after=", "created_before="}) {
+    Answer r = Get("/api/v1/jobs?kind=f&" + std::string(bound) + shown);
+    for (const auto& j : r.body["jobs"]) EXPECT_NE(j["id"], a) << bound << shown;
+  }
   for (const char* bad : {"priority=high", "q=priority:x", "created_after=noon",
                           "finished_before=2026-02-30T00:00:00Z"}) {
     Answer r = Get(std::string("/api/v1/jobs?") + bad);

@@ -91,7 +91,8 @@ class Client {
   // after_id), as Cancel, Retry and Delete change one.
   enum class BulkAction { kCancel, kRetry, kDelete };
   // The filter a bulk change works on: `filter` with no states meaning every state `action`
-  // applies to (cancel: unfinished; retry and delete: completed, failed, cancelled). A state it
+  // applies to (cancel: unfinished; delete: completed, failed, cancelled, expired), except a
+  // retry, which takes failed jobs only unless completed or cancelled are asked for. A state it
   // does not apply to is kInvalidArgument. Count() of it says how many jobs it would touch.
   static JobFilter BulkFilter(BulkAction action, JobFilter filter);
   // Changes every job of BulkFilter(action, filter), in pages of `page_size` newest first, each

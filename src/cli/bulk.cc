@@ -89,10 +89,6 @@ int RunJobChange(Client& client, Client::BulkAction action, const std::string& i
   }
   JobFilter filter;
   if (!o.states.empty()) filter.states = ParseStates(o.states);
-  // Retrying completed jobs in bulk is rarely meant: it takes --state completed.
-  if (filter.states.empty() && action == Client::BulkAction::kRetry) {
-    filter.states = {JobState::kFailed};
-  }
   filter.queue = o.queue;
   filter.kind = o.kind;
   filter = Client::BulkFilter(action, filter);

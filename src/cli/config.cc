@@ -409,7 +409,7 @@ Config LoadConfig(const std::string& path) {
     auto& o = c.worker.retention;
     // An age: a duration, or 0, "0" or "forever" to keep such jobs until deleted by hand.
     auto age = [&](const char* key, Millis& out) {
-      const std::string what = "a duration (\"24h\"), or 0 or \"forever\" to keep such jobs";
+      const std::string what = "a duration (\"24h\"), or 0 or \"forever\" to keep them";
       if (const auto* n = r->get(key); n && !n->is_string()) {
         if (n->is_integer() && n->value<int64_t>() == 0) {
           out = Millis(0);
@@ -430,8 +430,8 @@ Config LoadConfig(const std::string& path) {
       }
       // "0s" could mean "at once" as well as "keep": neither is guessed.
       if (out == Millis(0)) {
-        Fail(path, fmt::format("'{}{}' = \"{}\": an age must be longer than 0s; to keep such jobs "
-                               "until deleted by hand, write 0 or \"forever\"",
+        Fail(path, fmt::format("'{}{}' = \"{}\": an age must be longer than 0s; to keep them until "
+                               "deleted by hand, write 0 or \"forever\"",
                                at, key, *s));
       }
     };

@@ -68,12 +68,15 @@ void ApplyJobQuery(const std::string& query, JobFilter& f) {
       continue;
     }
     std::string text = value.is_string() ? value.get<std::string>() : raw;
+    auto twice = [&] {
+      return Bad(fmt::format("'{}' is given twice (in q, or in q and as a parameter)", key));
+    };
     auto set = [&](std::string& field) {
-      if (!field.empty()) throw Bad(fmt::format("'{}' is given twice", key));
+      if (!field.empty()) throw twice();
       field = text;
     };
     if (key == "state") {
-      if (!f.states.empty()) throw Bad("'state' is given twice");
+      if (!f.states.empty()) throw twice();
       f.states = ParseStates(text);
     } else if (key == "queue") {
       set(f.queue);
@@ -84,9 +87,12 @@ void ApplyJobQuery(const std::string& query, JobFilter& f) {
     } else if (key == "serial_key") {
       set(f.serial_key);
     } else if (key == "priority") {
-      if (f.priority) throw Bad("'priority' is given twice");
+      if (f.priority) throw twice();
       auto v = ParseInteger(text, INT32_MIN, INT32_MAX);
-      if (!v) throw Bad(fmt::format("search term 'priority' needs an integer, got '{}'", text));
+      if (!v) {
+        throw Bad(fmt::format("search term 'priority' needs an integer from {} to {}, got '{}'",
+                              INT32_MIN, INT32_MAX, text));
+      }
       f.priority = static_cast<int>(*v);
     } else {
       throw Bad(

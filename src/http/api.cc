@@ -31,7 +31,10 @@ SysTime TimeParam(const std::string& name, const std::string& value) {
   try {
     return core::ParseRfc3339(value);
   } catch (const Error& e) {
-    throw BadRequest(fmt::format("{}: {}", name, e.what()));
+    // A '+' that was not sent as %2B arrives as a space.
+    bool plus = value.find(' ') != std::string::npos;
+    throw BadRequest(fmt::format("{}: {}{}", name, e.what(),
+                                 plus ? " (in a URL, send a '+' offset as %2B)" : ""));
   }
 }
 
@@ -57,14 +60,22 @@ JobFilter FilterOf(const std::function<std::optional<std::string>(const std::str
   f.serial_key = get("serial_key").value_or("");
   if (auto p = get("priority")) {
     auto v = core::ParseInteger(*p, INT32_MIN, INT32_MAX);
-    if (!v) throw BadRequest(fmt::format("priority must be an integer, got '{}'", *p));
+    if (!v) {
+      throw BadRequest(
+          fmt::format("priority must be an integer from {} to {}, got '{}'", INT32_MIN, INT32_MAX, *p));
+    }
     f.priority = static_cast<int>(*v);
   }
-  for (auto [name, field] : {std::pair{"created_after", &f.created_after},
-                             {"created_before", &f.created_before},
-                             {"finished_after", &f.finished_after},
-                             {"finished_before", &f.finished_before}}) {
-    if (auto t = get(name)) *field = TimeParam(name, *t);
+  // Times compare at the millisecond the API shows them: "after T" is from T's next
+  // millisecond on, so a job's own shown time does not match its "after".
+  for (auto [name, field, after] : {std::tuple{"created_after", &f.created_after, true},
+                                    {"created_before", &f.created_before, false},
+                                    {"finished_after", &f.finished_after, true},
+                                    {"finished_before", &f.finished_before, false}}) {
+    if (auto t = get(name)) {
+      SysTime ms = std::chrono::floor<Millis>(TimeParam(name, *t));
+      *field = after ? ms + Millis(1) - std::chrono::microseconds(1) : ms;
+    }
   }
   if (auto q = get("q")) core::ApplyJobQuery(*q, f);
   return f;
@@ -262,6 +273,10 @@ Reply Bulk(Client& client, Operations& operations, Call& call) {
   }
   const Json& fj = body["filter"];
   if (!fj.is_object()) throw BadRequest("\"filter\" must be an object");
+  if (fj.empty()) {
+    throw BadRequest(
+        "\"filter\" needs at least one of state, queue, kind, parent (as `spindle jobs` does)");
+  }
   for (const auto& [k, v] : fj.items()) {
     if (k != "state" && k != "queue" && k != "kind" && k != "parent") {
       throw BadRequest(fmt::format("unknown filter key \"{}\" (state, queue, kind, parent)", k));
@@ -350,8 +365,12 @@ Reply EventStream(EventHub& hub, const Call& call) {
           std::string out = first ? "retry: 2000\n\n" : events.empty() ? ": keep-alive\n\n" : "";
           first = false;
           if (gap) {
+            // Nothing follows: the gap carries the last id, for a client that reconnects.
+            if (events.empty()) {
+              after = hub.last_id();
+              out += fmt::format("id: {}\n", after);
+            }
             out += "event: gap\ndata: {}\n\n";
-            if (events.empty()) after = hub.last_id();
           }
           for (const auto& e : events) {
             out += fmt::format("id: {}\nevent: {}\ndata: {}\n\n", e.id, e.type, e.ToJson().dump());

@@ -264,10 +264,17 @@ void ServerOptions::Validate() const {
                             "127.0.0.1",
                             listen));
   }
-  if (stats_interval < Millis(100) || stats_window < stats_interval) {
+  if (stats_interval < Millis(100)) {
     throw Error(ErrorCode::kInvalidArgument,
-                "[http] stats_interval must be at least 100ms, and stats_window at least "
-                "stats_interval");
+                fmt::format("[http] stats_interval must be at least 100ms, got {}",
+                            core::FormatDuration(stats_interval)));
+  }
+  if (stats_window < stats_interval || stats_window / stats_interval > kMaxStatsSamples) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("[http] stats_window ({}) must hold 1 to {} samples of stats_interval "
+                            "({})",
+                            core::FormatDuration(stats_window), kMaxStatsSamples,
+                            core::FormatDuration(stats_interval)));
   }
   std::set<std::string> names;
   for (const auto& t : tokens) {

@@ -42,8 +42,9 @@ struct ServerOptions {
   std::shared_ptr<Instruments> instruments;
   // How often the events feed reads the database while anyone listens (docs/api.md, "Events").
   Millis events_interval{1000};
-  // The stats' time series (docs/api.md, "Stats"): a sample every stats_interval, the last
-  // stats_window of them kept in memory.
+  // The stats' time series (docs/api.md, "Stats over time"): a sample every stats_interval (at
+  // least 100ms), the last stats_window of them kept in memory (at most kMaxStatsSamples).
+  static constexpr int64_t kMaxStatsSamples = 100000;
   Millis stats_interval{10000};
   Millis stats_window{std::chrono::hours(6)};
 

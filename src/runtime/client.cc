@@ -135,7 +135,10 @@ JobFilter Client::BulkFilter(BulkAction action, JobFilter filter) {
     throw Error(ErrorCode::kInvalidArgument,
                 "bulk changes do not select jobs by priority or by time");
   }
-  if (filter.states.empty()) filter.states = legal;
+  // Retrying completed jobs in bulk is rarely meant: it takes their state by name.
+  if (filter.states.empty()) {
+    filter.states = action == BulkAction::kRetry ? std::vector{JobState::kFailed} : legal;
+  }
   for (JobState s : filter.states) {
     if (std::find(legal.begin(), legal.end(), s) == legal.end()) {
       std::string names;
