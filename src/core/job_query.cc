@@ -25,6 +25,15 @@ bool ValidPath(const std::string& path) {
 
 }  // namespace
 
+int ParsePriority(const std::string& text) {
+  auto v = ParseInteger(text, INT32_MIN, INT32_MAX);
+  if (!v) {
+    throw Bad(fmt::format("priority must be an integer from {} to {}, got '{}'", INT32_MIN,
+                          INT32_MAX, text));
+  }
+  return static_cast<int>(*v);
+}
+
 void ApplyJobQuery(const std::string& query, JobFilter& f) {
   size_t at = 0;
   while (true) {
@@ -88,12 +97,7 @@ void ApplyJobQuery(const std::string& query, JobFilter& f) {
       set(f.serial_key);
     } else if (key == "priority") {
       if (f.priority) throw twice();
-      auto v = ParseInteger(text, INT32_MIN, INT32_MAX);
-      if (!v) {
-        throw Bad(fmt::format("search term 'priority' needs an integer from {} to {}, got '{}'",
-                              INT32_MIN, INT32_MAX, text));
-      }
-      f.priority = static_cast<int>(*v);
+      f.priority = ParsePriority(text);
     } else {
       throw Bad(
           fmt::format("unknown search key '{}' (known: state, queue, kind, parent, "

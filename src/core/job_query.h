@@ -15,5 +15,7 @@ namespace spindle::core {
 // Adds the terms of `query` to `filter`. Error(kInvalidArgument) naming the term for an unknown
 // key, a term without a value, a bad path or quote, or a key `filter` already sets.
 void ApplyJobQuery(const std::string& query, JobFilter& filter);
+// A priority filter's value: Error(kInvalidArgument) unless an integer in int's range.
+int ParsePriority(const std::string& text);
 
 }  // namespace spindle::core

@@ -58,14 +58,7 @@ JobFilter FilterOf(const std::function<std::optional<std::string>(const std::str
   f.kind = get("kind").value_or("");
   f.parent_id = get("parent").value_or("");
   f.serial_key = get("serial_key").value_or("");
-  if (auto p = get("priority")) {
-    auto v = core::ParseInteger(*p, INT32_MIN, INT32_MAX);
-    if (!v) {
-      throw BadRequest(
-          fmt::format("priority must be an integer from {} to {}, got '{}'", INT32_MIN, INT32_MAX, *p));
-    }
-    f.priority = static_cast<int>(*v);
-  }
+  if (auto p = get("priority")) f.priority = core::ParsePriority(*p);
   // Times compare at the millisecond the API shows them: "after T" is from T's next
   // millisecond on, so a job's own shown time does not match its "after".
   for (auto [name, field, after] : {std::tuple{"created_after", &f.created_after, true},
