@@ -2,7 +2,7 @@
 # Install Spindle's dependencies on Debian 12 (works on a minimal system).
 #   scripts/deps.sh          what building and running needs (no PostgreSQL server: the
 #                            embedded default is SQLite; libpq is only the client library)
-#   scripts/deps.sh --test   also the PostgreSQL server and the test libraries
+#   scripts/deps.sh --test   also the PostgreSQL server, the test libraries and the browser
 # Only packages that are not installed yet are fetched; silent when nothing is missing.
 set -euo pipefail
 
@@ -15,7 +15,10 @@ pkgs=(
   libgtest-dev
 )
 if [[ ${1:-} == --test ]]; then
-  pkgs+=(postgresql-15 procps jq curl prometheus)
+  # chromium and Node.js run the dashboard's browser tests (tests/web/); a Node.js that is
+  # already installed (with its npm) is used as it is.
+  pkgs+=(postgresql-15 procps jq curl prometheus chromium)
+  command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 
 # Collect the packages dpkg does not report as installed.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Spindle's test command (see README):
 #   scripts/test.sh [--fast]
-# 1. installs missing dependencies (scripts/deps.sh, uses sudo when not root);
+# 1. installs missing dependencies (scripts/deps.sh, uses sudo when not root) and the browser
+#    tests' npm package (tests/web/);
 # 2. builds build/ (RelWithDebInfo) and build-asan/ (Debug + ASan/UBSan), both with -Werror;
 # 3. starts a throwaway PostgreSQL cluster (scripts/pg.sh) and exports its URL as
 #    SPINDLE_TEST_DATABASE; it is stopped and deleted on exit;
@@ -21,6 +22,8 @@ for arg in "$@"; do
 done
 
 bash scripts/deps.sh --test
+# The browser tests' driver (playwright-core, pinned in tests/web/package-lock.json).
+npm ci --prefix tests/web --no-audit --no-fund --loglevel=error
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPINDLE_WERROR=ON
 cmake --build build -j2

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "core/time.h"
+#include "http/failures.h"
 #include "http/series.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -581,6 +582,109 @@ TEST_P(HttpTest, AReadOnlyServerChangesNothing) {
   EXPECT_EQ(client_->Count({}), 0);
   // Not even the audit trail: a read-only server may run on a read-only database role.
   EXPECT_TRUE(client_->AuditList(std::nullopt, 10).empty());
+}
+
+TEST(HttpFailuresTest, AnErrorsFirstLineIsMaskedOfNumbersAndIds) {
+  EXPECT_EQ(http::MaskError("job 42 timed out after 3.5s"), "job N timed out after N.Ns");
+  EXPECT_EQ(http::MaskError("order 7 declined by gateway 01a24a8e-e01c-7622-a134-a3a53feee4ab"),
+            "order N declined by gateway <id>");
+  EXPECT_EQ(http::MaskError("commit deadbeef42 not found\nstack line 12"),
+            "commit <id> not found");
+  EXPECT_EQ(http::MaskError("user_17 and tx-9: bad"), "user_N and tx-N: bad");
+  EXPECT_EQ(http::MaskError("no digits, no change"), "no digits, no change");
+  Job a{.kind = "charge"}, b{.kind = "charge"}, c{.kind = "refund"};
+  a.errors = {{.attempt = 1, .message = "card 4242 declined"}};
+  b.errors = {{.attempt = 1, .message = "old"}, {.attempt = 2, .message = "card 1111 declined"}};
+  c.errors = a.errors;
+  EXPECT_EQ(http::Fingerprint(a), http::Fingerprint(b));  // the latest error counts
+  EXPECT_NE(http::Fingerprint(a), http::Fingerprint(c));  // and the kind
+  EXPECT_EQ(http::Fingerprint(a).size(), 16u);
+}
+
+TEST_P(HttpTest, FailuresAreGroupedAndAGroupIsRetriedAsAnOperation) {
+  WorkerOptions o{.database_url = db_->url()};
+  o.queues = {QueueOptions{"default", 8}};
+  Worker worker(o);
+  worker.Register("charge", [](JobContext& ctx) {
+    int n = ctx.job.args.value("n", 0);
+    return JobResult::Error(n % 3 == 0 ? fmt::format("card {} declined", n)
+                                       : fmt::format("gateway timeout after {}ms", n * 10));
+  });
+  std::vector<JobSpec> specs;
+  for (int n = 0; n < 30; ++n) {
+    specs.push_back({.kind = "charge", .args = {{"n", n}}, .max_attempts = 1});
+  }
+  client_->EnqueueMany(specs);
+  worker.Start();
+  ASSERT_TRUE(WaitUntil([&] { return client_->Count({.states = {JobState::kFailed}}) == 30; }, 60s));
+  worker.Stop();
+  Serve();
+  Answer a = Get("/api/v1/failures");
+  ASSERT_EQ(a.status, 200) << a.body.dump();
+  EXPECT_EQ(a.body["scanned"], 30);
+  EXPECT_EQ(a.body["complete"], true);
+  ASSERT_EQ(a.body["groups"].size(), 2u) << a.body.dump();
+  const Json& top = a.body["groups"][0];  // most first
+  EXPECT_EQ(top["count"], 20);
+  EXPECT_EQ(top["kind"], "charge");
+  EXPECT_EQ(top["message"], "gateway timeout after Nms");
+  EXPECT_EQ(a.body["groups"][1]["count"], 10);
+  EXPECT_EQ(a.body["groups"][1]["message"], "card N declined");
+  // Narrowed, and bounded.
+  EXPECT_EQ(Get("/api/v1/failures?kind=other").body["groups"].size(), 0u);
+  Answer some = Get("/api/v1/failures?scan=5");
+  EXPECT_EQ(some.body["scanned"], 5);
+  EXPECT_EQ(some.body["complete"], false);
+  EXPECT_TRUE(IsError(Get("/api/v1/failures?scan=0"), 400, "bad_request"));
+
+  Answer op = Post("/api/v1/failures/" + top["fingerprint"].get<std::string>() + "/retry");
+  ASSERT_EQ(op.status, 202) << op.body.dump();
+  EXPECT_EQ(op.header("Location"), "/api/v1/operations/" + op.body["id"].get<std::string>());
+  Json done;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        done = Get("/api/v1/operations/" + op.body["id"].get<std::string>()).body;
+        return done["state"] != "running";
+      },
+      60s));
+  EXPECT_EQ(done["state"], "done") << done.dump();
+  EXPECT_EQ(done["action"], "retry_failures");
+  EXPECT_EQ(done["total"], 20);
+  EXPECT_EQ(done["changed"], 20);
+  EXPECT_EQ(client_->Count({.states = {JobState::kAvailable}}), 20);
+  EXPECT_EQ(client_->Count({.states = {JobState::kFailed}}), 10);
+  // A group nobody has: an operation that changes nothing.
+  Answer none = Post("/api/v1/failures/0000000000000000/retry");
+  ASSERT_EQ(none.status, 202);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        done = Get("/api/v1/operations/" + none.body["id"].get<std::string>()).body;
+        return done["state"] != "running";
+      },
+      60s));
+  EXPECT_EQ(done["total"], 0);
+  EXPECT_EQ(client_->Count({.states = {JobState::kFailed}}), 10);
+}
+
+TEST_P(HttpTest, TheDashboardIsServedToAnyoneAndTheSessionSaysWhoCalls) {
+  std::string read = http::NewToken();
+  Serve({.tokens = {{"viewer", http::HashToken(read), http::Scope::kRead}}, .read_only = true});
+  Answer page = Get("/");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_EQ(page.header("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_NE(page.body.get<std::string>().find("/ui/app.js"), std::string::npos);
+  EXPECT_NE(page.header("Content-Security-Policy").find("default-src 'self'"), std::string::npos);
+  EXPECT_EQ(Get("/ui/app.js").header("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(Get("/ui/app.css").status, 200);
+  EXPECT_TRUE(IsError(Get("/ui/nothing.js"), 404, "not_found"));
+  // Public, so that a page learns it must sign in without an error in the browser's console.
+  EXPECT_EQ(Get("/api/v1/session").body,
+            (Json{{"who", nullptr}, {"scope", nullptr}, {"read_only", true}}));
+  EXPECT_EQ(Get("/api/v1/session", {{"Authorization", "Bearer spindle_guess"}}).body["who"],
+            nullptr);
+  Answer s = Get("/api/v1/session", {{"Authorization", "Bearer " + read}});
+  ASSERT_EQ(s.status, 200);
+  EXPECT_EQ(s.body, (Json{{"who", "viewer"}, {"scope", "read"}, {"read_only", true}}));
 }
 
 TEST_P(HttpTest, AnAddressBeyondLoopbackNeedsTokens) {

@@ -4,6 +4,7 @@
 //   work   sleeps --sleep ms (honouring its cancel token) and completes.
 //   steps  visits three steps, one per attempt, appending "JOB_ID STEP" to the --effects file
 //          and rescheduling itself (snooze) between steps.
+//   boom   fails with "order N was declined by gateway ID" (N: its args' n, ID: its own id).
 //   six    a multi-step kind (Worker::RegisterSteps) of six steps, each logging its start (with
 //          the checkpoint it got) and its end to the --effects file.
 // Assignments: --assignments N declares a000..a(N-1) of role "test"; their start and stop append
@@ -61,7 +62,8 @@ int main(int argc, char** argv) {
   spindle::WorkerOptions o;
   o.database_url = argv[1];
   o.lease = ms("--lease", 30000);
-  o.queues = {{"default", static_cast<int>(num("--concurrency", 4))}};
+  std::string queue = flags.count("--queue") ? flags["--queue"] : "default";
+  o.queues = {{queue, static_cast<int>(num("--concurrency", 4))}};
   o.rescue_interval = spindle::Millis(250);
   o.poll_interval = spindle::Millis(250);
   auto& c = o.cluster;
@@ -83,6 +85,10 @@ int main(int argc, char** argv) {
       return spindle::JobResult::Error("cancelled");
     }
     return spindle::JobResult::Done();
+  });
+  worker.Register("boom", [](spindle::JobContext& ctx) {
+    return spindle::JobResult::Error(fmt::format("order {} was declined by gateway {}",
+                                                 ctx.job.args.value("n", 0), ctx.job.id));
   });
   std::string effects = flags["--effects"];
   worker.Register("steps", [effects](spindle::JobContext& ctx) {

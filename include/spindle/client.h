@@ -43,6 +43,10 @@ class Client {
   // Error(kInvalidArgument) for "sqlite:" without a path.
   static std::optional<std::string> DatabaseFile(const std::string& database_url);
 
+  // Whether new jobs wake other processes' workers by notification (PostgreSQL); without it
+  // (SQLite) they find them by polling.
+  bool NotifiesOtherProcesses() const;
+
   // Applies pending migrations; returns the schema version now in place.
   int Migrate();
   int SchemaVersion();

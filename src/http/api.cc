@@ -10,6 +10,7 @@
 #include "core/job_query.h"
 #include "core/time.h"
 #include "http/events.h"
+#include "http/failures.h"
 #include "http/instruments.h"
 #include "http/operations.h"
 #include "http/series.h"
@@ -351,6 +352,9 @@ Reply EventStream(EventHub& hub, const Call& call) {
         "text/event-stream",
         [&hub, after, first = true](size_t, httplib::DataSink& sink) mutable {
           bool gap = false;
+          // The first line goes out once the hub can tell changes from now on: a client that
+          // reads the state when it arrives misses nothing (docs/api.md, "Events").
+          if (first) hub.AwaitSnapshot(std::chrono::seconds(10));
           auto events =
               first ? std::vector<Event>{} : hub.Since(after, std::chrono::seconds(15), gap);
           if (hub.closed()) return false;
@@ -462,6 +466,42 @@ void AddRoutes(Router& r, Client& c, Operations& ops, EventHub& events, StatsSer
          {200},
          [&ops](Call& call) { return Reply{.body = ops.Get(call.path["id"])}; }});
   r.Add({"GET",
+         "/api/v1/failures",
+         S::kRead,
+         "Failed jobs grouped by kind and error, most first (among the newest `scan`)",
+         {{"queue", "string", "failed jobs of this queue"},
+          {"kind", "string", "failed jobs of this kind"},
+          {"scan", "integer", "how many of the newest failed jobs to read (1 to 100000, default "
+                              "10000)"}},
+         "",
+         {200},
+         [&c](Call& call) {
+           JobFilter f;
+           f.queue = call.Query("queue").value_or("");
+           f.kind = call.Query("kind").value_or("");
+           return Reply{
+               .body = GroupFailures(c, f, call.IntQuery("scan", 1, 100000).value_or(10000))};
+         }});
+  for (auto [name, action, scope] :
+       {std::tuple{"retry", Client::BulkAction::kRetry, S::kOperate},
+        {"delete", Client::BulkAction::kDelete, S::kAdmin}}) {
+    r.Add({"POST",
+           fmt::format("/api/v1/failures/{{fingerprint}}/{}", name),
+           scope,
+           fmt::format("{} every failed job of a group (an operation)",
+                       name == std::string("retry") ? "Retry" : "Delete"),
+           {},
+           "",
+           {202},
+           [&c, &ops, action = action](Call& call) {
+             Json op = ChangeFailureGroup(c, ops, action, call.path["fingerprint"], call.who);
+             return Reply{
+                 .status = 202,
+                 .body = op,
+                 .headers = {{"Location", "/api/v1/operations/" + op["id"].get<std::string>()}}};
+           }});
+  }
+  r.Add({"GET",
          "/api/v1/jobs/{id}",
          S::kRead,
          "A job with its history, deadline estimate and children",
@@ -560,7 +600,11 @@ void AddRoutes(Router& r, Client& c, Operations& ops, EventHub& events, StatsSer
          {},
          "",
          {200},
-         [&c](Call&) { return Reply{.body = ToJson(c.Cluster(), c.Members())}; }});
+         [&c](Call&) {
+           Json out = ToJson(c.Cluster(), c.Members());
+           out["wakeups"] = c.NotifiesOtherProcesses() ? "notifications" : "polling";
+           return Reply{.body = out};
+         }});
   r.Add({"PUT",
          "/api/v1/cluster",
          S::kAdmin,

@@ -86,8 +86,19 @@ void EventHub::Loop() {
       Poll();
       lock.lock();
     }
-    changed_.wait_for(lock, interval_, [this] { return closed_; });
+    changed_.wait_for(lock, interval_, [this] { return closed_ || poll_now_; });
+    poll_now_ = false;
   }
+}
+
+bool EventHub::AwaitSnapshot(Millis max) {
+  std::unique_lock lock(mu_);
+  listened_ = std::chrono::steady_clock::now();
+  if (!have_snapshot_) {
+    poll_now_ = true;
+    changed_.notify_all();
+  }
+  return changed_.wait_for(lock, max, [this] { return have_snapshot_ || closed_; }) && !closed_;
 }
 
 void EventHub::Emit(const std::string& type, Json data, SysTime at) {
@@ -171,6 +182,7 @@ void EventHub::Poll() {
   members_ = std::move(ids);
   leader_ = std::move(leader);
   audit_seen_ = std::move(audit_ids);
+  changed_.notify_all();
 }
 
 }  // namespace spindle::http

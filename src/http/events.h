@@ -42,6 +42,10 @@ class EventHub {
   // ring.
   std::vector<Event> Since(int64_t after, Millis wait, bool& gap);
   int64_t last_id();
+  // Waits up to `max` until the hub holds a snapshot to tell changes from, reading one at once
+  // if it has none (nobody listened for a minute). A client that reads the state after this
+  // returns misses no change: each one after it comes as an event. False on timeout or close.
+  bool AwaitSnapshot(Millis max);
   // Wakes every waiter and stops the loop (the server is stopping).
   void Close();
   bool closed();
@@ -71,6 +75,7 @@ class EventHub {
   int streams_ = 0;
   // The last snapshot: each queue's JSON, the cluster's, the members, the leader.
   bool have_snapshot_ = false;
+  bool poll_now_ = false;  // a listener waits for a snapshot: read without waiting the interval
   std::map<std::string, Json> queues_;
   Json cluster_;
   std::set<std::string> members_;

@@ -12,8 +12,7 @@ namespace spindle::http {
 
 struct Operations::Op {
   std::string id, action, by;
-  int64_t total = 0;
-  std::atomic<int64_t> changed{0};
+  std::atomic<int64_t> total{0}, changed{0};
   std::string state = "running", error;  // under mu_
   SysTime started_at;
   std::optional<SysTime> finished_at;
@@ -27,7 +26,7 @@ Json Describe(const Operations::Op& op) {
   return Json{{"id", op.id},
               {"action", op.action},
               {"state", op.state},
-              {"total", op.total},
+              {"total", op.total.load()},
               {"changed", op.changed.load()},
               {"error", op.error.empty() ? Json(nullptr) : Json(op.error)},
               {"started_at", core::FormatRfc3339(op.started_at)},
@@ -56,9 +55,16 @@ Operations::~Operations() {
 
 Json Operations::Start(Client::BulkAction action, const JobFilter& filter, int64_t total,
                        const std::string& who) {
+  return Start(Name(action), total, who, [this, action, filter](const Progress& p) {
+    client_.ChangeAll(action, filter, 1000, p.changed);
+  });
+}
+
+Json Operations::Start(const std::string& action, int64_t total, const std::string& who,
+                       Work work) {
   auto op = std::make_shared<Op>();
   op->id = core::NewUuidV7();
-  op->action = Name(action);
+  op->action = action;
   op->by = who;
   op->total = total;
   op->started_at = std::chrono::system_clock::now();
@@ -67,13 +73,14 @@ Json Operations::Start(Client::BulkAction action, const JobFilter& filter, int64
   while (ops_.size() > kKept && ops_.front()->state != "running") ops_.pop_front();
   ++running_;
   // Detached: the destructor waits for running_ to reach 0, so no thread outlives this.
-  std::thread([this, op, action, filter] {
+  std::thread([this, op, work = std::move(work)] {
     std::string state = "done", error;
+    auto check = [this] {
+      if (stopping_) throw Stopping{};
+    };
     try {
-      client_.ChangeAll(action, filter, 1000, [&](int64_t changed) {
-        op->changed = changed;
-        if (stopping_) throw Stopping{};
-      });
+      work(Progress{.total = [&](int64_t n) { op->total = n, check(); },
+                    .changed = [&](int64_t n) { op->changed = n, check(); }});
     } catch (const Stopping&) {
       state = "stopped";
     } catch (const std::exception& e) {

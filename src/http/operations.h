@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,10 +23,20 @@ class Operations {
   // Stops the operations under way after their current page, and waits for them.
   ~Operations();
 
+  // What an operation does, on a thread of its own: it reports how many jobs it will change
+  // (total) and has changed so far (changed). Each report throws to end it early when the
+  // server stops.
+  struct Progress {
+    std::function<void(int64_t)> total, changed;
+  };
+  using Work = std::function<void(const Progress&)>;
+
   // Starts changing every job of `filter` (Client::ChangeAll); `total` is how many matched when
   // asked. Returns the operation as Get shows it.
   Json Start(Client::BulkAction action, const JobFilter& filter, int64_t total,
              const std::string& who);
+  // Starts `work`, shown as `action`.
+  Json Start(const std::string& action, int64_t total, const std::string& who, Work work);
   // {"id", "action", "state": running|done|failed|stopped, "total", "changed", "error",
   // "started_at", "finished_at", "by"}. Error(kNotFound) for an unknown id.
   Json Get(const std::string& id) const;

@@ -17,6 +17,7 @@
 #include "http/metrics.h"
 #include "http/operations.h"
 #include "http/series.h"
+#include "web/assets.h"
 
 namespace spindle::http {
 namespace {
@@ -313,6 +314,21 @@ Server::Server(Client& client, ServerOptions options)
                        return Reply{.text = std::pair<std::string, std::string>{
                                         m->Scrape(), "text/plain; version=0.0.4"}};
                      }});
+  impl_->router.Add({"GET",
+                     "/api/v1/session",
+                     Scope::kPublic,
+                     "Who calls: the token's name and scope (null without a valid token), and "
+                     "whether the server is read-only",
+                     {},
+                     "",
+                     {200},
+                     [read_only = o.read_only](Call& call) {
+                       bool known = call.scope != Scope::kPublic;
+                       return Reply{.body = {{"who", known ? Json(call.who) : Json(nullptr)},
+                                             {"scope", known ? Json(ToString(call.scope))
+                                                             : Json(nullptr)},
+                                             {"read_only", read_only}}};
+                     }});
   auto& s = impl_->server;
   s.new_task_queue = [n = o.threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
   s.set_payload_max_length(o.max_body_bytes);
@@ -357,6 +373,23 @@ Server::Server(Client& client, ServerOptions options)
     }
     impl->Dispatch(req, res, body, refused);
   };
+  // The dashboard's files: public, as they hold no data (the page asks the API with the token
+  // its user gives).
+  auto asset = [](const httplib::Request& req, httplib::Response& res) {
+    std::string name = req.path == "/" ? "index.html" : req.path.substr(4);
+    if (const auto* a = web::FindAsset(name)) {
+      res.set_content(a->body.data(), a->body.size(), std::string(a->type).c_str());
+      res.set_header("Cache-Control", "no-cache");
+      res.set_header("Content-Security-Policy",
+                     "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                     "frame-ancestors 'none'");
+      res.set_header("X-Content-Type-Options", "nosniff");
+    } else {
+      SetError(res, HttpError(404, "not_found", fmt::format("no such file: {}", req.path)));
+    }
+  };
+  s.Get("/", asset);
+  s.Get("/ui/.*", asset);
   s.Get("/.*", get);
   s.Post("/.*", with_body);
   s.Put("/.*", with_body);

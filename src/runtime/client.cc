@@ -42,6 +42,10 @@ std::optional<std::string> Client::DatabaseFile(const std::string& database_url)
 Client::Client(std::unique_ptr<Store> store) : store_(std::move(store)) {}
 Client::~Client() = default;
 
+bool Client::NotifiesOtherProcesses() const {
+  return store_->capabilities().notifies_other_processes;
+}
+
 int Client::Migrate() { return store_->Migrate(); }
 int Client::SchemaVersion() { return store_->SchemaVersion(); }
 
