@@ -344,6 +344,35 @@ TEST_P(HttpTest, TheStatsSeriesSamplesQueuesAndWhatEachKindCompleted) {
   EXPECT_THROW(http::Server(*client_, {.stats_interval = 100ms, .stats_window = 24h}), Error);
 }
 
+TEST_P(HttpTest, TheStatsSeriesGivesEachQueuesWaitAndRunPercentiles) {
+  http::StatsSeries series(*client_, 10s, 10);
+  client_->Enqueue({.kind = "slow", .queue = "p"});
+  SysTime t0 = std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
+  ASSERT_TRUE(series.Record(t0));
+  Json q = series.ToJson(std::nullopt, "p")["samples"][0]["queues"]["p"];
+  EXPECT_EQ(q["wait_p95_ms"], nullptr);  // nothing completed yet
+  EXPECT_EQ(q["run_p95_ms"], nullptr);
+  WorkerOptions o{.database_url = db_->url()};
+  o.queues = {QueueOptions{"p", 2}};
+  Worker worker(o);
+  worker.Register("slow", [](JobContext&) {
+    std::this_thread::sleep_for(60ms);
+    return JobResult::Done();
+  });
+  worker.Start();
+  ASSERT_TRUE(WaitUntil([&] { return client_->Count({.states = {JobState::kCompleted}}) == 1; },
+                        60s));
+  worker.Stop();
+  ASSERT_TRUE(series.Record(t0 + 10s));
+  q = series.ToJson(std::nullopt, "p")["samples"][1]["queues"]["p"];
+  EXPECT_GE(q["run_p95_ms"].get<int64_t>(), 60) << q.dump();
+  EXPECT_GE(q["wait_p95_ms"].get<int64_t>(), 0) << q.dump();
+  // Unchanged counts keep the figures without reading the jobs again.
+  ASSERT_TRUE(series.Record(t0 + 20s));
+  EXPECT_EQ(series.ToJson(std::nullopt, "p")["samples"][2]["queues"]["p"]["run_p95_ms"],
+            q["run_p95_ms"]);
+}
+
 TEST_P(HttpTest, ABulkChangeByFilterRunsAsAnOperationWithProgress) {
   Serve();
   std::vector<JobSpec> specs(2500, JobSpec{.kind = "a"});

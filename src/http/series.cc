@@ -33,6 +33,36 @@ void StatsSeries::Start() {
   });
 }
 
+namespace {
+
+// The 95th percentile (nearest rank); nullopt when empty.
+std::optional<Millis> Percentile95(std::vector<Millis> v) {
+  if (v.empty()) return std::nullopt;
+  size_t rank = (v.size() * 95 + 99) / 100;  // ceil(0.95 n), at least 1
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(rank - 1), v.end());
+  return v[rank - 1];
+}
+
+}  // namespace
+
+std::pair<std::optional<Millis>, std::optional<Millis>> StatsSeries::LatestTimes(
+    const std::string& queue) {
+  std::vector<Millis> waits, runs;
+  try {
+    for (const auto& job : client_.List({.states = {JobState::kCompleted},
+                                         .queue = queue,
+                                         .limit = StatsSample::kLatest})) {
+      if (!job.started_at || !job.finished_at) continue;
+      auto ms = [](auto d) { return std::max(Millis(0), std::chrono::duration_cast<Millis>(d)); };
+      waits.push_back(ms(*job.started_at - job.run_at));
+      runs.push_back(ms(*job.finished_at - *job.started_at));
+    }
+  } catch (const Error& e) {
+    core::Log().warn("event=stats_sample_failed queue={} error={}", queue, e.what());
+  }
+  return {Percentile95(std::move(waits)), Percentile95(std::move(runs))};
+}
+
 bool StatsSeries::Record(SysTime now) {
   std::vector<QueueInfo> queues;
   std::vector<KindRunStats> kinds;
@@ -44,8 +74,25 @@ bool StatsSeries::Record(SysTime now) {
     return false;
   }
   StatsSample s{.at = now};
+  const StatsSample* before = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (!samples_.empty()) before = &samples_.back();  // only Record appends or drops samples
+  }
   for (const auto& q : queues) {
     auto& out = s.queues[q.name];
+    auto completed = [](const auto& jobs) {
+      auto it = jobs.find("completed");
+      return it == jobs.end() ? int64_t{0} : it->second;
+    };
+    const StatsSample::Queue* was = nullptr;
+    if (before && before->queues.count(q.name)) was = &before->queues.at(q.name);
+    if (was && completed(was->jobs) == completed(q.jobs)) {
+      out.wait_p95 = was->wait_p95;
+      out.run_p95 = was->run_p95;
+    } else if (completed(q.jobs) > 0) {
+      std::tie(out.wait_p95, out.run_p95) = LatestTimes(q.name);
+    }
     out.jobs = q.jobs;
     if (q.oldest_available) {
       out.oldest_available_age = std::max(
@@ -90,7 +137,9 @@ Json StatsSeries::ToJson(std::optional<SysTime> since, const std::string& queue)
                                                       ? Json(q.oldest_available_age->count())
                                                       : Json(nullptr)},
                       {"consumers", q.consumers},
-                      {"paused", q.paused}};
+                      {"paused", q.paused},
+                      {"wait_p95_ms", q.wait_p95 ? Json(q.wait_p95->count()) : Json(nullptr)},
+                      {"run_p95_ms", q.run_p95 ? Json(q.run_p95->count()) : Json(nullptr)}};
     }
     Json kinds = Json::object();
     for (const auto& [name, k] : s.kinds) {

@@ -22,7 +22,11 @@ struct StatsSample {
     std::optional<Millis> oldest_available_age;
     int consumers = 0;
     bool paused = false;
+    // The 95th percentiles of how long the queue's latest kLatest completed jobs waited (from
+    // their run_at to their start) and ran; read again only when its completed count moved.
+    std::optional<Millis> wait_p95, run_p95;
   };
+  static constexpr int kLatest = 100;
   // What a kind's workers reported since the sample before (their run-time flushes, every
   // stats_interval of theirs): jobs completed, finished after their deadline, expired.
   struct Kind {
@@ -51,6 +55,9 @@ class StatsSeries {
   Json ToJson(std::optional<SysTime> since, const std::string& queue);
 
  private:
+  // The 95th percentiles of the wait and run times of `queue`'s latest completed jobs.
+  std::pair<std::optional<Millis>, std::optional<Millis>> LatestTimes(const std::string& queue);
+
   Client& client_;
   Millis interval_;
   size_t kept_;

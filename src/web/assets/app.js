@@ -292,12 +292,15 @@ pages.overview = function (el) {
           h('div', {class: 'stat'}, h('b', {'data-stat': 'available'}, num(j.available || 0)), 'available'),
           h('div', {class: 'stat'}, h('b', {'data-stat': 'running'}, num(j.running || 0)), `running of ${slots ? num(slots) : '–'} slots`),
           h('div', {class: 'stat'}, h('b', {class: oldest > 60000 ? 'warn' : null}, dur(oldest)), 'oldest available'),
+          h('div', {class: 'stat', title: 'from run_at to start, the latest 100 completed jobs'}, h('b', {}, dur(last ? last.wait_p95_ms : null)), 'wait p95'),
+          h('div', {class: 'stat', title: 'the latest 100 completed jobs'}, h('b', {}, dur(last ? last.run_p95_ms : null)), 'run p95'),
           h('div', {class: 'stat'}, h('b', {class: nFailed ? 'bad' : null}, nDone + nFailed ? `${((100 * nFailed) / (nDone + nFailed)).toFixed(1)}%` : '–'), 'failure rate'),
+          h('div', {class: 'stat'}, h('b', {class: j.retryable ? 'warn' : null}, num(j.retryable || 0)), 'retryable'),
+          h('div', {class: 'stat'}, h('b', {class: j.failed ? 'bad' : null}, num(j.failed || 0)), 'failed'),
+          h('div', {class: 'stat'}, h('b', {}, num(j.scheduled || 0)), 'scheduled'),
           h('div', {class: 'stat'}, h('b', {class: st.atRisk[q.name] ? 'warn' : null}, num(st.atRisk[q.name] || 0)), 'at risk'),
           h('div', {class: 'stat'}, h('b', {class: j.expired ? 'warn' : null}, num(j.expired || 0)), 'expired'),
-          h('div', {class: 'stat'}, h('b', {}, num(j.scheduled || 0)), 'scheduled'),
-          h('div', {class: 'stat'}, h('b', {class: j.retryable ? 'warn' : null}, num(j.retryable || 0)), 'retryable'),
-          h('div', {class: 'stat'}, h('b', {class: j.failed ? 'bad' : null}, num(j.failed || 0)), 'failed')));
+          h('div', {class: 'stat'}, h('b', {class: q.consumers ? null : 'warn'}, num(q.consumers || 0)), 'consumers')));
     });
     fill(el, h('h1', {}, 'Overview'), banner, h('div', {class: 'grid'}, clusterCard),
       h('h2', {}, 'Queues'), cards.length ? h('div', {class: 'grid'}, cards) : h('p', {class: 'muted'}, 'No queues yet: enqueue a job or start a worker.'));
