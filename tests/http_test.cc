@@ -347,11 +347,17 @@ TEST_P(HttpTest, TheStatsSeriesSamplesQueuesAndWhatEachKindCompleted) {
 TEST_P(HttpTest, TheStatsSeriesGivesEachQueuesWaitAndRunPercentiles) {
   http::StatsSeries series(*client_, 10s, 10);
   client_->Enqueue({.kind = "slow", .queue = "p"});
+  // Nobody runs "late", and its deadline passes: at risk.
+  client_->Enqueue({.kind = "late",
+                    .queue = "p",
+                    .deadline = std::chrono::system_clock::now() + 1ms});
+  std::this_thread::sleep_for(20ms);
   SysTime t0 = std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
   ASSERT_TRUE(series.Record(t0));
   Json q = series.ToJson(std::nullopt, "p")["samples"][0]["queues"]["p"];
   EXPECT_EQ(q["wait_p95_ms"], nullptr);  // nothing completed yet
   EXPECT_EQ(q["run_p95_ms"], nullptr);
+  EXPECT_EQ(q["at_risk"], 1);
   WorkerOptions o{.database_url = db_->url()};
   o.queues = {QueueOptions{"p", 2}};
   Worker worker(o);

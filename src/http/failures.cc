@@ -104,14 +104,17 @@ Json GroupFailures(Client& client, const JobFilter& filter, int64_t scan) {
     std::string error = LatestError(job);
     Group& g = groups[Fingerprint(job)];
     SysTime at = job.finished_at.value_or(job.created_at);
-    if (g.count++ == 0) {  // jobs come newest first: the first seen is the latest
+    if (g.count++ == 0) {
       g.kind = job.kind;
       g.message = MaskError(error);
+      g.first = at;
+    }
+    g.first = std::min(g.first, at);
+    if (g.count == 1 || at > g.last) {  // the example is the latest to fail
+      g.last = at;
       g.example = FirstLine(error);
       g.example_id = job.id;
-      g.last = at;
     }
-    g.first = at;
     return true;
   });
   std::vector<std::pair<std::string, Group>> sorted(groups.begin(), groups.end());

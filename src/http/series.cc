@@ -73,7 +73,15 @@ bool StatsSeries::Record(SysTime now) {
     core::Log().warn("event=stats_sample_failed error={}", e.what());
     return false;
   }
+  std::vector<Job> at_risk;
+  try {
+    at_risk = client_.List({.at_risk = true, .limit = StatsSample::kAtRiskCap});
+  } catch (const Error& e) {
+    core::Log().warn("event=stats_sample_failed error={}", e.what());
+    return false;
+  }
   StatsSample s{.at = now};
+  for (const auto& job : at_risk) ++s.queues[job.queue].at_risk;
   const StatsSample* before = nullptr;
   {
     std::lock_guard lock(mu_);
@@ -139,7 +147,8 @@ Json StatsSeries::ToJson(std::optional<SysTime> since, const std::string& queue)
                       {"consumers", q.consumers},
                       {"paused", q.paused},
                       {"wait_p95_ms", q.wait_p95 ? Json(q.wait_p95->count()) : Json(nullptr)},
-                      {"run_p95_ms", q.run_p95 ? Json(q.run_p95->count()) : Json(nullptr)}};
+                      {"run_p95_ms", q.run_p95 ? Json(q.run_p95->count()) : Json(nullptr)},
+                      {"at_risk", q.at_risk}};
     }
     Json kinds = Json::object();
     for (const auto& [name, k] : s.kinds) {

@@ -25,7 +25,11 @@ struct StatsSample {
     // The 95th percentiles of how long the queue's latest kLatest completed jobs waited (from
     // their run_at to their start) and ran; read again only when its completed count moved.
     std::optional<Millis> wait_p95, run_p95;
+    // Waiting jobs at risk of missing their deadline (JobFilter::at_risk), up to kAtRiskCap
+    // across the cluster.
+    int64_t at_risk = 0;
   };
+  static constexpr int kAtRiskCap = 1000;
   static constexpr int kLatest = 100;
   // What a kind's workers reported since the sample before (their run-time flushes, every
   // stats_interval of theirs): jobs completed, finished after their deadline, expired.

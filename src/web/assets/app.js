@@ -51,12 +51,13 @@ function ago(t) {
 function when(t) { return t ? h('time', {datetime: t, title: t}, ago(t)) : '–'; }
 function stateBadge(state) { return h('span', {class: `badge state-${state}`}, state); }
 function shortId(id) { return id ? id.slice(-12) : '–'; }
+function plural(n, word) { return `${num(n)} ${word}${n === 1 ? '' : 's'}`; }
 function firstLine(text) { return (text || '').split('\n')[0]; }
 function jobLink(id) { return h('a', {href: `#/jobs/${encodeURIComponent(id)}`}, h('code', {}, shortId(id))); }
 function table(head, rows, opts = {}) {
   return h('div', {class: 'table-wrap'},
     h('table', {'aria-label': opts.label || null},
-      h('thead', {}, h('tr', {}, head.map(c => h('th', {scope: 'col', class: /^#|count|jobs$/i.test(c) ? 'num' : null}, c)))),
+      h('thead', {}, h('tr', {}, head.map(c => Array.isArray(c) ? h('th', {scope: 'col', class: c[1]}, c[0]) : h('th', {scope: 'col'}, c)))),
       h('tbody', {}, rows.length ? rows
         : h('tr', {}, h('td', {colspan: head.length, class: 'muted'}, opts.empty || 'Nothing here.')))));
 }
@@ -93,7 +94,14 @@ async function api(path, opts = {}) {
     init.body = JSON.stringify(opts.body);
     init.headers['Content-Type'] = 'application/json';
   }
-  const res = await fetch(`/api/v1${path}`, init);
+  let res;
+  try {
+    res = await fetch(`/api/v1${path}`, init);
+  } catch (e) {
+    offline(true);
+    throw new ApiError(0, {reason: 'The server cannot be reached; the page tries again on its own.'});
+  }
+  offline(false);
   let body = null;
   try { body = await res.json(); } catch (e) { /* not JSON */ }
   if (res.status === 401) { signIn(body && body.reason); throw new ApiError(401, body); }
@@ -106,6 +114,12 @@ function query(params) {
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, v);
   const text = q.toString();
   return text ? `?${text}` : '';
+}
+
+// A banner while the server cannot be reached (the event stream or a call failed).
+function offline(on) {
+  const el = document.getElementById('offline');
+  if (el) el.hidden = !on;
 }
 
 // ---- Confirmation and operations ---------------------------------------------------------------
@@ -154,6 +168,7 @@ const live = {
     try {
       const res = await fetch('/api/v1/events/stream', {headers: headers(), signal: ctrl.signal});
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      offline(false);
       this.set('live', 'on');
       const reader = res.body.getReader();
       const decoder = new TextDecoder();
@@ -180,6 +195,7 @@ const live = {
     }
     if (this.ctrl !== ctrl) return;
     this.ctrl = null;
+    offline(true);
     this.set('reconnecting', 'off');
     setTimeout(() => this.start(), 2000);
   },
@@ -254,7 +270,7 @@ function deltas(samples, queue, state) {
 const pages = {};
 
 pages.overview = function (el) {
-  const st = {cluster: null, queues: [], members: [], partitions: [], series: {samples: [], interval_ms: 10000}, atRisk: {}};
+  const st = {cluster: null, queues: [], members: [], partitions: [], series: {samples: [], interval_ms: 10000}};
   const draw = () => {
     if (!st.cluster) return;
     const c = st.cluster;
@@ -283,7 +299,7 @@ pages.overview = function (el) {
       const slots = (q.concurrency || 0) * (q.consumers || 0);
       const alert = q.no_consumer;
       return h('section', {class: `card${alert ? ' alert' : ''}`, 'aria-label': `Queue ${q.name}`, 'data-queue': q.name},
-        h('h3', {}, h('a', {href: `#/jobs?queue=${encodeURIComponent(q.name)}`}, q.name),
+        h('h3', {}, h('a', {href: jobsHref(term('queue', q.name))}, q.name),
           q.paused ? h('span', {class: 'badge paused'}, 'paused') : null,
           alert ? h('span', {class: 'badge alert', role: 'alert'}, 'due work, no live consumer') : null),
         spark(done, failed, `Jobs completed per ${dur(st.series.interval_ms)} in queue ${q.name}`),
@@ -298,17 +314,17 @@ pages.overview = function (el) {
           h('div', {class: 'stat'}, h('b', {class: j.retryable ? 'warn' : null}, num(j.retryable || 0)), 'retryable'),
           h('div', {class: 'stat'}, h('b', {class: j.failed ? 'bad' : null}, num(j.failed || 0)), 'failed'),
           h('div', {class: 'stat'}, h('b', {}, num(j.scheduled || 0)), 'scheduled'),
-          h('div', {class: 'stat'}, h('b', {class: st.atRisk[q.name] ? 'warn' : null}, num(st.atRisk[q.name] || 0)), 'at risk'),
+          h('div', {class: 'stat', title: 'waiting jobs that will likely miss their deadline'}, h('b', {class: last && last.at_risk ? 'warn' : null}, last ? num(last.at_risk) : '–'), 'at risk'),
           h('div', {class: 'stat'}, h('b', {class: j.expired ? 'warn' : null}, num(j.expired || 0)), 'expired'),
           h('div', {class: 'stat'}, h('b', {class: q.consumers ? null : 'warn'}, num(q.consumers || 0)), 'consumers')));
     });
     fill(el, h('h1', {}, 'Overview'), banner, h('div', {class: 'grid'}, clusterCard),
       h('h2', {}, 'Queues'), cards.length ? h('div', {class: 'grid'}, cards) : h('p', {class: 'muted'}, 'No queues yet: enqueue a job or start a worker.'));
   };
-  const loadSeries = async (since) => {
+  const loadSeries = async (since, append) => {
     const r = await api(`/stats/series${query({since})}`);
     st.series.interval_ms = r.interval_ms;
-    st.series.samples = since ? st.series.samples.concat(r.samples) : r.samples;
+    st.series.samples = append ? st.series.samples.concat(r.samples.filter(x => x.at > since)) : r.samples;
     const keep = Math.ceil(3600e3 / r.interval_ms) + 1;  // the last hour
     if (st.series.samples.length > keep) st.series.samples = st.series.samples.slice(-keep);
   };
@@ -318,9 +334,6 @@ pages.overview = function (el) {
       const [cluster, queues, workers, partitions] = await Promise.all([
         api('/cluster'), api('/queues'), api('/workers'), api('/partitions'), loadSeries(since)]);
       st.cluster = cluster; st.queues = queues.queues; st.members = workers.workers; st.partitions = partitions.partitions;
-      const risk = await api('/jobs?at_risk=true&limit=1000');
-      st.atRisk = {};
-      for (const j of risk.jobs) st.atRisk[j.queue] = (st.atRisk[j.queue] || 0) + 1;
       draw();
     } catch (e) { if (e.status !== 401) showError(el, e); }
   };
@@ -328,7 +341,7 @@ pages.overview = function (el) {
   const timer = setInterval(async () => {
     if (document.hidden || !st.cluster) return;
     const last = st.series.samples[st.series.samples.length - 1];
-    try { await loadSeries(last ? last.at : undefined); draw(); } catch (e) { /* shown on the next load */ }
+    try { await loadSeries(last ? last.at : undefined, !!last); draw(); } catch (e) { /* shown on the next load */ }
   }, 5000);
   load();
   return {
@@ -356,22 +369,38 @@ pages.overview = function (el) {
   };
 };
 
-// The job explorer: filters in the URL (a view can be bookmarked), state tabs, keyset pages.
-const FILTER_KEYS = ['q', 'state', 'queue', 'kind', 'parent'];
+// A search's terms (docs/api.md, "Search"): KEY:VALUE, the value quoted as JSON when it has
+// spaces. The explorer keeps its whole filter in one search, so that what filters is what shows.
+function searchTerms(q) { return (q || '').match(/[^\s:"]+:"(?:[^"\\]|\\.)*"|\S+/g) || []; }
+function termKey(t) { const i = t.indexOf(':'); return i > 0 ? t.slice(0, i) : null; }
+function termValue(t) {
+  const v = t.slice(t.indexOf(':') + 1);
+  try { return v.startsWith('"') ? JSON.parse(v) : v; } catch (e) { return v; }
+}
+function term(key, value) { return `${key}:${/[\s"]/.test(value) ? JSON.stringify(value) : value}`; }
+// `q` with KEY's term set to value (removed when value is empty), first.
+function withTerm(q, key, value) {
+  const rest = searchTerms(q).filter(t => termKey(t) !== key);
+  return (value ? [term(key, value)] : []).concat(rest).join(' ');
+}
+function jobsHref(q) { return `#/jobs${query({q})}`; }
 
+// The job explorer: the search in the URL (a view can be bookmarked), state tabs, keyset pages.
 pages.jobs = function (el, params) {
-  const f = {};
-  for (const k of FILTER_KEYS) if (params.get(k)) f[k] = params.get(k);
+  // Links may name filters as parameters (#/jobs?queue=x); they join the search.
+  let q = params.get('q') || '';
+  for (const k of ['state', 'queue', 'kind', 'parent']) if (params.get(k)) q = withTerm(q, k, params.get(k));
+  const terms = searchTerms(q);
+  const has = (k) => terms.some(t => termKey(t) === k);
+  const stateTerm = terms.find(t => termKey(t) === 'state');
+  const state = stateTerm ? termValue(stateTerm) : '';
   const cursors = (params.get('cursors') || '').split(',').filter(Boolean);  // pages before this
   let counts = {};  // jobs by state within the queue filter, kept live from the queue events
   let queues = [];
-  const go = (changes) => {
-    const next = Object.assign({}, f, changes);
-    location.hash = `#/jobs${query(next)}`;
-  };
-  const search = h('input', {type: 'search', value: f.q || '', 'aria-label': 'Search jobs',
-    placeholder: 'kind:email args.customer.id:42 queue:default'});
-  const form = h('form', {class: 'toolbar', role: 'search', onsubmit: (e) => { e.preventDefault(); go({q: search.value.trim(), cursors: undefined}); }},
+  const go = (changes) => { location.hash = `#/jobs${query(Object.assign({q}, changes))}`; };
+  const search = h('input', {type: 'search', value: q, 'aria-label': 'Search jobs',
+    placeholder: 'state:failed queue:default kind:email args.customer.id:42'});
+  const form = h('form', {class: 'toolbar', role: 'search', onsubmit: (e) => { e.preventDefault(); location.hash = jobsHref(search.value.trim()); }},
     search, h('button', {type: 'submit', class: 'primary'}, 'Search'),
     h('a', {href: '#/jobs'}, 'Clear'));
   const tabs = h('div', {class: 'tabs', role: 'navigation', 'aria-label': 'States'});
@@ -381,45 +410,57 @@ pages.jobs = function (el, params) {
   const pager = h('div', {class: 'pager'});
   fill(el, h('h1', {}, 'Jobs'), form, tabs, bulk, opBox, list, pager);
 
+  // The queues' counts by state are the tabs' counts while the search is a queue and a state at
+  // most; otherwise only the shown tab has one (the list's).
+  const byQueue = terms.every(t => ['state', 'queue'].includes(termKey(t)));
+  const queueTerm = terms.find(t => termKey(t) === 'queue');
+  const queueName = queueTerm ? termValue(queueTerm) : '';
+  let listed = null;
   const drawTabs = () => {
-    const mk = (state, label, n) => h('a', {href: `#/jobs${query(Object.assign({}, f, {state}))}`,
-      'aria-current': (f.state || '') === (state || '') ? 'true' : 'false'}, label, n === undefined ? null : h('span', {}, num(n)));
+    const mk = (st, label, n) => {
+      const current = state === st;
+      if (!byQueue) n = current && listed !== null ? listed : undefined;
+      return h('a', {href: jobsHref(withTerm(q, 'state', st)), 'aria-current': current ? 'true' : 'false'},
+        label, n === undefined ? null : h('span', {}, num(n)));
+    };
     const all = Object.values(counts).reduce((a, b) => a + b, 0);
-    fill(tabs, mk(undefined, 'all', all), ...STATES.map(s => mk(s, s, counts[s] || 0)));
+    fill(tabs, mk('', 'all', all), ...STATES.map(st => mk(st, st, counts[st] || 0)));
   };
   const recount = () => {
-    const qs = f.queue ? queues.filter(q => q.name === f.queue) : queues;
-    counts = sumJobs(qs);
+    counts = sumJobs(queueName ? queues.filter(x => x.name === queueName) : queues);
     drawTabs();
   };
-  // A bulk change takes state, queue, kind and parent: only when the search has no other terms.
+  // A bulk change takes state, queue, kind and parent.
   const bulkFilter = () => {
     const out = {};
-    for (const k of ['state', 'queue', 'kind', 'parent']) if (f[k]) out[k] = f[k];
-    if (f.q) {
-      for (const term of f.q.split(/\s+/).filter(Boolean)) {
-        const m = /^(state|queue|kind|parent):(.+)$/.exec(term);
-        if (!m || out[m[1]]) return null;
-        out[m[1]] = m[2];
-      }
+    for (const t of terms) {
+      const k = termKey(t);
+      if (!['state', 'queue', 'kind', 'parent'].includes(k)) return null;
+      out[k] = termValue(t);
     }
     return Object.keys(out).length ? out : null;
   };
+  const describe = (filter) => Object.entries(filter).map(([k, v]) => `${k} ${v}`).join(', ');
   const drawBulk = () => {
+    if (!session.can('operate') || !terms.length) { fill(bulk); return; }
     const filter = bulkFilter();
-    if (!filter || !session.can('operate')) { fill(bulk); return; }
+    if (!filter) {
+      fill(bulk, h('span', {class: 'muted'}, 'Bulk actions take state, queue, kind and parent only: narrow the search to those to change every job it finds.'));
+      return;
+    }
     const run = async (action) => {
       try {
         const dry = await api('/jobs/bulk', {method: 'POST', body: {action, filter, dry_run: true}});
         if (!dry.matching) { fill(opBox, h('p', {class: 'muted'}, `No job to ${action}.`)); return; }
-        if (!await confirmAction(`${action} ${num(dry.matching)} jobs?`,
-          `This will ${action} every job matching ${JSON.stringify(filter)}: ${num(dry.matching)} jobs now.`, `${action} ${num(dry.matching)} jobs`)) return;
+        if (!await confirmAction(`${action[0].toUpperCase()}${action.slice(1)} ${plural(dry.matching, 'job')}?`,
+          `This will ${action} every job of ${describe(filter)}${action === 'retry' && !filter.state ? ' that failed' : ''}: ${plural(dry.matching, 'job')} now.`,
+          `${action[0].toUpperCase()}${action.slice(1)} ${plural(dry.matching, 'job')}`)) return;
         const op = await api('/jobs/bulk', {method: 'POST', body: {action, filter}});
         await followOperation(opBox, op, `${action}:`);
         load();
       } catch (e) { showError(opBox, e); }
     };
-    fill(bulk, h('span', {class: 'muted'}, 'Every job of this filter:'),
+    fill(bulk, h('span', {class: 'muted'}, 'Every job of this search:'),
       h('button', {type: 'button', onclick: () => run('retry')}, 'Retry all'),
       h('button', {type: 'button', onclick: () => run('cancel')}, 'Cancel all'),
       session.can('admin') ? h('button', {type: 'button', class: 'danger', onclick: () => run('delete')}, 'Delete all') : null);
@@ -428,8 +469,9 @@ pages.jobs = function (el, params) {
     try {
       const limit = 50;
       const cursor = params.get('cursor');
-      const [page, qs] = await Promise.all([api(`/jobs${query(Object.assign({}, f, {limit, cursor}))}`), api('/queues')]);
+      const [page, qs] = await Promise.all([api(`/jobs${query({q, limit, cursor})}`), api('/queues')]);
       queues = qs.queues;
+      listed = page.count;
       recount();
       const rows = page.jobs.map(j => h('tr', {class: 'link', onclick: (e) => { if (e.target.tagName !== 'A') location.hash = `#/jobs/${j.id}`; }},
         h('td', {}, jobLink(j.id)), h('td', {}, j.kind), h('td', {class: 'hide-narrow'}, j.queue), h('td', {}, stateBadge(j.state)),
@@ -437,10 +479,10 @@ pages.jobs = function (el, params) {
         h('td', {}, when(j.finished_at || j.started_at || j.created_at)),
         h('td', {class: 'err hide-narrow', title: j.errors.length ? j.errors[j.errors.length - 1].error : ''},
           j.errors.length ? firstLine(j.errors[j.errors.length - 1].error) : '')));
-      fill(list, h('p', {class: 'muted', 'data-count': page.count}, `${page.count_is_estimate ? 'about ' : ''}${num(page.count)} jobs`),
-        table(['id', 'kind', 'queue', 'state', 'attempts', 'last change', 'last error'], rows, {label: 'Jobs', empty: 'No job matches.'}));
+      fill(list, h('p', {class: 'muted', 'data-count': page.count}, `${page.count_is_estimate ? 'about ' : ''}${plural(page.count, 'job')}`),
+        table(['id', 'kind', ['queue', 'hide-narrow'], 'state', ['attempts', 'num hide-narrow'], 'last change', ['last error', 'hide-narrow']], rows, {label: 'Jobs', empty: 'No job matches.'}));
       const prev = cursors.length ? cursors[cursors.length - 1] : null;
-      fill(pager, 
+      fill(pager,
         h('button', {type: 'button', disabled: !cursor, onclick: () => go({cursor: prev === '-' ? undefined : prev, cursors: cursors.slice(0, -1).join(',') || undefined})}, '← Newer'),
         h('button', {type: 'button', disabled: !page.next_cursor, onclick: () => go({cursor: page.next_cursor, cursors: cursors.concat([cursor || '-']).join(',')})}, 'Older →'));
       drawBulk();
@@ -452,11 +494,11 @@ pages.jobs = function (el, params) {
     refresh: load,
     event(ev) {
       if (ev.type !== 'queue') return;
-      const i = queues.findIndex(q => q.name === ev.data.name);
+      const i = queues.findIndex(x => x.name === ev.data.name);
       if (i >= 0) queues[i] = ev.data; else queues.push(ev.data);
       recount();
       // The list itself follows only on its first page, at most every 3 s.
-      if (!params.get('cursor') && (!f.queue || f.queue === ev.data.name)) reload();
+      if (!params.get('cursor') && (!queueName || queueName === ev.data.name)) reload();
     },
   };
 };
@@ -471,6 +513,15 @@ const JOB_ACTIONS = [
   ['delete', ['failed', 'cancelled', 'completed', 'expired'], 'admin', 'Delete it and its history'],
 ];
 
+// An error's text: a long one (a stack trace, a command's stderr) shows its last lines, where it
+// says what happened, with the whole of it one click away.
+function errorText(text) {
+  const lines = text.split('\n');
+  if (lines.length <= 12) return h('pre', {}, text);
+  return h('div', {}, h('pre', {}, `… ${lines.length - 12} lines above\n${lines.slice(-12).join('\n')}`),
+    h('details', {}, h('summary', {}, `All ${lines.length} lines`), h('pre', {}, text)));
+}
+
 pages.job = function (el, params, id) {
   let job = null;
   const msg = h('div');
@@ -478,10 +529,15 @@ pages.job = function (el, params, id) {
     try {
       job = await api(`/jobs/${encodeURIComponent(id)}`);
       draw();
-    } catch (e) { if (e.status !== 401) showError(el, e); }
+    } catch (e) {
+      if (e.status === 401) return;
+      if (job && e.status === 0) { showError(msg, e); return; }  // keep what is shown
+      fill(el, h('p', {}, h('a', {href: '#/jobs'}, '← Jobs')), h('h1', {}, 'Job'), h('p', {class: 'error', role: 'alert'}, e.message));
+    }
   };
   const act = async (action, what) => {
-    if (!await confirmAction(`${action} this job?`, `${what}: ${job.kind} ${job.id}.`, action)) return;
+    const label = `${action[0].toUpperCase()}${action.slice(1)} job`;
+    if (!await confirmAction(`${label}?`, `${what}: ${job.kind} ${job.id}.`, label)) return;
     try {
       if (action === 'delete') {
         await api(`/jobs/${encodeURIComponent(id)}`, {method: 'DELETE'});
@@ -496,7 +552,7 @@ pages.job = function (el, params, id) {
   const draw = () => {
     const j = job;
     const actions = JOB_ACTIONS.filter(([, states, scope]) => states.includes(j.state) && session.can(scope))
-      .map(([a, , , what]) => h('button', {type: 'button', class: a === 'delete' || a === 'cancel' ? 'danger' : null, onclick: () => act(a, what), 'data-action': a}, a));
+      .map(([a, , , what]) => h('button', {type: 'button', class: a === 'delete' || a === 'cancel' ? 'danger' : null, onclick: () => act(a, what), 'data-action': a}, `${a[0].toUpperCase()}${a.slice(1)}`));
     const json = (v) => h('pre', {}, JSON.stringify(v, null, 2));
     const p = j.progress;
     fill(el, 
@@ -506,7 +562,7 @@ pages.job = function (el, params, id) {
       h('div', {class: 'grid'},
         h('section', {class: 'card', 'aria-label': 'Job'}, h('dl', {class: 'kv'},
           h('dt', {}, 'id'), h('dd', {}, h('code', {}, j.id)),
-          h('dt', {}, 'queue'), h('dd', {}, h('a', {href: `#/jobs?queue=${encodeURIComponent(j.queue)}`}, j.queue)),
+          h('dt', {}, 'queue'), h('dd', {}, h('a', {href: jobsHref(term('queue', j.queue))}, j.queue)),
           h('dt', {}, 'priority'), h('dd', {}, j.priority),
           h('dt', {}, 'attempts'), h('dd', {}, `${j.attempts_used} of ${j.max_attempts} (runs: ${j.attempt})`),
           h('dt', {}, 'created'), h('dd', {}, when(j.created_at)),
@@ -526,9 +582,7 @@ pages.job = function (el, params, id) {
             : h('p', {class: 'muted'}, 'none reported'))),
       h('h2', {}, 'Errors'),
       j.errors.length ? j.errors.slice().reverse().map(e => h('div', {class: 'card'},
-        h('div', {class: 'muted'}, `attempt ${e.attempt}, `, when(e.at)),
-        // Last lines first: a stack trace or stderr says what happened at its end.
-        h('pre', {}, e.error.split('\n').reverse().join('\n')))) : h('p', {class: 'muted'}, 'none'),
+        h('div', {class: 'muted'}, `attempt ${e.attempt}, `, when(e.at)), errorText(e.error))) : h('p', {class: 'muted'}, 'none'),
       h('h2', {}, 'Timeline'),
       h('ol', {class: 'timeline'}, j.history.map(e => h('li', {}, h('time', {datetime: e.at, title: e.at}, new Date(e.at).toLocaleString()),
         h('b', {}, e.type), ' ', e.detail || ''))),
@@ -572,12 +626,12 @@ pages.failures = function (el, params) {
         h('td', {}, h('code', {}, g.message), h('div', {class: 'muted'}, 'e.g. ', jobLink(g.example_id), ' ', g.example)),
         h('td', {class: 'hide-narrow'}, when(g.first_seen)), h('td', {}, when(g.last_seen)),
         h('td', {}, h('div', {class: 'actions'},
-          h('a', {href: `#/jobs${query({state: 'failed', kind: g.kind})}`}, 'jobs'),
+          h('a', {href: jobsHref(`state:failed ${term('kind', g.kind)}`)}, 'jobs'),
           session.can('operate') ? h('button', {type: 'button', onclick: () => act(g, 'retry')}, 'Retry') : null,
           session.can('admin') ? h('button', {type: 'button', class: 'danger', onclick: () => act(g, 'delete')}, 'Delete') : null))));
       fill(box, 
         r.complete ? null : h('p', {class: 'warn'}, `Grouped the newest ${num(r.scanned)} failed jobs; older ones are not counted.`),
-        table(['count', 'kind', 'error', 'first seen', 'last seen', ''], rows, {label: 'Failure groups', empty: 'No failed jobs.'}));
+        table([['count', 'num'], 'kind', 'error', ['first seen', 'hide-narrow'], 'last seen', ''], rows, {label: 'Failure groups', empty: 'No failed jobs.'}));
     } catch (e) { if (e.status !== 401) showError(box, e); }
   };
   load();
@@ -591,20 +645,24 @@ pages.queues = function (el) {
   const toggle = async (q) => {
     const action = q.paused ? 'resume' : 'pause';
     if (!await confirmAction(`${action} queue ${q.name}?`, q.paused ? 'Workers will take its jobs again.' : 'Workers will take no new job from it; running jobs finish.', action)) return;
-    try { await api(`/queues/${encodeURIComponent(q.name)}/${action}`, {method: 'POST'}); load(); } catch (e) { showError(msg, e); }
+    try {
+      await api(`/queues/${encodeURIComponent(q.name)}/${action}`, {method: 'POST'});
+      fill(msg, h('p', {role: 'status'}, `Queue ${q.name}: ${action === 'pause' ? 'paused' : 'resumed'}.`));
+      load();
+    } catch (e) { showError(msg, e); }
   };
   const load = async () => {
     try {
       const [qs, limits] = await Promise.all([api('/queues'), api('/limits')]);
       const rows = qs.queues.map(q => h('tr', {},
-        h('td', {}, h('a', {href: `#/jobs?queue=${encodeURIComponent(q.name)}`}, q.name), ' ',
+        h('td', {}, h('a', {href: jobsHref(term('queue', q.name))}, q.name), ' ',
           q.paused ? h('span', {class: 'badge paused'}, 'paused') : null, q.no_consumer ? h('span', {class: 'badge alert'}, 'no consumer') : null),
-        h('td', {class: 'num'}, num(q.consumers)), h('td', {class: 'num'}, num(q.concurrency)),
+        h('td', {class: 'num'}, num(q.consumers)), h('td', {class: 'num hide-narrow'}, num(q.concurrency)),
         h('td', {}, STATES.filter(s => q.jobs[s]).map(s => `${s} ${num(q.jobs[s])}`).join(' · ') || '–'),
         h('td', {class: 'hide-narrow'}, q.order, q.shed ? ', sheds' : '', q.fair_key ? `, fair by ${q.fair_key}` : ''),
         h('td', {}, session.can('operate') ? h('button', {type: 'button', onclick: () => toggle(q)}, q.paused ? 'Resume' : 'Pause') : null)));
       const lrows = limits.limits.map(l => h('tr', {}, h('td', {}, l.name), h('td', {}, JSON.stringify(l, (k, v) => (k === 'name' ? undefined : v)))));
-      fill(box, table(['queue', 'consumers', 'concurrency', 'jobs', 'order', ''], rows, {label: 'Queues', empty: 'No queues yet.'}),
+      fill(box, table(['queue', ['consumers', 'num'], ['concurrency', 'num hide-narrow'], 'jobs', ['order', 'hide-narrow'], ''], rows, {label: 'Queues', empty: 'No queues yet.'}),
         h('h2', {}, 'Limits'), table(['limit', 'settings and use'], lrows, {label: 'Limits', empty: 'No cluster-wide limits configured.'}));
     } catch (e) { if (e.status !== 401) showError(box, e); }
   };
@@ -672,12 +730,12 @@ pages.cluster = function (el) {
             c.stopped && c.reason ? ` ${c.reason}` : '',
             session.can('admin') ? h('button', {type: 'button', class: c.stopped ? 'primary' : 'danger', onclick: () => toggle(c)}, c.stopped ? 'Resume the cluster' : 'Stop the cluster') : null),
           h('p', {class: 'muted'}, `New jobs reach workers by ${c.wakeups}.`)),
-        h('h2', {}, 'Members'), table(['worker', 'host', 'heartbeat', 'queues × concurrency', 'kinds', 'partition', 'version'], workers, {label: 'Members', empty: 'No live worker.'}),
+        h('h2', {}, 'Members'), table(['worker', ['host', 'hide-narrow'], 'heartbeat', 'queues × concurrency', ['kinds', 'hide-narrow'], 'partition', ['version', 'hide-narrow']], workers, {label: 'Members', empty: 'No live worker.'}),
         h('h2', {}, 'Partitions'), table(['partition', 'held by'], p.partitions.map(x => h('tr', {},
           h('td', {}, `${x.partition} of ${x.of}`), h('td', {}, h('code', {}, x.worker)))), {label: 'Partitions', empty: 'Not partitioned.'}),
         h('h2', {}, 'Assignments'), table(['assignment', 'runs on', 'since'], a.assignments.map(x => h('tr', {},
           h('td', {}, x.name), h('td', {}, h('code', {}, x.owner)), h('td', {}, when(x.claimed_at)))), {label: 'Assignments', empty: 'No assignments.'}),
-        h('h2', {}, 'Bulk operations on this server'), table(['action', 'state', 'changed', 'by', 'started'], ops.operations.map(o => h('tr', {},
+        h('h2', {}, 'Bulk operations on this server'), table(['action', 'state', ['changed', 'num'], 'by', 'started'], ops.operations.map(o => h('tr', {},
           h('td', {}, o.action), h('td', {}, o.state), h('td', {class: 'num'}, `${num(o.changed)} of ${num(o.total)}`), h('td', {}, o.by), h('td', {}, when(o.started_at)))), {label: 'Operations', empty: 'None yet.'}),
         h('h2', {}, 'Recent changes through the API'), table(['when', 'who', 'call', 'status'], audit.entries.map(x => h('tr', {},
           h('td', {}, when(x.at)), h('td', {}, x.who), h('td', {}, h('code', {}, `${x.method} ${x.path}`)), h('td', {}, x.status))), {label: 'Audit', empty: 'None yet.'}));
@@ -697,7 +755,11 @@ function route() {
   const parts = path.split('/').filter(Boolean);
   if (parts[0] === 'jobs' && parts[1]) return {name: 'jobs', make: el => pages.job(el, params, decodeURIComponent(parts[1]))};
   const name = parts[0] || 'overview';
-  return {name, make: el => (pages[name] || pages.overview)(el, params)};
+  if (!pages[name]) {
+    return {name: 'not found', make: el => fill(el, h('h1', {}, 'No such page'),
+      h('p', {}, `There is no page "${path}". `, h('a', {href: '#/'}, 'Go to the overview.')))};
+  }
+  return {name, make: el => pages[name](el, params)};
 }
 
 function render() {
@@ -709,11 +771,13 @@ function render() {
   fill(el);
   view.page = r.make(el) || {};
   document.title = `${r.name[0].toUpperCase()}${r.name.slice(1)} · Spindle`;
+  document.getElementById('view').focus({preventScroll: true});
 }
 
 function signIn(reason) {
   session.info = null;
   live.stop();
+  live.set('signed out', '');
   const input = h('input', {type: 'password', id: 'token', autocomplete: 'off', required: true});
   const el = document.getElementById('view');
   fill(el, h('form', {class: 'card signin', onsubmit: (e) => {
@@ -722,7 +786,7 @@ function signIn(reason) {
     sessionStorage.setItem('spindle.token', session.token);
     start();
   }}, h('h1', {}, 'Sign in'),
-  h('p', {}, 'This server needs a token (`spindle token new` makes one; docs/api.md, "Tokens"). It is kept in this tab only.'),
+  h('p', {}, 'This server needs a token (', h('code', {}, 'spindle token new'), ' makes one; docs/api.md, "Tokens"). It is kept in this tab only.'),
   reason ? h('p', {class: 'error', role: 'alert'}, reason) : null,
   h('label', {for: 'token'}, 'Token'), input, h('button', {type: 'submit', class: 'primary'}, 'Sign in')));
   input.focus();
