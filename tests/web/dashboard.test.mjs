@@ -119,7 +119,7 @@ class Cluster {
 }
 
 let browser;
-before(async () => { browser = await chromium.launch({executablePath: CHROMIUM, args: ['--no-sandbox']}); });
+before(async () => { browser = await chromium.launch({executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage']}); });
 after(async () => { await browser.close(); });
 
 // A page that records the console's errors and the page's uncaught exceptions.
