@@ -165,10 +165,12 @@ const live = {
   async start() {
     if (this.ctrl || document.hidden) return;
     const ctrl = this.ctrl = new AbortController();
+    let refused = null;  // the server answered, but not with a stream
     try {
       const res = await fetch('/api/v1/events/stream', {headers: headers(), signal: ctrl.signal});
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
       offline(false);
+      if (res.status === 401) { signIn(); return; }
+      if (!res.ok) { refused = res.status; throw new Error(`HTTP ${res.status}`); }
       this.set('live', 'on');
       const reader = res.body.getReader();
       const decoder = new TextDecoder();
@@ -195,6 +197,12 @@ const live = {
     }
     if (this.ctrl !== ctrl) return;
     this.ctrl = null;
+    if (refused) {
+      // 503: the server has as many streams open as it allows; the page still works, unlive.
+      this.set(`no live updates (HTTP ${refused}), retrying`, 'off');
+      setTimeout(() => this.start(), 10000);
+      return;
+    }
     offline(true);
     this.set('reconnecting', 'off');
     setTimeout(() => this.start(), 2000);
@@ -208,8 +216,7 @@ const live = {
 
 document.addEventListener('visibilitychange', () => {
   if (document.hidden) { live.stop(); return; }
-  view.refresh();
-  live.start();
+  live.start();  // which reads the page again once connected
 });
 
 // ---- Pages -------------------------------------------------------------------------------------
