@@ -668,9 +668,17 @@ pages.queues = function (el) {
         h('td', {}, STATES.filter(s => q.jobs[s]).map(s => `${s} ${num(q.jobs[s])}`).join(' · ') || '–'),
         h('td', {class: 'hide-narrow'}, q.order, q.shed ? ', sheds' : '', q.fair_key ? `, fair by ${q.fair_key}` : ''),
         h('td', {}, session.can('operate') ? h('button', {type: 'button', onclick: () => toggle(q)}, q.paused ? 'Resume' : 'Pause') : null)));
-      const lrows = limits.limits.map(l => h('tr', {}, h('td', {}, l.name), h('td', {}, JSON.stringify(l, (k, v) => (k === 'name' ? undefined : v)))));
+      // A limit: at most `capacity` running (a rate: starts per per_ms), over a queue, a kind or
+      // every job, per value of a key of the args when it has one.
+      const lrows = limits.limits.map(l => h('tr', {},
+        h('td', {}, l.name),
+        h('td', {}, [l.queue ? `queue ${l.queue}` : null, l.kind ? `kind ${l.kind}` : null].filter(Boolean).join(', ') || 'every job',
+          l.key ? ` per ${l.key}` : ''),
+        h('td', {class: 'num'}, l.per_ms ? `${num(l.capacity)} per ${dur(l.per_ms)}` : num(l.capacity)),
+        h('td', {class: 'num'}, num(l.running)), h('td', {class: 'num'}, num(l.waiting)),
+        h('td', {class: 'num hide-narrow'}, l.keys === null ? '–' : num(l.keys))));
       fill(box, table(['queue', ['consumers', 'num'], ['concurrency', 'num hide-narrow'], 'jobs', ['order', 'hide-narrow'], ''], rows, {label: 'Queues', empty: 'No queues yet.'}),
-        h('h2', {}, 'Limits'), table(['limit', 'settings and use'], lrows, {label: 'Limits', empty: 'No cluster-wide limits configured.'}));
+        h('h2', {}, 'Limits'), table(['limit', 'over', ['at most', 'num'], ['running', 'num'], ['waiting', 'num'], ['keys', 'num hide-narrow']], lrows, {label: 'Limits', empty: 'No cluster-wide limits configured.'}));
     } catch (e) { if (e.status !== 401) showError(box, e); }
   };
   const reload = throttle(load, 2000);
