@@ -66,15 +66,10 @@ std::pair<std::optional<Millis>, std::optional<Millis>> StatsSeries::LatestTimes
 bool StatsSeries::Record(SysTime now) {
   std::vector<QueueInfo> queues;
   std::vector<KindRunStats> kinds;
+  std::vector<Job> at_risk;
   try {
     queues = client_.Queues();
     kinds = client_.KindStats();
-  } catch (const Error& e) {
-    core::Log().warn("event=stats_sample_failed error={}", e.what());
-    return false;
-  }
-  std::vector<Job> at_risk;
-  try {
     at_risk = client_.List({.at_risk = true, .limit = StatsSample::kAtRiskCap});
   } catch (const Error& e) {
     core::Log().warn("event=stats_sample_failed error={}", e.what());
