@@ -231,6 +231,12 @@ Client::BulkAction ActionOf(const Json& body) {
 // POST /jobs/bulk: {"action", "ids": [...]} changes those jobs now, each with its result;
 // {"action", "filter": {...}} counts the jobs (and with "dry_run" stops there) or starts an
 // operation that changes them all.
+// 202 for an operation started in the background, with where to follow it.
+Reply Started(Json op) {
+  std::string where = "/api/v1/operations/" + op["id"].get<std::string>();
+  return {.status = 202, .body = std::move(op), .headers = {{"Location", where}}};
+}
+
 Reply Bulk(Client& client, Operations& operations, Call& call) {
   Json body = call.Body();
   CheckKeys(body, {"action", "ids", "filter", "dry_run"});
@@ -284,10 +290,7 @@ Reply Bulk(Client& client, Operations& operations, Call& call) {
                          }));
   int64_t matching = client.Count(filter);
   if (dry_run) return {.body = {{"matching", matching}}};
-  Json op = operations.Start(action, filter, matching, call.who);
-  return {.status = 202,
-          .body = op,
-          .headers = {{"Location", "/api/v1/operations/" + op["id"].get<std::string>()}}};
+  return Started(operations.Start(action, filter, matching, call.who));
 }
 
 Reply ClusterPut(Client& client, Call& call) {
@@ -494,11 +497,7 @@ void AddRoutes(Router& r, Client& c, Operations& ops, EventHub& events, StatsSer
            "",
            {202},
            [&c, &ops, action = action](Call& call) {
-             Json op = ChangeFailureGroup(c, ops, action, call.path["fingerprint"], call.who);
-             return Reply{
-                 .status = 202,
-                 .body = op,
-                 .headers = {{"Location", "/api/v1/operations/" + op["id"].get<std::string>()}}};
+             return Started(ChangeFailureGroup(c, ops, action, call.path["fingerprint"], call.who));
            }});
   }
   r.Add({"GET",

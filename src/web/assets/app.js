@@ -51,6 +51,7 @@ function ago(t) {
 function when(t) { return t ? h('time', {datetime: t, title: t}, ago(t)) : '–'; }
 function stateBadge(state) { return h('span', {class: `badge state-${state}`}, state); }
 function shortId(id) { return id ? id.slice(-12) : '–'; }
+function capital(text) { return `${text[0].toUpperCase()}${text.slice(1)}`; }
 function plural(n, word) { return `${num(n)} ${word}${n === 1 ? '' : 's'}`; }
 function firstLine(text) { return (text || '').split('\n')[0]; }
 function jobLink(id) { return h('a', {href: `#/jobs/${encodeURIComponent(id)}`}, h('code', {}, shortId(id))); }
@@ -149,6 +150,14 @@ async function followOperation(box, op, label) {
   }
   if (op.error) box.append(h('p', {class: 'error'}, op.error));
   return op;
+}
+
+// A page's frame: its title, a line for what an action did, and the box its content goes in.
+function frame(el, title, ...intro) {
+  const msg = h('div');
+  const box = h('div', {}, h('p', {class: 'muted'}, 'Loading…'));
+  fill(el, h('h1', {}, title), ...intro, msg, box);
+  return {msg, box};
 }
 
 function showError(box, e) {
@@ -459,9 +468,9 @@ pages.jobs = function (el, params) {
       try {
         const dry = await api('/jobs/bulk', {method: 'POST', body: {action, filter, dry_run: true}});
         if (!dry.matching) { fill(opBox, h('p', {class: 'muted'}, `No job to ${action}.`)); return; }
-        if (!await confirmAction(`${action[0].toUpperCase()}${action.slice(1)} ${plural(dry.matching, 'job')}?`,
+        if (!await confirmAction(`${capital(action)} ${plural(dry.matching, 'job')}?`,
           `This will ${action} every job of ${describe(filter)}${action === 'retry' && !filter.state ? ' that failed' : ''}: ${plural(dry.matching, 'job')} now.`,
-          `${action[0].toUpperCase()}${action.slice(1)} ${plural(dry.matching, 'job')}`)) return;
+          `${capital(action)} ${plural(dry.matching, 'job')}`)) return;
         const op = await api('/jobs/bulk', {method: 'POST', body: {action, filter}});
         await followOperation(opBox, op, `${action}:`);
         load();
@@ -543,7 +552,7 @@ pages.job = function (el, params, id) {
     }
   };
   const act = async (action, what) => {
-    const label = `${action[0].toUpperCase()}${action.slice(1)} job`;
+    const label = `${capital(action)} job`;
     if (!await confirmAction(`${label}?`, `${what}: ${job.kind} ${job.id}.`, label)) return;
     try {
       if (action === 'delete') {
@@ -559,7 +568,7 @@ pages.job = function (el, params, id) {
   const draw = () => {
     const j = job;
     const actions = JOB_ACTIONS.filter(([, states, scope]) => states.includes(j.state) && session.can(scope))
-      .map(([a, , , what]) => h('button', {type: 'button', class: a === 'delete' || a === 'cancel' ? 'danger' : null, onclick: () => act(a, what), 'data-action': a}, `${a[0].toUpperCase()}${a.slice(1)}`));
+      .map(([a, , , what]) => h('button', {type: 'button', class: a === 'delete' || a === 'cancel' ? 'danger' : null, onclick: () => act(a, what), 'data-action': a}, capital(a)));
     const json = (v) => h('pre', {}, JSON.stringify(v, null, 2));
     const p = j.progress;
     fill(el, 
@@ -611,11 +620,8 @@ pages.job = function (el, params, id) {
 };
 
 pages.failures = function (el, params) {
-  const box = h('div', {}, h('p', {class: 'muted'}, 'Loading…'));
-  const opBox = h('div');
-  fill(el, h('h1', {}, 'Failures'),
-    h('p', {class: 'muted'}, 'Failed jobs grouped by kind and the first line of their last error, with numbers and ids masked.'),
-    opBox, box);
+  const {msg: opBox, box} = frame(el, 'Failures',
+    h('p', {class: 'muted'}, 'Failed jobs grouped by kind and the first line of their last error, with numbers and ids masked.'));
   const load = async () => {
     try {
       const r = await api(`/failures${query({queue: params.get('queue'), kind: params.get('kind')})}`);
@@ -646,9 +652,7 @@ pages.failures = function (el, params) {
 };
 
 pages.queues = function (el) {
-  const box = h('div', {}, h('p', {class: 'muted'}, 'Loading…'));
-  const msg = h('div');
-  fill(el, h('h1', {}, 'Queues'), msg, box);
+  const {msg, box} = frame(el, 'Queues');
   const toggle = async (q) => {
     const action = q.paused ? 'resume' : 'pause';
     if (!await confirmAction(`${action} queue ${q.name}?`, q.paused ? 'Workers will take its jobs again.' : 'Workers will take no new job from it; running jobs finish.', action)) return;
@@ -687,9 +691,7 @@ pages.queues = function (el) {
 };
 
 pages.schedules = function (el) {
-  const box = h('div', {}, h('p', {class: 'muted'}, 'Loading…'));
-  const msg = h('div');
-  fill(el, h('h1', {}, 'Schedules'), msg, box);
+  const {msg, box} = frame(el, 'Schedules');
   const act = async (sc, action) => {
     const what = {pause: 'No job will be enqueued until it is resumed.', resume: 'Its next slot enqueues a job again.', run: 'Enqueue one job now, outside the schedule.'}[action];
     if (!await confirmAction(`${action} schedule ${sc.name}?`, what, action)) return;
@@ -718,9 +720,7 @@ pages.schedules = function (el) {
 };
 
 pages.cluster = function (el) {
-  const box = h('div', {}, h('p', {class: 'muted'}, 'Loading…'));
-  const msg = h('div');
-  fill(el, h('h1', {}, 'Cluster'), msg, box);
+  const {msg, box} = frame(el, 'Cluster');
   const toggle = async (c) => {
     let body = {state: 'running'};
     if (!c.stopped) {
@@ -785,7 +785,7 @@ function render() {
   const el = document.getElementById('view');
   fill(el);
   view.page = r.make(el) || {};
-  document.title = `${r.name[0].toUpperCase()}${r.name.slice(1)} · Spindle`;
+  document.title = `${capital(r.name)} · Spindle`;
   document.getElementById('view').focus({preventScroll: true});
 }
 
