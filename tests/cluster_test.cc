@@ -192,8 +192,26 @@ TEST_P(ClusterTest, ANewLeaderTakesOverWhenTheLeaderDies) {
   EXPECT_LE(Steady::now() - killed, 3000ms + 10s);
   // Exactly one leader.
   int leaders = 0;
-  for (const auto& m : client_->Members().members) leaders += m.leader;
+  std::string second;
+  for (const auto& m : client_->Members().members) {
+    leaders += m.leader;
+    if (m.leader) second = m.info.id;
+  }
   EXPECT_EQ(leaders, 1);
+  // The history tells of both elections (and of any lapse between on a busy machine), the
+  // newest first, each with a later term.
+  std::vector<ClusterEvent> elected;
+  for (auto& e : client_->ClusterEvents(100)) {
+    if (e.kind == "elected") elected.push_back(e);
+  }
+  ASSERT_GE(elected.size(), 2u);
+  EXPECT_EQ(elected.front().worker, second);
+  EXPECT_EQ(elected.back().worker, first);
+  auto term = [](const ClusterEvent& e) { return std::stoi(e.detail.substr(e.detail.find(' '))); };
+  for (size_t i = 1; i < elected.size(); ++i) {
+    EXPECT_GT(term(elected[i - 1]), term(elected[i]));
+    EXPECT_GE(elected[i - 1].at, elected[i].at);
+  }
 }
 
 // 60 assignments over 3 workers; one is SIGKILLed and the others take all 60 after its
@@ -304,8 +322,22 @@ TEST_P(ClusterTest, JobsOfAKilledWorkerAreRetriedAfterItsEvictionNotItsLease) {
     ASSERT_EQ(j.errors.size(), 1u);
     EXPECT_NE(j.errors[0].message.find(Id(a)), std::string::npos) << j.errors[0].message;
   }
-  // The dead worker is gone from the membership.
+  // The dead worker is gone from the membership, and the history says who evicted it and how
+  // many of its jobs were rescued.
   for (const auto& m : client_->Members().members) EXPECT_NE(m.info.id, Id(a));
+  std::map<std::string, std::vector<ClusterEvent>> events;
+  for (auto& e : client_->ClusterEvents(100)) events[e.kind].push_back(e);
+  ASSERT_EQ(events["evicted"].size(), 1u);
+  EXPECT_EQ(events["evicted"][0].worker, Id(a));
+  EXPECT_EQ(events["evicted"][0].detail,
+            "by " + Id(b) + ": silent past its heartbeat timeout");
+  // Rescued by the eviction (or, if b leads, by its rescuer in the moment between).
+  int rescued = 0;
+  for (const auto& e : events["rescued"]) {
+    EXPECT_EQ(e.worker, Id(b));
+    rescued += std::stoi(e.detail);
+  }
+  EXPECT_EQ(rescued, kJobs);
   b->Signal(SIGTERM);
   EXPECT_EQ(b->Wait(), 0);
 }

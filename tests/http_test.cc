@@ -292,6 +292,16 @@ TEST_P(HttpTest, QueuesClusterWorkersAndStats) {
   EXPECT_NE(typed.body["reason"].get<std::string>().find("\"reason\""), std::string::npos);
   EXPECT_EQ(put({{"state", "running"}}).body["stopped"], false);
 
+  EXPECT_EQ(Get("/api/v1/cluster/events").body["events"].size(), 0u);
+  client_->store().ClusterEventAppend({.kind = "evicted", .worker = "w1", .detail = "by w2"});
+  client_->store().ClusterEventAppend({.kind = "rescued", .worker = "w2", .detail = "3 jobs"});
+  Json events = Get("/api/v1/cluster/events?limit=1").body["events"];
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["kind"], "rescued");
+  EXPECT_EQ(events[0]["worker"], "w2");
+  EXPECT_EQ(events[0]["detail"], "3 jobs");
+  EXPECT_TRUE(events[0]["at"].is_string());
+  EXPECT_TRUE(IsError(Get("/api/v1/cluster/events?limit=0"), 400, "bad_request"));
   EXPECT_EQ(Get("/api/v1/workers").body["workers"].size(), 0u);
   EXPECT_TRUE(Get("/api/v1/leader").body["leader"].is_null());
   EXPECT_EQ(Get("/api/v1/partitions").body["partitions"].size(), 0u);

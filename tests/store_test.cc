@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "core/job_json.h"
 #include "core/uuid.h"
 #include "spindle/postgres.h"
 #include "spindle/sqlite.h"
@@ -654,6 +655,74 @@ TEST_P(StoreTest, RescueRetriesJobsWhoseLeaseExpired) {
   auto again = Fetch("alive");
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].attempt, 2);
+}
+
+// The counts by queue and state that QueueList shows are kept by triggers (migration 024): after
+// every kind of change, before and after the leader's fold, they equal a count of the rows.
+TEST_P(StoreTest, QueueCountsFollowEveryChangeOfState) {
+  auto expect_counts_match = [&](const std::string& when) {
+    std::map<std::pair<std::string, std::string>, int64_t> listed, counted;
+    for (const auto& q : store_->QueueList()) {
+      for (const auto& [state, n] : q.jobs) listed[{q.name, state}] = n;
+    }
+    for (std::string queue : {"a", "b"}) {
+      for (JobState state : core::kStates) {
+        if (int64_t n = store_->JobCount({.states = {state}, .queue = queue})) {
+          counted[{queue, std::string(ToString(state))}] = n;
+        }
+      }
+    }
+    EXPECT_EQ(listed, counted) << when;
+  };
+  std::vector<JobSpec> batch(40, {.kind = "k", .queue = "a", .max_attempts = 2});
+  for (int i = 0; i < 10; ++i) batch[i].queue = "b";
+  batch[0].run_at = clock_->Now() + 1h;
+  store_->JobInsert(batch);
+  expect_counts_match("inserted");
+  auto a = Fetch("w", 20, "a", 1s);
+  ASSERT_EQ(a.size(), 20u);
+  Fetch("w", 5, "b");
+  store_->JobLeaseRenew("w", {{a[0].id, 1}}, 1s);
+  expect_counts_match("fetched");
+  std::vector<JobOutcome> outcomes;
+  for (int i = 0; i < 12; ++i) outcomes.push_back({a[i].id, 1});
+  outcomes.push_back({a[12].id, 1, JobOutcome::Kind::kError, "boom", 1h});
+  outcomes.push_back({a[13].id, 1, JobOutcome::Kind::kDiscard, "bad"});
+  store_->JobFinishMany("w", outcomes);
+  expect_counts_match("finished");
+  store_->JobCountsFold();
+  expect_counts_match("folded");
+  store_->JobCancel(a[14].id);
+  store_->JobRetry(a[13].id);
+  store_->JobDelete(a[0].id);
+  clock_->Advance(2s);
+  store_->JobRescue(100);
+  expect_counts_match("changed one by one");
+  store_->JobCountsFold();
+  store_->JobDeletePage({.states = {JobState::kRetryable}, .queue = "a"});
+  clock_->Advance(2h);
+  store_->JobPrune({.completed = 1h}, 100);
+  expect_counts_match("deleted and pruned");
+  store_->JobCountsFold();
+  expect_counts_match("folded again");
+}
+
+TEST_P(StoreTest, TheClusterHistoryKeepsTheNewestThousandEvents) {
+  EXPECT_TRUE(store_->ClusterEventList(10).empty());
+  for (int i = 1; i <= 1003; ++i) {
+    store_->ClusterEventAppend(
+        {.kind = "elected", .worker = "w", .detail = "term " + std::to_string(i)});
+  }
+  auto all = store_->ClusterEventList(5000);
+  ASSERT_EQ(all.size(), 1000u);
+  EXPECT_EQ(all.front().detail, "term 1003");
+  EXPECT_EQ(all.back().detail, "term 4");
+  EXPECT_EQ(all.front().at, clock_->Now());
+  auto two = store_->ClusterEventList(2);
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_EQ(two[1].detail, "term 1002");
+  EXPECT_EQ(two[1].kind, "elected");
+  EXPECT_EQ(two[1].worker, "w");
 }
 
 TEST_P(StoreTest, RenewingKeepsOnlyTheHeldLeases) {

@@ -161,6 +161,9 @@ class Client {
   // The workers registered now (live, or silent and not yet evicted), and the version of that
   // membership.
   Membership Members();
+  // The cluster's history (docs/coordination.md, "History"): the newest `limit` events, newest
+  // first.
+  std::vector<ClusterEvent> ClusterEvents(int limit);
   // Which worker holds each running assignment.
   std::vector<ClaimedAssignment> Assignments();
 

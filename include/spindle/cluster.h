@@ -61,6 +61,15 @@ struct Membership {
   const Member* Leader() const;
 };
 
+// An event of the cluster's history (docs/coordination.md, "History"), newest 1,000 kept.
+struct ClusterEvent {
+  int64_t id = 0;
+  SysTime at;
+  std::string kind;    // "elected", "evicted" or "rescued"
+  std::string worker;  // elected: the new leader; evicted: the member; rescued: who rescued
+  std::string detail;  // a sentence: the term, who evicted and why, how many jobs and why
+};
+
 struct ClaimedAssignment {
   std::string name;
   std::string owner;
@@ -118,6 +127,7 @@ struct ClusterState {
 // As `spindle ... --json` and the HTTP API show them (docs/api.md).
 Json ToJson(const Member& m);
 Json ToJson(const QueueInfo& q);
+Json ToJson(const ClusterEvent& e);
 // The switch, the number of members and the leader's id (null: none).
 Json ToJson(const ClusterState& c, const Membership& ms);
 

@@ -31,7 +31,7 @@ const char* Done(Client::BulkAction a) {
   return "";
 }
 
-std::string Jobs(int64_t n) { return fmt::format("{} job{}", n, n == 1 ? "" : "s"); }
+std::string Jobs(int64_t n) { return core::Counted(n, "job"); }
 
 // "state failed, queue q": what the filter selects, for the question and the summary.
 std::string Describe(const JobFilter& f) {

@@ -1,5 +1,7 @@
 #include "core/text.h"
 
+#include <fmt/format.h>
+
 namespace spindle::core {
 
 size_t Utf8Length(std::string_view s, size_t i) {
@@ -45,6 +47,10 @@ std::string CleanText(std::string_view in, size_t max_bytes) {
 bool IsArgsPath(std::string_view path) {
   return !path.empty() && path.size() <= 200 && path.front() != '.' && path.back() != '.' &&
          path.find("..") == std::string_view::npos;
+}
+
+std::string Counted(int64_t n, std::string_view noun) {
+  return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
 }
 
 }  // namespace spindle::core

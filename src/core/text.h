@@ -1,6 +1,7 @@
 // Text that goes into the database and into logs.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -18,5 +19,8 @@ size_t Utf8Length(std::string_view text, size_t i);
 // A path into a job's args, as a limit's key and a queue's fairness key name one: dot-separated
 // names ("customer_id", "account.id"), none empty.
 bool IsArgsPath(std::string_view path);
+
+// "1 job", "2 jobs": a count and its noun, plural with an "s" unless the count is 1.
+std::string Counted(int64_t n, std::string_view noun);
 
 }  // namespace spindle::core

@@ -604,6 +604,17 @@ void AddRoutes(Router& r, Client& c, Operations& ops, EventHub& events, StatsSer
            out["wakeups"] = c.NotifiesOtherProcesses() ? "notifications" : "polling";
            return Reply{.body = out};
          }});
+  r.Add({"GET",
+         "/api/v1/cluster/events",
+         S::kRead,
+         "The cluster's history: leaders elected, members evicted, jobs rescued; newest first",
+         {{"limit", "integer", "how many, 1 to 1000 (default 100)"}},
+         "",
+         {200},
+         [&c](Call& call) {
+           int limit = static_cast<int>(call.IntQuery("limit", 1, kMaxPage).value_or(100));
+           return Reply{.body = {{"events", Array(c.ClusterEvents(limit))}}};
+         }});
   r.Add({"PUT",
          "/api/v1/cluster",
          S::kAdmin,

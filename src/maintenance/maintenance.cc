@@ -1,6 +1,9 @@
 #include "maintenance/maintenance.h"
 
+#include <fmt/format.h>
+
 #include "core/log.h"
+#include "core/text.h"
 #include "maintenance/pruner.h"
 #include "maintenance/scheduler.h"
 
@@ -24,6 +27,10 @@ Maintenance::Maintenance(Store& store, MaintenanceOptions options, std::function
         }
         return false;
       });
+  counter_ = std::make_unique<runtime::LoopService>("counter", options_.count_interval, [this] {
+    if (leads_()) store_.JobCountsFold();
+    return false;
+  });
 }
 
 Maintenance::~Maintenance() { Stop(); }
@@ -32,12 +39,13 @@ void Maintenance::Start() {
   rescuer_->Start();
   expirer_->Start();
   schedule_loop_->Start();
+  counter_->Start();
   pruner_->Start();
 }
 
 void Maintenance::Stop() {
   pruner_->Stop();
-  for (auto* loop : {schedule_loop_.get(), expirer_.get(), rescuer_.get()}) loop->Stop();
+  for (auto* loop : {counter_.get(), schedule_loop_.get(), expirer_.get(), rescuer_.get()}) loop->Stop();
 }
 
 // Each round in small batches: short transactions, and the next one at once while more are due.
@@ -47,6 +55,8 @@ bool Maintenance::Rescue() {
   int n = store_.JobRescue(kBatch);
   if (n) {
     core::Log().info("event=rescued jobs={}", n);
+    store_.ClusterEventRecord("rescued", options_.worker_id,
+                              fmt::format("{} whose lease expired", core::Counted(n, "job")));
     options_.observer->Rescued(false, n);
   }
   rescued_ = rescued_ || n > 0;

@@ -5,6 +5,7 @@
 //   expirer    waiting jobs past their expires_at, or hopeless in a shedding queue, to expired
 //   scheduler  the jobs of periodic schedules, one per slot
 //   pruner     finished jobs past their state's age, deleted with their history (retention)
+//   counter    the counts of jobs by queue and state: folds what statements appended into them
 // The worker starts them once it has joined the cluster and stops them first when it stops,
 // so that nothing is enqueued or changed on the cluster's behalf while it drains.
 #pragma once
@@ -13,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "runtime/service.h"
 #include "spindle/clock.h"
@@ -28,9 +30,11 @@ struct MaintenanceOptions {
   Millis rescue_interval{5000};
   Millis expire_interval{1000};
   Millis schedule_interval{1000};
+  Millis count_interval{1000};
   RetentionOptions retention;
   std::shared_ptr<Clock> clock;  // the scheduler's time
   std::shared_ptr<WorkerObserver> observer;  // told of rescues, expiries and scheduled jobs
+  std::string worker_id;  // this worker, named in the cluster's history (rescues)
 };
 
 class Maintenance {
@@ -51,7 +55,7 @@ class Maintenance {
   std::function<bool()> leads_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Pruner> pruner_;
-  std::unique_ptr<runtime::LoopService> rescuer_, expirer_, schedule_loop_;
+  std::unique_ptr<runtime::LoopService> rescuer_, expirer_, schedule_loop_, counter_;
   // The limits' recount (Rescue): when it last ran, and whether jobs were rescued since.
   static constexpr std::chrono::seconds kRecountEvery{60};
   std::optional<std::chrono::system_clock::time_point> recounted_;

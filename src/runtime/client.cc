@@ -266,6 +266,10 @@ ClusterState Client::Cluster() { return store_->ClusterGet(); }
 ClusterState Client::StopCluster(const std::string& reason) { return store_->ClusterStop(reason); }
 ClusterState Client::ResumeCluster() { return store_->ClusterResume(); }
 Membership Client::Members() { return store_->MemberList(); }
+
+std::vector<ClusterEvent> Client::ClusterEvents(int limit) {
+  return store_->ClusterEventList(limit);
+}
 std::vector<ClaimedAssignment> Client::Assignments() { return store_->AssignmentList(); }
 
 Json Client::Detail(const std::string& id) {
@@ -362,6 +366,14 @@ Json ToJson(const QueueInfo& q) {
           {"shed", s.shed},
           {"fair_key", s.fair_key ? Json(*s.fair_key) : Json(nullptr)},
           {"fair_weights", Json(s.fair_weights)}};
+}
+
+Json ToJson(const ClusterEvent& e) {
+  return {{"id", std::to_string(e.id)},
+          {"at", core::FormatRfc3339(e.at)},
+          {"kind", e.kind},
+          {"worker", e.worker},
+          {"detail", e.detail}};
 }
 
 const Member* Membership::Leader() const {

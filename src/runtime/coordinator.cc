@@ -7,6 +7,7 @@
 
 #include "core/duration.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "runtime/command.h"
 #include "spindle/error.h"
 
@@ -301,9 +302,15 @@ bool Coordinator::Tick() {
     auto removed = store_.MemberRemove(was_leader ? std::nullopt : neighbour, true);
     if (!removed.empty()) {
       core::Log().warn("event=members_evicted by={} evicted={}", me_.id, fmt::join(removed, ","));
+      for (const auto& id : removed) {
+        store_.ClusterEventRecord("evicted", id,
+                                  fmt::format("by {}: silent past its heartbeat timeout", me_.id));
+      }
       int rescued = store_.JobRescue(10000);
       if (rescued) {
         core::Log().info("event=rescued jobs={} reason=eviction", rescued);
+        store_.ClusterEventRecord("rescued", me_.id,
+                                  fmt::format("{} from evicted members", core::Counted(rescued, "job")));
         observer->Rescued(true, rescued);
       }
       ms = store_.MemberList();
@@ -340,6 +347,11 @@ bool Coordinator::Tick() {
     }
     if (term && !was_leader) {
       core::Log().info("event=leader_elected worker={} term={}", me_.id, *term);
+      // A term kept across a local lapse (a slow tick) is no new election.
+      if (term != recorded_term_) {
+        store_.ClusterEventRecord("elected", me_.id, fmt::format("term {}", *term));
+        recorded_term_ = term;
+      }
       observer->Elected();
     } else if (!term && was_leader) {
       core::Log().warn("event=leader_lost worker={}", me_.id);

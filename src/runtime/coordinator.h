@@ -134,6 +134,7 @@ class Coordinator {
   Steady::time_point last_beat_ok_;  // last heartbeat the database accepted
   Steady::time_point last_beat_try_;
   Steady::time_point leader_until_;
+  std::optional<int64_t> recorded_term_;  // the last term told to the cluster's history (ticker)
   Partition partition_;
   std::set<std::string> running_;     // started, not being stopped
   std::set<std::string> stopping_;    // a stop is under way

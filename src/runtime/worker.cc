@@ -1052,7 +1052,8 @@ class Worker::Impl {
                                         .expire_interval = opts.expire_interval,
                                         .retention = opts.retention,
                                         .clock = opts.clock,
-                                        .observer = opts.observer},
+                                        .observer = opts.observer,
+                                        .worker_id = opts.id},
         [this] { return coordinator->leader(); });
     run_stats_flusher = std::make_unique<LoopService>("run_stats", opts.stats_interval, [this] {
       store->KindStatsFlush(run_stats.Take());

@@ -13,6 +13,17 @@
 
 namespace spindle {
 
+void Store::ClusterEventRecord(std::string kind, std::string worker,
+                               std::string detail) noexcept {
+  try {
+    ClusterEventAppend({.kind = std::move(kind), .worker = std::move(worker),
+                        .detail = std::move(detail)});
+  } catch (const std::exception& e) {
+    core::Log().warn("event=cluster_event_lost kind={} worker={} error={}", kind, worker,
+                     e.what());
+  }
+}
+
 std::unique_ptr<Store> OpenStore(const StoreOptions& options) {
   const std::string& url = options.url;
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {

@@ -252,8 +252,12 @@ class Store {
   // Pauses (no new fetches) or resumes a queue; idempotent. Any name may be paused, also one
   // without jobs yet.
   virtual void QueuePause(const std::string& name, bool paused) = 0;
-  // Every queue that has jobs or is paused, by name.
+  // Every queue that has jobs or is paused, by name. Its counts by state are kept as jobs change
+  // (migration 024), not counted by a scan.
   virtual std::vector<QueueInfo> QueueList() = 0;
+  // The leader's upkeep of those counts (Maintenance): on PostgreSQL, folds the changes that
+  // statements appended into the counts; on both, removes the counts that reached zero.
+  virtual void JobCountsFold() = 0;
   // Forgets a queue without jobs: its pause (its row) goes. Returns how many jobs it still has:
   // when that is not 0, nothing changed.
   virtual int64_t QueueRemove(const std::string& name) = 0;
@@ -320,6 +324,13 @@ class Store {
   // Retention: deletes up to `limit` entries older than `age`, oldest first, in one
   // transaction. Returns how many.
   virtual int64_t AuditPrune(Millis age, int limit) = 0;
+  // The cluster's history: appends an event at the store's now (its id and at are ignored) and
+  // forgets all but the newest 1,000; lists the newest `limit`, newest first.
+  virtual void ClusterEventAppend(const ClusterEvent& event) = 0;
+  virtual std::vector<ClusterEvent> ClusterEventList(int limit) = 0;
+  // ClusterEventAppend for the workers that act: a failure is logged, not thrown, as the history
+  // must never stop the work it tells of.
+  void ClusterEventRecord(std::string kind, std::string worker, std::string detail) noexcept;
   // Records the dispatch settings of the queues a worker serves (the last worker to start wins);
   // a queue's pause is kept.
   virtual void QueueRegister(const std::map<std::string, QueueSettings>& queues) = 0;

@@ -885,13 +885,22 @@ std::vector<QueueInfo> PgStore::QueueList() {
       if (!r.IsNull(i, 1)) out.back().paused_at = ParseTimestamp(r.Get(i, 1));
     }
     if (!r.IsNull(i, 2)) out.back().jobs[std::string(r.Get(i, 2))] = std::stoll(std::string(r.Get(i, 3)));
-    if (r.Get(i, 2) == "available") out.back().oldest_available = ParseTimestamp(r.Get(i, 8));
+    if (r.Get(i, 2) == "available" && !r.IsNull(i, 8)) out.back().oldest_available = ParseTimestamp(r.Get(i, 8));
     auto opt = [&](int col) {
       return r.IsNull(i, col) ? std::nullopt : std::optional(r.Get(i, col));
     };
     out.back().settings = ReadQueueSettings(r.Get(i, 4), r.Get(i, 5) == "t", opt(6), opt(7));
   }
   return out;
+}
+
+void PgStore::JobCountsFold() {
+  auto c = pool_.Acquire();
+  InTransaction(*c, [&] {
+    c->ExecPrepared("job_counts_fold", kJobCountsFold);
+    c->ExecPrepared("job_counts_drop_zero", kJobCountsDropZero);
+    return true;
+  });
 }
 
 void PgStore::QueueRegister(const std::map<std::string, QueueSettings>& queues) {
@@ -1145,6 +1154,25 @@ int64_t PgStore::AuditPrune(Millis age, int limit) {
   auto r = c->ExecPrepared("audit_prune", kAuditPrune,
                            {Now(), std::to_string(age.count()), std::to_string(limit)});
   return std::stoll(std::string(r.Get(0, 0)));
+}
+
+void PgStore::ClusterEventAppend(const ClusterEvent& e) {
+  auto c = pool_.Acquire();
+  c->ExecPrepared("cluster_event_append", kClusterEventAppend, {Now(), e.kind, e.worker, e.detail});
+}
+
+std::vector<ClusterEvent> PgStore::ClusterEventList(int limit) {
+  auto c = pool_.Acquire();
+  auto r = c->ExecPrepared("cluster_event_list", kClusterEventList, {std::to_string(limit)});
+  std::vector<ClusterEvent> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    out.push_back({.id = std::stoll(std::string(r.Get(i, 0))),
+                   .at = ParseTimestamp(r.Get(i, 1)),
+                   .kind = std::string(r.Get(i, 2)),
+                   .worker = std::string(r.Get(i, 3)),
+                   .detail = std::string(r.Get(i, 4))});
+  }
+  return out;
 }
 
 std::vector<AuditEntry> PgStore::AuditList(std::optional<int64_t> before, int limit) {

@@ -45,6 +45,7 @@ class PgStore final : public Store {
   Job JobWake(const std::string& id) override;
   void QueuePause(const std::string& name, bool paused) override;
   std::vector<QueueInfo> QueueList() override;
+  void JobCountsFold() override;
   int64_t QueueRemove(const std::string& name) override;
   ClusterState ClusterGet() override;
   ClusterState ClusterStop(const std::string& reason) override;
@@ -63,6 +64,8 @@ class PgStore final : public Store {
   void AuditAppend(const AuditEntry& entry) override;
   std::vector<AuditEntry> AuditList(std::optional<int64_t> before, int limit) override;
   int64_t AuditPrune(Millis age, int limit) override;
+  void ClusterEventAppend(const ClusterEvent& event) override;
+  std::vector<ClusterEvent> ClusterEventList(int limit) override;
   void QueueRegister(const std::map<std::string, QueueSettings>& queues) override;
   void LimitRegister(const std::vector<Limit>& limits) override;
   void LimitRemove(const std::string& name) override;

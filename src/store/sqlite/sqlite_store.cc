@@ -1117,6 +1117,13 @@ void SqliteStore::QueuePause(const std::string& name, bool paused) {
   if (!paused) hub_->Notify({.queues = {name}});
 }
 
+void SqliteStore::JobCountsFold() {
+  auto c = pool_.Acquire();
+  Write w(*c, *clock_);
+  c->Prepare("job_counts_drop_zero", kJobCountsDropZero).Step();
+  w.Commit();
+}
+
 std::vector<QueueInfo> SqliteStore::QueueList() {
   auto c = pool_.Acquire();
   auto st = c->Prepare("queue_list", kQueueList);
@@ -1128,7 +1135,7 @@ std::vector<QueueInfo> SqliteStore::QueueList() {
       if (!st.IsNull(1)) out.back().paused_at = FromMicros(st.Int(1));
     }
     if (!st.IsNull(2)) out.back().jobs[st.Text(2)] = st.Int(3);
-    if (!st.IsNull(2) && st.Text(2) == "available") out.back().oldest_available = FromMicros(st.Int(8));
+    if (!st.IsNull(8) && st.Text(2) == "available") out.back().oldest_available = FromMicros(st.Int(8));
     auto opt = [&](int col) {
       return st.IsNull(col) ? std::nullopt : std::optional(st.Text(col));
     };
@@ -1461,6 +1468,34 @@ int64_t SqliteStore::AuditPrune(Millis age, int limit) {
   }
   w.Commit();
   return n;
+}
+
+void SqliteStore::ClusterEventAppend(const ClusterEvent& e) {
+  auto c = pool_.Acquire();
+  Write w(*c, *clock_);
+  c->Prepare("cluster_event_append", kClusterEventAppend)
+      .Bind(1, w.now())
+      .Bind(2, std::string_view(e.kind))
+      .Bind(3, std::string_view(e.worker))
+      .Bind(4, std::string_view(e.detail))
+      .Step();
+  c->Prepare("cluster_event_forget", kClusterEventForget).Step();
+  w.Commit();
+}
+
+std::vector<ClusterEvent> SqliteStore::ClusterEventList(int limit) {
+  auto c = pool_.Acquire();
+  auto st = c->Prepare("cluster_event_list", kClusterEventList);
+  st.Bind(1, int64_t{limit});
+  std::vector<ClusterEvent> out;
+  while (st.Step()) {
+    out.push_back({.id = st.Int(0),
+                   .at = FromMicros(st.Int(1)),
+                   .kind = st.Text(2),
+                   .worker = st.Text(3),
+                   .detail = st.Text(4)});
+  }
+  return out;
 }
 
 std::vector<AuditEntry> SqliteStore::AuditList(std::optional<int64_t> before, int limit) {

@@ -733,7 +733,9 @@ pages.cluster = function (el) {
   };
   const load = async () => {
     try {
-      const [c, w, p, a, ops, audit] = await Promise.all([api('/cluster'), api('/workers'), api('/partitions'), api('/assignments'), api('/operations'), api('/audit?limit=20')]);
+      const [c, w, p, a, ops, audit, events] = await Promise.all([api('/cluster'), api('/workers'), api('/partitions'), api('/assignments'), api('/operations'), api('/audit?limit=20'), api('/cluster/events?limit=200')]);
+      const elected = events.events.filter(e => e.kind === 'elected').slice(0, 10);
+      const trouble = events.events.filter(e => e.kind !== 'elected').slice(0, 20);
       const workers = w.workers.map(m => h('tr', {},
         h('td', {}, h('code', {}, m.id), m.leader ? [' ', h('span', {class: 'badge ok'}, 'leader')] : null),
         h('td', {class: 'hide-narrow'}, `${m.host} (pid ${m.pid})`), h('td', {class: m.silent_ms > m.heartbeat_timeout_ms / 2 ? 'warn' : null}, dur(m.silent_ms)),
@@ -746,10 +748,14 @@ pages.cluster = function (el) {
             session.can('admin') ? h('button', {type: 'button', class: c.stopped ? 'primary' : 'danger', onclick: () => toggle(c)}, c.stopped ? 'Resume the cluster' : 'Stop the cluster') : null),
           h('p', {class: 'muted'}, `New jobs reach workers by ${c.wakeups}.`)),
         h('h2', {}, 'Members'), table(['worker', ['host', 'hide-narrow'], 'heartbeat', 'queues × concurrency', ['kinds', 'hide-narrow'], 'partition', ['version', 'hide-narrow']], workers, {label: 'Members', empty: 'No live worker.'}),
+        h('h2', {}, 'Leader history'), table(['elected', 'leader', 'term'], elected.map(e => h('tr', {},
+          h('td', {}, when(e.at)), h('td', {}, h('code', {}, e.worker)), h('td', {}, e.detail))), {label: 'Leader history', empty: 'No election recorded.'}),
         h('h2', {}, 'Partitions'), table(['partition', 'held by'], p.partitions.map(x => h('tr', {},
           h('td', {}, `${x.partition} of ${x.of}`), h('td', {}, h('code', {}, x.worker)))), {label: 'Partitions', empty: 'Not partitioned.'}),
         h('h2', {}, 'Assignments'), table(['assignment', 'runs on', 'since'], a.assignments.map(x => h('tr', {},
           h('td', {}, x.name), h('td', {}, h('code', {}, x.owner)), h('td', {}, when(x.claimed_at)))), {label: 'Assignments', empty: 'No assignments.'}),
+        h('h2', {}, 'Recent rescues and evictions'), table(['when', 'what', 'worker', 'detail'], trouble.map(e => h('tr', {},
+          h('td', {}, when(e.at)), h('td', {}, h('span', {class: `badge ${e.kind === 'evicted' ? 'alert' : 'warn'}`}, e.kind)), h('td', {}, h('code', {}, e.worker)), h('td', {}, e.detail))), {label: 'Rescues and evictions', empty: 'None recorded: no worker died or froze holding jobs.'}),
         h('h2', {}, 'Bulk operations on this server'), table(['action', 'state', ['changed', 'num'], 'by', 'started'], ops.operations.map(o => h('tr', {},
           h('td', {}, o.action), h('td', {}, o.state), h('td', {class: 'num'}, `${num(o.changed)} of ${num(o.total)}`), h('td', {}, o.by), h('td', {}, when(o.started_at)))), {label: 'Operations', empty: 'None yet.'}),
         h('h2', {}, 'Recent changes through the API'), table(['when', 'who', 'call', 'status'], audit.entries.map(x => h('tr', {},
