@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <set>
 #include <thread>
@@ -21,6 +22,8 @@
 
 namespace spindle::http {
 namespace {
+
+constexpr std::chrono::seconds kKeepAlive{30};
 
 struct Address {
   std::string host;
@@ -108,6 +111,7 @@ struct Server::Impl {
   std::thread thread;
   std::atomic<bool> ended{false};  // the accept loop returned
   int port = 0;
+  socket_t listener = INVALID_SOCKET;
 
   Impl(Client& c, ServerOptions o)
       : client(c),
@@ -334,14 +338,18 @@ Server::Server(Client& client, ServerOptions options)
   s.set_payload_max_length(o.max_body_bytes);
   // Not httplib's default SO_REUSEPORT, which lets a second server bind a port in use and take
   // half of its connections.
-  s.set_socket_options([](socket_t sock) {
+  s.set_socket_options([impl = impl_.get()](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    impl->listener = sock;
   });
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(o.io_timeout).count();
   s.set_read_timeout(secs);
   s.set_write_timeout(secs);
-  s.set_keep_alive_timeout(5);
+  // How long a connection may stay idle, before its first request too. httplib's 5 s closed
+  // connections that a busy browser had opened and then used a moment later: Chromium does not
+  // retry a request on a connection it had not used yet, and a dashboard page failed to load.
+  s.set_keep_alive_timeout(kKeepAlive.count());
   // Handlers with a content reader get the request before its body is read, so that a POST
   // without Content-Length (curl -X POST URL) is not read until the client gives up.
   auto get = [impl = impl_.get()](const httplib::Request& req, httplib::Response& res) {
@@ -425,6 +433,9 @@ void Server::Start() {
                             i.options.listen));
   }
   if (i.address.port != 0) i.port = i.address.port;
+  // httplib listens with a backlog of 5 (compiled into Debian's library): browsers opening their
+  // connections at once overflowed it. Listening again on the socket only changes the backlog.
+  if (i.listener != INVALID_SOCKET) ::listen(i.listener, SOMAXCONN);
   i.series.Start();
   i.thread = std::thread([&i] {
     i.server.listen_after_bind();

@@ -30,9 +30,9 @@ struct ServerOptions {
   // Every mutating call is refused (403), whatever the token's scope.
   bool read_only = false;
   size_t max_body_bytes = 16 << 20;
-  // Connections served at once; more wait for one of them to end.
-  // Each open event stream holds one.
-  int threads = 64;
+  // Connections served at once; more wait for one of them to end. Each open event stream holds
+  // one, and so does an idle connection a browser keeps, for up to kKeepAlive (server.cc).
+  int threads = 256;
   // A request that sends nothing for this long, or cannot be written to, is dropped.
   Millis io_timeout{10000};
   // The worker beside this server (`spindle serve --http`): its /metrics publishes the
