@@ -45,7 +45,9 @@ void Maintenance::Start() {
 
 void Maintenance::Stop() {
   pruner_->Stop();
-  for (auto* loop : {counter_.get(), schedule_loop_.get(), expirer_.get(), rescuer_.get()}) loop->Stop();
+  for (auto* loop : {counter_.get(), schedule_loop_.get(), expirer_.get(), rescuer_.get()}) {
+    loop->Stop();
+  }
 }
 
 // Each round in small batches: short transactions, and the next one at once while more are due.

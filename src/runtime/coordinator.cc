@@ -309,8 +309,9 @@ bool Coordinator::Tick() {
       int rescued = store_.JobRescue(10000);
       if (rescued) {
         core::Log().info("event=rescued jobs={} reason=eviction", rescued);
-        store_.ClusterEventRecord("rescued", me_.id,
-                                  fmt::format("{} from evicted members", core::Counted(rescued, "job")));
+        store_.ClusterEventRecord(
+            "rescued", me_.id,
+            fmt::format("{} of evicted {}", core::Counted(rescued, "job"), fmt::join(removed, ", ")));
         observer->Rescued(true, rescued);
       }
       ms = store_.MemberList();

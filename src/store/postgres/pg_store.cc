@@ -885,7 +885,9 @@ std::vector<QueueInfo> PgStore::QueueList() {
       if (!r.IsNull(i, 1)) out.back().paused_at = ParseTimestamp(r.Get(i, 1));
     }
     if (!r.IsNull(i, 2)) out.back().jobs[std::string(r.Get(i, 2))] = std::stoll(std::string(r.Get(i, 3)));
-    if (r.Get(i, 2) == "available" && !r.IsNull(i, 8)) out.back().oldest_available = ParseTimestamp(r.Get(i, 8));
+    if (r.Get(i, 2) == "available" && !r.IsNull(i, 8)) {
+      out.back().oldest_available = ParseTimestamp(r.Get(i, 8));
+    }
     auto opt = [&](int col) {
       return r.IsNull(i, col) ? std::nullopt : std::optional(r.Get(i, col));
     };

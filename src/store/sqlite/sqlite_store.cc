@@ -1135,7 +1135,9 @@ std::vector<QueueInfo> SqliteStore::QueueList() {
       if (!st.IsNull(1)) out.back().paused_at = FromMicros(st.Int(1));
     }
     if (!st.IsNull(2)) out.back().jobs[st.Text(2)] = st.Int(3);
-    if (!st.IsNull(8) && st.Text(2) == "available") out.back().oldest_available = FromMicros(st.Int(8));
+    if (!st.IsNull(8) && st.Text(2) == "available") {
+      out.back().oldest_available = FromMicros(st.Int(8));
+    }
     auto opt = [&](int col) {
       return st.IsNull(col) ? std::nullopt : std::optional(st.Text(col));
     };

@@ -309,9 +309,11 @@ pages.overview = function (el) {
       const nDone = done.reduce((a, b) => a + b, 0), nFailed = failed.reduce((a, b) => a + b, 0);
       const spanMs = samples.length > 1 ? Date.parse(samples[samples.length - 1].at) - Date.parse(samples[0].at) : 0;
       const last = samples.length ? samples[samples.length - 1].queues[q.name] : null;
-      const oldest = q.oldest_available_at ? Date.now() - Date.parse(q.oldest_available_at)
-        : last ? last.oldest_available_age_ms : null;
       const j = q.jobs || {};
+      // Live counts, and the oldest's age from the last sample when no read gave its time: none
+      // when nothing is available now, whatever the sample said.
+      const oldest = !j.available ? null : q.oldest_available_at ? Date.now() - Date.parse(q.oldest_available_at)
+        : last ? last.oldest_available_age_ms : null;
       const slots = (q.concurrency || 0) * (q.consumers || 0);
       const alert = q.no_consumer;
       return h('section', {class: `card${alert ? ' alert' : ''}`, 'aria-label': `Queue ${q.name}`, 'data-queue': q.name},
@@ -322,7 +324,7 @@ pages.overview = function (el) {
         h('div', {class: 'muted'}, spanMs ? `${num(nDone)} completed, ${num(nFailed)} failed in the last ${dur(spanMs)}` : 'no history yet'),
         h('div', {class: 'stats'},
           h('div', {class: 'stat'}, h('b', {'data-stat': 'available'}, num(j.available || 0)), 'available'),
-          h('div', {class: 'stat'}, h('b', {'data-stat': 'running'}, num(j.running || 0)), `running of ${slots ? num(slots) : '–'} slots`),
+          h('div', {class: 'stat', title: 'jobs running in the database: a finished one counts until its worker writes the outcome, a moment later'}, h('b', {'data-stat': 'running'}, num(j.running || 0)), `running of ${slots ? num(slots) : '–'} slots`),
           h('div', {class: 'stat'}, h('b', {class: oldest > 60000 ? 'warn' : null}, dur(oldest)), 'oldest available'),
           h('div', {class: 'stat', title: 'from run_at to start, the latest 100 completed jobs'}, h('b', {}, dur(last ? last.wait_p95_ms : null)), 'wait p95'),
           h('div', {class: 'stat', title: 'the latest 100 completed jobs'}, h('b', {}, dur(last ? last.run_p95_ms : null)), 'run p95'),
@@ -754,8 +756,9 @@ pages.cluster = function (el) {
           h('td', {}, `${x.partition} of ${x.of}`), h('td', {}, h('code', {}, x.worker)))), {label: 'Partitions', empty: 'Not partitioned.'}),
         h('h2', {}, 'Assignments'), table(['assignment', 'runs on', 'since'], a.assignments.map(x => h('tr', {},
           h('td', {}, x.name), h('td', {}, h('code', {}, x.owner)), h('td', {}, when(x.claimed_at)))), {label: 'Assignments', empty: 'No assignments.'}),
-        h('h2', {}, 'Recent rescues and evictions'), table(['when', 'what', 'worker', 'detail'], trouble.map(e => h('tr', {},
-          h('td', {}, when(e.at)), h('td', {}, h('span', {class: `badge ${e.kind === 'evicted' ? 'alert' : 'warn'}`}, e.kind)), h('td', {}, h('code', {}, e.worker)), h('td', {}, e.detail))), {label: 'Rescues and evictions', empty: 'None recorded: no worker died or froze holding jobs.'}),
+        h('h2', {}, 'Recent rescues and evictions'), table(['when', 'what', 'what happened'], trouble.map(e => h('tr', {},
+          h('td', {}, when(e.at)), h('td', {}, h('span', {class: `badge ${e.kind === 'evicted' ? 'alert' : 'warn'}`}, e.kind)),
+          h('td', {}, h('code', {}, e.worker), e.kind === 'evicted' ? ` was evicted ${e.detail}` : ` rescued ${e.detail}`))), {label: 'Rescues and evictions', empty: 'None recorded: no worker died or froze holding jobs.'}),
         h('h2', {}, 'Bulk operations on this server'), table(['action', 'state', ['changed', 'num'], 'by', 'started'], ops.operations.map(o => h('tr', {},
           h('td', {}, o.action), h('td', {}, o.state), h('td', {class: 'num'}, `${num(o.changed)} of ${num(o.total)}`), h('td', {}, o.by), h('td', {}, when(o.started_at)))), {label: 'Operations', empty: 'None yet.'}),
         h('h2', {}, 'Recent changes through the API'), table(['when', 'who', 'call', 'status'], audit.entries.map(x => h('tr', {},

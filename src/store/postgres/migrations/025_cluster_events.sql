@@ -6,6 +6,6 @@ CREATE TABLE spindle.cluster_events (
   id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   at     timestamptz NOT NULL,
   kind   text NOT NULL,  -- elected, evicted, rescued
-  worker text NOT NULL,  -- elected: the new leader; evicted: the evicted member; rescued: who rescued
+  worker text NOT NULL,  -- elected: the new leader; evicted: the member; rescued: who rescued
   detail text NOT NULL
 );
