@@ -256,7 +256,8 @@ class Store {
   // (migration 024), not counted by a scan.
   virtual std::vector<QueueInfo> QueueList() = 0;
   // The leader's upkeep of those counts (Maintenance): on PostgreSQL, folds the changes that
-  // statements appended into the counts; on both, removes the counts that reached zero.
+  // statements appended into the counts and removes the counts that reached zero; on SQLite,
+  // whose triggers keep the counts themselves, nothing.
   virtual void JobCountsFold() = 0;
   // Forgets a queue without jobs: its pause (its row) goes. Returns how many jobs it still has:
   // when that is not 0, nothing changed.

@@ -1,6 +1,6 @@
 -- As on PostgreSQL (see its 024_counts.sql), but with row triggers that update the counts
 -- themselves: SQLite has one writer at a time, so there is no counter row to wait for and
--- nothing to fold. Counts that reach zero are removed by the leader (job_counts_fold.sql).
+-- nothing to fold. Counts that reach zero stay, and queue_list.sql reads past them.
 CREATE TABLE spindle_job_counts (
   queue TEXT NOT NULL,
   state TEXT NOT NULL,
