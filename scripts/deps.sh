@@ -3,6 +3,7 @@
 #   scripts/deps.sh          what building and running needs (no PostgreSQL server: the
 #                            embedded default is SQLite; libpq is only the client library)
 #   scripts/deps.sh --test   also the PostgreSQL server, the test libraries and the browser
+#   scripts/deps.sh --package  also what making and checking the Debian packages needs
 # Only packages that are not installed yet are fetched; silent when nothing is missing.
 set -euo pipefail
 
@@ -19,6 +20,9 @@ if [[ ${1:-} == --test ]]; then
   # already installed (with its npm) is used as it is.
   pkgs+=(postgresql-15 procps jq curl prometheus chromium)
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
+elif [[ ${1:-} == --package ]]; then
+  # dpkg-shlibdeps (dpkg-dev) finds the binary's dependencies; systemd brings systemd-analyze.
+  pkgs+=(dpkg-dev file lintian systemd adduser curl jq)
 fi
 
 # Collect the packages dpkg does not report as installed.

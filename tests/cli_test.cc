@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "store/store.h"
+#include "spindle/version.h"
 #include "testing.h"
 
 namespace spindle {
@@ -82,14 +83,16 @@ TEST_P(CliTest, MisuseIsReportedInSpindlesFormat) {
 }
 
 TEST_P(CliTest, VersionNamesTheSchemaItKnows) {
-  std::string expected = fmt::format("(schema version {})", LatestSchemaVersion());
+  // project()'s version (spindle/version.h), then the schema's.
+  std::string expected =
+      fmt::format("spindle {} (schema version {})", SPINDLE_VERSION, LatestSchemaVersion());
   for (const char* args : {"--version", "version"}) {
     auto r = Cli(args);
     EXPECT_EQ(r.status, 0) << r.output;
-    EXPECT_EQ(r.out.rfind("spindle ", 0), 0u) << r.out;
-    EXPECT_NE(r.out.find(expected), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.rfind(expected, 0), 0u) << r.out;
   }
   auto r = Cli("version --json");
+  EXPECT_EQ(Json::parse(r.out)["version"], SPINDLE_VERSION);
   EXPECT_EQ(Json::parse(r.out)["schema_version"], LatestSchemaVersion());
 }
 

@@ -22,6 +22,7 @@
 #include "http/series.h"
 #include "http/server.h"
 #include "store/store.h"
+#include "spindle/version.h"
 #include "testing.h"
 
 namespace spindle {
@@ -111,7 +112,7 @@ class HttpTest : public ::testing::TestWithParam<BackendKind> {
   std::unique_ptr<http::Server> server_;
 };
 
-TEST_P(HttpTest, HealthAndReadiness) {
+TEST_P(HttpTest, HealthReadinessAndVersion) {
   Serve();
   Answer h = Get("/api/v1/healthz");
   EXPECT_EQ(h.status, 200);
@@ -119,6 +120,11 @@ TEST_P(HttpTest, HealthAndReadiness) {
   Answer r = Get("/api/v1/readyz");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body["schema_version"], Client::KnownSchemaVersion());
+  // The build info: project()'s version, as spindle/version.h has it.
+  Answer v = Get("/api/v1/version");
+  EXPECT_EQ(v.status, 200);
+  EXPECT_EQ(v.body["version"], SPINDLE_VERSION);
+  EXPECT_EQ(v.body["schema_version"], Client::KnownSchemaVersion());
 }
 
 TEST_P(HttpTest, AJobIsEnqueuedShownListedAndSteered) {

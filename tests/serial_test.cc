@@ -1,5 +1,8 @@
 // Serial keys (docs/jobs.md, "Serial keys"): jobs that share a key run one at a time, in enqueue
 // order, on every backend; through the store's fetch directly and through real workers.
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
 #include <gtest/gtest.h>
 
 #include <unistd.h>

@@ -1,5 +1,8 @@
 // The storage conformance suite: every storage behaviour, run against every backend.
 // A new backend adds itself to INSTANTIATE_TEST_SUITE_P at the bottom.
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
 #include <gtest/gtest.h>
 
 #include <atomic>

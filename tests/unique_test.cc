@@ -1,5 +1,8 @@
 // Unique jobs (docs/jobs.md, "Unique jobs") on every backend: the store, the application's
 // transaction, SQL, the command line, and many processes enqueueing one key at once.
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
 #include <gtest/gtest.h>
 
 #include <set>

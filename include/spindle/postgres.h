@@ -14,9 +14,10 @@
 #include <string>
 #include <vector>
 
-#include <libpq-fe.h>
-
 #include "spindle/job.h"
+
+// libpq's connection, declared as libpq-fe.h does: the application includes libpq-fe.h itself.
+typedef struct pg_conn PGconn;
 
 namespace spindle::pg {
 

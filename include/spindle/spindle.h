@@ -10,4 +10,5 @@
 #include "spindle/limit.h"
 #include "spindle/observer.h"
 #include "spindle/schedule.h"
+#include "spindle/version.h"
 #include "spindle/worker.h"

@@ -11,12 +11,13 @@
 // The schema must exist (run `spindle migrate` or start a worker first). Throws spindle::Error.
 #pragma once
 
-#include <sqlite3.h>
-
 #include <string>
 #include <vector>
 
 #include "spindle/job.h"
+
+// SQLite's connection, declared as sqlite3.h does: the application includes sqlite3.h itself.
+typedef struct sqlite3 sqlite3;
 
 namespace spindle::sqlite {
 

@@ -415,6 +415,17 @@ void AddRoutes(Router& r, Client& c, Operations& ops, EventHub& events, StatsSer
            return Reply{.body = {{"status", "ready"}, {"schema_version", v}}};
          }});
   r.Add({"GET",
+         "/api/v1/version",
+         S::kPublic,
+         "This server's version and the schema version it knows (its build info)",
+         {},
+         "",
+         {200},
+         [](Call&) {
+           return Reply{.body = {{"version", Client::Version()},
+                                 {"schema_version", Client::KnownSchemaVersion()}}};
+         }});
+  r.Add({"GET",
          "/api/v1/openapi.json",
          S::kPublic,
          "This API's OpenAPI document",

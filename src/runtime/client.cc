@@ -10,6 +10,7 @@
 #include "core/time.h"
 #include "core/uuid.h"
 #include "spindle/error.h"
+#include "spindle/version.h"
 #include "store/store.h"
 
 namespace spindle {

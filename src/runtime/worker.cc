@@ -37,6 +37,7 @@
 #include "maintenance/pruner.h"
 #include "runtime/service.h"
 #include "spindle/error.h"
+#include "spindle/version.h"
 #include "spindle/worker.h"
 #include "store/store.h"
 
