@@ -5,6 +5,11 @@ include(CMakePackageConfigHelpers)
 set(SPINDLE_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/Spindle)
 
 install(TARGETS spindle_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT server)
+# An installed binary finds a shared libspindle beside it, in whatever prefix.
+if(BUILD_SHARED_LIBS)
+  file(RELATIVE_PATH spindle_bin_to_lib /p/${CMAKE_INSTALL_BINDIR} /p/${CMAKE_INSTALL_LIBDIR})
+  set_target_properties(spindle_cli PROPERTIES INSTALL_RPATH "$ORIGIN/${spindle_bin_to_lib}")
+endif()
 # A shared libspindle is what the binary runs with, so it goes with it; its link goes with dev.
 install(TARGETS spindle EXPORT SpindleTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev

@@ -70,40 +70,61 @@ test -f /usr/include/spindle/spindle.h || fail "no headers"
 compgen -G '/usr/lib*/cmake/Spindle/SpindleConfig.cmake' >/dev/null ||
   compgen -G '/usr/lib/*/cmake/Spindle/SpindleConfig.cmake' >/dev/null || fail "no CMake package"
 
-say "serve, enqueue and list as the spindle user"
-# The packaged configuration serves the API on 127.0.0.1:7777.
-if curl -s -o /dev/null http://127.0.0.1:7777/; then fail "127.0.0.1:7777 is already in use"; fi
-log=$(mktemp)
-setpriv --reuid=spindle --regid=spindle --init-groups env -C /var/lib/spindle \
-  HOME=/var/lib/spindle USER=spindle /usr/bin/spindle --config /etc/spindle/spindle.toml serve \
-  >"$log" 2>&1 &
-serve=$!
-stop_serve() { kill -TERM "$serve" 2>/dev/null || true; }
-trap 'stop_serve; rm -f "$log"' EXIT
-for _ in $(seq 1 300); do
-  curl -sf http://127.0.0.1:7777/api/v1/readyz >/dev/null && break
-  kill -0 "$serve" 2>/dev/null || { cat "$log"; fail "spindle serve exited"; }
-  sleep 0.2
-done
-api_version=$(curl -sf http://127.0.0.1:7777/api/v1/version | jq -r .version)
-[[ $api_version == "$version" ]] || fail "the API says version '$api_version'"
-id=$(cli enqueue noop --args '{"from":"package.sh"}')
-state=
-for _ in $(seq 1 300); do
-  state=$(cli --json jobs show "$id" | jq -r .state)
-  [[ $state == completed ]] && break
-  sleep 0.2
-done
-[[ $state == completed ]] || { cat "$log"; fail "job $id is $state, not completed"; }
-cli jobs list | grep -q "$id" || fail "jobs list does not show $id"
-[[ $(stat -c %U /var/lib/spindle/spindle.db) == spindle ]] || fail "the database's owner"
-kill -TERM "$serve"
-rc=0
-wait "$serve" || rc=$?
-trap 'rm -f "$log"' EXIT
-((rc == 0)) || { cat "$log"; fail "spindle serve exited $rc on SIGTERM"; }
-grep -q 'event=worker_stopped' "$log" || { cat "$log"; fail "no graceful stop in the log"; }
-say "job $id completed; serve stopped on SIGTERM"
+# The round: the API answers with this version, a noop job is enqueued, completes and is listed.
+# $1 prints the server's log when something fails.
+round() {
+  local show_log=$1 state='' id
+  for _ in $(seq 1 300); do
+    curl -sf http://127.0.0.1:7777/api/v1/readyz >/dev/null && break
+    server_alive || { $show_log; fail "the server exited"; }
+    sleep 0.2
+  done
+  api_version=$(curl -sf http://127.0.0.1:7777/api/v1/version | jq -r .version)
+  [[ $api_version == "$version" ]] || { $show_log; fail "the API says version '$api_version'"; }
+  id=$(cli enqueue noop --args '{"from":"package.sh"}')
+  for _ in $(seq 1 300); do
+    state=$(cli --json jobs show "$id" | jq -r .state)
+    [[ $state == completed ]] && break
+    sleep 0.2
+  done
+  [[ $state == completed ]] || { $show_log; fail "job $id is $state, not completed"; }
+  cli jobs list | grep -q "$id" || fail "jobs list does not show $id"
+  [[ $(stat -c %U /var/lib/spindle/spindle.db) == spindle ]] || fail "the database's owner"
+  say "job $id completed"
+}
+
+if [[ -d /run/systemd/system ]]; then
+  say "the spindle service, started by systemd: enqueue, list, stop"
+  server_alive() { ! systemctl is-failed --quiet spindle; }
+  journal() { journalctl -u spindle --no-pager | tail -50; }
+  systemctl is-enabled --quiet spindle || fail "the unit is not enabled"
+  round journal
+  systemctl stop spindle
+  [[ $(systemctl show -p ExecMainStatus --value spindle) == 0 ]] || { journal; fail "not a clean stop"; }
+  journalctl -u spindle --no-pager | grep -q 'event=worker_stopped' || { journal; fail "no graceful stop"; }
+else
+  # No systemd here: the unit's command line, as its user, in its directory.
+  say "serve (the unit's ExecStart as the spindle user), enqueue, list, SIGTERM"
+  if curl -s -o /dev/null http://127.0.0.1:7777/; then fail "127.0.0.1:7777 is already in use"; fi
+  log=$(mktemp)
+  setpriv --reuid=spindle --regid=spindle --init-groups env -C /var/lib/spindle \
+    HOME=/var/lib/spindle USER=spindle /usr/bin/spindle --config /etc/spindle/spindle.toml serve \
+    >"$log" 2>&1 &
+  serve=$!
+  trap 'kill -TERM "$serve" 2>/dev/null || true; rm -f "$log"' EXIT
+  server_alive() { kill -0 "$serve" 2>/dev/null; }
+  print_log() { cat "$log"; }
+  grep -q '^ExecStart=/usr/bin/spindle --config /etc/spindle/spindle.toml serve$' \
+    /lib/systemd/system/spindle.service || fail "the unit's ExecStart is not what this check runs"
+  round print_log
+  kill -TERM "$serve"
+  rc=0
+  wait "$serve" || rc=$?
+  trap 'rm -f "$log"' EXIT
+  ((rc == 0)) || { print_log; fail "spindle serve exited $rc on SIGTERM"; }
+  grep -q 'event=worker_stopped' "$log" || { print_log; fail "no graceful stop in the log"; }
+fi
+say "the server stopped gracefully"
 
 say "installing again over the installed packages"
 dpkg -i "${debs[@]}"

@@ -17,6 +17,9 @@ step "installing into a fresh prefix"
 cmake --install "$build" --prefix "$prefix" --component dev >/dev/null
 # A shared libspindle is in `server`, with the binary.
 cmake --install "$build" --prefix "$prefix" --component server >/dev/null
+# The binary runs from the prefix (with a shared libspindle, the one beside it).
+"$prefix/bin/spindle" --version
+[[ $("$prefix/bin/spindle" --version) == "spindle $(sed -n 's/^Version: //p' "$prefix"/lib*/pkgconfig/spindle.pc) "* ]]
 test -f "$prefix/include/spindle/spindle.h"
 test -f "$prefix/include/spindle/version.h"
 ls "$prefix"/lib*/cmake/Spindle/SpindleConfig.cmake >/dev/null
