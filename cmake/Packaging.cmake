@@ -25,7 +25,10 @@ foreach(pkg spindle libspindle-dev)
   install(FILES ${SPINDLE_PACKAGING}/deb/copyright ${SPINDLE_DOC_GEN}/changelog.gz
     DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${pkg} COMPONENT ${component} EXCLUDE_FROM_ALL)
 endforeach()
+# The README's references (docs/api.md, ...) resolve beside it.
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/spindle
+  COMPONENT service EXCLUDE_FROM_ALL)
+install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/spindle/docs
   COMPONENT service EXCLUDE_FROM_ALL)
 install(FILES examples/spindle.toml DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/spindle/examples
   COMPONENT service EXCLUDE_FROM_ALL)

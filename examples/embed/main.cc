@@ -17,11 +17,14 @@ int main(int argc, char** argv) {
   std::cout << "spindle " << spindle::Client::Version() << " (schema version "
             << spindle::Client::KnownSchemaVersion() << ") on " << url << "\n";
   try {
+    // The library logs each event on stderr; this keeps warnings and errors only.
+    spindle::SetLogLevel("warn");
     // The client enqueues and reads jobs; opening it creates or upgrades the schema.
     auto client = spindle::Client::Open({.database_url = url});
 
     // The worker runs them: one handler per kind, here on 4 threads of the default queue.
-    spindle::Worker worker({.database_url = url, .queues = {{.name = "default", .concurrency = 4}}});
+    spindle::Worker worker(
+        {.database_url = url, .queues = {{.name = "default", .concurrency = 4}}});
     worker.Register("greet", [](spindle::JobContext& ctx) {
       std::string name = ctx.job.args.value("name", "world");
       return spindle::JobResult::Done({{"greeting", "hello, " + name}});

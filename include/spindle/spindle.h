@@ -8,6 +8,7 @@
 #include "spindle/handler.h"
 #include "spindle/job.h"
 #include "spindle/limit.h"
+#include "spindle/log.h"
 #include "spindle/observer.h"
 #include "spindle/schedule.h"
 #include "spindle/version.h"

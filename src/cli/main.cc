@@ -2,8 +2,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -54,6 +57,12 @@ std::optional<Config> MaybeConfig(const Globals& g) {
   if (std::filesystem::is_directory(path)) {
     throw Error(ErrorCode::kInvalidArgument,
                 "configuration file '" + path + "' is a directory: name a TOML file");
+  }
+  if (std::ifstream probe(path); !probe) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("configuration file '{}' cannot be read: {} (run as a user who may "
+                            "read it; the Debian package's is for root and the spindle group)",
+                            path, std::strerror(errno)));
   }
   return LoadConfig(path);
 }
@@ -271,6 +280,11 @@ int Serve(const Globals& g) {
   std::unique_ptr<Client> current;
   std::string note = CreationNote(opts.database_url, current);
   current.reset();
+  // The server first: a port in use stops `serve` before its worker joins the cluster.
+  if (http) {
+    http->worker_id = worker.id();
+    StartHttp(serving, *http, Client::Open({opts.database_url}));
+  }
   worker.Start();  // creates or upgrades the database first
   if (!note.empty()) std::cerr << note << "\n";
   std::string queues;
@@ -288,10 +302,6 @@ int Serve(const Globals& g) {
                        "a worker serves the kind)",
                        core::LogValue(s.name), core::LogValue(s.kind));
     }
-  }
-  if (http) {
-    http->worker_id = worker.id();
-    StartHttp(serving, *http, Client::Open({opts.database_url}));
   }
   AwaitStop(signals);
   serving.server.reset();  // no more calls, then the worker's graceful stop
@@ -707,7 +717,7 @@ int Main(int argc, char** argv) {
       auto config = MaybeConfig(g);
       level = config && config->log_level ? *config->log_level : "info";
     }
-    core::ConfigureLogging(level.empty() ? "warn" : level);
+    SetLogLevel(level.empty() ? "warn" : level);
     if (version->parsed()) {
       std::cout << VersionText(g.json) << "\n";
       return 0;

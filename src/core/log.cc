@@ -8,6 +8,7 @@
 
 #include "core/text.h"
 #include "spindle/error.h"
+#include "spindle/log.h"
 
 namespace spindle::core {
 namespace {
@@ -79,15 +80,23 @@ spdlog::logger& Log() {
   return *logger;
 }
 
-void ConfigureLogging(std::string_view level) {
+}  // namespace spindle::core
+
+namespace spindle {
+
+void SetLogLevel(std::string_view level) {
   auto lvl = spdlog::level::from_str(std::string(level));
   if (lvl == spdlog::level::off && level != "off") {
     throw Error(ErrorCode::kInvalidArgument,
                 "invalid log level '" + std::string(level) +
                     "': expected trace, debug, info, warn, error or off");
   }
-  Log().set_level(lvl);
+  core::Log().set_level(lvl);
 }
+
+}  // namespace spindle
+
+namespace spindle::core {
 
 std::string LogValue(std::string_view text, size_t limit) {
   std::string out = "\"";

@@ -13,14 +13,10 @@
 
 namespace spindle::core {
 
-// The library's logger (created on first use; thread-safe). A record it cannot write (stderr
+// The library's logger (created on first use; thread-safe; its level: spindle::SetLogLevel). A record it cannot write (stderr
 // closed, or a pipe whose reader went away) is dropped silently: losing the log destination
 // must not stop or slow the worker.
 spdlog::logger& Log();
-
-// Sets the level by name (trace, debug, info, warn, error, off).
-// Throws Error(kInvalidArgument) for an unknown level.
-void ConfigureLogging(std::string_view level);
 
 // A logfmt value with its surrounding double quotes: `"` and `\` escaped with a backslash,
 // newline, carriage return and tab as \n \r \t, other control bytes and bytes that are not UTF-8
