@@ -12,6 +12,20 @@ set(SPINDLE_DOC_GEN ${PROJECT_BINARY_DIR}/generated/doc)
 configure_file(${SPINDLE_PACKAGING}/deb/changelog.in ${SPINDLE_DOC_GEN}/changelog @ONLY)
 execute_process(COMMAND gzip -9nf ${SPINDLE_DOC_GEN}/changelog COMMAND_ERROR_IS_FATAL ANY)
 
+# spindle(1), made from `spindle --help` by help2man (scripts/package.sh builds spindle_man).
+find_program(HELP2MAN help2man)
+if(HELP2MAN)
+  add_custom_command(OUTPUT ${SPINDLE_DOC_GEN}/spindle.1.gz
+    COMMAND ${HELP2MAN} --no-info --no-discard-stderr --name "durable, distributed job engine"
+            --output ${SPINDLE_DOC_GEN}/spindle.1 $<TARGET_FILE:spindle_cli>
+    COMMAND gzip -9nf ${SPINDLE_DOC_GEN}/spindle.1
+    DEPENDS spindle_cli
+    VERBATIM)
+  add_custom_target(spindle_man DEPENDS ${SPINDLE_DOC_GEN}/spindle.1.gz)
+endif()
+install(FILES ${SPINDLE_DOC_GEN}/spindle.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1
+  COMPONENT service EXCLUDE_FROM_ALL OPTIONAL)
+
 install(FILES ${SPINDLE_PACKAGING}/spindle.service
   DESTINATION /lib/systemd/system COMPONENT service EXCLUDE_FROM_ALL)
 install(FILES ${SPINDLE_PACKAGING}/spindle.toml

@@ -21,8 +21,9 @@ if [[ ${1:-} == --test ]]; then
   pkgs+=(postgresql-15 procps jq curl prometheus chromium)
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 elif [[ ${1:-} == --package ]]; then
-  # dpkg-shlibdeps (dpkg-dev) finds the binary's dependencies; systemd brings systemd-analyze.
-  pkgs+=(dpkg-dev file lintian systemd adduser curl jq)
+  # dpkg-shlibdeps (dpkg-dev) finds the binary's dependencies; systemd brings systemd-analyze;
+  # help2man makes spindle(1).
+  pkgs+=(dpkg-dev file lintian systemd adduser help2man curl jq)
 fi
 
 # Collect the packages dpkg does not report as installed.

@@ -25,7 +25,7 @@ fi
 
 bash scripts/deps.sh --package
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPINDLE_WERROR=ON
-cmake --build build -j2 --target spindle spindle_cli
+cmake --build build -j2 --target spindle spindle_cli spindle_man
 version=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' build/CMakeCache.txt)
 arch=$(dpkg --print-architecture)
 rm -f build/*.deb
