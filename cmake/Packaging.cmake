@@ -49,6 +49,9 @@ install(FILES examples/spindle.toml DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc
 install(DIRECTORY examples/embed DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/libspindle-dev/examples
   COMPONENT dev_doc EXCLUDE_FROM_ALL)
 
+# cpack builds the `preinstall` target first, which is everything (the tests too) unless this is
+# set; scripts/package.sh builds what the packages hold before it runs cpack.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY TRUE)
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME spindle)
 set(CPACK_PACKAGE_VENDOR "The Spindle authors")
