@@ -22,6 +22,7 @@
 #include "runtime/service.h"
 #include "spindle/error.h"
 #include "spindle/job.h"
+#include "spindle/log.h"
 
 namespace spindle {
 namespace {
@@ -46,6 +47,22 @@ TEST(LoopServiceTest, RunsAtEveryTimeItWasAskedFor) {
   loop.Stop();
   EXPECT_EQ(runs, 2);
   EXPECT_GE(took, Millis(400));
+}
+
+// spindle::SetLogLevel: an embedding program's one handle on the library's logger.
+TEST(LogTest, TheLevelIsSetByNameAndAnUnknownNameChangesNothing) {
+  SetLogLevel("warn");
+  EXPECT_EQ(core::Log().level(), spdlog::level::warn);
+  try {
+    SetLogLevel("loud");
+    FAIL() << "an unknown level was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("invalid log level 'loud'"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(core::Log().level(), spdlog::level::warn);
+  SetLogLevel("info");
+  EXPECT_EQ(core::Log().level(), spdlog::level::info);
 }
 
 TEST(BackoffTest, GrowsExponentiallyWithinJitterBounds) {

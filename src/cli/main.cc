@@ -285,7 +285,7 @@ int Serve(const Globals& g) {
     http->worker_id = worker.id();
     StartHttp(serving, *http, Client::Open({opts.database_url}));
   }
-  worker.Start();  // creates or upgrades the database first
+  worker.Start();  // creates or upgrades the database, unless the server's client did
   if (!note.empty()) std::cerr << note << "\n";
   std::string queues;
   for (const auto& q : opts.queues) {

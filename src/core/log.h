@@ -13,9 +13,9 @@
 
 namespace spindle::core {
 
-// The library's logger (created on first use; thread-safe; its level: spindle::SetLogLevel). A record it cannot write (stderr
-// closed, or a pipe whose reader went away) is dropped silently: losing the log destination
-// must not stop or slow the worker.
+// The library's logger (created on first use; thread-safe; its level: spindle::SetLogLevel). A
+// record it cannot write (stderr closed, or a pipe whose reader went away) is dropped silently:
+// losing the log destination must not stop or slow the worker.
 spdlog::logger& Log();
 
 // A logfmt value with its surrounding double quotes: `"` and `\` escaped with a backslash,
