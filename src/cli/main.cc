@@ -280,12 +280,7 @@ int Serve(const Globals& g) {
   std::unique_ptr<Client> current;
   std::string note = CreationNote(opts.database_url, current);
   current.reset();
-  // The server first: a port in use stops `serve` before its worker joins the cluster.
-  if (http) {
-    http->worker_id = worker.id();
-    StartHttp(serving, *http, Client::Open({opts.database_url}));
-  }
-  worker.Start();  // creates or upgrades the database, unless the server's client did
+  worker.Start();  // creates or upgrades the database first
   if (!note.empty()) std::cerr << note << "\n";
   std::string queues;
   for (const auto& q : opts.queues) {
@@ -302,6 +297,10 @@ int Serve(const Globals& g) {
                        "a worker serves the kind)",
                        core::LogValue(s.name), core::LogValue(s.kind));
     }
+  }
+  if (http) {
+    http->worker_id = worker.id();
+    StartHttp(serving, *http, Client::Open({opts.database_url}));
   }
   AwaitStop(signals);
   serving.server.reset();  // no more calls, then the worker's graceful stop
